@@ -1,0 +1,1 @@
+"""One folder per Lambda function, each a thin handler."""

@@ -1,0 +1,1 @@
+"""The CDK app, the local stack and the command line."""

@@ -1,0 +1,1 @@
+"""hris-sync's shared code: shipped to every function as the Lambda layer."""

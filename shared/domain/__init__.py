@@ -1,0 +1,1 @@
+"""The pure core: models and the reconciler. Imports nothing of ours outside itself."""

@@ -1,0 +1,525 @@
+"""The domain's data: employees as HR systems report them, members of the app, connections and plans.
+
+Pure pydantic models: no I/O, no clock. Everything that crosses a boundary (provider, table, API)
+is mapped to and from these on purpose (see docs/decisions.md, "Separate models").
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# ---------------------------------------------------------------------------------------------
+# Employees (what a provider reports, normalised)
+# ---------------------------------------------------------------------------------------------
+
+
+class EmployeeStatus(StrEnum):
+    ACTIVE = "active"
+    ON_LEAVE = "on_leave"
+    TERMINATED = "terminated"
+    PENDING = "pending"
+
+
+# The fields that sync from an HR system onto a member's profile (R15), in a fixed order.
+SYNCED_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "email",
+    "employee_number",
+    "avatar_url",
+    "job_title",
+    "department",
+    "company",
+    "groups",
+    "office_location",
+    "home_country",
+    "birthday",
+    "start_date",
+    "termination_date",
+    "manager_hris_id",
+)
+_DATE_FIELDS = ("birthday", "start_date", "termination_date")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Employee(_Frozen):
+    """One person as an HR system reports them, normalised by a provider connector.
+
+    Validation is lenient on purpose (R04, R25): a malformed date becomes ``None`` and an unknown
+    status becomes ``active``, each recorded in ``warnings`` so the run reports it; nothing here
+    raises for data an HR system really sends.
+    """
+
+    hris_id: str = Field(min_length=1)
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    employee_number: str | None = None
+    avatar_url: str | None = None
+    job_title: str | None = None
+    department: str | None = None
+    company: str | None = None
+    # Department, team, division ... names this employee belongs to (scope by groups, R01).
+    groups: tuple[str, ...] = ()
+    office_location: str | None = None
+    home_country: str | None = None
+    birthday: date | None = None
+    start_date: date | None = None
+    termination_date: date | None = None
+    manager_hris_id: str | None = None
+    # The HR system's role or permission label, for role mappings (R18).
+    hris_role: str | None = None
+    status: EmployeeStatus = EmployeeStatus.ACTIVE
+    # The vendor's own status value, kept for troubleshooting.
+    raw_status: str | None = None
+    # Data problems found while normalising (unknown status, malformed date ...).
+    warnings: tuple[str, ...] = ()
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lenient(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        warnings: list[str] = list(data.get("warnings") or ())
+        fixed: dict[str, Any] | None = None
+        for name in _DATE_FIELDS:
+            value = data.get(name)
+            if value is None or isinstance(value, date):
+                continue
+            parsed = _parse_date(value)
+            if parsed is None:
+                fixed = fixed if fixed is not None else dict(data)
+                fixed[name] = None
+                warnings.append(f"malformed {name} {str(value)[:40]!r} ignored")
+            elif not isinstance(value, str) or parsed.isoformat() != value:
+                fixed = fixed if fixed is not None else dict(data)
+                fixed[name] = parsed
+        status = data.get("status")
+        if status is not None and not isinstance(status, EmployeeStatus):
+            try:
+                EmployeeStatus(status)
+            except ValueError:
+                fixed = fixed if fixed is not None else dict(data)
+                fixed["status"] = EmployeeStatus.ACTIVE
+                fixed.setdefault("raw_status", str(status))
+                warnings.append(f"unknown status {str(status)[:40]!r} treated as active")
+        email = data.get("email")
+        if isinstance(email, str):
+            stripped = email.strip()
+            if stripped != email or not stripped:
+                fixed = fixed if fixed is not None else dict(data)
+                fixed["email"] = stripped or None
+        if fixed is None:
+            return data
+        fixed["warnings"] = tuple(warnings)
+        return fixed
+
+    @property
+    def email_key(self) -> str | None:
+        """The email as used for matching (R05): trimmed, lower-case; ``None`` when unusable."""
+        if self.email is None or not _EMAIL.match(self.email):
+            return None
+        return self.email.lower()
+
+
+def _parse_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or text.startswith("0000"):
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Members (people in the app)
+# ---------------------------------------------------------------------------------------------
+
+
+class MemberSource(StrEnum):
+    HRIS = "hris"
+    MANUAL = "manual"
+
+
+class MemberStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    QUEUED = "queued"
+    INVITED = "invited"
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+    ARCHIVED = "archived"
+
+
+class DeactivationReason(StrEnum):
+    TERMINATED = "terminated"  # R03
+    LEFT_HRIS = "left_hris"  # R09
+    OUT_OF_SCOPE = "out_of_scope"  # R11
+    ON_LEAVE = "on_leave"  # R04
+    ADMIN = "admin"  # R10: an admin deactivated the member
+    REJECTED = "rejected"  # R07
+    OFFBOARDED = "offboarded"  # R27
+
+
+# Reasons a sync may undo (R12); any other reason is an admin's and sticks (R10).
+SYNC_REASONS: frozenset[DeactivationReason] = frozenset(
+    {
+        DeactivationReason.TERMINATED,
+        DeactivationReason.LEFT_HRIS,
+        DeactivationReason.OUT_OF_SCOPE,
+        DeactivationReason.ON_LEAVE,
+    }
+)
+
+
+class Actor(StrEnum):
+    SYNC = "sync"
+    ADMIN = "admin"
+
+
+class MemberFlag(StrEnum):
+    NO_APPROVER = "no_approver"  # R17
+
+
+class Profile(_Frozen):
+    """The synced fields of a member (R15): the HR values as last applied, or an admin's edits."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    employee_number: str | None = None
+    avatar_url: str | None = None
+    job_title: str | None = None
+    department: str | None = None
+    company: str | None = None
+    groups: tuple[str, ...] = ()
+    office_location: str | None = None
+    home_country: str | None = None
+    birthday: date | None = None
+    start_date: date | None = None
+    termination_date: date | None = None
+    manager_hris_id: str | None = None
+
+
+class Member(_Frozen):
+    member_id: str = Field(min_length=1)
+    tenant_id: str = Field(min_length=1)
+    source: MemberSource
+    # The link to an employee (R05): set for HRIS-managed members, kept after a disconnect (R20).
+    connection_id: str | None = None
+    hris_id: str | None = None
+    status: MemberStatus
+    # The status a deactivated member had, so a reactivation (R12) can restore it.
+    status_before_deactivation: MemberStatus | None = None
+    deactivation_reason: DeactivationReason | None = None
+    deactivated_by: Actor | None = None
+    profile: Profile = Field(default_factory=Profile)
+    # Fields an admin edited by hand, with the admin's value (R16).
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    approver_member_id: str | None = None
+    # App-side values derived through the connection's mappings (R18).
+    groups: tuple[str, ...] = ()
+    location: str | None = None
+    role: str | None = None
+    region: str | None = None
+    flags: frozenset[MemberFlag] = frozenset()
+    invite_sent_at: datetime | None = None
+    invite_expires_at: datetime | None = None
+    version: int = Field(default=0, ge=0)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def email_key(self) -> str | None:
+        email = self.profile.email
+        return email.strip().lower() if email else None
+
+    @property
+    def is_hris_managed(self) -> bool:
+        return self.source is MemberSource.HRIS and self.connection_id is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections (one tenant's link to one HR system, with its settings)
+# ---------------------------------------------------------------------------------------------
+
+
+class ScopeMode(StrEnum):
+    EVERYONE = "everyone"
+    COMPANIES = "companies"
+    GROUPS = "groups"
+    PEOPLE = "people"
+    MANUAL = "manual"
+
+
+class Scope(_Frozen):
+    mode: ScopeMode = ScopeMode.EVERYONE
+    companies: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+
+
+class InviteMode(StrEnum):
+    NOW = "now"
+    LATER = "later"
+
+
+class ApprovalMode(StrEnum):
+    AUTO = "auto"
+    ADMIN = "admin"
+
+
+class FieldPolicy(StrEnum):
+    HRIS_WINS = "hris_wins"
+    MANUAL_WINS = "manual_wins"
+
+
+class MappingMode(StrEnum):
+    REPLACE = "replace"
+    ADDITIVE = "additive"
+
+
+class Mappings(_Frozen):
+    """HR values -> app values (R18). Keys are compared as the HR system spells them."""
+
+    groups: dict[str, str] = Field(default_factory=dict)  # department / team / division -> group
+    locations: dict[str, str] = Field(default_factory=dict)  # office location -> location
+    roles: dict[str, str] = Field(default_factory=dict)  # HR role -> permission level
+    regions: dict[str, str] = Field(default_factory=dict)  # home country -> region
+
+
+class SafetyThresholds(_Frozen):
+    """R23: a plan is held when it deactivates more than both thresholds."""
+
+    max_deactivations: int = Field(default=50, ge=0)
+    max_deactivation_pct: float = Field(default=20.0, ge=0, le=100)
+
+
+class Schedule(_Frozen):
+    """R28: a rate or cron expression (EventBridge Scheduler syntax); None = the provider default."""
+
+    expression: str | None = None
+    timezone: str = "UTC"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    FAILING = "failing"
+    DISCONNECTED = "disconnected"
+
+
+class Connection(_Frozen):
+    connection_id: str = Field(min_length=1)
+    tenant_id: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    label: str = Field(min_length=1, max_length=120)
+    status: ConnectionStatus = ConnectionStatus.ACTIVE
+    scope: Scope = Field(default_factory=Scope)
+    invites: InviteMode = InviteMode.NOW
+    approval: ApprovalMode = ApprovalMode.AUTO
+    field_policy: FieldPolicy = FieldPolicy.HRIS_WINS
+    mapping_mode: MappingMode = MappingMode.REPLACE
+    mappings: Mappings = Field(default_factory=Mappings)
+    default_role: str = "member"
+    start_date_gating: bool = True
+    deactivate_on_leave: bool = False
+    resend_expired_invites: bool = True
+    invite_ttl_days: int = Field(default=30, ge=1, le=365)
+    safety: SafetyThresholds = Field(default_factory=SafetyThresholds)
+    schedule: Schedule = Field(default_factory=Schedule)
+    # The tenant's time zone, for start-date gating (R02).
+    timezone: str = "UTC"
+    # Who receives this connection's emails (import finished, sync blocked, connection failing).
+    admin_emails: tuple[str, ...] = ()
+    # Set when the first complete sync was applied; until then the sync claims every
+    # HRIS-managed member of the tenant by email (R21).
+    first_complete_sync_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = Field(default=0, ge=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshots and plans
+# ---------------------------------------------------------------------------------------------
+
+
+class Snapshot(_Frozen):
+    """The employees fetched in one full sync. Only a complete snapshot may deactivate (R09)."""
+
+    employees: tuple[Employee, ...]
+    complete: bool
+    # Why it is incomplete (a page failed, a rate limit gave up ...).
+    reasons: tuple[str, ...] = ()
+
+
+class Targeted(_Frozen):
+    """Employees named by a webhook, fetched alone: never a reason to deactivate the absent (R09)."""
+
+    employees: tuple[Employee, ...]
+
+
+class TaskType(StrEnum):
+    ONBOARDING = "onboarding"
+    OFFBOARDING = "offboarding"
+
+
+class FieldChange(_Frozen):
+    before: Any = None
+    after: Any = None
+
+
+class CreateMember(_Frozen):
+    kind: Literal["create"] = "create"
+    member_id: str
+    hris_id: str
+    status: MemberStatus
+    profile: Profile
+    groups: tuple[str, ...] = ()
+    location: str | None = None
+    role: str | None = None
+    region: str | None = None
+    approver_member_id: str | None = None
+    flags: frozenset[MemberFlag] = frozenset()
+
+
+class LinkMember(_Frozen):
+    kind: Literal["link"] = "link"
+    member_id: str
+    hris_id: str
+    connection_id: str
+    matched_by: Literal["link", "email"]
+
+
+class UpdateMember(_Frozen):
+    kind: Literal["update"] = "update"
+    member_id: str
+    # Field name -> before/after. Profile fields by name; app fields as "groups", "location",
+    # "role", "region", "approver_member_id".
+    changes: dict[str, FieldChange]
+    # Overrides this update drops (R16, hris_wins).
+    clear_overrides: tuple[str, ...] = ()
+
+
+class DeactivateMember(_Frozen):
+    kind: Literal["deactivate"] = "deactivate"
+    member_id: str
+    reason: DeactivationReason
+
+
+class ReactivateMember(_Frozen):
+    kind: Literal["reactivate"] = "reactivate"
+    member_id: str
+    to_status: MemberStatus
+
+
+class SendInvite(_Frozen):
+    kind: Literal["send_invite"] = "send_invite"
+    member_id: str
+    email: str
+
+
+class ResendInvite(_Frozen):
+    kind: Literal["resend_invite"] = "resend_invite"
+    member_id: str
+    email: str
+
+
+class OpenTask(_Frozen):
+    kind: Literal["open_task"] = "open_task"
+    member_id: str
+    task_type: TaskType
+    reason: str
+
+
+class SetFlag(_Frozen):
+    kind: Literal["flag"] = "flag"
+    member_id: str
+    flag: MemberFlag
+    on: bool
+
+
+class SkipRecord(_Frozen):
+    kind: Literal["skip"] = "skip"
+    hris_id: str
+    reason: str  # a stable code: missing_email, duplicate_email, invalid_email, ...
+    detail: str = ""
+
+
+Action = Annotated[
+    CreateMember
+    | LinkMember
+    | UpdateMember
+    | DeactivateMember
+    | ReactivateMember
+    | SendInvite
+    | ResendInvite
+    | OpenTask
+    | SetFlag
+    | SkipRecord,
+    Field(discriminator="kind"),
+]
+
+
+class PlanWarning(_Frozen):
+    code: str  # unknown_status, malformed_date, unmapped_role, ...
+    message: str
+    hris_id: str | None = None
+
+
+class PlanCounts(_Frozen):
+    created: int = 0
+    linked: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    reactivated: int = 0
+    invites: int = 0
+    invite_resends: int = 0
+    tasks: int = 0
+    flags: int = 0
+    skipped: int = 0
+    warnings: int = 0
+
+
+class GuardVerdict(_Frozen):
+    """R23 as a verdict on a plan: ``hold`` when both thresholds are exceeded."""
+
+    hold: bool
+    deactivations: int
+    active_members: int
+    pct: float
+
+
+class Plan(_Frozen):
+    tenant_id: str
+    connection_id: str
+    # Full sync (snapshot) or webhook (targeted).
+    mode: Literal["full", "targeted"]
+    complete: bool
+    actions: tuple[Action, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
+    counts: PlanCounts = Field(default_factory=PlanCounts)
+    guard: GuardVerdict
+
+    @property
+    def writes(self) -> tuple[Action, ...]:
+        """Actions that change something (everything but skips)."""
+        return tuple(a for a in self.actions if a.kind != "skip")
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.writes

@@ -1,0 +1,1 @@
+"""HR-system connectors: one module per vendor, a registry of names -> providers."""

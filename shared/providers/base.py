@@ -1,0 +1,147 @@
+"""The provider framework's contract: what every HR-system connector offers the services.
+
+A connector knows httpx and the domain models, nothing else of ours (DESIGN.md, dependency rules).
+The services fetch a full snapshot page by page (a state machine step per page), follow webhooks up
+with ``get_employees`` and show ``directory`` in scope pickers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from shared.domain.models import Employee
+
+
+class Secret:
+    """A credential value that never shows itself in a repr, a log line or an exception."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A connection's credentials: named secret values plus non-secret settings (subdomain ...).
+
+    ``secrets`` holds what must never be shown (API keys, tokens, client secrets, webhook keys);
+    ``settings`` holds what may be (company domain, account id, token expiry).
+    """
+
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+class Tier(StrEnum):
+    FULL = "full"  # HR systems: every 6 hours by default (R28)
+    BASIC = "basic"  # directory connectors: every 24 hours by default
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeePage:
+    employees: Sequence[Employee]
+    # Opaque; None when the provider said there is nothing more.
+    next_cursor: str | None
+    # Set when a connector refreshed an OAuth token: the caller stores these.
+    refreshed_credentials: Credentials | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """What an admin picks a scope from (R01)."""
+
+    companies: Sequence[DirectoryEntry]
+    groups: Sequence[DirectoryEntry]
+    people: Sequence[DirectoryEntry]
+
+
+class WebhookKind(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    PING = "ping"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    kind: WebhookKind
+    employee_ids: tuple[str, ...]
+    # The vendor's delivery id when it sends one, else a digest of the body (to drop duplicates).
+    delivery_id: str
+    occurred_at: datetime | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+    tier: Tier
+    # The Employee fields this provider supplies (R15): others are never blanked by it.
+    capabilities: frozenset[str]
+    supports_webhooks: bool
+
+    def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage: ...
+
+    def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage: ...
+
+    def directory(self, credentials: Credentials) -> Directory: ...
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+    ) -> None:
+        """Raise ``WebhookRejected`` unless the request is authentic and fresh."""
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
+        """Raise ``WebhookUnparseable`` for a body the vendor would never send."""
+
+
+class ProviderError(Exception):
+    """Base of every error a connector raises. Messages never contain credentials."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The HR system did not answer usefully after bounded retries: the snapshot is incomplete."""
+
+
+class ProviderAuthError(ProviderError):
+    """The HR system refused the credentials (expired, revoked, wrong)."""
+
+
+class ProviderResponseError(ProviderError):
+    """The HR system answered something the connector cannot read."""
+
+
+class WebhookRejected(ProviderError):
+    """Bad or missing signature, stale timestamp, replay: HTTP 401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WebhookUnparseable(ProviderError):
+    """A body the provider cannot parse: HTTP 400."""
