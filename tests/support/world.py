@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.domain.models import SYNCED_FIELDS, Employee, Member, MemberSource, MemberStatus, Profile
+from shared.domain.models import (
+    SYNCED_FIELDS,
+    Connection,
+    Employee,
+    Member,
+    MemberSource,
+    MemberStatus,
+    Profile,
+)
 from shared.domain.records import RunStatus, SyncRun
 from shared.errors import HrisSyncError
 from shared.ports import Email
@@ -24,7 +32,8 @@ from shared.providers.base import (
     WebhookKind,
     WebhookUnparseable,
 )
-from shared.services import sync
+from shared.services import connections, sync
+from shared.services.connections import ConnectResult
 from shared.services.context import Ports, ServiceSettings
 from tests.support.memory import (
     FixedClock,
@@ -106,7 +115,9 @@ class FakeHR:
         self.calls.append(("get", tuple(ids)))
         if self.fail_get is not None:
             raise self.fail_get
-        return EmployeePage(employees=[self.employees[i] for i in ids if i in self.employees], next_cursor=None)
+        return EmployeePage(
+            employees=[self.employees[i] for i in ids if i in self.employees], next_cursor=None
+        )
 
     def directory(self, credentials: Credentials) -> Directory:
         self.calls.append(("directory", None))
@@ -115,10 +126,14 @@ class FakeHR:
         return Directory(
             companies=[DirectoryEntry(c, c) for c in companies],
             groups=[DirectoryEntry(g, g) for g in groups],
-            people=[DirectoryEntry(e.hris_id, f"{e.first_name} {e.last_name}") for e in self.employees.values()],
+            people=[
+                DirectoryEntry(e.hris_id, f"{e.first_name} {e.last_name}") for e in self.employees.values()
+            ],
         )
 
-    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime) -> None:
+    def verify_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+    ) -> None:
         return None
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
@@ -208,5 +223,23 @@ class World:
         return self.runs.list_for_connection(tenant_id, connection_id, limit=1).items[0]
 
 
-def finished(run: SyncRun) -> bool:
-    return run.status in (RunStatus.COMPLETED, RunStatus.PARTIAL)
+T = "tenant-a"
+
+
+def connect(world: World, tenant: str = T, **options: Any) -> ConnectResult:
+    options.setdefault("admin_emails", ("boss@acme.test",))
+    return connections.connect(
+        world.ports, tenant, provider="fakehr", label="Acme HR", credentials=CREDENTIALS, options=options
+    )
+
+
+def imported(world: World, tenant: str = T, **options: Any) -> Connection:
+    """Connect and run the first import to its end."""
+    result = connect(world, tenant, **options)
+    run = world.drive(result.run)
+    assert run.status is RunStatus.COMPLETED, run
+    return world.connections.get(tenant, result.connection.connection_id)
+
+
+def hire(world: World, *ids: str, **fields: Any) -> None:
+    world.hr.set(*(employee(i, **fields) for i in ids))
