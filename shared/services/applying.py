@@ -87,7 +87,7 @@ class Origin:
 
     actor: Actor
     key: str  # "run_x:c3", "wh:<delivery>", "adm:<request id>"
-    connection: Connection | None
+    connection: Connection
     run_id: str | None = None
     actor_id: str | None = None
     # The audit action name for admin operations ("approve", "edit" ...); None = the action kind.
@@ -161,19 +161,11 @@ class _Prepared:
     write: MemberWrite | None
 
 
-def _prepare(ports: Ports, tenant_id: str, group: MemberGroup, origin: Origin) -> _Prepared:
+def _prepare(ports: Ports, group: MemberGroup, origin: Origin) -> _Prepared:
     now = ports.clock.now()
-    connection = origin.connection
 
     def fold(actions: tuple[Action, ...]) -> list[Member | None]:
-        return apply_actions(
-            group.base,
-            actions,
-            tenant_id=tenant_id,
-            connection_id=connection.connection_id if connection else None,
-            now=now,
-            invite_ttl_days=connection.invite_ttl_days if connection else 30,
-        )
+        return apply_actions(group.base, actions, connection=origin.connection, now=now)
 
     draft = fold(group.actions)
     actions = _with_implied_actions(group, draft[-1])
@@ -201,7 +193,7 @@ def apply_groups(
     for attempt in range(ports.settings.max_replans + 1):
         if not pending:
             break
-        prepared = [_prepare(ports, tenant_id, g, origin) for g in pending]
+        prepared = [_prepare(ports, g, origin) for g in pending]
         writes = [p.write for p in prepared if p.write is not None]
         results = {r.member_id: r for r in ports.members.write(tenant_id, writes)} if writes else {}
         retry: list[str] = []
@@ -238,7 +230,7 @@ def _effects(
     """
     now = ports.clock.now()
     member_id = p.group.member_id
-    connection_id = origin.connection.connection_id if origin.connection else None
+    connection_id = origin.connection.connection_id
     base_key = f"{origin.key}:{member_id}"
     audit: list[AuditEntry] = []
     tasks: list[Task] = []

@@ -350,18 +350,12 @@ def resync_member(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -
         employees = tuple(e for e in page.employees if e.hris_id == member.hris_id)
         if not employees:
             raise InvalidState("the HR system no longer has this employee", member_id=member_id)
-        stripped = member.model_copy(update={"overrides": {}})
-        members = [stripped if m.member_id == member_id else m for m in ports.members.iter_all(tenant_id)]
-        plan = make_plan(ports, Targeted(employees=employees), members, connection)
+        members = list(ports.members.iter_all(tenant_id))
+        plan = make_plan(ports, Targeted(employees=employees), members, connection, resync=(member_id,))
         updates = [a for a in plan.actions if a.kind == "update" and a.member_id == member_id]
-        after = apply_actions(
-            stripped,
-            updates,
-            tenant_id=tenant_id,
-            connection_id=connection.connection_id,
-            now=ports.clock.now(),
-            invite_ttl_days=connection.invite_ttl_days,
-        )[-1]
+        after = apply_actions(member, updates, connection=connection, now=ports.clock.now())[-1]
+        if after is not None and after.overrides:
+            after = after.model_copy(update={"overrides": {}})
         if after is None or after == member:
             return None
         return AdminChange(member, after, "resync", (MEMBER_UPDATED,))

@@ -7,10 +7,7 @@ key can reach another tenant's data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -36,24 +33,23 @@ def chunk_key(prefix: str, chunk: int) -> str:
     return f"{prefix}/chunk-{chunk:06d}.json"
 
 
-def today_for(connection: Connection, now: datetime) -> Any:
-    """Today in the tenant's time zone (R02)."""
-    return now.astimezone(ZoneInfo(connection.timezone)).date()
-
-
 def make_plan(
     ports: Ports,
     source: Snapshot | Targeted,
     members: Sequence[Member],
     connection: Connection,
+    *,
+    resync: Collection[str] = (),
 ) -> Plan:
+    """The reconciler's plan; "today" is now, which it converts to the tenant's time zone (R02)."""
     provider = ports.providers(connection.provider)
     return reconcile(
         source,
         members,
         connection,
-        today_for(connection, ports.clock.now()),
+        ports.clock.now(),
         capabilities=provider.capabilities,
+        resync=resync,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -196,6 +197,7 @@ def test_r16_with_manual_wins_the_override_stays_until_an_admin_resyncs(world: W
     world.hr.set(employee("ann", job_title="Staff Engineer"))
     world.sync_now(T, conn.connection_id)
     assert world.members.get(T, ann.member_id).profile.job_title == "Boss"
+    world.clock.advance(timedelta(minutes=1))
 
     resynced = members.resync_member(world.ports, T, ann.member_id, "admin-1")
 
@@ -334,12 +336,14 @@ def test_audit_trail_of_a_member_is_newest_first_with_before_and_after(world: Wo
     hire(world, "ann")
     conn = imported(world)
     ann = _member(world, conn, "ann")
+    world.clock.advance(timedelta(minutes=1))
     members.deactivate(world.ports, T, ann.member_id, "admin-1")
     trail = members.list_audit(world.ports, T, member_id=ann.member_id).items
     assert trail[0].action == "deactivate"
     assert trail[0].before["status"] == "invited" and trail[0].after["status"] == "deactivated"
-    assert trail[-1].action == "create"
-    assert trail[-1].run_id is not None
+    [created] = [e for e in trail if e.action == "create"]
+    assert created.actor is Actor.SYNC and created.run_id is not None
+    assert created.before == {} and created.after["status"] == "invited"
     with pytest.raises(MemberNotFound):
         members.list_audit(world.ports, T, member_id="m_nope")
 
