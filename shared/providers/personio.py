@@ -215,8 +215,11 @@ class Personio(Connector):
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
         body = parse_json_object(raw_body)
-        event_type = text(body.get("type")) or text(body.get("event_type")) or text(body.get("event"))
-        if event_type is None:
+        event_type = next(
+            (v.strip() for v in (body.get(k) for k in ("type", "event_type", "event")) if isinstance(v, str)),
+            "",
+        )
+        if "." not in event_type:
             raise WebhookUnparseable("personio: event without a type")
         data = body.get("data")
         if not isinstance(data, dict):
