@@ -67,7 +67,7 @@ def manual_member(tenant_id: str, member_id: str, email: str, **fields: Any) -> 
     return Member(
         member_id=member_id,
         tenant_id=tenant_id,
-        source=MemberSource.MANUAL,
+        source=fields.pop("source", MemberSource.MANUAL),
         status=fields.pop("status", MemberStatus.ACTIVE),
         profile=Profile(email=email, first_name=fields.pop("first_name", "Manual")),
         version=1,
