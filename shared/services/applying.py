@@ -180,6 +180,13 @@ def _prepare(ports: Ports, group: MemberGroup, origin: Origin) -> _Prepared:
     return _Prepared(group, actions, states, write)
 
 
+def _hris_id(p: _Prepared) -> str:
+    for state in (p.states[-1], p.group.base):
+        if state is not None and state.hris_id:
+            return state.hris_id
+    return ""
+
+
 def apply_groups(
     ports: Ports,
     tenant_id: str,
@@ -190,6 +197,7 @@ def apply_groups(
     """Apply every group; see the module docstring for the guarantees."""
     report = ApplyReport()
     pending = list(groups)
+    hris_ids: dict[str, str] = {}
     for attempt in range(ports.settings.max_replans + 1):
         if not pending:
             break
@@ -206,6 +214,7 @@ def apply_groups(
             else:
                 retry.append(p.group.member_id)
                 report.unresolved[p.group.member_id] = result.outcome
+                hris_ids[p.group.member_id] = _hris_id(p)
         if not retry:
             break
         if replan is None or attempt == ports.settings.max_replans:
@@ -215,7 +224,13 @@ def apply_groups(
             report.unresolved.pop(member_id, None)
         pending = [fresh_groups[m] for m in retry if m in fresh_groups]
     for member_id, outcome in report.unresolved.items():
-        report.skipped.append(SkippedRecord(hris_id=member_id, reason=f"write_{outcome.value}"))
+        report.skipped.append(
+            SkippedRecord(
+                hris_id=hris_ids.get(member_id, ""),
+                reason=f"write_{outcome.value}",
+                detail=f"member {member_id} kept changing; it will be planned again by the next sync",
+            )
+        )
     return report
 
 

@@ -33,7 +33,9 @@ from tests.support.world import T, World, connect, employee, hire, imported
 # ---------------------------------------------------------------------------------------------
 
 
-def test_first_import_creates_members_with_invites_tasks_events_audit_and_one_email(world: World) -> None:
+def test_r06_r26_first_import_creates_members_with_invites_tasks_events_audit_and_one_email(
+    world: World,
+) -> None:
     hire(world, "ann", "bob", "cid", "dan", "eve")
     conn = imported(world)
 
@@ -455,3 +457,39 @@ def test_profile_change_in_hr_updates_the_member_and_emits_member_updated(world:
     assert ann.profile.job_title == "Head of Sales"
     updated = [e for e in world.events.published if e.detail_type == "member.updated"]
     assert updated and updated[-1].detail["member_id"] == ann.member_id
+
+
+def test_a_member_that_keeps_changing_is_reported_as_skipped_not_lost(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    ann = world.member_by_hris(T, conn.connection_id, "ann")
+    world.hr.set(employee("ann", job_title="Director"))
+
+    def always_race(w: Any) -> None:
+        stored = world.members.items[(T, ann.member_id)]
+        world.members.items[(T, ann.member_id)] = stored.model_copy(update={"version": stored.version + 1})
+
+    world.members.before_write = always_race
+    run = world.sync_now(T, conn.connection_id)
+    world.members.before_write = None
+
+    assert run.status is RunStatus.COMPLETED
+    assert [(s.hris_id, s.reason) for s in run.skipped] == [("ann", "write_version_conflict")]
+    # The next sync picks the change up.
+    world.sync_now(T, conn.connection_id)
+    assert world.members.get(T, ann.member_id).profile.job_title == "Director"
+
+
+def test_r08_a_sync_resends_expired_invites_of_members_still_in_scope(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    world.clock.advance(timedelta(days=31))
+
+    run = world.sync_now(T, conn.connection_id)
+
+    assert run.applied.invite_resends == 1
+    assert len(world.emails("member_invite")) == 2
+    resent = [e for e in world.events.published if e.detail_type == "member.invited"][-1]
+    assert resent.detail["resend"] is True
+    ann = world.member_by_hris(T, conn.connection_id, "ann")
+    assert ann.invite_expires_at == world.clock.now() + timedelta(days=30)
