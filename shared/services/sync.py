@@ -20,6 +20,7 @@ from typing import Any
 from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, Snapshot
 from shared.domain.records import RunPhase, RunStatus, RunTrigger, SkippedRecord, SyncRun
 from shared.errors import (
+    HrisSyncError,
     InvalidInput,
     InvalidState,
     LockHeld,
@@ -201,8 +202,24 @@ def request_sync(
     if started.run is None:
         assert started.running is not None  # noqa: S101 - start_run returns one or the other
         raise LockHeld(connection_id, started.running.holder, started.running.expires_at)
-    ports.workflow.start(started.run.run_id, workflow_input(started.run))
-    return started.run
+    run = started.run
+    try:
+        ports.workflow.start(run.run_id, workflow_input(run))
+    except HrisSyncError:
+        # Nothing will drive this run: close it and free the lock before reporting the error.
+        _mutate_run(
+            ports,
+            tenant_id,
+            run.run_id,
+            lambda _r: {
+                "status": RunStatus.FAILED,
+                "finished_at": ports.clock.now(),
+                "error": "the sync workflow could not be started",
+            },
+        )
+        _release(ports, run)
+        raise
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,8 +321,15 @@ class PlanResult:
 
 
 def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> PlanResult:
-    """Plan over the stored pages; store the plan in chunks; hold it when the guard says so."""
+    """Plan over the stored pages; store the plan in chunks; hold it when the guard says so.
+
+    A repeated call (a retried step) returns the plan already stored instead of planning again.
+    """
     run = _run_of(ports, tenant_id, connection_id, run_id)
+    if run.plan_key is not None:
+        total = run.progress.chunks_total
+        outcome = "blocked" if run.status is RunStatus.BLOCKED else ("apply" if total else "nothing")
+        return PlanResult(outcome=outcome, chunks=tuple(range(total)), counts=run.planned)
     if run.status is not RunStatus.RUNNING:
         raise InvalidState(f"run {run_id!r} is {run.status.value}", run_id=run_id)
     _renew(ports, run)

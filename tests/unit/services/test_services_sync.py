@@ -22,6 +22,7 @@ from shared.errors import (
     InvalidState,
     LockHeld,
     RunNotFound,
+    Throttled,
 )
 from shared.ports import MemberQuery, WriteOutcome
 from shared.providers.base import ProviderAuthError, ProviderUnavailable
@@ -493,3 +494,32 @@ def test_r08_a_sync_resends_expired_invites_of_members_still_in_scope(world: Wor
     assert resent.detail["resend"] is True
     ann = world.member_by_hris(T, conn.connection_id, "ann")
     assert ann.invite_expires_at == world.clock.now() + timedelta(days=30)
+
+
+def test_a_retried_plan_step_returns_the_stored_plan_without_planning_again(world: World) -> None:
+    hire(world, "ann", "bob", "cid")
+    result = connect(world)
+    ports, cid, rid = world.ports, result.connection.connection_id, result.run.run_id
+    sync.fetch_page(ports, T, cid, rid, page=0, cursor=None)
+    first = sync.plan_run(ports, T, cid, rid)
+    blobs = dict(world.blobs.items)
+    world.hr.set(employee("dan"))  # would change a new plan
+
+    again = sync.plan_run(ports, T, cid, rid)
+
+    assert again == first
+    assert world.blobs.items == blobs
+
+
+def test_a_workflow_that_cannot_start_leaves_no_running_run_and_no_lock(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+
+    def refuse(name: str, input: Any) -> str:
+        raise Throttled("StartExecution")
+
+    world.workflow.start = refuse  # type: ignore[method-assign]
+    with pytest.raises(Throttled):
+        sync.request_sync(world.ports, T, conn.connection_id)
+    assert world.last_run(T, conn.connection_id).status is RunStatus.FAILED
+    assert world.lock.current(T, conn.connection_id, world.clock.now()) is None
