@@ -105,8 +105,9 @@ class MemberWrite:
 
     ``action_key`` makes a repeated write harmless: the store keeps the key of the last action
     applied to the member, and a write whose condition fails because that very action was
-    already applied reports ``ALREADY_APPLIED`` (not a conflict). Keys are deterministic
-    (run id + action index, or an admin request id).
+    already applied reports ``ALREADY_APPLIED`` (not a conflict). Keys are deterministic:
+    ``<run id>:c<chunk>:<member id>`` for a sync, ``wh:<delivery id>:<member id>`` for a webhook,
+    ``adm:<request id>`` for an admin's change.
     """
 
     member: Member

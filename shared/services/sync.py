@@ -368,9 +368,30 @@ def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> P
         }
 
     run = _mutate_run(ports, tenant_id, run_id, planned)
+    _supersede_held_plans(ports, run)
     if held:
         _hold(ports, connection, run, plan.guard.deactivations, plan.guard.active_members)
     return PlanResult(outcome=outcome, chunks=tuple(range(len(chunks))), counts=plan.counts)
+
+
+def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
+    """A newer plan replaces any plan still held for the connection: confirming an older one
+    would apply a stale snapshot."""
+    recent = ports.runs.list_for_connection(run.tenant_id, run.connection_id, limit=DEFAULT_PAGE_LIMIT)
+    now = ports.clock.now()
+    for older in recent.items:
+        if older.run_id != run.run_id and older.status is RunStatus.BLOCKED:
+            _mutate_run(
+                ports,
+                run.tenant_id,
+                older.run_id,
+                lambda r: {
+                    "status": RunStatus.DISCARDED,
+                    "decided_by": f"superseded by {run.run_id}",
+                    "finished_at": now,
+                    "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
+                },
+            )
 
 
 def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int, active: int) -> None:

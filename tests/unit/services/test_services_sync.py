@@ -523,3 +523,15 @@ def test_a_workflow_that_cannot_start_leaves_no_running_run_and_no_lock(world: W
         sync.request_sync(world.ports, T, conn.connection_id)
     assert world.last_run(T, conn.connection_id).status is RunStatus.FAILED
     assert world.lock.current(T, conn.connection_id, world.clock.now()) is None
+
+
+def test_r23_a_newer_plan_supersedes_a_held_one(world: World) -> None:
+    conn, first = _guarded(world)
+    world.clock.advance(timedelta(hours=6))
+    second = world.sync_now(T, conn.connection_id)
+    assert second.status is RunStatus.BLOCKED
+    old = world.runs.get(T, first)
+    assert old.status is RunStatus.DISCARDED
+    assert old.decided_by == f"superseded by {second.run_id}"
+    with pytest.raises(InvalidState):
+        sync.confirm_held_plan(world.ports, T, first, "admin-1")
