@@ -67,6 +67,11 @@ class ConnectionStore(Protocol):
     def get(self, tenant_id: str, connection_id: str) -> Connection:
         """Raises ``ConnectionNotFound``."""
 
+    def tenant_of(self, connection_id: str) -> str:
+        """The tenant owning a connection id. Webhooks arrive as ``/webhooks/{connection_id}``
+        with no tenant, so the store keeps a lookup (connection id -> tenant id only) written with
+        the connection. Raises ``ConnectionNotFound``."""
+
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         """All of a tenant's connections (disconnected ones too), oldest first. A tenant has few."""
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shared.domain.models import Actor, ConnectionStatus, PlanCounts, Targeted
 from shared.domain.records import SkippedRecord
-from shared.errors import InvalidInput, LockHeld, ProviderCredentialsRejected, ProviderFailure
-from shared.providers.base import ProviderAuthError, ProviderError
+from shared.errors import (
+    InvalidInput,
+    LockHeld,
+    ProviderCredentialsRejected,
+    ProviderFailure,
+    SecretNotFound,
+)
+from shared.providers.base import (
+    ProviderAuthError,
+    ProviderError,
+    WebhookEvent,
+    WebhookKind,
+    WebhookRejected,
+)
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import group_actions, make_plan
@@ -79,3 +92,57 @@ def apply_webhook(
     )
     report = apply_groups(ports, tenant_id, list(groups.values()), origin, lambda m: plan_groups(set(m)))
     return WebhookResult(counts=report.plan_counts(), skipped=(*skips, *report.skipped))
+
+
+# The key of the webhook signing secret (or token) in a connection's credentials.
+WEBHOOK_SECRET_KEY = "webhook_secret"  # noqa: S105 - the name of a credential, not one
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReceipt:
+    """A verified, parsed delivery: what the ingest function enqueues for the worker."""
+
+    tenant_id: str
+    connection_id: str
+    event: WebhookEvent
+
+    @property
+    def should_enqueue(self) -> bool:
+        return self.event.kind is not WebhookKind.PING and bool(self.event.employee_ids)
+
+    def message(self) -> dict[str, Any]:
+        """The queue message for ``apply_webhook``."""
+        return {
+            "tenant_id": self.tenant_id,
+            "connection_id": self.connection_id,
+            "employee_ids": list(self.event.employee_ids),
+            "delivery_id": self.event.delivery_id,
+        }
+
+
+def receive_webhook(
+    ports: Ports, connection_id: str, headers: Mapping[str, str], raw_body: bytes
+) -> WebhookReceipt:
+    """Verify and parse a delivery for ``/webhooks/{connection_id}`` (fast: no HR call).
+
+    Raises ``ConnectionNotFound`` for an unknown connection, the provider's ``WebhookRejected``
+    (HTTP 401) for a bad signature, a disconnected connection (R20) or a connection without a
+    webhook secret, and ``WebhookUnparseable`` (HTTP 400) for a body the provider cannot read.
+    """
+    tenant_id = ports.connections.tenant_of(connection_id)
+    connection = ports.connections.get(tenant_id, connection_id)
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        raise WebhookRejected("the connection is disconnected")
+    provider = ports.providers(connection.provider)
+    if not provider.supports_webhooks:
+        raise WebhookRejected("this provider sends no webhooks")
+    try:
+        credentials = ports.secrets.get(tenant_id, connection_id)
+    except SecretNotFound:
+        raise WebhookRejected("the connection has no credentials") from None
+    secret = credentials.secrets.get(WEBHOOK_SECRET_KEY)
+    if secret is None:
+        raise WebhookRejected("the connection has no webhook secret")
+    provider.verify_webhook(headers, raw_body, secret, ports.clock.now())
+    event = provider.parse_webhook(headers, raw_body)
+    return WebhookReceipt(tenant_id=tenant_id, connection_id=connection_id, event=event)

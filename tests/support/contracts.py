@@ -230,6 +230,11 @@ class ConnectionStoreContract:
             connections.create(new_connection(A, "c1"), max_active=5)
         with pytest.raises(ConnectionNotFound):
             connections.get(B, "c1")
+        # Webhooks find the tenant from the connection id alone.
+        assert connections.tenant_of("c1") == A
+        assert connections.tenant_of("c2") == B
+        with pytest.raises(ConnectionNotFound):
+            connections.tenant_of("nope")
 
     def test_save_is_conditional_and_a_disconnect_frees_a_slot(self, connections: ConnectionStore) -> None:
         connections.create(new_connection(A, "c1"), max_active=1)

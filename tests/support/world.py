@@ -3,6 +3,7 @@ runs a full sync's steps the way the state machine does."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ from shared.providers.base import (
     Tier,
     WebhookEvent,
     WebhookKind,
+    WebhookRejected,
     WebhookUnparseable,
 )
 from shared.services import connections, sync
@@ -53,7 +55,10 @@ from tests.support.memory import (
     SequentialIds,
 )
 
-CREDENTIALS = Credentials(secrets={"api_key": Secret("sk-very-secret")}, settings={"subdomain": "acme"})
+CREDENTIALS = Credentials(
+    secrets={"api_key": Secret("sk-very-secret"), "webhook_secret": Secret("whsec-1")},
+    settings={"subdomain": "acme"},
+)
 
 
 def employee(hris_id: str, **fields: Any) -> Employee:
@@ -134,12 +139,17 @@ class FakeHR:
     def verify_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
     ) -> None:
-        return None
+        if headers.get("x-signature") != secret.reveal():
+            raise WebhookRejected("bad signature")
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
-        if not raw_body:
-            raise WebhookUnparseable("empty body")
-        return WebhookEvent(kind=WebhookKind.UPDATED, employee_ids=(raw_body.decode(),), delivery_id="d")
+        try:
+            body = json.loads(raw_body)
+            return WebhookEvent(
+                kind=WebhookKind(body["kind"]), employee_ids=tuple(body["ids"]), delivery_id=body["delivery"]
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookUnparseable("not a fakehr webhook") from exc
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunStatus, TaskStatus
 from shared.errors import (
+    ConnectionNotFound,
     EmailTaken,
     InvalidInput,
     InvalidState,
@@ -27,6 +29,7 @@ from shared.errors import (
     TaskNotFound,
 )
 from shared.ports import MemberQuery
+from shared.providers.base import WebhookRejected, WebhookUnparseable
 from shared.services import connections, members, sync, webhooks
 from tests.support.world import T, World, employee, hire, imported, manual_member
 
@@ -410,3 +413,48 @@ def test_an_admin_change_racing_another_write_is_decided_again(world: World) -> 
     after = members.deactivate(world.ports, T, ann.member_id, "admin-1")
     assert after.status is MemberStatus.DEACTIVATED
     assert after.role == "owner"
+
+
+def _delivery(ids: list[str], kind: str = "updated") -> bytes:
+    return json.dumps({"kind": kind, "ids": ids, "delivery": "dlv-9"}).encode()
+
+
+def test_receive_webhook_finds_the_tenant_verifies_and_parses(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    receipt = webhooks.receive_webhook(
+        world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"])
+    )
+    assert receipt.tenant_id == T
+    assert receipt.should_enqueue
+    assert receipt.message() == {
+        "tenant_id": T,
+        "connection_id": conn.connection_id,
+        "employee_ids": ["ann"],
+        "delivery_id": "dlv-9",
+    }
+    ping = webhooks.receive_webhook(
+        world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery([], "ping")
+    )
+    assert not ping.should_enqueue
+
+
+def test_receive_webhook_refuses_bad_signatures_bodies_and_unknown_connections(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    with pytest.raises(WebhookRejected):
+        webhooks.receive_webhook(world.ports, conn.connection_id, {"x-signature": "nope"}, _delivery(["ann"]))
+    with pytest.raises(WebhookUnparseable):
+        webhooks.receive_webhook(world.ports, conn.connection_id, {"x-signature": "whsec-1"}, b"{oops")
+    with pytest.raises(ConnectionNotFound):
+        webhooks.receive_webhook(world.ports, "conn_nope", {"x-signature": "whsec-1"}, _delivery(["ann"]))
+
+
+def test_r20_after_a_disconnect_webhooks_are_refused(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    connections.disconnect(world.ports, T, conn.connection_id)
+    with pytest.raises(WebhookRejected):
+        webhooks.receive_webhook(
+            world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"])
+        )
