@@ -151,7 +151,8 @@ def _mutate(rng: random.Random, staff: list[Employee]) -> list[Employee]:
 def _tamper(rng: random.Random, members: list[Member]) -> list[Member]:
     """Admins at work: manual members, archives, admin deactivations, edits (overrides)."""
     out: list[Member] = []
-    for m in members:
+    for original in members:
+        m = original
         roll = rng.random()
         if roll < 0.05:
             m = m.model_copy(update={"status": MemberStatus.ARCHIVED})
