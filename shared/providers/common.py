@@ -163,6 +163,14 @@ def text(value: Any) -> str | None:
     return None
 
 
+def date_text(value: Any) -> str | None:
+    """A date as text; BambooHR's "0000-00-00" and empty strings mean "no date"."""
+    result = text(value)
+    if result is None or result.startswith("0000"):
+        return None
+    return result
+
+
 def dig(record: Any, *path: str) -> Any:
     """``record[path[0]][path[1]]...`` or None when any step is missing or not an object."""
     current = record
