@@ -148,7 +148,10 @@ class Personio(Connector):
         employees = [self._employee(as_object(r, "an employee", self.name)) for r in records]
         total = dig(body, "metadata", "total_elements")
         seen = offset + len(records)
-        more = len(records) >= PAGE_LIMIT
+        # Personio clamps a larger limit and says which it used: a full page is a page of that size.
+        used = body.get("limit")
+        page_size = used if isinstance(used, int) and not isinstance(used, bool) and used > 0 else PAGE_LIMIT
+        more = bool(records) and len(records) >= min(page_size, PAGE_LIMIT)
         if isinstance(total, int) and not isinstance(total, bool):
             more = more and seen < total
         return EmployeePage(
