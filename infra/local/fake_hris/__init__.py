@@ -14,25 +14,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from infra.local.company import generate_company
 from shared.domain.models import Employee
 
+from .bamboohr import BambooHR
 from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
-from .server import Fault, FakeHRServer, RateLimit, Vendor
+from .employment_hero import EmploymentHero
+from .hibob import HiBob
+from .merge import Merge
+from .personio import Personio
+from .server import FakeHRServer, Fault, RateLimit, Vendor
 
 PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge")
 
 
 def vendor_class(provider: str) -> type[Vendor]:
     """The fake for a provider name (``ValueError`` for an unknown one)."""
-    from .bamboohr import BambooHR
-    from .employment_hero import EmploymentHero
-    from .hibob import HiBob
-    from .merge import Merge
-    from .personio import Personio
-
     classes: dict[str, type[Vendor]] = {
         "bamboohr": BambooHR,
         "personio": Personio,
@@ -48,8 +48,6 @@ def vendor_class(provider: str) -> type[Vendor]:
 
 def generated_company(n: int, seed: int, today: date) -> list[Employee]:
     """The deterministic company of ``infra.local.company`` (the one generator)."""
-    from infra.local.company import generate_company
-
     return list(generate_company(n, seed, today))
 
 
@@ -60,7 +58,7 @@ def fake_hris(
     seed: int = 1,
     today: date | None = None,
     port: int = 0,
-    rate_limit: RateLimit | None | Literal["vendor"] = "vendor",
+    rate_limit: RateLimit | Literal["vendor"] | None = "vendor",
     **options: Any,
 ) -> FakeHRServer:
     """A fake HR server for ``provider`` (not started: use it as a context manager, or ``start()``).
@@ -68,9 +66,11 @@ def fake_hris(
     ``employees`` is a head count for the generated company or the employees themselves.
     ``options`` are vendor settings (``api_key``, ``client_id``, ``access_token_ttl`` ...).
     """
-    day = today or date.today()
+    day = today or datetime.now(UTC).date()
     people = generated_company(employees, seed, day) if isinstance(employees, int) else list(employees)
-    return FakeHRServer(vendor_class(provider), FakeCompany(people), port=port, rate_limit=rate_limit, options=options)
+    return FakeHRServer(
+        vendor_class(provider), FakeCompany(people), port=port, rate_limit=rate_limit, options=options
+    )
 
 
 __all__ = [

@@ -151,7 +151,9 @@ class BambooHR(Vendor):
 
     def error(self, status: int, code: str, message: str) -> Response:
         bamboo_code = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 429: "TooManyRequests"}
-        response = Response.json({"error": {"code": bamboo_code.get(status, code), "message": message}}, status)
+        if code[:1].islower():
+            code = bamboo_code.get(status, "ServerError" if status >= 500 else "Error")
+        response = Response.json({"error": {"code": code, "message": message}}, status)
         response.headers["x-bamboohr-error-message"] = message
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="BambooHR"'
@@ -385,7 +387,11 @@ class BambooHR(Vendor):
             if kind != "all" and action.lower() != kind:
                 continue
             latest = max(latest, person.updated_at)
-            employees[person.key] = {"id": person.key, "action": action, "lastChanged": _stamp(person.updated_at)}
+            employees[person.key] = {
+                "id": person.key,
+                "action": action,
+                "lastChanged": _stamp(person.updated_at),
+            }
         return Response.json({"latest": _stamp(latest), "employees": employees})
 
     def meta_fields(self, request: Request) -> Response:
@@ -456,7 +462,9 @@ class BambooHR(Vendor):
                 row[name] = self._report_value(person, name)
             rows.append(row)
         fields = [{"id": f, "type": REPORT_FIELDS[f][0], "name": REPORT_FIELDS[f][1]} for f in known]
-        return Response.json({"title": str(body.get("title") or "Report"), "fields": fields, "employees": rows})
+        return Response.json(
+            {"title": str(body.get("title") or "Report"), "fields": fields, "employees": rows}
+        )
 
     def _page_arg(self, text: str | None, default: int, maximum: int | None, name: str) -> int:
         try:
@@ -524,9 +532,11 @@ class BambooHR(Vendor):
         page = self._page_arg(_text(body.get("page")), 1, None, "page")
         size = self._page_arg(_text(body.get("pageSize")), V2_DEFAULT, DATASET_MAX, "pageSize")
         statuses = _odata_status(body.get("filter"))
-        if statuses is False:
-            raise HttpError(self.error(422, "InvalidFilter", "Only status filters are supported by this fake"))
-        people = self._dataset_people(statuses or None)
+        if isinstance(statuses, bool):
+            raise HttpError(
+                self.error(422, "InvalidFilter", "Only status filters are supported by this fake")
+            )
+        people = self._dataset_people(statuses)
         self.page_faults(page)
         total_pages = max(1, -(-len(people) // size))
         chunk = people[(page - 1) * size : page * size]
@@ -540,7 +550,12 @@ class BambooHR(Vendor):
                     "next": f"{base}?page={page + 1}" if page < total_pages else None,
                     "prev": f"{base}?page={page - 1}" if page > 1 else None,
                 },
-                "meta": {"page": page, "pageSize": size, "totalPages": total_pages, "totalItems": len(people)},
+                "meta": {
+                    "page": page,
+                    "pageSize": size,
+                    "totalPages": total_pages,
+                    "totalItems": len(people),
+                },
             }
         )
 
@@ -577,7 +592,9 @@ class BambooHR(Vendor):
                     client_secret=form.get("client_secret"),
                 )
             else:
-                raise OAuthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
+                raise OAuthError(
+                    "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
+                )
         except OAuthError as exc:
             status = 401 if exc.error == "invalid_client" else 400
             return Response.json({"error": exc.error, "error_description": exc.description}, status)
@@ -659,7 +676,7 @@ def _status_values(operator: Any, value: Any) -> set[str]:
 _ODATA = re.compile(r"^\s*status\s+(eq|ne|in)\s+(.+?)\s*$", re.IGNORECASE)
 
 
-def _odata_status(expression: Any) -> set[str] | None | bool:
+def _odata_status(expression: Any) -> set[str] | bool | None:
     """The statuses an OData filter on ``status`` selects; None = no filter; False = unsupported."""
     if expression in (None, ""):
         return None

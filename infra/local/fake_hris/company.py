@@ -100,10 +100,13 @@ class Catalog:
     ids: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def id_for(self, kind: str, name: str) -> int:
-        table = self.ids.setdefault(kind, {})
-        if name not in table:
-            table[name] = len(table) + 1
-        return table[name]
+        table = self.ids.get(kind)
+        if table is None:
+            table = self.ids[kind] = {}
+        found = table.get(name)
+        if found is None:
+            found = table[name] = len(table) + 1
+        return found
 
     def names(self, kind: str) -> dict[str, int]:
         return dict(self.ids.get(kind, {}))
@@ -137,7 +140,9 @@ class FakeCompany:
         for e in source:
             new_id = mapping[e.hris_id]
             manager = mapping.get(e.manager_hris_id) if e.manager_hris_id else None
-            employee = e.model_copy(update={"hris_id": new_id, "manager_hris_id": manager})
+            employee = e
+            if new_id != e.hris_id or manager != e.manager_hris_id:
+                employee = e.model_copy(update={"hris_id": new_id, "manager_hris_id": manager})
             self._insert(Person(id=int(new_id), employee=employee, created_at=now, updated_at=now))
         self._order.sort()
         self._next_id = max(self._order, default=0) + 1
@@ -167,9 +172,7 @@ class FakeCompany:
 
     def people(self, *, include_deleted: bool = False) -> list[Person]:
         with self._lock:
-            return [
-                self._people[i] for i in self._order if include_deleted or not self._people[i].deleted
-            ]
+            return [self._people[i] for i in self._order if include_deleted or not self._people[i].deleted]
 
     def get(self, person_id: int | str) -> Person:
         try:

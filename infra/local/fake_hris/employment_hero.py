@@ -74,7 +74,9 @@ class EmploymentHero(Vendor):
     def expected_employee(self, person: Person) -> Employee:
         e = person.employee
         manager = vendor_uuid("eh-employee", e.manager_hris_id) if e.manager_hris_id else None
-        return e.model_copy(update={"hris_id": vendor_uuid("eh-employee", person.key), "manager_hris_id": manager})
+        return e.model_copy(
+            update={"hris_id": vendor_uuid("eh-employee", person.key), "manager_hris_id": manager}
+        )
 
     # -- OAuth ----------------------------------------------------------------------------------
 
@@ -111,10 +113,14 @@ class EmploymentHero(Vendor):
                 )
             elif grant == "refresh_token":
                 pair = self.oauth.refresh(
-                    form.get("refresh_token"), client_id=form.get("client_id"), client_secret=form.get("client_secret")
+                    form.get("refresh_token"),
+                    client_id=form.get("client_id"),
+                    client_secret=form.get("client_secret"),
                 )
             else:
-                raise OAuthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
+                raise OAuthError(
+                    "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
+                )
         except OAuthError as exc:
             status = 401 if exc.error == "invalid_client" else 400
             return Response.json({"error": exc.error, "error_description": exc.description}, status)
@@ -157,7 +163,12 @@ class EmploymentHero(Vendor):
     def organisations(self, request: Request) -> Response:
         self._auth(request)
         index, per_page = self._paging(request)
-        org = {"id": self.organisation_id, "name": self.company.company_name, "country": "AU", "logo_url": None}
+        org = {
+            "id": self.organisation_id,
+            "name": self.company.company_name,
+            "country": "AU",
+            "logo_url": None,
+        }
         return Response.json(self._page([org], index, per_page))
 
     def _record(self, person: Person) -> dict[str, Any]:
@@ -186,7 +197,9 @@ class EmploymentHero(Vendor):
             "primary_manager": (
                 {
                     "id": vendor_uuid("eh-employee", manager.key),
-                    "name": " ".join(x for x in (manager.employee.first_name, manager.employee.last_name) if x),
+                    "name": " ".join(
+                        x for x in (manager.employee.first_name, manager.employee.last_name) if x
+                    ),
                 }
                 if manager
                 else None
@@ -227,6 +240,6 @@ class EmploymentHero(Vendor):
         teams = [{"id": vendor_uuid("eh-team", n), "name": n, "status": "active"} for n in names]
         return Response.json(self._page(teams, index, per_page))
 
-    def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:
+    def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:  # noqa: ARG002
         """Employment Hero publishes no HR webhooks: nothing is sent."""
         return []

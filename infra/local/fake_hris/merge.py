@@ -67,7 +67,7 @@ class Merge(Vendor):
     def credentials(self) -> dict[str, str]:
         return {"api_key": self.api_key, "account_token": self.account_token}
 
-    def error(self, status: int, code: str, message: str) -> Response:
+    def error(self, status: int, code: str, message: str) -> Response:  # noqa: ARG002 - Merge sends no code
         return Response.json({"detail": message}, status)
 
     def routes(self) -> list[Route]:
@@ -84,7 +84,9 @@ class Merge(Vendor):
     def expected_employee(self, person: Person) -> Employee:
         e = person.employee
         manager = vendor_uuid("merge-employee", e.manager_hris_id) if e.manager_hris_id else None
-        return e.model_copy(update={"hris_id": vendor_uuid("merge-employee", person.key), "manager_hris_id": manager})
+        return e.model_copy(
+            update={"hris_id": vendor_uuid("merge-employee", person.key), "manager_hris_id": manager}
+        )
 
     def _auth(self, request: Request) -> None:
         token = bearer(request.header("Authorization"))
@@ -125,7 +127,9 @@ class Merge(Vendor):
             "personal_email": None,
             "mobile_phone_number": None,
             "employments": [vendor_uuid("merge-employment", person.key)],
-            "home_location": vendor_uuid("merge-location", f"home:{e.home_country}") if e.home_country else None,
+            "home_location": vendor_uuid("merge-location", f"home:{e.home_country}")
+            if e.home_country
+            else None,
             "work_location": vendor_uuid("merge-location", e.office_location) if e.office_location else None,
             "manager": vendor_uuid("merge-employee", e.manager_hris_id) if e.manager_hris_id else None,
             "team": vendor_uuid("merge-team", person.division) if person.division else None,
@@ -170,7 +174,9 @@ class Merge(Vendor):
             {**self._common("location", name), "name": name, "location_type": "WORK"}
             for name in self.company.catalog.names("office")
         ]
-        countries = sorted({p.employee.home_country for p in self.company.people() if p.employee.home_country})
+        countries = sorted(
+            {p.employee.home_country for p in self.company.people() if p.employee.home_country}
+        )
         homes = [
             {**self._common("location", f"home:{c}"), "name": None, "country": c, "location_type": "HOME"}
             for c in countries
@@ -289,7 +295,8 @@ class Merge(Vendor):
             out["groups"] = [by_id.get(g, g) for g in out["groups"]]
         if "manager" in expand and out.get("manager"):
             manager = next(
-                (p for p in self.company.people() if vendor_uuid("merge-employee", p.key) == out["manager"]), None
+                (p for p in self.company.people() if vendor_uuid("merge-employee", p.key) == out["manager"]),
+                None,
             )
             out["manager"] = self._record(manager) if manager else out["manager"]
         if "employments" in expand:

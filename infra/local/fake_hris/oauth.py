@@ -119,7 +119,9 @@ class OAuthServer:
                 raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         return self.issue()
 
-    def refresh(self, refresh_token: str | None, *, client_id: str | None, client_secret: str | None) -> TokenPair:
+    def refresh(
+        self, refresh_token: str | None, *, client_id: str | None, client_secret: str | None
+    ) -> TokenPair:
         self._check_client(client_id, client_secret)
         with self._lock:
             if not refresh_token or refresh_token not in self._refresh:

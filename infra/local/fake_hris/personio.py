@@ -48,6 +48,13 @@ def _attr(label: str, value: Any, universal_id: str, kind: str = "standard") -> 
     return {"label": label, "value": value, "type": kind, "universal_id": universal_id}
 
 
+def _relation(label: str, value: dict[str, Any] | None, universal_id: str) -> dict[str, Any]:
+    """An attribute whose value is an object: the spec has no null for it, so an empty one has none."""
+    if value is None:
+        return {"label": label, "type": "standard", "universal_id": universal_id}
+    return _attr(label, value, universal_id)
+
+
 class Personio(Vendor):
     name = "personio"
 
@@ -64,7 +71,7 @@ class Personio(Vendor):
     def credentials(self) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self.client_secret}
 
-    def error(self, status: int, code: str, message: str) -> Response:
+    def error(self, status: int, code: str, message: str) -> Response:  # noqa: ARG002 - numeric codes
         return Response.json({"success": False, "error": {"code": status, "message": message}}, status)
 
     def routes(self) -> list[Route]:
@@ -96,7 +103,10 @@ class Personio(Vendor):
         with self._lock:
             self._tokens[token] = time.monotonic() + self.token_ttl
         return Response.json(
-            {"success": True, "data": {"token": token, "expires_in": self.token_ttl, "scope": "employees:read"}}
+            {
+                "success": True,
+                "data": {"token": token, "expires_in": self.token_ttl, "scope": "employees:read"},
+            }
         )
 
     def _auth(self, request: Request) -> None:
@@ -139,37 +149,55 @@ class Personio(Vendor):
             "gender": _attr("Gender", None, "gender"),
             "status": _attr("Status", STATUS[e.status], "status"),
             "position": _attr("Position", e.job_title, "position"),
-            "supervisor": _attr("Supervisor", supervisor, "supervisor"),
+            "supervisor": _relation("Supervisor", supervisor, "supervisor"),
             "employment_type": _attr("Employment type", "internal", "employment_type"),
             "hire_date": _attr("Hire date", _date(e.start_date), "hire_date", "date"),
-            "termination_date": _attr("Termination date", _date(e.termination_date), "termination_date", "date"),
+            "termination_date": _attr(
+                "Termination date", _date(e.termination_date), "termination_date", "date"
+            ),
             "date_of_birth": _attr("Date of birth", _date(e.birthday), "date_of_birth", "date"),
-            "created_at": _attr("created_at", person.created_at.isoformat(timespec="seconds"), "created_at", "date"),
+            "created_at": _attr(
+                "created_at", person.created_at.isoformat(timespec="seconds"), "created_at", "date"
+            ),
             "last_modified_at": _attr(
                 "Last modified", person.updated_at.isoformat(timespec="seconds"), "last_modified_at", "date"
             ),
             "subcompany": _attr(
                 "Subcompany",
-                {"type": "Subcompany", "attributes": {"id": catalog.id_for("company", subcompany), "name": subcompany}},
+                {
+                    "type": "Subcompany",
+                    "attributes": {"id": catalog.id_for("company", subcompany), "name": subcompany},
+                },
                 "subcompany",
             ),
-            "office": _attr(
+            "office": _relation(
                 "Office",
-                {"type": "Office", "attributes": {"id": catalog.id_for("office", e.office_location), "name": e.office_location}}
+                {
+                    "type": "Office",
+                    "attributes": {
+                        "id": catalog.id_for("office", e.office_location),
+                        "name": e.office_location,
+                    },
+                }
                 if e.office_location
                 else None,
                 "office",
             ),
-            "department": _attr(
+            "department": _relation(
                 "Department",
-                {"type": "Department", "attributes": {"id": catalog.id_for("department", e.department), "name": e.department}}
+                {
+                    "type": "Department",
+                    "attributes": {"id": catalog.id_for("department", e.department), "name": e.department},
+                }
                 if e.department
                 else None,
                 "department",
             ),
-            "team": _attr(
+            "team": _relation(
                 "Team",
-                {"type": "Team", "attributes": {"id": catalog.id_for("group", team), "name": team}} if team else None,
+                {"type": "Team", "attributes": {"id": catalog.id_for("group", team), "name": team}}
+                if team
+                else None,
                 "team",
             ),
             "profile_picture": _attr("Profile Picture", e.avatar_url, "profile_picture"),
@@ -235,7 +263,10 @@ class Personio(Vendor):
         if not attributes:
             return record
         keep = {"id", *attributes}
-        return {"type": "Employee", "attributes": {k: v for k, v in record["attributes"].items() if k in keep}}
+        return {
+            "type": "Employee",
+            "attributes": {k: v for k, v in record["attributes"].items() if k in keep},
+        }
 
     def get_employee(self, request: Request) -> Response:
         self._auth(request)
@@ -256,4 +287,6 @@ class Personio(Vendor):
             },
             separators=(",", ":"),
         ).encode()
-        return [WebhookRequest(body=body, headers={"Content-Type": "application/json", "Authorization": secret})]
+        return [
+            WebhookRequest(body=body, headers={"Content-Type": "application/json", "Authorization": secret})
+        ]

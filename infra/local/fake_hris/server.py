@@ -335,9 +335,9 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815 - stdlib names
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a fake server serving 50,000 employees must not flood the terminal."""
 
 
@@ -366,7 +366,7 @@ class FakeHRServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit: RateLimit | None | Literal["vendor"] = "vendor",
+        rate_limit: RateLimit | Literal["vendor"] | None = "vendor",
         options: Mapping[str, Any] | None = None,
     ) -> None:
         if not _is_loopback(f"http://{host}/"):
@@ -543,7 +543,7 @@ class FakeHRServer:
         except (InvalidChange, ValueError, TypeError) as exc:
             return Response.json({"error": str(exc).splitlines()[0] if str(exc) else "invalid"}, 400)
 
-    def _admin_route(self, request: Request, body: dict[str, Any]) -> Response:  # noqa: C901, PLR0911, PLR0912
+    def _admin_route(self, request: Request, body: dict[str, Any]) -> Response:  # noqa: C901, PLR0911
         parts = request.path.strip("/").split("/")[1:]
         method = request.method
         if parts == ["employees"] and method == "GET":
