@@ -207,6 +207,21 @@ def test_ids_instead_of_expanded_objects_are_resolved_once_through_the_list_endp
 
 
 @respx.mock
+def test_the_department_is_the_most_specific_department_group() -> None:
+    parent = {"id": "g1", "name": "Engineering", "type": "DEPARTMENT", "parent_group": None}
+    child = {"id": "g2", "name": "Platform", "type": "DEPARTMENT", "parent_group": "g1"}
+    team = {"id": "g3", "name": "Iris", "type": "TEAM", "parent_group": "g2"}
+    records = [person("1", groups=[child, parent, team]), person("2", groups=[parent])]
+    respx.get(f"{API}/employees").mock(return_value=json_response({"next": None, "results": records}))
+
+    first, second = connector().list_employees(CREDENTIALS, None).employees
+
+    assert first.department == "Platform"
+    assert first.groups == ("Platform", "Engineering", "Iris")
+    assert second.department == "Engineering"
+
+
+@respx.mock
 def test_statuses_remote_was_deleted_and_unknown_values() -> None:
     records = [
         person("1", "ACTIVE"),
