@@ -98,8 +98,7 @@ EMPLOYEE_FIELDS = (
     "reportsToId",
 )
 STATUS_PHASES = ("active", "inactive")
-DATASET_PAGE_SIZE = 1000  # the Datasets API maximum
-EMPLOYEES_PAGE_SIZE = 1000  # of at most 2500
+DATASET_PAGE_SIZE = 1000  # the Datasets API maximum (GET /api/v1/employees allows 2500)
 IDS_PER_REQUEST = 100
 
 STATUSES = status_map("bamboohr", active=("Active",), terminated=("Inactive",))
@@ -131,6 +130,7 @@ class BambooHR(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = True
+    max_page_size = DATASET_PAGE_SIZE
 
     def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
         return CAPABILITIES | DATASET_EXTRAS if self._uses_api_key(credentials) else CAPABILITIES
@@ -171,7 +171,7 @@ class BambooHR(Connector):
         page = cursor_int(state, "page", 1, self.name) or 1
         body = self._dataset(credentials, DATASET_FILTER, page)
         employees = [self._from_dataset(row) for row in _dataset_rows(body)]
-        more = _dataset_has_more(body, page, len(employees))
+        more = _dataset_has_more(body, page, len(employees), self.page_size)
         return EmployeePage(employees, encode_cursor(self.name, {"page": page + 1}) if more else None)
 
     def _dataset(self, credentials: Credentials, filter_text: str, page: int) -> Any:
@@ -182,7 +182,7 @@ class BambooHR(Connector):
                 "fields": list(DATASET_FIELDS),
                 "filter": filter_text,
                 "page": page,
-                "pageSize": DATASET_PAGE_SIZE,
+                "pageSize": self.page_size,
             },
             auth=(api_key.reveal(), "x"),
             headers={"Accept": "application/json"},
@@ -195,7 +195,7 @@ class BambooHR(Connector):
             raise InvalidCursor("bamboohr: malformed cursor")
         params = {
             "filter[status]": phase,
-            "page[limit]": str(EMPLOYEES_PAGE_SIZE),
+            "page[limit]": str(self.page_size),
             "fields": ",".join(EMPLOYEE_FIELDS),
         }
         if after:
@@ -396,7 +396,7 @@ def _dataset_rows(body: Any) -> Iterator[Mapping[str, Any]]:
         yield as_object(row, "a dataset row", "bamboohr")
 
 
-def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int) -> bool:
+def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int, page_size: int) -> bool:
     total_pages = dig(body, "meta", "totalPages")
     if isinstance(total_pages, int) and not isinstance(total_pages, bool):
         return page < total_pages
@@ -404,7 +404,7 @@ def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int) -> bool:
     if links is not None:
         return bool(links)
     # Neither meta nor links: only a full page can have a successor.
-    return rows >= DATASET_PAGE_SIZE
+    return rows >= page_size
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -137,7 +137,7 @@ class EmploymentHero(Connector):
             current = refreshed or current
             items, total_pages = _items(body)
             organisations.extend(as_object(o, "an organisation", self.name) for o in items)
-            if not _more(page, total_pages, len(items)):
+            if not _more(page, total_pages, len(items), PAGE_SIZE):
                 break
         return organisations, current
 
@@ -163,12 +163,12 @@ class EmploymentHero(Connector):
         body, new = self._get(
             current,
             f"/api/v1/organisations/{org_id}/employees",
-            params={"page_index": page, "items_per_page": PAGE_SIZE},
+            params={"page_index": page, "items_per_page": self.page_size},
         )
         refreshed = new or refreshed
         items, total_pages = _items(body)
         employees = [self._employee(as_object(r, "an employee", self.name), org_name) for r in items]
-        if _more(page, total_pages, len(items)):
+        if _more(page, total_pages, len(items), self.page_size):
             next_state: dict[str, Any] | None = {"orgs": orgs, "org": index, "page": page + 1}
         elif index + 1 < len(orgs):
             next_state = {"orgs": orgs, "org": index + 1, "page": 1}
@@ -283,10 +283,10 @@ def _items(body: Any) -> tuple[list[Any], int | None]:
     return items, total
 
 
-def _more(page: int, total_pages: int | None, count: int) -> bool:
+def _more(page: int, total_pages: int | None, count: int, page_size: int) -> bool:
     if total_pages is not None:
         return page < total_pages
-    return count >= PAGE_SIZE
+    return count >= page_size
 
 
 def _name(value: Any) -> str | None:

@@ -156,7 +156,7 @@ class Merge(Connector):
         vendor_cursor = state.get("cursor")
         if vendor_cursor is not None and not isinstance(vendor_cursor, str):
             raise InvalidCursor("merge: malformed cursor")
-        params = {"page_size": str(PAGE_SIZE), "include_deleted_data": "true", "expand": EXPAND}
+        params = {"page_size": str(self.page_size), "include_deleted_data": "true", "expand": EXPAND}
         if vendor_cursor:
             params["cursor"] = vendor_cursor
         body = as_object(
