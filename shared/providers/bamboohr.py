@@ -6,7 +6,10 @@
   only, so a connector reading it could never see a leaver.
 - An OAuth connection pages ``GET /api/v1/employees`` twice: ``filter[status]=active`` then
   ``filter[status]=inactive``.
-- ``GET /api/v1/employees/changed`` (Basic and OAuth) names what changed since a time.
+- Webhook follow-ups: an API-key connection asks a custom report restricted to the ids
+  (``POST /api/v1/reports/custom`` with ``filters.employeeIds``, Basic allowed, every status), an
+  OAuth connection ``GET /api/v1/employees?filter[ids]=``; ``GET /api/v1/employees/changed``
+  (Basic and OAuth) names what changed since a time.
 - Webhooks: ``X-BambooHR-Signature`` = lowercase hex HMAC-SHA256 of the raw body followed by
   ``X-BambooHR-Timestamp`` (unix seconds), keyed with the webhook's private key.
 """
@@ -37,6 +40,7 @@ from shared.providers.common import (
     build_employee,
     collect_all,
     cursor_int,
+    date_text,
     decode_cursor,
     dig,
     directory_from,
@@ -46,7 +50,7 @@ from shared.providers.common import (
     unique,
 )
 from shared.providers.oauth import token_from
-from shared.providers.status import status_map
+from shared.providers.status import MappedStatus, status_map
 from shared.providers.webhooks import (
     as_id,
     body_digest,
@@ -60,12 +64,13 @@ from shared.providers.webhooks import (
 )
 
 DATASET = "employee"
+# BambooHR field aliases, as the Datasets API and custom reports name them.
 DATASET_FIELDS = (
-    "employeeId",
+    "id",
     "firstName",
     "lastName",
     "preferredName",
-    "email",
+    "workEmail",
     "employeeNumber",
     "jobTitle",
     "department",
@@ -77,7 +82,7 @@ DATASET_FIELDS = (
     "terminationDate",
     "supervisorEId",
     "status",
-    "employmentStatus",
+    "employmentHistoryStatus",
     "photoUrl",
 )
 # Both statuses named on purpose: leavers and future hires are "Inactive".
@@ -93,8 +98,7 @@ EMPLOYEE_FIELDS = (
     "reportsToId",
 )
 STATUS_PHASES = ("active", "inactive")
-DATASET_PAGE_SIZE = 1000  # the Datasets API maximum
-EMPLOYEES_PAGE_SIZE = 1000  # of at most 2500
+DATASET_PAGE_SIZE = 1000  # the Datasets API maximum (GET /api/v1/employees allows 2500)
 IDS_PER_REQUEST = 100
 
 STATUSES = status_map("bamboohr", active=("Active",), terminated=("Inactive",))
@@ -126,6 +130,7 @@ class BambooHR(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = True
+    max_page_size = DATASET_PAGE_SIZE
 
     def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
         return CAPABILITIES | DATASET_EXTRAS if self._uses_api_key(credentials) else CAPABILITIES
@@ -166,7 +171,7 @@ class BambooHR(Connector):
         page = cursor_int(state, "page", 1, self.name) or 1
         body = self._dataset(credentials, DATASET_FILTER, page)
         employees = [self._from_dataset(row) for row in _dataset_rows(body)]
-        more = _dataset_has_more(body, page, len(employees))
+        more = _dataset_has_more(body, page, len(employees), self.page_size)
         return EmployeePage(employees, encode_cursor(self.name, {"page": page + 1}) if more else None)
 
     def _dataset(self, credentials: Credentials, filter_text: str, page: int) -> Any:
@@ -177,7 +182,7 @@ class BambooHR(Connector):
                 "fields": list(DATASET_FIELDS),
                 "filter": filter_text,
                 "page": page,
-                "pageSize": DATASET_PAGE_SIZE,
+                "pageSize": self.page_size,
             },
             auth=(api_key.reveal(), "x"),
             headers={"Accept": "application/json"},
@@ -190,7 +195,7 @@ class BambooHR(Connector):
             raise InvalidCursor("bamboohr: malformed cursor")
         params = {
             "filter[status]": phase,
-            "page[limit]": str(EMPLOYEES_PAGE_SIZE),
+            "page[limit]": str(self.page_size),
             "fields": ",".join(EMPLOYEE_FIELDS),
         }
         if after:
@@ -216,9 +221,7 @@ class BambooHR(Connector):
         refreshed: Credentials | None = None
         for chunk in _chunks(wanted, IDS_PER_REQUEST):
             if self._uses_api_key(credentials):
-                quoted = ",".join(f"'{i}'" for i in chunk)
-                body = self._dataset(credentials, f"employeeId in ({quoted})", 1)
-                employees.extend(self._from_dataset(row) for row in _dataset_rows(body))
+                employees.extend(self._report(credentials, chunk))
                 continue
             params = {"filter[ids]": ",".join(chunk), "page[limit]": str(len(chunk))}
             params["fields"] = ",".join(EMPLOYEE_FIELDS)
@@ -228,6 +231,19 @@ class BambooHR(Connector):
             body = as_object(body, "the employees response", self.name)
             employees.extend(self._from_api(as_object(r, "an employee", self.name)) for r in _records(body))
         return EmployeePage(employees, None, refreshed)
+
+    def _report(self, credentials: Credentials, ids: list[str]) -> list[Employee]:
+        """A custom report restricted to ``ids`` (Basic allowed; every status included)."""
+        api_key = self.secret(credentials, "api_key")
+        body = self.http.post_json(
+            f"{self._base(credentials)}/api/v1/reports/custom",
+            params={"format": "JSON", "onlyCurrent": "true"},
+            json_body={"title": "hris-sync", "fields": list(DATASET_FIELDS), "filters": {"employeeIds": ids}},
+            auth=(api_key.reveal(), "x"),
+            headers={"Accept": "application/json"},
+        )
+        rows = as_list(as_object(body, "the report", self.name).get("employees"), "employees", self.name)
+        return [self._from_dataset(as_object(r, "a report row", self.name)) for r in rows]
 
     def changed_since(self, credentials: Credentials, since: datetime) -> dict[str, str]:
         """``employees/changed``: employee id -> ``Inserted|Updated|Deleted`` since ``since``."""
@@ -255,7 +271,9 @@ class BambooHR(Connector):
 
     # -- mapping ------------------------------------------------------------------------------
 
-    def _status(self, raw_status: Any, employment: str | None, hire_date: Any) -> tuple[Any, Any]:
+    def _status(
+        self, raw_status: Any, employment: str | None, hire_date: str | None
+    ) -> tuple[MappedStatus, EmployeeStatus]:
         mapped = STATUSES.map(raw_status)
         status = mapped.status
         words = (employment or "").casefold()
@@ -274,17 +292,17 @@ class BambooHR(Connector):
     def _from_dataset(self, row: Mapping[str, Any]) -> Employee:
         nested = row.get("fields")
         fields: Mapping[str, Any] = nested if isinstance(nested, Mapping) else row
-        employment = text(fields.get("employmentStatus"))
-        mapped, status = self._status(fields.get("status"), employment, fields.get("hireDate"))
+        employment = text(fields.get("employmentHistoryStatus")) or text(fields.get("employmentStatus"))
+        mapped, status = self._status(fields.get("status"), employment, date_text(fields.get("hireDate")))
         department, division = text(fields.get("department")), text(fields.get("division"))
         return build_employee(
-            hris_id=record_id(fields, "employeeId", self.name),
+            hris_id=text(fields.get("id")) or record_id(fields, "employeeId", self.name),
             mapped=mapped,
             status=status,
             raw=dict(fields),
             first_name=text(fields.get("preferredName")) or text(fields.get("firstName")),
             last_name=text(fields.get("lastName")),
-            email=text(fields.get("email")),
+            email=text(fields.get("workEmail")) or text(fields.get("email")),
             employee_number=text(fields.get("employeeNumber")),
             avatar_url=text(fields.get("photoUrl")),
             job_title=text(fields.get("jobTitle")),
@@ -292,16 +310,16 @@ class BambooHR(Connector):
             groups=unique((department, division)),
             office_location=text(fields.get("location")),
             home_country=text(fields.get("country")),
-            birthday=text(fields.get("dateOfBirth")),
-            start_date=text(fields.get("hireDate")),
-            termination_date=text(fields.get("terminationDate")),
+            birthday=date_text(fields.get("dateOfBirth")),
+            start_date=date_text(fields.get("hireDate")),
+            termination_date=date_text(fields.get("terminationDate")),
             manager_hris_id=text(fields.get("supervisorEId")),
             hris_role=employment,
         )
 
     def _from_api(self, record: Mapping[str, Any]) -> Employee:
         employment = text(record.get("employmentStatusName"))
-        mapped, status = self._status(record.get("status"), employment, record.get("hireDate"))
+        mapped, status = self._status(record.get("status"), employment, date_text(record.get("hireDate")))
         department, division = text(record.get("departmentName")), text(record.get("divisionName"))
         return build_employee(
             hris_id=record_id(record, "employeeId", self.name),
@@ -316,8 +334,8 @@ class BambooHR(Connector):
             department=department,
             groups=unique((department, division)),
             office_location=text(record.get("locationName")),
-            birthday=text(record.get("birthDate")),
-            start_date=text(record.get("hireDate")),
+            birthday=date_text(record.get("birthDate")),
+            start_date=date_text(record.get("hireDate")),
             manager_hris_id=text(record.get("reportsToId")),
             hris_role=employment,
         )
@@ -378,7 +396,7 @@ def _dataset_rows(body: Any) -> Iterator[Mapping[str, Any]]:
         yield as_object(row, "a dataset row", "bamboohr")
 
 
-def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int) -> bool:
+def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int, page_size: int) -> bool:
     total_pages = dig(body, "meta", "totalPages")
     if isinstance(total_pages, int) and not isinstance(total_pages, bool):
         return page < total_pages
@@ -386,7 +404,7 @@ def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int) -> bool:
     if links is not None:
         return bool(links)
     # Neither meta nor links: only a full page can have a successor.
-    return rows >= DATASET_PAGE_SIZE
+    return rows >= page_size
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -34,6 +34,8 @@ class Connector:
     """
 
     name: str = ""
+    # The most records one list request may ask for (the vendor's maximum); the default size.
+    max_page_size: int = 100
 
     def __init__(
         self,
@@ -42,8 +44,11 @@ class Connector:
         policy: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         http: HttpClient | None = None,
+        page_size: int | None = None,
     ) -> None:
         self.runtime = runtime or Runtime()
+        # Smaller pages for tests and tuning; never above the vendor's maximum.
+        self.page_size = max(1, min(page_size or self.max_page_size, self.max_page_size))
         self.http = http or HttpClient(
             vendor=self.name,
             runtime=self.runtime,
@@ -161,6 +166,14 @@ def text(value: Any) -> str | None:
         stripped = value.strip()
         return stripped[:_MAX_TEXT] if stripped else None
     return None
+
+
+def date_text(value: Any) -> str | None:
+    """A date as text; BambooHR's "0000-00-00" and empty strings mean "no date"."""
+    result = text(value)
+    if result is None or result.startswith("0000"):
+        return None
+    return result
 
 
 def dig(record: Any, *path: str) -> Any:

@@ -69,6 +69,7 @@ FIELDS = (
     "internal.lifecycleStatus",
     "internal.terminationDate",
     "address.country",
+    "personal.birthDate",
 )
 PING = "ping test"
 
@@ -92,6 +93,7 @@ CAPABILITIES = frozenset(
         "groups",
         "office_location",
         "home_country",
+        "birthday",
         "start_date",
         "termination_date",
         "manager_hris_id",
@@ -165,6 +167,7 @@ class HiBob(Connector):
             groups=unique((department,)),
             office_location=text(_field(record, "work", "site")),
             home_country=text(_field(record, "address", "country")),
+            birthday=text(_field(record, "personal", "birthDate")),
             start_date=text(_field(record, "work", "startDate")),
             termination_date=text(_field(record, "internal", "terminationDate")),
             manager_hris_id=text(_field(record, "work", "reportsTo", "id")),

@@ -156,7 +156,7 @@ class Merge(Connector):
         vendor_cursor = state.get("cursor")
         if vendor_cursor is not None and not isinstance(vendor_cursor, str):
             raise InvalidCursor("merge: malformed cursor")
-        params = {"page_size": str(PAGE_SIZE), "include_deleted_data": "true", "expand": EXPAND}
+        params = {"page_size": str(self.page_size), "include_deleted_data": "true", "expand": EXPAND}
         if vendor_cursor:
             params["cursor"] = vendor_cursor
         body = as_object(
@@ -232,10 +232,7 @@ class Merge(Connector):
         else:
             mapped = STATUSES.map(record.get("employment_status"))
         groups = [resolve(g, "/groups") for g in record.get("groups") or () if g is not None]
-        department = next(
-            (text(g.get("name")) for g in groups if g is not None and text(g.get("type")) == "DEPARTMENT"),
-            None,
-        )
+        department = _most_specific_department([g for g in groups if g is not None])
         team = record.get("team")
         team_name = text(dig(team, "name")) if isinstance(team, Mapping) else None
         work = resolve(record.get("work_location"), "/locations")
@@ -300,3 +297,16 @@ def _company_name(company: Mapping[str, Any] | None) -> str | None:
     if company is None:
         return None
     return text(company.get("display_name")) or text(company.get("legal_name"))
+
+
+def _most_specific_department(groups: list[Mapping[str, Any]]) -> str | None:
+    """The employee's own department among its DEPARTMENT groups: not a parent of another one.
+
+    Merge lists every group an employee belongs to, parent departments included; without
+    ``parent_group`` links the last listed (the most specific, by HR systems' habit) wins.
+    """
+    departments = [g for g in groups if text(g.get("type")) == "DEPARTMENT" and text(g.get("name"))]
+    parents = {text(g.get("parent_group")) for g in departments} - {None}
+    leaves = [g for g in departments if text(g.get("id")) not in parents]
+    chosen = leaves or departments
+    return text(chosen[-1].get("name")) if chosen else None

@@ -94,6 +94,7 @@ class Personio(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = True
+    max_page_size = PAGE_LIMIT
 
     _cached: OAuthToken | None = None
 
@@ -139,7 +140,7 @@ class Personio(Connector):
     def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
         offset = cursor_int(decode_cursor(self.name, cursor), "offset", 0, self.name)
         body, refreshed = self._get(
-            credentials, "/v1/company/employees", params={"limit": PAGE_LIMIT, "offset": offset}
+            credentials, "/v1/company/employees", params={"limit": self.page_size, "offset": offset}
         )
         body = as_object(body, "the employees response", self.name)
         if body.get("success") is False:
@@ -148,7 +149,12 @@ class Personio(Connector):
         employees = [self._employee(as_object(r, "an employee", self.name)) for r in records]
         total = dig(body, "metadata", "total_elements")
         seen = offset + len(records)
-        more = len(records) >= PAGE_LIMIT
+        # Personio clamps a larger limit and says which it used: a full page is a page of that size.
+        used = body.get("limit")
+        page_size = (
+            used if isinstance(used, int) and not isinstance(used, bool) and used > 0 else self.page_size
+        )
+        more = bool(records) and len(records) >= min(page_size, self.page_size)
         if isinstance(total, int) and not isinstance(total, bool):
             more = more and seen < total
         return EmployeePage(

@@ -8,7 +8,7 @@ from typing import Any
 from shared.providers.bamboohr import BambooHR
 from shared.providers.base import Provider, ProviderError
 from shared.providers.common import Connector
-from shared.providers.employmenthero import EmploymentHero
+from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
 from shared.providers.personio import Personio
@@ -21,6 +21,8 @@ _FACTORIES: dict[str, Callable[..., Connector]] = {
     Merge.name: Merge,
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
+# Other spellings people type; they build the same connector.
+_ALIASES = {"employmenthero": EmploymentHero.name, "merge_hris": Merge.name}
 
 
 class UnknownProvider(ProviderError):
@@ -29,7 +31,7 @@ class UnknownProvider(ProviderError):
 
 def get_provider(name: str, **options: Any) -> Provider:
     """A fresh connector for ``name``; ``options`` go to its constructor (runtime, policy ...)."""
-    factory = _FACTORIES.get(name)
+    factory = _FACTORIES.get(_ALIASES.get(name, name))
     if factory is None:
         raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
     provider = factory(**options)

@@ -56,7 +56,7 @@ def connector(clock: FakeTime | None = None) -> BambooHR:
 
 def row(employee_id: int, **fields: Any) -> dict[str, Any]:
     base = {
-        "employeeId": str(employee_id),
+        "id": str(employee_id),
         "firstName": f"First{employee_id}",
         "lastName": f"Last{employee_id}",
         "status": "Active",
@@ -114,7 +114,7 @@ def test_r09_api_key_pages_the_dataset_to_the_end_with_inactive_employees_includ
     body = sent_json(request)
     assert "'Inactive'" in body["filter"] and "'Active'" in body["filter"]
     assert body["pageSize"] == 1000
-    assert {"employeeId", "status", "terminationDate", "supervisorEId", "email"} <= set(body["fields"])
+    assert {"id", "status", "terminationDate", "supervisorEId", "workEmail"} <= set(body["fields"])
     assert [sent_json(c.request)["page"] for c in route.calls] == [1, 2, 3]
 
 
@@ -136,7 +136,7 @@ def test_every_dataset_field_is_mapped() -> None:
         firstName="Ava",
         preferredName="Avy",
         lastName="Nguyen",
-        email="ava@acme.test",
+        workEmail="ava@acme.test",
         employeeNumber="E-9",
         jobTitle="Engineering Manager",
         department="Engineering",
@@ -145,9 +145,9 @@ def test_every_dataset_field_is_mapped() -> None:
         country="Germany",
         dateOfBirth="1990-02-03",
         hireDate="2019-04-01",
-        terminationDate=None,
+        terminationDate="0000-00-00",
         supervisorEId="3",
-        employmentStatus="Full-Time",
+        employmentHistoryStatus="Full-Time",
         photoUrl="https://cdn.test/9.jpg",
     )
     respx.post(DATASET_URL).mock(
@@ -178,19 +178,19 @@ def test_every_dataset_field_is_mapped() -> None:
         "raw_status": "Active",
         "warnings": (),
     }
-    assert employee.raw["employeeId"] == "9"
+    assert employee.raw["id"] == "9"
 
 
 @respx.mock
 def test_statuses_are_mapped_explicitly_and_unknown_values_reported() -> None:
     future = (START + timedelta(days=30)).date().isoformat()
     rows = [
-        row(1, status="Active", employmentStatus="Full-Time"),
-        row(2, status="Active", employmentStatus="Leave of Absence"),
-        row(3, status="Inactive", terminationDate="2025-06-30", employmentStatus="Terminated"),
+        row(1, status="Active", employmentHistoryStatus="Full-Time"),
+        row(2, status="Active", employmentHistoryStatus="Leave of Absence"),
+        row(3, status="Inactive", terminationDate="2025-06-30", employmentHistoryStatus="Terminated"),
         row(4, status="Inactive", hireDate=future),
         row(5, status="Suspended"),
-        row(6, status="Active", employmentStatus="Terminated"),
+        row(6, status="Active", employmentHistoryStatus="Terminated"),
         row(7, status=None),
     ]
     respx.post(DATASET_URL).mock(
@@ -425,13 +425,27 @@ def test_oauth_revoked_refresh_token_is_an_auth_error() -> None:
 
 
 @respx.mock
-def test_get_employees_with_an_api_key_filters_the_dataset_by_id() -> None:
-    route = respx.post(DATASET_URL).mock(return_value=json_response({"data": [row(4), row(5)]}))
+def test_get_employees_with_an_api_key_asks_a_custom_report_restricted_to_the_ids() -> None:
+    report = {
+        "title": "hris-sync",
+        "fields": [],
+        "employees": [row(4)["fields"], {**row(5, status="Inactive")["fields"], "hireDate": "0000-00-00"}],
+    }
+    route = respx.post(f"{BASE}/api/v1/reports/custom").mock(return_value=json_response(report))
 
     page = connector().get_employees(API_KEY, ["4", "5", "4", "../etc"])
 
-    assert [e.hris_id for e in page.employees] == ["4", "5"]
-    assert sent_json(route.calls[0].request)["filter"] == "employeeId in ('4','5')"
+    assert [(e.hris_id, e.status) for e in page.employees] == [
+        ("4", EmployeeStatus.ACTIVE),
+        ("5", EmployeeStatus.TERMINATED),
+    ]
+    request = route.calls[0].request
+    assert basic_auth(request) == ("bhr-key-123", "x")
+    assert request.headers["content-type"] == "application/json"
+    assert parse_qs(urlsplit(str(request.url)).query)["format"] == ["JSON"]
+    body = sent_json(request)
+    assert body["filters"] == {"employeeIds": ["4", "5"]}
+    assert "id" in body["fields"]
 
 
 @respx.mock

@@ -21,7 +21,7 @@ from shared.providers.base import (
     WebhookRejected,
     WebhookUnparseable,
 )
-from shared.providers.employmenthero import EmploymentHero
+from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
 from shared.providers.personio import Personio

@@ -50,7 +50,7 @@ PAGE_SIZE = 100
 MAX_ORG_PAGES = 1000
 
 STATUSES = status_map(
-    "employmenthero",
+    "employment_hero",
     active=("active", "employed", "current"),
     pending=("pending", "onboarding", "invited", "hired"),
     on_leave=("on_leave", "on leave", "leave"),
@@ -61,6 +61,7 @@ CAPABILITIES = frozenset(
         "first_name",
         "last_name",
         "email",
+        "employee_number",
         "avatar_url",
         "job_title",
         "company",
@@ -76,7 +77,7 @@ CAPABILITIES = frozenset(
 
 
 class EmploymentHero(Connector):
-    name = "employmenthero"
+    name = "employment_hero"
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = False
@@ -136,7 +137,7 @@ class EmploymentHero(Connector):
             current = refreshed or current
             items, total_pages = _items(body)
             organisations.extend(as_object(o, "an organisation", self.name) for o in items)
-            if not _more(page, total_pages, len(items)):
+            if not _more(page, total_pages, len(items), PAGE_SIZE):
                 break
         return organisations, current
 
@@ -152,7 +153,7 @@ class EmploymentHero(Connector):
         if not isinstance(orgs, list) or not all(
             isinstance(o, list) and len(o) == 2 and all(isinstance(v, str) for v in o) for o in orgs
         ):
-            raise InvalidCursor("employmenthero: malformed cursor")
+            raise InvalidCursor("employment_hero: malformed cursor")
         index = cursor_int(state, "org", 0, self.name)
         page = cursor_int(state, "page", 1, self.name) or 1
         refreshed = current if current is not credentials else None
@@ -162,12 +163,12 @@ class EmploymentHero(Connector):
         body, new = self._get(
             current,
             f"/api/v1/organisations/{org_id}/employees",
-            params={"page_index": page, "items_per_page": PAGE_SIZE},
+            params={"page_index": page, "items_per_page": self.page_size},
         )
         refreshed = new or refreshed
         items, total_pages = _items(body)
         employees = [self._employee(as_object(r, "an employee", self.name), org_name) for r in items]
-        if _more(page, total_pages, len(items)):
+        if _more(page, total_pages, len(items), self.page_size):
             next_state: dict[str, Any] | None = {"orgs": orgs, "org": index, "page": page + 1}
         elif index + 1 < len(orgs):
             next_state = {"orgs": orgs, "org": index + 1, "page": 1}
@@ -177,21 +178,24 @@ class EmploymentHero(Connector):
         return EmployeePage(employees, next_cursor, refreshed)
 
     def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
-        wanted = set(unique(ids))
+        wanted = [i for i in unique(ids) if len(i) <= 64 and all(c.isalnum() or c == "-" for c in i)]
+        if not wanted:
+            return EmployeePage([], None)
+        organisations, current = self._organisations(credentials)
         employees: list[Employee] = []
-        current = credentials
-        cursor: str | None = None
-        # No single-employee lookup across organisations: walk the pages, keep the wanted ones.
-        while wanted:
-            page = self.list_employees(current, cursor)
-            current = page.refreshed_credentials or current
-            for employee in page.employees:
-                if employee.hris_id in wanted:
-                    employees.append(employee)
-                    wanted.discard(employee.hris_id)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        for employee_id in wanted:
+            for organisation in organisations:
+                org_id = record_id(organisation, "id", self.name)
+                base = self.base_url(current, DEFAULT_BASE)
+                url = f"{base}/api/v1/organisations/{org_id}/employees/{employee_id}"
+                body, refreshed = self.oauth_get(
+                    current, url, self._token_url(current), ok_statuses=frozenset({404})
+                )
+                current = refreshed or current
+                record = dig(body, "data")
+                if isinstance(record, dict) and text(record.get("id")):
+                    employees.append(self._employee(record, text(organisation.get("name")) or ""))
+                    break
         return EmployeePage(employees, None, current if current is not credentials else None)
 
     def directory(self, credentials: Credentials) -> Directory:
@@ -245,6 +249,7 @@ class EmploymentHero(Connector):
             first_name=text(record.get("known_as")) or text(record.get("first_name")),
             last_name=text(record.get("last_name")),
             email=text(record.get("company_email")) or text(record.get("email")),
+            employee_number=text(record.get("employee_number")),
             avatar_url=text(record.get("avatar_url")),
             job_title=text(record.get("job_title")),
             company=_name(record.get("employing_entity")) or org_name or None,
@@ -263,25 +268,25 @@ class EmploymentHero(Connector):
     def verify_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
     ) -> None:
-        raise WebhookRejected("employmenthero publishes no webhooks")
+        raise WebhookRejected("employment_hero publishes no webhooks")
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
-        raise WebhookUnparseable("employmenthero publishes no webhooks")
+        raise WebhookUnparseable("employment_hero publishes no webhooks")
 
 
 def _items(body: Any) -> tuple[list[Any], int | None]:
-    data = as_object(dig(body, "data"), "data", "employmenthero")
-    items = as_list(data.get("items"), "items", "employmenthero")
+    data = as_object(dig(body, "data"), "data", "employment_hero")
+    items = as_list(data.get("items"), "items", "employment_hero")
     total = data.get("total_pages")
     if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
-        raise ProviderResponseError("employmenthero: total_pages is not a number")
+        raise ProviderResponseError("employment_hero: total_pages is not a number")
     return items, total
 
 
-def _more(page: int, total_pages: int | None, count: int) -> bool:
+def _more(page: int, total_pages: int | None, count: int, page_size: int) -> bool:
     if total_pages is not None:
         return page < total_pages
-    return count >= PAGE_SIZE
+    return count >= page_size
 
 
 def _name(value: Any) -> str | None:
