@@ -185,10 +185,15 @@ def start_run(
     except LockHeld as held:
         return StartResult(run=None, running=Lease(tenant_id, connection_id, held.holder, held.expires_at))
     run = SyncRun(
-        run_id=new_id, tenant_id=tenant_id, connection_id=connection_id, trigger=trigger, started_at=now
+        run_id=new_id,
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        trigger=trigger,
+        started_at=now,
+        version=1,
     )
     ports.runs.create(run)
-    return StartResult(run=ports.runs.get(tenant_id, new_id))
+    return StartResult(run=run)
 
 
 def request_sync(
