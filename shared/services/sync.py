@@ -564,9 +564,11 @@ def _connection_after_success(
 
 def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
     """The machine caught an error: the run fails, the lock is freed, the connection is marked
-    failing, the admins are told and ``sync.failed`` is emitted (once)."""
+    failing, the admins are told and ``sync.failed`` is emitted (once). A run that already
+    finished stays as it is."""
     run = _run_of(ports, tenant_id, connection_id, run_id)
-    if run.status is RunStatus.FAILED:
+    if run.status.finished:
+        # Already failed (a repeated catch), or finished before the error: nothing to undo.
         return run
     now = ports.clock.now()
     reason = (error or "unknown error")[:_MAX_ERROR]

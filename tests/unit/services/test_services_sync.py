@@ -535,3 +535,13 @@ def test_r23_a_newer_plan_supersedes_a_held_one(world: World) -> None:
     assert old.decided_by == f"superseded by {second.run_id}"
     with pytest.raises(InvalidState):
         sync.confirm_held_plan(world.ports, T, first, "admin-1")
+
+
+def test_an_error_after_a_run_finished_does_not_turn_it_into_a_failure(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    run = world.last_run(T, conn.connection_id)
+    after = sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "SES throttled")
+    assert after.status is RunStatus.COMPLETED
+    assert world.connections.get(T, conn.connection_id).status is ConnectionStatus.ACTIVE
+    assert world.emails("connection_failing") == []
