@@ -118,9 +118,12 @@ def _comparable(member: Member | None) -> dict[str, Any] | None:
     return None if member is None else member.model_dump(mode="json", exclude=set(_NOT_CHANGES))
 
 
-def _diff(before: Member | None, after: Member | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    old = _comparable(before) or {}
-    new = _comparable(after) or {}
+def _diff(
+    before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields that differ between two dumped members: (before values, after values)."""
+    old = before or {}
+    new = after or {}
     keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     return {k: old.get(k) for k in keys if k in old}, {k: new.get(k) for k in keys if k in new}
 
@@ -164,12 +167,11 @@ class _Prepared:
 def _prepare(ports: Ports, group: MemberGroup, origin: Origin) -> _Prepared:
     now = ports.clock.now()
 
-    def fold(actions: tuple[Action, ...]) -> list[Member | None]:
-        return apply_actions(group.base, actions, connection=origin.connection, now=now)
-
-    draft = fold(group.actions)
-    actions = _with_implied_actions(group, draft[-1])
-    states = fold(actions) if actions != group.actions else draft
+    states = apply_actions(group.base, group.actions, connection=origin.connection, now=now)
+    actions = _with_implied_actions(group, states[-1])
+    implied = actions[len(group.actions) :]
+    if implied:
+        states += apply_actions(states[-1], implied, connection=origin.connection, now=now)[1:]
     final = states[-1]
     write = None
     if final is not None and _comparable(final) != _comparable(group.base):
@@ -251,9 +253,10 @@ def _effects(
     tasks: list[Task] = []
     events: list[DomainEvent] = []
     emails: list[Email] = []
+    dumps = [_comparable(state) for state in p.states]
     for index, action in enumerate(p.actions):
-        before, after = p.states[index], p.states[index + 1]
-        old, new = _diff(before, after)
+        after = p.states[index + 1]
+        old, new = _diff(dumps[index], dumps[index + 1])
         if action.kind == "skip":
             continue
         changed = bool(new or old)
@@ -391,7 +394,7 @@ def write_admin_change(
         raise MemberNotFound(after.member_id, tenant_id=tenant_id)
     if not result.ok:
         raise VersionConflict("member", after.member_id, change.before.version)
-    old, new = _diff(change.before, after)
+    old, new = _diff(_comparable(change.before), _comparable(after))
     connection_id = connection.connection_id if connection else after.connection_id
     ports.audit.append(
         [

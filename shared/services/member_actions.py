@@ -20,14 +20,15 @@ from shared.domain.models import (
     OpenTask,
     Plan,
     SkipRecord,
+    UpdateMember,
 )
 
 _NO_GUARD = GuardVerdict(hold=False, deactivations=0, active_members=0, pct=0.0)
 
 
 def _validated(member: Member) -> Member:
-    """Re-validate a member ``apply_plan`` built with ``model_copy`` (which skips validation): a
-    plan read back from a blob carries its ``after`` values as JSON (dates as strings)."""
+    """Re-validate a member ``apply_plan`` updated with ``model_copy`` (which skips validation): an
+    update read back from a blob carries its ``after`` values as JSON (dates as strings)."""
     return Member.model_validate(member.model_dump(warnings=False))
 
 
@@ -57,7 +58,7 @@ def apply_actions(
         )
         existing = {current.member_id: current} if current is not None else {}
         changed = apply_plan(existing, plan, connection, now).get(action.member_id, current)
-        if changed is not None and changed is not current:
+        if changed is not None and changed is not current and isinstance(action, UpdateMember):
             changed = _validated(changed)
             if current is not None:
                 changed = changed.model_copy(
