@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +124,16 @@ CAPABILITIES = frozenset(
     }
 )
 DATASET_EXTRAS = frozenset({"employee_number", "home_country", "termination_date"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedEmployees:
+    """``employees/changed``: employee id -> ``Inserted|Updated|Deleted``."""
+
+    changes: Mapping[str, str]
+    # The latest change in the answer: the next ``since``.
+    latest: datetime | None
+    refreshed_credentials: Credentials | None = None
 
 
 class BambooHR(Connector):
@@ -245,29 +256,30 @@ class BambooHR(Connector):
         rows = as_list(as_object(body, "the report", self.name).get("employees"), "employees", self.name)
         return [self._from_dataset(as_object(r, "a report row", self.name)) for r in rows]
 
-    def changed_since(self, credentials: Credentials, since: datetime) -> dict[str, str]:
-        """``employees/changed``: employee id -> ``Inserted|Updated|Deleted`` since ``since``."""
+    def changed_since(self, credentials: Credentials, since: datetime) -> ChangedEmployees:
+        """``employees/changed``: who was inserted, updated or deleted since ``since``."""
         url = f"{self._base(credentials)}/api/v1/employees/changed"
         params = {"since": since.isoformat(timespec="seconds")}
+        refreshed: Credentials | None = None
         if self._uses_api_key(credentials):
             api_key = self.secret(credentials, "api_key")
             body = self.http.get_json(
                 url, params=params, auth=(api_key.reveal(), "x"), headers={"Accept": "application/json"}
             )
         else:
-            body, _ = self._oauth_get(credentials, url, params)
+            body, refreshed = self._oauth_get(credentials, url, params)
         changed = as_object(dig(body, "employees") or {}, "employees", self.name)
-        result: dict[str, str] = {}
+        changes: dict[str, str] = {}
         for key, entry in changed.items():
             employee_id = text(dig(entry, "id")) or text(key)
             action = text(dig(entry, "action")) or "Updated"
             if employee_id:
-                result[employee_id] = action
-        return result
+                changes[employee_id] = action
+        return ChangedEmployees(changes, parse_iso_datetime(dig(body, "latest")), refreshed)
 
     def directory(self, credentials: Credentials) -> Directory:
-        employees, _ = collect_all(self, credentials)
-        return directory_from(employees)
+        employees, refreshed = collect_all(self, credentials)
+        return directory_from(employees, refreshed)
 
     # -- mapping ------------------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class Directory:
     companies: Sequence[DirectoryEntry]
     groups: Sequence[DirectoryEntry]
     people: Sequence[DirectoryEntry]
+    # Set when listing refreshed an OAuth token (rotated refresh tokens): the caller stores these.
+    refreshed_credentials: Credentials | None = None
 
 
 class WebhookKind(StrEnum):

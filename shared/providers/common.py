@@ -83,6 +83,11 @@ class Connector:
     def today(self) -> date:
         return self.runtime.now().date()
 
+    def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
+        """The fields this connection supplies (R15); some vendors supply more by auth mode."""
+        capabilities: frozenset[str] = getattr(self, "capabilities", frozenset())
+        return capabilities
+
     # -- OAuth2 bearer requests ---------------------------------------------------------------
 
     def bearer(self, credentials: Credentials, token_url: str) -> tuple[OAuthToken, Credentials | None]:
@@ -236,8 +241,8 @@ def record_id(record: Mapping[str, Any], key: str, vendor: str) -> str:
     return value
 
 
-def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee], Credentials]:
-    """Every employee, page by page (for ``directory``); returns the latest credentials too."""
+def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee], Credentials | None]:
+    """Every employee, page by page (for ``directory``), and the refreshed credentials if any."""
     employees: list[Employee] = []
     cursor: str | None = None
     current = credentials
@@ -248,10 +253,10 @@ def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee]
             current = page.refreshed_credentials
         cursor = page.next_cursor
         if cursor is None:
-            return employees, current
+            return employees, (current if current is not credentials else None)
 
 
-def directory_from(employees: Iterable[Employee]) -> Directory:
+def directory_from(employees: Iterable[Employee], refreshed: Credentials | None = None) -> Directory:
     """Companies, groups and people as the employees name them (vendors without a listing API)."""
     companies: dict[str, None] = {}
     groups: dict[str, None] = {}
@@ -267,4 +272,5 @@ def directory_from(employees: Iterable[Employee]) -> Directory:
         companies=[DirectoryEntry(id=c, name=c) for c in sorted(companies)],
         groups=[DirectoryEntry(id=g, name=g) for g in sorted(groups)],
         people=sorted(people, key=lambda p: (p.name.casefold(), p.id)),
+        refreshed_credentials=refreshed,
     )

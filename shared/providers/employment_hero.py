@@ -210,7 +210,8 @@ class EmploymentHero(Connector):
                 team_id, team_name = text(dig(team, "id")), text(dig(team, "name"))
                 if team_id and team_name:
                     groups.setdefault(team_name, team_id)
-        employees, _ = collect_all(self, current)
+        employees, refreshed = collect_all(self, current)
+        latest = refreshed or current
         return Directory(
             companies=[
                 DirectoryEntry(id=record_id(o, "id", self.name), name=text(o.get("name")) or "")
@@ -221,6 +222,7 @@ class EmploymentHero(Connector):
                 DirectoryEntry(id=e.hris_id, name=" ".join(p for p in (e.first_name, e.last_name) if p))
                 for e in employees
             ],
+            refreshed_credentials=latest if latest is not credentials else None,
         )
 
     # -- mapping ------------------------------------------------------------------------------

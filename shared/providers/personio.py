@@ -179,8 +179,8 @@ class Personio(Connector):
         return EmployeePage(employees, None, refreshed)
 
     def directory(self, credentials: Credentials) -> Directory:
-        employees, _ = collect_all(self, credentials)
-        return directory_from(employees)
+        employees, refreshed = collect_all(self, credentials)
+        return directory_from(employees, refreshed)
 
     # -- mapping ------------------------------------------------------------------------------
 

@@ -340,7 +340,19 @@ def test_bamboohr_changed_since_names_the_moved_employee() -> None:
 
         changed = provider.changed_since(credentials(fake, ("access_token", "refresh_token")), before)
 
-        assert changed.get(person.key) in ("Inserted", "Updated")
+        assert changed.changes.get(person.key) in ("Inserted", "Updated")
+
+
+def test_employment_hero_directory_hands_back_a_refreshed_token() -> None:
+    with serve("employment_hero", headcount=20) as fake:
+        expired = credentials(fake, token_expires_at=(NOON - timedelta(minutes=1)).isoformat())
+
+        directory = connector("employment_hero", real_runtime()).directory(expired)
+
+        assert directory.refreshed_credentials is not None
+        # The rotated refresh token it hands back is the one that works next time.
+        again = connector("employment_hero", real_runtime()).directory(directory.refreshed_credentials)
+        assert [p.id for p in again.people] == [p.id for p in directory.people]
 
 
 @pytest.mark.parametrize("provider_name", ["bamboohr", "personio", "hibob", "employment_hero", "merge"])

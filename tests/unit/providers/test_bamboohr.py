@@ -481,10 +481,28 @@ def test_changed_since_reads_employees_changed_for_webhook_follow_ups() -> None:
 
     changed = connector().changed_since(API_KEY, START - timedelta(hours=2))
 
-    assert changed == {"4": "Updated", "9": "Deleted"}
+    assert changed.changes == {"4": "Updated", "9": "Deleted"}
+    assert changed.latest == START - timedelta(minutes=1)
+    assert changed.refreshed_credentials is None
     request = route.calls[0].request
     assert basic_auth(request) == ("bhr-key-123", "x")
     assert parse_qs(urlsplit(str(request.url)).query)["since"] == ["2026-11-21T10:00:00+00:00"]
+
+
+@respx.mock
+def test_changed_since_with_oauth_hands_back_a_refreshed_token() -> None:
+    respx.post(f"{BASE}/token.php").mock(
+        return_value=json_response({"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600})
+    )
+    respx.get(f"{BASE}/api/v1/employees/changed").mock(
+        return_value=json_response({"latest": None, "employees": {"4": {"id": "4", "action": "Inserted"}}})
+    )
+
+    changed = connector().changed_since(oauth(timedelta(0)), START)
+
+    assert changed.changes == {"4": "Inserted"}
+    assert changed.refreshed_credentials is not None
+    assert changed.refreshed_credentials.secrets["refresh_token"] == Secret("rt-2")
 
 
 @respx.mock
