@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from infra.local.company import generate_company
@@ -40,6 +41,14 @@ PAGE = 40
 _SETTINGS = {"subdomain", "token_url", "authorize_url"}
 # Vendors whose model cannot say "on leave": Merge's employment_status is ACTIVE for them.
 _NO_LEAVE = {"merge"}
+# A route of each fake (any answer will do) to spend the rate limit with.
+PROBES = {
+    "bamboohr": ("GET", "/api/v1/employees/directory"),
+    "personio": ("POST", "/v1/auth"),
+    "hibob": ("POST", "/v1/people/search"),
+    "employment_hero": ("GET", "/api/v1/organisations"),
+    "merge": ("GET", "/api/hris/v1/companies"),
+}
 
 
 @dataclass
@@ -114,17 +123,30 @@ def pull(provider: Connector, creds: Credentials) -> tuple[list[Employee], list[
             return employees, pages
 
 
-@pytest.fixture(params=SETUPS, ids=IDS)
-def setup(request: pytest.FixtureRequest) -> Setup:
+@pytest.fixture(scope="module", params=SETUPS, ids=IDS)
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[Setup, FakeHRServer]]:
+    """One fake per setup for the whole module: starting and stopping servers is the slow part."""
     param = request.param
     assert isinstance(param, Setup)
-    return param
+    with serve(param.provider) as server:
+        yield param, server
 
 
 @pytest.fixture
-def fake(setup: Setup) -> Iterator[FakeHRServer]:
-    with serve(setup.provider) as server:
-        yield server
+def setup(served: tuple[Setup, FakeHRServer]) -> Setup:
+    return served[0]
+
+
+@pytest.fixture
+def fake(served: tuple[Setup, FakeHRServer]) -> Iterator[FakeHRServer]:
+    """The module's fake, with no faults, no rate limit and fresh counters for each test."""
+    server = served[1]
+    server.clear_faults()
+    server.set_rate_limit(None)
+    server.stats.clear()
+    yield server
+    server.clear_faults()
+    server.set_rate_limit(None)
 
 
 def test_r09_pages_to_the_end_and_maps_every_declared_field(setup: Setup, fake: FakeHRServer) -> None:
@@ -172,12 +194,15 @@ def test_429_then_success_honours_the_real_retry_after(setup: Setup, fake: FakeH
     waits = Waits([])
     provider = connector(setup.provider, real_runtime(waits))
     creds = credentials(fake, setup.drop)
+    expected = provider.list_employees(creds, None)
     fake.set_rate_limit(RateLimit(1, 1.0))
+    # Someone else just used this second's only request: the connector's first call gets a 429.
+    method, path = PROBES[setup.provider]
+    assert httpx.request(method, f"{fake.base_url}{path}").status_code != 429
 
-    first = provider.list_employees(creds, None)
-    second = provider.list_employees(first.refreshed_credentials or creds, None)
+    page = provider.list_employees(expected.refreshed_credentials or creds, None)
 
-    assert [e.hris_id for e in second.employees] == [e.hris_id for e in first.employees]
+    assert [e.hris_id for e in page.employees] == [e.hris_id for e in expected.employees]
     assert waits.sleeps, "the connector waited"
     assert all(wait == 1.0 for wait in waits.sleeps), "it waited what Retry-After said"
     assert fake.stats["status 429"] == len(waits.sleeps)
@@ -287,8 +312,6 @@ def test_personio_authenticates_once_for_the_whole_snapshot() -> None:
 
 
 def test_employment_hero_pkce_authorization_code_flow_against_the_fake() -> None:
-    import httpx
-
     with serve("employment_hero") as fake:
         provider = connector("employment_hero", real_runtime())
         bare = credentials(fake, ("access_token", "refresh_token"))
