@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from shared.providers.base import (
     EmployeePage,
     InvalidCursor,
     ProviderAuthError,
+    ProviderSettingsError,
     Secret,
     Tier,
     WebhookEvent,
@@ -46,6 +48,7 @@ from shared.providers.common import (
     dig,
     directory_from,
     encode_cursor,
+    pick,
     record_id,
     text,
     unique,
@@ -98,10 +101,21 @@ EMPLOYEE_FIELDS = (
     "employmentStatusName",
     "reportsToId",
 )
+# What GET /api/v1/employees always answers, besides the fields asked for.
+API_BASE_FIELDS = (
+    "employeeId",
+    "firstName",
+    "lastName",
+    "preferredName",
+    "photoUrl",
+    "jobTitleName",
+    "status",
+)
 STATUS_PHASES = ("active", "inactive")
 DATASET_PAGE_SIZE = 1000  # the Datasets API maximum (GET /api/v1/employees allows 2500)
 IDS_PER_REQUEST = 100
 
+_COMPANY_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 STATUSES = status_map("bamboohr", active=("Active",), terminated=("Inactive",))
 # Employment status names are the company's own list; these mean "away, not gone".
 _LEAVE_WORDS = ("leave", "furlough", "sabbatical")
@@ -149,12 +163,14 @@ class BambooHR(Connector):
     # -- hosts and auth -----------------------------------------------------------------------
 
     def _base(self, credentials: Credentials) -> str:
+        if credentials.settings.get("base_url"):
+            return self.base_url(credentials, "")
         domain = credentials.settings.get("company_domain") or credentials.settings.get("subdomain")
-        default = f"https://{domain}.bamboohr.com" if domain else ""
-        base = self.base_url(credentials, default)
-        if not base:
-            raise ProviderAuthError("bamboohr: the connection has neither base_url nor company_domain")
-        return base
+        if not domain:
+            raise ProviderSettingsError("bamboohr: the connection has neither base_url nor company_domain")
+        if not _COMPANY_DOMAIN.fullmatch(domain):
+            raise ProviderSettingsError("bamboohr: company_domain is not a BambooHR subdomain")
+        return f"https://{domain.lower()}.bamboohr.com"
 
     @staticmethod
     def _uses_api_key(credentials: Credentials) -> bool:
@@ -311,7 +327,7 @@ class BambooHR(Connector):
             hris_id=text(fields.get("id")) or record_id(fields, "employeeId", self.name),
             mapped=mapped,
             status=status,
-            raw=dict(fields),
+            raw=pick(fields, (*DATASET_FIELDS, "employeeId", "email", "employmentStatus")),
             first_name=text(fields.get("preferredName")) or text(fields.get("firstName")),
             last_name=text(fields.get("lastName")),
             email=text(fields.get("workEmail")) or text(fields.get("email")),
@@ -337,7 +353,7 @@ class BambooHR(Connector):
             hris_id=record_id(record, "employeeId", self.name),
             mapped=mapped,
             status=status,
-            raw=dict(record),
+            raw=pick(record, (*API_BASE_FIELDS, *EMPLOYEE_FIELDS)),
             first_name=text(record.get("preferredName")) or text(record.get("firstName")),
             last_name=text(record.get("lastName")),
             email=text(record.get("workEmail")),

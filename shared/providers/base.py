@@ -149,5 +149,9 @@ class WebhookUnparseable(ProviderError):
     """A body the provider cannot parse: HTTP 400."""
 
 
+class ProviderSettingsError(ProviderError):
+    """A connection setting a connector cannot use (a base_url that is not https, a bad domain)."""
+
+
 class InvalidCursor(ProviderError):
     """A cursor this provider never issued (or for another connection): restart the snapshot."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
+
+import httpx
 
 from shared.domain.models import Employee, EmployeeStatus
 from shared.providers.base import (
@@ -17,6 +20,7 @@ from shared.providers.base import (
     InvalidCursor,
     ProviderAuthError,
     ProviderResponseError,
+    ProviderSettingsError,
     Secret,
 )
 from shared.providers.http import HttpClient, RetryPolicy, Runtime, Timeouts
@@ -77,8 +81,11 @@ class Connector:
         return value
 
     def base_url(self, credentials: Credentials, default: str, key: str = "base_url") -> str:
-        value = credentials.settings.get(key) or default
-        return value.rstrip("/")
+        """The vendor's host, or the one a connection's setting names (fakes, sandboxes, EU hosts)."""
+        value = credentials.settings.get(key)
+        if not value:
+            return default.rstrip("/")
+        return checked_base_url(value, f"{self.name} {key}")
 
     def today(self) -> date:
         return self.runtime.now().date()
@@ -122,6 +129,46 @@ class Connector:
 
 def bearer_headers(token: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+
+
+def checked_base_url(value: str, what: str) -> str:
+    """``scheme://host[:port]`` that is safe to send credentials to, without a trailing slash.
+
+    https anywhere public; plain http only to loopback (the fake HR servers). Never userinfo, a
+    query or a fragment, and never a private, link-local or metadata address given as an IP:
+    credentials and the Lambda's network must not be pointed at internal services.
+    """
+    try:
+        url = httpx.URL(value.strip())
+    except (httpx.InvalidURL, TypeError) as error:
+        raise ProviderSettingsError(f"{what} is not a URL") from error
+    host = url.host
+    if url.scheme not in ("https", "http") or not host or url.userinfo or url.query or url.fragment:
+        raise ProviderSettingsError(f"{what} must be scheme://host[:port]")
+    if url.path not in ("", "/"):
+        raise ProviderSettingsError(f"{what} must not carry a path")
+    loopback = host in ("localhost", "127.0.0.1", "::1")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        loopback = address.is_loopback
+        if not loopback and not address.is_global:
+            raise ProviderSettingsError(f"{what} points at a private or reserved address")
+    if url.scheme == "http" and not loopback:
+        raise ProviderSettingsError(f"{what} must use https")
+    port = f":{url.port}" if url.port is not None else ""
+    bracketed = f"[{host}]" if address is not None and address.version == 6 else host
+    return f"{url.scheme}://{bracketed}{port}"
+
+
+def pick(record: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The part of a vendor record kept in ``Employee.raw``: the fields read, nothing else.
+
+    Vendors send more than a member needs (salaries, bank details, SSNs): none of it is stored.
+    """
+    return {key: record[key] for key in keys if key in record}
 
 
 # ---------------------------------------------------------------------------------------------

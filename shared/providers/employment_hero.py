@@ -37,6 +37,7 @@ from shared.providers.common import (
     decode_cursor,
     dig,
     encode_cursor,
+    pick,
     record_id,
     text,
     unique,
@@ -55,6 +56,28 @@ STATUSES = status_map(
     pending=("pending", "onboarding", "invited", "hired"),
     on_leave=("on_leave", "on leave", "leave"),
     terminated=("terminated", "inactive", "former", "archived"),
+)
+# The fields read (kept in Employee.raw); the rest of a record (addresses, phones ...) is dropped.
+RAW_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "known_as",
+    "company_email",
+    "email",
+    "employee_number",
+    "avatar_url",
+    "job_title",
+    "employing_entity",
+    "teams",
+    "location",
+    "country",
+    "date_of_birth",
+    "start_date",
+    "termination_date",
+    "primary_manager",
+    "role",
+    "status",
 )
 CAPABILITIES = frozenset(
     {
@@ -247,7 +270,7 @@ class EmploymentHero(Connector):
         return build_employee(
             hris_id=record_id(record, "id", self.name),
             mapped=mapped,
-            raw=dict(record),
+            raw=pick(record, RAW_FIELDS),
             first_name=text(record.get("known_as")) or text(record.get("first_name")),
             last_name=text(record.get("last_name")),
             email=text(record.get("company_email")) or text(record.get("email")),

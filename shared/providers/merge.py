@@ -39,6 +39,7 @@ from shared.providers.common import (
     decode_cursor,
     dig,
     encode_cursor,
+    pick,
     record_id,
     text,
     unique,
@@ -61,6 +62,29 @@ EXPAND = "employments,groups,company,work_location,home_location,team"
 MAX_LOOKUP_PAGES = 10_000
 
 STATUSES = status_map("merge", active=("ACTIVE",), pending=("PENDING",), terminated=("INACTIVE",))
+# The fields read (kept in Employee.raw): never ssn, remote_data, custom_fields ...
+RAW_FIELDS = (
+    "id",
+    "remote_id",
+    "employee_number",
+    "company",
+    "first_name",
+    "last_name",
+    "groups",
+    "work_email",
+    "employments",
+    "home_location",
+    "work_location",
+    "manager",
+    "team",
+    "date_of_birth",
+    "start_date",
+    "employment_status",
+    "termination_date",
+    "avatar",
+    "remote_was_deleted",
+    "modified_at",
+)
 CAPABILITIES = frozenset(
     {
         "first_name",
@@ -240,7 +264,7 @@ class Merge(Connector):
         return build_employee(
             hris_id=hris_id,
             mapped=mapped,
-            raw=dict(record),
+            raw=pick(record, RAW_FIELDS),
             first_name=text(record.get("first_name")),
             last_name=text(record.get("last_name")),
             email=text(record.get("work_email")),

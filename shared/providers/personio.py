@@ -63,6 +63,26 @@ TOKEN_SKEW = timedelta(minutes=5)
 STATUSES = status_map(
     "personio", pending=("onboarding",), active=("active",), on_leave=("leave",), terminated=("inactive",)
 )
+READ_ATTRIBUTES = frozenset(
+    {
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "status",
+        "position",
+        "supervisor",
+        "hire_date",
+        "termination_date",
+        "subcompany",
+        "office",
+        "department",
+        "team",
+        "profile_picture",
+        "date_of_birth",
+        "employment_type",
+    }
+)
 CAPABILITIES = frozenset(
     {
         "first_name",
@@ -191,7 +211,7 @@ class Personio(Connector):
         return build_employee(
             hris_id=record_id(values, "id", self.name),
             mapped=STATUSES.map(values.get("status")),
-            raw=dict(record),
+            raw={"type": record.get("type"), "attributes": _read_attributes(attributes)},
             first_name=text(values.get("first_name")),
             last_name=text(values.get("last_name")),
             email=text(values.get("email")),
@@ -270,6 +290,16 @@ def _values(attributes: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(universal, str) and universal and values.get(universal) is None:
             values[universal] = value
     return values
+
+
+def _read_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes read (kept in Employee.raw): never salaries, IBANs or other dynamic fields."""
+    kept: dict[str, Any] = {}
+    for name, attribute in attributes.items():
+        universal = attribute.get("universal_id") if isinstance(attribute, Mapping) else None
+        if name in READ_ATTRIBUTES or universal in READ_ATTRIBUTES:
+            kept[name] = attribute
+    return kept
 
 
 def _relation_name(value: Any) -> str | None:

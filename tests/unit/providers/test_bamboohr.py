@@ -18,6 +18,7 @@ from shared.providers.base import (
     EmployeePage,
     InvalidCursor,
     ProviderAuthError,
+    ProviderSettingsError,
     ProviderUnavailable,
     Secret,
     Tier,
@@ -246,11 +247,18 @@ def test_a_refused_api_key_is_a_typed_auth_error_without_the_key() -> None:
     assert "bhr-key-123" not in str(caught.value)
 
 
-def test_a_connection_without_host_or_key_is_an_auth_error() -> None:
-    with pytest.raises(ProviderAuthError):
+def test_a_connection_without_host_or_key_is_a_typed_error() -> None:
+    with pytest.raises(ProviderSettingsError):
         connector().list_employees(Credentials(secrets={"api_key": Secret("k")}), None)
     with pytest.raises(ProviderAuthError):
         connector().list_employees(Credentials(settings={"company_domain": "acme"}), None)
+
+
+@pytest.mark.parametrize("domain", ["evil.com#", "acme.evil.com", "-acme", "a/b", "acme?x=1", ""])
+def test_a_company_domain_that_is_not_a_subdomain_is_refused(domain: str) -> None:
+    credentials = Credentials(secrets={"api_key": Secret("k")}, settings={"company_domain": domain})
+    with pytest.raises(ProviderSettingsError):
+        connector().list_employees(credentials, None)
 
 
 @pytest.mark.parametrize("cursor", ["garbage!!", encode_cursor("personio", {"offset": 100})])
