@@ -105,32 +105,52 @@ class FakeProcess:
         """Render every record once (the fake caches renderings), so both pulls meet a warm server."""
         import httpx
 
-        httpx.post(
+        with httpx.stream(
+            "POST",
             f"{self.base_url}/api/v1/reports/custom?format=json",
             json={"fields": FIELDS.split(",")},
             auth=(self.settings["api_key"], "x"),
             timeout=300,
-        ).raise_for_status()
+        ) as response:
+            response.raise_for_status()
+            for _ in response.iter_raw():
+                pass
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
 
 
+def _high_water_mb(pid: int) -> float | None:
+    """The process's peak resident set (VmHWM) so far; None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else None
+
+
 def run_child(command: list[str], *, env: dict[str, str] | None = None) -> tuple[str, float, float]:
-    """Run a pull in its own process: (stdout, wall seconds, max RSS in MB of that process)."""
+    """Run a pull in its own process: (stdout, wall seconds, peak RSS in MB of that process).
+
+    The peak is the child's own VmHWM, sampled until it exits (``ru_maxrss`` would carry the
+    parent's size over fork and exec, and so measure the benchmark, not the pull).
+    """
     started = time.perf_counter()
+    peak = 0.0
     with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, text=True, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+        while process.poll() is None:
+            peak = max(peak, _high_water_mb(process.pid) or 0.0)
+            time.sleep(0.02)
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         output, error = out.read(), err.read()
     if process.returncode != 0:
         raise RuntimeError(f"{Path(command[0]).name} exited {process.returncode}: {error.strip()[-1500:]}")
-    return output, seconds, usage.ru_maxrss / 1024
+    return output, seconds, peak
 
 
 # ---------------------------------------------------------------------------------------------
