@@ -133,6 +133,7 @@ class BambooHR(Vendor):
         )
         self.company_id = 1
         self._cache: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._rows: dict[int, tuple[int, dict[str, str]]] = {}
         self._issued = self.oauth.issue()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -404,11 +405,14 @@ class BambooHR(Vendor):
 
     # -- reports and datasets (Basic or OAuth) -------------------------------------------------
 
-    def _report_value(self, person: Person, name: str) -> str | None:
-        """A field as reports and datasets show it: strings, "" when empty, None when unknown."""
+    def _report_row(self, person: Person) -> dict[str, str]:
+        """Every report/dataset field of a person as BambooHR shows them: strings, "" when empty."""
+        cached = self._rows.get(person.id)
+        if cached is not None and cached[0] == person.version:
+            return cached[1]
         r = self._record(person)
         empty_date = "0000-00-00"
-        values: dict[str, str | None] = {
+        values = {
             "id": person.key,
             "employeeNumber": r["employeeNumber"],
             "firstName": r["firstName"],
@@ -431,10 +435,13 @@ class BambooHR(Vendor):
             "photoUrl": r["photoUrl"],
             "lastChanged": r["lastChanged"],
         }
-        if name not in values:
-            return None
-        value = values[name]
-        return "" if value is None else value
+        row = {k: "" if v is None else v for k, v in values.items()}
+        self._rows[person.id] = (person.version, row)
+        return row
+
+    def _report_value(self, person: Person, name: str) -> str | None:
+        """One report field; None for a field BambooHR does not know."""
+        return self._report_row(person).get(name)
 
     def custom_report(self, request: Request) -> Response:
         self._auth(request, basic_allowed=True)
@@ -446,9 +453,12 @@ class BambooHR(Vendor):
             body = request.json()
         except ValueError:
             raise self.bad_request("Malformed JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
-            raise self.bad_request("The report needs a fields list")
-        requested = [str(f) for f in body["fields"]][:400]
+        if not isinstance(body, dict):
+            raise self.bad_request("The report definition is a JSON object")
+        # Unknown field ids are silently omitted (the spec): a ``fields`` that is not a list names
+        # none (airbyte-source-bamboo-hr 0.4.14 sends the literal string "list(self.schema...)").
+        fields_value = body.get("fields")
+        requested = [str(f) for f in fields_value][:400] if isinstance(fields_value, list) else []
         known = [f for f in dict.fromkeys(requested) if f in REPORT_FIELDS and f != "id"]
         filters = body.get("filters") or {}
         only_ids = {str(i) for i in filters.get("employeeIds") or []} if isinstance(filters, dict) else set()
@@ -457,9 +467,10 @@ class BambooHR(Vendor):
         for person in self.company.people():
             if only_ids and person.key not in only_ids:
                 continue
+            values = self._report_row(person)
             row: dict[str, Any] = {"id": person.key}
             for name in known:
-                row[name] = self._report_value(person, name)
+                row[name] = values[name]
             rows.append(row)
         fields = [{"id": f, "type": REPORT_FIELDS[f][0], "name": REPORT_FIELDS[f][1]} for f in known]
         return Response.json(
@@ -503,7 +514,10 @@ class BambooHR(Vendor):
         total_pages = max(1, -(-len(people) // size))
         chunk = people[(page - 1) * size : page * size]
         fields = [str(f) for f in body["fields"]]
-        rows = [{f: self._report_value(p, f) for f in fields} for p in chunk]
+        rows = []
+        for person in chunk:
+            row = self._report_row(person)
+            rows.append({f: row.get(f) for f in fields})
         base = f"{self.server.base_url}{request.path}"
         return Response.json(
             {
@@ -541,7 +555,10 @@ class BambooHR(Vendor):
         total_pages = max(1, -(-len(people) // size))
         chunk = people[(page - 1) * size : page * size]
         fields = [str(f) for f in body["fields"]]
-        rows = [{"fields": {f: self._report_value(p, f) or "" for f in fields}} for p in chunk]
+        rows = []
+        for person in chunk:
+            row = self._report_row(person)
+            rows.append({"fields": {f: row.get(f, "") for f in fields}})
         base = f"{self.server.base_url}{request.path}"
         return Response.json(
             {
