@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from shared.domain.models import Employee, EmployeeStatus
@@ -300,7 +300,7 @@ class BambooHR(Connector):
     # -- mapping ------------------------------------------------------------------------------
 
     def _status(
-        self, raw_status: Any, employment: str | None, hire_date: str | None
+        self, raw_status: Any, employment: str | None, hire_date: date | str | None
     ) -> tuple[MappedStatus, EmployeeStatus]:
         mapped = STATUSES.map(raw_status)
         status = mapped.status
@@ -310,18 +310,17 @@ class BambooHR(Connector):
                 status = EmployeeStatus.ON_LEAVE
             elif any(w in words for w in _TERMINATED_WORDS):
                 status = EmployeeStatus.TERMINATED
-        elif status is EmployeeStatus.TERMINATED:
-            start = text(hire_date)
+        elif status is EmployeeStatus.TERMINATED and isinstance(hire_date, date) and hire_date > self.today():
             # Future hires are "Inactive" until their first day.
-            if start and start[:10] > self.today().isoformat():
-                status = EmployeeStatus.PENDING
+            status = EmployeeStatus.PENDING
         return mapped, status
 
     def _from_dataset(self, row: Mapping[str, Any]) -> Employee:
         nested = row.get("fields")
         fields: Mapping[str, Any] = nested if isinstance(nested, Mapping) else row
         employment = text(fields.get("employmentHistoryStatus")) or text(fields.get("employmentStatus"))
-        mapped, status = self._status(fields.get("status"), employment, date_text(fields.get("hireDate")))
+        start = date_text(fields.get("hireDate"))
+        mapped, status = self._status(fields.get("status"), employment, start)
         department, division = text(fields.get("department")), text(fields.get("division"))
         return build_employee(
             hris_id=text(fields.get("id")) or record_id(fields, "employeeId", self.name),
@@ -339,7 +338,7 @@ class BambooHR(Connector):
             office_location=text(fields.get("location")),
             home_country=text(fields.get("country")),
             birthday=date_text(fields.get("dateOfBirth")),
-            start_date=date_text(fields.get("hireDate")),
+            start_date=start,
             termination_date=date_text(fields.get("terminationDate")),
             manager_hris_id=text(fields.get("supervisorEId")),
             hris_role=employment,
@@ -347,7 +346,8 @@ class BambooHR(Connector):
 
     def _from_api(self, record: Mapping[str, Any]) -> Employee:
         employment = text(record.get("employmentStatusName"))
-        mapped, status = self._status(record.get("status"), employment, date_text(record.get("hireDate")))
+        start = date_text(record.get("hireDate"))
+        mapped, status = self._status(record.get("status"), employment, start)
         department, division = text(record.get("departmentName")), text(record.get("divisionName"))
         return build_employee(
             hris_id=record_id(record, "employeeId", self.name),
@@ -363,7 +363,7 @@ class BambooHR(Connector):
             groups=unique((department, division)),
             office_location=text(record.get("locationName")),
             birthday=date_text(record.get("birthDate")),
-            start_date=date_text(record.get("hireDate")),
+            start_date=start,
             manager_hris_id=text(record.get("reportsToId")),
             hris_role=employment,
         )

@@ -210,6 +210,9 @@ def cursor_int(state: Mapping[str, Any], key: str, default: int, provider: str) 
 
 def text(value: Any) -> str | None:
     """A trimmed non-empty string (numbers become strings), else None."""
+    if type(value) is str:  # the common case first: this runs for every field of every record
+        stripped = value.strip()
+        return stripped[:_MAX_TEXT] if stripped else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -220,12 +223,17 @@ def text(value: Any) -> str | None:
     return None
 
 
-def date_text(value: Any) -> str | None:
-    """A date as text; BambooHR's "0000-00-00" and empty strings mean "no date"."""
+def date_text(value: Any) -> date | str | None:
+    """A date: parsed when it is ISO (``2020-01-31``, ``2020-01-31T00:00:00+01:00``), the text
+    itself when it is not (the domain model then records a "malformed date" warning), None when
+    empty. BambooHR's "0000-00-00" means "no date"."""
     result = text(value)
     if result is None or result.startswith("0000"):
         return None
-    return result
+    try:
+        return date.fromisoformat(result[:10])
+    except ValueError:
+        return result
 
 
 def dig(record: Any, *path: str) -> Any:

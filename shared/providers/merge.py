@@ -36,6 +36,7 @@ from shared.providers.common import (
     as_object,
     build_employee,
     collect_all,
+    date_text,
     decode_cursor,
     dig,
     encode_cursor,
@@ -276,9 +277,9 @@ class Merge(Connector):
             groups=unique([*(text(g.get("name")) for g in groups if g is not None), team_name]),
             office_location=text(dig(work, "name")) if work else None,
             home_country=text(dig(home, "country")) if home else None,
-            birthday=text(record.get("date_of_birth")),
-            start_date=text(record.get("start_date")),
-            termination_date=text(record.get("termination_date")),
+            birthday=date_text(record.get("date_of_birth")),
+            start_date=date_text(record.get("start_date")),
+            termination_date=date_text(record.get("termination_date")),
             manager_hris_id=text(dig(record.get("manager"), "id"))
             if isinstance(record.get("manager"), Mapping)
             else text(record.get("manager")),
