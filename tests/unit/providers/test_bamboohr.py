@@ -535,3 +535,16 @@ def test_no_credential_shows_in_reprs() -> None:
     text = repr(connector()) + repr(API_KEY) + repr(oauth())
     assert "bhr-key-123" not in text and "at-1" not in text and "csecret" not in text
     assert json.dumps(str(API_KEY.secrets)).count("bhr-key") == 0
+
+
+@respx.mock
+def test_r25_a_malformed_date_is_reported_not_guessed() -> None:
+    rows = [row(1, hireDate="31/01/2020", dateOfBirth="0000-00-00", terminationDate="")]
+    respx.post(DATASET_URL).mock(
+        return_value=json_response({"data": rows, "meta": {"page": 1, "totalPages": 1}})
+    )
+
+    (employee,) = connector().list_employees(API_KEY, None).employees
+
+    assert (employee.start_date, employee.birthday, employee.termination_date) == (None, None, None)
+    assert employee.warnings == ("malformed start_date '31/01/2020' ignored",)
