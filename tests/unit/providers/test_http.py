@@ -168,3 +168,38 @@ def test_backoff_is_full_jitter_within_the_cap() -> None:
 
     values = [default.backoff(3, Runtime()) for _ in range(50)]
     assert all(0.0 <= v <= 4.0 for v in values)
+
+
+@respx.mock
+def test_a_request_that_must_not_run_twice_is_not_retried_after_it_may_have_run() -> None:
+    clock = FakeTime()
+    route = respx.post(URL).mock(side_effect=httpx.ReadTimeout("response lost"))
+
+    with pytest.raises(ProviderUnavailable):
+        client(clock).request("POST", URL, idempotent=False)
+    assert route.call_count == 1
+
+    route.reset()
+    route.mock(side_effect=None, return_value=httpx.Response(500))
+    with pytest.raises(ProviderUnavailable, match="HTTP 500"):
+        client(clock).request("POST", URL, idempotent=False)
+    assert route.call_count == 1
+    assert clock.sleeps == []
+
+
+@respx.mock
+def test_a_request_that_must_not_run_twice_is_retried_when_it_surely_did_not_run() -> None:
+    clock = FakeTime()
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(503, headers={"Retry-After": "1"}),
+            httpx.Response(429, headers={"Retry-After": "2"}),
+            json_response({"ok": 1}),
+        ]
+    )
+
+    response = client(clock).request("POST", URL, idempotent=False)
+
+    assert response.json() == {"ok": 1}
+    assert route.call_count == 4
