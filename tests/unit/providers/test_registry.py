@@ -50,3 +50,14 @@ def test_page_size_is_capped_at_the_vendor_maximum() -> None:
     small = get_provider("bamboohr", page_size=10)
     assert isinstance(small, Connector)
     assert small.page_size == 10
+
+
+def test_a_connector_closes_its_http_client_and_can_be_closed_twice() -> None:
+    provider = get_provider("hibob")
+    assert isinstance(provider, Connector)
+    with provider as same:
+        assert same is provider
+        client = provider.http._client()
+    assert client.is_closed
+    assert provider.http.client is None
+    provider.close()
