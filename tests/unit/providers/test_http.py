@@ -203,3 +203,22 @@ def test_a_request_that_must_not_run_twice_is_retried_when_it_surely_did_not_run
 
     assert response.json() == {"ok": 1}
     assert route.call_count == 4
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(401), httpx.Response(500), httpx.Response(200, text="{"), httpx.ReadTimeout("slow")],
+)
+def test_no_credential_appears_anywhere_in_a_failure_traceback(answer: object) -> None:
+    import traceback
+
+    from shared.providers.base import ProviderError
+
+    respx.get(URL).mock(side_effect=[answer] * FAST_POLICY.max_attempts)
+    with pytest.raises(ProviderError) as caught:
+        client(FakeTime()).get_json(
+            URL, headers={"Authorization": "Bearer tb-s3cret"}, auth=None, params={"page": "1"}
+        )
+    text = "".join(traceback.format_exception(caught.value))
+    assert "tb-s3cret" not in text
