@@ -56,6 +56,7 @@ from shared.providers.common import (
 from shared.providers.oauth import token_from
 from shared.providers.status import MappedStatus, status_map
 from shared.providers.webhooks import (
+    DEFAULT_REPLAY_WINDOW,
     as_id,
     body_digest,
     check_unix_timestamp,
@@ -156,6 +157,11 @@ class BambooHR(Connector):
     capabilities = CAPABILITIES
     supports_webhooks = True
     max_page_size = DATASET_PAGE_SIZE
+
+    def __init__(self, *, replay_window: float = DEFAULT_REPLAY_WINDOW, **options: Any) -> None:
+        super().__init__(**options)
+        # How old (or how far ahead) a signed webhook timestamp may be, in seconds.
+        self.replay_window = replay_window
 
     def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
         return CAPABILITIES | DATASET_EXTRAS if self._uses_api_key(credentials) else CAPABILITIES
@@ -377,7 +383,7 @@ class BambooHR(Connector):
         timestamp = required_header(headers, "X-BambooHR-Timestamp")
         expected = hmac_sha256(secret, raw_body + timestamp.encode("utf-8"))
         require_same(expected, decode_hex(signature.lower()))
-        check_unix_timestamp(timestamp, now)
+        check_unix_timestamp(timestamp, now, self.replay_window)
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
         body = parse_json_object(raw_body)
