@@ -74,6 +74,27 @@ def test_bamboohr_cursor_paging_returns_everyone_once_including_leavers(serve: A
         assert by_id[person.key]["reportsToId"] == person.employee.manager_hris_id
 
 
+def test_bamboohr_prev_cursor_pages_backwards_and_directions_are_checked(serve: Any) -> None:
+    server = serve("bamboohr")
+    with _bamboo(server) as client:
+        first = client.get("/api/v1/employees", params={"page[limit]": "40"}).json()
+        second = client.get(
+            "/api/v1/employees",
+            params={"page[limit]": "40", "page[after]": first["meta"]["page"]["nextCursor"]},
+        ).json()
+        back = client.get(
+            "/api/v1/employees",
+            params={"page[limit]": "40", "page[before]": second["meta"]["page"]["prevCursor"]},
+        ).json()
+        wrong_way = client.get(
+            "/api/v1/employees", params={"page[before]": first["meta"]["page"]["nextCursor"]}
+        )
+    assert first["meta"]["page"]["prevCursor"] is None
+    assert [e["employeeId"] for e in back["data"]] == [e["employeeId"] for e in first["data"]]
+    assert wrong_way.status_code == 400
+    assert wrong_way.json()["error"]["code"] == "BadPage"
+
+
 def test_bamboohr_page_limit_is_bounded_by_the_spec(serve: Any) -> None:
     server = serve("bamboohr")
     with _bamboo(server) as client:
