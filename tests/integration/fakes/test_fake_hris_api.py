@@ -437,3 +437,25 @@ def test_faults_and_rate_limits_are_set_through_the_admin_endpoint(serve: Any) -
     assert limited.status_code == 429
     assert "Retry-After" in limited.headers
     assert admin.post("/faults", json={"kind": "explode"}).status_code == 400
+
+
+def test_merge_expand_inlines_related_objects(serve: Any) -> None:
+    server = serve("merge")
+    creds = server.credentials
+    headers = {"Authorization": f"Bearer {creds['api_key']}", "X-Account-Token": creds["account_token"]}
+    person = next(p for p in server.company.people() if p.employee.manager_hris_id)
+    merge_id = next(e.hris_id for e in server.expected_employees() if e.email == person.employee.email)
+    answer = httpx.get(
+        f"{server.base_url}/api/hris/v1/employees/{merge_id}",
+        params={"expand": "manager,company,groups,work_location,employments"},
+        headers=headers,
+    ).json()
+    assert answer["manager"]["remote_id"] == person.employee.manager_hris_id
+    assert answer["company"]["display_name"] == person.employee.company
+    assert [g["name"] for g in answer["groups"]] == list(person.employee.groups)
+    assert answer["work_location"]["name"] == person.employee.office_location
+    assert answer["employments"][0]["job_title"] == person.employee.job_title
+    missing = httpx.get(
+        f"{server.base_url}/api/hris/v1/employees/{'0' * 8}-0000-0000-0000-{'0' * 12}", headers=headers
+    )
+    assert missing.status_code == 404
