@@ -226,11 +226,10 @@ class EmploymentHero(Vendor):
     def employee(self, request: Request) -> Response:
         self._auth(request)
         self._organisation(request)
-        wanted = request.params["employee_id"]
-        for person in self.company.people():
-            if vendor_uuid("eh-employee", person.key) == wanted:
-                return Response.json({"data": self._record(person)})
-        raise HttpError(self.error(404, "not_found", "Employee not found"))
+        person = self.by_uuid("eh-employee").get(request.params["employee_id"])
+        if person is None or person.deleted:
+            raise HttpError(self.error(404, "not_found", "Employee not found"))
+        return Response.json({"data": self._record(person)})
 
     def teams(self, request: Request) -> Response:
         self._auth(request)

@@ -75,10 +75,10 @@ class Merge(Vendor):
         return [
             Route.of("GET", f"{base}/employees", self.list_employees),
             Route.of("GET", f"{base}/employees/{{employee_id}}", self.get_employee),
-            Route.of("GET", f"{base}/companies", self._lister(self._companies)),
-            Route.of("GET", f"{base}/groups", self._lister(self._groups)),
-            Route.of("GET", f"{base}/locations", self._lister(self._locations)),
-            Route.of("GET", f"{base}/employments", self._lister(self._employments)),
+            Route.of("GET", f"{base}/companies", self._lister("companies", self._companies)),
+            Route.of("GET", f"{base}/groups", self._lister("groups", self._groups)),
+            Route.of("GET", f"{base}/locations", self._lister("locations", self._locations)),
+            Route.of("GET", f"{base}/employments", self._lister("employments", self._employments)),
         ]
 
     def expected_employee(self, person: Person) -> Employee:
@@ -235,10 +235,10 @@ class Merge(Vendor):
             "results": items[offset : offset + size],
         }
 
-    def _lister(self, source: Callable[[], list[dict[str, Any]]]) -> Callable[[Request], Response]:
+    def _lister(self, name: str, source: Callable[[], list[dict[str, Any]]]) -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
             self._auth(request)
-            return Response.json(self._paged(request, source()))
+            return Response.json(self._paged(request, self.memo(name, source)))
 
         return handler
 
@@ -270,38 +270,31 @@ class Merge(Vendor):
 
     def get_employee(self, request: Request) -> Response:
         self._auth(request)
-        wanted = request.params["employee_id"]
-        for person in self.company.people(include_deleted=True):
-            if vendor_uuid("merge-employee", person.key) == wanted:
-                expand = {x.strip() for x in (request.arg("expand") or "").split(",") if x.strip()}
-                return Response.json(self._expanded(self._record(person), expand))
-        raise HttpError(self.error(404, "not_found", "Not found."))
+        person = self.by_uuid("merge-employee").get(request.params["employee_id"])
+        if person is None:
+            raise HttpError(self.error(404, "not_found", "Not found."))
+        expand = {x.strip() for x in (request.arg("expand") or "").split(",") if x.strip()}
+        return Response.json(self._expanded(self._record(person), expand))
 
     def _expanded(self, record: dict[str, Any], expand: set[str]) -> dict[str, Any]:
         if not expand:
             return record
         out = dict(record)
-        by_id: dict[str, dict[str, Any]] = {}
-        if expand & {"company"}:
-            by_id.update({c["id"]: c for c in self._companies()})
-        if expand & {"groups"}:
-            by_id.update({g["id"]: g for g in self._groups()})
-        if expand & {"work_location", "home_location"}:
-            by_id.update({loc["id"]: loc for loc in self._locations()})
+        by_id = self.memo(
+            "related:by-id",
+            lambda: {x["id"]: x for x in (*self._companies(), *self._groups(), *self._locations())},
+        )
         for name in ("company", "work_location", "home_location"):
             if name in expand and out.get(name):
                 out[name] = by_id.get(out[name], out[name])
         if "groups" in expand:
             out["groups"] = [by_id.get(g, g) for g in out["groups"]]
         if "manager" in expand and out.get("manager"):
-            manager = next(
-                (p for p in self.company.people() if vendor_uuid("merge-employee", p.key) == out["manager"]),
-                None,
-            )
+            manager = self.by_uuid("merge-employee").get(out["manager"])
             out["manager"] = self._record(manager) if manager else out["manager"]
         if "employments" in expand:
-            mine = {e["id"]: e for e in self._employments() if e["id"] in set(out["employments"])}
-            out["employments"] = [mine.get(e, e) for e in out["employments"]]
+            by_employment = self.memo("employments:by-id", lambda: {e["id"]: e for e in self._employments()})
+            out["employments"] = [by_employment.get(e, e) for e in out["employments"]]
         return out
 
     # -- webhooks -------------------------------------------------------------------------------

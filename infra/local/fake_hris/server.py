@@ -24,9 +24,11 @@ from datetime import date
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
+from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee, vendor_uuid
+
+_T = TypeVar("_T")
 
 JSON_TYPE = "application/json"
 
@@ -177,6 +179,12 @@ class Fault:
     times: int | None = 1
     hits: int = 0
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("error", "slow", "bad_cursor"):
+            raise ValueError(f"fault kind {self.kind!r} is not error, slow or bad_cursor")
+        if not 400 <= int(self.status) <= 599 or self.delay < 0 or (self.page is not None and self.page < 1):
+            raise ValueError("a fault needs a 4xx/5xx status, a delay >= 0 and a page >= 1")
+
     def matches(self, page: int) -> bool:
         return (self.page is None or self.page == page) and (self.times is None or self.hits < self.times)
 
@@ -241,6 +249,7 @@ class Vendor(ABC):
 
     def __init__(self, server: FakeHRServer) -> None:
         self.server = server
+        self._memo: dict[str, tuple[int, Any]] = {}
 
     @property
     def company(self) -> FakeCompany:
@@ -272,6 +281,23 @@ class Vendor(ABC):
     def expected_employee(self, person: Person) -> Any:
         """The domain employee a connector should produce for this person (ids as this vendor's)."""
         return person.employee
+
+    def memo(self, name: str, compute: Callable[[], _T]) -> _T:
+        """A view derived from the company, computed once per company revision."""
+        revision = self.company.revision
+        found = self._memo.get(name)
+        if found is None or found[0] != revision:
+            found = (revision, compute())
+            self._memo[name] = found
+        value: _T = found[1]
+        return value
+
+    def by_uuid(self, kind: str) -> dict[str, Person]:
+        """People (deleted ones too) by their vendor UUID (``vendor_uuid(kind, id)``)."""
+        return self.memo(
+            f"uuid:{kind}",
+            lambda: {vendor_uuid(kind, p.key): p for p in self.company.people(include_deleted=True)},
+        )
 
     def page_faults(self, page: int) -> PageFaults:
         """Apply the faults configured for a list page: sleep, or raise the vendor's 5xx."""
