@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.domain.models import Employee, EmployeeStatus
+from shared.domain.models import SYNCED_FIELDS, Employee, EmployeeStatus
 from shared.providers.base import (
     Credentials,
     Directory,
@@ -86,25 +86,8 @@ RAW_FIELDS = (
     "remote_was_deleted",
     "modified_at",
 )
-CAPABILITIES = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "employee_number",
-        "avatar_url",
-        "job_title",
-        "department",
-        "company",
-        "groups",
-        "office_location",
-        "home_country",
-        "birthday",
-        "start_date",
-        "termination_date",
-        "manager_hris_id",
-    }
-)
+# Merge's common model supplies every synced field (R15).
+CAPABILITIES = frozenset(SYNCED_FIELDS)
 _KINDS = {
     "added": WebhookKind.CREATED,
     "created": WebhookKind.CREATED,

@@ -15,34 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from shared.domain.models import Employee, EmployeeStatus
+from shared.domain.models import SYNCED_FIELDS, Employee, EmployeeStatus
 
 _VENDOR_IDS = uuid.UUID("b0c4a1f2-6d3e-4f5a-8b9c-0d1e2f3a4b5c")
 
 ChangeKind = Literal["created", "updated", "deleted"]
 
 # Fields an admin change may set (the domain names).
-MUTABLE_FIELDS: frozenset[str] = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "employee_number",
-        "avatar_url",
-        "job_title",
-        "department",
-        "company",
-        "groups",
-        "office_location",
-        "home_country",
-        "birthday",
-        "start_date",
-        "termination_date",
-        "manager_hris_id",
-        "hris_role",
-        "status",
-    }
-)
+MUTABLE_FIELDS: frozenset[str] = frozenset({*SYNCED_FIELDS, "hris_role", "status"})
 
 
 class UnknownEmployee(LookupError):
