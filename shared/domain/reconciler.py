@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -230,6 +230,13 @@ class _Run:
                 self._warn("invalid_timezone", f"unknown time zone {connection.timezone[:60]!r}; used UTC")
         else:
             self.today = today
+        # R08: an invite has expired when it expires at or before the cutoff: now, or with a plain
+        # date the end of the previous day (UTC).
+        self.expiry_cutoff = (
+            self.now
+            if self.now is not None
+            else datetime.combine(self.today, time.min, tzinfo=UTC) - timedelta(microseconds=1)
+        )
         self.full = isinstance(source, Snapshot)
         self.complete = isinstance(source, Snapshot) and source.complete
         # R09: an incomplete snapshot deactivates nobody; a targeted plan may, for a reason.
@@ -356,25 +363,71 @@ class _Run:
         self.employees = employees
 
     def settle_linked(self) -> None:
-        settle = self._settle
-        for employee, member, judgement, key in self.linked:
-            settle(employee, member, judgement, key)
+        self._settle_all(self.linked)
 
     def _settle(self, employee: Employee, member: Member, judgement: str, key: str | None) -> None:
-        """Status (R03, R04, R08, R10-R12) and fields (R15, R16, R18) of a linked member."""
-        values = member.__dict__
-        status = values["status"]
-        if status is MemberStatus.ARCHIVED:
-            return  # R14
-        if self.manual_scope:
-            pass  # R01: fields only
-        elif status in LIVE_STATUSES and (judgement is _ELIGIBLE or judgement is _NOT_STARTED):
-            if status is MemberStatus.INVITED:
+        self._settle_all(((employee, member, judgement, key),))
+
+    def _settle_all(self, linked: Iterable[tuple[Employee, Member, str, str | None]]) -> None:
+        """Status (R03, R04, R08, R10-R12) and fields (R15, R16, R18, R25) of linked members.
+
+        The common case (a live member whose employee stays, nothing changed) runs inline with
+        locals bound once: this loop sees every employee of a sync.
+        """
+        archived, invited = MemberStatus.ARCHIVED, MemberStatus.INVITED
+        live = LIVE_STATUSES
+        settled = (_ELIGIBLE, _NOT_STARTED)
+        manual_scope = self.manual_scope
+        cutoff = self.expiry_cutoff
+        duplicates = self.duplicate_emails
+        profile_values = self.profile_values
+        values_for = self.mapper.values_for
+        email_ok = _EMAIL.match
+        pairs_append = self.pairs.append
+        for employee, member, judgement, key in linked:
+            values = member.__dict__
+            status = values["status"]
+            if status is archived:
+                continue  # R14
+            if manual_scope:
+                pass  # R01: fields only
+            elif status not in live or judgement not in settled:
+                self._status_change(member, judgement)
+            elif (
+                status is invited
+                and (expires := values["invite_expires_at"]) is not None
+                and expires <= cutoff
+            ):
                 self._maybe_resend(member, judgement)
-        else:
-            self._status_change(member, judgement)
-        self._diff(employee, member, key)
-        self.pairs.append((employee, member, values["member_id"]))
+            employee_values = employee.__dict__
+            profile = values["profile"].__dict__
+            wanted = profile_values(employee_values)
+            current = profile_values(profile)
+            if (
+                key is None
+                or (duplicates and key in duplicates)
+                or (employee_values["email"] != profile["email"] and not email_ok(employee_values["email"]))
+            ):
+                wanted = self._keep_email(employee, member, key, wanted, current)
+            app_now: _AppValues = (values["groups"], values["location"], values["role"], values["region"])
+            app_wanted = values_for(employee, app_now)
+            if wanted != current or app_wanted != app_now or values["overrides"]:
+                self._record_changes(values, wanted, current, app_wanted, app_now)
+            pairs_append((employee, member, values["member_id"]))
+
+    def _keep_email(
+        self,
+        employee: Employee,
+        member: Member,
+        key: str | None,
+        wanted: tuple[Any, ...],
+        current: tuple[Any, ...],
+    ) -> tuple[Any, ...]:
+        """R25: the wanted profile values, with the member's own email if the HR one is unusable."""
+        if self._email_ok_for(employee, member, key) or self.email_at < 0:
+            return wanted
+        at = self.email_at
+        return (*wanted[:at], current[at], *wanted[at + 1 :])
 
     def _email_ok_for(self, employee: Employee, member: Member, key: str | None) -> bool:
         """R25 for a linked member: a missing, shared or invalid email never replaces its email."""
@@ -429,11 +482,7 @@ class _Run:
 
     def _expired(self, member: Member) -> bool:
         expires = member.invite_expires_at
-        if expires is None:
-            return False
-        if self.now is not None:
-            return expires <= self.now
-        return expires.date() < self.today
+        return expires is not None and expires <= self.expiry_cutoff
 
     def _maybe_resend(self, member: Member, judgement: str) -> None:
         """R08: re-send an expired invite of a member still in scope."""
@@ -457,26 +506,16 @@ class _Run:
 
     # -- fields ----------------------------------------------------------------------------------
 
-    def _diff(self, employee: Employee, member: Member, key: str | None) -> None:
-        """R15, R16, R18, R25: the synced and mapped fields of ``member`` that change."""
-        values = member.__dict__
-        employee_values = employee.__dict__
-        profile = values["profile"].__dict__
-        wanted = self.profile_values(employee_values)
-        current = self.profile_values(profile)
-        suspect = (
-            key is None
-            or (self.duplicate_emails and key in self.duplicate_emails)
-            or (employee_values["email"] != profile["email"] and not _EMAIL.match(employee_values["email"]))
-        )
-        if suspect and not self._email_ok_for(employee, member, key) and self.email_at >= 0:
-            at = self.email_at
-            wanted = (*wanted[:at], current[at], *wanted[at + 1 :])
+    def _record_changes(
+        self,
+        values: dict[str, Any],
+        wanted: tuple[Any, ...],
+        current: tuple[Any, ...],
+        app_wanted: _AppValues,
+        app_now: _AppValues,
+    ) -> None:
+        """R15, R16, R18: record the synced and mapped fields of a member that change."""
         overrides = values["overrides"]
-        app_now: _AppValues = (values["groups"], values["location"], values["role"], values["region"])
-        app_wanted = self.mapper.values_for(employee, app_now)
-        if wanted == current and app_wanted == app_now and not overrides:
-            return
         drop = self.hris_wins or values["member_id"] in self.resync
         changes: dict[str, FieldChange] = {}
         cleared: list[str] = []
@@ -595,10 +634,14 @@ class _Run:
         self.final_status[member_id] = status
         self.created[employee.hris_id] = member_id
         self.pairs.append((employee, None, member_id))
+        # A first import creates every employee: these records are built from validated values,
+        # so they skip re-validation (model_construct).
         if status is MemberStatus.INVITED and employee.email:
-            self.actions["send_invite"].append(SendInvite(member_id=member_id, email=employee.email))
+            self.actions["send_invite"].append(
+                SendInvite.model_construct(member_id=member_id, email=employee.email)
+            )
         self.actions["open_task"].append(
-            OpenTask(member_id=member_id, task_type=TaskType.ONBOARDING, reason="created")
+            OpenTask.model_construct(member_id=member_id, task_type=TaskType.ONBOARDING, reason="created")
         )
 
     def _skip(self, hris_id: str, reason: str, detail: str) -> None:
@@ -670,11 +713,11 @@ class _Run:
             frozenset({MemberFlag.NO_APPROVER}) if self.manager_known and approver is None else frozenset()
         )
         self.actions["create"].append(
-            CreateMember(
+            CreateMember.model_construct(
                 member_id=member_id,
                 hris_id=employee.hris_id,
                 status=self.final_status[member_id],
-                profile=Profile(**{name: values[name] for name in self.fields}),
+                profile=Profile.model_construct(**{name: values[name] for name in self.fields}),
                 groups=groups,
                 location=location,
                 role=role,
@@ -822,7 +865,7 @@ class _Mapper:
         self.report_roles = bool(self.roles)
         self.unmapped_roles: Counter[str] = Counter()
         self._group_cache: dict[tuple[tuple[str, ...], str | None], tuple[str, ...]] = {}
-        self._cache: dict[tuple[Any, ...], tuple[_AppValues, bool]] = {}
+        self.values_for = self._fast_values_for()
 
     def _groups(self, department: str | None, groups: tuple[str, ...]) -> tuple[str, ...]:
         key = (groups, department)
@@ -834,34 +877,42 @@ class _Mapper:
             self._group_cache[key] = cached
         return cached
 
-    def values_for(self, employee: Employee, current: _AppValues | None) -> _AppValues:
-        """Like ``_values_for``, cached per distinct HR input when the result does not depend on
-        the member (replace mode; the fast path of a sync)."""
-        if current is None or self.additive:
-            return self._values_for(employee, current)
-        values = employee.__dict__
-        key = (
-            values["groups"],
-            values["department"],
-            values["office_location"],
-            values["home_country"],
-            values["hris_role"],
-        )
-        cached = self._cache.get(key)
-        if cached is None:
-            mapped = self._values_for(employee, ((), None, None, None))
-            cached = (mapped, mapped[2] is not None)
-            self._cache[key] = cached
-        elif self.report_roles and values["hris_role"] is not None and not cached[1]:
-            self.unmapped_roles[values["hris_role"]] += 1
-        (groups, location, role, region), role_managed = cached
-        # What the connection does not manage (field not supplied; no or unmapped HR role) stays.
-        return (
-            groups if self.groups_known else current[0],
-            location if self.location_known else current[1],
-            role if role_managed else current[2],
-            region if self.region_known else current[3],
-        )
+    def _fast_values_for(self) -> Callable[[Employee, _AppValues | None], _AppValues]:
+        """``values_for``: the app values of an employee (see ``_values_for``), as a closure over
+        the settings, since it runs once per employee of every sync."""
+        slow = self._values_for
+        additive = self.additive
+        groups_known, location_known, region_known = self.groups_known, self.location_known, self.region_known
+        group_cache_get = self._group_cache.get
+        groups_of = self._groups
+        locations_get, regions_get, roles_get = self.locations.get, self.regions.get, self.roles.get
+        report_roles = self.report_roles
+        unmapped = self.unmapped_roles
+
+        def values_for(employee: Employee, current: _AppValues | None) -> _AppValues:
+            if current is None or additive:
+                return slow(employee, current)
+            values = employee.__dict__
+            groups, location, role, region = current
+            if groups_known:
+                department, hris_groups = values["department"], values["groups"]
+                groups = group_cache_get((hris_groups, department)) or groups_of(department, hris_groups)
+            if location_known:
+                office = values["office_location"]
+                location = locations_get(office, office) if office else None
+            if region_known:
+                country = values["home_country"]
+                region = regions_get(country, country) if country else None
+            hris_role = values["hris_role"]
+            if hris_role is not None:
+                mapped_role = roles_get(hris_role)
+                if mapped_role is not None:
+                    role = mapped_role
+                elif report_roles:
+                    unmapped[hris_role] += 1
+            return groups, location, role, region
+
+        return values_for
 
     def _values_for(self, employee: Employee, current: _AppValues | None) -> _AppValues:
         """The app values ``employee`` maps to; ``current`` None for a new member (default role).
