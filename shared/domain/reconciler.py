@@ -658,14 +658,10 @@ class _Run:
         self.pair_employees.append(employee)
         self.pair_members.append(None)
         self.pair_ids.append(member_id)
-        # A first import creates every employee: these records are built from validated values,
-        # so they skip re-validation (model_construct).
         if status is MemberStatus.INVITED and employee.email:
-            self.actions["send_invite"].append(
-                SendInvite.model_construct(member_id=member_id, email=employee.email)
-            )
+            self.actions["send_invite"].append(SendInvite(member_id=member_id, email=employee.email))
         self.actions["open_task"].append(
-            OpenTask.model_construct(member_id=member_id, task_type=TaskType.ONBOARDING, reason="created")
+            OpenTask(member_id=member_id, task_type=TaskType.ONBOARDING, reason="created")
         )
 
     def _skip(self, hris_id: str, reason: str, detail: str) -> None:
@@ -739,11 +735,11 @@ class _Run:
             frozenset({MemberFlag.NO_APPROVER}) if self.manager_known and approver is None else frozenset()
         )
         self.actions["create"].append(
-            CreateMember.model_construct(
+            CreateMember(
                 member_id=member_id,
                 hris_id=employee.hris_id,
                 status=self.final_status[member_id],
-                profile=Profile.model_construct(**{name: values[name] for name in self.fields}),
+                profile=Profile.model_validate({name: values[name] for name in self.fields}),
                 groups=groups,
                 location=location,
                 role=role,
