@@ -41,7 +41,7 @@ from shared.domain.models import (
     ScopeMode,
     TaskType,
 )
-from shared.domain.reconciler import plan
+from shared.domain.reconciler import active_member_count, plan
 
 # --- R01 scope ---------------------------------------------------------------------------------
 
@@ -710,6 +710,7 @@ def test_r23_active_members_count_only_live_members_of_the_connection() -> None:
     result = plan(full([]), members, connection(), TODAY)
 
     assert (result.guard.active_members, result.guard.deactivations, result.guard.pct) == (10, 10, 100.0)
+    assert active_member_count(members, CONN) == 10
     assert not result.guard.hold  # 10 is not more than 50
 
 
