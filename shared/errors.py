@@ -1,0 +1,219 @@
+"""Our exceptions: every failure a caller may handle has its own type (never match on message text).
+
+Adapters turn AWS ``ClientError`` codes into these; services raise them for bad input and for
+states that forbid an action; the admin API maps each ``code`` to one HTTP status and the one
+error shape. Messages name keys and ids, never a credential.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class HrisSyncError(Exception):
+    """Base of our own errors. ``code`` is stable (the API's ``error.code``); ``details`` is JSON-safe."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+
+# --- not found (404) ---------------------------------------------------------------------------
+
+
+class NotFound(HrisSyncError):
+    code = "not_found"
+    resource = "resource"
+
+    def __init__(self, resource_id: str, *, tenant_id: str | None = None) -> None:
+        super().__init__(f"{self.resource} {resource_id!r} not found", id=resource_id)
+        self.resource_id = resource_id
+        # Kept for logs; not part of ``details`` (the caller knows its own tenant).
+        self.tenant_id = tenant_id
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+    resource = "tenant"
+
+
+class ConnectionNotFound(NotFound):
+    code = "connection_not_found"
+    resource = "connection"
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    resource = "member"
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+    resource = "run"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    resource = "task"
+
+
+class BlobNotFound(NotFound):
+    code = "blob_not_found"
+    resource = "blob"
+
+
+class SecretNotFound(NotFound):
+    """No stored credentials for a connection (never carries a value)."""
+
+    code = "secret_not_found"
+    resource = "credentials of connection"
+
+
+class ProviderNotFound(NotFound):
+    code = "provider_not_found"
+    resource = "provider"
+
+
+# --- conflicts (409) ---------------------------------------------------------------------------
+
+
+class Conflict(HrisSyncError):
+    code = "conflict"
+
+
+class VersionConflict(Conflict):
+    """A conditional write found another version than the one it expected (optimistic locking)."""
+
+    code = "version_conflict"
+
+    def __init__(self, resource: str, resource_id: str, expected: int | None) -> None:
+        super().__init__(
+            f"{resource} {resource_id!r} changed since it was read (expected version {expected})",
+            resource=resource,
+            id=resource_id,
+            expected_version=expected,
+        )
+        self.resource = resource
+        self.resource_id = resource_id
+        self.expected = expected
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+    def __init__(self, resource: str, resource_id: str) -> None:
+        super().__init__(f"{resource} {resource_id!r} already exists", resource=resource, id=resource_id)
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class EmailTaken(Conflict):
+    """Another member of the tenant already has this email (compared case-insensitively)."""
+
+    code = "email_taken"
+
+    def __init__(self, email_key: str, member_id: str | None = None) -> None:
+        super().__init__(f"email {email_key!r} is taken by another member", email=email_key)
+        self.email_key = email_key
+        # The member that holds the email, when the store knows it.
+        self.member_id = member_id
+
+
+class LockHeld(Conflict):
+    """A full sync holds the connection's lock (R29): try again after ``expires_at`` at the latest."""
+
+    code = "sync_running"
+
+    def __init__(self, connection_id: str, holder: str, expires_at: datetime) -> None:
+        super().__init__(
+            f"connection {connection_id!r} is being synced by {holder!r}",
+            connection_id=connection_id,
+            holder=holder,
+            expires_at=expires_at.isoformat(),
+        )
+        self.connection_id = connection_id
+        self.holder = holder
+        self.expires_at = expires_at
+
+
+class LockLost(Conflict):
+    """A lease expired and someone else took the lock: the holder must stop writing."""
+
+    code = "lock_lost"
+
+    def __init__(self, connection_id: str, holder: str) -> None:
+        super().__init__(f"run {holder!r} lost the lock of connection {connection_id!r}", holder=holder)
+        self.connection_id = connection_id
+        self.holder = holder
+
+
+class ConnectionLimitReached(Conflict):
+    """R22: the tenant already has its maximum number of active connections."""
+
+    code = "connection_limit_reached"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the tenant already has its maximum of {limit} active connection(s)", limit=limit)
+        self.limit = limit
+
+
+class InvalidState(Conflict):
+    """The action does not apply to the resource's current state (approve an active member ...)."""
+
+    code = "invalid_state"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+
+
+# --- bad input (400 / 422) ---------------------------------------------------------------------
+
+
+class InvalidInput(HrisSyncError):
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        if field is not None:
+            details["field"] = field
+        super().__init__(message, **details)
+        self.field = field
+
+
+# --- infrastructure --------------------------------------------------------------------------
+
+
+class Throttled(HrisSyncError):
+    """AWS kept throttling after the adapter's bounded retries: safe to retry later (503/429)."""
+
+    code = "throttled"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation} was throttled; retry later", operation=operation)
+        self.operation = operation
+
+
+class CorruptItem(HrisSyncError):
+    """A stored item cannot be read back as its model: named by its key, never defaulted silently."""
+
+    code = "corrupt_item"
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"stored item {key} is corrupt: {reason}", key=key)
+        self.key = key
+        self.reason = reason
+
+
+class ProviderFailure(HrisSyncError):
+    """The HR system could not be reached or refused us (wraps a provider error for the API: 502)."""
+
+    code = "provider_failure"
+
+
+class ProviderCredentialsRejected(ProviderFailure):
+    """The HR system refused the connection's credentials (wrong, expired, revoked)."""
+
+    code = "provider_credentials_rejected"

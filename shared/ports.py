@@ -1,0 +1,394 @@
+"""The ports: what the services need from the outside world, as Protocols.
+
+Services depend on these only; ``shared/adapters`` implements them on AWS (DynamoDB, S3, Secrets
+Manager, EventBridge Scheduler, Step Functions, SES v2, EventBridge) and ``tests/fakes`` in memory.
+Ports speak domain models (``shared.domain.models``, ``shared.domain.records``) and the small frozen
+dataclasses below; stored item shapes never leave the adapters.
+
+Conventions every implementation keeps:
+- Every call is scoped by ``tenant_id``; nothing reads or writes another tenant's data.
+- Missing things raise the typed ``NotFound`` subclasses of ``shared.errors``; a stored item that
+  cannot be read back raises ``CorruptItem`` naming its key; AWS throttling that outlasts the
+  adapter's bounded retries raises ``Throttled``.
+- Lists are paged with an opaque ``cursor`` (``None`` = first page) and a ``limit`` between 1 and
+  ``MAX_PAGE_LIMIT``; a cursor the store did not issue raises ``InvalidInput``.
+- Optimistic versions: a model's ``version`` is the number of writes it has had. A write passes the
+  new state (``version = expected + 1``) and the version it was computed from; a mismatch is a
+  ``VersionConflict`` (or a per-member ``WriteOutcome`` for batched member writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+from shared.domain.models import (
+    Connection,
+    Member,
+    MemberFlag,
+    MemberSource,
+    MemberStatus,
+    PlanCounts,
+    TaskType,
+)
+from shared.domain.records import AuditEntry, SyncRun, Task, TaskStatus
+from shared.providers.base import Credentials, Provider
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    # Opaque; pass it back to get the next page. None when there is no more.
+    next_cursor: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections
+# ---------------------------------------------------------------------------------------------
+
+
+class ConnectionStore(Protocol):
+    def create(self, connection: Connection, *, max_active: int) -> None:
+        """Store a new connection (``version`` 1).
+
+        Raises ``ConnectionLimitReached`` when the tenant already has ``max_active`` connections
+        whose status is not ``disconnected`` (R22; the adapter enforces it atomically, e.g. with a
+        per-tenant counter in the same transaction), ``AlreadyExists`` for a taken id.
+        """
+
+    def get(self, tenant_id: str, connection_id: str) -> Connection:
+        """Raises ``ConnectionNotFound``."""
+
+    def list(self, tenant_id: str) -> list[Connection]:
+        """All of a tenant's connections (disconnected ones too), oldest first. A tenant has few."""
+
+    def save(self, connection: Connection, *, expected_version: int) -> None:
+        """Replace a connection if its stored version is ``expected_version``.
+
+        ``connection.version`` must be ``expected_version + 1``. Raises ``VersionConflict`` or
+        ``ConnectionNotFound``. A status change to ``disconnected`` frees a slot for R22.
+        """
+
+
+# ---------------------------------------------------------------------------------------------
+# Members
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberQuery:
+    """Filters for listing members; each is optional, all given ones must hold."""
+
+    status: MemberStatus | None = None
+    flag: MemberFlag | None = None
+    source: MemberSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberWrite:
+    """One member's change in a batched write.
+
+    ``previous is None``: a create. No member with this id may exist and the email (if any) must be
+    free in the tenant. ``member.version`` is 1.
+    Otherwise an update conditional on the stored version being ``previous.version``;
+    ``member.version`` is ``previous.version + 1``. ``previous`` is the state the change was
+    computed from, so the adapter knows the email guard to release and the index keys to move
+    without reading first.
+
+    ``action_key`` makes a repeated write harmless: the store keeps the key of the last action
+    applied to the member, and a write whose condition fails because that very action was
+    already applied reports ``ALREADY_APPLIED`` (not a conflict). Keys are deterministic
+    (run id + action index, or an admin request id).
+    """
+
+    member: Member
+    previous: Member | None
+    action_key: str
+
+    @property
+    def is_create(self) -> bool:
+        return self.previous is None
+
+
+class WriteOutcome(StrEnum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"  # the same action_key was applied before: nothing done
+    VERSION_CONFLICT = "version_conflict"  # the member changed since ``previous`` was read
+    EMAIL_TAKEN = "email_taken"  # another member of the tenant has this email
+    ALREADY_EXISTS = "already_exists"  # a create for a member id that exists (another action)
+    NOT_FOUND = "not_found"  # an update of a member that no longer exists
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    member_id: str
+    outcome: WriteOutcome
+    # For EMAIL_TAKEN: the member holding the email, when known.
+    conflicting_member_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (WriteOutcome.APPLIED, WriteOutcome.ALREADY_APPLIED)
+
+
+class MemberStore(Protocol):
+    def get(self, tenant_id: str, member_id: str) -> Member:
+        """Raises ``MemberNotFound``."""
+
+    def get_many(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, Member]:
+        """The members that exist among ``member_ids`` (missing ids are simply absent)."""
+
+    def find_by_email(self, tenant_id: str, email: str) -> Member | None:
+        """The member whose email matches case-insensitively (at most one: emails are unique)."""
+
+    def find_by_link(self, tenant_id: str, connection_id: str, hris_id: str) -> Member | None:
+        """The member linked to this employee of this connection (R05)."""
+
+    def list(
+        self, tenant_id: str, query: MemberQuery, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_LIMIT
+    ) -> Page[Member]:
+        """Members matching ``query``, in a stable order, one page at a time."""
+
+    def iter_all(self, tenant_id: str) -> Iterator[Member]:
+        """Every member of the tenant, streamed (for planning a full sync)."""
+
+    def write(self, tenant_id: str, writes: Sequence[MemberWrite]) -> list[WriteResult]:
+        """Apply many member changes; one result per write, in order.
+
+        At most one write per member id per call (``InvalidInput`` otherwise). A failed condition
+        fails that write only, never the batch. Creates claim the email atomically with the
+        member (a guard item in a transaction); an update that changes the email moves the guard.
+        Adapters batch as DynamoDB allows (BatchWriteItem 25 / TransactWriteItems 100) and retry
+        unprocessed items and throttling.
+        """
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks and audit
+# ---------------------------------------------------------------------------------------------
+
+
+class TaskStore(Protocol):
+    def open(self, tasks: Sequence[Task]) -> list[bool]:
+        """Store new tasks; idempotent by ``task_id`` (False for one that already existed)."""
+
+    def get(self, tenant_id: str, task_id: str) -> Task:
+        """Raises ``TaskNotFound``."""
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        type: TaskType | None = None,
+        status: TaskStatus | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_LIMIT,
+    ) -> Page[Task]:
+        """Tasks newest first, filtered by type and status."""
+
+    def complete(self, tenant_id: str, task_id: str, *, by: str, at: datetime) -> Task:
+        """Mark a task done (completing a done task returns it unchanged). Raises ``TaskNotFound``."""
+
+
+class AuditLog(Protocol):
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Store entries; idempotent by ``entry_id`` (a repeated chunk writes each once)."""
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        member_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_LIMIT,
+    ) -> Page[AuditEntry]:
+        """Entries newest first: one member's trail, or the tenant's when ``member_id`` is None."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Sync runs
+# ---------------------------------------------------------------------------------------------
+
+
+class RunStore(Protocol):
+    def create(self, run: SyncRun) -> None:
+        """Store a new run (``version`` 1). Raises ``AlreadyExists``."""
+
+    def get(self, tenant_id: str, run_id: str) -> SyncRun:
+        """Raises ``RunNotFound``."""
+
+    def list_for_connection(
+        self, tenant_id: str, connection_id: str, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_LIMIT
+    ) -> Page[SyncRun]:
+        """A connection's runs, newest first."""
+
+    def save(self, run: SyncRun, *, expected_version: int) -> None:
+        """Replace a run if its stored version is ``expected_version`` (``run.version`` is one more).
+
+        Raises ``VersionConflict`` or ``RunNotFound``.
+        """
+
+    def record_chunk(self, tenant_id: str, run_id: str, chunk: int, applied: PlanCounts) -> SyncRun:
+        """Atomically add one applied chunk's counts to ``run.applied`` and ``chunk`` to
+        ``chunks_done`` (bumping the version and ``progress.chunks_applied``); a chunk already
+        recorded changes nothing. Safe when chunks of one run are applied concurrently.
+        Returns the run as stored afterwards. Raises ``RunNotFound``.
+        """
+
+
+# ---------------------------------------------------------------------------------------------
+# The connection lock (R29)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    tenant_id: str
+    connection_id: str
+    holder: str  # the run id of the full sync holding the lock
+    expires_at: datetime
+
+
+class ConnectionLock(Protocol):
+    def acquire(self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta) -> Lease:
+        """Take the lock until ``now + ttl``. Raises ``LockHeld`` while another holder's lease is
+        unexpired; an expired lease is taken over; the same holder re-acquiring renews."""
+
+    def renew(self, lease: Lease, now: datetime, ttl: timedelta) -> Lease:
+        """Extend a held lease. Raises ``LockLost`` when the lock is no longer this holder's."""
+
+    def release(self, lease: Lease) -> None:
+        """Give the lock up; does nothing when it is not (or no longer) this holder's."""
+
+    def current(self, tenant_id: str, connection_id: str, now: datetime) -> Lease | None:
+        """The unexpired lease on this connection, if any."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Blobs, secrets, schedules, workflow
+# ---------------------------------------------------------------------------------------------
+
+
+class BlobStore(Protocol):
+    """Snapshot pages and plans too large for a state payload (S3). Keys start with the tenant."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes:
+        """Raises ``BlobNotFound``."""
+
+    def delete(self, key: str) -> None:
+        """Idempotent."""
+
+
+class SecretStore(Protocol):
+    """One secret per connection (Secrets Manager); values never logged, never in the table."""
+
+    def put(self, tenant_id: str, connection_id: str, credentials: Credentials) -> None:
+        """Create or replace the connection's credentials."""
+
+    def get(self, tenant_id: str, connection_id: str) -> Credentials:
+        """Raises ``SecretNotFound``."""
+
+    def delete(self, tenant_id: str, connection_id: str) -> None:
+        """Idempotent (R20)."""
+
+
+class Scheduler(Protocol):
+    """One schedule per connection, all in one schedule group (EventBridge Scheduler, R28)."""
+
+    def upsert(
+        self, tenant_id: str, connection_id: str, *, expression: str, timezone: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Create or replace the schedule. ``expression`` is a ``rate(...)`` or ``cron(...)``
+        expression; implementations validate it with ``shared.schedule_expressions`` (moto accepts
+        anything) and raise ``InvalidInput``; ``payload`` is what the schedule delivers."""
+
+    def delete(self, tenant_id: str, connection_id: str) -> None:
+        """Idempotent (R20)."""
+
+
+class Workflow(Protocol):
+    """The full-sync state machine (Step Functions)."""
+
+    def start(self, name: str, input: Mapping[str, Any]) -> str:
+        """Start an execution named ``name`` (unique per run); returns its id. Starting the same
+        name with the same input again returns the same id."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Notifications
+# ---------------------------------------------------------------------------------------------
+
+
+class MailTemplate(StrEnum):
+    IMPORT_COMPLETE = "import_complete"
+    SYNC_BLOCKED = "sync_blocked"
+    CONNECTION_FAILING = "connection_failing"
+    MEMBER_INVITE = "member_invite"
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    template: MailTemplate
+    to: tuple[str, ...]
+    # Template variables (JSON-safe scalars); never a credential.
+    data: Mapping[str, str | int | None] = field(default_factory=dict)
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> None: ...
+
+
+# DESIGN.md, "Events": detail-types on the bus (source "hris-sync").
+MEMBER_CREATED = "member.created"
+MEMBER_UPDATED = "member.updated"
+MEMBER_DEACTIVATED = "member.deactivated"
+MEMBER_REACTIVATED = "member.reactivated"
+MEMBER_APPROVAL_REQUESTED = "member.approval_requested"
+MEMBER_INVITED = "member.invited"
+TASK_OPENED = "task.opened"
+SYNC_COMPLETED = "sync.completed"
+SYNC_FAILED = "sync.failed"
+SYNC_BLOCKED = "sync.blocked"
+EVENT_SOURCE = "hris-sync"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    detail_type: str
+    # tenant_id, connection_id, member_id, changed fields, run_id ... (JSON-safe)
+    detail: Mapping[str, Any]
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Put every event (the adapter batches by 10 and retries failed entries)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Time and identity
+# ---------------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """An aware datetime (UTC)."""
+
+
+class IdGenerator(Protocol):
+    def new_id(self, prefix: str) -> str:
+        """A fresh unique id such as ``run_3f2a...`` (prefix + "_" + random hex)."""
+
+
+# Provider lookup: a provider by name (``shared.providers.registry.get_provider``); raises
+# ``ProviderNotFound`` for an unknown name.
+ProviderLookup = Callable[[str], Provider]
