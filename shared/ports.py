@@ -67,7 +67,7 @@ class ConnectionStore(Protocol):
     def get(self, tenant_id: str, connection_id: str) -> Connection:
         """Raises ``ConnectionNotFound``."""
 
-    def list(self, tenant_id: str) -> list[Connection]:
+    def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         """All of a tenant's connections (disconnected ones too), oldest first. A tenant has few."""
 
     def save(self, connection: Connection, *, expected_version: int) -> None:
@@ -152,8 +152,13 @@ class MemberStore(Protocol):
     def find_by_link(self, tenant_id: str, connection_id: str, hris_id: str) -> Member | None:
         """The member linked to this employee of this connection (R05)."""
 
-    def list(
-        self, tenant_id: str, query: MemberQuery, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_LIMIT
+    def query(
+        self,
+        tenant_id: str,
+        query: MemberQuery,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_LIMIT,
     ) -> Page[Member]:
         """Members matching ``query``, in a stable order, one page at a time."""
 
@@ -183,7 +188,7 @@ class TaskStore(Protocol):
     def get(self, tenant_id: str, task_id: str) -> Task:
         """Raises ``TaskNotFound``."""
 
-    def list(
+    def query(
         self,
         tenant_id: str,
         *,
@@ -202,7 +207,7 @@ class AuditLog(Protocol):
     def append(self, entries: Sequence[AuditEntry]) -> None:
         """Store entries; idempotent by ``entry_id`` (a repeated chunk writes each once)."""
 
-    def list(
+    def query(
         self,
         tenant_id: str,
         *,
@@ -226,7 +231,12 @@ class RunStore(Protocol):
         """Raises ``RunNotFound``."""
 
     def list_for_connection(
-        self, tenant_id: str, connection_id: str, *, cursor: str | None = None, limit: int = DEFAULT_PAGE_LIMIT
+        self,
+        tenant_id: str,
+        connection_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_LIMIT,
     ) -> Page[SyncRun]:
         """A connection's runs, newest first."""
 
@@ -258,7 +268,9 @@ class Lease:
 
 
 class ConnectionLock(Protocol):
-    def acquire(self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta) -> Lease:
+    def acquire(
+        self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta
+    ) -> Lease:
         """Take the lock until ``now + ttl``. Raises ``LockHeld`` while another holder's lease is
         unexpired; an expired lease is taken over; the same holder re-acquiring renews."""
 
@@ -306,7 +318,13 @@ class Scheduler(Protocol):
     """One schedule per connection, all in one schedule group (EventBridge Scheduler, R28)."""
 
     def upsert(
-        self, tenant_id: str, connection_id: str, *, expression: str, timezone: str, payload: Mapping[str, Any]
+        self,
+        tenant_id: str,
+        connection_id: str,
+        *,
+        expression: str,
+        timezone: str,
+        payload: Mapping[str, Any],
     ) -> None:
         """Create or replace the schedule. ``expression`` is a ``rate(...)`` or ``cron(...)``
         expression; implementations validate it with ``shared.schedule_expressions`` (moto accepts

@@ -9,6 +9,7 @@ day-of-week is ``?``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import InvalidInput
@@ -17,16 +18,6 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\(([^()]+)\)$")
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
 _DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
-
-# field -> (low, high, names allowed, extra special characters allowed)
-_FIELDS: tuple[tuple[str, int, int, str, str], ...] = (
-    ("minutes", 0, 59, "", ""),
-    ("hours", 0, 23, "", ""),
-    ("day-of-month", 1, 31, "", "?LW"),
-    ("month", 1, 12, _MONTHS, ""),
-    ("day-of-week", 1, 7, _DAYS, "?L#"),
-    ("year", 1970, 2199, "", ""),
-)
 
 
 def validate_schedule_expression(expression: str) -> str:
@@ -52,7 +43,7 @@ def validate_schedule_expression(expression: str) -> str:
     if len(parts) != len(_FIELDS):
         raise InvalidInput("a cron expression has 6 fields", field="schedule.expression")
     for part, spec in zip(parts, _FIELDS, strict=True):
-        _check_cron_field(part, *spec)
+        _check_cron_field(part, spec)
     day_of_month, day_of_week = parts[2], parts[4]
     if (day_of_month == "?") == (day_of_week == "?"):
         raise InvalidInput(
@@ -61,37 +52,55 @@ def validate_schedule_expression(expression: str) -> str:
     return text
 
 
-def _check_cron_field(part: str, name: str, low: int, high: int, names: str, special: str) -> None:
-    if part in ("*",) or (part == "?" and "?" in special):
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: str = ""
+    special: str = ""
+
+
+_FIELDS = (
+    _Field("minutes", 0, 59),
+    _Field("hours", 0, 23),
+    _Field("day-of-month", 1, 31, special="?LW"),
+    _Field("month", 1, 12, names=_MONTHS),
+    _Field("day-of-week", 1, 7, names=_DAYS, special="?L#"),
+    _Field("year", 1970, 2199),
+)
+
+
+def _check_cron_field(part: str, spec: _Field) -> None:
+    if part == "*" or (part == "?" and "?" in spec.special):
         return
     for item in part.split(","):
-        if not _cron_item_ok(item, low, high, names, special):
-            raise InvalidInput(f"invalid cron {name} field {part!r}", field="schedule.expression")
+        if not _cron_item_ok(item, spec):
+            raise InvalidInput(f"invalid cron {spec.name} field {part!r}", field="schedule.expression")
 
 
-def _cron_item_ok(item: str, low: int, high: int, names: str, special: str) -> bool:
+def _cron_item_ok(item: str, spec: _Field) -> bool:
     base, _, step = item.partition("/")
     if step and (not step.isdigit() or int(step) < 1):
         return False
-    if base == "*":
+    special = spec.special
+    if base == "*" or ("L" in special and base in ("L", "LW")):
         return True
-    if "L" in special and base in ("L", "LW") or ("W" in special and re.fullmatch(r"\d{1,2}W", base)):
-        return True
+    if "W" in special and re.fullmatch(r"\d{1,2}W", base):
+        return _value_ok(base[:-1], spec)
     if "#" in special and "#" in base:
         day, _, nth = base.partition("#")
-        return _value_ok(day, low, high, names) and nth.isdigit() and 1 <= int(nth) <= 5
+        return _value_ok(day, spec) and nth.isdigit() and 1 <= int(nth) <= 5
     if "L" in special and base.endswith("L") and len(base) > 1:
-        return _value_ok(base[:-1], low, high, names)
+        return _value_ok(base[:-1], spec)
     first, _, last = base.partition("-")
-    if last:
-        return _value_ok(first, low, high, names) and _value_ok(last, low, high, names)
-    return _value_ok(first, low, high, names)
+    return _value_ok(first, spec) and (not last or _value_ok(last, spec))
 
 
-def _value_ok(value: str, low: int, high: int, names: str) -> bool:
+def _value_ok(value: str, spec: _Field) -> bool:
     if value.isdigit():
-        return low <= int(value) <= high
-    return bool(names) and value.upper() in names.split("|")
+        return spec.low <= int(value) <= spec.high
+    return bool(spec.names) and value.upper() in spec.names.split("|")
 
 
 def validate_timezone(timezone: str) -> str:

@@ -147,4 +147,3 @@ class AuditEntry(_Frozen):
     after: dict[str, Any] = Field(default_factory=dict)
     run_id: str | None = None
     connection_id: str | None = None
-

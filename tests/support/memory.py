@@ -1,0 +1,549 @@
+"""In-memory fakes of every port (test support; never shipped in ``shared/``).
+
+Faithful where the services rely on it: per-tenant email uniqueness (case-insensitive), optimistic
+versions, idempotent action keys, lock leases with expiry, R22 limits, opaque cursors. Each fake
+counts its writes and records the tenants it was asked about, so tests can prove R24 (zero
+writes) and tenant isolation.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from shared.domain.models import Connection, ConnectionStatus, Member, PlanCounts, TaskType
+from shared.domain.records import AuditEntry, SyncRun, Task, TaskStatus
+from shared.errors import (
+    AlreadyExists,
+    BlobNotFound,
+    ConnectionLimitReached,
+    ConnectionNotFound,
+    InvalidInput,
+    LockHeld,
+    LockLost,
+    MemberNotFound,
+    ProviderNotFound,
+    RunNotFound,
+    SecretNotFound,
+    TaskNotFound,
+    VersionConflict,
+)
+from shared.ports import (
+    MAX_PAGE_LIMIT,
+    DomainEvent,
+    Email,
+    Lease,
+    MemberQuery,
+    MemberWrite,
+    Page,
+    WriteOutcome,
+    WriteResult,
+)
+from shared.providers.base import Credentials, Provider
+from shared.schedule_expressions import validate_schedule_expression, validate_timezone
+
+T = TypeVar("T")
+
+
+def _encode(position: int, scope: str) -> str:
+    return base64.urlsafe_b64encode(f"{scope}|{position}".encode()).decode()
+
+
+def _paginate(items: Sequence[T], cursor: str | None, limit: int, scope: str) -> Page[T]:
+    """Offset paging behind an opaque cursor that is only valid for the same listing."""
+    if not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}", field="limit")
+    start = 0
+    if cursor is not None:
+        try:
+            got_scope, _, pos = base64.urlsafe_b64decode(cursor.encode()).decode().rpartition("|")
+            start = int(pos)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput("invalid cursor", field="cursor") from exc
+        if got_scope != scope or start < 0:
+            raise InvalidInput("invalid cursor", field="cursor")
+    chunk = tuple(items[start : start + limit])
+    end = start + len(chunk)
+    return Page(items=chunk, next_cursor=_encode(end, scope) if end < len(items) else None)
+
+
+class _Tracked:
+    def __init__(self) -> None:
+        self.tenants_seen: set[str] = set()
+        self.write_calls = 0
+
+    def _seen(self, tenant_id: str) -> None:
+        self.tenants_seen.add(tenant_id)
+
+
+class MemoryConnections(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], Connection] = {}
+
+    def create(self, connection: Connection, *, max_active: int) -> None:
+        self._seen(connection.tenant_id)
+        key = (connection.tenant_id, connection.connection_id)
+        if key in self.items:
+            raise AlreadyExists("connection", connection.connection_id)
+        active = [
+            c
+            for (t, _), c in self.items.items()
+            if t == connection.tenant_id and c.status is not ConnectionStatus.DISCONNECTED
+        ]
+        if len(active) >= max_active:
+            raise ConnectionLimitReached(max_active)
+        self.write_calls += 1
+        self.items[key] = connection.model_copy(update={"version": 1})
+
+    def get(self, tenant_id: str, connection_id: str) -> Connection:
+        self._seen(tenant_id)
+        try:
+            return self.items[(tenant_id, connection_id)]
+        except KeyError:
+            raise ConnectionNotFound(connection_id, tenant_id=tenant_id) from None
+
+    def list_for_tenant(self, tenant_id: str) -> list[Connection]:
+        self._seen(tenant_id)
+        return [c for (t, _), c in self.items.items() if t == tenant_id]
+
+    def save(self, connection: Connection, *, expected_version: int) -> None:
+        stored = self.get(connection.tenant_id, connection.connection_id)
+        if stored.version != expected_version:
+            raise VersionConflict("connection", connection.connection_id, expected_version)
+        if connection.version != expected_version + 1:
+            raise InvalidInput("the new version must be the expected one plus one", field="version")
+        self.write_calls += 1
+        self.items[(connection.tenant_id, connection.connection_id)] = connection
+
+
+class MemoryMembers(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], Member] = {}
+        self.emails: dict[tuple[str, str], str] = {}
+        self.last_action: dict[tuple[str, str], str] = {}
+        self.member_writes = 0
+        # Called before each write; a test can change the store here to simulate a race.
+        self.before_write: Callable[[MemberWrite], None] | None = None
+
+    def seed(self, *members: Member) -> None:
+        for m in members:
+            self.items[(m.tenant_id, m.member_id)] = m
+            if m.email_key:
+                self.emails[(m.tenant_id, m.email_key)] = m.member_id
+
+    def get(self, tenant_id: str, member_id: str) -> Member:
+        self._seen(tenant_id)
+        try:
+            return self.items[(tenant_id, member_id)]
+        except KeyError:
+            raise MemberNotFound(member_id, tenant_id=tenant_id) from None
+
+    def get_many(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, Member]:
+        self._seen(tenant_id)
+        return {i: self.items[(tenant_id, i)] for i in member_ids if (tenant_id, i) in self.items}
+
+    def find_by_email(self, tenant_id: str, email: str) -> Member | None:
+        self._seen(tenant_id)
+        member_id = self.emails.get((tenant_id, email.strip().lower()))
+        return self.items.get((tenant_id, member_id)) if member_id else None
+
+    def find_by_link(self, tenant_id: str, connection_id: str, hris_id: str) -> Member | None:
+        self._seen(tenant_id)
+        for (t, _), m in self.items.items():
+            if t == tenant_id and m.connection_id == connection_id and m.hris_id == hris_id:
+                return m
+        return None
+
+    def query(
+        self, tenant_id: str, query: MemberQuery, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Member]:
+        self._seen(tenant_id)
+        found = [
+            m
+            for (t, _), m in sorted(self.items.items())
+            if t == tenant_id
+            and (query.status is None or m.status is query.status)
+            and (query.flag is None or query.flag in m.flags)
+            and (query.source is None or m.source is query.source)
+        ]
+        scope = f"members:{tenant_id}:{query.status}:{query.flag}:{query.source}"
+        return _paginate(found, cursor, limit, scope)
+
+    def iter_all(self, tenant_id: str) -> Iterator[Member]:
+        self._seen(tenant_id)
+        return iter([m for (t, _), m in sorted(self.items.items()) if t == tenant_id])
+
+    def write(self, tenant_id: str, writes: Sequence[MemberWrite]) -> list[WriteResult]:
+        self._seen(tenant_id)
+        ids = [w.member.member_id for w in writes]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("at most one write per member in a batch", field="writes")
+        if writes:
+            self.write_calls += 1
+        return [self._write_one(tenant_id, w) for w in writes]
+
+    def _write_one(self, tenant_id: str, w: MemberWrite) -> WriteResult:
+        if self.before_write is not None:
+            self.before_write(w)
+        m = w.member
+        if m.tenant_id != tenant_id:
+            raise InvalidInput("member of another tenant in the batch", field="tenant_id")
+        key = (tenant_id, m.member_id)
+        stored = self.items.get(key)
+        repeated = self.last_action.get(key) == w.action_key
+        if w.previous is None:
+            if m.version != 1:
+                raise InvalidInput("a created member has version 1", field="version")
+            if stored is not None:
+                outcome = WriteOutcome.ALREADY_APPLIED if repeated else WriteOutcome.ALREADY_EXISTS
+                return WriteResult(m.member_id, outcome)
+            old_email = None
+        else:
+            if m.version != w.previous.version + 1:
+                raise InvalidInput("the new version must be the previous one plus one", field="version")
+            if stored is None:
+                return WriteResult(m.member_id, WriteOutcome.NOT_FOUND)
+            if stored.version != w.previous.version:
+                outcome = WriteOutcome.ALREADY_APPLIED if repeated else WriteOutcome.VERSION_CONFLICT
+                return WriteResult(m.member_id, outcome)
+            old_email = stored.email_key
+        new_email = m.email_key
+        if new_email and new_email != old_email:
+            holder = self.emails.get((tenant_id, new_email))
+            if holder is not None and holder != m.member_id:
+                return WriteResult(m.member_id, WriteOutcome.EMAIL_TAKEN, conflicting_member_id=holder)
+        if old_email and old_email != new_email:
+            self.emails.pop((tenant_id, old_email), None)
+        if new_email:
+            self.emails[(tenant_id, new_email)] = m.member_id
+        self.items[key] = m
+        self.last_action[key] = w.action_key
+        self.member_writes += 1
+        return WriteResult(m.member_id, WriteOutcome.APPLIED)
+
+
+class MemoryTasks(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], Task] = {}
+
+    def open(self, tasks: Sequence[Task]) -> list[bool]:
+        created = []
+        for task in tasks:
+            self._seen(task.tenant_id)
+            key = (task.tenant_id, task.task_id)
+            created.append(key not in self.items)
+            if key not in self.items:
+                self.write_calls += 1
+                self.items[key] = task
+        return created
+
+    def get(self, tenant_id: str, task_id: str) -> Task:
+        self._seen(tenant_id)
+        try:
+            return self.items[(tenant_id, task_id)]
+        except KeyError:
+            raise TaskNotFound(task_id, tenant_id=tenant_id) from None
+
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        type: TaskType | None = None,
+        status: TaskStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Task]:
+        self._seen(tenant_id)
+        found = sorted(
+            (
+                t
+                for (tenant, _), t in self.items.items()
+                if tenant == tenant_id
+                and (type is None or t.type is type)
+                and (status is None or t.status is status)
+            ),
+            key=lambda t: (t.opened_at, t.task_id),
+            reverse=True,
+        )
+        return _paginate(found, cursor, limit, f"tasks:{tenant_id}:{type}:{status}")
+
+    def complete(self, tenant_id: str, task_id: str, *, by: str, at: datetime) -> Task:
+        task = self.get(tenant_id, task_id)
+        if task.status is TaskStatus.DONE:
+            return task
+        done = task.model_copy(update={"status": TaskStatus.DONE, "completed_at": at, "completed_by": by})
+        self.write_calls += 1
+        self.items[(tenant_id, task_id)] = done
+        return done
+
+
+class MemoryAudit(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], AuditEntry] = {}
+
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        for e in entries:
+            self._seen(e.tenant_id)
+            if (e.tenant_id, e.entry_id) not in self.items:
+                self.write_calls += 1
+                self.items[(e.tenant_id, e.entry_id)] = e
+
+    def query(
+        self, tenant_id: str, *, member_id: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> Page[AuditEntry]:
+        self._seen(tenant_id)
+        found = sorted(
+            (
+                e
+                for (t, _), e in self.items.items()
+                if t == tenant_id and (member_id is None or e.member_id == member_id)
+            ),
+            key=lambda e: (e.at, e.entry_id),
+            reverse=True,
+        )
+        return _paginate(found, cursor, limit, f"audit:{tenant_id}:{member_id}")
+
+    def all(self) -> list[AuditEntry]:
+        return list(self.items.values())
+
+
+class MemoryRuns(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], SyncRun] = {}
+
+    def create(self, run: SyncRun) -> None:
+        self._seen(run.tenant_id)
+        key = (run.tenant_id, run.run_id)
+        if key in self.items:
+            raise AlreadyExists("run", run.run_id)
+        self.write_calls += 1
+        self.items[key] = run.model_copy(update={"version": 1})
+
+    def get(self, tenant_id: str, run_id: str) -> SyncRun:
+        self._seen(tenant_id)
+        try:
+            return self.items[(tenant_id, run_id)]
+        except KeyError:
+            raise RunNotFound(run_id, tenant_id=tenant_id) from None
+
+    def list_for_connection(
+        self, tenant_id: str, connection_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[SyncRun]:
+        self._seen(tenant_id)
+        found = sorted(
+            (r for (t, _), r in self.items.items() if t == tenant_id and r.connection_id == connection_id),
+            key=lambda r: (r.started_at, r.run_id),
+            reverse=True,
+        )
+        return _paginate(found, cursor, limit, f"runs:{tenant_id}:{connection_id}")
+
+    def save(self, run: SyncRun, *, expected_version: int) -> None:
+        stored = self.get(run.tenant_id, run.run_id)
+        if stored.version != expected_version:
+            raise VersionConflict("run", run.run_id, expected_version)
+        if run.version != expected_version + 1:
+            raise InvalidInput("the new version must be the expected one plus one", field="version")
+        self.write_calls += 1
+        self.items[(run.tenant_id, run.run_id)] = run
+
+    def record_chunk(self, tenant_id: str, run_id: str, chunk: int, applied: PlanCounts) -> SyncRun:
+        run = self.get(tenant_id, run_id)
+        if chunk in run.chunks_done:
+            return run
+        summed = PlanCounts(
+            **{name: getattr(run.applied, name) + getattr(applied, name) for name in PlanCounts.model_fields}
+        )
+        done = run.chunks_done | {chunk}
+        updated = run.model_copy(
+            update={
+                "applied": summed,
+                "chunks_done": done,
+                "progress": run.progress.model_copy(update={"chunks_applied": len(done)}),
+                "version": run.version + 1,
+            }
+        )
+        self.write_calls += 1
+        self.items[(tenant_id, run_id)] = updated
+        return updated
+
+
+class MemoryLock(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.leases: dict[tuple[str, str], Lease] = {}
+
+    def acquire(
+        self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta
+    ) -> Lease:
+        self._seen(tenant_id)
+        current = self.leases.get((tenant_id, connection_id))
+        if current is not None and current.holder != holder and current.expires_at > now:
+            raise LockHeld(connection_id, current.holder, current.expires_at)
+        lease = Lease(tenant_id, connection_id, holder, now + ttl)
+        self.leases[(tenant_id, connection_id)] = lease
+        return lease
+
+    def renew(self, lease: Lease, now: datetime, ttl: timedelta) -> Lease:
+        self._seen(lease.tenant_id)
+        current = self.leases.get((lease.tenant_id, lease.connection_id))
+        if current is None or current.holder != lease.holder:
+            raise LockLost(lease.connection_id, lease.holder)
+        renewed = Lease(lease.tenant_id, lease.connection_id, lease.holder, now + ttl)
+        self.leases[(lease.tenant_id, lease.connection_id)] = renewed
+        return renewed
+
+    def release(self, lease: Lease) -> None:
+        self._seen(lease.tenant_id)
+        current = self.leases.get((lease.tenant_id, lease.connection_id))
+        if current is not None and current.holder == lease.holder:
+            del self.leases[(lease.tenant_id, lease.connection_id)]
+
+    def current(self, tenant_id: str, connection_id: str, now: datetime) -> Lease | None:
+        self._seen(tenant_id)
+        lease = self.leases.get((tenant_id, connection_id))
+        return lease if lease is not None and lease.expires_at > now else None
+
+
+class MemoryBlobs(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes) -> None:
+        self._seen(key.split("/", 1)[0])
+        self.write_calls += 1
+        self.items[key] = data
+
+    def get(self, key: str) -> bytes:
+        self._seen(key.split("/", 1)[0])
+        try:
+            return self.items[key]
+        except KeyError:
+            raise BlobNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        self.items.pop(key, None)
+
+
+class MemorySecrets(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], Credentials] = {}
+
+    def put(self, tenant_id: str, connection_id: str, credentials: Credentials) -> None:
+        self._seen(tenant_id)
+        self.write_calls += 1
+        self.items[(tenant_id, connection_id)] = credentials
+
+    def get(self, tenant_id: str, connection_id: str) -> Credentials:
+        self._seen(tenant_id)
+        try:
+            return self.items[(tenant_id, connection_id)]
+        except KeyError:
+            raise SecretNotFound(connection_id, tenant_id=tenant_id) from None
+
+    def delete(self, tenant_id: str, connection_id: str) -> None:
+        self._seen(tenant_id)
+        self.items.pop((tenant_id, connection_id), None)
+
+
+@dataclass
+class ScheduleEntry:
+    expression: str
+    timezone: str
+    payload: Mapping[str, Any]
+
+
+class MemoryScheduler(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], ScheduleEntry] = {}
+
+    def upsert(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        *,
+        expression: str,
+        timezone: str,
+        payload: Mapping[str, Any],
+    ) -> None:
+        self._seen(tenant_id)
+        validate_schedule_expression(expression)
+        validate_timezone(timezone)
+        self.write_calls += 1
+        self.items[(tenant_id, connection_id)] = ScheduleEntry(expression, timezone, dict(payload))
+
+    def delete(self, tenant_id: str, connection_id: str) -> None:
+        self._seen(tenant_id)
+        self.items.pop((tenant_id, connection_id), None)
+
+
+class MemoryWorkflow:
+    def __init__(self) -> None:
+        self.executions: dict[str, Mapping[str, Any]] = {}
+
+    def start(self, name: str, input: Mapping[str, Any]) -> str:
+        existing = self.executions.get(name)
+        if existing is not None and dict(existing) != dict(input):
+            raise AlreadyExists("execution", name)
+        self.executions[name] = dict(input)
+        return f"exec:{name}"
+
+
+class MemoryMailer:
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+
+    def send(self, email: Email) -> None:
+        self.sent.append(email)
+
+
+class MemoryEvents:
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        self.published.extend(events)
+
+    def types(self) -> list[str]:
+        return [e.detail_type for e in self.published]
+
+
+class FixedClock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._counter):06d}"
+
+
+@dataclass
+class ProviderRegistry:
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+    def __call__(self, name: str) -> Provider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise ProviderNotFound(name) from None
