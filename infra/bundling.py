@@ -122,7 +122,8 @@ class _Local:
     def __init__(self, build: Any) -> None:
         self._build = build
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    def try_bundle(self, output_dir: str, options: Any = None, **_kw: Any) -> bool:
+        del options, _kw  # pip and copies need none of the Docker options
         self._build(Path(output_dir))
         return True
 
