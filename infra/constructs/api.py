@@ -127,15 +127,14 @@ class Api(Construct):
                 else None
             )
             v1 = api.root.add_resource("v1", default_cors_preflight_options=cors)
-            v1.add_proxy(
-                any_method=True,
-                default_integration=apigw.LambdaIntegration(admin_api),
-                default_method_options=apigw.MethodOptions(
-                    authorizer=authorizer,
-                    authorization_type=authorizer.authorization_type,
-                    request_validator=validator,
-                    request_parameters={"method.request.path.proxy": True},
-                ),
+            proxy = v1.add_proxy(any_method=False)
+            proxy.add_method(
+                "ANY",
+                apigw.LambdaIntegration(admin_api),
+                authorizer=authorizer,
+                authorization_type=authorizer.authorization_type,
+                request_validator=validator,
+                request_parameters={"method.request.path.proxy": True},
             )
             if cors is not None:
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
