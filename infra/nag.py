@@ -11,7 +11,7 @@ from constructs import IConstruct
 
 def check(app: App) -> None:
     """Run the AWS Solutions checks when the app synthesizes; a new finding fails the synth."""
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:

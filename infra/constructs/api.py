@@ -95,8 +95,9 @@ class Api(Construct):
             ),
         )
         self.rest_api = api
+        cloud_watch_role = api.node.find_child("CloudWatchRole")
         acknowledge(
-            api,
+            cloud_watch_role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AmazonAPIGatewayPushToCloudWatchLogs]",
             "API Gateway's account-wide logging role: AWS's managed policy is the documented minimum",
