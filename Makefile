@@ -74,3 +74,15 @@ synth: install $(CDK)
 
 deploy: install $(CDK)
 	$(CDK_ENV) $(CDK) deploy --require-approval broadening --no-notices --no-version-reporting $(CDK_ARGS)
+
+# The layer's wheels for the Lambda platform, fetched once per dependency change, so that
+# bundling (synth, deploy, the bundling test) installs offline from .tools/wheelhouse/.
+WHEELHOUSE_STAMP := .tools/wheelhouse/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
+.PHONY: wheelhouse
+$(WHEELHOUSE_STAMP): $(STAMP)
+	$(BIN)/python -m infra.bundling download
+	@rm -f .tools/wheelhouse/.stamp-*
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE_STAMP)
+synth deploy test: $(WHEELHOUSE_STAMP)

@@ -8,6 +8,10 @@ Two kinds of asset:
 
 Each asset's hash is computed from what goes into it (files, dependency list, platform), so an
 asset changes exactly when its content would.
+
+Offline: `python -m infra.bundling download` (run by `make wheelhouse`, a prerequisite of
+`make synth`) fetches the layer's wheels once into `.tools/wheelhouse/`; when that folder exists,
+bundling installs from it alone (`--no-index`), so a synth never reaches the network.
 """
 
 from __future__ import annotations
@@ -59,16 +63,12 @@ def tree_digest(*paths: Path, extra: tuple[str, ...] = ()) -> str:
     return digest.hexdigest()
 
 
-def pip_install(requirements: list[str], target: Path) -> None:
-    """Install wheels for the Lambda platform into `target` (no sdists, no bytecode)."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-compile",
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WHEELHOUSE = REPO_ROOT / ".tools" / "wheelhouse" / f"{PIP_PLATFORM}-py{RUNTIME_PYTHON_VERSION}"
+
+
+def _platform_flags() -> list[str]:
+    return [
         "--only-binary=:all:",
         "--platform",
         PIP_PLATFORM,
@@ -76,14 +76,62 @@ def pip_install(requirements: list[str], target: Path) -> None:
         "cp",
         "--python-version",
         RUNTIME_PYTHON_VERSION,
-        "--target",
-        str(target),
-        *requirements,
     ]
+
+
+def _pip(arguments: list[str], what: str) -> None:
+    command = [sys.executable, "-m", "pip", *arguments]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise BundlingError(f"pip could not install the layer's dependencies for {PIP_PLATFORM}:\n{tail}")
+        raise BundlingError(f"pip could not {what} for {PIP_PLATFORM}:\n{tail}")
+
+
+def _marker(wheelhouse: Path) -> Path:
+    return wheelhouse / ".requirements"
+
+
+def wheelhouse_serves(requirements: list[str], wheelhouse: Path = WHEELHOUSE) -> bool:
+    """True when the wheelhouse was completely filled for exactly these requirements."""
+    marker = _marker(wheelhouse)
+    return marker.is_file() and marker.read_text() == "\n".join(requirements)
+
+
+def download_wheels(requirements: list[str], wheelhouse: Path = WHEELHOUSE) -> None:
+    """Fetch every wheel the layer needs (the only step that uses the network)."""
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    _marker(wheelhouse).unlink(missing_ok=True)
+    download = [
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        *_platform_flags(),
+        "-d",
+        str(wheelhouse),
+    ]
+    _pip([*download, *requirements], "download the layer's wheels")
+    _marker(wheelhouse).write_text("\n".join(requirements))
+
+
+def pip_install(requirements: list[str], target: Path, wheelhouse: Path | None = WHEELHOUSE) -> None:
+    """Install wheels for the Lambda platform into `target` (no sdists, no bytecode); only from the
+    wheelhouse when it was filled for these requirements, from the index otherwise."""
+    offline = wheelhouse is not None and wheelhouse_serves(requirements, wheelhouse)
+    source = ["--no-index", "--find-links", str(wheelhouse)] if offline else []
+    _pip(
+        [
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            *_platform_flags(),
+            *source,
+            "--target",
+            str(target),
+            *requirements,
+        ],
+        "install the layer's dependencies",
+    )
     # Console scripts are of no use in a layer.
     shutil.rmtree(target / "bin", ignore_errors=True)
 
@@ -153,3 +201,15 @@ def function_code(folder: Path) -> lambda_.Code:
         asset_hash=tree_digest(*sources, extra=(folder.name,)),
         bundling=_options(lambda out: build_function(out, folder=folder)),
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m infra.bundling download`: fill the wheelhouse for offline synths."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments != ["download"]:
+        raise SystemExit("usage: python -m infra.bundling download")
+    download_wheels(runtime_requirements(REPO_ROOT / "pyproject.toml"))
+
+
+if __name__ == "__main__":
+    main()
