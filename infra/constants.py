@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -56,8 +58,17 @@ LAMBDA_TRANSIENT_ERRORS = (
 # ... and ours (class names: Lambda reports them as errorType): AWS throttling that outlived the
 # adapters' retries, and an HR system that stayed unavailable past the HTTP client's budget.
 STEP_TRANSIENT_ERRORS = ("Throttled", "ProviderUnavailable")
-LAMBDA_RETRY = {"interval": Duration.seconds(2), "max_attempts": 6, "backoff_rate": 2.0}
-STEP_RETRY = {"interval": Duration.seconds(30), "max_attempts": 4, "backoff_rate": 2.0}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    interval: Duration
+    max_attempts: int
+    backoff_rate: float
+
+
+LAMBDA_RETRY = Backoff(interval=Duration.seconds(2), max_attempts=6, backoff_rate=2.0)
+STEP_RETRY = Backoff(interval=Duration.seconds(30), max_attempts=4, backoff_rate=2.0)
 RETRY_MAX_DELAY = Duration.minutes(5)
 
 # API.

@@ -37,5 +37,5 @@ def _flatten(value: Any) -> str:
             return f"<{argument[0]}.{argument[1]}>"
         if function == "Fn::Join":
             separator, parts = argument
-            return separator.join(_flatten(part) for part in parts)
+            return str(separator).join(_flatten(part) for part in parts)
     raise ValueError(f"cannot name {value!r} as cdk-nag does")

@@ -68,7 +68,7 @@ class Api(Construct):
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),  # type: ignore[arg-type]
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,
                     http_method=True,
@@ -234,7 +234,7 @@ class Api(Construct):
         return apigw.CognitoUserPoolsAuthorizer(
             self,
             "Authorizer",
-            cognito_user_pools=[pool],  # type: ignore[list-item]
+            cognito_user_pools=[pool],
             identity_source=apigw.IdentitySource.header("Authorization"),
             results_cache_ttl=Duration.minutes(5),
         )

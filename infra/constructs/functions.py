@@ -120,7 +120,7 @@ class ServiceFunctions(Construct):
         role = iam.Role(
             scope,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),  # type: ignore[arg-type]
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{APP_NAME} {spec.name}: logs, traces and the access it declares",
         )
         log_group.grant_write(role)
@@ -137,8 +137,8 @@ class ServiceFunctions(Construct):
             memory_size=spec.memory_mb,
             timeout=spec.timeout,
             reserved_concurrent_executions=spec.reserved_concurrency,
-            role=role,  # type: ignore[arg-type]
-            log_group=log_group,  # type: ignore[arg-type]
+            role=role,
+            log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,

@@ -41,7 +41,7 @@ class Observability(Construct):
             description=f"{prefix}: encrypts the alarm topic (CloudWatch may use it)",
             enable_key_rotation=True,
         )
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")  # type: ignore[arg-type]
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(
             self, "Alarms", topic_name=f"{prefix}-alarms", master_key=key, enforce_ssl=True
         )
@@ -113,9 +113,7 @@ class Observability(Construct):
             )
 
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=prefix)
-        self.dashboard.add_widgets(
-            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)  # type: ignore[arg-type]
-        )
+        self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         if rest_api is not None:
             self.dashboard.add_widgets(
                 cw.GraphWidget(

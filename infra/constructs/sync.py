@@ -72,7 +72,7 @@ class Sync(Construct):
             self,
             "SchedulerRole",
             description=f"{APP_NAME}: assumed by EventBridge Scheduler to trigger full syncs",
-            assumed_by=iam.ServicePrincipal(  # type: ignore[arg-type]
+            assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
@@ -202,7 +202,7 @@ class Sync(Construct):
             timeout=SYNC_TIMEOUT,
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=log_group,  # type: ignore[arg-type]
+                destination=log_group,
                 level=sfn.LogLevel.ALL,
                 include_execution_data=False,  # payloads name people: keep them out of the logs
             ),
@@ -231,16 +231,13 @@ class Sync(Construct):
             payload_response_only=True,
             retry_on_service_exceptions=False,
         )
-        task.add_retry(
-            errors=list(LAMBDA_TRANSIENT_ERRORS),
-            jitter_strategy=sfn.JitterType.FULL,
-            max_delay=RETRY_MAX_DELAY,
-            **LAMBDA_RETRY,  # type: ignore[arg-type]
-        )
-        task.add_retry(
-            errors=list(STEP_TRANSIENT_ERRORS),
-            jitter_strategy=sfn.JitterType.FULL,
-            max_delay=RETRY_MAX_DELAY,
-            **STEP_RETRY,  # type: ignore[arg-type]
-        )
+        for errors, backoff in ((LAMBDA_TRANSIENT_ERRORS, LAMBDA_RETRY), (STEP_TRANSIENT_ERRORS, STEP_RETRY)):
+            task.add_retry(
+                errors=list(errors),
+                interval=backoff.interval,
+                max_attempts=backoff.max_attempts,
+                backoff_rate=backoff.backoff_rate,
+                max_delay=RETRY_MAX_DELAY,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
         return task
