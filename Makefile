@@ -80,7 +80,7 @@ deploy: install $(CDK)
 WHEELHOUSE_STAMP := .tools/wheelhouse/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 .PHONY: wheelhouse
 $(WHEELHOUSE_STAMP): $(STAMP)
-	$(BIN)/python -m infra.bundling download
+	$(CDK_ENV) $(BIN)/python -m infra.bundling download
 	@rm -f .tools/wheelhouse/.stamp-*
 	@touch $@
 
