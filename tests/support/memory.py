@@ -107,6 +107,12 @@ class MemoryConnections(_Tracked):
         except KeyError:
             raise ConnectionNotFound(connection_id, tenant_id=tenant_id) from None
 
+    def tenant_of(self, connection_id: str) -> str:
+        for tenant_id, cid in self.items:
+            if cid == connection_id:
+                return tenant_id
+        raise ConnectionNotFound(connection_id)
+
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         self._seen(tenant_id)
         return [c for (t, _), c in self.items.items() if t == tenant_id]

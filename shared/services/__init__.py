@@ -1,0 +1,1 @@
+"""Use cases: one function per admin action or sync step, taking ports (never building them)."""
