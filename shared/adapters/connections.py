@@ -58,8 +58,7 @@ class DynamoConnectionStore:
         return {"Update": update}
 
     def create(self, connection: Connection, *, max_active: int) -> None:
-        if connection.version != 1:
-            raise InvalidInput("a new connection has version 1", field="version")
+        connection = connection.model_copy(update={"version": 1})  # a new connection's first version
         t, c = connection.tenant_id, connection.connection_id
         items: list[Item] = [
             {

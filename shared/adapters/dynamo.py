@@ -314,6 +314,8 @@ class DynamoTable:
         """
         if not items:
             return None
+        if len(items) == 1:
+            return self._single(items[0])
         if len(items) > TRANSACT_LIMIT:
             raise ValueError(f"a transaction holds at most {TRANSACT_LIMIT} items")
         kwargs: dict[str, Any] = {"TransactItems": list(items)}
@@ -331,6 +333,20 @@ class DynamoTable:
             if len(reasons) != len(items):  # an engine that gave no per-item reasons
                 reasons = ["Unknown"] * len(items)
             return Cancelled(reasons)
+        return None
+
+    def _single(self, item: Item) -> Cancelled | None:
+        """A one-item "transaction" as the plain conditional write it is (half the write units)."""
+        ((kind, body),) = item.items()
+        operation = _SINGLE_OPERATIONS.get(kind)
+        if operation is None:
+            raise ValueError(f"unsupported transaction item {kind!r}")
+        try:
+            self.call(operation, **body)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return Cancelled(["ConditionalCheckFailed"])
         return None
 
     def _backoff(self, attempt: int, operation: str) -> int:
@@ -425,6 +441,9 @@ class DynamoTable:
             if result.next_cursor is None:
                 return
             cursor = result.next_cursor
+
+
+_SINGLE_OPERATIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
 
 
 def _snake(operation: str) -> str:
