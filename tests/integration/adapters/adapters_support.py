@@ -123,6 +123,8 @@ class FlakyClient:
             return self._throttled(real, name)
         if name == "batch_write_item":
             return self._batch_write
+        if name == "batch_get_item":
+            return self._batch_get
         return real
 
     def _throttled(self, real: Callable[..., Any], name: str) -> Callable[..., Any]:
@@ -136,6 +138,18 @@ class FlakyClient:
             return real(**kwargs)
 
         return call
+
+    def _batch_get(self, **kwargs: Any) -> Any:
+        if self.unprocessed <= 0:
+            return self._client.batch_get_item(**kwargs)
+        self.unprocessed -= 1
+        ((table, request),) = kwargs["RequestItems"].items()
+        keys = request["Keys"]
+        half = len(keys) // 2 or len(keys)
+        response = self._client.batch_get_item(RequestItems={table: {**request, "Keys": keys[:half]}})
+        left = keys[half:]
+        response["UnprocessedKeys"] = {table: {**request, "Keys": left}} if left else {}
+        return response
 
     def _batch_write(self, **kwargs: Any) -> Any:
         if self.unprocessed <= 0:

@@ -331,6 +331,16 @@ def test_transaction_sizes_33_creates_or_100_updates_per_request(ddb):
     assert counter.writes == 0
 
 
+def test_unprocessed_keys_of_a_batch_get_are_asked_again(ddb):
+    members = [member(hris_id=f"e{i}") for i in range(6)]
+    store_for(ddb).write("t1", [create(m) for m in members])
+    sleeps = Sleeps()
+    flaky = store_for(ddb, client=FlakyClient(ddb.client, unprocessed=2), sleeps=sleeps)
+    found = flaky.get_many("t1", [m.member_id for m in members])
+    assert set(found) == {m.member_id for m in members}
+    assert len(sleeps) == 2
+
+
 def test_throttled_transactions_are_retried_with_backoff_then_raise(ddb):
     sleeps = Sleeps()
     flaky = FlakyClient(ddb.client, throttle=2)
