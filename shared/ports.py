@@ -57,7 +57,7 @@ class Page(Generic[T]):
 
 class ConnectionStore(Protocol):
     def create(self, connection: Connection, *, max_active: int) -> None:
-        """Store a new connection (``version`` 1).
+        """Store a new connection; its ``version`` must be 1 (``InvalidInput`` otherwise).
 
         Raises ``ConnectionLimitReached`` when the tenant already has ``max_active`` connections
         whose status is not ``disconnected`` (R22; the adapter enforces it atomically, e.g. with a
@@ -231,7 +231,7 @@ class AuditLog(Protocol):
 
 class RunStore(Protocol):
     def create(self, run: SyncRun) -> None:
-        """Store a new run (``version`` 1). Raises ``AlreadyExists``."""
+        """Store a new run; its ``version`` must be 1. Raises ``AlreadyExists``."""
 
     def get(self, tenant_id: str, run_id: str) -> SyncRun:
         """Raises ``RunNotFound``."""

@@ -139,6 +139,7 @@ def connect(
         label=label.strip() or "-",
         created_at=now,
         updated_at=now,
+        version=1,
     )
     connection = _with_options(base, {"label": label.strip(), **(options or {})})
     _schedule_expression(ports, connection, connector)

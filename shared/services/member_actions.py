@@ -25,6 +25,12 @@ from shared.domain.models import (
 _NO_GUARD = GuardVerdict(hold=False, deactivations=0, active_members=0, pct=0.0)
 
 
+def _validated(member: Member) -> Member:
+    """Re-validate a member ``apply_plan`` built with ``model_copy`` (which skips validation): a
+    plan read back from a blob carries its ``after`` values as JSON (dates as strings)."""
+    return Member.model_validate(member.model_dump(warnings=False))
+
+
 def apply_actions(
     member: Member | None, actions: Sequence[Action], *, connection: Connection, now: datetime
 ) -> list[Member | None]:
@@ -51,9 +57,11 @@ def apply_actions(
         )
         existing = {current.member_id: current} if current is not None else {}
         changed = apply_plan(existing, plan, connection, now).get(action.member_id, current)
-        if changed is not None and current is not None:
-            changed = changed.model_copy(
-                update={"version": current.version, "updated_at": current.updated_at}
-            )
+        if changed is not None and changed is not current:
+            changed = _validated(changed)
+            if current is not None:
+                changed = changed.model_copy(
+                    update={"version": current.version, "updated_at": current.updated_at}
+                )
         states.append(changed)
     return states

@@ -185,10 +185,15 @@ def start_run(
     except LockHeld as held:
         return StartResult(run=None, running=Lease(tenant_id, connection_id, held.holder, held.expires_at))
     run = SyncRun(
-        run_id=new_id, tenant_id=tenant_id, connection_id=connection_id, trigger=trigger, started_at=now
+        run_id=new_id,
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        trigger=trigger,
+        started_at=now,
+        version=1,
     )
     ports.runs.create(run)
-    return StartResult(run=ports.runs.get(tenant_id, new_id))
+    return StartResult(run=run)
 
 
 def request_sync(
@@ -559,9 +564,11 @@ def _connection_after_success(
 
 def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
     """The machine caught an error: the run fails, the lock is freed, the connection is marked
-    failing, the admins are told and ``sync.failed`` is emitted (once)."""
+    failing, the admins are told and ``sync.failed`` is emitted (once). A run that already
+    finished stays as it is."""
     run = _run_of(ports, tenant_id, connection_id, run_id)
-    if run.status is RunStatus.FAILED:
+    if run.status.finished:
+        # Already failed (a repeated catch), or finished before the error: nothing to undo.
         return run
     now = ports.clock.now()
     reason = (error or "unknown error")[:_MAX_ERROR]

@@ -209,7 +209,7 @@ class MemberStoreContract:
 
 def new_connection(tenant: str, connection_id: str, **fields: Any) -> Connection:
     return Connection(
-        connection_id=connection_id, tenant_id=tenant, provider="bamboohr", label="HR", **fields
+        connection_id=connection_id, tenant_id=tenant, provider="bamboohr", label="HR", version=1, **fields
     )
 
 
@@ -254,6 +254,7 @@ def new_run(tenant: str, run_id: str, connection_id: str = "c1", minute: int = 0
         connection_id=connection_id,
         trigger=RunTrigger.MANUAL,
         started_at=NOW + timedelta(minutes=minute),
+        version=1,
     )
 
 

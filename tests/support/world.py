@@ -20,7 +20,7 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunStatus, SyncRun
 from shared.errors import HrisSyncError
-from shared.ports import Email
+from shared.ports import Email, ProviderLookup
 from shared.providers.base import (
     Credentials,
     Directory,
@@ -170,6 +170,8 @@ class World:
     clock: FixedClock = field(default_factory=FixedClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
     settings: ServiceSettings = field(default_factory=lambda: ServiceSettings(chunk_size=2))
+    # The providers by name; None: only the scripted ``hr`` as "fakehr".
+    lookup: ProviderLookup | None = None
 
     @property
     def ports(self) -> Ports:
@@ -188,7 +190,7 @@ class World:
             events=self.events,
             clock=self.clock,
             ids=self.ids,
-            providers=ProviderRegistry({"fakehr": self.hr}),
+            providers=self.lookup or ProviderRegistry({"fakehr": self.hr}),
             settings=self.settings,
         )
 

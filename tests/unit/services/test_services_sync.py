@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -535,3 +535,24 @@ def test_r23_a_newer_plan_supersedes_a_held_one(world: World) -> None:
     assert old.decided_by == f"superseded by {second.run_id}"
     with pytest.raises(InvalidState):
         sync.confirm_held_plan(world.ports, T, first, "admin-1")
+
+
+def test_an_error_after_a_run_finished_does_not_turn_it_into_a_failure(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    run = world.last_run(T, conn.connection_id)
+    after = sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "SES throttled")
+    assert after.status is RunStatus.COMPLETED
+    assert world.connections.get(T, conn.connection_id).status is ConnectionStatus.ACTIVE
+    assert world.emails("connection_failing") == []
+
+
+def test_dates_in_a_stored_plan_are_dates_again_when_applied(world: World) -> None:
+    hire(world, "ann")
+    conn = imported(world)
+    world.hr.set(employee("ann", termination_date="2026-12-31", birthday="1990-05-17"))
+    world.sync_now(T, conn.connection_id)
+    ann = world.member_by_hris(T, conn.connection_id, "ann")
+    assert ann.profile.termination_date == date(2026, 12, 31)
+    assert ann.profile.birthday == date(1990, 5, 17)
+    assert isinstance(ann.profile.termination_date, date)
