@@ -58,7 +58,8 @@ class DynamoConnectionStore:
         return {"Update": update}
 
     def create(self, connection: Connection, *, max_active: int) -> None:
-        connection = connection.model_copy(update={"version": 1})  # a new connection's first version
+        if connection.version != 1:
+            raise InvalidInput("a new connection has version 1", field="version")
         t, c = connection.tenant_id, connection.connection_id
         items: list[Item] = [
             {

@@ -288,7 +288,8 @@ class DynamoRunStore:
         self._table = table
 
     def create(self, run: SyncRun) -> None:
-        run = run.model_copy(update={"version": 1})  # a new run's first version
+        if run.version != 1:
+            raise InvalidInput("a new run has version 1", field="version")
         try:
             self._table.call("PutItem", Item=run_item(run), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:

@@ -57,6 +57,8 @@ def test_a_tenants_connections_oldest_first_and_by_id(ddb):
         store.tenant_of("nope")
     with pytest.raises(AlreadyExists):
         store.create(connection(cid="c1"), max_active=5)
+    with pytest.raises(InvalidInput):
+        store.create(connection(cid="c7").model_copy(update={"version": 0}), max_active=5)
 
 
 def test_r22_connection_limit_holds_under_concurrent_connects(ddb):
@@ -225,6 +227,8 @@ def test_a_connections_runs_newest_first_and_saves_are_versioned(ddb):
     store.create(run("other", connection_id="c2"))
     with pytest.raises(AlreadyExists):
         store.create(run("r1"))
+    with pytest.raises(InvalidInput):
+        store.create(run("r9").model_copy(update={"version": 0}))
     page = store.list_for_connection("t1", "c1", limit=3)
     rest = store.list_for_connection("t1", "c1", limit=3, cursor=page.next_cursor)
     assert [r.run_id for r in page.items + rest.items] == ["r4", "r3", "r2", "r1", "r0"]
