@@ -15,6 +15,8 @@ class HrisSyncError(Exception):
     """Base of our own errors. ``code`` is stable (the API's ``error.code``); ``details`` is JSON-safe."""
 
     code = "error"
+    # The HTTP status the admin API answers with (one place decides it for every error).
+    http_status = 500
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -27,6 +29,7 @@ class HrisSyncError(Exception):
 
 class NotFound(HrisSyncError):
     code = "not_found"
+    http_status = 404
     resource = "resource"
 
     def __init__(self, resource_id: str, *, tenant_id: str | None = None) -> None:
@@ -83,6 +86,7 @@ class ProviderNotFound(NotFound):
 
 class Conflict(HrisSyncError):
     code = "conflict"
+    http_status = 409
 
 
 class VersionConflict(Conflict):
@@ -175,6 +179,7 @@ class InvalidState(Conflict):
 
 class InvalidInput(HrisSyncError):
     code = "invalid_input"
+    http_status = 422
 
     def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
         if field is not None:
@@ -190,6 +195,7 @@ class Throttled(HrisSyncError):
     """AWS kept throttling after the adapter's bounded retries: safe to retry later (503/429)."""
 
     code = "throttled"
+    http_status = 503
 
     def __init__(self, operation: str) -> None:
         super().__init__(f"{operation} was throttled; retry later", operation=operation)
@@ -211,6 +217,7 @@ class ProviderFailure(HrisSyncError):
     """The HR system could not be reached or refused us (wraps a provider error for the API: 502)."""
 
     code = "provider_failure"
+    http_status = 502
 
 
 class ProviderCredentialsRejected(ProviderFailure):

@@ -57,7 +57,7 @@ class Page(Generic[T]):
 
 class ConnectionStore(Protocol):
     def create(self, connection: Connection, *, max_active: int) -> None:
-        """Store a new connection (``version`` 1).
+        """Store a new connection; its ``version`` must be 1 (``InvalidInput`` otherwise).
 
         Raises ``ConnectionLimitReached`` when the tenant already has ``max_active`` connections
         whose status is not ``disconnected`` (R22; the adapter enforces it atomically, e.g. with a
@@ -66,6 +66,11 @@ class ConnectionStore(Protocol):
 
     def get(self, tenant_id: str, connection_id: str) -> Connection:
         """Raises ``ConnectionNotFound``."""
+
+    def tenant_of(self, connection_id: str) -> str:
+        """The tenant owning a connection id. Webhooks arrive as ``/webhooks/{connection_id}``
+        with no tenant, so the store keeps a lookup (connection id -> tenant id only) written with
+        the connection. Raises ``ConnectionNotFound``."""
 
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         """All of a tenant's connections (disconnected ones too), oldest first. A tenant has few."""
@@ -105,8 +110,9 @@ class MemberWrite:
 
     ``action_key`` makes a repeated write harmless: the store keeps the key of the last action
     applied to the member, and a write whose condition fails because that very action was
-    already applied reports ``ALREADY_APPLIED`` (not a conflict). Keys are deterministic
-    (run id + action index, or an admin request id).
+    already applied reports ``ALREADY_APPLIED`` (not a conflict). Keys are deterministic:
+    ``<run id>:c<chunk>:<member id>`` for a sync, ``wh:<delivery id>:<member id>`` for a webhook,
+    ``adm:<request id>`` for an admin's change.
     """
 
     member: Member
@@ -225,7 +231,7 @@ class AuditLog(Protocol):
 
 class RunStore(Protocol):
     def create(self, run: SyncRun) -> None:
-        """Store a new run (``version`` 1). Raises ``AlreadyExists``."""
+        """Store a new run; its ``version`` must be 1. Raises ``AlreadyExists``."""
 
     def get(self, tenant_id: str, run_id: str) -> SyncRun:
         """Raises ``RunNotFound``."""

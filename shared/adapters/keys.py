@@ -41,6 +41,9 @@ def lock_sk(connection_id: str) -> str:
     return f"LOCK#{part(connection_id, 'connection_id')}"
 
 
+CONNECTION_COUNTER_SK = "COUNTER#CONNECTIONS"
+
+
 def route_pk(connection_id: str) -> str:
     """connection id -> tenant (the webhook path names only the connection)."""
     return f"ROUTE#C#{part(connection_id, 'connection_id')}"
@@ -55,7 +58,6 @@ def member_pk(tenant_id: str, member_id: str) -> str:
 
 
 MEMBER_SK = "MEMBER"
-AUDIT_SK_PREFIX = "A#"
 
 
 def email_pk(tenant_id: str, email_key: str) -> str:
@@ -90,8 +92,25 @@ def member_flag_gsi(tenant_id: str, flag: str) -> str:
     return f"{tenant_prefix(tenant_id)}#MF#{flag}"
 
 
-def audit_sk(at_iso: str, audit_id: str) -> str:
-    return f"{AUDIT_SK_PREFIX}{at_iso}#{part(audit_id, 'audit_id')}"
+# --- audit -------------------------------------------------------------------------------------
+def audit_pk(tenant_id: str, entry_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}#AUDIT#{part(entry_id, 'entry_id')}"
+
+
+AUDIT_SK = "AUDIT"
+
+
+def member_audit_gsi(tenant_id: str, member_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}#M#{part(member_id, 'member_id')}#AUDIT"
+
+
+def tenant_audit_gsi(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}#AUDIT"
+
+
+def time_sort(at_iso: str, item_id: str) -> str:
+    """Sort keys that order by time, ties broken by id."""
+    return f"{at_iso}#{item_id}"
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -102,8 +121,16 @@ def task_pk(tenant_id: str, task_id: str) -> str:
 TASK_SK = "TASK"
 
 
-def task_gsi(tenant_id: str, task_type: str, status: str) -> str:
+def task_type_status_gsi(tenant_id: str, task_type: str, status: str) -> str:
     return f"{tenant_prefix(tenant_id)}#TASKS#{task_type}#{status}"
+
+
+def task_status_gsi(tenant_id: str, status: str) -> str:
+    return f"{tenant_prefix(tenant_id)}#TASKS#S#{status}"
+
+
+def tasks_gsi(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}#TASKS"
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -112,12 +139,6 @@ def run_pk(tenant_id: str, run_id: str) -> str:
 
 
 RUN_SK = "RUN"
-HELD_PLAN_SK = "PLAN"
-CHUNK_SK_PREFIX = "CHUNK#"
-
-
-def chunk_sk(chunk: int) -> str:
-    return f"{CHUNK_SK_PREFIX}{chunk:06d}"
 
 
 def connection_runs_gsi(tenant_id: str, connection_id: str) -> str:

@@ -408,8 +408,9 @@ class LinkMember(_Frozen):
 class UpdateMember(_Frozen):
     kind: Literal["update"] = "update"
     member_id: str
-    # Field name -> before/after. Profile fields by name; app fields as "groups", "location",
-    # "role", "region", "approver_member_id".
+    # Field name -> before/after. Profile fields by name; app fields as "app_groups" (the
+    # member's own ``groups``, not the profile's HR groups), "location", "role", "region",
+    # "approver_member_id".
     changes: dict[str, FieldChange]
     # Overrides this update drops (R16, hris_wins).
     clear_overrides: tuple[str, ...] = ()
@@ -419,6 +420,9 @@ class DeactivateMember(_Frozen):
     kind: Literal["deactivate"] = "deactivate"
     member_id: str
     reason: DeactivationReason
+    # Who deactivates: a sync's plans always say ``sync``; services reuse the action for admin
+    # deactivations (R10, R27) with ``admin``, which later syncs never undo.
+    by: Actor = Actor.SYNC
 
 
 class ReactivateMember(_Frozen):

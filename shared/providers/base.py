@@ -145,3 +145,7 @@ class WebhookRejected(ProviderError):
 
 class WebhookUnparseable(ProviderError):
     """A body the provider cannot parse: HTTP 400."""
+
+
+class InvalidCursor(ProviderError):
+    """A cursor this provider never issued (or for another connection): restart the snapshot."""

@@ -88,6 +88,8 @@ class MemoryConnections(_Tracked):
     def create(self, connection: Connection, *, max_active: int) -> None:
         self._seen(connection.tenant_id)
         key = (connection.tenant_id, connection.connection_id)
+        if connection.version != 1:
+            raise InvalidInput("a new connection has version 1", field="version")
         if key in self.items:
             raise AlreadyExists("connection", connection.connection_id)
         active = [
@@ -98,7 +100,7 @@ class MemoryConnections(_Tracked):
         if len(active) >= max_active:
             raise ConnectionLimitReached(max_active)
         self.write_calls += 1
-        self.items[key] = connection.model_copy(update={"version": 1})
+        self.items[key] = connection
 
     def get(self, tenant_id: str, connection_id: str) -> Connection:
         self._seen(tenant_id)
@@ -106,6 +108,12 @@ class MemoryConnections(_Tracked):
             return self.items[(tenant_id, connection_id)]
         except KeyError:
             raise ConnectionNotFound(connection_id, tenant_id=tenant_id) from None
+
+    def tenant_of(self, connection_id: str) -> str:
+        for tenant_id, cid in self.items:
+            if cid == connection_id:
+                return tenant_id
+        raise ConnectionNotFound(connection_id)
 
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         self._seen(tenant_id)
@@ -323,10 +331,12 @@ class MemoryRuns(_Tracked):
     def create(self, run: SyncRun) -> None:
         self._seen(run.tenant_id)
         key = (run.tenant_id, run.run_id)
+        if run.version != 1:
+            raise InvalidInput("a new run has version 1", field="version")
         if key in self.items:
             raise AlreadyExists("run", run.run_id)
         self.write_calls += 1
-        self.items[key] = run.model_copy(update={"version": 1})
+        self.items[key] = run
 
     def get(self, tenant_id: str, run_id: str) -> SyncRun:
         self._seen(tenant_id)

@@ -1,0 +1,690 @@
+"""Fake BambooHR (spec: ../shared/vendor-specs/bamboohr-openapi.yaml).
+
+Served, with the auth each allows in the spec's security sections:
+- ``GET /api/v1/employees`` (OAuth only): cursor paging ``page[limit]`` (default 250, max 2500),
+  ``page[after]``; ``fields=``; ``filter[status]``, ``filter[ids]``; ``{data, meta, _links}``.
+- ``GET /api/v1/employees/directory`` (Basic or OAuth): Active employees only, unpaged.
+- ``GET /api/v1/employees/changed?since=`` (Basic or OAuth).
+- ``POST /api/v1/reports/custom`` (Basic or OAuth): every employee, any status; values as strings.
+- ``POST /api/v1/datasets/{name}`` (Basic or OAuth): ``page``/``page_size`` (500, max 1000); Active
+  only unless the request's filters name ``status`` (future hires are Inactive, per the spec).
+- ``POST /api/v2/datasets/{name}/data`` (Basic or OAuth): ``page``/``pageSize`` in the body,
+  OData-style ``filter`` on ``status`` (``eq``/``ne``/``in``); all statuses without a filter.
+- ``GET /api/v1/meta/fields``; ``GET /authorize.php`` and ``POST /token.php`` (OAuth, refresh).
+- The legacy ``/api/gateway.php/{subdomain}/v1/...`` paths (directory, reports/custom, meta/fields,
+  employees/changed) that older integrations (airbyte-source-bamboo-hr) read, with Basic auth.
+
+Report/dataset field names: id, employeeNumber, firstName, lastName, preferredName, displayName,
+workEmail, jobTitle, department, division, location, country, status (Active|Inactive),
+employmentHistoryStatus (Full-Time | Leave of Absence | Terminated), hireDate, terminationDate,
+dateOfBirth, supervisorEId (the manager's employee id), supervisor, photoUrl, lastChanged.
+Empty values in reports are "" and empty dates "0000-00-00", as BambooHR sends them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+import urllib.parse
+from datetime import date, datetime
+from typing import Any
+
+from shared.domain.models import EmployeeStatus
+
+from .company import Change, Person
+from .oauth import OAuthError, OAuthServer, basic, bearer
+from .server import HttpError, Request, Response, Route, Vendor, WebhookRequest
+
+DEFAULT_LIMIT, MAX_LIMIT = 250, 2500
+DATASET_DEFAULT, DATASET_MAX = 500, 1000
+V2_DEFAULT = 100
+EMPLOYMENT_STATUS = {
+    EmployeeStatus.ACTIVE: "Full-Time",
+    EmployeeStatus.PENDING: "Full-Time",
+    EmployeeStatus.ON_LEAVE: "Leave of Absence",
+    EmployeeStatus.TERMINATED: "Terminated",
+}
+# Domain field -> BambooHR field, for webhooks' changedFields.
+WEBHOOK_FIELDS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "email": "workEmail",
+    "employee_number": "employeeNumber",
+    "avatar_url": "photoUrl",
+    "job_title": "jobTitle",
+    "department": "department",
+    "company": "division",
+    "groups": "division",
+    "office_location": "location",
+    "home_country": "country",
+    "birthday": "dateOfBirth",
+    "start_date": "hireDate",
+    "termination_date": "terminationDate",
+    "manager_hris_id": "supervisorEId",
+    "status": "employmentHistoryStatus",
+}
+REPORT_FIELDS: dict[str, tuple[str, str]] = {
+    "employeeNumber": ("text", "Employee #"),
+    "firstName": ("text", "First Name"),
+    "lastName": ("text", "Last Name"),
+    "preferredName": ("text", "Preferred Name"),
+    "displayName": ("text", "Display name"),
+    "workEmail": ("email", "Work Email"),
+    "jobTitle": ("list", "Job Title"),
+    "department": ("list", "Department"),
+    "division": ("list", "Division"),
+    "location": ("list", "Location"),
+    "country": ("country", "Country"),
+    "status": ("status", "Status"),
+    "employmentHistoryStatus": ("list", "Employment Status"),
+    "hireDate": ("date", "Hire Date"),
+    "terminationDate": ("date", "Termination Date"),
+    "dateOfBirth": ("date", "Birth Date"),
+    "supervisorEId": ("int", "Supervisor EID"),
+    "supervisor": ("employee", "Supervisor"),
+    "photoUrl": ("url", "Photo URL"),
+    "lastChanged": ("timestamp", "Last changed"),
+}
+DIRECTORY_FIELDS: list[tuple[str, str, str]] = [
+    ("displayName", "text", "Display name"),
+    ("firstName", "text", "First name"),
+    ("lastName", "text", "Last name"),
+    ("preferredName", "text", "Preferred name"),
+    ("jobTitle", "list", "Job title"),
+    ("workEmail", "email", "Work Email"),
+    ("department", "list", "Department"),
+    ("location", "list", "Location"),
+    ("division", "list", "Division"),
+    ("supervisor", "employee", "Supervisor"),
+    ("photoUploaded", "bool", "Employee photo"),
+    ("photoUrl", "url", "Photo URL"),
+    ("canUploadPhoto", "bool", "Can upload photo"),
+]
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+class BambooHR(Vendor):
+    name = "bamboohr"
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        opts = server.options
+        self.api_key: str = opts.get("api_key", "fake-bamboohr-api-key")
+        self.subdomain: str = opts.get("subdomain", "acme")
+        self.oauth = OAuthServer(
+            opts.get("client_id", "fake-bamboohr-client"),
+            opts.get("client_secret", "fake-bamboohr-client-secret"),
+            access_ttl=int(opts.get("access_token_ttl", 3600)),
+            pkce=False,
+            prefix="bhr",
+        )
+        self.company_id = 1
+        self._cache: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._issued = self.oauth.issue()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def credentials(self) -> dict[str, str]:
+        return {
+            "subdomain": self.subdomain,
+            "api_key": self.api_key,
+            "client_id": self.oauth.client_id,
+            "client_secret": self.oauth.client_secret,
+            "access_token": self._issued.access_token,
+            "refresh_token": self._issued.refresh_token,
+            "token_url": "/token.php?request=token",
+            "authorize_url": "/authorize.php",
+        }
+
+    def error(self, status: int, code: str, message: str) -> Response:
+        bamboo_code = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 429: "TooManyRequests"}
+        if code[:1].islower():
+            code = bamboo_code.get(status, "ServerError" if status >= 500 else "Error")
+        response = Response.json({"error": {"code": code, "message": message}}, status)
+        response.headers["x-bamboohr-error-message"] = message
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="BambooHR"'
+        return response
+
+    def routes(self) -> list[Route]:
+        gateway = "/api/gateway.php/{subdomain}/v1"
+        return [
+            Route.of("GET", "/api/v1/employees", self.list_employees),
+            Route.of("GET", "/api/v1/employees/directory", self.directory),
+            Route.of("GET", "/api/v1/employees/changed", self.changed),
+            Route.of("POST", "/api/v1/reports/custom", self.custom_report),
+            Route.of("POST", "/api/v1/datasets/{dataset}", self.dataset_v1),
+            Route.of("POST", "/api/v2/datasets/{dataset}/data", self.dataset_v2),
+            Route.of("GET", "/api/v1/meta/fields", self.meta_fields),
+            Route.of("GET", f"{gateway}/employees/directory", self.directory),
+            Route.of("GET", f"{gateway}/employees/changed", self.changed),
+            Route.of("POST", f"{gateway}/reports/custom", self.custom_report),
+            Route.of("GET", f"{gateway}/meta/fields", self.meta_fields),
+            Route.of("GET", "/authorize.php", self.authorize),
+            Route.of("POST", "/token.php", self.token),
+        ]
+
+    def _auth(self, request: Request, *, basic_allowed: bool) -> None:
+        subdomain = request.params.get("subdomain")
+        if subdomain is not None and subdomain != self.subdomain:
+            raise HttpError(self.error(404, "NotFound", "Unknown company"))
+        header = request.header("Authorization")
+        token = bearer(header)
+        if token is not None:
+            if self.oauth.valid(token):
+                return
+            raise self.unauthorized("The access token is invalid or expired")
+        pair = basic(header)
+        if pair is not None:
+            if not basic_allowed:
+                raise self.unauthorized("This endpoint requires OAuth")
+            if hmac.compare_digest(pair[0], self.api_key):
+                return
+        raise self.unauthorized("Invalid API key")
+
+    def _record(self, person: Person) -> dict[str, Any]:
+        """The full BambooHR view of a person (cached per change)."""
+        cached = self._cache.get(person.id)
+        if cached is not None and cached[0] == person.version:
+            return cached[1]
+        e = person.employee
+        manager = self.company.find(e.manager_hris_id) if e.manager_hris_id else None
+        catalog = self.company.catalog
+        division = person.division or e.company
+        active = e.status in (EmployeeStatus.ACTIVE, EmployeeStatus.ON_LEAVE)
+        display = " ".join(x for x in (e.first_name, e.last_name) if x)
+        record: dict[str, Any] = {
+            "employeeId": person.key,
+            "employeeNumber": e.employee_number,
+            "firstName": e.first_name,
+            "lastName": e.last_name,
+            "preferredName": None,
+            "displayName": display or None,
+            "photoUrl": e.avatar_url,
+            "jobTitleName": e.job_title,
+            "status": "Active" if active else "Inactive",
+            "workEmail": e.email,
+            "homeEmail": None,
+            "bestEmail": e.email,
+            "birthDate": _iso(e.birthday),
+            "hireDate": _iso(e.start_date),
+            "terminationDate": _iso(e.termination_date),
+            "divisionName": division,
+            "divisionId": str(catalog.id_for("group", division)) if division else None,
+            "departmentName": e.department,
+            "departmentId": str(catalog.id_for("department", e.department)) if e.department else None,
+            "locationName": e.office_location,
+            "locationId": str(catalog.id_for("office", e.office_location)) if e.office_location else None,
+            "jobTitleId": None,
+            "employmentStatusName": EMPLOYMENT_STATUS[e.status],
+            "employmentStatusId": None,
+            "reportsToId": manager.key if manager else None,
+            "reportsToName": (
+                " ".join(x for x in (manager.employee.first_name, manager.employee.last_name) if x)
+                if manager
+                else None
+            ),
+            "country": e.home_country,
+            "lastChanged": _stamp(person.updated_at),
+        }
+        self._cache[person.id] = (person.version, record)
+        return record
+
+    # -- GET /api/v1/employees (OAuth) ----------------------------------------------------------
+
+    def _cursor(self, after_id: int) -> str:
+        raw = json.dumps({"cursor": f"after-{after_id}"}).encode()
+        return base64.b64encode(raw).decode()
+
+    def _decode_cursor(self, cursor: str) -> int:
+        try:
+            data = json.loads(base64.b64decode(cursor, validate=True))
+            kind, _, value = str(data["cursor"]).partition("-")
+            if kind != "after":
+                raise ValueError(kind)
+            return int(value)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise HttpError(self.error(400, "BadPage", "The page cursor is malformed")) from None
+
+    def list_employees(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=False)
+        limit_text = request.arg("page[limit]")
+        try:
+            limit = int(limit_text) if limit_text is not None else DEFAULT_LIMIT
+        except ValueError:
+            raise self.bad_request("page[limit] must be an integer", "BadRequest") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise self.bad_request(f"page[limit] must be between 1 and {MAX_LIMIT}", "BadRequest")
+        after_text = request.arg("page[after]")
+        after = self._decode_cursor(after_text) if after_text else 0
+        status = request.arg("filter[status]")
+        if status not in (None, "active", "inactive"):
+            raise self.bad_request("filter[status] must be active or inactive", "BadRequest")
+        ids_raw = [*request.args("filter[ids][]"), *request.args("filter[ids]")]
+        wanted: set[str] | None = None
+        if ids_raw:
+            wanted = {part.strip() for raw in ids_raw for part in raw.split(",") if part.strip()}
+        extra = [f for f in ",".join(request.args("fields")).split(",") if f.strip()]
+        people = self.company.people()
+        matching = [
+            p
+            for p in people
+            if (wanted is None or p.key in wanted)
+            and (status is None or self._record(p)["status"].lower() == status)
+        ]
+        start = 0
+        if after:
+            ids = [p.id for p in matching]
+            start = next((i for i, pid in enumerate(ids) if pid > after), len(ids))
+            if after not in ids:
+                raise HttpError(self.error(400, "BadPage", "The page cursor no longer matches an employee"))
+        page_number = start // limit + 1
+        faults = self.page_faults(page_number)
+        chunk = matching[start : start + limit]
+        base = ("employeeId", "firstName", "lastName", "preferredName", "photoUrl", "jobTitleName", "status")
+        allowed = [f for f in extra if f in OPTIONAL_FIELDS]
+        data = []
+        for person in chunk:
+            record = self._record(person)
+            item = {key: record[key] for key in base}
+            for name in allowed:
+                item[name] = record[name]
+            item["_restrictedFields"] = []
+            data.append(item)
+        more = start + limit < len(matching)
+        next_cursor = self._cursor(chunk[-1].id) if more and chunk else None
+        if next_cursor and faults.bad_cursor:
+            next_cursor = base64.b64encode(b"not-a-cursor").decode()
+        self_href = f"{self.server.base_url}{request.path}?{urllib.parse.urlencode({'page[limit]': limit})}"
+        links: dict[str, Any] = {"self": {"href": self_href}}
+        if next_cursor:
+            links["next"] = {"href": f"{self_href}&{urllib.parse.urlencode({'page[after]': next_cursor})}"}
+        return Response.json(
+            {
+                "data": data,
+                "meta": {
+                    "total": len(matching),
+                    "page": {
+                        "limit": limit,
+                        "nextCursor": next_cursor,
+                        "prevCursor": self._cursor(chunk[0].id - 1) if start and chunk else None,
+                    },
+                },
+                "_links": links,
+            }
+        )
+
+    # -- directory, changed, meta ---------------------------------------------------------------
+
+    def directory(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=True)
+        only_current = (request.arg("onlyCurrent") or "true").lower() != "false"
+        self.page_faults(1)
+        employees = []
+        for person in self.company.people():
+            e = person.employee
+            current = e.status in (EmployeeStatus.ACTIVE, EmployeeStatus.ON_LEAVE)
+            future = e.status is EmployeeStatus.PENDING
+            if not (current or (future and not only_current)):
+                continue
+            r = self._record(person)
+            employees.append(
+                {
+                    "id": person.key,
+                    "displayName": r["displayName"],
+                    "firstName": r["firstName"],
+                    "lastName": r["lastName"],
+                    "preferredName": None,
+                    "jobTitle": r["jobTitleName"],
+                    "workEmail": r["workEmail"],
+                    "department": r["departmentName"],
+                    "location": r["locationName"],
+                    "division": r["divisionName"],
+                    "supervisor": r["reportsToName"],
+                    "photoUploaded": bool(r["photoUrl"]),
+                    "photoUrl": r["photoUrl"],
+                    "canUploadPhoto": 0,
+                }
+            )
+        if not employees:
+            raise HttpError(self.error(404, "NotFound", "The directory is empty"))
+        fields = [{"id": i, "type": t, "name": n} for i, t, n in DIRECTORY_FIELDS]
+        return Response.json({"fields": fields, "employees": employees})
+
+    def changed(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=True)
+        since_text = request.arg("since")
+        if not since_text:
+            raise self.bad_request("The since parameter is required")
+        try:
+            since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.bad_request("since is not a valid ISO 8601 date") from None
+        if since.tzinfo is None:
+            raise self.bad_request("since needs a time zone offset")
+        kind = (request.arg("type") or "all").lower()
+        if kind not in ("inserted", "updated", "deleted", "all"):
+            raise self.bad_request("type must be inserted, updated, deleted or all")
+        employees: dict[str, Any] = {}
+        latest = since
+        for person in self.company.people(include_deleted=True):
+            if person.updated_at <= since:
+                continue
+            action = "Deleted" if person.deleted else ("Inserted" if person.created_at > since else "Updated")
+            if kind != "all" and action.lower() != kind:
+                continue
+            latest = max(latest, person.updated_at)
+            employees[person.key] = {
+                "id": person.key,
+                "action": action,
+                "lastChanged": _stamp(person.updated_at),
+            }
+        return Response.json({"latest": _stamp(latest), "employees": employees})
+
+    def meta_fields(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=True)
+        fields = [
+            {"id": index, "name": label, "type": kind, "alias": alias}
+            for index, (alias, (kind, label)) in enumerate(REPORT_FIELDS.items(), start=1)
+        ]
+        return Response.json(fields)
+
+    # -- reports and datasets (Basic or OAuth) -------------------------------------------------
+
+    def _report_value(self, person: Person, name: str) -> str | None:
+        """A field as reports and datasets show it: strings, "" when empty, None when unknown."""
+        r = self._record(person)
+        empty_date = "0000-00-00"
+        values: dict[str, str | None] = {
+            "id": person.key,
+            "employeeNumber": r["employeeNumber"],
+            "firstName": r["firstName"],
+            "lastName": r["lastName"],
+            "preferredName": r["preferredName"],
+            "displayName": r["displayName"],
+            "workEmail": r["workEmail"],
+            "jobTitle": r["jobTitleName"],
+            "department": r["departmentName"],
+            "division": r["divisionName"],
+            "location": r["locationName"],
+            "country": r["country"],
+            "status": r["status"],
+            "employmentHistoryStatus": r["employmentStatusName"],
+            "hireDate": r["hireDate"] or empty_date,
+            "terminationDate": r["terminationDate"] or empty_date,
+            "dateOfBirth": r["birthDate"] or empty_date,
+            "supervisorEId": r["reportsToId"],
+            "supervisor": r["reportsToName"],
+            "photoUrl": r["photoUrl"],
+            "lastChanged": r["lastChanged"],
+        }
+        if name not in values:
+            return None
+        value = values[name]
+        return "" if value is None else value
+
+    def custom_report(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=True)
+        fmt = (request.arg("format") or "").lower()
+        accept = (request.header("Accept") or "").lower()
+        if fmt not in ("", "json") or (not fmt and accept != "application/json"):
+            raise HttpError(self.error(404, "NotFound", "Only the JSON format is served by this fake"))
+        try:
+            body = request.json()
+        except ValueError:
+            raise self.bad_request("Malformed JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
+            raise self.bad_request("The report needs a fields list")
+        requested = [str(f) for f in body["fields"]][:400]
+        known = [f for f in dict.fromkeys(requested) if f in REPORT_FIELDS and f != "id"]
+        filters = body.get("filters") or {}
+        only_ids = {str(i) for i in filters.get("employeeIds") or []} if isinstance(filters, dict) else set()
+        self.page_faults(1)
+        rows = []
+        for person in self.company.people():
+            if only_ids and person.key not in only_ids:
+                continue
+            row: dict[str, Any] = {"id": person.key}
+            for name in known:
+                row[name] = self._report_value(person, name)
+            rows.append(row)
+        fields = [{"id": f, "type": REPORT_FIELDS[f][0], "name": REPORT_FIELDS[f][1]} for f in known]
+        return Response.json(
+            {"title": str(body.get("title") or "Report"), "fields": fields, "employees": rows}
+        )
+
+    def _page_arg(self, text: str | None, default: int, maximum: int | None, name: str) -> int:
+        try:
+            value = int(text) if text is not None else default
+        except ValueError:
+            raise self.bad_request(f"{name} must be an integer") from None
+        if value < 1 or (maximum is not None and value > maximum):
+            raise self.bad_request(f"{name} must be between 1 and {maximum}" if maximum else f"{name} >= 1")
+        return value
+
+    def _dataset_people(self, statuses: set[str] | None) -> list[Person]:
+        people = self.company.people()
+        if statuses is None:
+            return people
+        return [p for p in people if self._record(p)["status"] in statuses]
+
+    def dataset_v1(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=True)
+        if request.params["dataset"] != "employee":
+            raise self.bad_request("Invalid dataset name")
+        page = self._page_arg(request.arg("page"), 1, None, "page")
+        size = self._page_arg(request.arg("page_size"), DATASET_DEFAULT, DATASET_MAX, "page_size")
+        try:
+            body = request.json()
+        except ValueError:
+            raise self.bad_request("Empty or malformed request body") from None
+        if not isinstance(body, dict) or not isinstance(body.get("fields"), list) or not body["fields"]:
+            raise self.bad_request("fields is required")
+        statuses: set[str] = {"Active"}
+        filters = body.get("filters") or {}
+        for condition in filters.get("filters") or [] if isinstance(filters, dict) else []:
+            if isinstance(condition, dict) and condition.get("field") == "status":
+                statuses = _status_values(condition.get("operator"), condition.get("value"))
+        people = self._dataset_people(statuses)
+        self.page_faults(page)
+        total_pages = max(1, -(-len(people) // size))
+        chunk = people[(page - 1) * size : page * size]
+        fields = [str(f) for f in body["fields"]]
+        rows = [{f: self._report_value(p, f) for f in fields} for p in chunk]
+        base = f"{self.server.base_url}{request.path}"
+        return Response.json(
+            {
+                "data": rows,
+                "aggregations": [],
+                "pagination": {
+                    "total_records": len(people),
+                    "current_page": page,
+                    "total_pages": total_pages,
+                    "next_page": f"{base}?page={page + 1}&page_size={size}" if page < total_pages else None,
+                    "prev_page": f"{base}?page={page - 1}&page_size={size}" if page > 1 else None,
+                },
+            }
+        )
+
+    def dataset_v2(self, request: Request) -> Response:
+        self._auth(request, basic_allowed=True)
+        if request.params["dataset"] != "employee":
+            raise HttpError(self.error(404, "NotFound", "The dataset does not exist"))
+        try:
+            body = request.json()
+        except ValueError:
+            raise self.bad_request("Empty or malformed request body") from None
+        if not isinstance(body, dict) or not isinstance(body.get("fields"), list) or not body["fields"]:
+            raise self.bad_request("fields is required")
+        page = self._page_arg(_text(body.get("page")), 1, None, "page")
+        size = self._page_arg(_text(body.get("pageSize")), V2_DEFAULT, DATASET_MAX, "pageSize")
+        statuses = _odata_status(body.get("filter"))
+        if isinstance(statuses, bool):
+            raise HttpError(
+                self.error(422, "InvalidFilter", "Only status filters are supported by this fake")
+            )
+        people = self._dataset_people(statuses)
+        self.page_faults(page)
+        total_pages = max(1, -(-len(people) // size))
+        chunk = people[(page - 1) * size : page * size]
+        fields = [str(f) for f in body["fields"]]
+        rows = [{"fields": {f: self._report_value(p, f) or "" for f in fields}} for p in chunk]
+        base = f"{self.server.base_url}{request.path}"
+        return Response.json(
+            {
+                "data": rows,
+                "links": {
+                    "next": f"{base}?page={page + 1}" if page < total_pages else None,
+                    "prev": f"{base}?page={page - 1}" if page > 1 else None,
+                },
+                "meta": {
+                    "page": page,
+                    "pageSize": size,
+                    "totalPages": total_pages,
+                    "totalItems": len(people),
+                },
+            }
+        )
+
+    # -- OAuth ----------------------------------------------------------------------------------
+
+    def authorize(self, request: Request) -> Response:
+        redirect_uri = request.arg("redirect_uri")
+        try:
+            code = self.oauth.authorize(request.arg("client_id"), redirect_uri, None, None)
+        except OAuthError as exc:
+            return Response.json({"error": exc.error, "error_description": exc.description}, 400)
+        query = urllib.parse.urlencode({"code": code, "state": request.arg("state") or ""})
+        return Response(302, b"", {"Location": f"{redirect_uri}?{query}"})
+
+    def token(self, request: Request) -> Response:
+        try:
+            form = request.payload()
+        except ValueError:
+            return Response.json({"error": "invalid_request", "error_description": "Unreadable body"}, 400)
+        grant = form.get("grant_type")
+        try:
+            if grant == "authorization_code":
+                pair = self.oauth.exchange_code(
+                    form.get("code"),
+                    client_id=form.get("client_id"),
+                    client_secret=form.get("client_secret"),
+                    redirect_uri=form.get("redirect_uri"),
+                    code_verifier=None,
+                )
+            elif grant == "refresh_token":
+                pair = self.oauth.refresh(
+                    form.get("refresh_token"),
+                    client_id=form.get("client_id"),
+                    client_secret=form.get("client_secret"),
+                )
+            else:
+                raise OAuthError(
+                    "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
+                )
+        except OAuthError as exc:
+            status = 401 if exc.error == "invalid_client" else 400
+            return Response.json({"error": exc.error, "error_description": exc.description}, status)
+        return Response.json(pair.as_json("employee report offline_access"))
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:
+        kinds = {"created": ["employee.created", "employee.updated"], "updated": ["employee.updated"]}
+        fields = sorted({WEBHOOK_FIELDS[f] for f in change.changed_fields if f in WEBHOOK_FIELDS})
+        hooks = []
+        for kind in kinds.get(change.kind, ["employee.deleted"]):
+            body = json.dumps(
+                {
+                    "type": kind,
+                    "timestamp": _stamp(change.at),
+                    "data": {
+                        "companyId": self.company_id,
+                        "employeeId": str(change.person_id),
+                        "changedFields": fields if kind == "employee.updated" else [],
+                    },
+                },
+                separators=(",", ":"),
+            ).encode()
+            timestamp = str(int(time.time()))
+            hooks.append(
+                WebhookRequest(
+                    body=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-BambooHR-Timestamp": timestamp,
+                        "X-BambooHR-Signature": sign(body, timestamp, secret),
+                        "X-BambooHR-Delivery-Id": secrets.token_hex(8),
+                    },
+                )
+            )
+        return hooks
+
+
+def sign(body: bytes, timestamp: str, secret: str) -> str:
+    """BambooHR's signature: lowercase hex HMAC-SHA256 of the raw body followed by the timestamp."""
+    return hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+
+
+OPTIONAL_FIELDS = frozenset(
+    {
+        "workEmail",
+        "homeEmail",
+        "bestEmail",
+        "birthDate",
+        "hireDate",
+        "divisionName",
+        "divisionId",
+        "departmentName",
+        "departmentId",
+        "locationName",
+        "locationId",
+        "jobTitleId",
+        "employmentStatusName",
+        "employmentStatusId",
+        "reportsToName",
+        "reportsToId",
+    }
+)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _status_values(operator: Any, value: Any) -> set[str]:
+    values = value if isinstance(value, list) else [value]
+    names = {str(v).capitalize() for v in values}
+    if operator in ("does_not_include", "not_equal"):
+        return {"Active", "Inactive"} - names
+    return names
+
+
+_ODATA = re.compile(r"^\s*status\s+(eq|ne|in)\s+(.+?)\s*$", re.IGNORECASE)
+
+
+def _odata_status(expression: Any) -> set[str] | bool | None:
+    """The statuses an OData filter on ``status`` selects; None = no filter; False = unsupported."""
+    if expression in (None, ""):
+        return None
+    match = _ODATA.match(str(expression))
+    if match is None:
+        return False
+    operator, operand = match.group(1).lower(), match.group(2)
+    names = {v.capitalize() for v in re.findall(r"'([^']*)'", operand)}
+    if not names:
+        return False
+    return {"Active", "Inactive"} - names if operator == "ne" else names

@@ -1,0 +1,412 @@
+"""BambooHR: API key (HTTP Basic) or OAuth2, each through the endpoints the vendor's spec allows.
+
+- An API-key connection reads everyone, leavers included, through the Datasets API
+  (``POST /api/v2/datasets/employee/data``, Basic allowed) with a filter naming both statuses:
+  ``GET /api/v1/employees`` accepts OAuth only, and ``employees/directory`` holds active people
+  only, so a connector reading it could never see a leaver.
+- An OAuth connection pages ``GET /api/v1/employees`` twice: ``filter[status]=active`` then
+  ``filter[status]=inactive``.
+- Webhook follow-ups: an API-key connection asks a custom report restricted to the ids
+  (``POST /api/v1/reports/custom`` with ``filters.employeeIds``, Basic allowed, every status), an
+  OAuth connection ``GET /api/v1/employees?filter[ids]=``; ``GET /api/v1/employees/changed``
+  (Basic and OAuth) names what changed since a time.
+- Webhooks: ``X-BambooHR-Signature`` = lowercase hex HMAC-SHA256 of the raw body followed by
+  ``X-BambooHR-Timestamp`` (unix seconds), keyed with the webhook's private key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.domain.models import Employee, EmployeeStatus
+from shared.providers.base import (
+    Credentials,
+    Directory,
+    EmployeePage,
+    InvalidCursor,
+    ProviderAuthError,
+    Secret,
+    Tier,
+    WebhookEvent,
+    WebhookKind,
+    WebhookUnparseable,
+)
+from shared.providers.common import (
+    Connector,
+    as_list,
+    as_object,
+    build_employee,
+    collect_all,
+    cursor_int,
+    date_text,
+    decode_cursor,
+    dig,
+    directory_from,
+    encode_cursor,
+    record_id,
+    text,
+    unique,
+)
+from shared.providers.oauth import token_from
+from shared.providers.status import MappedStatus, status_map
+from shared.providers.webhooks import (
+    as_id,
+    body_digest,
+    check_unix_timestamp,
+    decode_hex,
+    hmac_sha256,
+    parse_iso_datetime,
+    parse_json_object,
+    require_same,
+    required_header,
+)
+
+DATASET = "employee"
+# BambooHR field aliases, as the Datasets API and custom reports name them.
+DATASET_FIELDS = (
+    "id",
+    "firstName",
+    "lastName",
+    "preferredName",
+    "workEmail",
+    "employeeNumber",
+    "jobTitle",
+    "department",
+    "division",
+    "location",
+    "country",
+    "dateOfBirth",
+    "hireDate",
+    "terminationDate",
+    "supervisorEId",
+    "status",
+    "employmentHistoryStatus",
+    "photoUrl",
+)
+# Both statuses named on purpose: leavers and future hires are "Inactive".
+DATASET_FILTER = "status in ('Active','Inactive')"
+EMPLOYEE_FIELDS = (
+    "workEmail",
+    "birthDate",
+    "hireDate",
+    "departmentName",
+    "divisionName",
+    "locationName",
+    "employmentStatusName",
+    "reportsToId",
+)
+STATUS_PHASES = ("active", "inactive")
+DATASET_PAGE_SIZE = 1000  # the Datasets API maximum (GET /api/v1/employees allows 2500)
+IDS_PER_REQUEST = 100
+
+STATUSES = status_map("bamboohr", active=("Active",), terminated=("Inactive",))
+# Employment status names are the company's own list; these mean "away, not gone".
+_LEAVE_WORDS = ("leave", "furlough", "sabbatical")
+_TERMINATED_WORDS = ("terminated",)
+
+# What both auth modes supply (R15). The dataset (API key) also supplies the extras.
+CAPABILITIES = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "avatar_url",
+        "job_title",
+        "department",
+        "groups",
+        "office_location",
+        "birthday",
+        "start_date",
+        "manager_hris_id",
+    }
+)
+DATASET_EXTRAS = frozenset({"employee_number", "home_country", "termination_date"})
+
+
+class BambooHR(Connector):
+    name = "bamboohr"
+    tier = Tier.FULL
+    capabilities = CAPABILITIES
+    supports_webhooks = True
+    max_page_size = DATASET_PAGE_SIZE
+
+    def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
+        return CAPABILITIES | DATASET_EXTRAS if self._uses_api_key(credentials) else CAPABILITIES
+
+    # -- hosts and auth -----------------------------------------------------------------------
+
+    def _base(self, credentials: Credentials) -> str:
+        domain = credentials.settings.get("company_domain") or credentials.settings.get("subdomain")
+        default = f"https://{domain}.bamboohr.com" if domain else ""
+        base = self.base_url(credentials, default)
+        if not base:
+            raise ProviderAuthError("bamboohr: the connection has neither base_url nor company_domain")
+        return base
+
+    @staticmethod
+    def _uses_api_key(credentials: Credentials) -> bool:
+        return "api_key" in credentials.secrets
+
+    def _token_url(self, credentials: Credentials) -> str:
+        return self.base_url(credentials, self._base(credentials), key="oauth_base_url") + "/token.php"
+
+    def _oauth_get(
+        self, credentials: Credentials, url: str, params: Mapping[str, str]
+    ) -> tuple[Any, Credentials | None]:
+        if token_from(credentials) is None:
+            raise ProviderAuthError("bamboohr: the connection has neither api_key nor access_token")
+        return self.oauth_get(credentials, url, self._token_url(credentials), params=params)
+
+    # -- snapshot -----------------------------------------------------------------------------
+
+    def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
+        state = decode_cursor(self.name, cursor)
+        if self._uses_api_key(credentials):
+            return self._dataset_page(credentials, state)
+        return self._employees_page(credentials, state)
+
+    def _dataset_page(self, credentials: Credentials, state: Mapping[str, Any]) -> EmployeePage:
+        page = cursor_int(state, "page", 1, self.name) or 1
+        body = self._dataset(credentials, DATASET_FILTER, page)
+        employees = [self._from_dataset(row) for row in _dataset_rows(body)]
+        more = _dataset_has_more(body, page, len(employees), self.page_size)
+        return EmployeePage(employees, encode_cursor(self.name, {"page": page + 1}) if more else None)
+
+    def _dataset(self, credentials: Credentials, filter_text: str, page: int) -> Any:
+        api_key = self.secret(credentials, "api_key")
+        return self.http.post_json(
+            f"{self._base(credentials)}/api/v2/datasets/{DATASET}/data",
+            json_body={
+                "fields": list(DATASET_FIELDS),
+                "filter": filter_text,
+                "page": page,
+                "pageSize": self.page_size,
+            },
+            auth=(api_key.reveal(), "x"),
+            headers={"Accept": "application/json"},
+        )
+
+    def _employees_page(self, credentials: Credentials, state: Mapping[str, Any]) -> EmployeePage:
+        phase = state.get("status", STATUS_PHASES[0])
+        after = state.get("after")
+        if phase not in STATUS_PHASES or not (after is None or isinstance(after, str)):
+            raise InvalidCursor("bamboohr: malformed cursor")
+        params = {
+            "filter[status]": phase,
+            "page[limit]": str(self.page_size),
+            "fields": ",".join(EMPLOYEE_FIELDS),
+        }
+        if after:
+            params["page[after]"] = after
+        body, refreshed = self._oauth_get(credentials, f"{self._base(credentials)}/api/v1/employees", params)
+        body = as_object(body, "the employees response", self.name)
+        employees = [self._from_api(as_object(r, "an employee", self.name)) for r in _records(body)]
+        next_after = text(dig(body, "meta", "page", "nextCursor"))
+        if next_after:
+            next_cursor: str | None = encode_cursor(self.name, {"status": phase, "after": next_after})
+        elif phase == STATUS_PHASES[0]:
+            next_cursor = encode_cursor(self.name, {"status": STATUS_PHASES[1]})
+        else:
+            next_cursor = None
+        return EmployeePage(employees, next_cursor, refreshed)
+
+    # -- follow-ups ---------------------------------------------------------------------------
+
+    def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
+        wanted = [i for i in unique(ids) if i.isdigit()]
+        employees: list[Employee] = []
+        current = credentials
+        refreshed: Credentials | None = None
+        for chunk in _chunks(wanted, IDS_PER_REQUEST):
+            if self._uses_api_key(credentials):
+                employees.extend(self._report(credentials, chunk))
+                continue
+            params = {"filter[ids]": ",".join(chunk), "page[limit]": str(len(chunk))}
+            params["fields"] = ",".join(EMPLOYEE_FIELDS)
+            body, new = self._oauth_get(current, f"{self._base(current)}/api/v1/employees", params)
+            if new is not None:
+                current = refreshed = new
+            body = as_object(body, "the employees response", self.name)
+            employees.extend(self._from_api(as_object(r, "an employee", self.name)) for r in _records(body))
+        return EmployeePage(employees, None, refreshed)
+
+    def _report(self, credentials: Credentials, ids: list[str]) -> list[Employee]:
+        """A custom report restricted to ``ids`` (Basic allowed; every status included)."""
+        api_key = self.secret(credentials, "api_key")
+        body = self.http.post_json(
+            f"{self._base(credentials)}/api/v1/reports/custom",
+            params={"format": "JSON", "onlyCurrent": "true"},
+            json_body={"title": "hris-sync", "fields": list(DATASET_FIELDS), "filters": {"employeeIds": ids}},
+            auth=(api_key.reveal(), "x"),
+            headers={"Accept": "application/json"},
+        )
+        rows = as_list(as_object(body, "the report", self.name).get("employees"), "employees", self.name)
+        return [self._from_dataset(as_object(r, "a report row", self.name)) for r in rows]
+
+    def changed_since(self, credentials: Credentials, since: datetime) -> dict[str, str]:
+        """``employees/changed``: employee id -> ``Inserted|Updated|Deleted`` since ``since``."""
+        url = f"{self._base(credentials)}/api/v1/employees/changed"
+        params = {"since": since.isoformat(timespec="seconds")}
+        if self._uses_api_key(credentials):
+            api_key = self.secret(credentials, "api_key")
+            body = self.http.get_json(
+                url, params=params, auth=(api_key.reveal(), "x"), headers={"Accept": "application/json"}
+            )
+        else:
+            body, _ = self._oauth_get(credentials, url, params)
+        changed = as_object(dig(body, "employees") or {}, "employees", self.name)
+        result: dict[str, str] = {}
+        for key, entry in changed.items():
+            employee_id = text(dig(entry, "id")) or text(key)
+            action = text(dig(entry, "action")) or "Updated"
+            if employee_id:
+                result[employee_id] = action
+        return result
+
+    def directory(self, credentials: Credentials) -> Directory:
+        employees, _ = collect_all(self, credentials)
+        return directory_from(employees)
+
+    # -- mapping ------------------------------------------------------------------------------
+
+    def _status(
+        self, raw_status: Any, employment: str | None, hire_date: str | None
+    ) -> tuple[MappedStatus, EmployeeStatus]:
+        mapped = STATUSES.map(raw_status)
+        status = mapped.status
+        words = (employment or "").casefold()
+        if status is EmployeeStatus.ACTIVE and STATUSES.knows(raw_status):
+            if any(w in words for w in _LEAVE_WORDS):
+                status = EmployeeStatus.ON_LEAVE
+            elif any(w in words for w in _TERMINATED_WORDS):
+                status = EmployeeStatus.TERMINATED
+        elif status is EmployeeStatus.TERMINATED:
+            start = text(hire_date)
+            # Future hires are "Inactive" until their first day.
+            if start and start[:10] > self.today().isoformat():
+                status = EmployeeStatus.PENDING
+        return mapped, status
+
+    def _from_dataset(self, row: Mapping[str, Any]) -> Employee:
+        nested = row.get("fields")
+        fields: Mapping[str, Any] = nested if isinstance(nested, Mapping) else row
+        employment = text(fields.get("employmentHistoryStatus")) or text(fields.get("employmentStatus"))
+        mapped, status = self._status(fields.get("status"), employment, date_text(fields.get("hireDate")))
+        department, division = text(fields.get("department")), text(fields.get("division"))
+        return build_employee(
+            hris_id=text(fields.get("id")) or record_id(fields, "employeeId", self.name),
+            mapped=mapped,
+            status=status,
+            raw=dict(fields),
+            first_name=text(fields.get("preferredName")) or text(fields.get("firstName")),
+            last_name=text(fields.get("lastName")),
+            email=text(fields.get("workEmail")) or text(fields.get("email")),
+            employee_number=text(fields.get("employeeNumber")),
+            avatar_url=text(fields.get("photoUrl")),
+            job_title=text(fields.get("jobTitle")),
+            department=department,
+            groups=unique((department, division)),
+            office_location=text(fields.get("location")),
+            home_country=text(fields.get("country")),
+            birthday=date_text(fields.get("dateOfBirth")),
+            start_date=date_text(fields.get("hireDate")),
+            termination_date=date_text(fields.get("terminationDate")),
+            manager_hris_id=text(fields.get("supervisorEId")),
+            hris_role=employment,
+        )
+
+    def _from_api(self, record: Mapping[str, Any]) -> Employee:
+        employment = text(record.get("employmentStatusName"))
+        mapped, status = self._status(record.get("status"), employment, date_text(record.get("hireDate")))
+        department, division = text(record.get("departmentName")), text(record.get("divisionName"))
+        return build_employee(
+            hris_id=record_id(record, "employeeId", self.name),
+            mapped=mapped,
+            status=status,
+            raw=dict(record),
+            first_name=text(record.get("preferredName")) or text(record.get("firstName")),
+            last_name=text(record.get("lastName")),
+            email=text(record.get("workEmail")),
+            avatar_url=text(record.get("photoUrl")),
+            job_title=text(record.get("jobTitleName")),
+            department=department,
+            groups=unique((department, division)),
+            office_location=text(record.get("locationName")),
+            birthday=date_text(record.get("birthDate")),
+            start_date=date_text(record.get("hireDate")),
+            manager_hris_id=text(record.get("reportsToId")),
+            hris_role=employment,
+        )
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+    ) -> None:
+        signature = required_header(headers, "X-BambooHR-Signature")
+        timestamp = required_header(headers, "X-BambooHR-Timestamp")
+        expected = hmac_sha256(secret, raw_body + timestamp.encode("utf-8"))
+        require_same(expected, decode_hex(signature.lower()))
+        check_unix_timestamp(timestamp, now)
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
+        body = parse_json_object(raw_body)
+        delivery = body_digest(raw_body)
+        event_type = body.get("type")
+        if isinstance(event_type, str):
+            kind = _KINDS.get(event_type)
+            occurred = parse_iso_datetime(body.get("timestamp"))
+            if kind is None:
+                # Company events and the like: authentic, but nothing to fetch.
+                return WebhookEvent(WebhookKind.UPDATED, (), delivery, occurred)
+            employee_id = as_id(dig(body, "data", "employeeId"))
+            if employee_id is None:
+                raise WebhookUnparseable("bamboohr: event without data.employeeId")
+            return WebhookEvent(kind, (employee_id,), delivery, occurred)
+        # The legacy "employee_with_fields" format: {"employees": [{"id", "action", ...}]}.
+        legacy = body.get("employees")
+        if isinstance(legacy, list) and legacy:
+            ids = unique(as_id(dig(e, "id")) for e in legacy)
+            actions = {str(dig(e, "action") or "").casefold() for e in legacy}
+            if not ids:
+                raise WebhookUnparseable("bamboohr: legacy event without employee ids")
+            kind = WebhookKind.DELETED if actions == {"deleted"} else WebhookKind.UPDATED
+            if actions in ({"created"}, {"inserted"}):
+                kind = WebhookKind.CREATED
+            return WebhookEvent(kind, ids, delivery)
+        raise WebhookUnparseable("bamboohr: not a BambooHR webhook body")
+
+
+_KINDS = {
+    "employee.created": WebhookKind.CREATED,
+    "employee.updated": WebhookKind.UPDATED,
+    "employee.deleted": WebhookKind.DELETED,
+}
+
+
+def _records(body: Mapping[str, Any]) -> list[Any]:
+    return as_list(body.get("data"), "employees", "bamboohr")
+
+
+def _dataset_rows(body: Any) -> Iterator[Mapping[str, Any]]:
+    data = as_list(as_object(body, "the dataset response", "bamboohr").get("data"), "rows", "bamboohr")
+    for row in data:
+        yield as_object(row, "a dataset row", "bamboohr")
+
+
+def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int, page_size: int) -> bool:
+    total_pages = dig(body, "meta", "totalPages")
+    if isinstance(total_pages, int) and not isinstance(total_pages, bool):
+        return page < total_pages
+    links = dig(body, "links", "next")
+    if links is not None:
+        return bool(links)
+    # Neither meta nor links: only a full page can have a successor.
+    return rows >= page_size
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

@@ -1,0 +1,270 @@
+"""What every connector shares: its HTTP client and runtime, opaque cursors, field helpers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from shared.domain.models import Employee, EmployeeStatus
+from shared.providers.base import (
+    Credentials,
+    Directory,
+    DirectoryEntry,
+    InvalidCursor,
+    ProviderAuthError,
+    ProviderResponseError,
+    Secret,
+)
+from shared.providers.http import HttpClient, RetryPolicy, Runtime, Timeouts
+from shared.providers.oauth import OAuthToken, refresh, token_from, with_token
+from shared.providers.status import MappedStatus
+
+_MAX_TEXT = 500
+
+
+class Connector:
+    """Base of the connectors: one ``HttpClient`` per instance, so one per sync.
+
+    Build a fresh connector for each sync (``get_provider``) and ``close()`` it (or use it as a
+    context manager) when the sync step ends.
+    """
+
+    name: str = ""
+    # The most records one list request may ask for (the vendor's maximum); the default size.
+    max_page_size: int = 100
+
+    def __init__(
+        self,
+        *,
+        runtime: Runtime | None = None,
+        policy: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        http: HttpClient | None = None,
+        page_size: int | None = None,
+    ) -> None:
+        self.runtime = runtime or Runtime()
+        # Smaller pages for tests and tuning; never above the vendor's maximum.
+        self.page_size = max(1, min(page_size or self.max_page_size, self.max_page_size))
+        self.http = http or HttpClient(
+            vendor=self.name,
+            runtime=self.runtime,
+            policy=policy or RetryPolicy(),
+            timeouts=timeouts or Timeouts(),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} provider={self.name!r}>"
+
+    # -- credentials --------------------------------------------------------------------------
+
+    def secret(self, credentials: Credentials, name: str) -> Secret:
+        value = credentials.secrets.get(name)
+        if value is None or not value.reveal():
+            raise ProviderAuthError(f"{self.name}: the connection has no {name}")
+        return value
+
+    def base_url(self, credentials: Credentials, default: str, key: str = "base_url") -> str:
+        value = credentials.settings.get(key) or default
+        return value.rstrip("/")
+
+    def today(self) -> date:
+        return self.runtime.now().date()
+
+    # -- OAuth2 bearer requests ---------------------------------------------------------------
+
+    def bearer(self, credentials: Credentials, token_url: str) -> tuple[OAuthToken, Credentials | None]:
+        """A usable access token, refreshed first when it is about to expire."""
+        token = token_from(credentials)
+        if token is None:
+            raise ProviderAuthError(f"{self.name}: the connection has no OAuth token")
+        now = self.runtime.now()
+        if not token.needs_refresh(now):
+            return token, None
+        token = refresh(self.http, token_url, credentials, token, now)
+        return token, with_token(credentials, token)
+
+    def oauth_get(
+        self, credentials: Credentials, url: str, token_url: str, **kwargs: Any
+    ) -> tuple[Any, Credentials | None]:
+        """GET JSON with the bearer token; refresh and retry once when the server says 401.
+
+        Returns the body and, when a refresh happened, the credentials to store (the new access
+        token, the rotated refresh token and the expiry).
+        """
+        token, refreshed = self.bearer(credentials, token_url)
+        try:
+            return self.http.get_json(url, headers=bearer_headers(token.access_token), **kwargs), refreshed
+        except ProviderAuthError:
+            if refreshed is not None or token.refresh_token is None:
+                raise
+        token = refresh(self.http, token_url, credentials, token, self.runtime.now())
+        refreshed = with_token(credentials, token)
+        return self.http.get_json(url, headers=bearer_headers(token.access_token), **kwargs), refreshed
+
+
+def bearer_headers(token: Secret) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cursors: opaque to callers, a small JSON object inside, tagged with the provider's name
+# ---------------------------------------------------------------------------------------------
+
+
+def encode_cursor(provider: str, state: Mapping[str, Any]) -> str:
+    payload = json.dumps({"p": provider, **state}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(provider: str, cursor: str | None) -> dict[str, Any]:
+    """The state inside a cursor ({} for the first page); ``InvalidCursor`` for anything else."""
+    if cursor is None:
+        return {}
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        state = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeError) as error:
+        raise InvalidCursor(f"{provider}: not a cursor this provider issued") from error
+    if not isinstance(state, dict) or state.get("p") != provider:
+        raise InvalidCursor(f"{provider}: not a cursor this provider issued")
+    state.pop("p")
+    return state
+
+
+def cursor_int(state: Mapping[str, Any], key: str, default: int, provider: str) -> int:
+    value = state.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidCursor(f"{provider}: malformed cursor")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Field helpers: vendors send strings, numbers, nulls, empty strings and nested objects
+# ---------------------------------------------------------------------------------------------
+
+
+def text(value: Any) -> str | None:
+    """A trimmed non-empty string (numbers become strings), else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped[:_MAX_TEXT] if stripped else None
+    return None
+
+
+def date_text(value: Any) -> str | None:
+    """A date as text; BambooHR's "0000-00-00" and empty strings mean "no date"."""
+    result = text(value)
+    if result is None or result.startswith("0000"):
+        return None
+    return result
+
+
+def dig(record: Any, *path: str) -> Any:
+    """``record[path[0]][path[1]]...`` or None when any step is missing or not an object."""
+    current = record
+    for key in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(key)
+    return current
+
+
+def as_list(value: Any, what: str, vendor: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ProviderResponseError(f"{vendor}: expected a list of {what}")
+    return value
+
+
+def as_object(value: Any, what: str, vendor: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProviderResponseError(f"{vendor}: expected {what} to be an object")
+    return value
+
+
+def unique(values: Iterable[str | None]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value:
+            seen.setdefault(value, None)
+    return tuple(seen)
+
+
+def build_employee(
+    *,
+    hris_id: str,
+    mapped: MappedStatus,
+    raw: dict[str, Any],
+    status: EmployeeStatus | None = None,
+    warnings: Iterable[str] = (),
+    **fields: Any,
+) -> Employee:
+    """An ``Employee`` from mapped fields; the domain model stays lenient on dates and emails."""
+    all_warnings = [*([mapped.warning] if mapped.warning else []), *warnings]
+    return Employee.model_validate(
+        {
+            "hris_id": hris_id,
+            **fields,
+            "status": status or mapped.status,
+            "raw_status": mapped.raw,
+            "warnings": tuple(all_warnings),
+            "raw": raw,
+        }
+    )
+
+
+def record_id(record: Mapping[str, Any], key: str, vendor: str) -> str:
+    value = text(record.get(key))
+    if value is None:
+        raise ProviderResponseError(f"{vendor}: a record has no {key}")
+    return value
+
+
+def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee], Credentials]:
+    """Every employee, page by page (for ``directory``); returns the latest credentials too."""
+    employees: list[Employee] = []
+    cursor: str | None = None
+    current = credentials
+    while True:
+        page = provider.list_employees(current, cursor)
+        employees.extend(page.employees)
+        if page.refreshed_credentials is not None:
+            current = page.refreshed_credentials
+        cursor = page.next_cursor
+        if cursor is None:
+            return employees, current
+
+
+def directory_from(employees: Iterable[Employee]) -> Directory:
+    """Companies, groups and people as the employees name them (vendors without a listing API)."""
+    companies: dict[str, None] = {}
+    groups: dict[str, None] = {}
+    people: list[DirectoryEntry] = []
+    for employee in employees:
+        if employee.company:
+            companies.setdefault(employee.company, None)
+        for group in employee.groups:
+            groups.setdefault(group, None)
+        name = " ".join(part for part in (employee.first_name, employee.last_name) if part)
+        people.append(DirectoryEntry(id=employee.hris_id, name=name or employee.email or employee.hris_id))
+    return Directory(
+        companies=[DirectoryEntry(id=c, name=c) for c in sorted(companies)],
+        groups=[DirectoryEntry(id=g, name=g) for g in sorted(groups)],
+        people=sorted(people, key=lambda p: (p.name.casefold(), p.id)),
+    )

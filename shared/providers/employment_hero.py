@@ -1,0 +1,295 @@
+"""Employment Hero: OAuth2 authorization code with PKCE; organisations, then their employees.
+
+- Access tokens live 15 minutes: refreshed before expiry (``token_expires_at``), the rotated
+  refresh token handed back in ``EmployeePage.refreshed_credentials``.
+- ``GET /api/v1/organisations`` then ``GET /api/v1/organisations/{id}/employees?page_index=n&
+  items_per_page=m``; records in ``data.items``. The cursor walks organisation by organisation.
+- No HR webhooks are published: this connector syncs on schedule only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.domain.models import Employee, EmployeeStatus
+from shared.providers.base import (
+    Credentials,
+    Directory,
+    DirectoryEntry,
+    EmployeePage,
+    InvalidCursor,
+    ProviderResponseError,
+    Secret,
+    Tier,
+    WebhookEvent,
+    WebhookRejected,
+    WebhookUnparseable,
+)
+from shared.providers.common import (
+    Connector,
+    as_list,
+    as_object,
+    build_employee,
+    collect_all,
+    cursor_int,
+    decode_cursor,
+    dig,
+    encode_cursor,
+    record_id,
+    text,
+    unique,
+)
+from shared.providers.oauth import Pkce, authorization_url, exchange_code, new_pkce, with_token
+from shared.providers.status import MappedStatus, status_map
+
+DEFAULT_BASE = "https://api.employmenthero.com"
+DEFAULT_OAUTH_BASE = "https://oauth.employmenthero.com"
+PAGE_SIZE = 100
+MAX_ORG_PAGES = 1000
+
+STATUSES = status_map(
+    "employment_hero",
+    active=("active", "employed", "current"),
+    pending=("pending", "onboarding", "invited", "hired"),
+    on_leave=("on_leave", "on leave", "leave"),
+    terminated=("terminated", "inactive", "former", "archived"),
+)
+CAPABILITIES = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "employee_number",
+        "avatar_url",
+        "job_title",
+        "company",
+        "groups",
+        "office_location",
+        "home_country",
+        "birthday",
+        "start_date",
+        "termination_date",
+        "manager_hris_id",
+    }
+)
+
+
+class EmploymentHero(Connector):
+    name = "employment_hero"
+    tier = Tier.FULL
+    capabilities = CAPABILITIES
+    supports_webhooks = False
+
+    # -- OAuth2 + PKCE ------------------------------------------------------------------------
+
+    def _oauth_base(self, credentials: Credentials) -> str:
+        return self.base_url(credentials, DEFAULT_OAUTH_BASE, key="oauth_base_url")
+
+    def _token_url(self, credentials: Credentials) -> str:
+        return f"{self._oauth_base(credentials)}/oauth2/token"
+
+    def start_authorization(
+        self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
+    ) -> tuple[str, Pkce]:
+        """The URL to send the admin to, and the PKCE pair to keep (the verifier is a secret)."""
+        pkce = new_pkce()
+        url = authorization_url(
+            f"{self._oauth_base(credentials)}/oauth2/authorize",
+            client_id=self.secret(credentials, "client_id").reveal(),
+            redirect_uri=redirect_uri,
+            state=state,
+            pkce=pkce,
+            scope=scope,
+        )
+        return url, pkce
+
+    def finish_authorization(
+        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret
+    ) -> Credentials:
+        """Exchange the authorization code (with the PKCE verifier) for the connection's tokens."""
+        token = exchange_code(
+            self.http,
+            self._token_url(credentials),
+            client_id=self.secret(credentials, "client_id").reveal(),
+            client_secret=self.secret(credentials, "client_secret"),
+            code=code,
+            redirect_uri=redirect_uri,
+            verifier=verifier,
+            now=self.runtime.now(),
+        )
+        return with_token(credentials, token)
+
+    def _get(self, credentials: Credentials, path: str, **kwargs: Any) -> tuple[Any, Credentials | None]:
+        url = f"{self.base_url(credentials, DEFAULT_BASE)}{path}"
+        return self.oauth_get(credentials, url, self._token_url(credentials), **kwargs)
+
+    # -- organisations ------------------------------------------------------------------------
+
+    def _organisations(self, credentials: Credentials) -> tuple[list[dict[str, Any]], Credentials]:
+        organisations: list[dict[str, Any]] = []
+        current = credentials
+        for page in range(1, MAX_ORG_PAGES + 1):
+            body, refreshed = self._get(
+                current, "/api/v1/organisations", params={"page_index": page, "items_per_page": PAGE_SIZE}
+            )
+            current = refreshed or current
+            items, total_pages = _items(body)
+            organisations.extend(as_object(o, "an organisation", self.name) for o in items)
+            if not _more(page, total_pages, len(items), PAGE_SIZE):
+                break
+        return organisations, current
+
+    # -- snapshot -----------------------------------------------------------------------------
+
+    def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
+        state = decode_cursor(self.name, cursor)
+        current = credentials
+        orgs = state.get("orgs")
+        if orgs is None:
+            organisations, current = self._organisations(credentials)
+            orgs = [[record_id(o, "id", self.name), text(o.get("name")) or ""] for o in organisations]
+        if not isinstance(orgs, list) or not all(
+            isinstance(o, list) and len(o) == 2 and all(isinstance(v, str) for v in o) for o in orgs
+        ):
+            raise InvalidCursor("employment_hero: malformed cursor")
+        index = cursor_int(state, "org", 0, self.name)
+        page = cursor_int(state, "page", 1, self.name) or 1
+        refreshed = current if current is not credentials else None
+        if index >= len(orgs):
+            return EmployeePage([], None, refreshed)
+        org_id, org_name = orgs[index]
+        body, new = self._get(
+            current,
+            f"/api/v1/organisations/{org_id}/employees",
+            params={"page_index": page, "items_per_page": self.page_size},
+        )
+        refreshed = new or refreshed
+        items, total_pages = _items(body)
+        employees = [self._employee(as_object(r, "an employee", self.name), org_name) for r in items]
+        if _more(page, total_pages, len(items), self.page_size):
+            next_state: dict[str, Any] | None = {"orgs": orgs, "org": index, "page": page + 1}
+        elif index + 1 < len(orgs):
+            next_state = {"orgs": orgs, "org": index + 1, "page": 1}
+        else:
+            next_state = None
+        next_cursor = encode_cursor(self.name, next_state) if next_state else None
+        return EmployeePage(employees, next_cursor, refreshed)
+
+    def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
+        wanted = [i for i in unique(ids) if len(i) <= 64 and all(c.isalnum() or c == "-" for c in i)]
+        if not wanted:
+            return EmployeePage([], None)
+        organisations, current = self._organisations(credentials)
+        employees: list[Employee] = []
+        for employee_id in wanted:
+            for organisation in organisations:
+                org_id = record_id(organisation, "id", self.name)
+                base = self.base_url(current, DEFAULT_BASE)
+                url = f"{base}/api/v1/organisations/{org_id}/employees/{employee_id}"
+                body, refreshed = self.oauth_get(
+                    current, url, self._token_url(current), ok_statuses=frozenset({404})
+                )
+                current = refreshed or current
+                record = dig(body, "data")
+                if isinstance(record, dict) and text(record.get("id")):
+                    employees.append(self._employee(record, text(organisation.get("name")) or ""))
+                    break
+        return EmployeePage(employees, None, current if current is not credentials else None)
+
+    def directory(self, credentials: Credentials) -> Directory:
+        organisations, current = self._organisations(credentials)
+        groups: dict[str, str] = {}
+        for organisation in organisations:
+            org_id = record_id(organisation, "id", self.name)
+            body, refreshed = self._get(current, f"/api/v1/organisations/{org_id}/teams")
+            current = refreshed or current
+            items, _ = _items(body)
+            for team in items:
+                team_id, team_name = text(dig(team, "id")), text(dig(team, "name"))
+                if team_id and team_name:
+                    groups.setdefault(team_name, team_id)
+        employees, _ = collect_all(self, current)
+        return Directory(
+            companies=[
+                DirectoryEntry(id=record_id(o, "id", self.name), name=text(o.get("name")) or "")
+                for o in organisations
+            ],
+            groups=[DirectoryEntry(id=name, name=name) for name in sorted(groups)],
+            people=[
+                DirectoryEntry(id=e.hris_id, name=" ".join(p for p in (e.first_name, e.last_name) if p))
+                for e in employees
+            ],
+        )
+
+    # -- mapping ------------------------------------------------------------------------------
+
+    def _employee(self, record: Mapping[str, Any], org_name: str) -> Employee:
+        raw_status = record.get("status")
+        if text(raw_status) is not None:
+            mapped = STATUSES.map(raw_status)
+        else:
+            # No status field: the dates say it (a leaver has a past termination date).
+            today = self.today().isoformat()
+            ended, starts = text(record.get("termination_date")), text(record.get("start_date"))
+            if ended and ended[:10] <= today:
+                mapped = MappedStatus(EmployeeStatus.TERMINATED, None)
+            elif starts and starts[:10] > today:
+                mapped = MappedStatus(EmployeeStatus.PENDING, None)
+            else:
+                mapped = MappedStatus(EmployeeStatus.ACTIVE, None)
+        teams = record.get("teams")
+        if not isinstance(teams, list):
+            teams = []
+        return build_employee(
+            hris_id=record_id(record, "id", self.name),
+            mapped=mapped,
+            raw=dict(record),
+            first_name=text(record.get("known_as")) or text(record.get("first_name")),
+            last_name=text(record.get("last_name")),
+            email=text(record.get("company_email")) or text(record.get("email")),
+            employee_number=text(record.get("employee_number")),
+            avatar_url=text(record.get("avatar_url")),
+            job_title=text(record.get("job_title")),
+            company=_name(record.get("employing_entity")) or org_name or None,
+            groups=unique(_name(t) for t in teams),
+            office_location=_name(record.get("location")),
+            home_country=text(record.get("country")),
+            birthday=text(record.get("date_of_birth")),
+            start_date=text(record.get("start_date")),
+            termination_date=text(record.get("termination_date")),
+            manager_hris_id=text(dig(record, "primary_manager", "id")),
+            hris_role=text(record.get("role")),
+        )
+
+    # -- webhooks: none published -------------------------------------------------------------
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+    ) -> None:
+        raise WebhookRejected("employment_hero publishes no webhooks")
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
+        raise WebhookUnparseable("employment_hero publishes no webhooks")
+
+
+def _items(body: Any) -> tuple[list[Any], int | None]:
+    data = as_object(dig(body, "data"), "data", "employment_hero")
+    items = as_list(data.get("items"), "items", "employment_hero")
+    total = data.get("total_pages")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        raise ProviderResponseError("employment_hero: total_pages is not a number")
+    return items, total
+
+
+def _more(page: int, total_pages: int | None, count: int, page_size: int) -> bool:
+    if total_pages is not None:
+        return page < total_pages
+    return count >= page_size
+
+
+def _name(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return text(value.get("name"))
+    return text(value)

@@ -1,0 +1,202 @@
+"""The HTTP layer every connector shares: one httpx client per sync, bounded retries, typed errors.
+
+Retries cover 429, 5xx and network errors, with exponential backoff and full jitter, honouring
+``Retry-After`` (seconds or an HTTP date). They are bounded twice: in attempts and in total time.
+When the budget is spent the call raises ``ProviderUnavailable`` so the sync marks its snapshot
+incomplete (R09), never empty. Sleep, clocks and randomness are injected (``Runtime``) so tests
+never really wait.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from shared.providers.base import ProviderAuthError, ProviderResponseError, ProviderUnavailable
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Network failures worth another attempt (a refused connection, a reset, a read timeout ...).
+_RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Vendor headers that carry a readable error text (BambooHR), safe to show: never a credential.
+_ERROR_TEXT_HEADERS = ("x-bamboohr-error-message",)
+_MAX_ERROR_TEXT = 200
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _jitter(upper: float) -> float:
+    return secrets.SystemRandom().uniform(0.0, upper)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What a connector reads from the outside world besides the network: injectable in tests."""
+
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = _wall_clock
+    # uniform(0, upper): the "full jitter" of a backoff delay.
+    jitter: Callable[[float], float] = _jitter
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # The whole call, every attempt and wait included, stays under this.
+    max_total: float = 120.0
+
+    def backoff(self, retry: int, runtime: Runtime) -> float:
+        """Full jitter: uniform(0, min(max_delay, base * 2**retry))."""
+        return runtime.jitter(min(self.max_delay, self.base_delay * (2**retry)))
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+    write: float = 30.0
+    pool: float = 5.0
+
+    def as_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), else None."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _error_text(response: httpx.Response) -> str:
+    for name in _ERROR_TEXT_HEADERS:
+        text = response.headers.get(name)
+        if text:
+            return f": {text[:_MAX_ERROR_TEXT]}"
+    return ""
+
+
+@dataclass(slots=True)
+class HttpClient:
+    """One per sync (per provider instance): holds the httpx client, retries, maps errors to types.
+
+    ``vendor`` names the HR system in error messages; URLs in messages carry the path only, never
+    a query string or header, so no credential can leak through them.
+    """
+
+    vendor: str
+    runtime: Runtime = field(default_factory=Runtime)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    client: httpx.Client | None = None
+
+    def _client(self) -> httpx.Client:
+        if self.client is None:
+            self.client = httpx.Client(timeout=self.timeouts.as_httpx(), follow_redirects=False)
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        ok_statuses: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """Send with bounded retries; return a 2xx (or ``ok_statuses``) response or raise typed.
+
+        401/403 -> ``ProviderAuthError``; other 4xx -> ``ProviderResponseError``; 429/5xx/network
+        errors retried, then ``ProviderUnavailable``.
+        """
+        where = f"{self.vendor} {method} {httpx.URL(url).path}"
+        started = self.runtime.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            wait: float | None
+            try:
+                response = self._client().request(
+                    method, url, headers=headers, params=params, json=json_body, data=form, auth=auth
+                )
+            except _RETRYABLE_ERRORS as error:
+                reason = f"{type(error).__name__}"
+                wait = None
+            else:
+                status = response.status_code
+                if 200 <= status < 300 or status in ok_statuses:
+                    return response
+                if status in (401, 403):
+                    raise ProviderAuthError(f"{where} refused the credentials (HTTP {status})")
+                if status not in RETRYABLE_STATUSES:
+                    raise ProviderResponseError(f"{where} failed with HTTP {status}{_error_text(response)}")
+                reason = f"HTTP {status}{_error_text(response)}"
+                wait = parse_retry_after(response.headers.get("retry-after"), self.runtime.now())
+                response.close()
+            self._wait_or_give_up(where, reason, attempt, wait, started)
+
+    def _wait_or_give_up(
+        self, where: str, reason: str, attempt: int, retry_after: float | None, started: float
+    ) -> None:
+        policy = self.policy
+        if attempt >= policy.max_attempts:
+            raise ProviderUnavailable(f"{where} gave up after {attempt} attempts (last: {reason})")
+        delay = retry_after if retry_after is not None else policy.backoff(attempt - 1, self.runtime)
+        elapsed = self.runtime.monotonic() - started
+        if elapsed + delay > policy.max_total:
+            raise ProviderUnavailable(
+                f"{where} gave up after {attempt} attempts: waiting {delay:.1f}s more would exceed "
+                f"the {policy.max_total:.0f}s budget (last: {reason})"
+            )
+        self.runtime.sleep(delay)
+
+    def get_json(self, url: str, **kwargs: Any) -> Any:
+        return decode_json(self.request("GET", url, **kwargs), self.vendor)
+
+    def post_json(self, url: str, **kwargs: Any) -> Any:
+        return decode_json(self.request("POST", url, **kwargs), self.vendor)
+
+
+def decode_json(response: httpx.Response, vendor: str) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ProviderResponseError(
+            f"{vendor} answered {httpx.URL(str(response.request.url)).path} with a body that is not JSON"
+        ) from error

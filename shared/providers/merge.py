@@ -1,0 +1,312 @@
+"""Merge HRIS: one connector for every HR system Merge links (``Authorization: Bearer`` + the
+linked account's ``X-Account-Token``).
+
+- ``GET /api/hris/v1/employees`` pages by ``cursor`` (the ``next`` value), with
+  ``include_deleted_data=true`` so people removed in the HR system are seen (``remote_was_deleted``
+  -> terminated) and ``expand`` for names. Where an answer holds ids instead of expanded objects
+  (company, groups, locations, employments), they are resolved once per connector instance
+  through the list endpoints.
+- ``employment_status`` ``ACTIVE | PENDING | INACTIVE``.
+- Webhooks: ``X-Merge-Webhook-Signature`` = base64url HMAC-SHA256 of the raw body; no timestamp,
+  so duplicates are recognised by a digest of the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.domain.models import Employee, EmployeeStatus
+from shared.providers.base import (
+    Credentials,
+    Directory,
+    DirectoryEntry,
+    EmployeePage,
+    InvalidCursor,
+    Secret,
+    Tier,
+    WebhookEvent,
+    WebhookKind,
+    WebhookUnparseable,
+)
+from shared.providers.common import (
+    Connector,
+    as_list,
+    as_object,
+    build_employee,
+    collect_all,
+    decode_cursor,
+    dig,
+    encode_cursor,
+    record_id,
+    text,
+    unique,
+)
+from shared.providers.status import MappedStatus, status_map
+from shared.providers.webhooks import (
+    as_id,
+    body_digest,
+    decode_base64,
+    hmac_sha256,
+    parse_json_object,
+    require_same,
+    required_header,
+)
+
+DEFAULT_BASE = "https://api.merge.dev"
+API = "/api/hris/v1"
+PAGE_SIZE = 100
+EXPAND = "employments,groups,company,work_location,home_location,team"
+MAX_LOOKUP_PAGES = 10_000
+
+STATUSES = status_map("merge", active=("ACTIVE",), pending=("PENDING",), terminated=("INACTIVE",))
+CAPABILITIES = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "employee_number",
+        "avatar_url",
+        "job_title",
+        "department",
+        "company",
+        "groups",
+        "office_location",
+        "home_country",
+        "birthday",
+        "start_date",
+        "termination_date",
+        "manager_hris_id",
+    }
+)
+_KINDS = {
+    "added": WebhookKind.CREATED,
+    "created": WebhookKind.CREATED,
+    "changed": WebhookKind.UPDATED,
+    "updated": WebhookKind.UPDATED,
+    "removed": WebhookKind.DELETED,
+    "deleted": WebhookKind.DELETED,
+}
+
+
+class Merge(Connector):
+    name = "merge"
+    tier = Tier.FULL
+    capabilities = CAPABILITIES
+    supports_webhooks = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # id -> record, per lookup endpoint; filled on first need (one client per sync).
+        self._lookups: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self._job_titles: dict[str, str] | None = None
+
+    def _headers(self, credentials: Credentials) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.secret(credentials, 'api_key').reveal()}",
+            "X-Account-Token": self.secret(credentials, "account_token").reveal(),
+            "Accept": "application/json",
+        }
+
+    def _get(self, credentials: Credentials, path: str, **kwargs: Any) -> Any:
+        url = f"{self.base_url(credentials, DEFAULT_BASE)}{API}{path}"
+        return self.http.get_json(url, headers=self._headers(credentials), **kwargs)
+
+    def _all(self, credentials: Credentials, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
+        """Every record of a cursor-paged list endpoint (small ones: companies, groups ...)."""
+        records: list[Any] = []
+        cursor: str | None = None
+        for _ in range(MAX_LOOKUP_PAGES):
+            query = {"page_size": str(PAGE_SIZE), **(params or {})}
+            if cursor:
+                query["cursor"] = cursor
+            body = as_object(self._get(credentials, path, params=query), f"the {path} response", self.name)
+            records.extend(as_list(body.get("results"), path, self.name))
+            cursor = text(body.get("next"))
+            if cursor is None:
+                break
+        return records
+
+    def _lookup(self, credentials: Credentials, path: str) -> dict[str, Mapping[str, Any]]:
+        if path not in self._lookups:
+            table: dict[str, Mapping[str, Any]] = {}
+            for record in self._all(credentials, path, {"include_deleted_data": "true"}):
+                if isinstance(record, Mapping) and text(record.get("id")):
+                    table[str(record["id"])] = record
+            self._lookups[path] = table
+        return self._lookups[path]
+
+    def _titles(self, credentials: Credentials) -> dict[str, str]:
+        """employee id -> the job title of their latest employment (when not expanded)."""
+        if self._job_titles is None:
+            latest: dict[str, tuple[str, str]] = {}
+            for employment in self._all(credentials, "/employments"):
+                employee, title = text(dig(employment, "employee")), text(dig(employment, "job_title"))
+                when = text(dig(employment, "effective_date")) or ""
+                if employee and title and (employee not in latest or when >= latest[employee][0]):
+                    latest[employee] = (when, title)
+            self._job_titles = {employee: title for employee, (_, title) in latest.items()}
+        return self._job_titles
+
+    # -- snapshot -----------------------------------------------------------------------------
+
+    def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
+        state = decode_cursor(self.name, cursor)
+        vendor_cursor = state.get("cursor")
+        if vendor_cursor is not None and not isinstance(vendor_cursor, str):
+            raise InvalidCursor("merge: malformed cursor")
+        params = {"page_size": str(self.page_size), "include_deleted_data": "true", "expand": EXPAND}
+        if vendor_cursor:
+            params["cursor"] = vendor_cursor
+        body = as_object(
+            self._get(credentials, "/employees", params=params), "the employees response", self.name
+        )
+        records = as_list(body.get("results"), "employees", self.name)
+        employees = [self._employee(credentials, as_object(r, "an employee", self.name)) for r in records]
+        next_cursor = text(body.get("next"))
+        return EmployeePage(
+            employees, encode_cursor(self.name, {"cursor": next_cursor}) if next_cursor else None
+        )
+
+    def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
+        employees: list[Employee] = []
+        for employee_id in unique(ids):
+            if len(employee_id) > 64 or not all(c.isalnum() or c == "-" for c in employee_id):
+                continue
+            url = f"{self.base_url(credentials, DEFAULT_BASE)}{API}/employees/{employee_id}"
+            response = self.http.request(
+                "GET",
+                url,
+                params={"include_deleted_data": "true", "expand": EXPAND},
+                headers=self._headers(credentials),
+                ok_statuses=frozenset({404}),
+            )
+            if response.status_code == 404:
+                continue
+            record = as_object(response.json(), "an employee", self.name)
+            employees.append(self._employee(credentials, record))
+        return EmployeePage(employees, None)
+
+    def directory(self, credentials: Credentials) -> Directory:
+        companies = [c for c in self._all(credentials, "/companies") if isinstance(c, Mapping)]
+        groups = [g for g in self._all(credentials, "/groups") if isinstance(g, Mapping)]
+        employees, _ = collect_all(self, credentials)
+        return Directory(
+            companies=[
+                DirectoryEntry(id=record_id(c, "id", self.name), name=_company_name(c) or "")
+                for c in companies
+                if not c.get("remote_was_deleted")
+            ],
+            groups=[
+                DirectoryEntry(id=record_id(g, "id", self.name), name=text(g.get("name")) or "")
+                for g in groups
+                if not g.get("remote_was_deleted")
+            ],
+            people=[
+                DirectoryEntry(id=e.hris_id, name=" ".join(p for p in (e.first_name, e.last_name) if p))
+                for e in employees
+                if e.status is not EmployeeStatus.TERMINATED
+            ],
+        )
+
+    # -- mapping ------------------------------------------------------------------------------
+
+    def _resolve(self, credentials: Credentials, value: Any, path: str) -> Mapping[str, Any] | None:
+        """An expanded object as it is; an id through the lookup table of ``path``."""
+        if isinstance(value, Mapping):
+            return value
+        key = text(value)
+        if key is None:
+            return None
+        return self._lookup(credentials, path).get(key)
+
+    def _employee(self, credentials: Credentials, record: Mapping[str, Any]) -> Employee:
+        def resolve(value: Any, path: str) -> Mapping[str, Any] | None:
+            return self._resolve(credentials, value, path)
+
+        hris_id = record_id(record, "id", self.name)
+        if record.get("remote_was_deleted") is True:
+            mapped = STATUSES.map(record.get("employment_status"))
+            mapped = MappedStatus(EmployeeStatus.TERMINATED, mapped.raw or "remote_was_deleted")
+        else:
+            mapped = STATUSES.map(record.get("employment_status"))
+        groups = [resolve(g, "/groups") for g in record.get("groups") or () if g is not None]
+        department = _most_specific_department([g for g in groups if g is not None])
+        team = record.get("team")
+        team_name = text(dig(team, "name")) if isinstance(team, Mapping) else None
+        work = resolve(record.get("work_location"), "/locations")
+        home = resolve(record.get("home_location"), "/locations")
+        return build_employee(
+            hris_id=hris_id,
+            mapped=mapped,
+            raw=dict(record),
+            first_name=text(record.get("first_name")),
+            last_name=text(record.get("last_name")),
+            email=text(record.get("work_email")),
+            employee_number=text(record.get("employee_number")),
+            avatar_url=text(record.get("avatar")),
+            job_title=self._job_title(credentials, hris_id, record.get("employments")),
+            department=department,
+            company=_company_name(resolve(record.get("company"), "/companies")),
+            groups=unique([*(text(g.get("name")) for g in groups if g is not None), team_name]),
+            office_location=text(dig(work, "name")) if work else None,
+            home_country=text(dig(home, "country")) if home else None,
+            birthday=text(record.get("date_of_birth")),
+            start_date=text(record.get("start_date")),
+            termination_date=text(record.get("termination_date")),
+            manager_hris_id=text(dig(record.get("manager"), "id"))
+            if isinstance(record.get("manager"), Mapping)
+            else text(record.get("manager")),
+        )
+
+    def _job_title(self, credentials: Credentials, hris_id: str, employments: Any) -> str | None:
+        if not isinstance(employments, list) or not employments:
+            return None
+        expanded = [e for e in employments if isinstance(e, Mapping)]
+        if expanded:
+            latest = max(expanded, key=lambda e: text(e.get("effective_date")) or "")
+            return text(latest.get("job_title"))
+        return self._titles(credentials).get(hris_id)
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+    ) -> None:
+        signature = required_header(headers, "X-Merge-Webhook-Signature")
+        require_same(hmac_sha256(secret, raw_body), decode_base64(signature))
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
+        body = parse_json_object(raw_body)
+        event = text(dig(body, "hook", "event")) or text(body.get("event"))
+        if event is None:
+            raise WebhookUnparseable("merge: event without hook.event")
+        model, _, action = event.partition(".")
+        delivery = body_digest(raw_body)
+        if model.casefold() != "employee":
+            # Sync notices and other models: authentic, nothing to fetch for a person.
+            return WebhookEvent(WebhookKind.UPDATED, (), delivery)
+        employee_id = as_id(dig(body, "data", "id"))
+        if employee_id is None:
+            raise WebhookUnparseable("merge: employee event without data.id")
+        return WebhookEvent(_KINDS.get(action.casefold(), WebhookKind.UPDATED), (employee_id,), delivery)
+
+
+def _company_name(company: Mapping[str, Any] | None) -> str | None:
+    if company is None:
+        return None
+    return text(company.get("display_name")) or text(company.get("legal_name"))
+
+
+def _most_specific_department(groups: list[Mapping[str, Any]]) -> str | None:
+    """The employee's own department among its DEPARTMENT groups: not a parent of another one.
+
+    Merge lists every group an employee belongs to, parent departments included; without
+    ``parent_group`` links the last listed (the most specific, by HR systems' habit) wins.
+    """
+    departments = [g for g in groups if text(g.get("type")) == "DEPARTMENT" and text(g.get("name"))]
+    parents = {text(g.get("parent_group")) for g in departments} - {None}
+    leaves = [g for g in departments if text(g.get("id")) not in parents]
+    chosen = leaves or departments
+    return text(chosen[-1].get("name")) if chosen else None

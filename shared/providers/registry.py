@@ -1,0 +1,40 @@
+"""Provider names -> connectors. Build one per sync (it owns that sync's HTTP client)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.providers.bamboohr import BambooHR
+from shared.providers.base import Provider, ProviderError
+from shared.providers.common import Connector
+from shared.providers.employment_hero import EmploymentHero
+from shared.providers.hibob import HiBob
+from shared.providers.merge import Merge
+from shared.providers.personio import Personio
+
+_FACTORIES: dict[str, Callable[..., Connector]] = {
+    BambooHR.name: BambooHR,
+    Personio.name: Personio,
+    HiBob.name: HiBob,
+    EmploymentHero.name: EmploymentHero,
+    Merge.name: Merge,
+}
+PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
+# Other spellings people type; they build the same connector.
+_ALIASES = {"employmenthero": EmploymentHero.name, "merge_hris": Merge.name}
+
+
+class UnknownProvider(ProviderError):
+    """No connector has this name."""
+
+
+def get_provider(name: str, **options: Any) -> Provider:
+    """A fresh connector for ``name``; ``options`` go to its constructor (runtime, policy ...)."""
+    factory = _FACTORIES.get(_ALIASES.get(name, name))
+    if factory is None:
+        raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
+    provider = factory(**options)
+    if not isinstance(provider, Provider):  # pragma: no cover - a connector missing a method
+        raise TypeError(f"{name} does not implement the Provider protocol")
+    return provider

@@ -1,0 +1,64 @@
+"""What every use case receives: the ports (built by a function's composition root) and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from shared.ports import (
+    AuditLog,
+    BlobStore,
+    Clock,
+    ConnectionLock,
+    ConnectionStore,
+    EventPublisher,
+    IdGenerator,
+    Mailer,
+    MemberStore,
+    ProviderLookup,
+    RunStore,
+    Scheduler,
+    SecretStore,
+    TaskStore,
+    Workflow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    # R22: active connections per tenant.
+    max_connections: int = 1
+    # R29: how long a full sync's lease lasts without renewal (each step renews it).
+    lock_ttl: timedelta = timedelta(minutes=15)
+    # Members per plan chunk (one state machine Map item each).
+    chunk_size: int = 250
+    # A provider that keeps answering with a next cursor is stopped here (the snapshot is
+    # then incomplete, R09).
+    max_pages: int = 5_000
+    # Skipped records kept on a run (the count is always exact).
+    max_skipped_kept: int = 1_000
+    # Re-plans of one member after version conflicts before it is reported as skipped.
+    max_replans: int = 3
+    # R28 defaults by provider tier, when a connection names no expression.
+    full_tier_schedule: str = "rate(6 hours)"
+    basic_tier_schedule: str = "rate(24 hours)"
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    connections: ConnectionStore
+    members: MemberStore
+    tasks: TaskStore
+    audit: AuditLog
+    runs: RunStore
+    lock: ConnectionLock
+    blobs: BlobStore
+    secrets: SecretStore
+    scheduler: Scheduler
+    workflow: Workflow
+    mailer: Mailer
+    events: EventPublisher
+    clock: Clock
+    ids: IdGenerator
+    providers: ProviderLookup
+    settings: ServiceSettings = field(default_factory=ServiceSettings)

@@ -1,0 +1,647 @@
+"""A full sync, as the separate steps the state machine calls, plus runs and held plans (R23).
+
+start -> fetch pages (one call per page) -> plan (guard) -> apply chunks (a Map) -> finish; any
+failure -> fail. Every step is safe to repeat: pages overwrite their blob, a recorded chunk is not
+applied twice, finish and fail do nothing the second time.
+
+Workflow input (the state machine's execution input; also the schedules' payload without a run):
+``{"tenant_id", "connection_id", "trigger", "run_id"?, "phase": "fetch" | "apply"}``. With
+``phase = "apply"`` (a confirmed held plan) the machine skips fetching and planning and applies the
+stored chunks of ``run_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, Snapshot
+from shared.domain.records import RunPhase, RunStatus, RunTrigger, SkippedRecord, SyncRun
+from shared.errors import (
+    HrisSyncError,
+    InvalidInput,
+    InvalidState,
+    LockHeld,
+    ProviderCredentialsRejected,
+    RunNotFound,
+    VersionConflict,
+)
+from shared.ports import (
+    DEFAULT_PAGE_LIMIT,
+    MAX_PAGE_LIMIT,
+    SYNC_BLOCKED,
+    SYNC_COMPLETED,
+    SYNC_FAILED,
+    DomainEvent,
+    Email,
+    Lease,
+    MailTemplate,
+    Page,
+)
+from shared.providers.base import ProviderAuthError, ProviderError
+from shared.services.applying import MemberGroup, Origin, apply_groups
+from shared.services.context import Ports
+from shared.services.planning import (
+    chunk_key,
+    dump_employees,
+    dump_groups,
+    group_actions,
+    load_employees,
+    load_groups,
+    make_plan,
+    page_key,
+    plan_prefix,
+)
+
+_MAX_ERROR = 500
+_MAX_WARNINGS = 200
+
+
+def workflow_input(run: SyncRun, phase: str = "fetch") -> dict[str, Any]:
+    return {
+        "tenant_id": run.tenant_id,
+        "connection_id": run.connection_id,
+        "run_id": run.run_id,
+        "trigger": run.trigger.value,
+        "phase": phase,
+    }
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}", field="limit")
+    return limit
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading runs
+# ---------------------------------------------------------------------------------------------
+
+
+def get_run(ports: Ports, tenant_id: str, run_id: str) -> SyncRun:
+    return ports.runs.get(tenant_id, run_id)
+
+
+def list_runs(
+    ports: Ports,
+    tenant_id: str,
+    connection_id: str,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_LIMIT,
+) -> Page[SyncRun]:
+    ports.connections.get(tenant_id, connection_id)
+    return ports.runs.list_for_connection(tenant_id, connection_id, cursor=cursor, limit=check_limit(limit))
+
+
+def _run_of(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
+    run = ports.runs.get(tenant_id, run_id)
+    if run.connection_id != connection_id:
+        raise RunNotFound(run_id, tenant_id=tenant_id)
+    return run
+
+
+def _mutate_run(
+    ports: Ports, tenant_id: str, run_id: str, change: Callable[[SyncRun], Mapping[str, Any]]
+) -> SyncRun:
+    """Save ``change(run)`` with optimistic versioning, re-reading on a conflict (chunks of one
+    run record themselves concurrently)."""
+    for _ in range(8):
+        run = ports.runs.get(tenant_id, run_id)
+        updated = run.model_copy(update={**change(run), "version": run.version + 1})
+        try:
+            ports.runs.save(updated, expected_version=run.version)
+        except VersionConflict:
+            continue
+        return updated
+    raise VersionConflict("run", run_id, None)
+
+
+def _renew(ports: Ports, run: SyncRun) -> Lease:
+    now = ports.clock.now()
+    lease = Lease(run.tenant_id, run.connection_id, run.run_id, now)
+    return ports.lock.renew(lease, now, ports.settings.lock_ttl)
+
+
+def _release(ports: Ports, run: SyncRun) -> None:
+    ports.lock.release(Lease(run.tenant_id, run.connection_id, run.run_id, ports.clock.now()))
+
+
+def _admin_email(
+    connection: Connection, template: MailTemplate, run: SyncRun, **data: str | int | None
+) -> Email:
+    return Email(
+        template=template,
+        to=connection.admin_emails,
+        data={
+            "connection_id": connection.connection_id,
+            "connection_label": connection.label,
+            "provider": connection.provider,
+            "run_id": run.run_id,
+            **data,
+        },
+    )
+
+
+def _notify_admins(ports: Ports, email: Email) -> None:
+    if email.to:
+        ports.mailer.send(email)
+
+
+# ---------------------------------------------------------------------------------------------
+# Start
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    """Either the run that now holds the lock, or the lease of the full sync already running."""
+
+    run: SyncRun | None
+    running: Lease | None = None
+
+
+def start_run(
+    ports: Ports, tenant_id: str, connection_id: str, trigger: RunTrigger, run_id: str | None = None
+) -> StartResult:
+    """Create a run and take the connection's lock (R29); report the running sync instead."""
+    connection = ports.connections.get(tenant_id, connection_id)
+    now = ports.clock.now()
+    if run_id is not None:
+        run = _run_of(ports, tenant_id, connection_id, run_id)
+        if run.status is not RunStatus.RUNNING:
+            raise InvalidState(
+                f"run {run_id!r} is {run.status.value}", run_id=run_id, status=run.status.value
+            )
+        ports.lock.acquire(tenant_id, connection_id, run_id, now, ports.settings.lock_ttl)
+        return StartResult(run=run)
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        raise InvalidState("the connection is disconnected", connection_id=connection_id)
+    new_id = ports.ids.new_id("run")
+    try:
+        ports.lock.acquire(tenant_id, connection_id, new_id, now, ports.settings.lock_ttl)
+    except LockHeld as held:
+        return StartResult(run=None, running=Lease(tenant_id, connection_id, held.holder, held.expires_at))
+    run = SyncRun(
+        run_id=new_id,
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        trigger=trigger,
+        started_at=now,
+        version=1,
+    )
+    ports.runs.create(run)
+    return StartResult(run=run)
+
+
+def request_sync(
+    ports: Ports, tenant_id: str, connection_id: str, trigger: RunTrigger = RunTrigger.MANUAL
+) -> SyncRun:
+    """Sync now (API, connect, scope edit): start a run and its state machine execution.
+
+    Raises ``LockHeld`` (naming the running run) when a full sync is already running (R29).
+    """
+    started = start_run(ports, tenant_id, connection_id, trigger)
+    if started.run is None:
+        assert started.running is not None  # noqa: S101 - start_run returns one or the other
+        raise LockHeld(connection_id, started.running.holder, started.running.expires_at)
+    run = started.run
+    try:
+        ports.workflow.start(run.run_id, workflow_input(run))
+    except HrisSyncError:
+        # Nothing will drive this run: close it and free the lock before reporting the error.
+        _mutate_run(
+            ports,
+            tenant_id,
+            run.run_id,
+            lambda _r: {
+                "status": RunStatus.FAILED,
+                "finished_at": ports.clock.now(),
+                "error": "the sync workflow could not be started",
+            },
+        )
+        _release(ports, run)
+        raise
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Fetch
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    page: int
+    employees: int
+    next_cursor: str | None
+    # True when there is nothing more to fetch (last page, or the snapshot became incomplete).
+    done: bool
+
+
+def fetch_page(
+    ports: Ports, tenant_id: str, connection_id: str, run_id: str, *, page: int, cursor: str | None
+) -> FetchResult:
+    """Fetch one page from the HR system and store it; a failure makes the snapshot incomplete
+    with the reason (R09), so planning goes on without deactivating anyone for being absent.
+
+    Rejected credentials raise ``ProviderCredentialsRejected`` (the machine then fails the run).
+    """
+    if page < 0:
+        raise InvalidInput("page must be at least 0", field="page")
+    run = _run_of(ports, tenant_id, connection_id, run_id)
+    if run.status is not RunStatus.RUNNING:
+        raise InvalidState(f"run {run_id!r} is {run.status.value}", run_id=run_id)
+    _renew(ports, run)
+    connection = ports.connections.get(tenant_id, connection_id)
+    if page >= ports.settings.max_pages:
+        _mark_incomplete(ports, run, f"stopped after {ports.settings.max_pages} pages")
+        return FetchResult(page=page, employees=0, next_cursor=None, done=True)
+    provider = ports.providers(connection.provider)
+    credentials = ports.secrets.get(tenant_id, connection_id)
+    try:
+        result = provider.list_employees(credentials, cursor)
+    except ProviderAuthError as exc:
+        _mark_incomplete(ports, run, f"page {page}: the HR system refused the credentials")
+        raise ProviderCredentialsRejected("the HR system refused the connection's credentials") from exc
+    except ProviderError as exc:
+        _mark_incomplete(ports, run, f"page {page}: {type(exc).__name__}: {str(exc)[:200]}")
+        return FetchResult(page=page, employees=0, next_cursor=None, done=True)
+    if result.refreshed_credentials is not None:
+        ports.secrets.put(tenant_id, connection_id, result.refreshed_credentials)
+    employees = list(result.employees)
+    ports.blobs.put(page_key(tenant_id, connection_id, run_id, page), dump_employees(employees))
+
+    def progress(current: SyncRun) -> dict[str, Any]:
+        sizes = list(current.page_sizes[:page]) + [0] * max(0, page - len(current.page_sizes))
+        sizes.append(len(employees))
+        return {
+            "page_sizes": tuple(sizes),
+            "progress": current.progress.model_copy(
+                update={"pages_fetched": len(sizes), "employees_fetched": sum(sizes)}
+            ),
+        }
+
+    _mutate_run(ports, tenant_id, run_id, progress)
+    done = result.next_cursor is None
+    return FetchResult(page=page, employees=len(employees), next_cursor=result.next_cursor, done=done)
+
+
+def _mark_incomplete(ports: Ports, run: SyncRun, reason: str) -> None:
+    _mutate_run(
+        ports,
+        run.tenant_id,
+        run.run_id,
+        lambda r: {
+            "snapshot_complete": False,
+            "incomplete_reasons": (*r.incomplete_reasons, reason)
+            if reason not in r.incomplete_reasons
+            else r.incomplete_reasons,
+        },
+    )
+
+
+def load_snapshot(ports: Ports, run: SyncRun) -> Snapshot:
+    employees = []
+    for page in range(len(run.page_sizes)):
+        employees.extend(load_employees(ports, page_key(run.tenant_id, run.connection_id, run.run_id, page)))
+    return Snapshot(
+        employees=tuple(employees), complete=run.snapshot_complete, reasons=run.incomplete_reasons
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan and guard
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    # "apply": apply ``chunks``; "blocked": held by the guard (R23); "nothing": no change (R24).
+    outcome: str
+    chunks: tuple[int, ...]
+    counts: PlanCounts
+
+
+def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> PlanResult:
+    """Plan over the stored pages; store the plan in chunks; hold it when the guard says so.
+
+    A repeated call (a retried step) returns the plan already stored instead of planning again.
+    """
+    run = _run_of(ports, tenant_id, connection_id, run_id)
+    if run.plan_key is not None:
+        total = run.progress.chunks_total
+        outcome = "blocked" if run.status is RunStatus.BLOCKED else ("apply" if total else "nothing")
+        return PlanResult(outcome=outcome, chunks=tuple(range(total)), counts=run.planned)
+    if run.status is not RunStatus.RUNNING:
+        raise InvalidState(f"run {run_id!r} is {run.status.value}", run_id=run_id)
+    _renew(ports, run)
+    connection = ports.connections.get(tenant_id, connection_id)
+    members = list(ports.members.iter_all(tenant_id))
+    plan = make_plan(ports, load_snapshot(ports, run), members, connection)
+    groups = group_actions(plan.actions, {m.member_id: m for m in members})
+    size = ports.settings.chunk_size
+    chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
+    prefix = plan_prefix(tenant_id, connection_id, run_id)
+    for index, chunk in enumerate(chunks):
+        ports.blobs.put(chunk_key(prefix, index), dump_groups(chunk))
+    skipped = [
+        SkippedRecord(hris_id=a.hris_id, reason=a.reason, detail=a.detail)
+        for a in plan.actions
+        if a.kind == "skip"
+    ]
+    warnings = tuple(f"{w.code}: {w.message}" for w in plan.warnings)[:_MAX_WARNINGS]
+    held = plan.guard.hold and bool(groups)
+    outcome = "blocked" if held else ("apply" if groups else "nothing")
+
+    def planned(current: SyncRun) -> dict[str, Any]:
+        return {
+            "planned": plan.counts,
+            "skipped": tuple(skipped[: ports.settings.max_skipped_kept]),
+            "warnings": warnings,
+            "plan_key": prefix,
+            "status": RunStatus.BLOCKED if held else current.status,
+            "progress": current.progress.model_copy(
+                update={
+                    "phase": RunPhase.PLANNING if held else RunPhase.APPLYING,
+                    "chunks_total": len(chunks),
+                    "actions_total": sum(len(g.actions) for g in groups),
+                }
+            ),
+        }
+
+    run = _mutate_run(ports, tenant_id, run_id, planned)
+    _supersede_held_plans(ports, run)
+    if held:
+        _hold(ports, connection, run, plan.guard.deactivations, plan.guard.active_members)
+    return PlanResult(outcome=outcome, chunks=tuple(range(len(chunks))), counts=plan.counts)
+
+
+def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
+    """A newer plan replaces any plan still held for the connection: confirming an older one
+    would apply a stale snapshot."""
+    recent = ports.runs.list_for_connection(run.tenant_id, run.connection_id, limit=DEFAULT_PAGE_LIMIT)
+    now = ports.clock.now()
+    for older in recent.items:
+        if older.run_id != run.run_id and older.status is RunStatus.BLOCKED:
+            _mutate_run(
+                ports,
+                run.tenant_id,
+                older.run_id,
+                lambda r: {
+                    "status": RunStatus.DISCARDED,
+                    "decided_by": f"superseded by {run.run_id}",
+                    "finished_at": now,
+                    "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
+                },
+            )
+
+
+def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int, active: int) -> None:
+    """R23: nothing is applied; the admins are told; the lock is freed until someone decides."""
+    _release(ports, run)
+    _notify_admins(
+        ports,
+        _admin_email(
+            connection, MailTemplate.SYNC_BLOCKED, run, deactivations=deactivations, active_members=active
+        ),
+    )
+    ports.events.publish(
+        [
+            DomainEvent(
+                SYNC_BLOCKED,
+                {
+                    "tenant_id": run.tenant_id,
+                    "connection_id": run.connection_id,
+                    "run_id": run.run_id,
+                    "deactivations": deactivations,
+                    "active_members": active,
+                },
+            )
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Apply
+# ---------------------------------------------------------------------------------------------
+
+
+def apply_chunk(ports: Ports, tenant_id: str, connection_id: str, run_id: str, chunk: int) -> PlanCounts:
+    """Apply one stored chunk of the plan; repeating a chunk changes nothing twice."""
+    run = _run_of(ports, tenant_id, connection_id, run_id)
+    if chunk in run.chunks_done:
+        return PlanCounts()
+    if run.status is not RunStatus.RUNNING or run.plan_key is None:
+        raise InvalidState(f"run {run_id!r} has no plan to apply ({run.status.value})", run_id=run_id)
+    if not 0 <= chunk < run.progress.chunks_total:
+        raise InvalidInput(f"chunk {chunk} is not part of run {run_id!r}", field="chunk")
+    _renew(ports, run)
+    connection = ports.connections.get(tenant_id, connection_id)
+    groups = load_groups(ports, chunk_key(run.plan_key, chunk))
+
+    def replan(member_ids: Sequence[str]) -> dict[str, MemberGroup]:
+        members = list(ports.members.iter_all(tenant_id))
+        fresh_connection = ports.connections.get(tenant_id, connection_id)
+        plan = make_plan(ports, load_snapshot(ports, run), members, fresh_connection)
+        wanted = set(member_ids)
+        by_id = {m.member_id: m for m in members}
+        return {
+            g.member_id: g
+            for g in group_actions(
+                (a for a in plan.actions if a.kind != "skip" and a.member_id in wanted), by_id
+            )
+        }
+
+    origin = Origin(
+        actor=Actor.SYNC, key=f"{run_id}:c{chunk}", connection=connection, run_id=run_id, actor_id=run_id
+    )
+    report = apply_groups(ports, tenant_id, groups, origin, replan)
+    if report.skipped:
+        _mutate_run(
+            ports,
+            tenant_id,
+            run_id,
+            lambda r: {"skipped": (*r.skipped, *report.skipped)[: ports.settings.max_skipped_kept]},
+        )
+    counts = report.plan_counts()
+    ports.runs.record_chunk(tenant_id, run_id, chunk, counts)
+    return counts
+
+
+def _changed_anything(counts: PlanCounts) -> bool:
+    return any(value for name, value in counts.model_dump().items() if name not in ("skipped", "warnings"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finish, fail
+# ---------------------------------------------------------------------------------------------
+
+
+def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
+    """Close the run: ``completed`` (or ``partial`` after an incomplete snapshot, R09); R21's first
+    complete sync is recorded; the lock is released; the first import emails the admins; a
+    ``sync.completed`` event unless nothing changed (R24)."""
+    run = _run_of(ports, tenant_id, connection_id, run_id)
+    if run.status.finished:
+        return run
+    if run.status is RunStatus.BLOCKED:
+        raise InvalidState(f"run {run_id!r} is held by the guard", run_id=run_id)
+    if run.progress.chunks_applied < run.progress.chunks_total:
+        raise InvalidState(
+            f"run {run_id!r} has {run.progress.chunks_total - run.progress.chunks_applied} chunk(s) to apply",
+            run_id=run_id,
+        )
+    now = ports.clock.now()
+    status = RunStatus.COMPLETED if run.snapshot_complete else RunStatus.PARTIAL
+    run = _mutate_run(
+        ports,
+        tenant_id,
+        run_id,
+        lambda r: {
+            "status": status,
+            "finished_at": now,
+            "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
+        },
+    )
+    connection = _connection_after_success(ports, tenant_id, connection_id, complete=run.snapshot_complete)
+    _release(ports, run)
+    if run.trigger is RunTrigger.FIRST_IMPORT:
+        _notify_admins(
+            ports,
+            _admin_email(
+                connection,
+                MailTemplate.IMPORT_COMPLETE,
+                run,
+                status=status.value,
+                created=run.applied.created,
+                linked=run.applied.linked,
+                skipped=len(run.skipped),
+            ),
+        )
+    if _changed_anything(run.applied):
+        ports.events.publish(
+            [
+                DomainEvent(
+                    SYNC_COMPLETED,
+                    {
+                        "tenant_id": tenant_id,
+                        "connection_id": connection_id,
+                        "run_id": run_id,
+                        "status": status.value,
+                        "counts": run.applied.model_dump(),
+                    },
+                )
+            ]
+        )
+    return run
+
+
+def _connection_after_success(
+    ports: Ports, tenant_id: str, connection_id: str, *, complete: bool
+) -> Connection:
+    for _ in range(5):
+        connection = ports.connections.get(tenant_id, connection_id)
+        update: dict[str, Any] = {}
+        if complete and connection.first_complete_sync_at is None:
+            update["first_complete_sync_at"] = ports.clock.now()  # R21
+        if connection.status is ConnectionStatus.FAILING:
+            update["status"] = ConnectionStatus.ACTIVE
+        if not update:
+            return connection
+        updated = connection.model_copy(
+            update={**update, "version": connection.version + 1, "updated_at": ports.clock.now()}
+        )
+        try:
+            ports.connections.save(updated, expected_version=connection.version)
+        except VersionConflict:
+            continue
+        return updated
+    raise VersionConflict("connection", connection_id, None)
+
+
+def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
+    """The machine caught an error: the run fails, the lock is freed, the connection is marked
+    failing, the admins are told and ``sync.failed`` is emitted (once). A run that already
+    finished stays as it is."""
+    run = _run_of(ports, tenant_id, connection_id, run_id)
+    if run.status.finished:
+        # Already failed (a repeated catch), or finished before the error: nothing to undo.
+        return run
+    now = ports.clock.now()
+    reason = (error or "unknown error")[:_MAX_ERROR]
+    run = _mutate_run(
+        ports, tenant_id, run_id, lambda _r: {"status": RunStatus.FAILED, "finished_at": now, "error": reason}
+    )
+    _release(ports, run)
+    connection = ports.connections.get(tenant_id, connection_id)
+    if connection.status is ConnectionStatus.ACTIVE:
+        failing = connection.model_copy(
+            update={"status": ConnectionStatus.FAILING, "version": connection.version + 1, "updated_at": now}
+        )
+        # An edit may race us; the next failure marks the connection again.
+        with suppress(VersionConflict):
+            ports.connections.save(failing, expected_version=connection.version)
+    _notify_admins(ports, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, error=reason))
+    ports.events.publish(
+        [
+            DomainEvent(
+                SYNC_FAILED,
+                {"tenant_id": tenant_id, "connection_id": connection_id, "run_id": run_id, "error": reason},
+            )
+        ]
+    )
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Held plans (R23)
+# ---------------------------------------------------------------------------------------------
+
+
+def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
+    """Apply a plan the guard held: take the lock again and run the machine's apply phase."""
+    run = ports.runs.get(tenant_id, run_id)
+    if run.status is not RunStatus.BLOCKED:
+        raise InvalidState(f"run {run_id!r} is {run.status.value}, not blocked", run_id=run_id)
+    now = ports.clock.now()
+    ports.lock.acquire(tenant_id, run.connection_id, run_id, now, ports.settings.lock_ttl)
+    run = _mutate_run(
+        ports,
+        tenant_id,
+        run_id,
+        lambda r: {
+            "status": RunStatus.RUNNING,
+            "decided_by": admin_id,
+            "progress": r.progress.model_copy(update={"phase": RunPhase.APPLYING}),
+        },
+    )
+    ports.workflow.start(f"{run_id}-confirmed", workflow_input(run, phase="apply"))
+    return run
+
+
+def discard_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
+    """Drop a held plan: nothing of it is applied."""
+    run = ports.runs.get(tenant_id, run_id)
+    if run.status is not RunStatus.BLOCKED:
+        raise InvalidState(f"run {run_id!r} is {run.status.value}, not blocked", run_id=run_id)
+    now = ports.clock.now()
+    return _mutate_run(
+        ports,
+        tenant_id,
+        run_id,
+        lambda r: {
+            "status": RunStatus.DISCARDED,
+            "decided_by": admin_id,
+            "finished_at": now,
+            "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
+        },
+    )
+
+
+def held_chunks(ports: Ports, tenant_id: str, run_id: str) -> tuple[int, ...]:
+    """The chunks a confirmed plan still has to apply (the machine's ``apply`` phase)."""
+    run = ports.runs.get(tenant_id, run_id)
+    return tuple(i for i in range(run.progress.chunks_total) if i not in run.chunks_done)

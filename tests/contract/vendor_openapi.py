@@ -1,0 +1,231 @@
+"""Validating HTTP responses against the vendors' own OpenAPI documents in
+``../shared/vendor-specs/`` (read at test time, never copied).
+
+OpenAPI 3.1 documents (BambooHR) are JSON Schema 2020-12 already. OpenAPI 3.0 documents (Personio,
+Merge) are converted keyword by keyword: ``nullable: true`` adds ``null`` to the type (and to an
+``enum``), or wraps a type-less schema (``allOf`` + ``nullable``) in ``anyOf [schema, null]``;
+siblings of a ``$ref`` are dropped (3.0 ignores them); boolean ``exclusiveMinimum/Maximum`` become
+the numeric form. Formats (date-time, date, email, uuid, uri) are checked, not ignored.
+
+One erratum is applied, named and proven by a test: Personio's list responses ``allOf`` a base
+``Response`` whose ``data`` is an object with a ``data`` that is an array, which no document can
+satisfy (not even Personio's own example).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPECS = REPO_ROOT.parent / "shared" / "vendor-specs"
+SPEC_URI = "urn:vendor-spec"
+
+
+class _NoDates(yaml.SafeLoader):
+    """YAML without the timestamp resolver: examples like 2022-12-24T08:15:30 stay strings."""
+
+
+_NoDates.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    path = SPECS / name
+    if not SPECS.is_dir():
+        pytest.skip(f"vendor specs folder {SPECS} is missing (it sits beside the repository)")
+    with path.open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = yaml.load(handle, Loader=_NoDates)  # noqa: S506 - a SafeLoader subclass
+    return loaded
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+
+
+def oas30_to_jsonschema(schema: Any) -> Any:
+    """One OpenAPI 3.0 Schema Object as JSON Schema 2020-12 (recursively)."""
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return {"$ref": schema["$ref"]}
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: oas30_to_jsonschema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [oas30_to_jsonschema(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            out[key] = oas30_to_jsonschema(value)
+        elif key != "nullable":
+            out[key] = value
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), bool) and out.pop(bound) and limit in out:
+            out[bound] = out.pop(limit)
+    if schema.get("nullable") is True:
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        elif "type" not in out:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def _convert_components(spec: dict[str, Any]) -> dict[str, Any]:
+    converted = copy.deepcopy(spec)
+    schemas = converted.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        schemas[name] = oas30_to_jsonschema(schema)
+    for item in converted.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for media in (response.get("content") or {}).values():
+                    if isinstance(media, dict) and "schema" in media:
+                        media["schema"] = oas30_to_jsonschema(media["schema"])
+    return converted
+
+
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # a format constrains strings only
+    if not re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", value):
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+def _date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+FORMATS = FormatChecker(formats=())
+FORMATS.checks("date-time")(_date_time)
+FORMATS.checks("date")(_date)
+FORMATS.checks("uuid")(_uuid)
+FORMATS.checks("email")(
+    lambda v: not isinstance(v, str) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v) is not None
+)
+FORMATS.checks("uri")(
+    lambda v: not isinstance(v, str) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$", v) is not None
+)
+
+
+class OpenAPI:
+    """A vendor's OpenAPI document, ready to validate response bodies by path, method and status."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        prefix: str = "",
+        errata: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        raw = load_spec(name)
+        self.version = str(raw.get("openapi"))
+        self.spec = raw if self.version.startswith("3.1") else _convert_components(raw)
+        if errata is not None:
+            errata(self.spec)
+        self.prefix = prefix
+        resource = Resource.from_contents(self.spec, default_specification=DRAFT202012)
+        self.registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
+
+    def schema(self, path: str, method: str, status: int, content_type: str = "application/json") -> Any:
+        spec_path = path[len(self.prefix) :] if self.prefix and path.startswith(self.prefix) else path
+        responses = self.spec["paths"][spec_path][method.lower()]["responses"]
+        response = responses.get(str(status)) or responses["default"]
+        if "$ref" in response:
+            response = self._pointer(response["$ref"])
+        return response["content"][content_type]["schema"]
+
+    def component(self, name: str) -> Any:
+        return {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}
+
+    def _pointer(self, ref: str) -> Any:
+        node: Any = self.spec
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def validator(self, schema: Any) -> Draft202012Validator:
+        rooted = _rebase(schema)
+        return Draft202012Validator(rooted, registry=self.registry, format_checker=FORMATS)
+
+    def errors(self, schema: Any, document: Any) -> list[ValidationError]:
+        return sorted(self.validator(schema).iter_errors(document), key=lambda e: list(e.path))
+
+    def validate(self, path: str, method: str, status: int, document: Any) -> None:
+        self.assert_valid(self.schema(path, method, status), document)
+
+    def assert_valid(self, schema: Any, document: Any) -> None:
+        errors = self.errors(schema, document)
+        if errors:
+            shown = "\n".join(
+                f"  at {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors[:10]
+            )
+            raise AssertionError(f"{len(errors)} schema violation(s):\n{shown}")
+
+
+def _rebase(schema: Any) -> Any:
+    """Point local ``#/...`` refs of an inline response schema at the registered spec document."""
+    if isinstance(schema, dict):
+        return {
+            k: (f"{SPEC_URI}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#") else _rebase(v))
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_rebase(v) for v in schema]
+    return schema
+
+
+def personio_errata(spec: dict[str, Any]) -> None:
+    """Personio's list responses: keep the base Response's rules except its object-typed ``data``."""
+    schemas = spec["components"]["schemas"]
+    for name in PERSONIO_LIST_RESPONSES:
+        parts = schemas[name]["allOf"]
+        if parts and parts[0] == {"$ref": "#/components/schemas/Response"}:
+            parts[0] = {
+                "type": "object",
+                "required": ["success", "data"],
+                "properties": {"success": {"type": "boolean"}},
+            }
+
+
+PERSONIO_LIST_RESPONSES = ("EmployeesResponse",)

@@ -1,0 +1,257 @@
+"""A whole service world in memory: every port faked, a scriptable HR system, and a driver that
+runs a full sync's steps the way the state machine does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.domain.models import (
+    SYNCED_FIELDS,
+    Connection,
+    Employee,
+    Member,
+    MemberSource,
+    MemberStatus,
+    Profile,
+)
+from shared.domain.records import RunStatus, SyncRun
+from shared.errors import HrisSyncError
+from shared.ports import Email, ProviderLookup
+from shared.providers.base import (
+    Credentials,
+    Directory,
+    DirectoryEntry,
+    EmployeePage,
+    ProviderError,
+    Secret,
+    Tier,
+    WebhookEvent,
+    WebhookKind,
+    WebhookRejected,
+    WebhookUnparseable,
+)
+from shared.services import connections, sync
+from shared.services.connections import ConnectResult
+from shared.services.context import Ports, ServiceSettings
+from tests.support.memory import (
+    FixedClock,
+    MemoryAudit,
+    MemoryBlobs,
+    MemoryConnections,
+    MemoryEvents,
+    MemoryLock,
+    MemoryMailer,
+    MemoryMembers,
+    MemoryRuns,
+    MemoryScheduler,
+    MemorySecrets,
+    MemoryTasks,
+    MemoryWorkflow,
+    ProviderRegistry,
+    SequentialIds,
+)
+
+CREDENTIALS = Credentials(
+    secrets={"api_key": Secret("sk-very-secret"), "webhook_secret": Secret("whsec-1")},
+    settings={"subdomain": "acme"},
+)
+
+
+def employee(hris_id: str, **fields: Any) -> Employee:
+    fields.setdefault("first_name", hris_id.title())
+    fields.setdefault("last_name", "Person")
+    fields.setdefault("email", f"{hris_id}@acme.test")
+    return Employee(hris_id=hris_id, **fields)
+
+
+def manual_member(tenant_id: str, member_id: str, email: str, **fields: Any) -> Member:
+    return Member(
+        member_id=member_id,
+        tenant_id=tenant_id,
+        source=fields.pop("source", MemberSource.MANUAL),
+        status=fields.pop("status", MemberStatus.ACTIVE),
+        profile=Profile(email=email, first_name=fields.pop("first_name", "Manual")),
+        version=1,
+        **fields,
+    )
+
+
+class FakeHR:
+    """A scriptable HR system: employees, page size, failing pages, call log."""
+
+    name = "fakehr"
+    capabilities = frozenset(SYNCED_FIELDS)
+    supports_webhooks = True
+
+    def __init__(self, tier: Tier = Tier.FULL, page_size: int = 3) -> None:
+        self.tier = tier
+        self.page_size = page_size
+        self.employees: dict[str, Employee] = {}
+        self.fail_pages: dict[int, ProviderError] = {}
+        self.fail_get: ProviderError | None = None
+        self.calls: list[tuple[str, Any]] = []
+        self.credentials_seen: list[Credentials] = []
+
+    def set(self, *employees: Employee) -> None:
+        for e in employees:
+            self.employees[e.hris_id] = e
+
+    def remove(self, *hris_ids: str) -> None:
+        for i in hris_ids:
+            self.employees.pop(i, None)
+
+    def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
+        self.credentials_seen.append(credentials)
+        start = int(cursor or 0)
+        page = start // self.page_size
+        self.calls.append(("list", page))
+        if page in self.fail_pages:
+            raise self.fail_pages[page]
+        everyone = sorted(self.employees.values(), key=lambda e: e.hris_id)
+        chunk = everyone[start : start + self.page_size]
+        end = start + len(chunk)
+        return EmployeePage(employees=chunk, next_cursor=str(end) if end < len(everyone) else None)
+
+    def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
+        self.calls.append(("get", tuple(ids)))
+        if self.fail_get is not None:
+            raise self.fail_get
+        return EmployeePage(
+            employees=[self.employees[i] for i in ids if i in self.employees], next_cursor=None
+        )
+
+    def directory(self, credentials: Credentials) -> Directory:
+        self.calls.append(("directory", None))
+        companies = sorted({e.company for e in self.employees.values() if e.company})
+        groups = sorted({g for e in self.employees.values() for g in e.groups})
+        return Directory(
+            companies=[DirectoryEntry(c, c) for c in companies],
+            groups=[DirectoryEntry(g, g) for g in groups],
+            people=[
+                DirectoryEntry(e.hris_id, f"{e.first_name} {e.last_name}") for e in self.employees.values()
+            ],
+        )
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+    ) -> None:
+        if headers.get("x-signature") != secret.reveal():
+            raise WebhookRejected("bad signature")
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
+        try:
+            body = json.loads(raw_body)
+            return WebhookEvent(
+                kind=WebhookKind(body["kind"]), employee_ids=tuple(body["ids"]), delivery_id=body["delivery"]
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookUnparseable("not a fakehr webhook") from exc
+
+
+@dataclass
+class World:
+    hr: FakeHR = field(default_factory=FakeHR)
+    connections: MemoryConnections = field(default_factory=MemoryConnections)
+    members: MemoryMembers = field(default_factory=MemoryMembers)
+    tasks: MemoryTasks = field(default_factory=MemoryTasks)
+    audit: MemoryAudit = field(default_factory=MemoryAudit)
+    runs: MemoryRuns = field(default_factory=MemoryRuns)
+    lock: MemoryLock = field(default_factory=MemoryLock)
+    blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
+    secrets: MemorySecrets = field(default_factory=MemorySecrets)
+    scheduler: MemoryScheduler = field(default_factory=MemoryScheduler)
+    workflow: MemoryWorkflow = field(default_factory=MemoryWorkflow)
+    mailer: MemoryMailer = field(default_factory=MemoryMailer)
+    events: MemoryEvents = field(default_factory=MemoryEvents)
+    clock: FixedClock = field(default_factory=FixedClock)
+    ids: SequentialIds = field(default_factory=SequentialIds)
+    settings: ServiceSettings = field(default_factory=lambda: ServiceSettings(chunk_size=2))
+    # The providers by name; None: only the scripted ``hr`` as "fakehr".
+    lookup: ProviderLookup | None = None
+
+    @property
+    def ports(self) -> Ports:
+        return Ports(
+            connections=self.connections,
+            members=self.members,
+            tasks=self.tasks,
+            audit=self.audit,
+            runs=self.runs,
+            lock=self.lock,
+            blobs=self.blobs,
+            secrets=self.secrets,
+            scheduler=self.scheduler,
+            workflow=self.workflow,
+            mailer=self.mailer,
+            events=self.events,
+            clock=self.clock,
+            ids=self.ids,
+            providers=self.lookup or ProviderRegistry({"fakehr": self.hr}),
+            settings=self.settings,
+        )
+
+    # -- the state machine, step by step ------------------------------------------------------
+
+    def drive(self, run: SyncRun, phase: str = "fetch") -> SyncRun:
+        """Run a started run's steps like the state machine; a step's typed error fails the run."""
+        ports, t, c, r = self.ports, run.tenant_id, run.connection_id, run.run_id
+        try:
+            sync.start_run(ports, t, c, run.trigger, run_id=r)
+            if phase == "fetch":
+                page, cursor = 0, None
+                while True:
+                    fetched = sync.fetch_page(ports, t, c, r, page=page, cursor=cursor)
+                    if fetched.done:
+                        break
+                    page, cursor = page + 1, fetched.next_cursor
+                planned = sync.plan_run(ports, t, c, r)
+                if planned.outcome == "blocked":
+                    return self.runs.get(t, r)
+                chunks: Sequence[int] = planned.chunks
+            else:
+                chunks = sync.held_chunks(ports, t, r)
+            for chunk in chunks:
+                sync.apply_chunk(ports, t, c, r, chunk)
+            return sync.finish_run(ports, t, c, r)
+        except HrisSyncError as exc:
+            return sync.fail_run(ports, t, c, r, f"{type(exc).__name__}: {exc}")
+
+    def sync_now(self, tenant_id: str, connection_id: str) -> SyncRun:
+        return self.drive(sync.request_sync(self.ports, tenant_id, connection_id))
+
+    def emails(self, template: str | None = None) -> list[Email]:
+        return [e for e in self.mailer.sent if template is None or e.template.value == template]
+
+    def member_by_hris(self, tenant_id: str, connection_id: str, hris_id: str) -> Member:
+        found = self.members.find_by_link(tenant_id, connection_id, hris_id)
+        assert found is not None, f"no member linked to {hris_id}"
+        return found
+
+    def last_run(self, tenant_id: str, connection_id: str) -> SyncRun:
+        return self.runs.list_for_connection(tenant_id, connection_id, limit=1).items[0]
+
+
+T = "tenant-a"
+
+
+def connect(world: World, tenant: str = T, **options: Any) -> ConnectResult:
+    options.setdefault("admin_emails", ("boss@acme.test",))
+    return connections.connect(
+        world.ports, tenant, provider="fakehr", label="Acme HR", credentials=CREDENTIALS, options=options
+    )
+
+
+def imported(world: World, tenant: str = T, **options: Any) -> Connection:
+    """Connect and run the first import to its end."""
+    result = connect(world, tenant, **options)
+    run = world.drive(result.run)
+    assert run.status is RunStatus.COMPLETED, run
+    return world.connections.get(tenant, result.connection.connection_id)
+
+
+def hire(world: World, *ids: str, **fields: Any) -> None:
+    world.hr.set(*(employee(i, **fields) for i in ids))

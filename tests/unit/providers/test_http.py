@@ -1,0 +1,170 @@
+"""The shared HTTP layer: bounded retries, Retry-After, typed errors, no credential in messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+import respx
+
+from shared.providers.base import ProviderAuthError, ProviderResponseError, ProviderUnavailable
+from shared.providers.http import HttpClient, RetryPolicy, parse_retry_after
+from tests.unit.providers.provider_helpers import FAST_POLICY, START, FakeTime, json_response
+
+URL = "https://hr.example.test/api/things"
+
+
+def client(clock: FakeTime, policy: RetryPolicy = FAST_POLICY) -> HttpClient:
+    return HttpClient(vendor="testvendor", runtime=clock.runtime(), policy=policy)
+
+
+@respx.mock
+def test_429_then_success_waits_exactly_retry_after_seconds() -> None:
+    clock = FakeTime()
+    route = respx.get(URL).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), json_response({"ok": True})]
+    )
+
+    assert client(clock).get_json(URL) == {"ok": True}
+    assert route.call_count == 2
+    assert clock.sleeps == [7.0]
+
+
+@respx.mock
+def test_503_with_retry_after_as_http_date_is_honoured() -> None:
+    clock = FakeTime()
+    when = format_datetime(START + timedelta(seconds=12), usegmt=True)
+    respx.get(URL).mock(side_effect=[httpx.Response(503, headers={"Retry-After": when}), json_response([])])
+
+    assert client(clock).get_json(URL) == []
+    assert clock.sleeps == [12.0]
+
+
+@respx.mock
+def test_r09_5xx_until_give_up_raises_provider_unavailable_after_bounded_attempts() -> None:
+    clock = FakeTime()
+    route = respx.get(URL).mock(return_value=httpx.Response(500))
+
+    with pytest.raises(ProviderUnavailable, match="gave up after 4 attempts"):
+        client(clock).get_json(URL)
+    assert route.call_count == FAST_POLICY.max_attempts
+    # Exponential backoff (full jitter at its upper bound in tests): 1, 2, 4 seconds.
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+
+
+@respx.mock
+def test_r09_a_retry_after_beyond_the_time_budget_gives_up_at_once() -> None:
+    clock = FakeTime()
+    route = respx.get(URL).mock(return_value=httpx.Response(429, headers={"Retry-After": "3600"}))
+
+    with pytest.raises(ProviderUnavailable, match="budget"):
+        client(clock).get_json(URL)
+    assert route.call_count == 1
+    assert clock.sleeps == []
+
+
+@respx.mock
+def test_total_time_bounds_the_retries_even_with_attempts_left() -> None:
+    clock = FakeTime()
+    policy = RetryPolicy(max_attempts=50, base_delay=10.0, max_delay=40.0, max_total=60.0)
+    respx.get(URL).mock(return_value=httpx.Response(502))
+
+    with pytest.raises(ProviderUnavailable):
+        client(clock, policy).get_json(URL)
+    assert sum(clock.sleeps) <= policy.max_total
+
+
+@respx.mock
+def test_network_errors_are_retried_then_succeed() -> None:
+    clock = FakeTime()
+    respx.get(URL).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), json_response(1)]
+    )
+
+    assert client(clock).get_json(URL) == 1
+    assert len(clock.sleeps) == 2
+
+
+@respx.mock
+def test_network_errors_until_give_up_raise_provider_unavailable() -> None:
+    clock = FakeTime()
+    respx.get(URL).mock(side_effect=httpx.ConnectError("refused"))
+
+    with pytest.raises(ProviderUnavailable, match="ConnectError"):
+        client(clock).get_json(URL)
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_are_typed_and_not_retried(status: int) -> None:
+    clock = FakeTime()
+    route = respx.get(URL).mock(return_value=httpx.Response(status))
+
+    with pytest.raises(ProviderAuthError):
+        client(clock).get_json(URL, headers={"Authorization": "Bearer sup3r-s3cret"})
+    assert route.call_count == 1
+
+
+@respx.mock
+def test_other_client_errors_are_response_errors_with_the_vendor_message() -> None:
+    clock = FakeTime()
+    respx.get(URL).mock(return_value=httpx.Response(400, headers={"x-bamboohr-error-message": "bad field"}))
+
+    with pytest.raises(ProviderResponseError, match="HTTP 400: bad field"):
+        client(clock).get_json(URL)
+
+
+@respx.mock
+def test_error_messages_never_carry_credentials_or_query_strings() -> None:
+    clock = FakeTime()
+    respx.get(URL).mock(return_value=httpx.Response(500))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        client(clock).get_json(
+            URL, params={"token": "qs-s3cret"}, headers={"Authorization": "Bearer hdr-s3cret"}
+        )
+    text = str(caught.value) + repr(caught.value)
+    assert "s3cret" not in text
+    assert "/api/things" in text
+
+
+@respx.mock
+def test_a_body_that_is_not_json_is_a_response_error() -> None:
+    respx.get(URL).mock(return_value=httpx.Response(200, text="<html>"))
+
+    with pytest.raises(ProviderResponseError, match="not JSON"):
+        client(FakeTime()).get_json(URL)
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("5", START) == 5.0
+    assert parse_retry_after(" 0 ", START) == 0.0
+    assert parse_retry_after("-3", START) == 0.0
+    assert parse_retry_after(None, START) is None
+    assert parse_retry_after("soon", START) is None
+    assert parse_retry_after("nan", START) is None
+    past = format_datetime(START - timedelta(minutes=1), usegmt=True)
+    assert parse_retry_after(past, START) == 0.0
+
+
+def test_backoff_is_full_jitter_within_the_cap() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
+    seen: list[float] = []
+    clock = FakeTime()
+    runtime = clock.runtime()
+    runtime = type(runtime)(
+        sleep=runtime.sleep,
+        monotonic=runtime.monotonic,
+        now=runtime.now,
+        jitter=lambda u: seen.append(u) or u,
+    )
+    for retry in range(6):
+        policy.backoff(retry, runtime)
+    assert seen == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    default = RetryPolicy()
+    from shared.providers.http import Runtime
+
+    values = [default.backoff(3, Runtime()) for _ in range(50)]
+    assert all(0.0 <= v <= 4.0 for v in values)
