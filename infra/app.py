@@ -44,6 +44,8 @@ def build(app: App | None = None, *, context: Mapping[str, Any] | None = None) -
         config=config,
         repo_root=REPO_ROOT,
         env=env,
+        # A retained stage (the default) cannot be deleted by accident either.
+        termination_protection=config.removal == "retain",
         description="hris-sync: HR-driven member sync (API, webhooks, full syncs, notifications)",
     )
     nag.check(app)

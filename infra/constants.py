@@ -84,4 +84,5 @@ ADMIN_GROUP = "admins"
 
 # Alarms.
 API_5XX_THRESHOLD = 5  # per 5 minutes
+WEBHOOK_BACKLOG_AGE = Duration.minutes(15)  # oldest queued webhook: the worker is stuck or throttled
 ALARM_PERIOD = Duration.minutes(5)

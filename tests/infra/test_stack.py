@@ -593,6 +593,8 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     dlq = alarms[f"hris-sync-{STAGE}-webhook-dlq-depth"]
     assert (dlq["Namespace"], dlq["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert dlq["Dimensions"][0]["Value"]["Fn::GetAtt"][1] == "QueueName"
+    backlog = alarms[f"hris-sync-{STAGE}-webhook-backlog-age"]
+    assert backlog["MetricName"] == "ApproximateAgeOfOldestMessage"
     failed = alarms[f"hris-sync-{STAGE}-sync-failed"]
     assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     five_xx = alarms[f"hris-sync-{STAGE}-api-5xx"]
@@ -604,6 +606,12 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     assert "DashboardBody" in dashboard
     subscription = stack.one("AWS::SNS::Subscription")["Properties"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+
+
+def test_a_retained_stage_has_termination_protection(stack: Synthesized) -> None:
+    manifest = json.loads((stack.outdir / "manifest.json").read_text())
+    properties = manifest["artifacts"][f"HrisSync-{STAGE}"]["properties"]
+    assert properties["terminationProtection"] is True
 
 
 def test_every_taggable_resource_is_tagged(stack: Synthesized) -> None:
