@@ -34,6 +34,10 @@ BLOB_EXPIRY = Duration.days(30)  # snapshots and plan chunks: a run needs them f
 ACCESS_LOG_EXPIRY = Duration.days(90)
 NONCURRENT_VERSION_EXPIRY = Duration.days(7)
 
+# Events: the `source` of every event the service publishes; the bus archive keeps them for replay.
+EVENT_SOURCE = APP_NAME
+ARCHIVE_RETENTION = Duration.days(90)
+
 # Webhook queue (R24, R29): a record retried while a full sync holds the lock, then the DLQ.
 WORKER_BATCH_SIZE = 10
 WORKER_BATCH_WINDOW = Duration.seconds(2)

@@ -41,9 +41,6 @@ from infra.constants import (
 )
 from infra.nag import acknowledge, nag_form
 
-# The steps the sync_steps function answers (the `step` field of every task's payload).
-STEPS = ("start", "fetch_page", "plan", "hold", "apply_chunk", "finish", "fail")
-
 
 class Sync(Construct):
     def __init__(

@@ -418,6 +418,17 @@ def test_the_api_logs_access_without_bodies_and_limits_request_size(stack: Synth
     assert association["WebACLArn"]["Fn::GetAtt"][1] == "Arn"
 
 
+def test_gateway_errors_use_the_one_error_shape(stack: Synthesized) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in stack.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        body = response["ResponseTemplates"]["application/json"]
+        assert set(json.loads(body)["error"]) == {"code", "message", "details"}
+
+
 def test_cors_allows_only_the_configured_origins(stack: Synthesized) -> None:
     options = [p for path, verb, p in _methods(stack) if verb == "OPTIONS"]
     assert options
