@@ -42,7 +42,9 @@ ARCHIVE_RETENTION = Duration.days(90)
 WORKER_BATCH_SIZE = 10
 WORKER_BATCH_WINDOW = Duration.seconds(2)
 WORKER_MAX_CONCURRENCY = 5  # pollers: bounds the HR API calls made on behalf of webhooks
-WEBHOOK_MAX_RECEIVES = 5
+# A record retried while a full sync holds the lock comes back every visibility timeout (12 min):
+# 10 receives give a long first import about two hours before the record goes to the DLQ.
+WEBHOOK_MAX_RECEIVES = 10
 QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)
 # AWS guidance: the visibility timeout is at least six times the consumer's timeout.
