@@ -93,7 +93,10 @@ def _build() -> _Root:
         data_keyword_argument="message", persistence_store=persistence, config=config
     )(apply)
     return _Root(
-        ports=ports, processor=BatchProcessor(event_type=EventType.SQS), idempotency=config, apply=wrapped
+        ports=ports,
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+        idempotency=config,
+        apply=wrapped,
     )
 
 
@@ -104,6 +107,7 @@ def _record(record: SQSRecord) -> dict[str, Any]:
     import json  # noqa: PLC0415
 
     from shared import observability  # noqa: PLC0415
+    from shared.errors import HrisSyncError  # noqa: PLC0415
 
     body = json.loads(record.body)
     if isinstance(body, dict):
@@ -112,7 +116,12 @@ def _record(record: SQSRecord) -> dict[str, Any]:
             connection_id=body.get("connection_id"),
             delivery_id=body.get("delivery_id"),
         )
-    return _root.get().apply(message=body)
+    try:
+        return _root.get().apply(message=body)
+    except HrisSyncError as error:
+        # Re-raised: the record is reported failed and SQS delivers it again (R29 waits here).
+        observability.logger().warning("webhook not applied yet", extra={"error": error.code})
+        raise
 
 
 @instrumented()
