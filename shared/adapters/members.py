@@ -7,6 +7,10 @@ is three items (member, email guard, link guard), so one request carries 33 crea
 that keeps its email and link is one item, so one request carries 100 updates. A failed condition
 cancels the whole request: the adapter reads why, settles the writes that failed (conflict,
 email taken, already applied ...) and re-sends the others, so one conflict never fails the batch.
+A request of a single item goes as a plain conditional write.
+
+The member item is flat: keys, ``doc`` (the member as JSON) and top-level copies of what
+conditions and filters read (tenant_id, member_id, status, source, version, last_action).
 """
 
 from __future__ import annotations
