@@ -13,8 +13,7 @@ Importing this module reads no environment and builds nothing: the first invocat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.bootstrap import Lazy
 from shared.observability import instrumented
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
     from shared.services.context import Ports
 
 
-@dataclass(frozen=True, slots=True)
-class _Root:
+class _Root(NamedTuple):
     ports: Ports
     processor: BatchProcessor
     idempotency: IdempotencyConfig

@@ -19,7 +19,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.constants import WEBHOOK_MAX_RECEIVES
 from infra.environment import FunctionEnvironment
 from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris

@@ -42,7 +42,7 @@ def connected(_connected: Stack) -> Iterator[Stack]:
     bootstrap.reset_all()
     root = ingest._root.get()
     # The sample events were signed at EVENT_TIME (BambooHR's signature covers a timestamp).
-    ingest._root.set(replace(root, ports=replace(root.ports, clock=fixed_clock())))
+    ingest._root.set(root._replace(ports=replace(root.ports, clock=fixed_clock())))
     yield _connected
     _connected.queued()  # drain what a test left
 
@@ -189,7 +189,7 @@ def test_nothing_is_lost_when_the_queue_fails_the_vendor_is_told_to_retry(
     from shared.adapters.queue import SqsQueue
 
     missing = SqsQueue(connected.queue_url + "-missing", client=connected.client("sqs"))
-    ingest._root.set(replace(root, queue=missing))
+    ingest._root.set(root._replace(queue=missing))
 
     response = _call(load_event("webhook_ingest/bamboohr"), connected)
 

@@ -142,7 +142,7 @@ def test_nothing_is_lost_from_the_webhook_to_the_member(
     """The sample BambooHR webhook through the ingest, the queue and the worker."""
     stack, ports = ready
     root = ingest._root.get()
-    ingest._root.set(replace(root, ports=replace(root.ports, clock=fixed_clock())))
+    ingest._root.set(root._replace(ports=replace(root.ports, clock=fixed_clock())))
     bamboohr.update(1001, last_name="Renamed")
 
     accepted = ingest.handler(load_event("webhook_ingest/bamboohr"), stack.context)
