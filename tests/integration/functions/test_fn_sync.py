@@ -75,7 +75,7 @@ def _walk(stack: Stack, execution_input: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_full_chain_from_the_schedule_to_the_members(
-    ready: tuple[Stack, Ports], bamboohr: FakeHRServer
+    ready: tuple[Stack, Ports], bamboohr: FakeHRServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack, ports = ready
     started = trigger.handler(load_event("sync_trigger/schedule"), stack.context)
@@ -102,6 +102,11 @@ def test_the_full_chain_from_the_schedule_to_the_members(
     expected = {e.hris_id for e in bamboohr.expected_employees()}
     assert {m.hris_id for m in members} <= expected
     assert finished["applied"]["created"] == run.applied.created
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')
+    ]
+    assert sum(m.get("MembersCreated", [0])[0] for m in emitted) == run.applied.created
+    assert [m["SyncDuration"] for m in emitted if "SyncDuration" in m] == [[finished["duration_seconds"]]]
     # The lock is free again: the next schedule starts a new run.
     assert trigger.handler(load_event("sync_trigger/schedule"), stack.context)["status"] == "started"
 

@@ -212,3 +212,23 @@ def test_the_connection_is_read_once_per_cache_period(connected: Stack) -> None:
     for _ in range(3):
         assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 202
     assert calls == ["tenant_of", "get"]
+
+
+def _metrics(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_accepted_and_rejected_webhooks_are_counted_rejections_by_reason(
+    connected: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _call(load_event("webhook_ingest/bamboohr"), connected)
+    tampered = load_event("webhook_ingest/hibob")
+    tampered["body"] = tampered["body"].replace("employee.updated", "employee.created")
+    _call(tampered, connected)
+
+    emitted = _metrics(capsys.readouterr().out)
+    accepted = [m for m in emitted if "WebhooksAccepted" in m]
+    rejected = [m for m in emitted if "WebhooksRejected" in m]
+    assert [m["WebhooksAccepted"] for m in accepted] == [[1.0]]
+    assert [(m["reason"], m["WebhooksRejected"]) for m in rejected] == [("bad_signature", [1.0])]
+    assert rejected[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "HrisSyncTest"
