@@ -119,7 +119,8 @@ def test_a_full_sync_pages_until_the_last_cursor_then_applies_every_chunk(run_ma
 def test_r23_a_blocked_plan_is_held_and_nothing_is_applied(run_machine: Any) -> None:
     execution, calls = run_machine(START, _sync(pages=1, chunks=["k/0"], verdict="blocked"))
     assert execution["status"] == "SUCCEEDED"
-    assert [step for step, _ in calls] == ["start", "fetch_page", "plan", "hold"]
+    # The plan step itself holds the plan (R23): the machine stops at Held with nothing more to call.
+    assert [step for step, _ in calls] == ["start", "fetch_page", "plan"]
 
 
 def test_a_confirmed_held_plan_goes_straight_to_applying(run_machine: Any) -> None:
