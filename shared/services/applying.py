@@ -207,16 +207,18 @@ def apply_groups(
         writes = [p.write for p in prepared if p.write is not None]
         results = {r.member_id: r for r in ports.members.write(tenant_id, writes)} if writes else {}
         retry: list[str] = []
+        effects = _Effects()
         for p in prepared:
             result = results.get(p.group.member_id)
             if result is None or result.ok:
                 repeated = result is not None and result.outcome is WriteOutcome.ALREADY_APPLIED
                 report.member_writes += int(result is not None and not repeated)
-                _effects(ports, tenant_id, p, origin, report, repeated=repeated)
+                _effects(ports, tenant_id, p, origin, report, out=effects, repeated=repeated)
             else:
                 retry.append(p.group.member_id)
                 report.unresolved[p.group.member_id] = result.outcome
                 hris_ids[p.group.member_id] = _hris_id(p)
+        effects.flush(ports)
         if not retry:
             break
         if replan is None or attempt == ports.settings.max_replans:
@@ -236,10 +238,41 @@ def apply_groups(
     return report
 
 
+@dataclass(slots=True)
+class _Effects:
+    """What a batch of member writes causes, flushed once per batch (not once per member).
+
+    Batching keeps a 10,000-member import at a few hundred audit/task/event requests instead of
+    one of each per member; everything is still written after the member writes it follows.
+    """
+
+    audit: list[AuditEntry] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+    emails: list[Email] = field(default_factory=list)
+
+    def flush(self, ports: Ports) -> None:
+        if self.audit:
+            ports.audit.append(self.audit)
+        if self.tasks:
+            ports.tasks.open(self.tasks)
+        if self.events:
+            ports.events.publish(self.events)
+        for email in self.emails:
+            ports.mailer.send(email)
+
+
 def _effects(
-    ports: Ports, tenant_id: str, p: _Prepared, origin: Origin, report: ApplyReport, *, repeated: bool
+    ports: Ports,
+    tenant_id: str,
+    p: _Prepared,
+    origin: Origin,
+    report: ApplyReport,
+    *,
+    out: _Effects,
+    repeated: bool,
 ) -> None:
-    """Audit, tasks, events and emails for one member's applied actions.
+    """Collect the audit, tasks, events and emails of one member's applied actions into ``out``.
 
     ``repeated``: the member write was already applied by an earlier attempt of the same action:
     audit entries and tasks are written again (idempotent ids, healing a crash between the write
@@ -310,14 +343,11 @@ def _effects(
         events.extend(_events_for(action, after, detail))
         if isinstance(action, SendInvite | ResendInvite) and after is not None:
             emails.append(_invite_email(action.email, after, origin.connection))
-    if audit:
-        ports.audit.append(audit)
-    if tasks:
-        ports.tasks.open(tasks)
-    if events and not repeated:
-        ports.events.publish(events)
-    for email in [] if repeated else emails:
-        ports.mailer.send(email)
+    out.audit += audit
+    out.tasks += tasks
+    if not repeated:
+        out.events += events
+        out.emails += emails
     final = p.states[-1]
     if final is not None and p.write is not None:
         report.applied_members.append(final)
