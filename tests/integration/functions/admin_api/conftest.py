@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _powertools_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A read answers without a metric; Powertools warns about that on every invocation.
+    warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     for key, value in POWERTOOLS_ENV.items():
         monkeypatch.setenv(key, value)
     yield
