@@ -40,4 +40,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     app = APP.get()
     app.append_context(**{PORTS_KEY: PORTS.get()})
-    return app.resolve(event, context)
+    answer = app.resolve(event, context)
+    # One line per request: the route and the outcome, never a body (it may carry credentials).
+    observability.logger().info(
+        "admin api request",
+        extra={"method": event.get("httpMethod"), "path": event.get("path"), "status": answer.get("statusCode")},
+    )
+    return answer
