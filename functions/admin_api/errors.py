@@ -2,7 +2,7 @@
 
 Our typed errors answer with their own ``http_status`` and ``code``; request validation is 422
 with the failing locations (never the input values: a credential could be one); an unknown route
-is 404; a body that is not JSON of the declared content type is 415. A bug (any other exception)
+is 404; a body that is not UTF-8 text is 400, one sent as another content type than JSON 415. A bug (any other exception)
 is not caught here: Powertools logs it and the invocation fails, so API Gateway answers its own
 5xx in the same shape (``infra/constructs/api.py``, gateway responses) and the error is counted.
 """
@@ -84,6 +84,11 @@ def on_unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
     return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json")
 
 
+def on_undecodable_body(_exc: UnicodeDecodeError) -> Response:
+    # Raised only where Powertools decodes the request body (base64 of bytes that are not UTF-8).
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid_body", "the body is not UTF-8 JSON text")
+
+
 def on_not_found(_exc: NotFoundError) -> Response:
     return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
 
@@ -92,7 +97,12 @@ def register(app: APIGatewayRestResolver) -> None:
     app.exception_handler(HrisSyncError)(on_service_error)
     app.exception_handler(RequestValidationError)(on_validation_error)
     app.exception_handler(RequestUnsupportedContentType)(on_unsupported_content_type)
+    app.exception_handler(UnicodeDecodeError)(on_undecodable_body)
     app.not_found(on_not_found)
+
+
+# What a route with a request body may answer besides: a body that cannot be read, or is not JSON.
+BODY = (400, 415)
 
 
 def responses(success: int, description: str, *errors: int) -> dict[int, OpenAPIResponse]:

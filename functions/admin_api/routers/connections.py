@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
-from functions.admin_api.errors import responses
+from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.connections import (
     ConnectionList,
@@ -41,7 +41,7 @@ ShowLimit = Annotated[int, Query(ge=1, le=1000, description="How many actions, w
     "schedules the connection (R28) and starts the first import (R22: one active connection per "
     "tenant by default).",
     status_code=202,
-    responses=responses(202, "Connected; the first import is running", 403, 409, 415),
+    responses=responses(202, "Connected; the first import is running", 403, 409, *BODY),
 )
 def connect(body: Annotated[ConnectRequest, Body()], caller: Admin, ports: Services) -> ConnectResponse:
     result = connections.connect(
@@ -86,7 +86,7 @@ def get_connection(connection_id: ConnectionId, caller: Caller, ports: Services)
     summary="Edit a connection's scope, settings or credentials",
     description="A changed scope starts a sync at once (R19), or applies after the sync already "
     "running. Objects given (scope, mappings, safety, schedule) replace the whole object.",
-    responses=responses(200, "The edited connection", 403, 404, 409, 415),
+    responses=responses(200, "The edited connection", 403, 404, 409, *BODY),
 )
 def edit_connection(
     connection_id: ConnectionId,
@@ -166,7 +166,7 @@ def preview(
     summary="Pair employees with existing members (R05)",
     description="By stored link, then by email (case-insensitive). With `dry_run` (the default) "
     "nothing is stored; otherwise the new links are stored and nothing else changes.",
-    responses=responses(200, "The pairs", 403, 404, 409, 415, 502),
+    responses=responses(200, "The pairs", 403, 404, 409, 502, *BODY),
 )
 def match(
     connection_id: ConnectionId,

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
-from functions.admin_api.errors import responses
+from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import MemberEditRequest, MemberList, MemberOut
 from shared.domain.models import Member, MemberFlag, MemberSource, MemberStatus
@@ -62,7 +62,7 @@ def get_member(member_id: MemberId, caller: Caller, ports: Services) -> MemberOu
     summary="Edit a member's profile",
     description="For a member synced from an HR system each edited field becomes an override that "
     "later syncs respect until a resync (R16). 409 `email_taken` when another member has the email.",
-    responses=responses(200, "The edited member", 403, 404, 409, 415),
+    responses=responses(200, "The edited member", 403, 404, 409, *BODY),
 )
 def edit_member(
     member_id: MemberId, body: Annotated[MemberEditRequest, Body()], caller: Admin, ports: Services

@@ -3,6 +3,7 @@ unknown routes and resources, 415 for a body that is not JSON, 422 for invalid i
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -132,8 +133,8 @@ def test_a_cursor_the_api_did_not_issue_is_422(world: World, api: Client) -> Non
 
 def test_a_body_that_is_not_json_is_refused_in_the_error_shape(world: World, api: Client) -> None:
     answer = api.request("POST", "/v1/connections", raw_body="{not json")
-    assert answer.status in (400, 422)
-    assert_error_shape(answer, answer.status)
+    assert_error_shape(answer, 422, "validation_failed")
+    assert answer.json["error"]["details"]["errors"][0]["type"] == "json_invalid"
 
 
 def test_a_missing_body_is_422(world: World, api: Client) -> None:
@@ -155,3 +156,14 @@ def test_every_sample_event_is_answered(world: World, api: Client) -> None:
         answer = invoke(load_event(name))
         assert answer.status < 500, (name, answer.text)
         assert answer.headers["content-type"] == "application/json"
+
+
+def test_a_body_that_is_not_utf8_is_400(world: World, api: Client) -> None:
+    event = build_event("POST", "/v1/invites/send", body={"all": True}, authorizer=api.authorizer)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(b"\x80\xff{").decode(), True
+    assert_error_shape(invoke(event), 400, "invalid_body")
+
+
+def test_a_body_sent_as_another_content_type_is_refused(world: World, api: Client) -> None:
+    answer = api.post("/v1/invites/send", {"all": True}, headers={"Content-Type": "text/plain"})
+    assert_error_shape(answer, 415, "unsupported_media_type")
