@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
@@ -23,9 +22,10 @@ from functions.admin_api.models.connections import (
 )
 from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOut, RunSummaryOut
 from functions.admin_api.paging import page_of
+from functions.admin_api.routers import new_router
 from shared.services import connections, sync
 
-router = Router()
+router = new_router()
 
 TAG = "Connections"
 ConnectionId = Annotated[str, Path(min_length=1, max_length=200, description="The connection's id")]
@@ -129,6 +129,7 @@ def disconnect(connection_id: ConnectionId, caller: Admin, ports: Services) -> C
     responses=responses(200, "The directory", 404, 409, 502),
 )
 def directory(
+    *,
     connection_id: ConnectionId,
     caller: Caller,
     ports: Services,
@@ -141,10 +142,16 @@ def directory(
     found = connections.directory(ports, caller.tenant_id, connection_id)
     needle = q.casefold() if q else None
     people = sorted(
-        (p for p in found.people if needle is None or needle in p.name.casefold() or needle in p.id.casefold()),
+        (
+            p
+            for p in found.people
+            if needle is None or needle in p.name.casefold() or needle in p.id.casefold()
+        ),
         key=lambda p: (p.name.casefold(), p.id),
     )
-    page, next_cursor = page_of(people, listing=f"people:{connection_id}:{q or ''}", cursor=cursor, limit=limit)
+    page, next_cursor = page_of(
+        people, listing=f"people:{connection_id}:{q or ''}", cursor=cursor, limit=limit
+    )
     return DirectoryOut.of(found, page, len(people), next_cursor)
 
 
@@ -176,7 +183,9 @@ def match(
     limit: ShowLimit = 100,
 ) -> MatchOut:
     dry_run = body.dry_run if body is not None else True
-    result = connections.match(ports, caller.tenant_id, connection_id, dry_run=dry_run, admin_id=caller.subject)
+    result = connections.match(
+        ports, caller.tenant_id, connection_id, dry_run=dry_run, admin_id=caller.subject
+    )
     return MatchOut.of(result, limit)
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from functions.admin_api.deps import Admin, Services
 from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.members import InviteRequest, InviteResultOut
+from functions.admin_api.routers import new_router
 from shared.services import members
 
-router = Router()
+router = new_router()
 
 
 @router.post(

@@ -41,7 +41,16 @@ def assert_error_shape(answer: Answer, status: int, code: str | None = None) -> 
         {"claims": {"sub": "admin-1", "tenant_id": "tenant a\n"}},
         {"claims": {"sub": "admin-1", "tenant_id": ["tenant-a"]}},
     ],
-    ids=["no-authorizer", "empty", "no-claims", "no-tenant", "no-subject", "empty-tenant", "bad-tenant", "list"],
+    ids=[
+        "no-authorizer",
+        "empty",
+        "no-claims",
+        "no-tenant",
+        "no-subject",
+        "empty-tenant",
+        "bad-tenant",
+        "list",
+    ],
 )
 def test_a_request_without_a_verified_tenant_and_subject_is_401(
     world: World, authorizer: dict[str, Any] | None
@@ -71,8 +80,13 @@ def test_identity_from_a_lambda_authorizer_context(world: World, api: Client) ->
 
 @pytest.mark.parametrize(
     "grant",
-    [{"cognito:groups": "admins"}, {"cognito:groups": "[readers admins]"}, {"scope": "openid hris-sync/admin"},
-     {"role": "admin"}, {"groups": ["admins"]}],
+    [
+        {"cognito:groups": "admins"},
+        {"cognito:groups": "[readers admins]"},
+        {"scope": "openid hris-sync/admin"},
+        {"role": "admin"},
+        {"groups": ["admins"]},
+    ],
     ids=["cognito-group", "cognito-groups-list", "oauth-scope", "role", "json-list"],
 )
 def test_each_documented_admin_grant_allows_writes(world: World, grant: dict[str, Any]) -> None:
@@ -104,7 +118,9 @@ def test_the_admin_group_is_the_one_the_stack_creates() -> None:
     ("method", "path"),
     [("GET", "/v1/nothing"), ("GET", "/v2/members"), ("PUT", "/v1/members"), ("DELETE", "/v1/members/x")],
 )
-def test_an_unknown_route_is_404_in_the_error_shape(world: World, api: Client, method: str, path: str) -> None:
+def test_an_unknown_route_is_404_in_the_error_shape(
+    world: World, api: Client, method: str, path: str
+) -> None:
     assert_error_shape(api.request(method, path), 404, "route_not_found")
 
 

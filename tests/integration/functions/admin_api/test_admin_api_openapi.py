@@ -69,7 +69,9 @@ def test_every_design_route_is_documented_and_nothing_else(doc: dict[str, object
     assert {(m.upper(), p) for p, item in paths.items() for m in item} == DESIGN_ROUTES
 
 
-def test_every_operation_needs_the_bearer_token_and_answers_errors_in_the_one_shape(doc: dict[str, object]) -> None:
+def test_every_operation_needs_the_bearer_token_and_answers_errors_in_the_one_shape(
+    doc: dict[str, object],
+) -> None:
     assert doc["security"] == [{"bearerAuth": []}]
     schemes = doc["components"]["securitySchemes"]  # type: ignore[index]
     assert schemes["bearerAuth"]["scheme"] == "bearer"
@@ -87,7 +89,13 @@ def test_every_operation_needs_the_bearer_token_and_answers_errors_in_the_one_sh
 
 
 def test_list_operations_take_a_cursor_and_a_bounded_limit(doc: dict[str, object]) -> None:
-    lists = ["/v1/connections", "/v1/connections/{connection_id}/runs", "/v1/members", "/v1/tasks", "/v1/audit"]
+    lists = [
+        "/v1/connections",
+        "/v1/connections/{connection_id}/runs",
+        "/v1/members",
+        "/v1/tasks",
+        "/v1/audit",
+    ]
     for path in lists:
         params = {p["name"]: p for p in doc["paths"][path]["get"]["parameters"]}  # type: ignore[index]
         limit = params["limit"]["schema"]
@@ -100,8 +108,17 @@ def test_list_operations_take_a_cursor_and_a_bounded_limit(doc: dict[str, object
 
 def test_no_response_model_exposes_credentials_or_internal_fields(doc: dict[str, object]) -> None:
     schemas = doc["components"]["schemas"]  # type: ignore[index]
-    forbidden = {"tenant_id", "credentials", "secrets", "plan_key", "chunks_done", "page_sizes", "action_key",
-                 "status_before_deactivation", "overrides"}
+    forbidden = {
+        "tenant_id",
+        "credentials",
+        "secrets",
+        "plan_key",
+        "chunks_done",
+        "page_sizes",
+        "action_key",
+        "status_before_deactivation",
+        "overrides",
+    }
     for name, schema in schemas.items():
         if name.endswith(("Out", "List", "Response")):
             assert forbidden.isdisjoint(schema.get("properties", {})), name

@@ -50,7 +50,9 @@ def _event_for(prepared: requests.PreparedRequest, client: Client) -> dict[str, 
     url = urlsplit(prepared.url or "")
     query = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}
     raw = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-    headers = {k: v for k, v in prepared.headers.items() if k.lower() not in ("content-length", "authorization")}
+    headers = {
+        k: v for k, v in prepared.headers.items() if k.lower() not in ("content-length", "authorization")
+    }
     event = build_event(
         prepared.method or "GET",
         unquote(url.path),
