@@ -74,11 +74,11 @@ def _cold() -> tuple[float, float]:
 def _warm(n: int) -> None:
     os.environ.update(ENV)
     warnings.simplefilter("ignore")
-    from admin_api_client import Client  # noqa: PLC0415
-    from admin_api_scenarios import connected  # noqa: PLC0415
+    from admin_api_client import Client
+    from admin_api_scenarios import connected
 
-    from functions.admin_api import handler  # noqa: PLC0415
-    from tests.support.world import World  # noqa: PLC0415
+    from functions.admin_api import handler
+    from tests.support.world import World
 
     world = World()
     handler.PORTS.set(world.ports)
@@ -103,9 +103,8 @@ def _warm(n: int) -> None:
 
 def main(runs: int) -> None:
     imports = [_import_ms() for _ in range(runs)]
-    print(
-        f"import functions.admin_api.handler: median {statistics.median(imports):.1f} ms over {runs} processes"
-    )
+    median = statistics.median(imports)
+    print(f"import functions.admin_api.handler: median {median:.1f} ms over {runs} processes")
     cold = [_cold() for _ in range(runs)]
     print(
         f"fresh process: import {statistics.median(c[0] for c in cold):.1f} ms, first request (compose + "

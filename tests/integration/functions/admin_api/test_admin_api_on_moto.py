@@ -17,6 +17,8 @@ from moto import mock_aws
 from functions.admin_api import handler as admin_handler
 from shared.adapters.table_schema import create_table
 from shared.bootstrap import reset_all
+from shared.domain.models import Member, MemberSource, MemberStatus, Profile
+from shared.ports import MemberWrite
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/hris-sync-test"
@@ -112,9 +114,6 @@ def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> Non
 
 
 def test_paging_members_on_dynamodb(aws: dict[str, Any]) -> None:
-    from shared.domain.models import Member, MemberSource, MemberStatus, Profile  # noqa: PLC0415
-    from shared.ports import MemberWrite  # noqa: PLC0415
-
     api = Client(tenant="tenant-a")
     assert api.get("/v1/members").status == 200  # composes the root
     ports = admin_handler.PORTS.get()
