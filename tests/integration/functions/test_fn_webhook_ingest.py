@@ -11,12 +11,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tests.support.lambda_stack import Stack, add_connection, aws_ports, fixed_clock, mocked_stack
 
 from functions.webhook_ingest import handler as ingest
 from shared import bootstrap
 from shared.domain.models import ConnectionStatus
 from tests.support.events import TEST_WEBHOOK_SECRET, connection_of, load_event
+from tests.support.lambda_stack import Stack, add_connection, aws_ports, fixed_clock, mocked_stack
 
 PROVIDERS = ("bamboohr", "hibob", "personio", "merge")
 EXPECTED = {
