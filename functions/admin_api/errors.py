@@ -38,6 +38,7 @@ _MEANING: dict[int, str] = {
     409: "The resource's state or version forbids the action",
     415: "The body is not JSON",
     422: "The request does not validate",
+    500: "An internal fault (logged; shown only by its code)",
     502: "The HR system failed or refused the connection's credentials",
     503: "Throttled by AWS; retry later",
 }
@@ -114,9 +115,9 @@ BODY = (400, 415)
 
 def responses(success: int, description: str, *errors: int) -> dict[int, OpenAPIResponse]:
     """A route's documented responses: its success (schema from the return annotation), the
-    errors every route can answer (401, 422) and the ones named."""
+    errors every route can answer (401, 422, and 500 / 503 from the stores) and the ones named."""
     documented: dict[int, OpenAPIResponse] = {success: {"description": description}}
-    for status in sorted({401, 422, *errors}):
+    for status in sorted({401, 422, 500, 503, *errors}):
         documented[status] = {
             "description": _MEANING[status],
             "content": {content_types.APPLICATION_JSON: {"model": ErrorResponse}},

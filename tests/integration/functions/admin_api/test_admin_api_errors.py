@@ -12,6 +12,7 @@ from admin_api_scenarios import connected
 
 from functions.admin_api.identity import ADMIN_GROUP
 from infra.constants import ADMIN_GROUP as STACK_ADMIN_GROUP
+from shared.errors import CorruptItem, Throttled
 from tests.support.events import event_names, load_event
 from tests.support.world import World
 
@@ -183,3 +184,27 @@ def test_a_body_that_is_not_utf8_is_400(world: World, api: Client) -> None:
 def test_a_body_sent_as_another_content_type_is_refused(world: World, api: Client) -> None:
     answer = api.post("/v1/invites/send", {"all": True}, headers={"Content-Type": "text/plain"})
     assert_error_shape(answer, 415, "unsupported_media_type")
+
+
+def test_a_corrupt_item_is_500_shown_only_by_its_code(
+    world: World, api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def corrupt(tenant_id: str, member_id: str) -> None:
+        raise CorruptItem(f"TENANT#{tenant_id}|MEMBER#{member_id}", "status 'sleeping' is not a status")
+
+    monkeypatch.setattr(world.members, "get", corrupt)
+    answer = api.get("/v1/members/mem_1")
+    assert_error_shape(answer, 500, "corrupt_item")
+    assert "TENANT#" not in answer.text and "sleeping" not in answer.text
+
+
+def test_throttling_that_outlasts_the_retries_is_503(
+    world: World, api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(tenant_id: str, member_id: str) -> None:
+        raise Throttled("GetItem")
+
+    monkeypatch.setattr(world.members, "get", throttled)
+    answer = api.get("/v1/members/mem_1")
+    assert_error_shape(answer, 503, "throttled")
+    assert answer.json["error"]["details"] == {"operation": "GetItem"}
