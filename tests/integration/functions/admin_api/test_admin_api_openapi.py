@@ -139,3 +139,4 @@ def test_swagger_ui_is_served_with_its_assets_inline_no_cdn(world: World, api: C
     assert "SwaggerUIBundle" in html and "<style>" in html
     assert not re.search(r"<(script|link)[^>]+(src|href)=['\"]https?://", html)
     assert "/v1/connections/{connection_id}/directory" in html
+    assert '"servers": [{"url": "/prod"}]' in html  # "Try it out" goes through the stage
