@@ -116,6 +116,17 @@ class SyncTriggerSettings(FunctionSettings):
     state_machine_arn: str = Field(min_length=1)
 
 
+class ApiAuthorizerSettings(FunctionSettings):
+    """The OIDC issuer whose JWTs the token authorizer accepts, and the audience they must name."""
+
+    oidc_issuer: str = Field(min_length=1)
+    oidc_audience: str = Field(min_length=1)
+    # How long the issuer's keys are trusted before they are fetched again (an unknown ``kid``
+    # refetches sooner), and the clock skew tolerated on ``exp``/``nbf``/``iat``.
+    jwks_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)
+    token_leeway_seconds: int = Field(default=60, ge=0, le=300)
+
+
 S = TypeVar("S", bound=FunctionSettings)
 
 

@@ -73,6 +73,16 @@ def stack(synth_with: Callable[..., Synthesized]) -> Synthesized:
     return synth_with(functions_root=str(FIXTURE_FUNCTIONS), cors_origins="https://admin.example.com")
 
 
+# The OIDC variant (a token authorizer instead of the Cognito user pool), shared by the tests.
+OIDC_CONTEXT = {"oidc_issuer": "https://login.example.com/tenant-a/v2.0", "oidc_audience": "api://hris-sync"}
+
+
+@pytest.fixture(scope="session")
+def oidc_stack(synth_with: Callable[..., Synthesized]) -> Synthesized:
+    """Every function present, the admin API behind the OIDC token authorizer."""
+    return synth_with(functions_root=str(FIXTURE_FUNCTIONS), **OIDC_CONTEXT)
+
+
 def resolve_join(value: Any, names: Mapping[str, str] | None = None) -> str:
     """A `Fn::Join` of strings and references, with each reference as `<LogicalId>`."""
     if isinstance(value, str):

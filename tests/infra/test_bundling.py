@@ -61,12 +61,19 @@ def test_the_layer_holds_the_runtime_dependencies_and_shared_for_arm64(bundled: 
         "httpx",
         "aws_lambda_powertools",
         "boto3",
+        "jwt",
+        "cryptography",
     ):
         assert (site / package).is_dir(), package
     assert (site / "shared" / "domain" / "models.py").is_file()
     assert (site / "shared" / "adapters" / "table_schema.py").is_file()
     native = [p.name for p in (site / "pydantic_core").glob("_pydantic_core*.so")]
     assert native and all("cpython-314-aarch64-linux-gnu" in name for name in native), native
+    # cryptography (PyJWT's RS256/ES256) ships one abi3 Rust extension: the aarch64 one.
+    rust = list((site / "cryptography" / "hazmat" / "bindings").glob("_rust*.so"))
+    assert rust and all("abi3" in p.name for p in rust), rust
+    elf_machine_aarch64 = (183).to_bytes(2, "little")  # ELF header e_machine, at byte 18
+    assert all(p.read_bytes()[18:20] == elf_machine_aarch64 for p in rust), rust
     assert not (site / "bin").exists()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.infra.conftest import FIXTURE_FUNCTIONS, Synthesized
+from tests.infra.conftest import FIXTURE_FUNCTIONS, OIDC_CONTEXT, Synthesized
 
 # Regions the stack is meant for (every service it uses exists there); cfn-lint checks each.
 LINT_REGIONS = ("us-east-1", "eu-west-1")
@@ -83,11 +83,7 @@ def test_cfn_lint_is_clean_on_the_synthesized_template(
 
 
 def _oidc(synth_with: Callable[..., Synthesized]) -> Synthesized:
-    return synth_with(
-        functions_root=str(FIXTURE_FUNCTIONS),
-        oidc_issuer="https://login.example.com/tenant-a/v2.0",
-        oidc_audience="api://hris-sync",
-    )
+    return synth_with(functions_root=str(FIXTURE_FUNCTIONS), **OIDC_CONTEXT)
 
 
 def test_an_oidc_issuer_puts_a_token_authorizer_on_every_v1_method(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger")
+HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger", "api_authorizer")
 
 _PROBE = """
 import json, os, sys

@@ -1,0 +1,101 @@
+"""The stack with an OIDC issuer (context ``oidc_issuer``/``oidc_audience``): every ``/v1`` method
+behind the token authorizer backed by ``functions/api_authorizer``, which has no AWS access beyond
+its logs and traces and gets the issuer and audience in its environment."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.infra.conftest import FIXTURE_FUNCTIONS, NO_BUNDLING, OIDC_CONTEXT, REPO_ROOT, Synthesized
+from tests.infra.test_stack import (
+    LOGS,
+    XRAY,
+    _actions,
+    _function,
+    _methods,
+    _role_id,
+    _statements_of_role,
+    resolve_join,
+)
+
+
+def test_every_v1_method_is_behind_the_token_authorizer(oidc_stack: Synthesized) -> None:
+    assert not oidc_stack.of_type("AWS::Cognito::UserPool")
+    ((authorizer_id, authorizer),) = oidc_stack.of_type("AWS::ApiGateway::Authorizer").items()
+    properties = authorizer["Properties"]
+    assert properties["Type"] == "TOKEN"
+    assert properties["IdentitySource"] == "method.request.header.Authorization"
+    assert properties["IdentityValidationExpression"].startswith("^Bearer ")
+    assert properties["AuthorizerResultTtlInSeconds"] == 300
+    verifier_id, _ = _function(oidc_stack, "api_authorizer")
+    assert f"<{verifier_id}>" in resolve_join(properties["AuthorizerUri"])
+
+    v1 = [(path, verb, p) for path, verb, p in _methods(oidc_stack) if path.startswith("/v1")]
+    secured = [(path, verb, p) for path, verb, p in v1 if verb != "OPTIONS"]
+    assert {(path, verb) for path, verb, _ in secured} == {("/v1/{proxy+}", "ANY")}
+    for path, verb, method in secured:
+        assert method["AuthorizationType"] == "CUSTOM", (path, verb)
+        assert method["AuthorizerId"] == {"Ref": authorizer_id}, (path, verb)
+    others = [p for path, _, p in _methods(oidc_stack) if not path.startswith("/v1")]
+    assert all(p["AuthorizationType"] == "NONE" for p in others)  # the webhooks: signed by the vendors
+
+
+def test_api_gateway_may_invoke_the_authorizer_function(oidc_stack: Synthesized) -> None:
+    verifier_id, _ = _function(oidc_stack, "api_authorizer")
+    permissions = [
+        p["Properties"]
+        for p in oidc_stack.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [verifier_id, "Arn"]}
+    ]
+    assert permissions
+    assert {p["Principal"] for p in permissions} == {"apigateway.amazonaws.com"}
+    assert all(p["Action"] == "lambda:InvokeFunction" for p in permissions)
+
+
+def test_the_authorizer_function_has_no_aws_access_beyond_logs_and_traces(oidc_stack: Synthesized) -> None:
+    _, function = _function(oidc_stack, "api_authorizer")
+    assert _actions(_statements_of_role(oidc_stack, _role_id(function))) == LOGS | XRAY
+
+
+def test_the_authorizer_function_gets_the_issuer_and_audience_and_nothing_else(
+    oidc_stack: Synthesized,
+) -> None:
+    _, function = _function(oidc_stack, "api_authorizer")
+    assert function["Properties"]["Handler"] == "functions.api_authorizer.handler.handler"
+    assert function["Properties"]["Environment"]["Variables"] == {
+        "STAGE": "dev",
+        "POWERTOOLS_SERVICE_NAME": "hris-sync-api_authorizer",
+        "POWERTOOLS_METRICS_NAMESPACE": function["Properties"]["Environment"]["Variables"][
+            "POWERTOOLS_METRICS_NAMESPACE"
+        ],
+        "OIDC_ISSUER": OIDC_CONTEXT["oidc_issuer"],
+        "OIDC_AUDIENCE": OIDC_CONTEXT["oidc_audience"],
+    }
+
+
+def test_the_settings_model_reads_what_the_stack_sets(oidc_stack: Synthesized) -> None:
+    from shared.settings import ApiAuthorizerSettings
+
+    _, function = _function(oidc_stack, "api_authorizer")
+    variables = function["Properties"]["Environment"]["Variables"]
+    loaded = ApiAuthorizerSettings.model_validate({k.lower(): v for k, v in variables.items()})
+    assert (loaded.oidc_issuer, loaded.oidc_audience) == (
+        OIDC_CONTEXT["oidc_issuer"],
+        OIDC_CONTEXT["oidc_audience"],
+    )
+
+
+def test_the_real_authorizer_handler_lets_the_oidc_stack_build(tmp_path: Path) -> None:
+    """The project's own functions/api_authorizer exists, so OIDC mode is no longer refused."""
+    from aws_cdk import App
+
+    from infra.app import build
+
+    root = tmp_path / "functions"
+    shutil.copytree(FIXTURE_FUNCTIONS / "admin_api", root / "admin_api")
+    shutil.copytree(REPO_ROOT / "functions" / "api_authorizer", root / "api_authorizer")
+    context = {**NO_BUNDLING, "functions_root": str(root), **OIDC_CONTEXT}
+    _, stack = build(App(outdir=str(tmp_path / "out"), context=context))
+    api = stack.node.find_child("Api")
+    assert api.node.try_find_child("TokenAuthorizer") is not None
