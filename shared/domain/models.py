@@ -47,8 +47,34 @@ _DATE_FIELDS = ("birthday", "start_date", "termination_date")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+# One canonical ``__pydantic_fields_set__`` per distinct set of names (see ``_Frozen``); bounded so
+# a process that sees odd combinations of fields never grows it without limit.
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+_FIELDS_SETS_MAX = 4096
+
+
 class _Frozen(BaseModel):
+    """Base of every domain model: immutable, no unknown fields.
+
+    Memory: pydantic keeps a per-instance ``set`` of the names set at construction
+    (``__pydantic_fields_set__``, ~1-2 KB for our models: half the memory of a validated employee
+    or member). Frozen instances never add to it (``__setattr__`` is refused) and pydantic's
+    ``__copy__``/``model_copy`` copy the set before updating it, so instances share one canonical
+    set per distinct set of names. ``model_fields_set`` therefore returns a shared set: read it,
+    never mutate it.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_post_init(self, _context: Any, /) -> None:
+        names = self.__pydantic_fields_set__
+        key = frozenset(names)
+        shared = _FIELDS_SETS.get(key)
+        if shared is None:
+            if len(_FIELDS_SETS) >= _FIELDS_SETS_MAX:
+                return
+            shared = _FIELDS_SETS[key] = set(key)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 
 class Employee(_Frozen):
