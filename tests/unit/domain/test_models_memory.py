@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -117,3 +118,30 @@ def test_model_construct_does_not_adopt_the_callers_set() -> None:
     names.add("email")
 
     assert built.model_fields_set == {"hris_id"}
+
+
+def test_values_that_repeat_across_people_are_one_object() -> None:
+    data = {"hris_id": "1", "department": "Sales", "groups": ["Sales", "EMEA"], "start_date": "2024-03-01"}
+    first = Employee.model_validate(data)
+    second = Employee.model_validate({**data, "hris_id": "2", "department": "".join(["Sa", "les"])})
+
+    assert second.department == "Sales"
+    assert first.department is second.department
+    assert first.groups is second.groups
+    assert first.start_date is second.start_date
+    assert first.model_dump() == {**second.model_dump(), "hris_id": "1"}
+
+
+def test_datetimes_keep_their_own_zone() -> None:
+    utc = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    first = Member(
+        member_id="m1", tenant_id="t1", source=MemberSource.HRIS, status=MemberStatus.ACTIVE, created_at=utc
+    )
+    second = Member(
+        member_id="m2", tenant_id="t1", source=MemberSource.HRIS, status=MemberStatus.ACTIVE, created_at=paris
+    )
+
+    assert second.created_at is not None
+    assert second.created_at.utcoffset() == timedelta(hours=1)
+    assert first.tenant_id is second.tenant_id
