@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.models import (
+    SYNCED_FIELDS,
     Connection,
     CreateMember,
     DeactivateMember,
@@ -43,25 +44,7 @@ from shared.domain.models import (
     UpdateMember,
 )
 
-_PROFILE_FIELDS = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "employee_number",
-        "avatar_url",
-        "job_title",
-        "department",
-        "company",
-        "groups",
-        "office_location",
-        "home_country",
-        "birthday",
-        "start_date",
-        "termination_date",
-        "manager_hris_id",
-    }
-)
+_PROFILE_FIELDS = frozenset(SYNCED_FIELDS)
 # Member-level fields an update may set; the member's (app) groups are keyed "app_groups".
 _MEMBER_FIELDS = frozenset({"location", "role", "region", "approver_member_id"})
 
