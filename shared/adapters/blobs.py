@@ -1,0 +1,61 @@
+"""Blobs (snapshot pages, plans) in S3. Keys start with the tenant, like every table key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shared.adapters.aws_errors import error_code, is_not_found, is_throttling
+from shared.errors import BlobNotFound, InvalidInput, Throttled
+
+
+def _check_key(key: str) -> str:
+    if not key or key.startswith("/") or len(key.encode()) > 1024 or ".." in key.split("/"):
+        raise InvalidInput("a blob key is 1-1024 bytes, relative, without '..'", field="key")
+    return key
+
+
+class S3BlobStore:
+    """``BlobStore`` on one S3 bucket (server-side encryption is the bucket's default)."""
+
+    def __init__(self, bucket: str, *, client: Any | None = None) -> None:
+        self._bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("s3")
+        return self._client
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self._bucket, Key=_check_key(key), Body=data)
+        except ClientError as error:
+            raise _typed(error, "PutObject", key) from None
+
+    def get(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self._bucket, Key=_check_key(key))
+        except ClientError as error:
+            raise _typed(error, "GetObject", key) from None
+        body: bytes = response["Body"].read()
+        return body
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self._bucket, Key=_check_key(key))
+        except ClientError as error:
+            if is_not_found(error):
+                return
+            raise _typed(error, "DeleteObject", key) from None
+
+
+def _typed(error: ClientError, operation: str, key: str) -> Exception:
+    if is_throttling(error):
+        return Throttled(operation)
+    if is_not_found(error) or error_code(error) == "NoSuchKey":
+        return BlobNotFound(key)
+    return error

@@ -1,0 +1,154 @@
+"""Connections on DynamoDB, with a per-tenant counter that enforces R22 atomically.
+
+Items: the connection (``T#<t>`` / ``CONN#<c>``), its route (``ROUTE#C#<c>``: connection -> tenant,
+for webhooks) and the tenant's counter of connections that are not disconnected
+(``T#<t>`` / ``COUNTER#CONNECTIONS``). A create writes all three in one transaction, so two
+concurrent connects can never both pass the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters import keys
+from shared.adapters.dynamo import DynamoTable, Item, key, model_attributes, model_from_item, n, serialize
+from shared.domain.models import Connection, ConnectionStatus
+from shared.errors import (
+    AlreadyExists,
+    ConnectionLimitReached,
+    ConnectionNotFound,
+    CorruptItem,
+    InvalidInput,
+    VersionConflict,
+)
+
+ENTITY = "connection"
+
+
+def _counts(connection: Connection) -> bool:
+    return connection.status is not ConnectionStatus.DISCONNECTED
+
+
+class DynamoConnectionStore:
+    """``ConnectionStore`` on the single table (plus ``tenant_of`` for webhook routing)."""
+
+    def __init__(self, table: DynamoTable) -> None:
+        self._table = table
+
+    def _item(self, connection: Connection) -> Item:
+        return serialize(
+            {
+                "pk": keys.tenant_pk(connection.tenant_id),
+                "sk": keys.connection_sk(connection.connection_id),
+                "entity": ENTITY,
+                **model_attributes(connection),
+            }
+        )
+
+    def _counter(self, tenant_id: str, delta: int, *, limit: int | None = None) -> Item:
+        update: dict[str, Any] = {
+            "TableName": self._table.table_name,
+            "Key": key(keys.tenant_pk(tenant_id), keys.CONNECTION_COUNTER_SK),
+            "UpdateExpression": "SET active = if_not_exists(active, :zero) + :d, entity = :e",
+            "ExpressionAttributeValues": {":zero": n(0), ":d": n(delta), ":e": {"S": "counter"}},
+        }
+        if limit is not None:
+            update["ConditionExpression"] = "attribute_not_exists(active) OR active < :max"
+            update["ExpressionAttributeValues"][":max"] = n(limit)
+        return {"Update": update}
+
+    def create(self, connection: Connection, *, max_active: int) -> None:
+        if connection.version != 1:
+            raise InvalidInput("a new connection has version 1", field="version")
+        t, c = connection.tenant_id, connection.connection_id
+        items: list[Item] = [
+            {
+                "Put": {
+                    "TableName": self._table.table_name,
+                    "Item": self._item(connection),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table.table_name,
+                    "Item": serialize(
+                        {"pk": keys.route_pk(c), "sk": keys.ROUTE_SK, "entity": "route", "tenant_id": t}
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if _counts(connection):
+            items.append(self._counter(t, +1, limit=max_active))
+        cancelled = self._table.transact(items)
+        if cancelled is None:
+            return
+        reasons = cancelled.reasons
+        if "ConditionalCheckFailed" in reasons[:2]:
+            raise AlreadyExists("connection", c)
+        if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+            raise ConnectionLimitReached(max_active)
+        raise InvalidInput(f"connection {c!r} cannot be stored: {sorted(set(filter(None, reasons)))}")
+
+    def get(self, tenant_id: str, connection_id: str) -> Connection:
+        item = self._table.get(key(keys.tenant_pk(tenant_id), keys.connection_sk(connection_id)))
+        if item is None:
+            raise ConnectionNotFound(connection_id, tenant_id=tenant_id)
+        return self._read(item)
+
+    def _read(self, item: Item) -> Connection:
+        connection = model_from_item(Connection, item, entity=ENTITY)
+        if item["pk"]["S"] != keys.tenant_pk(connection.tenant_id) or item["sk"]["S"] != keys.connection_sk(
+            connection.connection_id
+        ):
+            raise CorruptItem(f"pk={item['pk']['S']!r} sk={item['sk']['S']!r}", "fields do not match the key")
+        return connection
+
+    def list_for_tenant(self, tenant_id: str) -> list[Connection]:
+        connections = [
+            self._read(item)
+            for item in self._table.query_all(
+                partition_attr="pk",
+                partition_value=keys.tenant_pk(tenant_id),
+                sort_attr="sk",
+                sort_prefix=keys.CONNECTION_SK_PREFIX,
+            )
+        ]
+        return sorted(connections, key=lambda c: (c.created_at is not None, c.created_at, c.connection_id))
+
+    def save(self, connection: Connection, *, expected_version: int) -> None:
+        if connection.version != expected_version + 1:
+            raise InvalidInput("a saved connection's version is one more than the expected version")
+        stored = self.get(connection.tenant_id, connection.connection_id)
+        if stored.version != expected_version:
+            raise VersionConflict("connection", connection.connection_id, expected_version)
+        items: list[Item] = [
+            {
+                "Put": {
+                    "TableName": self._table.table_name,
+                    "Item": self._item(connection),
+                    "ConditionExpression": "#v = :v",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":v": n(expected_version)},
+                }
+            }
+        ]
+        if _counts(stored) != _counts(connection):
+            items.append(self._counter(connection.tenant_id, +1 if _counts(connection) else -1))
+        cancelled = self._table.transact(items)
+        if cancelled is None:
+            return
+        if cancelled.reasons[0] == "ConditionalCheckFailed":
+            raise VersionConflict("connection", connection.connection_id, expected_version)
+        raise InvalidInput(f"connection cannot be saved: {sorted(set(filter(None, cancelled.reasons)))}")
+
+    def tenant_of(self, connection_id: str) -> str:
+        """The tenant that owns a connection (webhooks name only the connection)."""
+        item = self._table.get(key(keys.route_pk(connection_id), keys.ROUTE_SK))
+        if item is None:
+            raise ConnectionNotFound(connection_id)
+        tenant = item.get("tenant_id", {}).get("S")
+        if not tenant:
+            raise CorruptItem(f"pk={keys.route_pk(connection_id)!r} sk='ROUTE'", "route names no tenant")
+        return str(tenant)

@@ -1,0 +1,469 @@
+"""What every DynamoDB store shares: the client, typed errors, retries, batching, cursors, item mapping.
+
+``DynamoTable`` wraps one boto3 DynamoDB client (built lazily when none is given) and one table:
+- ``ClientError`` codes become our errors (throttling -> ``Throttled``, a missing table ->
+  ``NotFound``); callers handle conditional failures themselves, where they know what they mean.
+- ``batch_write`` sends BatchWriteItem requests of 25 and re-sends unprocessed items with a bounded,
+  injectable backoff; ``transact`` sends one TransactWriteItems request and returns the
+  cancellation reasons instead of raising, so callers can tell which item failed.
+- ``query_page`` pages a query with an opaque cursor bound to the query's partition key.
+- ``stats`` counts requests and consumed capacity per operation (the benchmark prints them).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ValidationError
+
+from shared.adapters.aws_errors import error_code, is_throttling
+from shared.errors import CorruptItem, InvalidInput, NotFound, Throttled
+
+M = TypeVar("M", bound=BaseModel)
+Item = dict[str, Any]  # an item in DynamoDB's typed JSON ({"pk": {"S": "..."}})
+
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+TRANSACT_LIMIT = 100
+
+# Attributes the stores add around a model's fields; stripped before a model is read back.
+KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+META_ATTRIBUTES = (*KEY_ATTRIBUTES, "entity", "ttl", "last_action")
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff; ``sleep`` is injectable so tests do not wait."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+@dataclass
+class OperationStats:
+    requests: int = 0
+    capacity_units: float = 0.0
+    items: int = 0
+
+
+@dataclass
+class TableStats:
+    """Requests, items and consumed capacity per DynamoDB operation since the store was built."""
+
+    operations: dict[str, OperationStats] = field(default_factory=dict)
+
+    def record(self, operation: str, response: Mapping[str, Any], items: int = 0) -> None:
+        stats = self.operations.setdefault(operation, OperationStats())
+        stats.requests += 1
+        stats.items += items
+        consumed = response.get("ConsumedCapacity")
+        entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+        for entry in entries:
+            stats.capacity_units += float(entry.get("CapacityUnits", 0.0))
+
+    def reset(self) -> None:
+        self.operations.clear()
+
+    @property
+    def write_requests(self) -> int:
+        return sum(
+            s.requests
+            for name, s in self.operations.items()
+            if name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+        )
+
+
+# --- values ------------------------------------------------------------------------------------
+def to_dynamo_value(value: Any) -> Any:
+    """JSON-safe python -> what boto3's serializer accepts (floats as Decimal, tuples as lists)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {str(k): to_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo_value(v) for v in value]
+    return value
+
+
+def from_dynamo_value(value: Any) -> Any:
+    """The reverse: Decimal -> int or float, sets -> sorted lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo_value(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(from_dynamo_value(v) for v in value)
+    return value
+
+
+def serialize(plain: Mapping[str, Any]) -> Item:
+    return {k: _serializer.serialize(to_dynamo_value(v)) for k, v in plain.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: from_dynamo_value(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: int | float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def key(pk: str, sk: str) -> Item:
+    return {"pk": s(pk), "sk": s(sk)}
+
+
+def describe_key(item_key: Mapping[str, Any]) -> str:
+    pk = item_key.get("pk", {}).get("S", "?") if isinstance(item_key.get("pk"), dict) else "?"
+    sk = item_key.get("sk", {}).get("S", "?") if isinstance(item_key.get("sk"), dict) else "?"
+    return f"pk={pk!r} sk={sk!r}"
+
+
+def iso(at: datetime) -> str:
+    """A sortable UTC timestamp for sort keys; naive datetimes are refused."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput("timestamps must be timezone-aware", value=str(at))
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def model_attributes(model: BaseModel) -> dict[str, Any]:
+    """A model's fields as stored attributes (JSON-safe values)."""
+    return dict(model.model_dump(mode="json"))
+
+
+def model_from_item(model_type: type[M], item: Mapping[str, Any], *, entity: str) -> M:
+    """Read a stored item back as its model, or raise ``CorruptItem`` naming the key."""
+    where = describe_key(item)
+    try:
+        plain = deserialize(item)
+    except (TypeError, ValueError) as error:
+        raise CorruptItem(where, f"unreadable attribute ({type(error).__name__})") from error
+    stored_entity = plain.get("entity")
+    if stored_entity != entity:
+        raise CorruptItem(where, f"expected a {entity} item, found entity {stored_entity!r}")
+    fields = {k: v for k, v in plain.items() if k not in META_ATTRIBUTES}
+    try:
+        return model_type.model_validate(fields)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(item)'}: {e['msg']}" for e in error.errors()[:5]
+        )
+        raise CorruptItem(where, problems) from error
+
+
+# --- cursors -----------------------------------------------------------------------------------
+def encode_cursor(last_key: Mapping[str, Any]) -> str:
+    raw = json.dumps({k: v["S"] for k, v in sorted(last_key.items())}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(
+    cursor: str, *, key_names: Sequence[str], partition_attr: str, partition_value: str
+) -> Item:
+    """A cursor back into an ExclusiveStartKey; refused unless it belongs to this very query."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("invalid cursor", field="cursor") from error
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != set(key_names)
+        or not all(isinstance(v, str) for v in plain.values())
+        or plain.get(partition_attr) != partition_value
+    ):
+        raise InvalidInput("invalid cursor", field="cursor")
+    return {k: s(v) for k, v in plain.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    items: list[Item]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """A cancelled transaction: one reason code per item (None where the item was fine)."""
+
+    reasons: list[str | None]
+
+
+class DynamoTable:
+    """One table and one client, with our errors, retries and paging."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any | None = None,
+        retry: RetryPolicy | None = None,
+        stats: TableStats | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self.retry = retry or RetryPolicy()
+        self.stats = stats if stats is not None else TableStats()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    # --- single calls ---------------------------------------------------------------------------
+    def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One API call with ``TableName`` filled in, throttling retried, errors typed.
+
+        ``ConditionalCheckFailedException`` and ``TransactionCanceledException`` propagate as
+        ``ClientError`` for the caller, who knows what the condition meant.
+        """
+        method = getattr(self.client, _snake(operation))
+        if operation not in ("TransactWriteItems", "BatchWriteItem", "BatchGetItem", "TransactGetItems"):
+            kwargs.setdefault("TableName", self.table_name)
+        if operation in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"):
+            kwargs.setdefault("ReturnConsumedCapacity", "TOTAL")
+        attempt = 0
+        while True:
+            try:
+                response: dict[str, Any] = method(**kwargs)
+            except ClientError as error:
+                if is_throttling(error):
+                    attempt += 1
+                    if attempt >= self.retry.max_attempts:
+                        raise Throttled(operation) from None
+                    self.retry.sleep(self.retry.delay(attempt))
+                    continue
+                if error_code(error) == "ResourceNotFoundException":
+                    raise NotFound(self.table_name) from None
+                raise
+            self.stats.record(operation, response, items=_count_items(operation, kwargs))
+            return response
+
+    def get(self, item_key: Item, *, consistent: bool = True) -> Item | None:
+        response = self.call("GetItem", Key=item_key, ConsistentRead=consistent)
+        item = response.get("Item")
+        return dict(item) if item else None
+
+    # --- batches --------------------------------------------------------------------------------
+    def batch_get(self, keys: Sequence[Item], *, consistent: bool = True) -> list[Item]:
+        """Every existing item among ``keys`` (100 per request; unprocessed keys retried)."""
+        found: list[Item] = []
+        unique = list({describe_key(k): k for k in keys}.values())
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            pending: list[Item] = unique[start : start + BATCH_GET_LIMIT]
+            attempt = 0
+            while pending:
+                response = self.call(
+                    "BatchGetItem",
+                    RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": consistent}},
+                )
+                found.extend(response.get("Responses", {}).get(self.table_name, []))
+                pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                if pending:
+                    attempt = self._backoff(attempt, "BatchGetItem")
+        return found
+
+    def batch_write(self, requests: Sequence[Item]) -> None:
+        """Put/Delete requests (``{"PutRequest": {...}}``) 25 at a time, unprocessed ones re-sent.
+
+        Requests on the same key collapse to the last one (BatchWriteItem refuses duplicates).
+        """
+        unique: dict[str, Item] = {}
+        for request in requests:
+            body = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
+            unique[describe_key(body or {})] = request
+        ordered = list(unique.values())
+        for start in range(0, len(ordered), BATCH_WRITE_LIMIT):
+            pending = ordered[start : start + BATCH_WRITE_LIMIT]
+            attempt = 0
+            while pending:
+                response = self.call("BatchWriteItem", RequestItems={self.table_name: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+                if pending:
+                    attempt = self._backoff(attempt, "BatchWriteItem")
+
+    def transact(self, items: Sequence[Item], *, token: str | None = None) -> Cancelled | None:
+        """One TransactWriteItems request; None when it succeeded, else the reasons per item.
+
+        Throttling of the whole request is retried (bounded) by ``call``.
+        """
+        if not items:
+            return None
+        if len(items) == 1:
+            return self._single(items[0])
+        if len(items) > TRANSACT_LIMIT:
+            raise ValueError(f"a transaction holds at most {TRANSACT_LIMIT} items")
+        kwargs: dict[str, Any] = {"TransactItems": list(items)}
+        if token is not None:
+            kwargs["ClientRequestToken"] = token
+        try:
+            self.call("TransactWriteItems", **kwargs)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            raw = error.response.get("CancellationReasons") or []
+            reasons: list[str | None] = [
+                (r.get("Code") if r.get("Code") not in (None, "None") else None) for r in raw
+            ]
+            if len(reasons) != len(items):  # an engine that gave no per-item reasons
+                reasons = ["Unknown"] * len(items)
+            return Cancelled(reasons)
+        return None
+
+    def _single(self, item: Item) -> Cancelled | None:
+        """A one-item "transaction" as the plain conditional write it is (half the write units)."""
+        ((kind, body),) = item.items()
+        operation = _SINGLE_OPERATIONS.get(kind)
+        if operation is None:
+            raise ValueError(f"unsupported transaction item {kind!r}")
+        try:
+            self.call(operation, **body)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return Cancelled(["ConditionalCheckFailed"])
+        return None
+
+    def _backoff(self, attempt: int, operation: str) -> int:
+        attempt += 1
+        if attempt >= self.retry.max_attempts:
+            raise Throttled(operation)
+        self.retry.sleep(self.retry.delay(attempt))
+        return attempt
+
+    def backoff(self, attempt: int, operation: str) -> int:
+        """Sleep before retry ``attempt + 1`` or raise ``Throttled`` once the budget is spent."""
+        return self._backoff(attempt, operation)
+
+    # --- queries --------------------------------------------------------------------------------
+    def query_page(
+        self,
+        *,
+        partition_attr: str,
+        partition_value: str,
+        index: str | None = None,
+        sort_attr: str | None = None,
+        sort_prefix: str | None = None,
+        forward: bool = True,
+        limit: int,
+        cursor: str | None,
+        filter_expression: str | None = None,
+        filter_names: Mapping[str, str] | None = None,
+        filter_values: Mapping[str, Any] | None = None,
+    ) -> QueryResult:
+        """Up to ``limit`` items of one partition (of the table or an index), after ``cursor``.
+
+        The cursor is built from the last returned item's keys, so a page cut short by ``limit``
+        (or lengthened by a filter) resumes exactly after the last item the caller saw.
+        """
+        key_names = ["pk", "sk"]
+        if index is not None:
+            key_names += [partition_attr, sort_attr or ""]
+        names: dict[str, str] = {"#p": partition_attr}
+        values: dict[str, Any] = {":p": s(partition_value)}
+        condition = "#p = :p"
+        if sort_prefix is not None and sort_attr is not None:
+            names["#s"] = sort_attr
+            values[":s"] = s(sort_prefix)
+            condition += " AND begins_with(#s, :s)"
+        if filter_names:
+            names.update(filter_names)
+        if filter_values:
+            values.update(filter_values)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+        }
+        if index is not None:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = True
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        if cursor is not None:
+            kwargs["ExclusiveStartKey"] = decode_cursor(
+                cursor, key_names=key_names, partition_attr=partition_attr, partition_value=partition_value
+            )
+        collected: list[Item] = []
+        more = True
+        while more and len(collected) < limit:
+            kwargs["Limit"] = limit - len(collected) if not filter_expression else max(limit, 100)
+            response = self.call("Query", **kwargs)
+            collected.extend(response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            more = last is not None
+            if more:
+                kwargs["ExclusiveStartKey"] = last
+        page = collected[:limit]
+        cut_short = len(collected) > limit or more
+        next_cursor = None
+        if page and cut_short:
+            last_item = page[-1]
+            missing = [name for name in key_names if name not in last_item]
+            if missing:
+                raise CorruptItem(describe_key(last_item), f"missing key attribute(s) {missing}")
+            next_cursor = encode_cursor({name: last_item[name] for name in key_names})
+        return QueryResult(page, next_cursor)
+
+    def query_all(self, **kwargs: Any) -> Iterator[Item]:
+        """Every item of a partition, page after page."""
+        cursor: str | None = None
+        while True:
+            result = self.query_page(limit=500, cursor=cursor, **kwargs)
+            yield from result.items
+            if result.next_cursor is None:
+                return
+            cursor = result.next_cursor
+
+
+_SINGLE_OPERATIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+
+
+def _snake(operation: str) -> str:
+    out = []
+    for i, ch in enumerate(operation):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _count_items(operation: str, kwargs: Mapping[str, Any]) -> int:
+    if operation == "TransactWriteItems":
+        return len(kwargs.get("TransactItems", ()))
+    if operation == "BatchWriteItem":
+        return sum(len(v) for v in kwargs.get("RequestItems", {}).values())
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return 1
+    return 0
+
+
+def epoch(at: datetime) -> int:
+    return int(at.timestamp())

@@ -1,0 +1,157 @@
+"""Every AWS adapter, built lazily from resource names: what a composition root hands the services.
+
+``AwsAdapters(resources)`` builds nothing until an adapter is first asked for (importing a handler
+touches no AWS), and every DynamoDB store shares one ``DynamoTable`` (one client, one retry policy,
+one set of request statistics). Each property is typed as its port, so mypy proves the adapters
+implement the ports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from shared.adapters.blobs import S3BlobStore
+from shared.adapters.connections import DynamoConnectionStore
+from shared.adapters.dynamo import DynamoTable, RetryPolicy
+from shared.adapters.events import EventBridgePublisher
+from shared.adapters.lock import DynamoConnectionLock
+from shared.adapters.mailer import SesMailer
+from shared.adapters.members import DynamoMemberStore
+from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
+from shared.adapters.scheduler import EventBridgeScheduler
+from shared.adapters.secrets import DEFAULT_PREFIX, SecretsManagerStore
+from shared.adapters.system import RandomIds, SystemClock
+from shared.adapters.workflow import StepFunctionsWorkflow
+from shared.ports import (
+    AuditLog,
+    BlobStore,
+    Clock,
+    ConnectionLock,
+    ConnectionStore,
+    EventPublisher,
+    IdGenerator,
+    Mailer,
+    MemberStore,
+    RunStore,
+    Scheduler,
+    SecretStore,
+    TaskStore,
+    Workflow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AwsResources:
+    """The names and ARNs of the deployed resources (from a function's settings)."""
+
+    table_name: str
+    bucket: str = ""
+    secret_prefix: str = DEFAULT_PREFIX
+    secrets_kms_key_id: str | None = None
+    schedule_group: str = "hris-sync"
+    schedule_target_arn: str = ""
+    schedule_role_arn: str = ""
+    state_machine_arn: str = ""
+    event_bus: str = "hris-sync"
+    mail_sender: str = ""
+    mail_configuration_set: str | None = None
+
+
+class AwsAdapters:
+    """Lazily built adapters; ``session`` (or one client per service) may be injected."""
+
+    def __init__(
+        self,
+        resources: AwsResources,
+        *,
+        session: Any | None = None,
+        clients: dict[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.resources = resources
+        self._session = session
+        self._clients = dict(clients or {})
+        self._retry = retry
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            maker: Any = self._session.client if self._session is not None else boto3.client
+            self._clients[service] = maker(service)
+        return self._clients[service]
+
+    @cached_property
+    def table(self) -> DynamoTable:
+        return DynamoTable(self.resources.table_name, client=self.client("dynamodb"), retry=self._retry)
+
+    @cached_property
+    def connections(self) -> ConnectionStore:
+        return DynamoConnectionStore(self.table)
+
+    @cached_property
+    def members(self) -> MemberStore:
+        return DynamoMemberStore(self.table)
+
+    @cached_property
+    def tasks(self) -> TaskStore:
+        return DynamoTaskStore(self.table)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return DynamoAuditLog(self.table)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        return DynamoRunStore(self.table)
+
+    @cached_property
+    def lock(self) -> ConnectionLock:
+        return DynamoConnectionLock(self.table)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return S3BlobStore(self.resources.bucket, client=self.client("s3"))
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        return SecretsManagerStore(
+            prefix=self.resources.secret_prefix,
+            kms_key_id=self.resources.secrets_kms_key_id,
+            client=self.client("secretsmanager"),
+        )
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        return EventBridgeScheduler(
+            group_name=self.resources.schedule_group,
+            target_arn=self.resources.schedule_target_arn,
+            role_arn=self.resources.schedule_role_arn,
+            client=self.client("scheduler"),
+        )
+
+    @cached_property
+    def workflow(self) -> Workflow:
+        return StepFunctionsWorkflow(self.resources.state_machine_arn, client=self.client("stepfunctions"))
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        return SesMailer(
+            self.resources.mail_sender,
+            configuration_set=self.resources.mail_configuration_set,
+            client=self.client("sesv2"),
+        )
+
+    @cached_property
+    def events(self) -> EventPublisher:
+        return EventBridgePublisher(self.resources.event_bus, client=self.client("events"), retry=self._retry)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return SystemClock()
+
+    @cached_property
+    def ids(self) -> IdGenerator:
+        return RandomIds()

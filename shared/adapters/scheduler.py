@@ -1,0 +1,108 @@
+"""One EventBridge Scheduler schedule per connection, all in one schedule group (R28).
+
+The expression and time zone are validated by us before the call (moto's Scheduler accepts
+anything). The schedule's name is derived from (tenant, connection) with a hash, so it always fits
+Scheduler's 64-character limit and two tenants can never share one; the description names both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shared.adapters.aws_errors import error_code, is_throttling
+from shared.errors import InvalidInput, Throttled
+from shared.schedule_expressions import validate_schedule_expression, validate_timezone
+
+
+def schedule_name(tenant_id: str, connection_id: str) -> str:
+    digest = hashlib.sha256(f"{tenant_id}\x1f{connection_id}".encode()).hexdigest()
+    return f"sync-{digest[:40]}"
+
+
+class EventBridgeScheduler:
+    """``Scheduler`` on EventBridge Scheduler: the target is the sync trigger (state machine or function)."""
+
+    def __init__(self, *, group_name: str, target_arn: str, role_arn: str, client: Any | None = None) -> None:
+        self._group = group_name
+        self._target_arn = target_arn
+        self._role_arn = role_arn
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("scheduler")
+        return self._client
+
+    def upsert(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        *,
+        expression: str,
+        timezone: str,
+        payload: Mapping[str, Any],
+    ) -> None:
+        expression = validate_schedule_expression(expression)
+        timezone = validate_timezone(timezone)
+        body = json.dumps(dict(payload), sort_keys=True, default=str)
+        if len(body) > 8192:
+            raise InvalidInput("a schedule's payload is at most 8 KB", field="payload")
+        kwargs: dict[str, Any] = {
+            "Name": schedule_name(tenant_id, connection_id),
+            "GroupName": self._group,
+            "Description": f"hris-sync full sync of connection {connection_id} (tenant {tenant_id})"[:512],
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": timezone,
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED",
+            "Target": {
+                "Arn": self._target_arn,
+                "RoleArn": self._role_arn,
+                "Input": body,
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+            },
+        }
+        try:
+            self.client.create_schedule(**kwargs)
+        except ClientError as error:
+            if error_code(error) != "ConflictException":
+                raise _typed(error, "CreateSchedule") from None
+            try:
+                self.client.update_schedule(**kwargs)
+            except ClientError as again:
+                raise _typed(again, "UpdateSchedule") from None
+
+    def delete(self, tenant_id: str, connection_id: str) -> None:
+        try:
+            self.client.delete_schedule(Name=schedule_name(tenant_id, connection_id), GroupName=self._group)
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return
+            raise _typed(error, "DeleteSchedule") from None
+
+    def get(self, tenant_id: str, connection_id: str) -> dict[str, Any] | None:
+        """The stored schedule (for the local ticker and tests), or None."""
+        try:
+            response: dict[str, Any] = self.client.get_schedule(
+                Name=schedule_name(tenant_id, connection_id), GroupName=self._group
+            )
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise _typed(error, "GetSchedule") from None
+        return response
+
+
+def _typed(error: ClientError, operation: str) -> Exception:
+    if is_throttling(error):
+        return Throttled(operation)
+    if error_code(error) == "ValidationException":
+        return InvalidInput(f"{operation} refused the schedule", field="schedule")
+    return error

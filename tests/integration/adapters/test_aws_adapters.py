@@ -1,0 +1,258 @@
+"""The adapters of the other AWS services, on moto: S3 blobs, Secrets Manager, EventBridge
+Scheduler, Step Functions, SES v2 and EventBridge."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import boto3
+import pytest
+from adapters_support import Sleeps
+from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from shared.adapters.blobs import S3BlobStore
+from shared.adapters.dynamo import RetryPolicy
+from shared.adapters.events import EventBridgePublisher, EventsNotDelivered
+from shared.adapters.mail_templates import render
+from shared.adapters.mailer import SesMailer
+from shared.adapters.scheduler import EventBridgeScheduler, schedule_name
+from shared.adapters.secrets import SecretsManagerStore
+from shared.adapters.workflow import StepFunctionsWorkflow
+from shared.errors import AlreadyExists, BlobNotFound, CorruptItem, InvalidInput, SecretNotFound, Throttled
+from shared.ports import DomainEvent, Email, MailTemplate
+from shared.providers.base import Credentials, Secret
+
+REGION = "eu-west-1"
+ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/scheduler"
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+def test_blobs_put_get_delete(aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="blobs", CreateBucketConfiguration={"LocationConstraint": REGION})
+    store = S3BlobStore("blobs", client=s3)
+    store.put("t1/runs/r1/page-0.json", b'{"employees": []}')
+    assert store.get("t1/runs/r1/page-0.json") == b'{"employees": []}'
+    store.delete("t1/runs/r1/page-0.json")
+    store.delete("t1/runs/r1/page-0.json")
+    with pytest.raises(BlobNotFound):
+        store.get("t1/runs/r1/page-0.json")
+    with pytest.raises(InvalidInput):
+        store.put("/absolute", b"")
+    with pytest.raises(InvalidInput):
+        store.get("t1/../t2/x")
+
+
+# --- Secrets Manager ---------------------------------------------------------------------------
+def test_one_secret_per_connection_never_shown(aws, caplog):
+    caplog.set_level(logging.DEBUG, logger="shared")
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    store = SecretsManagerStore(prefix="hris-sync", client=sm)
+    creds = Credentials(secrets={"api_key": Secret("sk-very-secret")}, settings={"subdomain": "acme"})
+    store.put("t1", "c1", creds)
+    assert store.name("t1", "c1") == "hris-sync/t1/c1"
+    assert sm.describe_secret(SecretId="hris-sync/t1/c1")["Name"] == "hris-sync/t1/c1"
+    got = store.get("t1", "c1")
+    assert got.secrets["api_key"].reveal() == "sk-very-secret"
+    assert got.settings == {"subdomain": "acme"}
+    assert "sk-very-secret" not in repr(got)
+    rotated = Credentials(secrets={"api_key": Secret("sk-rotated")})
+    store.put("t1", "c1", rotated)
+    assert store.get("t1", "c1").secrets["api_key"].reveal() == "sk-rotated"
+    with pytest.raises(SecretNotFound):
+        store.get("t2", "c1")
+    store.delete("t1", "c1")
+    store.delete("t1", "c1")
+    with pytest.raises(SecretNotFound) as missing:
+        store.get("t1", "c1")
+    assert "sk-" not in str(missing.value)
+    assert "sk-very-secret" not in caplog.text and "sk-rotated" not in caplog.text
+
+
+def test_a_secret_that_is_not_ours_is_corrupt_without_showing_it(aws):
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name="hris-sync/t1/c1", SecretString="password=hunter2")
+    with pytest.raises(CorruptItem) as caught:
+        SecretsManagerStore(client=sm).get("t1", "c1")
+    assert "hunter2" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is not None
+    with pytest.raises(InvalidInput):
+        SecretsManagerStore(client=sm).name("t1/../x", "c1")
+
+
+# --- Scheduler ---------------------------------------------------------------------------------
+def test_r28_one_schedule_per_connection_in_one_group(aws):
+    client = boto3.client("scheduler", region_name=REGION)
+    client.create_schedule_group(Name="hris-sync")
+    target = f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:full-sync"
+    scheduler = EventBridgeScheduler(group_name="hris-sync", target_arn=target, role_arn=ROLE, client=client)
+    payload = {"tenant_id": "t1", "connection_id": "c1", "trigger": "schedule"}
+    scheduler.upsert("t1", "c1", expression="rate(6 hours)", timezone="UTC", payload=payload)
+    scheduler.upsert(
+        "t1", "c1", expression="cron(0 8 ? * MON-FRI *)", timezone="Europe/Berlin", payload=payload
+    )
+    scheduler.upsert("t2", "c1", expression="rate(1 day)", timezone="UTC", payload=payload)
+    stored = scheduler.get("t1", "c1")
+    assert stored["ScheduleExpression"] == "cron(0 8 ? * MON-FRI *)"
+    assert stored["ScheduleExpressionTimezone"] == "Europe/Berlin"
+    assert stored["Target"]["Arn"] == target
+    assert json.loads(stored["Target"]["Input"]) == payload
+    names = [s["Name"] for s in client.list_schedules(GroupName="hris-sync")["Schedules"]]
+    assert sorted(names) == sorted([schedule_name("t1", "c1"), schedule_name("t2", "c1")])
+    for bad in ("rate(0 hours)", "every 6 hours", "cron(0 8 * * MON *)", "rate(1 hours)"):
+        with pytest.raises(InvalidInput):
+            scheduler.upsert("t1", "c1", expression=bad, timezone="UTC", payload=payload)
+    with pytest.raises(InvalidInput):
+        scheduler.upsert("t1", "c1", expression="rate(6 hours)", timezone="Mars/Olympus", payload=payload)
+    scheduler.delete("t1", "c1")
+    scheduler.delete("t1", "c1")
+    assert scheduler.get("t1", "c1") is None
+
+
+# --- Step Functions ----------------------------------------------------------------------------
+def test_workflow_starts_a_named_execution_once(aws):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(
+        name="full-sync",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    workflow = StepFunctionsWorkflow(arn, client=sfn)
+    first = workflow.start("run_abc", {"run_id": "run_abc", "tenant_id": "t1"})
+    assert first == workflow.execution_arn("run_abc")
+    assert sfn.describe_execution(executionArn=first)["name"] == "run_abc"
+    assert workflow.start("run_abc", {"tenant_id": "t1", "run_id": "run_abc"}) == first
+    with pytest.raises(AlreadyExists):
+        workflow.start("run_abc", {"run_id": "other"})
+    with pytest.raises(InvalidInput):
+        workflow.start("bad name!", {})
+
+
+# --- SES v2 ------------------------------------------------------------------------------------
+def sent_messages() -> list:
+    return ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+
+
+def test_templated_emails_as_text_and_html(aws):
+    ses = boto3.client("sesv2", region_name=REGION)
+    ses.create_email_identity(EmailIdentity="sync@example.com")
+    mailer = SesMailer("sync@example.com", client=ses)
+    mailer.send(
+        Email(
+            MailTemplate.SYNC_BLOCKED,
+            ("admin@acme.test", "ADMIN@acme.test "),
+            {
+                "connection_label": "<BambooHR>",
+                "deactivations": 120,
+                "active_members": 400,
+                "pct": 30,
+                "run_id": "run_1",
+            },
+        )
+    )
+    mailer.send(
+        Email(MailTemplate.MEMBER_INVITE, ("new@acme.test",), {"first_name": "Ada", "app_name": "Acme"})
+    )
+    mailer.send(
+        Email(MailTemplate.IMPORT_COMPLETE, ("admin@acme.test",), {"connection_label": "HR", "created": 10})
+    )
+    mailer.send(
+        Email(
+            MailTemplate.CONNECTION_FAILING, ("admin@acme.test",), {"connection_label": "HR", "reason": "401"}
+        )
+    )
+    mailer.send(Email(MailTemplate.IMPORT_COMPLETE, (), {"connection_label": "HR"}))  # nobody to tell
+    messages = sent_messages()
+    assert len(messages) == 4
+    blocked = messages[0]
+    assert "120" in blocked.subject
+    assert blocked.destinations["ToAddresses"] == ["admin@acme.test", "ADMIN@acme.test"]
+    assert "&lt;BambooHR&gt;" in blocked.body and "30%" in blocked.body  # moto keeps the HTML part
+    text = render(
+        MailTemplate.SYNC_BLOCKED,
+        {"connection_label": "<HR>", "deactivations": 1, "active_members": 2, "pct": 50},
+    )
+    assert "<HR>" in text.text and "&lt;HR&gt;" in text.html and "Review the plan" in text.text
+    assert messages[1].subject == "You're invited to Acme"
+    with pytest.raises(InvalidInput):
+        mailer.send(Email(MailTemplate.SYNC_BLOCKED, ("a@acme.test",), {"connection_label": "HR"}))
+
+
+# --- EventBridge -------------------------------------------------------------------------------
+def test_events_are_batched_by_ten_and_delivered(aws):
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    events.create_event_bus(Name="hris-sync")
+    queue = sqs.create_queue(QueueName="sink")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="all", EventBusName="hris-sync", EventPattern=json.dumps({"source": ["hris-sync"]}))
+    events.put_targets(Rule="all", EventBusName="hris-sync", Targets=[{"Id": "q", "Arn": queue_arn}])
+    calls: list[int] = []
+    events.meta.events.register(
+        "provide-client-params.events.PutEvents", lambda params, **_: calls.append(len(params["Entries"]))
+    )
+    publisher = EventBridgePublisher("hris-sync", client=events)
+    batch = [DomainEvent("member.created", {"tenant_id": "t1", "member_id": f"m{i}"}) for i in range(23)]
+    publisher.publish(batch)
+    publisher.publish([])
+    assert calls == [10, 10, 3]
+    received = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        received += [json.loads(m["Body"]) for m in got]
+        sqs.delete_message_batch(
+            QueueUrl=queue, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in got]
+        )
+    assert sorted(r["detail"]["member_id"] for r in received) == sorted(f"m{i}" for i in range(23))
+    assert {r["detail-type"] for r in received} == {"member.created"}
+
+
+class _FailingEvents:
+    """put_events that fails the first entries of its first ``fail_calls`` answers."""
+
+    def __init__(self, fail_calls: int) -> None:
+        self.fail_calls = fail_calls
+        self.sent: list[list[str]] = []
+
+    def put_events(self, Entries):  # noqa: N803 - boto3's parameter name
+        self.sent.append([json.loads(e["Detail"])["n"] for e in Entries])
+        if self.fail_calls > 0:
+            self.fail_calls -= 1
+            answers = [{"ErrorCode": "InternalFailure", "ErrorMessage": "x"}] + [
+                {"EventId": "ok"} for _ in Entries[1:]
+            ]
+            return {"FailedEntryCount": 1, "Entries": answers}
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "ok"} for _ in Entries]}
+
+
+def test_failed_event_entries_are_resent_then_raised():
+    sleeps = Sleeps()
+    client = _FailingEvents(fail_calls=2)
+    publisher = EventBridgePublisher("bus", client=client, retry=RetryPolicy(max_attempts=4, sleep=sleeps))
+    publisher.publish([DomainEvent("task.opened", {"n": i}) for i in range(12)])
+    assert client.sent == [list(range(10)), [0], [0], [10, 11]]
+    assert len(sleeps) == 2
+    client = _FailingEvents(fail_calls=10)
+    publisher = EventBridgePublisher("bus", client=client, retry=RetryPolicy(max_attempts=3, sleep=Sleeps()))
+    with pytest.raises(EventsNotDelivered) as caught:
+        publisher.publish([DomainEvent("task.opened", {"n": 1})])
+    assert caught.value.failed == 1
+
+
+def test_throttled_put_events_is_a_throttled_error():
+    class Throttling:
+        def put_events(self, Entries):  # noqa: N803
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "PutEvents")
+
+    publisher = EventBridgePublisher(
+        "bus", client=Throttling(), retry=RetryPolicy(max_attempts=2, sleep=Sleeps())
+    )
+    with pytest.raises(Throttled):
+        publisher.publish([DomainEvent("task.opened", {"n": 1})])
