@@ -16,6 +16,8 @@ help:
 	@echo "make test   - lint, type-check and every test suite (installs what it needs)"
 	@echo "make bench  - benchmarks; prints figures"
 	@echo "make fmt    - format and auto-fix"
+	@echo "make synth  - synthesize the CDK stack into cdk.out/ (offline; CDK_ARGS=\"-c stage=prod\")"
+	@echo "make deploy - deploy the stack with your AWS credentials (README: Deploying)"
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,3 +67,35 @@ fmt: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local cdk.out .tools
+
+# --- CDK: the CLI pinned to aws-cdk@2.1148.x (the npm `latest`, 3.x, cannot read aws-cdk-lib 2's
+# assemblies), installed into the project, never globally. Synth is offline; deploy needs AWS
+# credentials (README "Deploying"). Pass deploy-time parameters as CDK_ARGS="-c stage=prod ...".
+.PHONY: cdk-cli synth deploy
+CDK_VERSION := 2.1148
+CDK := .tools/cdk/node_modules/.bin/cdk
+CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
+CDK_ARGS ?=
+
+$(CDK):
+	npm install --prefix .tools/cdk --no-audit --no-fund --loglevel=error aws-cdk@$(CDK_VERSION)
+
+cdk-cli: $(CDK)
+
+synth: install $(CDK)
+	$(CDK_ENV) $(CDK) synth --quiet --no-lookups --no-notices --no-version-reporting $(CDK_ARGS)
+
+deploy: install $(CDK)
+	$(CDK_ENV) $(CDK) deploy --require-approval broadening --no-notices --no-version-reporting $(CDK_ARGS)
+
+# The layer's wheels for the Lambda platform, fetched once per dependency change, so that
+# bundling (synth, deploy, the bundling test) installs offline from .tools/wheelhouse/.
+WHEELHOUSE_STAMP := .tools/wheelhouse/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
+.PHONY: wheelhouse
+$(WHEELHOUSE_STAMP): $(STAMP)
+	$(CDK_ENV) $(BIN)/python -m infra.bundling download
+	@rm -f .tools/wheelhouse/.stamp-*
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE_STAMP)
+synth deploy test: $(WHEELHOUSE_STAMP)

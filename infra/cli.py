@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import date
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -46,3 +50,53 @@ def fake_hris(
         serve(provider, employees=employees, port=port, seed=seed, rate_limit=rate_limit, today=day)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+# --- CDK: synth and deploy wrap the CDK CLI the Makefile installs into .tools/ (never a global one).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CDK_CLI = REPO_ROOT / ".tools" / "cdk" / "node_modules" / ".bin" / "cdk"
+# The CDK CLI talks to the network only when asked: no notices, no telemetry, no context lookups.
+CDK_OFFLINE_FLAGS = ("--no-notices", "--no-version-reporting")
+CDK_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_CLI_TELEMETRY": "true"}
+
+
+def cdk_command(action: str, context: list[str], extra: list[str] | None = None) -> list[str]:
+    """The CDK CLI call for `action` (synth or deploy) with `-c key=value` context entries."""
+    if action not in ("synth", "deploy"):
+        raise typer.BadParameter(f"unknown CDK action {action!r}")
+    command = [str(CDK_CLI), action, *CDK_OFFLINE_FLAGS]
+    for entry in context:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"context entries are key=value, got {entry!r}")
+        command += ["--context", f"{key.strip()}={value}"]
+    if action == "synth":
+        command += ["--quiet", "--no-lookups"]
+    else:
+        command += ["--require-approval", "broadening"]
+    return [*command, *(extra or [])]
+
+
+def _run_cdk(command: list[str]) -> None:
+    if not CDK_CLI.is_file():
+        print(f"The CDK CLI is not installed at {CDK_CLI.relative_to(REPO_ROOT)}: run `make cdk-cli`.")
+        raise typer.Exit(2)
+    result = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, **CDK_ENV}, check=False)  # noqa: S603
+    raise typer.Exit(result.returncode)
+
+
+ContextOption = Annotated[
+    list[str] | None, typer.Option("--context", "-c", help="CDK context key=value (stage, ses_sender, ...)")
+]
+
+
+@app.command()
+def synth(context: ContextOption = None) -> None:
+    """Synthesize the stack into cdk.out/ (offline; cdk-nag runs and fails on a new finding)."""
+    _run_cdk(cdk_command("synth", context or []))
+
+
+@app.command()
+def deploy(context: ContextOption = None) -> None:
+    """Deploy the stack to the account and region of the caller's AWS credentials."""
+    _run_cdk(cdk_command("deploy", context or []))

@@ -1,0 +1,124 @@
+"""Every Lambda function of the service, declared once.
+
+A function is deployed only when its handler exists (`<functions root>/<name>/handler.py`); the
+constructs that need it (the API, the state machine, the webhook worker) wire it when present.
+`access` is what the function's code does with AWS: it decides both the IAM statements and the
+environment variables the function gets (infra/constructs/functions.py), so a grant and the
+setting that goes with it cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aws_cdk import Duration
+
+
+class Access(StrEnum):
+    TABLE_READ = "table-read"  # GetItem, BatchGetItem, Query (table and its indexes)
+    TABLE_WRITE = "table-write"  # PutItem, UpdateItem, DeleteItem, BatchWriteItem, ConditionCheckItem
+    BLOBS_READ = "blobs-read"  # snapshots and plan chunks in the bucket
+    BLOBS_WRITE = "blobs-write"
+    SECRETS_READ = "secrets-read"  # connection credentials, by the connection secrets' name prefix
+    SECRETS_MANAGE = "secrets-manage"  # create, rotate and delete them (connect, edit, disconnect)
+    SCHEDULES_MANAGE = "schedules-manage"  # one schedule per connection, in the one group
+    WORKFLOW_START = "workflow-start"  # start (and describe) full-sync executions
+    WEBHOOK_QUEUE_SEND = "webhook-queue-send"
+    MAIL_SEND = "mail-send"  # SES v2, from the verified sender, through the configuration set
+    EVENTS_PUT = "events-put"  # member and sync events on the service's bus
+    TOKEN_VERIFY = "token-verify"  # noqa: S105 - a name: the OIDC issuer and audience (no AWS access)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    name: str  # the folder under the functions root, and the function's logical name
+    description: str
+    memory_mb: int
+    timeout: Duration
+    access: frozenset[Access]
+    # Set where it protects the HR systems' rate limits (and the table) from a burst.
+    reserved_concurrency: int | None = None
+
+    @property
+    def handler(self) -> str:
+        return f"functions.{self.name}.handler.handler"
+
+
+ADMIN_API = FunctionSpec(
+    name="admin_api",
+    description="Admin API (/v1): connections, members, runs, tasks, invites, audit",
+    memory_mb=512,
+    timeout=Duration.seconds(29),  # API Gateway's integration limit
+    access=frozenset(
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,
+            Access.BLOBS_READ,  # held plans and skipped records of a run
+            Access.BLOBS_WRITE,  # a preview's plan; discarding a held plan
+            Access.SECRETS_MANAGE,
+            Access.SCHEDULES_MANAGE,
+            Access.WORKFLOW_START,  # first import, sync now, confirm a held plan
+            Access.MAIL_SEND,  # invites
+            Access.EVENTS_PUT,
+        }
+    ),
+)
+WEBHOOK_INGEST = FunctionSpec(
+    name="webhook_ingest",
+    description="POST /webhooks/{connection_id}: verify the provider's signature, enqueue, 202",
+    memory_mb=256,
+    timeout=Duration.seconds(10),
+    access=frozenset({Access.TABLE_READ, Access.SECRETS_READ, Access.WEBHOOK_QUEUE_SEND}),
+)
+WEBHOOK_WORKER = FunctionSpec(
+    name="webhook_worker",
+    description="Applies queued webhooks: fetches the named employees and applies a targeted plan",
+    memory_mb=512,
+    timeout=Duration.minutes(2),
+    access=frozenset(
+        {Access.TABLE_READ, Access.TABLE_WRITE, Access.SECRETS_READ, Access.MAIL_SEND, Access.EVENTS_PUT}
+    ),
+    reserved_concurrency=10,
+)
+SYNC_STEPS = FunctionSpec(
+    name="sync_steps",
+    description="The full-sync state machine's steps: start, fetch page, plan, apply chunk, finish, fail",
+    memory_mb=1024,
+    timeout=Duration.minutes(15),
+    access=frozenset(
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,
+            Access.BLOBS_READ,
+            Access.BLOBS_WRITE,
+            Access.SECRETS_READ,
+            Access.MAIL_SEND,
+            Access.EVENTS_PUT,
+        }
+    ),
+    reserved_concurrency=20,
+)
+SYNC_TRIGGER = FunctionSpec(
+    name="sync_trigger",
+    description="Target of each connection's schedule: takes the connection's lock, starts the full sync",
+    memory_mb=256,
+    timeout=Duration.seconds(30),
+    access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.WORKFLOW_START}),
+)
+API_AUTHORIZER = FunctionSpec(
+    name="api_authorizer",
+    description="Verifies the admins' JWTs from the configured OIDC issuer (when not using Cognito)",
+    memory_mb=256,
+    timeout=Duration.seconds(10),
+    access=frozenset({Access.TOKEN_VERIFY}),
+)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    ADMIN_API,
+    WEBHOOK_INGEST,
+    WEBHOOK_WORKER,
+    SYNC_STEPS,
+    SYNC_TRIGGER,
+    API_AUTHORIZER,
+)

@@ -1,0 +1,1 @@
+"""One construct per capability: storage, api, sync, notify, observability (and the functions)."""

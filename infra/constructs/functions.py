@@ -1,0 +1,274 @@
+"""The service's Lambda functions: one factory for the function + log group + role block.
+
+Phase 1 (`ServiceFunctions(...)`) creates every declared function whose handler exists, with its
+own role (logs and traces only) and log group. The other constructs then use them. Phase 2
+(`wire(...)`) gives each function exactly the IAM statements and environment its declared access
+needs, once every resource it may touch exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_dynamodb import ITable
+from constructs import Construct
+
+from infra import bundling
+from infra.catalog import FUNCTIONS, Access, FunctionSpec
+from infra.config import DeployConfig
+from infra.constants import (
+    APP_NAME,
+    ARCHITECTURE,
+    HANDLER_FILE,
+    LOG_RETENTION,
+    METRICS_NAMESPACE,
+    RUNTIME,
+)
+from infra.environment import FunctionEnvironment
+from infra.nag import acknowledge, nag_form
+
+TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+TABLE_WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+)
+BLOBS_READ_ACTIONS = ("s3:GetObject",)
+BLOBS_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
+SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+SECRETS_MANAGE_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:TagResource",  # CreateSecret with tags (tenant, connection)
+)
+SCHEDULES_MANAGE_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+)
+
+
+def handler_exists(functions_root: Path, spec: FunctionSpec) -> bool:
+    return (functions_root / spec.name / HANDLER_FILE).is_file()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Everything a function's access may refer to (None: not deployed in this stack)."""
+
+    table: ITable
+    bucket: s3.IBucket
+    webhook_queue: sqs.IQueue
+    state_machine_arn: str | None
+    state_machine_name: str | None
+    schedule_group_name: str
+    scheduler_role: iam.IRole
+    schedule_target: lambda_.IFunction | None
+    event_bus_name: str
+    event_bus_arn: str
+    ses_identity_arn: str
+    ses_configuration_set: str
+    ses_configuration_set_arn: str
+
+
+class ServiceFunctions(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, repo_root: Path) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        functions_root = (repo_root / config.functions_root).resolve()
+        self.specs = {spec.name: spec for spec in FUNCTIONS if handler_exists(functions_root, spec)}
+        self.functions: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
+        if not self.specs:
+            return
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=bundling.layer_code(repo_root),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="hris-sync: runtime dependencies and the shared package",
+        )
+        for spec in self.specs.values():
+            self._create(spec, functions_root / spec.name)
+
+    def get(self, name: str) -> lambda_.Function | None:
+        return self.functions.get(name)
+
+    def _create(self, spec: FunctionSpec, folder: Path) -> None:
+        stage = self._config.stage
+        scope = Construct(self, spec.name)
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            log_group_name=f"/aws/lambda/{APP_NAME}-{stage}-{spec.name}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{APP_NAME} {spec.name}: logs, traces and the access it declares",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            scope,
+            "Function",
+            function_name=f"{APP_NAME}-{stage}-{spec.name}",
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=bundling.function_code(folder),
+            layers=[self.layer],
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions",
+        )
+        self.functions[spec.name] = function
+        self.roles[spec.name] = role
+
+    def wire(self, w: Wiring) -> None:
+        """Give each function the statements and the environment its access needs."""
+        for name, spec in self.specs.items():
+            environment = self._environment(spec, w)
+            for key, value in environment.variables().items():
+                self.functions[name].add_environment(key, value)
+            role = self.roles[name]
+            for statement, why in self._statements(spec, w):
+                role.add_to_principal_policy(statement)
+                if why:
+                    for resource in statement.resources:
+                        if "*" in resource or "*" in str(Stack.of(self).resolve(resource)):
+                            acknowledge(role, f"AwsSolutions-IAM5[Resource::{nag_form(self, resource)}]", why)
+
+    def secrets_prefix(self) -> str:
+        return f"{APP_NAME}/{self._config.stage}"
+
+    def _environment(self, spec: FunctionSpec, w: Wiring) -> FunctionEnvironment:
+        access = spec.access
+        config = self._config
+        uses_table = bool(access & {Access.TABLE_READ, Access.TABLE_WRITE})
+        uses_blobs = bool(access & {Access.BLOBS_READ, Access.BLOBS_WRITE})
+        uses_secrets = bool(access & {Access.SECRETS_READ, Access.SECRETS_MANAGE})
+        schedules = Access.SCHEDULES_MANAGE in access
+        return FunctionEnvironment(
+            stage=config.stage,
+            powertools_service_name=f"{APP_NAME}-{spec.name}",
+            powertools_metrics_namespace=METRICS_NAMESPACE,
+            table_name=w.table.table_name if uses_table else None,
+            bucket_name=w.bucket.bucket_name if uses_blobs else None,
+            secrets_prefix=self.secrets_prefix() if uses_secrets else None,
+            webhook_queue_url=w.webhook_queue.queue_url if Access.WEBHOOK_QUEUE_SEND in access else None,
+            state_machine_arn=w.state_machine_arn if Access.WORKFLOW_START in access else None,
+            schedule_group=w.schedule_group_name if schedules else None,
+            schedule_target_arn=w.schedule_target.function_arn if schedules and w.schedule_target else None,
+            scheduler_role_arn=w.scheduler_role.role_arn if schedules else None,
+            event_bus_name=w.event_bus_name if Access.EVENTS_PUT in access else None,
+            ses_sender=config.ses_sender if Access.MAIL_SEND in access else None,
+            ses_configuration_set=w.ses_configuration_set if Access.MAIL_SEND in access else None,
+            oidc_issuer=str(config.oidc_issuer)
+            if Access.TOKEN_VERIFY in access and config.oidc_issuer
+            else None,
+            oidc_audience=config.oidc_audience if Access.TOKEN_VERIFY in access else None,
+        )
+
+    def _statements(self, spec: FunctionSpec, w: Wiring) -> list[tuple[iam.PolicyStatement, str | None]]:
+        """(statement, why its resources hold a wildcard) for the spec's access."""
+        stack = Stack.of(self)
+        access = spec.access
+        statements: list[tuple[iam.PolicyStatement, str | None]] = []
+
+        def allow(
+            actions: tuple[str, ...],
+            resources: list[str],
+            why: str | None = None,
+            conditions: dict[str, dict[str, str]] | None = None,
+        ) -> None:
+            statement = iam.PolicyStatement(actions=list(actions), resources=resources, conditions=conditions)
+            statements.append((statement, why))
+
+        if Access.TABLE_READ in access:
+            allow(
+                TABLE_READ_ACTIONS,
+                [w.table.table_arn, f"{w.table.table_arn}/index/*"],
+                "queries read the table's global secondary indexes (all of them belong to this table)",
+            )
+        if Access.TABLE_WRITE in access:
+            allow(TABLE_WRITE_ACTIONS, [w.table.table_arn])
+        objects = "snapshots and plan chunks are objects keyed per run at run time, in this bucket only"
+        if Access.BLOBS_READ in access:
+            allow(BLOBS_READ_ACTIONS, [w.bucket.arn_for_objects("*")], objects)
+        if Access.BLOBS_WRITE in access:
+            allow(BLOBS_WRITE_ACTIONS, [w.bucket.arn_for_objects("*")], objects)
+        secrets = stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{self.secrets_prefix()}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        why_secrets = "one secret per connection, created at connect time under this stage's name prefix"
+        if Access.SECRETS_MANAGE in access:
+            allow(SECRETS_MANAGE_ACTIONS, [secrets], why_secrets)
+        elif Access.SECRETS_READ in access:
+            allow(SECRETS_READ_ACTIONS, [secrets], why_secrets)
+        if Access.SCHEDULES_MANAGE in access:
+            schedules = stack.format_arn(
+                service="scheduler",
+                resource="schedule",
+                resource_name=f"{w.schedule_group_name}/*",
+            )
+            allow(
+                SCHEDULES_MANAGE_ACTIONS,
+                [schedules],
+                "one schedule per connection, created at connect time, in this stack's schedule group only",
+            )
+            allow(
+                ("iam:PassRole",),
+                [w.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        if Access.WORKFLOW_START in access and w.state_machine_arn and w.state_machine_name:
+            allow(("states:StartExecution",), [w.state_machine_arn])
+            executions = stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{w.state_machine_name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            allow(
+                ("states:DescribeExecution",),
+                [executions],
+                "executions of the full-sync state machine are named per run at run time",
+            )
+        if Access.WEBHOOK_QUEUE_SEND in access:
+            allow(("sqs:SendMessage",), [w.webhook_queue.queue_arn])
+        if Access.MAIL_SEND in access:
+            allow(("ses:SendEmail",), [w.ses_identity_arn, w.ses_configuration_set_arn])
+        if Access.EVENTS_PUT in access:
+            allow(("events:PutEvents",), [w.event_bus_arn])
+        return statements

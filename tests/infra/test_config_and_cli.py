@@ -1,0 +1,139 @@
+"""Deploy-time parameters from context, and the synth/deploy commands up to the CDK CLI call."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from infra import cli
+from infra.config import ConfigError, DeployConfig
+from tests.infra.conftest import FIXTURE_FUNCTIONS, NO_BUNDLING, cdk_json_context
+
+
+def _config(**context: Any) -> DeployConfig:
+    return DeployConfig.from_context(context.get)
+
+
+def test_defaults_make_a_dev_stack_with_cognito() -> None:
+    config = _config()
+    assert (config.stage, config.functions_root, config.uses_cognito) == ("dev", "functions", True)
+    assert config.cors_origins == ()
+
+
+def test_context_values_are_parsed_and_validated() -> None:
+    config = _config(
+        stage="prod",
+        ses_sender="hr-sync@acme.example",
+        admin_email="ops@acme.example",
+        oidc_issuer="https://auth.acme.example/",
+        oidc_audience="hris-sync",
+        cors_origins="https://admin.acme.example, https://staging.acme.example",
+    )
+    assert config.cors_origins == ("https://admin.acme.example", "https://staging.acme.example")
+    assert not config.uses_cognito
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"stage": "Prod!"}, "stage"),
+        ({"ses_sender": "not-an-address"}, "ses_sender"),
+        ({"admin_email": "ops@"}, "admin_email"),
+        ({"cors_origins": "http://admin.acme.example"}, "cors_origins"),
+        ({"cors_origins": "https://admin.acme.example/path"}, "cors_origins"),
+        ({"oidc_issuer": "not a url", "oidc_audience": "x"}, "oidc_issuer"),
+        ({"oidc_issuer": "https://auth.acme.example/"}, "oidc_audience"),
+    ],
+)
+def test_bad_context_is_a_clear_error_naming_the_key(context: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        _config(**context)
+
+
+def test_an_oidc_issuer_without_its_authorizer_handler_is_refused(tmp_path: Path) -> None:
+    from aws_cdk import App
+
+    from infra.app import build
+
+    root = tmp_path / "functions"
+    shutil.copytree(FIXTURE_FUNCTIONS / "admin_api", root / "admin_api")
+    context = {
+        **cdk_json_context(),
+        **NO_BUNDLING,
+        "functions_root": str(root),
+        "oidc_issuer": "https://auth.acme.example/",
+        "oidc_audience": "hris-sync",
+    }
+    with pytest.raises(ConfigError, match="api_authorizer"):
+        build(App(outdir=str(tmp_path / "out"), context=context))
+
+
+def test_cdk_json_runs_the_app_with_the_project_venv() -> None:
+    import json
+
+    from tests.infra.conftest import REPO_ROOT
+
+    settings = json.loads((REPO_ROOT / "cdk.json").read_text())
+    assert settings["app"] == ".venv/bin/python -m infra.app"
+    assert settings["context"]["functions_root"] == "functions"
+
+
+def test_synth_command_is_offline_and_passes_context() -> None:
+    command = cli.cdk_command("synth", ["stage=prod", "cors_origins=https://a.example,https://b.example"])
+    assert command[0] == str(cli.CDK_CLI)
+    assert command[1] == "synth"
+    for flag in ("--no-notices", "--no-version-reporting", "--no-lookups", "--quiet"):
+        assert flag in command
+    assert command.count("--context") == 2
+    assert "stage=prod" in command
+    assert "cors_origins=https://a.example,https://b.example" in command
+
+
+def test_deploy_command_asks_before_broadening_permissions() -> None:
+    command = cli.cdk_command("deploy", ["stage=prod"])
+    assert command[1] == "deploy"
+    assert command[command.index("--require-approval") + 1] == "broadening"
+
+
+@pytest.mark.parametrize("entry", ["stage", "=prod", ""])
+def test_a_malformed_context_entry_is_refused(entry: str) -> None:
+    result = CliRunner().invoke(cli.app, ["synth", "-c", entry])
+    assert result.exit_code == 2
+    assert "key=value" in result.output
+
+
+def test_deploy_runs_the_project_cdk_cli_from_the_repo_root(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_cli = tmp_path / "cdk"
+    fake_cli.write_text("")
+    monkeypatch.setattr(cli, "CDK_CLI", fake_cli)
+    calls: list[dict[str, Any]] = []
+
+    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        calls.append({"command": command, **kwargs})
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(cli.subprocess, "run", run)
+    result = CliRunner().invoke(cli.app, ["deploy", "-c", "stage=prod", "-c", "ses_sender=hr@acme.example"])
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert call["command"][:2] == [str(fake_cli), "deploy"]
+    assert call["cwd"] == cli.REPO_ROOT
+    assert call["env"]["CDK_DISABLE_CLI_TELEMETRY"] == "true"
+    assert "ses_sender=hr@acme.example" in call["command"]
+
+
+def test_synth_without_the_cdk_cli_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cli, "CDK_CLI", tmp_path / "missing" / "cdk")
+    monkeypatch.setattr(cli, "REPO_ROOT", tmp_path)
+    result = CliRunner().invoke(cli.app, ["synth"])
+    assert result.exit_code == 2
+    assert "make cdk-cli" in result.output

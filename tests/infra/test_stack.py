@@ -1,0 +1,650 @@
+"""Template assertions on the synthesized stack: what each resource must do, not how many there are."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.catalog import FUNCTIONS
+from infra.environment import FunctionEnvironment
+from shared.adapters.table_schema import TABLE
+from tests.infra.conftest import Synthesized, resolve_join
+
+STAGE = "dev"
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+TABLE_READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+TABLE_WRITE = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+}
+BLOBS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+SQS_CONSUME = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+EXPECTED_ACTIONS = {
+    "admin_api": LOGS
+    | XRAY
+    | TABLE_READ
+    | TABLE_WRITE
+    | BLOBS
+    | {
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:TagResource",
+        "scheduler:CreateSchedule",
+        "scheduler:UpdateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+        "iam:PassRole",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "ses:SendEmail",
+        "events:PutEvents",
+    },
+    "webhook_ingest": LOGS | XRAY | TABLE_READ | {"secretsmanager:GetSecretValue", "sqs:SendMessage"},
+    "webhook_worker": LOGS
+    | XRAY
+    | TABLE_READ
+    | TABLE_WRITE
+    | SQS_CONSUME
+    | {"secretsmanager:GetSecretValue", "ses:SendEmail", "events:PutEvents"},
+    "sync_steps": LOGS
+    | XRAY
+    | TABLE_READ
+    | TABLE_WRITE
+    | BLOBS
+    | {"secretsmanager:GetSecretValue", "ses:SendEmail", "events:PutEvents"},
+    "sync_trigger": LOGS
+    | XRAY
+    | TABLE_READ
+    | TABLE_WRITE
+    | {"states:StartExecution", "states:DescribeExecution"},
+    "api_authorizer": LOGS | XRAY,
+}
+
+
+# --- helpers over the template ---------------------------------------------------------------
+
+
+def _function(stack: Synthesized, name: str) -> tuple[str, dict[str, Any]]:
+    for logical_id, resource in stack.of_type("AWS::Lambda::Function").items():
+        if resource["Properties"].get("FunctionName") == f"hris-sync-{STAGE}-{name}":
+            return logical_id, resource
+    raise AssertionError(f"function {name} is not in the template")
+
+
+def _role_id(function: dict[str, Any]) -> str:
+    return str(function["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def _statements_of_role(stack: Synthesized, role_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in stack.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {action for s in statements for action in _as_list(s["Action"])}
+
+
+def _resources_for(statements: list[dict[str, Any]], action: str) -> list[str]:
+    return [
+        resolve_join(resource)
+        for s in statements
+        if action in _as_list(s["Action"])
+        for resource in _as_list(s["Resource"])
+    ]
+
+
+def _definition(stack: Synthesized) -> dict[str, Any]:
+    machine = stack.one("AWS::StepFunctions::StateMachine")
+    return dict(json.loads(resolve_join(machine["Properties"]["DefinitionString"])))
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+def test_table_key_schema_and_gsis_equal_the_shared_definition(stack: Synthesized) -> None:
+    table = stack.one("AWS::DynamoDB::Table")["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": TABLE.partition_key.name, "KeyType": "HASH"},
+        {"AttributeName": TABLE.sort_key.name, "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+        (a.name, a.type) for a in TABLE.key_attributes
+    }
+    indexes = {gsi["IndexName"]: gsi for gsi in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {gsi.name for gsi in TABLE.global_indexes}
+    for gsi in TABLE.global_indexes:
+        assert indexes[gsi.name]["KeySchema"] == [
+            {"AttributeName": gsi.partition_key.name, "KeyType": "HASH"},
+            {"AttributeName": gsi.sort_key.name, "KeyType": "RANGE"},
+        ]
+        assert indexes[gsi.name]["Projection"]["ProjectionType"] == gsi.projection
+
+
+def test_table_has_pitr_deletion_protection_ttl_stream_and_encryption(stack: Synthesized) -> None:
+    table = stack.one("AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["DeletionProtectionEnabled"] is True
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": TABLE.ttl_attribute, "Enabled": True}
+    assert properties["StreamSpecification"] == {"StreamViewType": TABLE.stream_view_type}
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_buckets_are_encrypted_private_tls_only_and_expire_objects(stack: Synthesized) -> None:
+    buckets = stack.of_type("AWS::S3::Bucket")
+    assert buckets
+    for logical_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", logical_id
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        expiring = [r for r in properties["LifecycleConfiguration"]["Rules"] if r.get("ExpirationInDays")]
+        assert expiring and all(r["Status"] == "Enabled" for r in expiring), logical_id
+        assert "AccessControl" not in properties
+    tls_only = set()
+    for policy in stack.of_type("AWS::S3::BucketPolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                tls_only.add(policy["Properties"]["Bucket"]["Ref"])
+    assert tls_only == set(buckets)
+
+
+def test_queues_and_the_alarm_topic_are_encrypted_and_tls_only(stack: Synthesized) -> None:
+    for queue in stack.of_type("AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    queue_policies = stack.of_type("AWS::SQS::QueuePolicy").values()
+    denied = {
+        q["Ref"]
+        for p in queue_policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for q in p["Properties"]["Queues"]
+    }
+    assert denied == set(stack.of_type("AWS::SQS::Queue"))
+    topic = stack.one("AWS::SNS::Topic")["Properties"]
+    assert "KmsMasterKeyId" in topic
+    assert stack.one("AWS::KMS::Key")["Properties"]["EnableKeyRotation"] is True
+
+
+# --- functions -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ACTIONS))
+def test_every_function_has_exactly_the_iam_actions_its_code_needs(stack: Synthesized, name: str) -> None:
+    _, function = _function(stack, name)
+    role_id = _role_id(function)
+    statements = _statements_of_role(stack, role_id)
+    assert _actions(statements) == EXPECTED_ACTIONS[name]
+    role = stack.resources[role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role, "no managed policy: logs and traces are granted on the log group"
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+
+
+def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
+    table_id = next(iter(stack.of_type("AWS::DynamoDB::Table")))
+    bucket_ids = {k for k, b in stack.of_type("AWS::S3::Bucket").items() if "Blobs" in k}
+    for name in EXPECTED_ACTIONS:
+        _, function = _function(stack, name)
+        statements = _statements_of_role(stack, _role_id(function))
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            assert "*" not in _as_list(statement["Action"]), name
+        if "dynamodb:PutItem" in _actions(statements):
+            assert _resources_for(statements, "dynamodb:PutItem") == [f"<{table_id}>"]
+        if "dynamodb:Query" in _actions(statements):
+            assert sorted(_resources_for(statements, "dynamodb:Query")) == [
+                f"<{table_id}>",
+                f"<{table_id}>/index/*",
+            ]
+        for action in ("s3:GetObject", "s3:PutObject"):
+            for resource in _resources_for(statements, action):
+                assert resource == f"<{next(iter(bucket_ids))}>/*"
+        for resource in _resources_for(statements, "secretsmanager:GetSecretValue"):
+            assert resource.endswith(f":secret:hris-sync/{STAGE}/*"), resource
+        for resource in _resources_for(statements, "xray:PutTraceSegments"):
+            assert resource == "*"  # X-Ray has no resource-level permissions
+
+    admin = _statements_of_role(stack, _role_id(_function(stack, "admin_api")[1]))
+    scheduler_role_id = next(k for k in stack.of_type("AWS::IAM::Role") if k.startswith("SyncSchedulerRole"))
+    (pass_role,) = [s for s in admin if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": [scheduler_role_id, "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    for resource in _resources_for(admin, "scheduler:CreateSchedule"):
+        assert re.search(r":schedule/(hris-sync-dev|<SyncSchedules\w+>)/\*$", resource), resource
+    machine_id = next(iter(stack.of_type("AWS::StepFunctions::StateMachine")))
+    assert _resources_for(admin, "states:StartExecution") == [f"<{machine_id}>"]
+
+
+def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger(
+    stack: Synthesized,
+) -> None:
+    passers = [
+        name
+        for name in EXPECTED_ACTIONS
+        if "iam:PassRole" in _actions(_statements_of_role(stack, _role_id(_function(stack, name)[1])))
+    ]
+    assert passers == ["admin_api"]
+    role_id = next(k for k in stack.of_type("AWS::IAM::Role") if k.startswith("SyncSchedulerRole"))
+    role = stack.resources[role_id]["Properties"]
+    principal = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert principal["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "aws:SourceAccount" in principal["Condition"]["StringEquals"]
+    statements = _statements_of_role(stack, role_id)
+    trigger_id, _ = _function(stack, "sync_trigger")
+    assert statements == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [trigger_id, "Arn"]},
+        }
+    ]
+    machine_role = stack.one("AWS::StepFunctions::StateMachine")["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    steps_id, _ = _function(stack, "sync_steps")
+    invoke = _resources_for(_statements_of_role(stack, machine_role), "lambda:InvokeFunction")
+    assert set(invoke) == {f"<{steps_id}>", f"<{steps_id}>:*"}
+
+
+def test_functions_run_the_latest_python_on_arm64_with_the_layer_and_their_own_folder(
+    stack: Synthesized,
+) -> None:
+    (layer_id,) = stack.of_type("AWS::Lambda::LayerVersion")
+    for spec in FUNCTIONS:
+        _, function = _function(stack, spec.name)
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Handler"] == f"functions.{spec.name}.handler.handler"
+        assert properties["Layers"] == [{"Ref": layer_id}]
+        assert properties["MemorySize"] == spec.memory_mb
+        assert properties["Timeout"] == spec.timeout.to_seconds()
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert properties.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
+        # Each function's asset is its own folder (its source path is recorded in the metadata).
+        assert function["Metadata"]["aws:asset:path"].endswith(f"functions/{spec.name}")
+    layer = stack.resources[layer_id]
+    assert layer["Metadata"]["aws:asset:path"].endswith("/shared")
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_every_function_logs_to_its_own_log_group_with_retention(stack: Synthesized) -> None:
+    groups = stack.of_type("AWS::Logs::LogGroup")
+    assert groups
+    for logical_id, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == 90, logical_id
+    for spec in FUNCTIONS:
+        _, function = _function(stack, spec.name)
+        group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group_id]["Properties"]["LogGroupName"] == f"/aws/lambda/hris-sync-{STAGE}-{spec.name}"
+
+
+def test_function_environment_comes_from_the_settings_model_and_only_what_access_needs(
+    stack: Synthesized,
+) -> None:
+    known = {name.upper() for name in FunctionEnvironment.model_fields}
+    for spec in FUNCTIONS:
+        _, function = _function(stack, spec.name)
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert set(variables) <= known, spec.name
+        assert variables["STAGE"] == STAGE
+        assert variables["POWERTOOLS_SERVICE_NAME"] == f"hris-sync-{spec.name}"
+    ingest = _function(stack, "webhook_ingest")[1]["Properties"]["Environment"]["Variables"]
+    assert set(ingest) == {
+        "STAGE",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "TABLE_NAME",
+        "SECRETS_PREFIX",
+        "WEBHOOK_QUEUE_URL",
+    }
+    admin = _function(stack, "admin_api")[1]["Properties"]["Environment"]["Variables"]
+    trigger_id, _ = _function(stack, "sync_trigger")
+    assert admin["SCHEDULE_TARGET_ARN"] == {"Fn::GetAtt": [trigger_id, "Arn"]}
+    assert admin["SES_SENDER"] == "no-reply@example.com"
+    assert admin["SECRETS_PREFIX"] == f"hris-sync/{STAGE}"
+
+
+# --- api -------------------------------------------------------------------------------------------
+
+
+def _paths(stack: Synthesized) -> dict[str, str]:
+    """Logical id of each API resource -> its full path."""
+    resources = stack.of_type("AWS::ApiGateway::Resource")
+
+    def path(logical_id: str) -> str:
+        properties = resources[logical_id]["Properties"]
+        parent = properties["ParentId"]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{properties['PathPart']}"
+
+    return {logical_id: path(logical_id) for logical_id in resources}
+
+
+def _methods(stack: Synthesized) -> list[tuple[str, str, dict[str, Any]]]:
+    paths = _paths(stack)
+    found = []
+    for method in stack.of_type("AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        resource = properties["ResourceId"]
+        path = paths[resource["Ref"]] if "Ref" in resource else "/"
+        found.append((path, properties["HttpMethod"], properties))
+    return found
+
+
+def test_every_v1_method_has_the_jwt_authorizer(stack: Synthesized) -> None:
+    authorizer_id, authorizer = next(iter(stack.of_type("AWS::ApiGateway::Authorizer").items()))
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
+    v1 = [(path, verb, p) for path, verb, p in _methods(stack) if path.startswith("/v1")]
+    assert {(path, verb) for path, verb, _ in v1 if verb != "OPTIONS"} == {("/v1/{proxy+}", "ANY")}
+    for path, verb, properties in v1:
+        if verb == "OPTIONS":  # CORS preflight: browsers send no credentials
+            assert properties["AuthorizationType"] == "NONE"
+            continue
+        assert properties["AuthorizationType"] == "COGNITO_USER_POOLS", (path, verb)
+        assert properties["AuthorizerId"] == {"Ref": authorizer_id}, (path, verb)
+        assert "RequestValidatorId" in properties
+
+
+def test_the_webhook_route_has_no_authorizer_but_is_throttled(stack: Synthesized) -> None:
+    webhooks = [(path, verb, p) for path, verb, p in _methods(stack) if path.startswith("/webhooks")]
+    assert [(path, verb) for path, verb, _ in webhooks] == [("/webhooks/{connection_id}", "POST")]
+    properties = webhooks[0][2]
+    assert properties["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in properties
+    assert properties["RequestParameters"] == {"method.request.path.connection_id": True}
+    stage = stack.one("AWS::ApiGateway::Stage")["Properties"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in stage["MethodSettings"]}
+    webhook = settings[("/~1webhooks~1{connection_id}", "POST")]
+    everything = settings[("/*", "*")]
+    assert 0 < webhook["ThrottlingRateLimit"] < everything["ThrottlingRateLimit"]
+    assert 0 < webhook["ThrottlingBurstLimit"] < everything["ThrottlingBurstLimit"]
+    rules = {r["Name"]: r for r in stack.one("AWS::WAFv2::WebACL")["Properties"]["Rules"]}
+    rate = rules["webhook-rate-per-ip"]["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "IP"
+    assert rate["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/webhooks/"
+
+
+def test_the_api_logs_access_without_bodies_and_limits_request_size(stack: Synthesized) -> None:
+    stage = stack.one("AWS::ApiGateway::Stage")["Properties"]
+    assert stage["StageName"] == STAGE
+    assert stage["TracingEnabled"] is True
+    log_group_id = stage["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert stack.resources[log_group_id]["Type"] == "AWS::Logs::LogGroup"
+    assert "$context.requestId" in stage["AccessLogSetting"]["Format"]
+    everything = next(s for s in stage["MethodSettings"] if s["ResourcePath"] == "/*")
+    assert everything["DataTraceEnabled"] is False
+    assert everything["LoggingLevel"] == "ERROR"
+    acl = stack.one("AWS::WAFv2::WebACL")["Properties"]
+    assert acl["AssociationConfig"]["RequestBody"]["API_GATEWAY"]["DefaultSizeInspectionLimit"] == "KB_64"
+    size = acl["Rules"][0]["Statement"]["AndStatement"]["Statements"][0]["SizeConstraintStatement"]
+    assert size["ComparisonOperator"] == "GT"
+    assert size["FieldToMatch"] == {"Body": {"OversizeHandling": "MATCH"}}
+    association = stack.one("AWS::WAFv2::WebACLAssociation")["Properties"]
+    assert association["WebACLArn"]["Fn::GetAtt"][1] == "Arn"
+
+
+def test_cors_allows_only_the_configured_origins(stack: Synthesized) -> None:
+    options = [p for path, verb, p in _methods(stack) if verb == "OPTIONS"]
+    assert options
+    for properties in options:
+        headers = properties["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'https://admin.example.com'"
+
+
+def test_the_user_pool_requires_mfa_and_strong_passwords(stack: Synthesized) -> None:
+    pool = stack.one("AWS::Cognito::UserPool")["Properties"]
+    assert pool["MfaConfiguration"] == "ON"
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    assert {"Name": "tenant_id", "AttributeDataType": "String", "Mutable": False} in [
+        {k: a[k] for k in ("Name", "AttributeDataType", "Mutable")} for a in pool["Schema"]
+    ]
+    assert pool["DeletionProtection"] == "ACTIVE"
+
+
+# --- sync ------------------------------------------------------------------------------------------
+
+
+def test_the_state_machine_has_the_expected_states_and_retry_policies(stack: Synthesized) -> None:
+    definition = _definition(stack)
+    states = definition["States"]
+    assert definition["StartAt"] == "Start"
+    assert set(states) == {
+        "Start",
+        "Route",
+        "FetchPage",
+        "MorePages",
+        "Plan",
+        "Guard",
+        "HoldForConfirmation",
+        "Held",
+        "ApplyChunks",
+        "Finish",
+        "Done",
+        "Fail",
+        "SyncFailed",
+    }
+    # The fetch loop: a Choice on the provider's next cursor.
+    assert states["FetchPage"]["Next"] == "MorePages"
+    assert states["MorePages"]["Choices"] == [
+        {"Variable": "$.has_more", "BooleanEquals": True, "Next": "FetchPage"}
+    ]
+    assert states["MorePages"]["Default"] == "Plan"
+    # The guard (R23): a blocked plan is held and the execution stops there.
+    assert states["Guard"]["Choices"][0] == {
+        "Variable": "$.verdict",
+        "StringEquals": "blocked",
+        "Next": "HoldForConfirmation",
+    }
+    assert states["Guard"]["Default"] == "ApplyChunks"
+    assert states["HoldForConfirmation"]["Next"] == "Held"
+    assert states["Held"]["Type"] == "Succeed"
+    # Apply: a Map over the plan's chunks with bounded concurrency, then finish.
+    apply = states["ApplyChunks"]
+    assert apply["Type"] == "Map"
+    assert apply["ItemsPath"] == "$.chunks"
+    assert 1 <= apply["MaxConcurrency"] <= 10
+    assert apply["ResultPath"] is None
+    assert apply["Next"] == "Finish"
+    inner = apply["ItemProcessor"]["States"]
+    assert list(inner) == ["ApplyChunk"]
+    assert states["SyncFailed"]["Type"] == "Fail"
+
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"} | inner
+    assert set(tasks) == {"Start", "FetchPage", "Plan", "HoldForConfirmation", "ApplyChunk", "Finish", "Fail"}
+    steps_id, _ = _function(stack, "sync_steps")
+    for name, task in tasks.items():
+        assert task["Resource"] == f"<{steps_id}>", name
+        assert task["Parameters"]["state.$"] == "$"
+        lambda_retry, step_retry = task["Retry"]
+        assert "Lambda.TooManyRequestsException" in lambda_retry["ErrorEquals"]
+        assert "Lambda.ServiceException" in lambda_retry["ErrorEquals"]
+        assert lambda_retry["BackoffRate"] == 2
+        assert lambda_retry["MaxAttempts"] == 6
+        assert lambda_retry["JitterStrategy"] == "FULL"
+        assert step_retry["ErrorEquals"] == ["Throttled", "ProviderUnavailable"]
+        assert step_retry["BackoffRate"] == 2
+    steps = {name: t["Parameters"]["step"] for name, t in tasks.items()}
+    assert steps == {
+        "Start": "start",
+        "FetchPage": "fetch_page",
+        "Plan": "plan",
+        "HoldForConfirmation": "hold",
+        "ApplyChunk": "apply_chunk",
+        "Finish": "finish",
+        "Fail": "fail",
+    }
+
+
+def test_every_task_and_the_map_catch_into_the_fail_step(stack: Synthesized) -> None:
+    states = _definition(stack)["States"]
+    for name in ("Start", "FetchPage", "Plan", "HoldForConfirmation", "ApplyChunks", "Finish"):
+        assert states[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Fail"}
+        ]
+    assert states["Fail"]["Catch"][0]["Next"] == "SyncFailed"
+    assert states["Fail"]["Next"] == "SyncFailed"
+
+
+def test_the_definition_uses_only_what_the_local_stack_can_execute(stack: Synthesized) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    text = json.dumps(_definition(stack))
+    for forbidden in ('"JSONata"', '"Assign"', '"ItemBatcher"', '"ToleratedFailurePercentage"', "getObject"):
+        assert forbidden not in text
+    assert not re.search(r"\$[\w.]*\[\d+\]\.", text), "a path that indexes then takes a field"
+    definition = _definition(stack)
+    fake_arn = "arn:aws:lambda:us-east-1:123456789012:function:hris-sync-dev-sync_steps"
+    runnable = re.sub(r'"<[A-Za-z0-9]+>"', json.dumps(fake_arn), json.dumps(definition))
+    AmazonStateLanguageParser.parse(runnable)  # raises on anything moto's interpreter cannot parse
+    machine = stack.one("AWS::StepFunctions::StateMachine")["Properties"]
+    assert machine["StateMachineType"] == "STANDARD"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+def test_the_webhook_queue_has_a_dlq_and_the_worker_reports_partial_failures(stack: Synthesized) -> None:
+    queues = stack.of_type("AWS::SQS::Queue")
+    (queue_id,) = [k for k, q in queues.items() if "RedrivePolicy" in q["Properties"]]
+    queue = queues[queue_id]["Properties"]
+    dlq_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert dlq_id in queues and dlq_id != queue_id
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    worker_id, worker = _function(stack, "webhook_worker")
+    assert queue["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
+    mapping = stack.one("AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["FunctionName"] == {"Ref": worker_id}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (
+        mapping["ScalingConfig"]["MaximumConcurrency"] <= worker["Properties"]["ReservedConcurrentExecutions"]
+    )
+
+
+def test_the_schedule_group_exists_for_per_connection_schedules(stack: Synthesized) -> None:
+    group = stack.one("AWS::Scheduler::ScheduleGroup")["Properties"]
+    assert group["Name"] == f"hris-sync-{STAGE}"
+
+
+# --- notify ----------------------------------------------------------------------------------------
+
+
+def test_ses_identity_uses_the_configuration_set_and_the_bus_is_archived(stack: Synthesized) -> None:
+    identity = stack.one("AWS::SES::EmailIdentity")["Properties"]
+    assert identity["EmailIdentity"] == "no-reply@example.com"
+    config_set = stack.one("AWS::SES::ConfigurationSet")["Properties"]
+    assert identity["ConfigurationSetAttributes"]["ConfigurationSetName"] == {
+        "Ref": next(iter(stack.of_type("AWS::SES::ConfigurationSet")))
+    }
+    assert config_set["DeliveryOptions"]["TlsPolicy"] == "REQUIRE"
+    archive = stack.one("AWS::Events::Archive")["Properties"]
+    assert archive["SourceArn"]["Fn::GetAtt"][0] == next(iter(stack.of_type("AWS::Events::EventBus")))
+    assert archive["EventPattern"] == {"source": ["hris-sync"]}
+    assert archive["RetentionDays"] > 0
+
+
+# --- observability ---------------------------------------------------------------------------------
+
+
+def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesized) -> None:
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in stack.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    topic_id = next(iter(stack.of_type("AWS::SNS::Topic")))
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    dlq = alarms[f"hris-sync-{STAGE}-webhook-dlq-depth"]
+    assert (dlq["Namespace"], dlq["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert dlq["Dimensions"][0]["Value"]["Fn::GetAtt"][1] == "QueueName"
+    failed = alarms[f"hris-sync-{STAGE}-sync-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    five_xx = alarms[f"hris-sync-{STAGE}-api-5xx"]
+    assert (five_xx["Namespace"], five_xx["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    for spec in FUNCTIONS:
+        throttles = alarms[f"hris-sync-{STAGE}-{spec.name}-throttles"]
+        assert (throttles["Namespace"], throttles["MetricName"]) == ("AWS/Lambda", "Throttles")
+    dashboard = stack.one("AWS::CloudWatch::Dashboard")["Properties"]
+    assert "DashboardBody" in dashboard
+    subscription = stack.one("AWS::SNS::Subscription")["Properties"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+
+
+def test_every_taggable_resource_is_tagged(stack: Synthesized) -> None:
+    tagged = 0
+    for logical_id, resource in stack.resources.items():
+        tags = resource.get("Properties", {}).get("Tags")
+        if tags is None:
+            continue
+        tagged += 1
+        pairs = {t["Key"]: t["Value"] for t in tags} if isinstance(tags, list) else dict(tags)
+        assert pairs.get("app") == "hris-sync", logical_id
+        assert pairs.get("stage") == STAGE, logical_id
+    for cfn_type in ("AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::S3::Bucket"):
+        for logical_id, resource in stack.of_type(cfn_type).items():
+            assert "Tags" in resource["Properties"], logical_id
+
+
+# --- what exists decides what is deployed ----------------------------------------------------------
+
+
+def test_a_handler_that_does_not_exist_is_not_deployed(
+    synth_with: Callable[..., Synthesized], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    empty = tmp_path_factory.mktemp("no-functions")
+    bare = synth_with(functions_root=str(empty))
+    for cfn_type in (
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::ApiGateway::RestApi",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::Lambda::EventSourceMapping",
+    ):
+        assert not bare.of_type(cfn_type), cfn_type
+    # What needs no function is there from the first deploy: data, queue, schedules, mail, alarms.
+    for cfn_type in (
+        "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::Scheduler::ScheduleGroup",
+        "AWS::SES::EmailIdentity",
+        "AWS::Events::EventBus",
+        "AWS::CloudWatch::Alarm",
+    ):
+        assert bare.of_type(cfn_type), cfn_type
