@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from infra.local.fake_hris import PROVIDERS
-from infra.local.fake_hris.cli import serve
 
 app = typer.Typer(
     name="hris-sync",
@@ -43,6 +39,11 @@ def fake_hris(
     today: str | None = typer.Option(None, help="The company's today (YYYY-MM-DD); default: today."),
 ) -> None:
     """Serve a fake HR system that speaks a vendor's API, until Ctrl-C."""
+    from datetime import date  # noqa: PLC0415 (lazy: the command line starts fast)
+
+    from infra.local.fake_hris import PROVIDERS  # noqa: PLC0415
+    from infra.local.fake_hris.cli import serve  # noqa: PLC0415
+
     if provider.replace("-", "_") not in PROVIDERS:
         raise typer.BadParameter(f"one of {', '.join(PROVIDERS)}", param_hint="--provider")
     try:

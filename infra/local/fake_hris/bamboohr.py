@@ -32,6 +32,7 @@ import re
 import secrets
 import time
 import urllib.parse
+from bisect import bisect_left
 from datetime import date, datetime
 from typing import Any
 
@@ -133,6 +134,8 @@ class BambooHR(Vendor):
         )
         self.company_id = 1
         self._cache: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._rows: dict[int, tuple[int, dict[str, str]]] = {}
+        self._filtered: dict[tuple[int, frozenset[str]], list[Person]] = {}
         self._issued = self.oauth.issue()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -245,15 +248,16 @@ class BambooHR(Vendor):
 
     # -- GET /api/v1/employees (OAuth) ----------------------------------------------------------
 
-    def _cursor(self, after_id: int) -> str:
-        raw = json.dumps({"cursor": f"after-{after_id}"}).encode()
+    def _cursor(self, employee_id: int, direction: str = "after") -> str:
+        raw = json.dumps({"cursor": f"{direction}-{employee_id}"}).encode()
         return base64.b64encode(raw).decode()
 
-    def _decode_cursor(self, cursor: str) -> int:
+    def _decode_cursor(self, cursor: str, direction: str) -> int:
+        """The boundary employee id of a cursor; the wrong direction is a bad page (the spec)."""
         try:
             data = json.loads(base64.b64decode(cursor, validate=True))
             kind, _, value = str(data["cursor"]).partition("-")
-            if kind != "after":
+            if kind != direction:
                 raise ValueError(kind)
             return int(value)
         except (ValueError, KeyError, TypeError, binascii.Error):
@@ -268,8 +272,9 @@ class BambooHR(Vendor):
             raise self.bad_request("page[limit] must be an integer", "BadRequest") from None
         if not 1 <= limit <= MAX_LIMIT:
             raise self.bad_request(f"page[limit] must be between 1 and {MAX_LIMIT}", "BadRequest")
-        after_text = request.arg("page[after]")
-        after = self._decode_cursor(after_text) if after_text else 0
+        after_text, before_text = request.arg("page[after]"), request.arg("page[before]")
+        after = self._decode_cursor(after_text, "after") if after_text else 0
+        before = self._decode_cursor(before_text, "before") if before_text and not after else 0
         status = request.arg("filter[status]")
         if status not in (None, "active", "inactive"):
             raise self.bad_request("filter[status] must be active or inactive", "BadRequest")
@@ -278,33 +283,23 @@ class BambooHR(Vendor):
         if ids_raw:
             wanted = {part.strip() for raw in ids_raw for part in raw.split(",") if part.strip()}
         extra = [f for f in ",".join(request.args("fields")).split(",") if f.strip()]
-        people = self.company.people()
-        matching = [
-            p
-            for p in people
-            if (wanted is None or p.key in wanted)
-            and (status is None or self._record(p)["status"].lower() == status)
-        ]
-        start = 0
-        if after:
-            ids = [p.id for p in matching]
-            start = next((i for i, pid in enumerate(ids) if pid > after), len(ids))
-            if after not in ids:
+        matching = self._with_status(frozenset({status.capitalize()}) if status else None)
+        if wanted is not None:
+            matching = [p for p in matching if p.key in wanted]
+        start, end = 0, limit
+        if after or before:
+            boundary = after or before
+            position = bisect_left(matching, boundary, key=lambda p: p.id)
+            if position >= len(matching) or matching[position].id != boundary:
                 raise HttpError(self.error(400, "BadPage", "The page cursor no longer matches an employee"))
+            start = position + 1 if after else max(0, position - limit)
+            end = start + limit if after else position
         page_number = start // limit + 1
         faults = self.page_faults(page_number)
-        chunk = matching[start : start + limit]
-        base = ("employeeId", "firstName", "lastName", "preferredName", "photoUrl", "jobTitleName", "status")
+        chunk = matching[start:end]
         allowed = [f for f in extra if f in OPTIONAL_FIELDS]
-        data = []
-        for person in chunk:
-            record = self._record(person)
-            item = {key: record[key] for key in base}
-            for name in allowed:
-                item[name] = record[name]
-            item["_restrictedFields"] = []
-            data.append(item)
-        more = start + limit < len(matching)
+        data = [self._list_item(person, allowed) for person in chunk]
+        more = end < len(matching)
         next_cursor = self._cursor(chunk[-1].id) if more and chunk else None
         if next_cursor and faults.bad_cursor:
             next_cursor = base64.b64encode(b"not-a-cursor").decode()
@@ -312,6 +307,9 @@ class BambooHR(Vendor):
         links: dict[str, Any] = {"self": {"href": self_href}}
         if next_cursor:
             links["next"] = {"href": f"{self_href}&{urllib.parse.urlencode({'page[after]': next_cursor})}"}
+        prev_cursor = self._cursor(chunk[0].id, "before") if start and chunk else None
+        if prev_cursor:
+            links["prev"] = {"href": f"{self_href}&{urllib.parse.urlencode({'page[before]': prev_cursor})}"}
         return Response.json(
             {
                 "data": data,
@@ -320,12 +318,20 @@ class BambooHR(Vendor):
                     "page": {
                         "limit": limit,
                         "nextCursor": next_cursor,
-                        "prevCursor": self._cursor(chunk[0].id - 1) if start and chunk else None,
+                        "prevCursor": prev_cursor,
                     },
                 },
                 "_links": links,
             }
         )
+
+    def _list_item(self, person: Person, allowed: list[str]) -> dict[str, Any]:
+        record = self._record(person)
+        item = {key: record[key] for key in BASE_FIELDS}
+        for name in allowed:
+            item[name] = record[name]
+        item["_restrictedFields"] = []
+        return item
 
     # -- directory, changed, meta ---------------------------------------------------------------
 
@@ -404,11 +410,14 @@ class BambooHR(Vendor):
 
     # -- reports and datasets (Basic or OAuth) -------------------------------------------------
 
-    def _report_value(self, person: Person, name: str) -> str | None:
-        """A field as reports and datasets show it: strings, "" when empty, None when unknown."""
+    def _report_row(self, person: Person) -> dict[str, str]:
+        """Every report/dataset field of a person as BambooHR shows them: strings, "" when empty."""
+        cached = self._rows.get(person.id)
+        if cached is not None and cached[0] == person.version:
+            return cached[1]
         r = self._record(person)
         empty_date = "0000-00-00"
-        values: dict[str, str | None] = {
+        values = {
             "id": person.key,
             "employeeNumber": r["employeeNumber"],
             "firstName": r["firstName"],
@@ -431,10 +440,13 @@ class BambooHR(Vendor):
             "photoUrl": r["photoUrl"],
             "lastChanged": r["lastChanged"],
         }
-        if name not in values:
-            return None
-        value = values[name]
-        return "" if value is None else value
+        row = {k: "" if v is None else v for k, v in values.items()}
+        self._rows[person.id] = (person.version, row)
+        return row
+
+    def _report_value(self, person: Person, name: str) -> str | None:
+        """One report field; None for a field BambooHR does not know."""
+        return self._report_row(person).get(name)
 
     def custom_report(self, request: Request) -> Response:
         self._auth(request, basic_allowed=True)
@@ -446,9 +458,12 @@ class BambooHR(Vendor):
             body = request.json()
         except ValueError:
             raise self.bad_request("Malformed JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
-            raise self.bad_request("The report needs a fields list")
-        requested = [str(f) for f in body["fields"]][:400]
+        if not isinstance(body, dict):
+            raise self.bad_request("The report definition is a JSON object")
+        # Unknown field ids are silently omitted (the spec): a ``fields`` that is not a list names
+        # none (airbyte-source-bamboo-hr 0.4.14 sends the literal string "list(self.schema...)").
+        fields_value = body.get("fields")
+        requested = [str(f) for f in fields_value][:400] if isinstance(fields_value, list) else []
         known = [f for f in dict.fromkeys(requested) if f in REPORT_FIELDS and f != "id"]
         filters = body.get("filters") or {}
         only_ids = {str(i) for i in filters.get("employeeIds") or []} if isinstance(filters, dict) else set()
@@ -457,9 +472,10 @@ class BambooHR(Vendor):
         for person in self.company.people():
             if only_ids and person.key not in only_ids:
                 continue
+            values = self._report_row(person)
             row: dict[str, Any] = {"id": person.key}
             for name in known:
-                row[name] = self._report_value(person, name)
+                row[name] = values[name]
             rows.append(row)
         fields = [{"id": f, "type": REPORT_FIELDS[f][0], "name": REPORT_FIELDS[f][1]} for f in known]
         return Response.json(
@@ -475,11 +491,21 @@ class BambooHR(Vendor):
             raise self.bad_request(f"{name} must be between 1 and {maximum}" if maximum else f"{name} >= 1")
         return value
 
-    def _dataset_people(self, statuses: set[str] | None) -> list[Person]:
+    def _with_status(self, statuses: frozenset[str] | None) -> list[Person]:
+        """People whose BambooHR status (Active/Inactive) is one of ``statuses`` (None: all),
+        cached per company revision: a 50,000-person pull pages without re-filtering."""
         people = self.company.people()
-        if statuses is None:
+        if statuses is None or statuses >= {"Active", "Inactive"}:
             return people
-        return [p for p in people if self._record(p)["status"] in statuses]
+        key = (self.company.revision, statuses)
+        cached = self._filtered.get(key)
+        if cached is None:
+            cached = [p for p in people if self._record(p)["status"] in statuses]
+            self._filtered = {key: cached}
+        return cached
+
+    def _dataset_people(self, statuses: set[str] | None) -> list[Person]:
+        return self._with_status(frozenset(statuses) if statuses is not None else None)
 
     def dataset_v1(self, request: Request) -> Response:
         self._auth(request, basic_allowed=True)
@@ -503,7 +529,10 @@ class BambooHR(Vendor):
         total_pages = max(1, -(-len(people) // size))
         chunk = people[(page - 1) * size : page * size]
         fields = [str(f) for f in body["fields"]]
-        rows = [{f: self._report_value(p, f) for f in fields} for p in chunk]
+        rows = []
+        for person in chunk:
+            row = self._report_row(person)
+            rows.append({f: row.get(f) for f in fields})
         base = f"{self.server.base_url}{request.path}"
         return Response.json(
             {
@@ -541,7 +570,10 @@ class BambooHR(Vendor):
         total_pages = max(1, -(-len(people) // size))
         chunk = people[(page - 1) * size : page * size]
         fields = [str(f) for f in body["fields"]]
-        rows = [{"fields": {f: self._report_value(p, f) or "" for f in fields}} for p in chunk]
+        rows = []
+        for person in chunk:
+            row = self._report_row(person)
+            rows.append({"fields": {f: row.get(f, "") for f in fields}})
         base = f"{self.server.base_url}{request.path}"
         return Response.json(
             {
@@ -639,6 +671,7 @@ def sign(body: bytes, timestamp: str, secret: str) -> str:
     return hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
 
 
+BASE_FIELDS = ("employeeId", "firstName", "lastName", "preferredName", "photoUrl", "jobTitleName", "status")
 OPTIONAL_FIELDS = frozenset(
     {
         "workEmail",

@@ -129,6 +129,7 @@ class FakeCompany:
         self._people: dict[int, Person] = {}
         self._order: list[int] = []
         self._changes: list[Change] = []
+        self._people_view: tuple[tuple[int, bool], list[Person]] | None = None
         now = self._clock()
         source = list(employees)
         renumber = not all(e.hris_id.isdigit() for e in source) or len(
@@ -170,9 +171,20 @@ class FakeCompany:
         with self._lock:
             return list(self._order)
 
+    @property
+    def revision(self) -> int:
+        """Grows with every change: views derived from the company can be cached per revision."""
+        return len(self._changes)
+
     def people(self, *, include_deleted: bool = False) -> list[Person]:
+        """Everyone in id order (a shared list: do not mutate it)."""
         with self._lock:
-            return [self._people[i] for i in self._order if include_deleted or not self._people[i].deleted]
+            key = (self.revision, include_deleted)
+            if self._people_view is None or self._people_view[0] != key:
+                everyone = (self._people[i] for i in self._order)
+                people = [p for p in everyone if include_deleted or not p.deleted]
+                self._people_view = (key, people)
+            return self._people_view[1]
 
     def get(self, person_id: int | str) -> Person:
         try:

@@ -177,6 +177,12 @@ class Fault:
     times: int | None = 1
     hits: int = 0
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("error", "slow", "bad_cursor"):
+            raise ValueError(f"fault kind {self.kind!r} is not error, slow or bad_cursor")
+        if not 400 <= int(self.status) <= 599 or self.delay < 0 or (self.page is not None and self.page < 1):
+            raise ValueError("a fault needs a 4xx/5xx status, a delay >= 0 and a page >= 1")
+
     def matches(self, page: int) -> bool:
         return (self.page is None or self.page == page) and (self.times is None or self.hits < self.times)
 
