@@ -22,6 +22,19 @@ def _root() -> None:
     """hris-sync's command line."""
 
 
+@app.command()
+def demo(
+    employees: int = typer.Option(
+        2000, "--employees", min=1, max=200_000, help="Size of the generated company."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+) -> None:
+    """The product on one machine (interim: the reconciler on a generated company)."""
+    from infra.demo import run_demo  # noqa: PLC0415 (lazy: the command line starts fast)
+
+    run_demo(employees, as_json=as_json)
+
+
 def main() -> None:
     app()
 

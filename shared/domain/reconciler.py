@@ -45,11 +45,11 @@ within a kind by member id (skips by HR id, then reason). Warnings come sorted b
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from operator import attrgetter
+from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -156,9 +156,10 @@ def plan(
     run = _Run(connection, today, capabilities, frozenset(resync), source)
     run.index(members)
     run.judge_all(source.employees)
+    run.settle_linked()
     run.match_unlinked()
     run.deactivate_absent()
-    run.sync_fields()
+    run.approvers()
     return run.build_plan()
 
 
@@ -183,88 +184,96 @@ def active_member_count(members: Iterable[Member], connection_id: str) -> int:
     return sum(1 for m in members if m.connection_id == connection_id and m.status in LIVE_STATUSES)
 
 
-@dataclass(slots=True)
-class _Pair:
-    """An employee and the member that is (or will be) linked to them."""
-
-    employee: Employee
-    member: Member | None  # None: created by this plan
-    member_id: str
-    judgement: str
-    email_ok: bool
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A pair: an employee, the member linked to them (None: created by this plan), the member id.
+_Pair = tuple[Employee, Member | None, str]
+_AppValues = tuple[tuple[str, ...], str | None, str | None, str | None]
 
 
-def _tuple_getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+def _items(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A fast getter of several keys of a dict, always returning a tuple."""
     if len(names) == 1:
-        one = attrgetter(names[0])
-        return lambda obj: (one(obj),)
+        only = names[0]
+        return lambda values: (values[only],)
     if not names:
-        return lambda _obj: ()
-    getter: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
+        return lambda _values: ()
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = itemgetter(*names)
     return getter
 
 
-@dataclass(slots=True)
 class _Run:
-    connection: Connection
-    today_arg: date | datetime
-    capabilities: frozenset[str] | None
-    resync: frozenset[str]
-    source: Snapshot | Targeted
-    # Derived settings.
-    today: date = field(init=False)
-    now: datetime | None = field(init=False)
-    full: bool = field(init=False)
-    complete: bool = field(init=False)
-    claiming: bool = field(init=False)
-    manual_scope: bool = field(init=False)
-    fields: tuple[str, ...] = field(init=False)
-    # Members.
-    members: list[Member] = field(default_factory=list)
-    ours: dict[str, Member] = field(default_factory=dict)  # hris_id -> member of this connection
-    claimable: list[Member] = field(default_factory=list)  # R21
-    active_members: int = 0
-    _by_email: dict[str, list[Member]] | None = None
-    _member_ids: set[str] | None = None
-    # Employees.
-    source_ids: set[str] = field(default_factory=set)
-    scoped_email_count: dict[str, int] = field(default_factory=dict)
-    all_email_count: dict[str, int] = field(default_factory=dict)
-    pairs: list[_Pair] = field(default_factory=list)
-    unlinked: list[tuple[Employee, str]] = field(default_factory=list)
-    relinked_away: set[str] = field(default_factory=set)  # hris ids whose member moved
-    claimed: set[str] = field(default_factory=set)  # member ids linked by email in this plan
-    # Outcome.
-    final_status: dict[str, MemberStatus] = field(default_factory=dict)
-    actions: dict[str, list[Any]] = field(default_factory=dict)
-    warnings: list[PlanWarning] = field(default_factory=list)
-    unmapped_roles: Counter[str] = field(default_factory=Counter)
-    live_deactivations: int = 0
-    may_deactivate: bool = field(init=False)
+    """One planning run. Hot loops read models' ``__dict__`` (pydantic v2 keeps field values
+    there): attribute access on pydantic models costs several times a dict lookup, and a plan
+    touches every field of 100,000 employees and members (bench/reconcile.py)."""
 
-    def __post_init__(self) -> None:
-        connection = self.connection
-        if isinstance(self.today_arg, datetime):
-            if self.today_arg.tzinfo is None:
+    def __init__(
+        self,
+        connection: Connection,
+        today: date | datetime,
+        capabilities: frozenset[str] | None,
+        resync: frozenset[str],
+        source: Snapshot | Targeted,
+    ) -> None:
+        self.connection = connection
+        self.resync = resync
+        self.source = source
+        self.warnings: list[PlanWarning] = []
+        self.now: datetime | None = None
+        if isinstance(today, datetime):
+            if today.tzinfo is None:
                 raise ValueError("plan(today=...) takes a date or an aware datetime, not a naive one")
-            self.now = self.today_arg
-            self.today = local_today(self.today_arg, connection.timezone)
+            self.now = today
+            self.today = local_today(today, connection.timezone)
             try:
                 ZoneInfo(connection.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 self._warn("invalid_timezone", f"unknown time zone {connection.timezone[:60]!r}; used UTC")
         else:
-            self.now = None
-            self.today = self.today_arg
-        self.full = isinstance(self.source, Snapshot)
-        self.complete = isinstance(self.source, Snapshot) and self.source.complete
+            self.today = today
+        # R08: an invite has expired when it expires at or before the cutoff: now, or with a plain
+        # date the end of the previous day (UTC).
+        self.expiry_cutoff = (
+            self.now
+            if self.now is not None
+            else datetime.combine(self.today, time.min, tzinfo=UTC) - timedelta(microseconds=1)
+        )
+        self.full = isinstance(source, Snapshot)
+        self.complete = isinstance(source, Snapshot) and source.complete
         # R09: an incomplete snapshot deactivates nobody; a targeted plan may, for a reason.
         self.may_deactivate = self.complete or not self.full
         self.manual_scope = connection.scope.mode is ScopeMode.MANUAL
         self.claiming = self.complete and connection.first_complete_sync_at is None and not self.manual_scope
-        caps = self.capabilities
-        self.fields = SYNCED_FIELDS if caps is None else tuple(f for f in SYNCED_FIELDS if f in caps)
-        self.actions = {kind: [] for kind in KIND_ORDER}
+        self.fields = (
+            SYNCED_FIELDS if capabilities is None else tuple(f for f in SYNCED_FIELDS if f in capabilities)
+        )
+        self.profile_values = _items(self.fields)
+        self.email_at = self.fields.index("email") if "email" in self.fields else -1
+        self.manager_known = "manager_hris_id" in self.fields
+        self.hris_wins = connection.field_policy is FieldPolicy.HRIS_WINS
+        self.mapper = _Mapper(connection, self.fields)
+        self.actions: dict[str, list[Any]] = {kind: [] for kind in KIND_ORDER}
+        # Members.
+        self.members: Sequence[Member] = ()
+        self.ours: dict[str, Member] = {}  # hris_id -> member linked to this connection
+        self.claimable: list[Member] = []  # R21
+        self.active_members = 0
+        self._by_email: dict[str, list[Member]] | None = None
+        self._member_ids: set[str] | None = None
+        # Employees.
+        self.employees: Sequence[Employee] = ()
+        self.source_ids: set[str] = set()
+        self.duplicate_emails: set[str] = set()  # shared by in-scope employees (R25)
+        self._all_email_count: Counter[str] | None = None
+        self.linked: list[tuple[Employee, Member, str, str | None]] = []
+        self.unlinked: list[tuple[Employee, str, str | None]] = []
+        self.relinked_away: set[str] = set()  # hris ids whose member was relinked by email
+        self.claimed: set[str] = set()  # member ids linked by email in this plan
+        self.created: dict[str, str] = {}  # hris_id -> member id created by this plan
+        self.pairs: list[_Pair] = []
+        # Outcome.
+        self.final_status: dict[str, MemberStatus] = {}
+        self.changes: dict[str, tuple[dict[str, FieldChange], list[str]]] = {}
+        self.live_deactivations = 0
 
     # -- members ---------------------------------------------------------------------------------
 
@@ -274,28 +283,36 @@ class _Run:
         live = LIVE_STATUSES
         hris = MemberSource.HRIS
         archived = MemberStatus.ARCHIVED
+        claiming = self.claiming
         active = 0
         for member in members:
-            if member.connection_id == cid and member.hris_id is not None:
-                previous = ours.get(member.hris_id)
+            values = member.__dict__
+            hris_id = values["hris_id"]
+            if values["connection_id"] == cid and hris_id is not None:
+                previous = ours.get(hris_id)
                 if previous is None or _precedence(member) < _precedence(previous):
-                    ours[member.hris_id] = member
-                if member.status in live:
+                    ours[hris_id] = member
+                if values["status"] in live:
                     active += 1
-            elif self.claiming and member.source is hris and member.status is not archived:
+            elif claiming and values["source"] is hris and values["status"] is not archived:
                 self.claimable.append(member)
-                if member.status in live:
+                if values["status"] in live:
                     active += 1
-        self.members = list(members)
+        self.members = members
         self.active_members = active
 
     def by_email(self) -> dict[str, list[Member]]:
+        """Members by email key, for the emails of unlinked employees only (one scan, built once)."""
         if self._by_email is None:
+            wanted = {key for _, _, key in self.unlinked if key is not None}
             index: dict[str, list[Member]] = {}
-            for member in self.members:
-                email = member.profile.email
-                if email:
-                    index.setdefault(email.strip().lower(), []).append(member)
+            if wanted:
+                for member in self.members:
+                    email = member.__dict__["profile"].__dict__["email"]
+                    if email:
+                        key = email.strip().lower()
+                        if key in wanted:
+                            index.setdefault(key, []).append(member)
             self._by_email = index
         return self._by_email
 
@@ -307,93 +324,138 @@ class _Run:
     # -- judging employees -----------------------------------------------------------------------
 
     def judge_all(self, employees: Sequence[Employee]) -> None:
+        """Judge every employee (see the module docstring) and pair them with linked members."""
         connection = self.connection
-        scope = connection.scope
+        everyone = connection.scope.mode is ScopeMode.EVERYONE
         in_scope = _scope_test(connection)
-        today = self.today
-        gating = connection.start_date_gating
-        leave_deactivates = connection.deactivate_on_leave
-        terminated_status = EmployeeStatus.TERMINATED
-        on_leave_status = EmployeeStatus.ON_LEAVE
-        pending_status = EmployeeStatus.PENDING
-        manual_scope = scope.mode is ScopeMode.MANUAL
-        ours = self.ours
+        judge = _judge(connection, self.today)
+        manual_scope = self.manual_scope
+        ours_get = self.ours.get
         seen = self.source_ids
-        scoped = self.scoped_email_count
-        everyone = self.all_email_count
-        linked: list[tuple[Employee, Member, str]] = []
+        scoped_seen: set[str] = set()
+        duplicates = self.duplicate_emails
+        linked = self.linked
+        unlinked = self.unlinked
         for employee in employees:
-            hris_id = employee.hris_id
+            values = employee.__dict__
+            hris_id = values["hris_id"]
             if hris_id in seen:
                 self._warn("duplicate_hris_id", "a second record with this HR id was ignored", hris_id)
                 continue
             seen.add(hris_id)
-            if employee.warnings:
-                for text in employee.warnings:
+            if values["warnings"]:
+                for text in values["warnings"]:
                     self._warn(_warning_code(text), text, hris_id)
-            member = ours.get(hris_id)
-            scoped_in = (member is not None) if manual_scope else in_scope(employee)
-            termination = employee.termination_date
-            status = employee.status
-            if status is terminated_status or (termination is not None and termination <= today):
-                judgement = _TERMINATED
-            elif not scoped_in:
-                judgement = _OUT_OF_SCOPE
-            elif status is on_leave_status and leave_deactivates:
-                judgement = _ON_LEAVE
-            elif gating and (
-                (employee.start_date is not None and employee.start_date > today)
-                or (status is pending_status and employee.start_date is None)
-            ):
-                judgement = _NOT_STARTED
-            else:
-                judgement = _ELIGIBLE
-            email = employee.email
-            if email:
-                key = email.lower()
-                everyone[key] = everyone.get(key, 0) + 1
-                if scoped_in:
-                    scoped[key] = scoped.get(key, 0) + 1
+            member = ours_get(hris_id)
+            scoped_in = (member is not None) if manual_scope else (everyone or in_scope(employee))
+            judgement = judge(values, scoped_in)
+            email = values["email"]
+            key = email.lower() if email else None
+            if key is not None and scoped_in:
+                if key in scoped_seen:
+                    duplicates.add(key)
+                else:
+                    scoped_seen.add(key)
             if member is None:
-                self.unlinked.append((employee, judgement))
+                unlinked.append((employee, judgement, key))
             else:
-                linked.append((employee, member, judgement))
-        for employee, member, judgement in linked:
-            self._take(employee, member, judgement)
+                linked.append((employee, member, judgement, key))
+        self.employees = employees
 
-    def _email_ok(self, employee: Employee) -> str | None:
-        """None when the employee's email may be used, else the skip reason (R25)."""
-        email = employee.email
-        if not email:
-            return "missing_email"
-        if employee.email_key is None:
-            return "invalid_email"
-        if self.scoped_email_count.get(email.lower(), 0) > 1:
-            return "duplicate_email"
-        return None
+    def settle_linked(self) -> None:
+        self._settle_all(self.linked)
 
-    def _take(self, employee: Employee, member: Member, judgement: str) -> None:
-        """Decide the status of a member linked to ``employee`` (R03, R04, R08, R10, R11, R12)."""
-        problem = self._email_ok(employee)
-        if problem is not None:
-            self._warn(problem, "kept the member's current email", employee.hris_id)
-        self.pairs.append(_Pair(employee, member, member.member_id, judgement, problem is None))
-        if member.status is MemberStatus.ARCHIVED or self.manual_scope:
-            return
+    def _settle(self, employee: Employee, member: Member, judgement: str, key: str | None) -> None:
+        self._settle_all(((employee, member, judgement, key),))
+
+    def _settle_all(self, linked: Iterable[tuple[Employee, Member, str, str | None]]) -> None:
+        """Status (R03, R04, R08, R10-R12) and fields (R15, R16, R18, R25) of linked members.
+
+        The common case (a live member whose employee stays, nothing changed) runs inline with
+        locals bound once: this loop sees every employee of a sync.
+        """
+        archived, invited = MemberStatus.ARCHIVED, MemberStatus.INVITED
+        live = LIVE_STATUSES
+        settled = (_ELIGIBLE, _NOT_STARTED)
+        manual_scope = self.manual_scope
+        cutoff = self.expiry_cutoff
+        duplicates = self.duplicate_emails
+        profile_values = self.profile_values
+        values_for = self.mapper.values_for
+        email_ok = _EMAIL.match
+        pairs_append = self.pairs.append
+        for employee, member, judgement, key in linked:
+            values = member.__dict__
+            status = values["status"]
+            if status is archived:
+                continue  # R14
+            if manual_scope:
+                pass  # R01: fields only
+            elif status not in live or judgement not in settled:
+                self._status_change(member, judgement)
+            elif (
+                status is invited
+                and (expires := values["invite_expires_at"]) is not None
+                and expires <= cutoff
+            ):
+                self._maybe_resend(member, judgement)
+            employee_values = employee.__dict__
+            profile = values["profile"].__dict__
+            wanted = profile_values(employee_values)
+            current = profile_values(profile)
+            if (
+                key is None
+                or (duplicates and key in duplicates)
+                or (employee_values["email"] != profile["email"] and not email_ok(employee_values["email"]))
+            ):
+                wanted = self._keep_email(employee, member, key, wanted, current)
+            app_now: _AppValues = (values["groups"], values["location"], values["role"], values["region"])
+            app_wanted = values_for(employee, app_now)
+            if wanted != current or app_wanted != app_now or values["overrides"]:
+                self._record_changes(values, wanted, current, app_wanted, app_now)
+            pairs_append((employee, member, values["member_id"]))
+
+    def _keep_email(
+        self,
+        employee: Employee,
+        member: Member,
+        key: str | None,
+        wanted: tuple[Any, ...],
+        current: tuple[Any, ...],
+    ) -> tuple[Any, ...]:
+        """R25: the wanted profile values, with the member's own email if the HR one is unusable."""
+        if self._email_ok_for(employee, member, key) or self.email_at < 0:
+            return wanted
+        at = self.email_at
+        return (*wanted[:at], current[at], *wanted[at + 1 :])
+
+    def _email_ok_for(self, employee: Employee, member: Member, key: str | None) -> bool:
+        """R25 for a linked member: a missing, shared or invalid email never replaces its email."""
+        problem = None
+        if key is None:
+            problem = "missing_email"
+        elif key in self.duplicate_emails:
+            problem = "duplicate_email"
+        elif employee.email != member.profile.email and not _EMAIL.match(employee.email or ""):
+            problem = "invalid_email"
+        if problem is None:
+            return True
+        self._warn(problem, "kept the member's current email", employee.hris_id)
+        return False
+
+    def _status_change(self, member: Member, judgement: str) -> None:
         member_id = member.member_id
         if member.status in LIVE_STATUSES:
             reason = _REASON_FOR.get(judgement)
             if reason is not None and self.may_deactivate:
                 self._deactivate(member, reason)
-            else:
-                self._maybe_resend(member, judgement)
             return
         # Deactivated.
         if member.deactivated_by is Actor.ADMIN or member.deactivation_reason not in SYNC_REASONS:
             return  # R10: an admin's deactivation sticks
         if judgement is _ELIGIBLE:
             to_status = member.status_before_deactivation
-            if to_status not in LIVE_STATUSES or to_status is None:
+            if to_status is None or to_status not in LIVE_STATUSES:
                 to_status = initial_status(self.connection)
             self.actions["reactivate"].append(ReactivateMember(member_id=member_id, to_status=to_status))
             self.final_status[member_id] = to_status
@@ -420,24 +482,18 @@ class _Run:
 
     def _expired(self, member: Member) -> bool:
         expires = member.invite_expires_at
-        if expires is None:
-            return False
-        if self.now is not None:
-            return expires <= self.now
-        return expires.date() < self.today
+        return expires is not None and expires <= self.expiry_cutoff
 
     def _maybe_resend(self, member: Member, judgement: str) -> None:
         """R08: re-send an expired invite of a member still in scope."""
+        email = member.profile.email
         if (
-            member.status is MemberStatus.INVITED
-            and judgement is _ELIGIBLE
+            judgement is _ELIGIBLE
             and self.connection.resend_expired_invites
-            and member.profile.email
+            and email
             and self._expired(member)
         ):
-            self.actions["resend_invite"].append(
-                ResendInvite(member_id=member.member_id, email=member.profile.email)
-            )
+            self.actions["resend_invite"].append(ResendInvite(member_id=member.member_id, email=email))
 
     def _invite_on_return(self, member: Member) -> None:
         email = member.profile.email
@@ -448,37 +504,73 @@ class _Run:
         elif self._expired(member) and self.connection.resend_expired_invites:
             self.actions["resend_invite"].append(ResendInvite(member_id=member.member_id, email=email))
 
+    # -- fields ----------------------------------------------------------------------------------
+
+    def _record_changes(
+        self,
+        values: dict[str, Any],
+        wanted: tuple[Any, ...],
+        current: tuple[Any, ...],
+        app_wanted: _AppValues,
+        app_now: _AppValues,
+    ) -> None:
+        """R15, R16, R18: record the synced and mapped fields of a member that change."""
+        overrides = values["overrides"]
+        drop = self.hris_wins or values["member_id"] in self.resync
+        changes: dict[str, FieldChange] = {}
+        cleared: list[str] = []
+        names = (*self.fields, *APP_FIELDS)
+        for name, after, before in zip(names, (*wanted, *app_wanted), (*current, *app_now), strict=True):
+            if name in overrides:
+                if not drop:
+                    continue  # R16 manual_wins: the admin's value stays
+                cleared.append(name)
+            if after != before:
+                changes[name] = FieldChange(before=before, after=after)
+        if changes or cleared:
+            self.changes[values["member_id"]] = (changes, cleared)
+
     # -- matching and creating -------------------------------------------------------------------
 
     def match_unlinked(self) -> None:
         """R05, R06, R13, R14, R21, R25 for employees no member is linked to yet."""
         if self.manual_scope:
             return
-        for employee, judgement in sorted(self.unlinked, key=lambda pair: pair[0].hris_id):
+        for employee, judgement, key in sorted(self.unlinked, key=lambda item: item[0].hris_id):
             would_create = judgement is _ELIGIBLE
             if not (would_create or self.claiming):
                 continue
-            problem = self._email_ok(employee)
-            if (
-                problem is None
-                and not would_create
-                and self.all_email_count.get(employee.email_key or "", 0) > 1
-            ):
-                problem = "duplicate_email"
+            problem = self._email_problem(employee, key, would_create)
             if problem is not None:
                 if would_create:
                     self._skip(employee.hris_id, problem, _SKIP_DETAIL[problem])
                 continue
-            candidate = self._candidate(employee.email_key or "")
+            candidate = self._candidate(key or "")
             if candidate is None:
                 if would_create:
                     self._create(employee)
                 continue
             verdict = self._may_link(candidate)
             if verdict is None:
-                self._link(employee, candidate, judgement)
+                self._link(employee, candidate, judgement, key)
             elif would_create:
                 self._skip(employee.hris_id, verdict, f"member {candidate.member_id}")
+
+    def _email_problem(self, employee: Employee, key: str | None, would_create: bool) -> str | None:
+        """None when an unlinked employee's email may be matched or used, else the reason (R25)."""
+        if key is None:
+            return "missing_email"
+        if employee.email_key is None:
+            return "invalid_email"
+        if key in self.duplicate_emails:
+            return "duplicate_email"
+        if not would_create:
+            # Claiming for an employee out of scope: only when no other employee has the email.
+            if self._all_email_count is None:
+                self._all_email_count = Counter(e.email.lower() for e in self.employees if e.email)
+            if self._all_email_count[key] > 1:
+                return "duplicate_email"
+        return None
 
     def _candidate(self, key: str) -> Member | None:
         found = self.by_email().get(key)
@@ -516,7 +608,7 @@ class _Run:
             reason = "linked_to_other_connection"
         return reason
 
-    def _link(self, employee: Employee, member: Member, judgement: str) -> None:
+    def _link(self, employee: Employee, member: Member, judgement: str, key: str | None) -> None:
         if member.connection_id == self.connection.connection_id and member.hris_id is not None:
             self.relinked_away.add(member.hris_id)
             self.ours.pop(member.hris_id, None)
@@ -530,7 +622,7 @@ class _Run:
                 matched_by="email",
             )
         )
-        self._take(employee, member, judgement)
+        self._settle(employee, member, judgement, key)
 
     def _create(self, employee: Employee) -> None:
         connection = self.connection
@@ -540,11 +632,16 @@ class _Run:
             return
         status = initial_status(connection)
         self.final_status[member_id] = status
-        self.pairs.append(_Pair(employee, None, member_id, _ELIGIBLE, email_ok=True))
+        self.created[employee.hris_id] = member_id
+        self.pairs.append((employee, None, member_id))
+        # A first import creates every employee: these records are built from validated values,
+        # so they skip re-validation (model_construct).
         if status is MemberStatus.INVITED and employee.email:
-            self.actions["send_invite"].append(SendInvite(member_id=member_id, email=employee.email))
+            self.actions["send_invite"].append(
+                SendInvite.model_construct(member_id=member_id, email=employee.email)
+            )
         self.actions["open_task"].append(
-            OpenTask(member_id=member_id, task_type=TaskType.ONBOARDING, reason="created")
+            OpenTask.model_construct(member_id=member_id, task_type=TaskType.ONBOARDING, reason="created")
         )
 
     def _skip(self, hris_id: str, reason: str, detail: str) -> None:
@@ -559,67 +656,68 @@ class _Run:
         present = self.source_ids
         for hris_id, member in self.ours.items():
             if hris_id not in present and member.status in LIVE_STATUSES:
-                if member.member_id in self.final_status:
-                    continue
                 self._deactivate(member, DeactivationReason.LEFT_HRIS)
         for member in self.claimable:
             if member.member_id not in self.claimed and member.status in LIVE_STATUSES:
                 self._deactivate(member, DeactivationReason.OUT_OF_SCOPE)
 
-    # -- fields, mappings, approvers -------------------------------------------------------------
+    # -- approvers and creates -------------------------------------------------------------------
 
-    def sync_fields(self) -> None:
-        """R15, R16, R17, R18 for every pair, and the creates' full records."""
-        mapper = _Mapper(self.connection, self.fields)
-        approvers = _Approvers(self)
-        sync = _ProfileSync(self.fields, self.connection.field_policy is FieldPolicy.HRIS_WINS, self.resync)
-        updates = self.actions["update"]
-        for pair in self.pairs:
-            member = pair.member
+    def approvers(self) -> None:
+        """R17 for every pair (the approver and ``no_approver`` flag), and the creates' records."""
+        live = LIVE_STATUSES
+        deactivated = MemberStatus.DEACTIVATED
+        no_approver = MemberFlag.NO_APPROVER
+        known = self.manager_known
+        final_status = self.final_status
+        ours_get = self.ours.get
+        created_get = self.created.get
+        status_get = final_status.get
+        for employee, member, member_id in self.pairs:
+            # The live member linked to the employee's manager, after this plan.
+            approver: str | None = None
+            employee_values = employee.__dict__
+            manager = employee_values["manager_hris_id"]
+            if known and manager is not None and manager != employee_values["hris_id"]:
+                manager_member = ours_get(manager)
+                if manager_member is None:
+                    approver = created_get(manager)
+                else:
+                    manager_values = manager_member.__dict__
+                    approver = manager_values["member_id"]
+                    if status_get(approver, manager_values["status"]) not in live:
+                        approver = None
             if member is None:
-                self._create_record(pair, mapper, approvers.approver_of(pair.employee), approvers.known)
+                self._create_record(employee, member_id, approver)
                 continue
-            if member.status is MemberStatus.ARCHIVED:
+            values = member.__dict__
+            has_flag = no_approver in values["flags"]
+            final = final_status.get(member_id, values["status"])
+            if final not in live or not known:
+                if has_flag and final is deactivated:
+                    self._flag(member_id, on=False)
                 continue
-            changes, cleared = sync.changes(pair.employee, member, pair.email_ok)
-            mapper.member_changes(pair.employee, member, changes, cleared, sync.drops_overrides(member))
-            self._approver_changes(approvers, pair.employee, member, changes)
-            if changes or cleared:
-                updates.append(
-                    UpdateMember(member_id=member.member_id, changes=changes, clear_overrides=tuple(cleared))
-                )
-        self.unmapped_roles = mapper.unmapped_roles
-
-    def _approver_changes(
-        self, approvers: _Approvers, employee: Employee, member: Member, changes: dict[str, FieldChange]
-    ) -> None:
-        """R17: the approver and the ``no_approver`` flag of a member that stays or becomes live."""
-        has_flag = MemberFlag.NO_APPROVER in member.flags
-        final = self.final_status.get(member.member_id, member.status)
-        if final is MemberStatus.DEACTIVATED or not approvers.known:
-            if has_flag and final is MemberStatus.DEACTIVATED:
-                self._flag(member.member_id, on=False)
-            return
-        approver = approvers.approver_of(employee)
-        if approver != member.approver_member_id:
-            changes["approver_member_id"] = FieldChange(before=member.approver_member_id, after=approver)
-        if (approver is None) != has_flag:
-            self._flag(member.member_id, on=approver is None)
+            if approver != values["approver_member_id"]:
+                change = FieldChange(before=values["approver_member_id"], after=approver)
+                self.changes.setdefault(member_id, ({}, []))[0]["approver_member_id"] = change
+            if (approver is None) != has_flag:
+                self._flag(member_id, on=approver is None)
 
     def _flag(self, member_id: str, *, on: bool) -> None:
         self.actions["flag"].append(SetFlag(member_id=member_id, flag=MemberFlag.NO_APPROVER, on=on))
 
-    def _create_record(self, pair: _Pair, mapper: _Mapper, approver: str | None, manager_known: bool) -> None:
-        employee = pair.employee
-        values = {name: getattr(employee, name) for name in self.fields}
-        groups, location, role, region = mapper.new_member(employee)
-        flags = frozenset({MemberFlag.NO_APPROVER}) if manager_known and approver is None else frozenset()
+    def _create_record(self, employee: Employee, member_id: str, approver: str | None) -> None:
+        values = employee.__dict__
+        groups, location, role, region = self.mapper.values_for(employee, None)
+        flags = (
+            frozenset({MemberFlag.NO_APPROVER}) if self.manager_known and approver is None else frozenset()
+        )
         self.actions["create"].append(
-            CreateMember(
-                member_id=pair.member_id,
+            CreateMember.model_construct(
+                member_id=member_id,
                 hris_id=employee.hris_id,
-                status=self.final_status[pair.member_id],
-                profile=Profile(**values),
+                status=self.final_status[member_id],
+                profile=Profile.model_construct(**{name: values[name] for name in self.fields}),
                 groups=groups,
                 location=location,
                 role=role,
@@ -635,7 +733,11 @@ class _Run:
         self.warnings.append(PlanWarning(code=code, message=message, hris_id=hris_id))
 
     def build_plan(self) -> Plan:
-        for role, count in sorted(self.unmapped_roles.items()):
+        for member_id, (changes, cleared) in self.changes.items():
+            self.actions["update"].append(
+                UpdateMember(member_id=member_id, changes=changes, clear_overrides=tuple(cleared))
+            )
+        for role, count in sorted(self.mapper.unmapped_roles.items()):
             noun = "employee" if count == 1 else "employees"
             self._warn("unmapped_role", f"HR role {role[:60]!r} has no mapping ({count} {noun})")
         if isinstance(self.source, Snapshot) and not self.source.complete:
@@ -705,6 +807,29 @@ def _warning_code(text: str) -> str:
     return "employee_warning"
 
 
+def _judge(connection: Connection, today: date) -> Callable[[dict[str, Any], bool], str]:
+    """How an employee (their field values) is judged: see the module docstring."""
+    gating = connection.start_date_gating
+    leave_deactivates = connection.deactivate_on_leave
+    terminated, on_leave, pending = EmployeeStatus.TERMINATED, EmployeeStatus.ON_LEAVE, EmployeeStatus.PENDING
+
+    def judge(values: dict[str, Any], scoped_in: bool) -> str:
+        termination = values["termination_date"]
+        status = values["status"]
+        if status is terminated or (termination is not None and termination <= today):
+            return _TERMINATED  # R03
+        if not scoped_in:
+            return _OUT_OF_SCOPE  # R01, R11
+        if status is on_leave and leave_deactivates:
+            return _ON_LEAVE  # R04
+        start = values["start_date"]
+        if gating and ((start is not None and start > today) or (status is pending and start is None)):
+            return _NOT_STARTED  # R02
+        return _ELIGIBLE
+
+    return judge
+
+
 def _scope_test(connection: Connection) -> Callable[[Employee], bool]:
     """R01: is an employee in the connection's scope?"""
     scope = connection.scope
@@ -723,147 +848,100 @@ def _scope_test(connection: Connection) -> Callable[[Employee], bool]:
     return lambda _employee: False  # manual: nobody by scope; linked members only
 
 
-class _Approvers:
-    """R17: who approves for an employee, after the plan (live members linked to the manager)."""
-
-    def __init__(self, run: _Run) -> None:
-        self.known = "manager_hris_id" in run.fields
-        self.link = {
-            hris_id: member.member_id
-            for hris_id, member in run.ours.items()
-            if member.status is not MemberStatus.ARCHIVED
-        }
-        self.status = {member.member_id: member.status for member in run.ours.values()}
-        for pair in run.pairs:
-            if pair.member is None:
-                self.link[pair.employee.hris_id] = pair.member_id
-        self.status.update(run.final_status)
-
-    def approver_of(self, employee: Employee) -> str | None:
-        manager = employee.manager_hris_id
-        if not self.known or manager is None or manager == employee.hris_id:
-            return None
-        approver = self.link.get(manager)
-        if approver is None or self.status.get(approver) not in LIVE_STATUSES:
-            return None
-        return approver
-
-
-class _ProfileSync:
-    """R15, R16: which synced fields of a member change, and which overrides are dropped."""
-
-    def __init__(self, fields: tuple[str, ...], hris_wins: bool, resync: frozenset[str]) -> None:
-        self.fields = fields
-        self.get = _tuple_getter(fields)
-        self.email_at = fields.index("email") if "email" in fields else -1
-        self.hris_wins = hris_wins
-        self.resync = resync
-
-    def drops_overrides(self, member: Member) -> bool:
-        return self.hris_wins or member.member_id in self.resync
-
-    def changes(
-        self, employee: Employee, member: Member, email_ok: bool
-    ) -> tuple[dict[str, FieldChange], list[str]]:
-        wanted = self.get(employee)
-        current = self.get(member.profile)
-        if self.email_at >= 0 and not email_ok:
-            at = self.email_at
-            wanted = (*wanted[:at], current[at], *wanted[at + 1 :])
-        changes: dict[str, FieldChange] = {}
-        cleared: list[str] = []
-        overrides = member.overrides
-        if wanted == current and not overrides:
-            return changes, cleared
-        drop = self.drops_overrides(member)
-        for name, after, before in zip(self.fields, wanted, current, strict=True):
-            if name in overrides:
-                if not drop:
-                    continue
-                cleared.append(name)
-            if after != before:
-                changes[name] = FieldChange(before=before, after=after)
-        return changes, cleared
-
-
 class _Mapper:
-    """R18: HR values -> app values (groups, location, role, region), with caches for speed."""
+    """R18: HR values -> app values (groups, location, role, region), cached per distinct input."""
 
     def __init__(self, connection: Connection, fields: tuple[str, ...]) -> None:
-        self.mappings = connection.mappings
+        mappings = connection.mappings
+        self.groups_map = mappings.groups
+        self.locations = mappings.locations
+        self.roles = mappings.roles
+        self.regions = mappings.regions
         self.additive = connection.mapping_mode is MappingMode.ADDITIVE
         self.default_role = connection.default_role
         self.groups_known = "groups" in fields or "department" in fields
         self.location_known = "office_location" in fields
         self.region_known = "home_country" in fields
-        self.report_roles = bool(self.mappings.roles)
+        self.report_roles = bool(self.roles)
         self.unmapped_roles: Counter[str] = Counter()
         self._group_cache: dict[tuple[tuple[str, ...], str | None], tuple[str, ...]] = {}
+        self.values_for = self._fast_values_for()
 
-    def groups_for(self, employee: Employee) -> tuple[str, ...]:
-        key = (employee.groups, employee.department)
+    def _groups(self, department: str | None, groups: tuple[str, ...]) -> tuple[str, ...]:
+        key = (groups, department)
         cached = self._group_cache.get(key)
         if cached is None:
-            mapping = self.mappings.groups
-            names = [employee.department] if employee.department else []
-            names.extend(employee.groups)
-            cached = tuple(dict.fromkeys(mapping.get(name, name) for name in names))
+            names = [department] if department else []
+            names.extend(groups)
+            cached = tuple(dict.fromkeys(self.groups_map.get(name, name) for name in names))
             self._group_cache[key] = cached
         return cached
 
-    def role_for(self, employee: Employee) -> str | None:
-        """The mapped role, or None (unmapped roles are counted for the report)."""
-        hris_role = employee.hris_role
-        if hris_role is None:
-            return None
-        role = self.mappings.roles.get(hris_role)
-        if role is None and self.report_roles:
-            self.unmapped_roles[hris_role] += 1
-        return role
-
-    def new_member(self, employee: Employee) -> tuple[tuple[str, ...], str | None, str | None, str | None]:
-        mappings = self.mappings
-        groups = self.groups_for(employee) if self.groups_known else ()
-        office = employee.office_location if self.location_known else None
-        country = employee.home_country if self.region_known else None
-        location = mappings.locations.get(office, office) if office else None
-        region = mappings.regions.get(country, country) if country else None
-        return groups, location, self.role_for(employee) or self.default_role, region
-
-    def member_changes(
-        self,
-        employee: Employee,
-        member: Member,
-        changes: dict[str, FieldChange],
-        cleared: list[str],
-        drop_overrides: bool,
-    ) -> None:
-        """Add the app-field changes of an existing member to ``changes`` (R16, R18)."""
-        mappings = self.mappings
+    def _fast_values_for(self) -> Callable[[Employee, _AppValues | None], _AppValues]:
+        """``values_for``: the app values of an employee (see ``_values_for``), as a closure over
+        the settings, since it runs once per employee of every sync."""
+        slow = self._values_for
         additive = self.additive
-        overrides = member.overrides
-        wanted: dict[str, Any] = {}
+        groups_known, location_known, region_known = self.groups_known, self.location_known, self.region_known
+        group_cache_get = self._group_cache.get
+        groups_of = self._groups
+        locations_get, regions_get, roles_get = self.locations.get, self.regions.get, self.roles.get
+        report_roles = self.report_roles
+        unmapped = self.unmapped_roles
+
+        def values_for(employee: Employee, current: _AppValues | None) -> _AppValues:
+            if current is None or additive:
+                return slow(employee, current)
+            values = employee.__dict__
+            groups, location, role, region = current
+            if groups_known:
+                department, hris_groups = values["department"], values["groups"]
+                groups = group_cache_get((hris_groups, department)) or groups_of(department, hris_groups)
+            if location_known:
+                office = values["office_location"]
+                location = locations_get(office, office) if office else None
+            if region_known:
+                country = values["home_country"]
+                region = regions_get(country, country) if country else None
+            hris_role = values["hris_role"]
+            if hris_role is not None:
+                mapped_role = roles_get(hris_role)
+                if mapped_role is not None:
+                    role = mapped_role
+                elif report_roles:
+                    unmapped[hris_role] += 1
+            return groups, location, role, region
+
+        return values_for
+
+    def _values_for(self, employee: Employee, current: _AppValues | None) -> _AppValues:
+        """The app values ``employee`` maps to; ``current`` None for a new member (default role).
+
+        A value the connection does not manage (field not supplied, no HR role, unmapped role)
+        stays as it is; with ``additive`` a member's groups are only added to, and its location,
+        role and region only filled when empty.
+        """
+        values = employee.__dict__
+        groups, location, role, region = current if current is not None else ((), None, None, None)
+        additive = self.additive and current is not None
         if self.groups_known:
-            groups = self.groups_for(employee)
-            if additive:
-                groups = tuple(dict.fromkeys((*member.groups, *groups)))
-            wanted["app_groups"] = groups
-        if self.location_known:
-            office = employee.office_location
-            location = mappings.locations.get(office, office) if office else None
-            wanted["location"] = member.location if additive and member.location else location
-        if self.region_known:
-            country = employee.home_country
-            region = mappings.regions.get(country, country) if country else None
-            wanted["region"] = member.region if additive and member.region else region
-        role = self.role_for(employee)
-        if role is not None:
-            wanted["role"] = member.role if additive and member.role else role
-        for name, after in wanted.items():
-            if name in overrides:
-                if not drop_overrides:
-                    continue
-                cleared.append(name)
-            before = member.groups if name == "app_groups" else getattr(member, name)
-            if after != before:
-                changes[name] = FieldChange(before=before, after=after)
+            mapped = self._groups(values["department"], values["groups"])
+            if not additive:
+                groups = mapped
+            elif not set(mapped).issubset(groups):
+                groups = tuple(dict.fromkeys((*groups, *mapped)))
+        if self.location_known and not (additive and location):
+            office = values["office_location"]
+            location = self.locations.get(office, office) if office else None
+        if self.region_known and not (additive and region):
+            country = values["home_country"]
+            region = self.regions.get(country, country) if country else None
+        hris_role = values["hris_role"]
+        mapped_role = self.roles.get(hris_role) if hris_role is not None else None
+        if mapped_role is None and hris_role is not None and self.report_roles:
+            self.unmapped_roles[hris_role] += 1
+        if mapped_role is not None and not (additive and role):
+            role = mapped_role
+        if current is None and role is None:
+            role = self.default_role
+        return groups, location, role, region
