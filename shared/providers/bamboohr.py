@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from shared.domain.models import Employee, EmployeeStatus
@@ -27,6 +29,7 @@ from shared.providers.base import (
     EmployeePage,
     InvalidCursor,
     ProviderAuthError,
+    ProviderSettingsError,
     Secret,
     Tier,
     WebhookEvent,
@@ -45,6 +48,7 @@ from shared.providers.common import (
     dig,
     directory_from,
     encode_cursor,
+    pick,
     record_id,
     text,
     unique,
@@ -52,6 +56,7 @@ from shared.providers.common import (
 from shared.providers.oauth import token_from
 from shared.providers.status import MappedStatus, status_map
 from shared.providers.webhooks import (
+    DEFAULT_REPLAY_WINDOW,
     as_id,
     body_digest,
     check_unix_timestamp,
@@ -97,10 +102,21 @@ EMPLOYEE_FIELDS = (
     "employmentStatusName",
     "reportsToId",
 )
+# What GET /api/v1/employees always answers, besides the fields asked for.
+API_BASE_FIELDS = (
+    "employeeId",
+    "firstName",
+    "lastName",
+    "preferredName",
+    "photoUrl",
+    "jobTitleName",
+    "status",
+)
 STATUS_PHASES = ("active", "inactive")
 DATASET_PAGE_SIZE = 1000  # the Datasets API maximum (GET /api/v1/employees allows 2500)
 IDS_PER_REQUEST = 100
 
+_COMPANY_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 STATUSES = status_map("bamboohr", active=("Active",), terminated=("Inactive",))
 # Employment status names are the company's own list; these mean "away, not gone".
 _LEAVE_WORDS = ("leave", "furlough", "sabbatical")
@@ -125,6 +141,16 @@ CAPABILITIES = frozenset(
 DATASET_EXTRAS = frozenset({"employee_number", "home_country", "termination_date"})
 
 
+@dataclass(frozen=True, slots=True)
+class ChangedEmployees:
+    """``employees/changed``: employee id -> ``Inserted|Updated|Deleted``."""
+
+    changes: Mapping[str, str]
+    # The latest change in the answer: the next ``since``.
+    latest: datetime | None
+    refreshed_credentials: Credentials | None = None
+
+
 class BambooHR(Connector):
     name = "bamboohr"
     tier = Tier.FULL
@@ -132,18 +158,25 @@ class BambooHR(Connector):
     supports_webhooks = True
     max_page_size = DATASET_PAGE_SIZE
 
+    def __init__(self, *, replay_window: float = DEFAULT_REPLAY_WINDOW, **options: Any) -> None:
+        super().__init__(**options)
+        # How old (or how far ahead) a signed webhook timestamp may be, in seconds.
+        self.replay_window = replay_window
+
     def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
         return CAPABILITIES | DATASET_EXTRAS if self._uses_api_key(credentials) else CAPABILITIES
 
     # -- hosts and auth -----------------------------------------------------------------------
 
     def _base(self, credentials: Credentials) -> str:
+        if credentials.settings.get("base_url"):
+            return self.base_url(credentials, "")
         domain = credentials.settings.get("company_domain") or credentials.settings.get("subdomain")
-        default = f"https://{domain}.bamboohr.com" if domain else ""
-        base = self.base_url(credentials, default)
-        if not base:
-            raise ProviderAuthError("bamboohr: the connection has neither base_url nor company_domain")
-        return base
+        if not domain:
+            raise ProviderSettingsError("bamboohr: the connection has neither base_url nor company_domain")
+        if not _COMPANY_DOMAIN.fullmatch(domain):
+            raise ProviderSettingsError("bamboohr: company_domain is not a BambooHR subdomain")
+        return f"https://{domain.lower()}.bamboohr.com"
 
     @staticmethod
     def _uses_api_key(credentials: Credentials) -> bool:
@@ -245,34 +278,35 @@ class BambooHR(Connector):
         rows = as_list(as_object(body, "the report", self.name).get("employees"), "employees", self.name)
         return [self._from_dataset(as_object(r, "a report row", self.name)) for r in rows]
 
-    def changed_since(self, credentials: Credentials, since: datetime) -> dict[str, str]:
-        """``employees/changed``: employee id -> ``Inserted|Updated|Deleted`` since ``since``."""
+    def changed_since(self, credentials: Credentials, since: datetime) -> ChangedEmployees:
+        """``employees/changed``: who was inserted, updated or deleted since ``since``."""
         url = f"{self._base(credentials)}/api/v1/employees/changed"
         params = {"since": since.isoformat(timespec="seconds")}
+        refreshed: Credentials | None = None
         if self._uses_api_key(credentials):
             api_key = self.secret(credentials, "api_key")
             body = self.http.get_json(
                 url, params=params, auth=(api_key.reveal(), "x"), headers={"Accept": "application/json"}
             )
         else:
-            body, _ = self._oauth_get(credentials, url, params)
+            body, refreshed = self._oauth_get(credentials, url, params)
         changed = as_object(dig(body, "employees") or {}, "employees", self.name)
-        result: dict[str, str] = {}
+        changes: dict[str, str] = {}
         for key, entry in changed.items():
             employee_id = text(dig(entry, "id")) or text(key)
             action = text(dig(entry, "action")) or "Updated"
             if employee_id:
-                result[employee_id] = action
-        return result
+                changes[employee_id] = action
+        return ChangedEmployees(changes, parse_iso_datetime(dig(body, "latest")), refreshed)
 
     def directory(self, credentials: Credentials) -> Directory:
-        employees, _ = collect_all(self, credentials)
-        return directory_from(employees)
+        employees, refreshed = collect_all(self, credentials)
+        return directory_from(employees, refreshed)
 
     # -- mapping ------------------------------------------------------------------------------
 
     def _status(
-        self, raw_status: Any, employment: str | None, hire_date: str | None
+        self, raw_status: Any, employment: str | None, hire_date: date | str | None
     ) -> tuple[MappedStatus, EmployeeStatus]:
         mapped = STATUSES.map(raw_status)
         status = mapped.status
@@ -282,24 +316,23 @@ class BambooHR(Connector):
                 status = EmployeeStatus.ON_LEAVE
             elif any(w in words for w in _TERMINATED_WORDS):
                 status = EmployeeStatus.TERMINATED
-        elif status is EmployeeStatus.TERMINATED:
-            start = text(hire_date)
+        elif status is EmployeeStatus.TERMINATED and isinstance(hire_date, date) and hire_date > self.today():
             # Future hires are "Inactive" until their first day.
-            if start and start[:10] > self.today().isoformat():
-                status = EmployeeStatus.PENDING
+            status = EmployeeStatus.PENDING
         return mapped, status
 
     def _from_dataset(self, row: Mapping[str, Any]) -> Employee:
         nested = row.get("fields")
         fields: Mapping[str, Any] = nested if isinstance(nested, Mapping) else row
         employment = text(fields.get("employmentHistoryStatus")) or text(fields.get("employmentStatus"))
-        mapped, status = self._status(fields.get("status"), employment, date_text(fields.get("hireDate")))
+        start = date_text(fields.get("hireDate"))
+        mapped, status = self._status(fields.get("status"), employment, start)
         department, division = text(fields.get("department")), text(fields.get("division"))
         return build_employee(
             hris_id=text(fields.get("id")) or record_id(fields, "employeeId", self.name),
             mapped=mapped,
             status=status,
-            raw=dict(fields),
+            raw=pick(fields, (*DATASET_FIELDS, "employeeId", "email", "employmentStatus")),
             first_name=text(fields.get("preferredName")) or text(fields.get("firstName")),
             last_name=text(fields.get("lastName")),
             email=text(fields.get("workEmail")) or text(fields.get("email")),
@@ -311,7 +344,7 @@ class BambooHR(Connector):
             office_location=text(fields.get("location")),
             home_country=text(fields.get("country")),
             birthday=date_text(fields.get("dateOfBirth")),
-            start_date=date_text(fields.get("hireDate")),
+            start_date=start,
             termination_date=date_text(fields.get("terminationDate")),
             manager_hris_id=text(fields.get("supervisorEId")),
             hris_role=employment,
@@ -319,13 +352,14 @@ class BambooHR(Connector):
 
     def _from_api(self, record: Mapping[str, Any]) -> Employee:
         employment = text(record.get("employmentStatusName"))
-        mapped, status = self._status(record.get("status"), employment, date_text(record.get("hireDate")))
+        start = date_text(record.get("hireDate"))
+        mapped, status = self._status(record.get("status"), employment, start)
         department, division = text(record.get("departmentName")), text(record.get("divisionName"))
         return build_employee(
             hris_id=record_id(record, "employeeId", self.name),
             mapped=mapped,
             status=status,
-            raw=dict(record),
+            raw=pick(record, (*API_BASE_FIELDS, *EMPLOYEE_FIELDS)),
             first_name=text(record.get("preferredName")) or text(record.get("firstName")),
             last_name=text(record.get("lastName")),
             email=text(record.get("workEmail")),
@@ -335,7 +369,7 @@ class BambooHR(Connector):
             groups=unique((department, division)),
             office_location=text(record.get("locationName")),
             birthday=date_text(record.get("birthDate")),
-            start_date=date_text(record.get("hireDate")),
+            start_date=start,
             manager_hris_id=text(record.get("reportsToId")),
             hris_role=employment,
         )
@@ -349,7 +383,7 @@ class BambooHR(Connector):
         timestamp = required_header(headers, "X-BambooHR-Timestamp")
         expected = hmac_sha256(secret, raw_body + timestamp.encode("utf-8"))
         require_same(expected, decode_hex(signature.lower()))
-        check_unix_timestamp(timestamp, now)
+        check_unix_timestamp(timestamp, now, self.replay_window)
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
         body = parse_json_object(raw_body)

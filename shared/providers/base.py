@@ -78,6 +78,8 @@ class Directory:
     companies: Sequence[DirectoryEntry]
     groups: Sequence[DirectoryEntry]
     people: Sequence[DirectoryEntry]
+    # Set when listing refreshed an OAuth token (rotated refresh tokens): the caller stores these.
+    refreshed_credentials: Credentials | None = None
 
 
 class WebhookKind(StrEnum):
@@ -145,6 +147,10 @@ class WebhookRejected(ProviderError):
 
 class WebhookUnparseable(ProviderError):
     """A body the provider cannot parse: HTTP 400."""
+
+
+class ProviderSettingsError(ProviderError):
+    """A connection setting a connector cannot use (a base_url that is not https, a bad domain)."""
 
 
 class InvalidCursor(ProviderError):

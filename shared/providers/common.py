@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
+
+import httpx
 
 from shared.domain.models import Employee, EmployeeStatus
 from shared.providers.base import (
@@ -17,6 +20,7 @@ from shared.providers.base import (
     InvalidCursor,
     ProviderAuthError,
     ProviderResponseError,
+    ProviderSettingsError,
     Secret,
 )
 from shared.providers.http import HttpClient, RetryPolicy, Runtime, Timeouts
@@ -77,11 +81,19 @@ class Connector:
         return value
 
     def base_url(self, credentials: Credentials, default: str, key: str = "base_url") -> str:
-        value = credentials.settings.get(key) or default
-        return value.rstrip("/")
+        """The vendor's host, or the one a connection's setting names (fakes, sandboxes, EU hosts)."""
+        value = credentials.settings.get(key)
+        if not value:
+            return default.rstrip("/")
+        return checked_base_url(value, f"{self.name} {key}")
 
     def today(self) -> date:
         return self.runtime.now().date()
+
+    def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
+        """The fields this connection supplies (R15); some vendors supply more by auth mode."""
+        capabilities: frozenset[str] = getattr(self, "capabilities", frozenset())
+        return capabilities
 
     # -- OAuth2 bearer requests ---------------------------------------------------------------
 
@@ -117,6 +129,46 @@ class Connector:
 
 def bearer_headers(token: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+
+
+def checked_base_url(value: str, what: str) -> str:
+    """``scheme://host[:port]`` that is safe to send credentials to, without a trailing slash.
+
+    https anywhere public; plain http only to loopback (the fake HR servers). Never userinfo, a
+    query or a fragment, and never a private, link-local or metadata address given as an IP:
+    credentials and the Lambda's network must not be pointed at internal services.
+    """
+    try:
+        url = httpx.URL(value.strip())
+    except (httpx.InvalidURL, TypeError) as error:
+        raise ProviderSettingsError(f"{what} is not a URL") from error
+    host = url.host
+    if url.scheme not in ("https", "http") or not host or url.userinfo or url.query or url.fragment:
+        raise ProviderSettingsError(f"{what} must be scheme://host[:port]")
+    if url.path not in ("", "/"):
+        raise ProviderSettingsError(f"{what} must not carry a path")
+    loopback = host in ("localhost", "127.0.0.1", "::1")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        loopback = address.is_loopback
+        if not loopback and not address.is_global:
+            raise ProviderSettingsError(f"{what} points at a private or reserved address")
+    if url.scheme == "http" and not loopback:
+        raise ProviderSettingsError(f"{what} must use https")
+    port = f":{url.port}" if url.port is not None else ""
+    bracketed = f"[{host}]" if address is not None and address.version == 6 else host
+    return f"{url.scheme}://{bracketed}{port}"
+
+
+def pick(record: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The part of a vendor record kept in ``Employee.raw``: the fields read, nothing else.
+
+    Vendors send more than a member needs (salaries, bank details, SSNs): none of it is stored.
+    """
+    return {key: record[key] for key in keys if key in record}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +210,9 @@ def cursor_int(state: Mapping[str, Any], key: str, default: int, provider: str) 
 
 def text(value: Any) -> str | None:
     """A trimmed non-empty string (numbers become strings), else None."""
+    if type(value) is str:  # the common case first: this runs for every field of every record
+        stripped = value.strip()
+        return stripped[:_MAX_TEXT] if stripped else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -168,12 +223,17 @@ def text(value: Any) -> str | None:
     return None
 
 
-def date_text(value: Any) -> str | None:
-    """A date as text; BambooHR's "0000-00-00" and empty strings mean "no date"."""
+def date_text(value: Any) -> date | str | None:
+    """A date: parsed when it is ISO (``2020-01-31``, ``2020-01-31T00:00:00+01:00``), the text
+    itself when it is not (the domain model then records a "malformed date" warning), None when
+    empty. BambooHR's "0000-00-00" means "no date"."""
     result = text(value)
     if result is None or result.startswith("0000"):
         return None
-    return result
+    try:
+        return date.fromisoformat(result[:10])
+    except ValueError:
+        return result
 
 
 def dig(record: Any, *path: str) -> Any:
@@ -236,8 +296,8 @@ def record_id(record: Mapping[str, Any], key: str, vendor: str) -> str:
     return value
 
 
-def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee], Credentials]:
-    """Every employee, page by page (for ``directory``); returns the latest credentials too."""
+def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee], Credentials | None]:
+    """Every employee, page by page (for ``directory``), and the refreshed credentials if any."""
     employees: list[Employee] = []
     cursor: str | None = None
     current = credentials
@@ -248,10 +308,10 @@ def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee]
             current = page.refreshed_credentials
         cursor = page.next_cursor
         if cursor is None:
-            return employees, current
+            return employees, (current if current is not credentials else None)
 
 
-def directory_from(employees: Iterable[Employee]) -> Directory:
+def directory_from(employees: Iterable[Employee], refreshed: Credentials | None = None) -> Directory:
     """Companies, groups and people as the employees name them (vendors without a listing API)."""
     companies: dict[str, None] = {}
     groups: dict[str, None] = {}
@@ -267,4 +327,5 @@ def directory_from(employees: Iterable[Employee]) -> Directory:
         companies=[DirectoryEntry(id=c, name=c) for c in sorted(companies)],
         groups=[DirectoryEntry(id=g, name=g) for g in sorted(groups)],
         people=sorted(people, key=lambda p: (p.name.casefold(), p.id)),
+        refreshed_credentials=refreshed,
     )

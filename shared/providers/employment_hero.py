@@ -34,9 +34,11 @@ from shared.providers.common import (
     build_employee,
     collect_all,
     cursor_int,
+    date_text,
     decode_cursor,
     dig,
     encode_cursor,
+    pick,
     record_id,
     text,
     unique,
@@ -55,6 +57,28 @@ STATUSES = status_map(
     pending=("pending", "onboarding", "invited", "hired"),
     on_leave=("on_leave", "on leave", "leave"),
     terminated=("terminated", "inactive", "former", "archived"),
+)
+# The fields read (kept in Employee.raw); the rest of a record (addresses, phones ...) is dropped.
+RAW_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "known_as",
+    "company_email",
+    "email",
+    "employee_number",
+    "avatar_url",
+    "job_title",
+    "employing_entity",
+    "teams",
+    "location",
+    "country",
+    "date_of_birth",
+    "start_date",
+    "termination_date",
+    "primary_manager",
+    "role",
+    "status",
 )
 CAPABILITIES = frozenset(
     {
@@ -210,7 +234,8 @@ class EmploymentHero(Connector):
                 team_id, team_name = text(dig(team, "id")), text(dig(team, "name"))
                 if team_id and team_name:
                     groups.setdefault(team_name, team_id)
-        employees, _ = collect_all(self, current)
+        employees, refreshed = collect_all(self, current)
+        latest = refreshed or current
         return Directory(
             companies=[
                 DirectoryEntry(id=record_id(o, "id", self.name), name=text(o.get("name")) or "")
@@ -221,6 +246,7 @@ class EmploymentHero(Connector):
                 DirectoryEntry(id=e.hris_id, name=" ".join(p for p in (e.first_name, e.last_name) if p))
                 for e in employees
             ],
+            refreshed_credentials=latest if latest is not credentials else None,
         )
 
     # -- mapping ------------------------------------------------------------------------------
@@ -245,7 +271,7 @@ class EmploymentHero(Connector):
         return build_employee(
             hris_id=record_id(record, "id", self.name),
             mapped=mapped,
-            raw=dict(record),
+            raw=pick(record, RAW_FIELDS),
             first_name=text(record.get("known_as")) or text(record.get("first_name")),
             last_name=text(record.get("last_name")),
             email=text(record.get("company_email")) or text(record.get("email")),
@@ -256,9 +282,9 @@ class EmploymentHero(Connector):
             groups=unique(_name(t) for t in teams),
             office_location=_name(record.get("location")),
             home_country=text(record.get("country")),
-            birthday=text(record.get("date_of_birth")),
-            start_date=text(record.get("start_date")),
-            termination_date=text(record.get("termination_date")),
+            birthday=date_text(record.get("date_of_birth")),
+            start_date=date_text(record.get("start_date")),
+            termination_date=date_text(record.get("termination_date")),
             manager_hris_id=text(dig(record, "primary_manager", "id")),
             hris_role=text(record.get("role")),
         )

@@ -34,6 +34,7 @@ from shared.providers.common import (
     as_list,
     as_object,
     build_employee,
+    date_text,
     directory_from,
     record_id,
     text,
@@ -167,9 +168,9 @@ class HiBob(Connector):
             groups=unique((department,)),
             office_location=text(_field(record, "work", "site")),
             home_country=text(_field(record, "address", "country")),
-            birthday=text(_field(record, "personal", "birthDate")),
-            start_date=text(_field(record, "work", "startDate")),
-            termination_date=text(_field(record, "internal", "terminationDate")),
+            birthday=date_text(_field(record, "personal", "birthDate")),
+            start_date=date_text(_field(record, "work", "startDate")),
+            termination_date=date_text(_field(record, "internal", "terminationDate")),
             manager_hris_id=text(_field(record, "work", "reportsTo", "id")),
         )
 

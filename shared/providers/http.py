@@ -26,6 +26,10 @@ from shared.providers.base import ProviderAuthError, ProviderResponseError, Prov
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Network failures worth another attempt (a refused connection, a reset, a read timeout ...).
 _RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# A request that must not run twice (a refresh-token grant: the token is good once) is retried
+# only when it surely did not run: the connection never opened, or the server said "not now".
+_UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_REFUSED_STATUSES = frozenset({429, 503})
 # Vendor headers that carry a readable error text (BambooHR), safe to show: never a credential.
 _ERROR_TEXT_HEADERS = ("x-bamboohr-error-message",)
 _MAX_ERROR_TEXT = 200
@@ -139,13 +143,17 @@ class HttpClient:
         form: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         ok_statuses: frozenset[int] = frozenset(),
+        idempotent: bool = True,
     ) -> httpx.Response:
         """Send with bounded retries; return a 2xx (or ``ok_statuses``) response or raise typed.
 
         401/403 -> ``ProviderAuthError``; other 4xx -> ``ProviderResponseError``; 429/5xx/network
-        errors retried, then ``ProviderUnavailable``.
+        errors retried, then ``ProviderUnavailable``. A request that is not ``idempotent`` is
+        retried only when it cannot have run (connect errors, 429, 503).
         """
         where = f"{self.vendor} {method} {httpx.URL(url).path}"
+        retry_errors = _RETRYABLE_ERRORS if idempotent else _UNSENT_ERRORS
+        retry_statuses = RETRYABLE_STATUSES if idempotent else _REFUSED_STATUSES
         started = self.runtime.monotonic()
         attempt = 0
         while True:
@@ -155,7 +163,12 @@ class HttpClient:
                 response = self._client().request(
                     method, url, headers=headers, params=params, json=json_body, data=form, auth=auth
                 )
-            except _RETRYABLE_ERRORS as error:
+            except httpx.RequestError as error:
+                if not isinstance(error, retry_errors):
+                    # It may have reached the server (a non-idempotent request), or cannot work.
+                    raise ProviderUnavailable(
+                        f"{where} failed: {type(error).__name__} (not retried)"
+                    ) from error
                 reason = f"{type(error).__name__}"
                 wait = None
             else:
@@ -164,8 +177,11 @@ class HttpClient:
                     return response
                 if status in (401, 403):
                     raise ProviderAuthError(f"{where} refused the credentials (HTTP {status})")
-                if status not in RETRYABLE_STATUSES:
-                    raise ProviderResponseError(f"{where} failed with HTTP {status}{_error_text(response)}")
+                if status not in retry_statuses:
+                    failed = f"{where} failed with HTTP {status}{_error_text(response)}"
+                    if status >= 500:
+                        raise ProviderUnavailable(f"{failed} (not retried)")
+                    raise ProviderResponseError(failed)
                 reason = f"HTTP {status}{_error_text(response)}"
                 wait = parse_retry_after(response.headers.get("retry-after"), self.runtime.now())
                 response.close()

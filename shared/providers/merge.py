@@ -36,9 +36,11 @@ from shared.providers.common import (
     as_object,
     build_employee,
     collect_all,
+    date_text,
     decode_cursor,
     dig,
     encode_cursor,
+    pick,
     record_id,
     text,
     unique,
@@ -61,6 +63,29 @@ EXPAND = "employments,groups,company,work_location,home_location,team"
 MAX_LOOKUP_PAGES = 10_000
 
 STATUSES = status_map("merge", active=("ACTIVE",), pending=("PENDING",), terminated=("INACTIVE",))
+# The fields read (kept in Employee.raw): never ssn, remote_data, custom_fields ...
+RAW_FIELDS = (
+    "id",
+    "remote_id",
+    "employee_number",
+    "company",
+    "first_name",
+    "last_name",
+    "groups",
+    "work_email",
+    "employments",
+    "home_location",
+    "work_location",
+    "manager",
+    "team",
+    "date_of_birth",
+    "start_date",
+    "employment_status",
+    "termination_date",
+    "avatar",
+    "remote_was_deleted",
+    "modified_at",
+)
 CAPABILITIES = frozenset(
     {
         "first_name",
@@ -240,7 +265,7 @@ class Merge(Connector):
         return build_employee(
             hris_id=hris_id,
             mapped=mapped,
-            raw=dict(record),
+            raw=pick(record, RAW_FIELDS),
             first_name=text(record.get("first_name")),
             last_name=text(record.get("last_name")),
             email=text(record.get("work_email")),
@@ -252,9 +277,9 @@ class Merge(Connector):
             groups=unique([*(text(g.get("name")) for g in groups if g is not None), team_name]),
             office_location=text(dig(work, "name")) if work else None,
             home_country=text(dig(home, "country")) if home else None,
-            birthday=text(record.get("date_of_birth")),
-            start_date=text(record.get("start_date")),
-            termination_date=text(record.get("termination_date")),
+            birthday=date_text(record.get("date_of_birth")),
+            start_date=date_text(record.get("start_date")),
+            termination_date=date_text(record.get("termination_date")),
             manager_hris_id=text(dig(record.get("manager"), "id"))
             if isinstance(record.get("manager"), Mapping)
             else text(record.get("manager")),

@@ -86,7 +86,7 @@ def _token_response(body: Any, previous_refresh: Secret | None, now: datetime, v
 
 def _post_token(http: HttpClient, token_url: str, form: dict[str, str], vendor: str) -> Any:
     # A 400 from a token endpoint is OAuth's "invalid_grant" (revoked or reused refresh token).
-    response = http.request("POST", token_url, form=form, ok_statuses=frozenset({400}))
+    response = http.request("POST", token_url, form=form, ok_statuses=frozenset({400}), idempotent=False)
     if response.status_code == 400:
         raise ProviderAuthError(f"{vendor}: the authorization server refused the grant (HTTP 400)")
     try:

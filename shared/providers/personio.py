@@ -36,6 +36,7 @@ from shared.providers.common import (
     build_employee,
     collect_all,
     cursor_int,
+    date_text,
     decode_cursor,
     dig,
     directory_from,
@@ -62,6 +63,26 @@ TOKEN_SKEW = timedelta(minutes=5)
 
 STATUSES = status_map(
     "personio", pending=("onboarding",), active=("active",), on_leave=("leave",), terminated=("inactive",)
+)
+READ_ATTRIBUTES = frozenset(
+    {
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "status",
+        "position",
+        "supervisor",
+        "hire_date",
+        "termination_date",
+        "subcompany",
+        "office",
+        "department",
+        "team",
+        "profile_picture",
+        "date_of_birth",
+        "employment_type",
+    }
 )
 CAPABILITIES = frozenset(
     {
@@ -179,8 +200,8 @@ class Personio(Connector):
         return EmployeePage(employees, None, refreshed)
 
     def directory(self, credentials: Credentials) -> Directory:
-        employees, _ = collect_all(self, credentials)
-        return directory_from(employees)
+        employees, refreshed = collect_all(self, credentials)
+        return directory_from(employees, refreshed)
 
     # -- mapping ------------------------------------------------------------------------------
 
@@ -191,7 +212,7 @@ class Personio(Connector):
         return build_employee(
             hris_id=record_id(values, "id", self.name),
             mapped=STATUSES.map(values.get("status")),
-            raw=dict(record),
+            raw={"type": record.get("type"), "attributes": _read_attributes(attributes)},
             first_name=text(values.get("first_name")),
             last_name=text(values.get("last_name")),
             email=text(values.get("email")),
@@ -201,9 +222,9 @@ class Personio(Connector):
             company=_relation_name(values.get("subcompany")),
             groups=unique((department, team)),
             office_location=_relation_name(values.get("office")),
-            birthday=text(values.get("date_of_birth")),
-            start_date=text(values.get("hire_date")),
-            termination_date=text(values.get("termination_date")),
+            birthday=date_text(values.get("date_of_birth")),
+            start_date=date_text(values.get("hire_date")),
+            termination_date=date_text(values.get("termination_date")),
             manager_hris_id=text(dig(values.get("supervisor"), "attributes", "id", "value"))
             or text(dig(values.get("supervisor"), "attributes", "id")),
             hris_role=text(values.get("employment_type")),
@@ -270,6 +291,16 @@ def _values(attributes: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(universal, str) and universal and values.get(universal) is None:
             values[universal] = value
     return values
+
+
+def _read_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes read (kept in Employee.raw): never salaries, IBANs or other dynamic fields."""
+    kept: dict[str, Any] = {}
+    for name, attribute in attributes.items():
+        universal = attribute.get("universal_id") if isinstance(attribute, Mapping) else None
+        if name in READ_ATTRIBUTES or universal in READ_ATTRIBUTES:
+            kept[name] = attribute
+    return kept
 
 
 def _relation_name(value: Any) -> str | None:

@@ -18,6 +18,7 @@ from shared.providers.base import (
     EmployeePage,
     InvalidCursor,
     ProviderAuthError,
+    ProviderSettingsError,
     ProviderUnavailable,
     Secret,
     Tier,
@@ -246,11 +247,18 @@ def test_a_refused_api_key_is_a_typed_auth_error_without_the_key() -> None:
     assert "bhr-key-123" not in str(caught.value)
 
 
-def test_a_connection_without_host_or_key_is_an_auth_error() -> None:
-    with pytest.raises(ProviderAuthError):
+def test_a_connection_without_host_or_key_is_a_typed_error() -> None:
+    with pytest.raises(ProviderSettingsError):
         connector().list_employees(Credentials(secrets={"api_key": Secret("k")}), None)
     with pytest.raises(ProviderAuthError):
         connector().list_employees(Credentials(settings={"company_domain": "acme"}), None)
+
+
+@pytest.mark.parametrize("domain", ["evil.com#", "acme.evil.com", "-acme", "a/b", "acme?x=1", ""])
+def test_a_company_domain_that_is_not_a_subdomain_is_refused(domain: str) -> None:
+    credentials = Credentials(secrets={"api_key": Secret("k")}, settings={"company_domain": domain})
+    with pytest.raises(ProviderSettingsError):
+        connector().list_employees(credentials, None)
 
 
 @pytest.mark.parametrize("cursor", ["garbage!!", encode_cursor("personio", {"offset": 100})])
@@ -481,10 +489,28 @@ def test_changed_since_reads_employees_changed_for_webhook_follow_ups() -> None:
 
     changed = connector().changed_since(API_KEY, START - timedelta(hours=2))
 
-    assert changed == {"4": "Updated", "9": "Deleted"}
+    assert changed.changes == {"4": "Updated", "9": "Deleted"}
+    assert changed.latest == START - timedelta(minutes=1)
+    assert changed.refreshed_credentials is None
     request = route.calls[0].request
     assert basic_auth(request) == ("bhr-key-123", "x")
     assert parse_qs(urlsplit(str(request.url)).query)["since"] == ["2026-11-21T10:00:00+00:00"]
+
+
+@respx.mock
+def test_changed_since_with_oauth_hands_back_a_refreshed_token() -> None:
+    respx.post(f"{BASE}/token.php").mock(
+        return_value=json_response({"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600})
+    )
+    respx.get(f"{BASE}/api/v1/employees/changed").mock(
+        return_value=json_response({"latest": None, "employees": {"4": {"id": "4", "action": "Inserted"}}})
+    )
+
+    changed = connector().changed_since(oauth(timedelta(0)), START)
+
+    assert changed.changes == {"4": "Inserted"}
+    assert changed.refreshed_credentials is not None
+    assert changed.refreshed_credentials.secrets["refresh_token"] == Secret("rt-2")
 
 
 @respx.mock
@@ -509,3 +535,16 @@ def test_no_credential_shows_in_reprs() -> None:
     text = repr(connector()) + repr(API_KEY) + repr(oauth())
     assert "bhr-key-123" not in text and "at-1" not in text and "csecret" not in text
     assert json.dumps(str(API_KEY.secrets)).count("bhr-key") == 0
+
+
+@respx.mock
+def test_r25_a_malformed_date_is_reported_not_guessed() -> None:
+    rows = [row(1, hireDate="31/01/2020", dateOfBirth="0000-00-00", terminationDate="")]
+    respx.post(DATASET_URL).mock(
+        return_value=json_response({"data": rows, "meta": {"page": 1, "totalPages": 1}})
+    )
+
+    (employee,) = connector().list_employees(API_KEY, None).employees
+
+    assert (employee.start_date, employee.birthday, employee.termination_date) == (None, None, None)
+    assert employee.warnings == ("malformed start_date '31/01/2020' ignored",)

@@ -168,3 +168,57 @@ def test_backoff_is_full_jitter_within_the_cap() -> None:
 
     values = [default.backoff(3, Runtime()) for _ in range(50)]
     assert all(0.0 <= v <= 4.0 for v in values)
+
+
+@respx.mock
+def test_a_request_that_must_not_run_twice_is_not_retried_after_it_may_have_run() -> None:
+    clock = FakeTime()
+    route = respx.post(URL).mock(side_effect=httpx.ReadTimeout("response lost"))
+
+    with pytest.raises(ProviderUnavailable):
+        client(clock).request("POST", URL, idempotent=False)
+    assert route.call_count == 1
+
+    route.reset()
+    route.mock(side_effect=None, return_value=httpx.Response(500))
+    with pytest.raises(ProviderUnavailable, match="HTTP 500"):
+        client(clock).request("POST", URL, idempotent=False)
+    assert route.call_count == 1
+    assert clock.sleeps == []
+
+
+@respx.mock
+def test_a_request_that_must_not_run_twice_is_retried_when_it_surely_did_not_run() -> None:
+    clock = FakeTime()
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(503, headers={"Retry-After": "1"}),
+            httpx.Response(429, headers={"Retry-After": "2"}),
+            json_response({"ok": 1}),
+        ]
+    )
+
+    response = client(clock).request("POST", URL, idempotent=False)
+
+    assert response.json() == {"ok": 1}
+    assert route.call_count == 4
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(401), httpx.Response(500), httpx.Response(200, text="{"), httpx.ReadTimeout("slow")],
+)
+def test_no_credential_appears_anywhere_in_a_failure_traceback(answer: object) -> None:
+    import traceback
+
+    from shared.providers.base import ProviderError
+
+    respx.get(URL).mock(side_effect=[answer] * FAST_POLICY.max_attempts)
+    with pytest.raises(ProviderError) as caught:
+        client(FakeTime()).get_json(
+            URL, headers={"Authorization": "Bearer tb-s3cret"}, auth=None, params={"page": "1"}
+        )
+    text = "".join(traceback.format_exception(caught.value))
+    assert "tb-s3cret" not in text

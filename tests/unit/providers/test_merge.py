@@ -312,3 +312,20 @@ def test_directory_lists_companies_groups_and_current_people() -> None:
     assert [(c.id, c.name) for c in directory.companies] == [("c1", "Acme")]
     assert [(g.id, g.name) for g in directory.groups] == [("g1", "Ops")]
     assert [p.id for p in directory.people] == ["1"]
+
+
+@respx.mock
+def test_raw_keeps_the_fields_read_never_ssn_or_remote_data() -> None:
+    record = person(
+        "1", ssn="123-45-6789", remote_data=[{"path": "/x", "data": {"salary": 1}}], custom_fields={"a": 1}
+    )
+    respx.get(f"{API}/employees").mock(return_value=json_response({"next": None, "results": [record]}))
+
+    (employee,) = connector().list_employees(CREDENTIALS, None).employees
+
+    assert (
+        "ssn" not in employee.raw
+        and "remote_data" not in employee.raw
+        and "custom_fields" not in employee.raw
+    )
+    assert employee.raw["id"] == "1"

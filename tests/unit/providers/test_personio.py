@@ -265,3 +265,27 @@ def test_directory_from_the_employees() -> None:
     assert [c.name for c in directory.companies] == ["Acme GmbH"]
     assert [g.name for g in directory.groups] == ["Blue", "Ops"]
     assert [p.id for p in directory.people] == ["1", "2"]
+
+
+@respx.mock
+def test_raw_keeps_the_attributes_read_never_salaries_or_bank_details() -> None:
+    record = person(
+        3,
+        fix_salary=attr("Fix salary", 3000, "decimal", "fix_salary"),
+        dynamic_21827=attr("IBAN", "DE98 8989 9898 0000 8989 00", "standard", "iban"),
+        dynamic_99=attr("Birthday", "1988-03-04", "date", "date_of_birth"),
+    )
+    respx.post(AUTH_URL).mock(return_value=auth_ok())
+    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": [record]}))
+
+    (employee,) = connector().list_employees(CREDENTIALS, None).employees
+
+    assert set(employee.raw["attributes"]) == {
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "status",
+        "dynamic_99",
+    }
+    assert "DE98" not in repr(employee.raw) and "3000" not in repr(employee.raw)

@@ -326,3 +326,10 @@ def test_random_requests_raise_nothing_but_typed_rejections(
     assert isinstance(event.kind, WebhookKind)
     assert all(isinstance(i, str) and i for i in event.employee_ids)
     assert event.delivery_id
+
+
+def test_bamboohr_replay_window_is_configurable() -> None:
+    headers = bamboo_sign(BAMBOO_BODY, KEY, at=NOW - timedelta(seconds=90))
+    BambooHR().verify_webhook(headers, BAMBOO_BODY, Secret(KEY), NOW)
+    with pytest.raises(WebhookRejected, match="stale"):
+        BambooHR(replay_window=60).verify_webhook(headers, BAMBOO_BODY, Secret(KEY), NOW)
