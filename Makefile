@@ -99,3 +99,8 @@ $(WHEELHOUSE_STAMP): $(STAMP)
 
 wheelhouse: $(WHEELHOUSE_STAMP)
 synth deploy test: $(WHEELHOUSE_STAMP)
+
+# The admin API's OpenAPI document (committed; tests/integration/functions/admin_api checks it).
+.PHONY: openapi
+openapi: install
+	$(BIN)/python -m functions.admin_api.openapi docs/openapi.json

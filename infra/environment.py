@@ -20,6 +20,7 @@ class FunctionEnvironment(BaseModel):
     bucket_name: str | None = None
     secrets_prefix: str | None = None
     webhook_queue_url: str | None = None
+    idempotency_table_name: str | None = None
     state_machine_arn: str | None = None
     schedule_group: str | None = None
     schedule_target_arn: str | None = None

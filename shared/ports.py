@@ -416,3 +416,16 @@ class IdGenerator(Protocol):
 # Provider lookup: a provider by name (``shared.providers.registry.get_provider``); raises
 # ``ProviderNotFound`` for an unknown name.
 ProviderLookup = Callable[[str], Provider]
+
+
+# ---------------------------------------------------------------------------------------------
+# Queues
+# ---------------------------------------------------------------------------------------------
+
+
+class MessageQueue(Protocol):
+    """The webhook queue (SQS): the ingest puts a verified delivery, the worker applies it."""
+
+    def send(self, body: Mapping[str, Any]) -> str:
+        """Put one JSON message; returns its id once the queue has stored it (raises ``Throttled``
+        when the queue kept throttling past the adapter's retries)."""

@@ -21,6 +21,7 @@ from shared.adapters.events import EventBridgePublisher
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
 from shared.adapters.members import DynamoMemberStore
+from shared.adapters.queue import SqsQueue
 from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.scheduler import EventBridgeScheduler
 from shared.adapters.secrets import DEFAULT_PREFIX, SecretsManagerStore
@@ -36,6 +37,7 @@ from shared.ports import (
     IdGenerator,
     Mailer,
     MemberStore,
+    MessageQueue,
     RunStore,
     Scheduler,
     SecretStore,
@@ -59,6 +61,7 @@ class AwsResources:
     event_bus: str = "hris-sync"
     mail_sender: str = ""
     mail_configuration_set: str | None = None
+    webhook_queue_url: str = ""
 
 
 class AwsAdapters:
@@ -147,6 +150,10 @@ class AwsAdapters:
     @cached_property
     def events(self) -> EventPublisher:
         return EventBridgePublisher(self.resources.event_bus, client=self.client("events"), retry=self._retry)
+
+    @cached_property
+    def webhook_queue(self) -> MessageQueue:
+        return SqsQueue(self.resources.webhook_queue_url, client=self.client("sqs"))
 
     @cached_property
     def clock(self) -> Clock:

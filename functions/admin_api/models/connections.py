@@ -1,0 +1,281 @@
+"""Connections: what an admin sends to connect or edit, and what the API shows of a connection.
+
+Mapped on purpose from and to ``shared.domain.models.Connection``: the tenant, credentials and
+the service's bookkeeping never appear; the enums are the domain's own vocabularies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, StringConstraints, field_validator
+
+from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
+from functions.admin_api.models.runs import RunOut
+from shared.domain.models import (
+    ApprovalMode,
+    Connection,
+    ConnectionStatus,
+    FieldPolicy,
+    InviteMode,
+    MappingMode,
+    ScopeMode,
+)
+from shared.providers.base import Credentials, Directory, DirectoryEntry, Secret
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CredentialKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
+MAX_LIST = 1000
+MAX_MAPPINGS = 500
+
+
+# --- settings an admin may send ----------------------------------------------------------------
+
+
+class ScopeBody(RequestModel):
+    mode: ScopeMode = ScopeMode.EVERYONE
+    companies: list[Name] = Field(default_factory=list, max_length=MAX_LIST)
+    groups: list[Name] = Field(default_factory=list, max_length=MAX_LIST)
+    people: list[Name] = Field(default_factory=list, max_length=MAX_LIST, description="HR system ids")
+
+
+class MappingsBody(RequestModel):
+    groups: dict[Name, Name] = Field(default_factory=dict, max_length=MAX_MAPPINGS)
+    locations: dict[Name, Name] = Field(default_factory=dict, max_length=MAX_MAPPINGS)
+    roles: dict[Name, Name] = Field(default_factory=dict, max_length=MAX_MAPPINGS)
+    regions: dict[Name, Name] = Field(default_factory=dict, max_length=MAX_MAPPINGS)
+
+
+class SafetyBody(RequestModel):
+    max_deactivations: int = Field(default=50, ge=0, le=1_000_000)
+    max_deactivation_pct: float = Field(default=20.0, ge=0, le=100)
+
+
+class ScheduleBody(RequestModel):
+    expression: str | None = Field(
+        default=None,
+        max_length=256,
+        description="`rate(...)` or `cron(...)` (EventBridge Scheduler); null = the provider's default",
+    )
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+
+
+class CredentialsBody(RequestModel):
+    """Stored as a secret, never returned, echoed or logged."""
+
+    secrets: dict[CredentialKey, SecretStr] = Field(
+        default_factory=dict, max_length=20, description="API keys, tokens, client secrets, webhook secret"
+    )
+    settings: dict[CredentialKey, Annotated[str, StringConstraints(max_length=2048)]] = Field(
+        default_factory=dict, max_length=20, description="Non-secret values: company domain, account id"
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _bounded(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        if any(not 0 < len(v.get_secret_value()) <= 8192 for v in value.values()):
+            raise ValueError("each secret value must be 1 to 8192 characters")
+        return value
+
+    def to_credentials(self) -> Credentials:
+        return Credentials(
+            secrets={k: Secret(v.get_secret_value()) for k, v in self.secrets.items()},
+            settings=dict(self.settings),
+        )
+
+
+class ConnectionSettingsBody(RequestModel):
+    """Quick settings and policies; a field left out keeps its current (or default) value."""
+
+    scope: ScopeBody | None = None
+    invites: InviteMode | None = None
+    approval: ApprovalMode | None = None
+    field_policy: FieldPolicy | None = None
+    mapping_mode: MappingMode | None = None
+    mappings: MappingsBody | None = None
+    default_role: Name | None = None
+    start_date_gating: bool | None = None
+    deactivate_on_leave: bool | None = None
+    resend_expired_invites: bool | None = None
+    invite_ttl_days: int | None = Field(default=None, ge=1, le=365)
+    safety: SafetyBody | None = None
+    schedule: ScheduleBody | None = None
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    admin_emails: list[Email] | None = Field(default=None, max_length=50)
+
+    def options(self, *exclude: str) -> dict[str, Any]:
+        """The settings given, in the domain's field names (null counts as not given; an object
+        given replaces the whole object)."""
+        return self.model_dump(
+            exclude_unset=True,
+            exclude_none=True,
+            exclude={"provider", "credentials", "expected_version", *exclude},
+        )
+
+
+class ConnectRequest(ConnectionSettingsBody):
+    provider: str = Field(
+        min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$", examples=["bamboohr", "personio"]
+    )
+    label: str = Field(min_length=1, max_length=120)
+    credentials: CredentialsBody
+
+
+class EditConnectionRequest(ConnectionSettingsBody):
+    label: str | None = Field(default=None, min_length=1, max_length=120)
+    credentials: CredentialsBody | None = Field(default=None, description="Replaces the stored credentials")
+    expected_version: int | None = Field(
+        default=None, ge=1, description="Refuse the edit (409) if the connection changed since this version"
+    )
+
+
+class MatchRequest(RequestModel):
+    dry_run: bool = Field(default=True, description="Show the pairs without linking anyone")
+
+
+# --- what the API shows ------------------------------------------------------------------------
+
+
+class ScopeOut(ResponseModel):
+    mode: ScopeMode
+    companies: list[str]
+    groups: list[str]
+    people: list[str]
+
+
+class MappingsOut(ResponseModel):
+    groups: dict[str, str]
+    locations: dict[str, str]
+    roles: dict[str, str]
+    regions: dict[str, str]
+
+
+class SafetyOut(ResponseModel):
+    max_deactivations: int
+    max_deactivation_pct: float
+
+
+class ScheduleOut(ResponseModel):
+    expression: str | None
+    timezone: str
+
+
+class ConnectionOut(ResponseModel):
+    id: str
+    provider: str
+    label: str
+    status: ConnectionStatus
+    scope: ScopeOut
+    invites: InviteMode
+    approval: ApprovalMode
+    field_policy: FieldPolicy
+    mapping_mode: MappingMode
+    mappings: MappingsOut
+    default_role: str
+    start_date_gating: bool
+    deactivate_on_leave: bool
+    resend_expired_invites: bool
+    invite_ttl_days: int
+    safety: SafetyOut
+    schedule: ScheduleOut
+    timezone: str
+    admin_emails: list[str]
+    first_complete_sync_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    version: int = Field(description="Counts the connection's writes; send it back as `expected_version`")
+    webhook_path: str = Field(description="Where the HR system posts its webhooks (below the API's URL)")
+
+    @classmethod
+    def of(cls, c: Connection) -> ConnectionOut:
+        return cls(
+            id=c.connection_id,
+            provider=c.provider,
+            label=c.label,
+            status=c.status,
+            scope=ScopeOut(
+                mode=c.scope.mode,
+                companies=list(c.scope.companies),
+                groups=list(c.scope.groups),
+                people=list(c.scope.people),
+            ),
+            invites=c.invites,
+            approval=c.approval,
+            field_policy=c.field_policy,
+            mapping_mode=c.mapping_mode,
+            mappings=MappingsOut(
+                groups=dict(c.mappings.groups),
+                locations=dict(c.mappings.locations),
+                roles=dict(c.mappings.roles),
+                regions=dict(c.mappings.regions),
+            ),
+            default_role=c.default_role,
+            start_date_gating=c.start_date_gating,
+            deactivate_on_leave=c.deactivate_on_leave,
+            resend_expired_invites=c.resend_expired_invites,
+            invite_ttl_days=c.invite_ttl_days,
+            safety=SafetyOut(
+                max_deactivations=c.safety.max_deactivations,
+                max_deactivation_pct=c.safety.max_deactivation_pct,
+            ),
+            schedule=ScheduleOut(expression=c.schedule.expression, timezone=c.schedule.timezone),
+            timezone=c.timezone,
+            admin_emails=list(c.admin_emails),
+            first_complete_sync_at=c.first_complete_sync_at,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            version=c.version,
+            webhook_path=f"/webhooks/{c.connection_id}",
+        )
+
+
+class ConnectionList(ResponseModel):
+    items: list[ConnectionOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
+
+
+class ConnectResponse(ResponseModel):
+    connection: ConnectionOut
+    run: RunOut = Field(description="The first import, started")
+
+
+class EditConnectionResponse(ResponseModel):
+    connection: ConnectionOut
+    run: RunOut | None = Field(description="The sync a scope change started (R19)")
+    running_run_id: str | None = Field(
+        description="The sync already running when the scope changed: the new scope applies after it"
+    )
+
+
+# --- directory ---------------------------------------------------------------------------------
+
+
+class DirectoryEntryOut(ResponseModel):
+    id: str
+    name: str
+
+    @classmethod
+    def of(cls, e: DirectoryEntry) -> DirectoryEntryOut:
+        return cls(id=e.id, name=e.name)
+
+
+class DirectoryOut(ResponseModel):
+    companies: list[DirectoryEntryOut]
+    groups: list[DirectoryEntryOut]
+    people: list[DirectoryEntryOut] = Field(description="One page of people (sorted by name)")
+    people_total: int = Field(description="People matching `q`, over all pages")
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION + " (of people)")
+
+    @classmethod
+    def of(
+        cls, d: Directory, people: list[DirectoryEntry], total: int, next_cursor: str | None
+    ) -> DirectoryOut:
+        return cls(
+            companies=[DirectoryEntryOut.of(e) for e in d.companies],
+            groups=[DirectoryEntryOut.of(e) for e in d.groups],
+            people=[DirectoryEntryOut.of(e) for e in people],
+            people_total=total,
+            next_cursor=next_cursor,
+        )

@@ -1,0 +1,230 @@
+"""Members, invites, tasks and audit entries as the API takes and shows them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, model_validator
+
+from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
+from shared.domain.models import (
+    Actor,
+    DeactivationReason,
+    Member,
+    MemberFlag,
+    MemberSource,
+    MemberStatus,
+    Profile,
+    TaskType,
+)
+from shared.domain.records import AuditEntry, Task, TaskStatus
+from shared.services.members import MAX_INVITES_PER_CALL, InviteResult
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MemberId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ProfileOut(ResponseModel):
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    employee_number: str | None
+    avatar_url: str | None
+    job_title: str | None
+    department: str | None
+    company: str | None
+    groups: list[str] = Field(description="The HR system's groups (department, team ...)")
+    office_location: str | None
+    home_country: str | None
+    birthday: date | None
+    start_date: date | None
+    termination_date: date | None
+    manager_hris_id: str | None
+
+    @classmethod
+    def of(cls, p: Profile) -> ProfileOut:
+        return cls.model_validate({**p.model_dump(), "groups": list(p.groups)})
+
+
+class MemberOut(ResponseModel):
+    id: str
+    source: MemberSource
+    connection_id: str | None = Field(description="The HR connection this member is linked to (R05)")
+    hris_id: str | None
+    status: MemberStatus
+    deactivation_reason: DeactivationReason | None
+    deactivated_by: Actor | None
+    profile: ProfileOut
+    overridden_fields: list[str] = Field(description="Profile fields an admin edited by hand (R16)")
+    approver_member_id: str | None
+    groups: list[str] = Field(description="The app's groups, through the connection's mappings (R18)")
+    location: str | None
+    role: str | None
+    region: str | None
+    flags: list[MemberFlag]
+    invite_sent_at: datetime | None
+    invite_expires_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, m: Member) -> MemberOut:
+        return cls(
+            id=m.member_id,
+            source=m.source,
+            connection_id=m.connection_id,
+            hris_id=m.hris_id,
+            status=m.status,
+            deactivation_reason=m.deactivation_reason,
+            deactivated_by=m.deactivated_by,
+            profile=ProfileOut.of(m.profile),
+            overridden_fields=sorted(m.overrides),
+            approver_member_id=m.approver_member_id,
+            groups=list(m.groups),
+            location=m.location,
+            role=m.role,
+            region=m.region,
+            flags=sorted(m.flags),
+            invite_sent_at=m.invite_sent_at,
+            invite_expires_at=m.invite_expires_at,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            version=m.version,
+        )
+
+
+class MemberList(ResponseModel):
+    items: list[MemberOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
+
+
+class MemberEditRequest(RequestModel):
+    """Profile fields to change; null clears a field. For an HR-managed member every edited field
+    becomes an override that syncs respect until a resync (R16)."""
+
+    first_name: Text | None = None
+    last_name: Text | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)] | None = (
+        None
+    )
+    employee_number: Text | None = None
+    avatar_url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    job_title: Text | None = None
+    department: Text | None = None
+    company: Text | None = None
+    groups: list[Text] = Field(default_factory=list, max_length=100)
+    office_location: Text | None = None
+    home_country: Text | None = None
+    birthday: date | None = None
+    start_date: date | None = None
+    termination_date: date | None = None
+    manager_hris_id: Text | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MemberEditRequest:
+        if not self.model_fields_set:
+            raise ValueError("name at least one field to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class InviteRequest(RequestModel):
+    member_ids: list[MemberId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_INVITES_PER_CALL,
+        description="The queued members to invite",
+    )
+    all: bool = Field(default=False, description="Invite every queued member instead")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> InviteRequest:
+        if self.all == (self.member_ids is not None):
+            raise ValueError("send either `member_ids` or `all: true`")
+        return self
+
+
+class NotSentOut(ResponseModel):
+    member_id: str
+    reason: str = Field(description="not_found, not_queued, missing_email or conflict")
+
+
+class InviteResultOut(ResponseModel):
+    sent: list[str]
+    not_sent: list[NotSentOut]
+
+    @classmethod
+    def of(cls, r: InviteResult) -> InviteResultOut:
+        return cls(
+            sent=list(r.sent), not_sent=[NotSentOut(member_id=m, reason=reason) for m, reason in r.not_sent]
+        )
+
+
+class TaskOut(ResponseModel):
+    id: str
+    member_id: str
+    type: TaskType
+    status: TaskStatus
+    reason: str = Field(description="Why it opened: created, left_hris, terminated, offboarded ...")
+    connection_id: str | None
+    run_id: str | None
+    opened_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+
+    @classmethod
+    def of(cls, t: Task) -> TaskOut:
+        return cls(
+            id=t.task_id,
+            member_id=t.member_id,
+            type=t.type,
+            status=t.status,
+            reason=t.reason,
+            connection_id=t.connection_id,
+            run_id=t.run_id,
+            opened_at=t.opened_at,
+            completed_at=t.completed_at,
+            completed_by=t.completed_by,
+        )
+
+
+class TaskList(ResponseModel):
+    items: list[TaskOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
+
+
+class AuditEntryOut(ResponseModel):
+    id: str
+    member_id: str
+    at: datetime
+    actor: Actor
+    actor_id: str | None = Field(description="The admin's id, or the run (or webhook) that acted")
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    run_id: str | None
+    connection_id: str | None
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditEntryOut:
+        return cls(
+            id=e.entry_id,
+            member_id=e.member_id,
+            at=e.at,
+            actor=e.actor,
+            actor_id=e.actor_id,
+            action=e.action,
+            before=dict(e.before),
+            after=dict(e.after),
+            run_id=e.run_id,
+            connection_id=e.connection_id,
+        )
+
+
+class AuditList(ResponseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)

@@ -1,0 +1,209 @@
+"""``/v1/connections``: connect, list, read, edit, disconnect; directory, preview, match, sync now,
+runs of a connection. Each route reads the request, calls one service and shapes the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from functions.admin_api.deps import Admin, Caller, Services
+from functions.admin_api.errors import responses
+from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
+from functions.admin_api.models.connections import (
+    ConnectionList,
+    ConnectionOut,
+    ConnectRequest,
+    ConnectResponse,
+    DirectoryOut,
+    EditConnectionRequest,
+    EditConnectionResponse,
+    MatchRequest,
+)
+from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOut, RunSummaryOut
+from functions.admin_api.paging import page_of
+from shared.services import connections, sync
+
+router = Router()
+
+TAG = "Connections"
+ConnectionId = Annotated[str, Path(min_length=1, max_length=200, description="The connection's id")]
+# Preview and match compute their answer on each call: they cap what they show instead of paging.
+ShowLimit = Annotated[int, Query(ge=1, le=1000, description="How many actions, warnings or pairs to show")]
+
+
+@router.post(
+    "/v1/connections",
+    tags=[TAG],
+    summary="Connect an HR system",
+    description="Validates the settings, stores the credentials as a secret (never returned), "
+    "schedules the connection (R28) and starts the first import (R22: one active connection per "
+    "tenant by default).",
+    status_code=202,
+    responses=responses(202, "Connected; the first import is running", 403, 409, 415),
+)
+def connect(body: Annotated[ConnectRequest, Body()], caller: Admin, ports: Services) -> ConnectResponse:
+    result = connections.connect(
+        ports,
+        caller.tenant_id,
+        provider=body.provider,
+        label=body.label,
+        credentials=body.credentials.to_credentials(),
+        options=body.options("label"),
+    )
+    return ConnectResponse(connection=ConnectionOut.of(result.connection), run=RunOut.of(result.run))
+
+
+@router.get(
+    "/v1/connections",
+    tags=[TAG],
+    summary="List the tenant's connections",
+    description="Oldest first, disconnected ones included.",
+    responses=responses(200, "One page of connections"),
+)
+def list_connections(
+    caller: Caller, ports: Services, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> ConnectionList:
+    everything = connections.list_connections(ports, caller.tenant_id)
+    page, next_cursor = page_of(everything, listing="connections", cursor=cursor, limit=limit)
+    return ConnectionList(items=[ConnectionOut.of(c) for c in page], next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/connections/<connection_id>",
+    tags=[TAG],
+    summary="Read a connection",
+    responses=responses(200, "The connection", 404),
+)
+def get_connection(connection_id: ConnectionId, caller: Caller, ports: Services) -> ConnectionOut:
+    return ConnectionOut.of(connections.get_connection(ports, caller.tenant_id, connection_id))
+
+
+@router.patch(
+    "/v1/connections/<connection_id>",
+    tags=[TAG],
+    summary="Edit a connection's scope, settings or credentials",
+    description="A changed scope starts a sync at once (R19), or applies after the sync already "
+    "running. Objects given (scope, mappings, safety, schedule) replace the whole object.",
+    responses=responses(200, "The edited connection", 403, 404, 409, 415),
+)
+def edit_connection(
+    connection_id: ConnectionId,
+    body: Annotated[EditConnectionRequest, Body()],
+    caller: Admin,
+    ports: Services,
+) -> EditConnectionResponse:
+    result = connections.edit_connection(
+        ports,
+        caller.tenant_id,
+        connection_id,
+        body.options(),
+        credentials=body.credentials.to_credentials() if body.credentials else None,
+        expected_version=body.expected_version,
+    )
+    return EditConnectionResponse(
+        connection=ConnectionOut.of(result.connection),
+        run=RunOut.of(result.run) if result.run else None,
+        running_run_id=result.running_run_id,
+    )
+
+
+@router.delete(
+    "/v1/connections/<connection_id>",
+    tags=[TAG],
+    summary="Disconnect",
+    description="Removes the schedule and the credentials; members and their links stay (R20). "
+    "Disconnecting twice is harmless.",
+    responses=responses(200, "The disconnected connection", 403, 404),
+)
+def disconnect(connection_id: ConnectionId, caller: Admin, ports: Services) -> ConnectionOut:
+    return ConnectionOut.of(connections.disconnect(ports, caller.tenant_id, connection_id))
+
+
+@router.get(
+    "/v1/connections/<connection_id>/directory",
+    tags=[TAG],
+    summary="The HR system's companies, groups and people, for picking a scope",
+    description="Companies and groups whole; people paged, optionally filtered by `q`.",
+    responses=responses(200, "The directory", 404, 409, 502),
+)
+def directory(
+    connection_id: ConnectionId,
+    caller: Caller,
+    ports: Services,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Part of a person's name or id")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> DirectoryOut:
+    found = connections.directory(ports, caller.tenant_id, connection_id)
+    needle = q.casefold() if q else None
+    people = sorted(
+        (p for p in found.people if needle is None or needle in p.name.casefold() or needle in p.id.casefold()),
+        key=lambda p: (p.name.casefold(), p.id),
+    )
+    page, next_cursor = page_of(people, listing=f"people:{connection_id}:{q or ''}", cursor=cursor, limit=limit)
+    return DirectoryOut.of(found, page, len(people), next_cursor)
+
+
+@router.post(
+    "/v1/connections/<connection_id>/preview",
+    tags=[TAG],
+    summary="The plan a sync would apply now, applying nothing",
+    responses=responses(200, "The plan", 403, 404, 409, 502),
+)
+def preview(
+    connection_id: ConnectionId, caller: Admin, ports: Services, limit: ShowLimit = 100
+) -> PreviewOut:
+    return PreviewOut.of(connections.preview(ports, caller.tenant_id, connection_id), limit)
+
+
+@router.post(
+    "/v1/connections/<connection_id>/match",
+    tags=[TAG],
+    summary="Pair employees with existing members (R05)",
+    description="By stored link, then by email (case-insensitive). With `dry_run` (the default) "
+    "nothing is stored; otherwise the new links are stored and nothing else changes.",
+    responses=responses(200, "The pairs", 403, 404, 409, 415, 502),
+)
+def match(
+    connection_id: ConnectionId,
+    caller: Admin,
+    ports: Services,
+    body: Annotated[MatchRequest | None, Body()] = None,
+    limit: ShowLimit = 100,
+) -> MatchOut:
+    dry_run = body.dry_run if body is not None else True
+    result = connections.match(ports, caller.tenant_id, connection_id, dry_run=dry_run, admin_id=caller.subject)
+    return MatchOut.of(result, limit)
+
+
+@router.post(
+    "/v1/connections/<connection_id>/sync",
+    tags=[TAG],
+    summary="Sync now",
+    description="Starts a full sync; 409 `sync_running` (naming the running run) while one runs (R29).",
+    status_code=202,
+    responses=responses(202, "The run, started", 403, 404, 409),
+)
+def sync_now(connection_id: ConnectionId, caller: Admin, ports: Services) -> RunOut:
+    return RunOut.of(sync.request_sync(ports, caller.tenant_id, connection_id))
+
+
+@router.get(
+    "/v1/connections/<connection_id>/runs",
+    tags=[TAG],
+    summary="The connection's sync runs, newest first",
+    responses=responses(200, "One page of runs", 404),
+)
+def list_runs(
+    connection_id: ConnectionId,
+    caller: Caller,
+    ports: Services,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> RunList:
+    page = sync.list_runs(ports, caller.tenant_id, connection_id, cursor=cursor, limit=limit)
+    return RunList(items=[RunSummaryOut.of(r) for r in page.items], next_cursor=page.next_cursor)

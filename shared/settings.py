@@ -1,0 +1,125 @@
+"""Typed settings of every function, read from the environment once per cold start.
+
+The variable names are the ones the CDK stack sets (``infra/environment.py``: field names in upper
+case), and each function's model requires exactly what its declared access gives it
+(``infra/catalog.py``), so a missing variable fails the first invocation with a clear
+``ValidationError`` instead of a ``KeyError`` deep in an adapter.
+
+Nothing here reads the environment at import: call ``load(SettingsClass)`` (cached per class) from
+a composition root, on the first invocation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover - the factory imports boto3: only when resources() is called
+    from shared.adapters.factory import AwsResources
+
+# Webhook bodies larger than this are refused with 413 (API Gateway's own limit is 10 MB).
+DEFAULT_MAX_WEBHOOK_BYTES = 1_048_576
+
+
+class FunctionSettings(BaseSettings):
+    """What every function gets (``stage`` and Powertools' own two variables)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    stage: str = Field(min_length=1)
+    powertools_service_name: str = Field(min_length=1)
+    powertools_metrics_namespace: str = Field(min_length=1)
+
+    # Optional everywhere; a subclass re-declares as required what its function needs.
+    table_name: str | None = None
+    bucket_name: str | None = None
+    secrets_prefix: str | None = None
+    webhook_queue_url: str | None = None
+    idempotency_table_name: str | None = None
+    state_machine_arn: str | None = None
+    schedule_group: str | None = None
+    schedule_target_arn: str | None = None
+    scheduler_role_arn: str | None = None
+    event_bus_name: str | None = None
+    ses_sender: str | None = None
+    ses_configuration_set: str | None = None
+
+    def resources(self) -> AwsResources:
+        """The resource names the adapters factory needs (unset ones keep harmless defaults: the
+        function's IAM policy does not allow it to use them anyway)."""
+        from shared.adapters.factory import AwsResources  # noqa: PLC0415
+
+        defaults = AwsResources(table_name="")
+        return AwsResources(
+            table_name=self.table_name or "",
+            bucket=self.bucket_name or defaults.bucket,
+            secret_prefix=self.secrets_prefix or defaults.secret_prefix,
+            schedule_group=self.schedule_group or defaults.schedule_group,
+            schedule_target_arn=self.schedule_target_arn or defaults.schedule_target_arn,
+            schedule_role_arn=self.scheduler_role_arn or defaults.schedule_role_arn,
+            state_machine_arn=self.state_machine_arn or defaults.state_machine_arn,
+            event_bus=self.event_bus_name or defaults.event_bus,
+            mail_sender=self.ses_sender or defaults.mail_sender,
+            mail_configuration_set=self.ses_configuration_set or defaults.mail_configuration_set,
+            webhook_queue_url=self.webhook_queue_url or defaults.webhook_queue_url,
+        )
+
+
+class AdminApiSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    bucket_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
+    state_machine_arn: str = Field(min_length=1)
+    schedule_group: str = Field(min_length=1)
+    schedule_target_arn: str | None = None  # absent when sync_trigger is not deployed
+    scheduler_role_arn: str = Field(min_length=1)
+    event_bus_name: str = Field(min_length=1)
+    ses_sender: str = Field(min_length=1)
+    ses_configuration_set: str | None = None
+
+
+class WebhookIngestSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
+    webhook_queue_url: str = Field(min_length=1)
+    # How long a connection, its tenant and its webhook secret are cached in a warm container.
+    connection_cache_seconds: float = Field(default=60.0, ge=0, le=900)
+    max_webhook_bytes: int = Field(default=DEFAULT_MAX_WEBHOOK_BYTES, ge=1)
+
+
+class WebhookWorkerSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
+    idempotency_table_name: str = Field(min_length=1)
+    event_bus_name: str = Field(min_length=1)
+    ses_sender: str = Field(min_length=1)
+    ses_configuration_set: str | None = None
+    # How long a processed delivery is remembered (R24: replays within it change nothing; after it
+    # the services' per-action keys still make a replay harmless).
+    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+
+class SyncStepsSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    bucket_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
+    event_bus_name: str = Field(min_length=1)
+    ses_sender: str = Field(min_length=1)
+    ses_configuration_set: str | None = None
+
+
+class SyncTriggerSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    state_machine_arn: str = Field(min_length=1)
+
+
+S = TypeVar("S", bound=FunctionSettings)
+
+
+@cache
+def load(settings_class: type[S]) -> S:
+    """The function's settings, read from the environment the first time (then cached)."""
+    return settings_class()

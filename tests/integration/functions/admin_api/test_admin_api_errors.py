@@ -1,0 +1,157 @@
+"""The one error shape for every failure: 401 without identity, 403 without the admin role, 404 for
+unknown routes and resources, 415 for a body that is not JSON, 422 for invalid input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from admin_api_client import Answer, Client, build_event, invoke
+from admin_api_scenarios import connected
+
+from functions.admin_api.identity import ADMIN_GROUP
+from infra.constants import ADMIN_GROUP as STACK_ADMIN_GROUP
+from tests.support.events import event_names, load_event
+from tests.support.world import World
+
+
+def assert_error_shape(answer: Answer, status: int, code: str | None = None) -> None:
+    assert answer.status == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    assert "Traceback" not in answer.text
+    if code is not None:
+        assert body["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "authorizer",
+    [
+        None,
+        {},
+        {"claims": {}},
+        {"claims": {"sub": "admin-1"}},  # no tenant
+        {"claims": {"custom:tenant_id": "tenant-a"}},  # no subject
+        {"claims": {"sub": "admin-1", "tenant_id": ""}},
+        {"claims": {"sub": "admin-1", "tenant_id": "tenant a\n"}},
+        {"claims": {"sub": "admin-1", "tenant_id": ["tenant-a"]}},
+    ],
+    ids=["no-authorizer", "empty", "no-claims", "no-tenant", "no-subject", "empty-tenant", "bad-tenant", "list"],
+)
+def test_a_request_without_a_verified_tenant_and_subject_is_401(
+    world: World, authorizer: dict[str, Any] | None
+) -> None:
+    answer = invoke(build_event("GET", "/v1/members", authorizer=authorizer))
+    assert_error_shape(answer, 401, "unauthenticated")
+
+
+def test_the_sample_unauthenticated_event_is_401(world: World) -> None:
+    assert_error_shape(invoke(load_event("admin_api/unauthenticated")), 401, "unauthenticated")
+
+
+def test_identity_from_a_lambda_authorizer_context(world: World, api: Client) -> None:
+    tenant = connected(world, api)
+    event = load_event("admin_api/lambda_authorizer_get_member")
+    member_id = tenant.member_id(world, "ann")
+    event["path"] = f"/v1/members/{member_id}"
+    answer = invoke(event)
+    assert answer.status == 200, answer.text
+    assert answer.json["id"] == member_id
+    event["httpMethod"] = "POST"
+    event["path"] += "/deactivate"
+    assert_error_shape(invoke(event), 403, "forbidden")  # its role is "viewer"
+    event["requestContext"]["authorizer"]["role"] = "admin"
+    assert invoke(event).status == 200
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [{"cognito:groups": "admins"}, {"cognito:groups": "[readers admins]"}, {"scope": "openid hris-sync/admin"},
+     {"role": "admin"}, {"groups": ["admins"]}],
+    ids=["cognito-group", "cognito-groups-list", "oauth-scope", "role", "json-list"],
+)
+def test_each_documented_admin_grant_allows_writes(world: World, grant: dict[str, Any]) -> None:
+    authorizer = {"claims": {"sub": "admin-1", "tenant_id": "tenant-a", **grant}}
+    answer = invoke(build_event("POST", "/v1/invites/send", body={"all": True}, authorizer=authorizer))
+    assert answer.status == 200, answer.text
+
+
+def test_a_non_admin_may_read_but_not_write(world: World, api: Client, viewer: Client) -> None:
+    tenant = connected(world, api)
+    assert viewer.get("/v1/members").status == 200
+    assert viewer.get(f"/v1/connections/{tenant.connection_id}").status == 200
+    member_id = tenant.member_id(world, "ann")
+    for answer in (
+        viewer.post(f"/v1/members/{member_id}/deactivate"),
+        viewer.patch(f"/v1/members/{member_id}", {"first_name": "X"}),
+        viewer.delete(f"/v1/connections/{tenant.connection_id}"),
+        viewer.post("/v1/connections", {"provider": "fakehr", "label": "x", "credentials": {}}),
+    ):
+        assert_error_shape(answer, 403, "forbidden")
+    assert world.members.get("tenant-a", member_id).profile.first_name == "Ann"
+
+
+def test_the_admin_group_is_the_one_the_stack_creates() -> None:
+    assert ADMIN_GROUP == STACK_ADMIN_GROUP
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/nothing"), ("GET", "/v2/members"), ("PUT", "/v1/members"), ("DELETE", "/v1/members/x")],
+)
+def test_an_unknown_route_is_404_in_the_error_shape(world: World, api: Client, method: str, path: str) -> None:
+    assert_error_shape(api.request(method, path), 404, "route_not_found")
+
+
+@pytest.mark.parametrize(
+    ("query", "location"),
+    [
+        ({"limit": "0"}, ["query", "limit"]),
+        ({"limit": "201"}, ["query", "limit"]),
+        ({"limit": "ten"}, ["query", "limit"]),
+        ({"status": "sleeping"}, ["query", "status"]),
+        ({"cursor": ""}, ["query", "cursor"]),
+    ],
+)
+def test_bad_query_parameters_are_422_naming_the_parameter(
+    world: World, api: Client, query: dict[str, str], location: list[str]
+) -> None:
+    answer = api.get("/v1/members", query=query)
+    assert_error_shape(answer, 422, "validation_failed")
+    assert answer.json["error"]["details"]["errors"][0]["location"] == location
+
+
+def test_a_cursor_the_api_did_not_issue_is_422(world: World, api: Client) -> None:
+    assert_error_shape(api.get("/v1/members", query={"cursor": "bm90LWEtY3Vyc29y"}), 422, "invalid_input")
+    assert_error_shape(api.get("/v1/connections", query={"cursor": "%%%"}), 422, "invalid_input")
+
+
+def test_a_body_that_is_not_json_is_refused_in_the_error_shape(world: World, api: Client) -> None:
+    answer = api.request("POST", "/v1/connections", raw_body="{not json")
+    assert answer.status in (400, 422)
+    assert_error_shape(answer, answer.status)
+
+
+def test_a_missing_body_is_422(world: World, api: Client) -> None:
+    assert_error_shape(api.post("/v1/connections"), 422, "validation_failed")
+
+
+def test_a_wrongly_typed_body_names_every_bad_field(world: World, api: Client) -> None:
+    answer = api.post(
+        "/v1/connections", {"provider": "Bad Name", "label": "", "credentials": {"secrets": {"k": 5}}, "x": 1}
+    )
+    assert_error_shape(answer, 422, "validation_failed")
+    locations = {tuple(e["location"]) for e in answer.json["error"]["details"]["errors"]}
+    assert {("body", "provider"), ("body", "label"), ("body", "x")} <= locations
+
+
+def test_every_sample_event_is_answered(world: World, api: Client) -> None:
+    connected(world, api)
+    for name in event_names("admin_api"):
+        answer = invoke(load_event(name))
+        assert answer.status < 500, (name, answer.text)
+        assert answer.headers["content-type"] == "application/json"

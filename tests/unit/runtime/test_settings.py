@@ -1,0 +1,121 @@
+"""The functions' settings read the variables the CDK stack sets, once per cold start."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from infra.environment import FunctionEnvironment
+from shared import bootstrap, settings
+from shared.settings import (
+    AdminApiSettings,
+    FunctionSettings,
+    SyncStepsSettings,
+    SyncTriggerSettings,
+    WebhookIngestSettings,
+    WebhookWorkerSettings,
+    load,
+)
+
+FULL = FunctionEnvironment(
+    stage="test",
+    powertools_service_name="hris-sync-x",
+    powertools_metrics_namespace="HrisSync",
+    table_name="tbl",
+    bucket_name="bkt",
+    secrets_prefix="hris-sync/test",
+    webhook_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/q",
+    idempotency_table_name="idem",
+    state_machine_arn="arn:aws:states:eu-west-1:123456789012:stateMachine:m",
+    schedule_group="grp",
+    schedule_target_arn="arn:aws:lambda:eu-west-1:123456789012:function:t",
+    scheduler_role_arn="arn:aws:iam::123456789012:role/r",
+    event_bus_name="bus",
+    ses_sender="noreply@example.com",
+    ses_configuration_set="cfg",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    bootstrap.reset_all()
+
+
+def test_every_settings_field_is_a_variable_the_stack_sets() -> None:
+    stack_names = set(FunctionEnvironment.model_fields)
+    for model in (FunctionSettings, AdminApiSettings, WebhookIngestSettings, SyncStepsSettings):
+        env_fields = {n for n, f in model.model_fields.items() if f.default is not None or f.is_required()}
+        # Tuning knobs with defaults (cache seconds, limits) are ours; every resource name is the stack's.
+        resource_fields = {n for n in env_fields if n in FunctionSettings.model_fields}
+        assert resource_fields <= stack_names
+
+
+@pytest.mark.parametrize(
+    "model",
+    [AdminApiSettings, WebhookIngestSettings, WebhookWorkerSettings, SyncStepsSettings, SyncTriggerSettings],
+)
+def test_settings_read_the_stacks_variables(
+    model: type[FunctionSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    loaded = load(model)
+    assert loaded.stage == "test"
+    assert loaded.table_name == "tbl"
+    resources = loaded.resources()
+    assert resources.table_name == "tbl"
+    assert resources.secret_prefix == "hris-sync/test"
+
+
+def test_a_missing_variable_fails_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FULL.variables().items():
+        if name != "WEBHOOK_QUEUE_URL":
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEBHOOK_QUEUE_URL", raising=False)
+    with pytest.raises(ValidationError, match="webhook_queue_url"):
+        load(WebhookIngestSettings)
+
+
+def test_settings_are_read_once_per_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    first = load(SyncTriggerSettings)
+    monkeypatch.setenv("TABLE_NAME", "other")
+    assert load(SyncTriggerSettings) is first
+    bootstrap.reset_all()
+    assert load(SyncTriggerSettings).table_name == "other"
+
+
+def test_lazy_builds_once_and_can_be_replaced() -> None:
+    built: list[int] = []
+    lazy = bootstrap.Lazy(lambda: built.append(1) or len(built))
+    assert built == []
+    assert lazy.get() == 1
+    assert lazy.get() == 1
+    lazy.set(42)
+    assert lazy.get() == 42
+    bootstrap.reset_all()
+    assert lazy.get() == 2
+
+
+def test_build_ports_creates_no_client_until_a_port_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    made: list[str] = []
+
+    class Session:
+        def client(self, service: str) -> object:
+            made.append(service)
+            return object()
+
+    from shared.adapters.factory import AwsAdapters
+
+    ports = bootstrap.build_ports(
+        load(SyncStepsSettings), adapters=AwsAdapters(load(SyncStepsSettings).resources(), session=Session())
+    )
+    assert made == []
+    assert ports.clock.now().tzinfo is not None
+    assert made == []
+    ports.blobs.delete  # noqa: B018 - first use of the port builds its adapter
+    assert made == ["s3"]
+    assert settings.DEFAULT_MAX_WEBHOOK_BYTES == 1_048_576
