@@ -29,7 +29,7 @@ from infra.local.template import (
     one_resource,
     resources_of_type,
 )
-from shared.adapters.table_schema import create_table
+from shared.adapters.table_schema import TABLE, create_table
 
 EVENT_TAP_QUEUE = "hris-sync-local-events-tap"
 EVENT_TAP_RULE = "hris-sync-local-events-tap"
@@ -126,6 +126,34 @@ class LocalResources:
     event_tap_queue_url: str
 
 
+def _main_table(template: Mapping[str, Any]) -> str:
+    """The service's table: the one with the shared definition's key schema and indexes."""
+    indexes = {gsi.name for gsi in TABLE.global_indexes}
+    keys = [TABLE.partition_key.name, TABLE.sort_key.name]
+    for logical_id, body in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        props = body.get("Properties") or {}
+        if [k["AttributeName"] for k in props.get("KeySchema", [])] == keys and indexes == {
+            g["IndexName"] for g in props.get("GlobalSecondaryIndexes", [])
+        }:
+            return logical_id
+    raise TemplateError("no table in the template matches shared/adapters/table_schema.py")
+
+
+def _create_other_table(dynamodb: Any, resolve: Resolver, logical_id: str, props: Mapping[str, Any]) -> None:
+    dynamodb.create_table(
+        TableName=resolve.physical[logical_id].ref,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=resolve.physical[logical_id].ref,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+
+
 def _blob_bucket(template: Mapping[str, Any]) -> str:
     """The bucket the functions get as BUCKET_NAME (the access-log bucket is the other one)."""
     for resource in resources_of_type(template, "AWS::S3::Bucket").items():
@@ -153,10 +181,13 @@ def create_resources(
     template: Mapping[str, Any], resolve: Resolver, clients: Any, *, create_table_now: bool = True
 ) -> LocalResources:
     """Create every resource the handlers use on moto; ``clients(service)`` gives boto3 clients."""
-    table_id, _ = one_resource(template, "AWS::DynamoDB::Table")
+    table_id = _main_table(template)
     table_name = resolve.physical[table_id].ref
     if create_table_now:
         create_table(clients("dynamodb"), table_name)
+        for logical_id, body in resources_of_type(template, "AWS::DynamoDB::Table").items():
+            if logical_id != table_id:  # e.g. the worker's idempotency records
+                _create_other_table(clients("dynamodb"), resolve, logical_id, body.get("Properties") or {})
 
     s3 = clients("s3")
     for logical_id, body in resources_of_type(template, "AWS::S3::Bucket").items():

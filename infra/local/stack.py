@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class LocalStack:
         self,
         *,
         state_dir: Path = DEFAULT_STATE_DIR,
+        synth_dir: Path = DEFAULT_STATE_DIR / "synth",
         reset: bool = True,
         persist: bool = False,
         port: int = 0,
@@ -65,6 +67,7 @@ class LocalStack:
         ticker_interval: float = 1.0,
     ) -> None:
         self.state_dir = state_dir
+        self.synth_dir = synth_dir
         self.reset = reset
         self.persist = persist
         self.requested_port = port
@@ -99,6 +102,8 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         began = time.perf_counter()
+        # Powertools warns on every invocation that publishes no metric; Lambda would log it quietly.
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         if self.reset:
             for name in ("state", "outbox", "events.jsonl"):
                 path = self.state_dir / name
@@ -108,7 +113,7 @@ class LocalStack:
                     path.unlink()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         root = self._functions_root_context()
-        self.template = load_template(self.state_dir / "synth", functions_root=root)
+        self.template = load_template(self.synth_dir, functions_root=root)
         self.aws.start()
         try:
             self._start_rest()
