@@ -54,7 +54,8 @@ class StepClock:
 
 def one_import(stack: LocalStack, employees: int) -> None:
     clock = StepClock()
-    assert stack.functions is not None
+    if stack.functions is None:
+        raise RuntimeError("the stack is not started")
     stack.functions.observers.append(clock)
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     api = AdminClient(stack.url, stack.token(tenant), timeout=120)

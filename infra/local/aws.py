@@ -174,6 +174,8 @@ class LocalAws:
         self._proxy_thread.start()
         # The interpreter sends its Lambda calls to localhost:MOTO_PORT: the proxy.
         os.environ["MOTO_PORT"] = str(self.proxy_port)
+        # moto's backends are process-wide: start from nothing, whatever ran before in this process.
+        self.moto_api("reset", {})
         self.moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
         return self
 
