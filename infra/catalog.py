@@ -25,6 +25,7 @@ class Access(StrEnum):
     SCHEDULES_MANAGE = "schedules-manage"  # one schedule per connection, in the one group
     WORKFLOW_START = "workflow-start"  # start (and describe) full-sync executions
     WEBHOOK_QUEUE_SEND = "webhook-queue-send"
+    IDEMPOTENCY = "idempotency"  # Powertools Idempotency records in their own table
     MAIL_SEND = "mail-send"  # SES v2, from the verified sender, through the configuration set
     EVENTS_PUT = "events-put"  # member and sync events on the service's bus
     TOKEN_VERIFY = "token-verify"  # noqa: S105 - a name: the OIDC issuer and audience (no AWS access)
@@ -77,7 +78,14 @@ WEBHOOK_WORKER = FunctionSpec(
     memory_mb=512,
     timeout=Duration.minutes(2),
     access=frozenset(
-        {Access.TABLE_READ, Access.TABLE_WRITE, Access.SECRETS_READ, Access.MAIL_SEND, Access.EVENTS_PUT}
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,
+            Access.SECRETS_READ,
+            Access.MAIL_SEND,
+            Access.EVENTS_PUT,
+            Access.IDEMPOTENCY,
+        }
     ),
     reserved_concurrency=10,
 )

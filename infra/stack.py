@@ -49,6 +49,7 @@ class HrisSyncStack(Stack):
         functions.wire(
             Wiring(
                 table=storage.table,
+                idempotency_table=storage.idempotency_table,
                 bucket=storage.blobs,
                 webhook_queue=sync.webhook_queue,
                 state_machine_arn=sync.state_machine_arn,

@@ -18,6 +18,7 @@ Metric names (namespace from ``POWERTOOLS_METRICS_NAMESPACE``):
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -116,7 +117,10 @@ def instrumented(correlation_id_path: str | None = None) -> Callable[[F], F]:
                         flushed, correlation_id_path=correlation_id_path, clear_state=True
                     )
                 )
-            return built[0](event, context)
+            with warnings.catch_warnings():
+                # An invocation that only emitted single metrics (a rejected webhook) is fine.
+                warnings.filterwarnings("ignore", message="No application metrics to publish")
+                return built[0](event, context)
 
         return wrapper  # type: ignore[return-value]
 

@@ -45,6 +45,8 @@ TABLE_WRITE_ACTIONS = (
 BLOBS_READ_ACTIONS = ("s3:GetObject",)
 BLOBS_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
 SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+# What Powertools' DynamoDBPersistenceLayer calls (get, conditional put, update, delete on failure).
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 SECRETS_MANAGE_ACTIONS = (
     "secretsmanager:CreateSecret",
     "secretsmanager:PutSecretValue",
@@ -69,6 +71,7 @@ class Wiring:
     """Everything a function's access may refer to (None: not deployed in this stack)."""
 
     table: ITable
+    idempotency_table: ITable
     bucket: s3.IBucket
     webhook_queue: sqs.IQueue
     state_machine_arn: str | None
@@ -184,6 +187,7 @@ class ServiceFunctions(Construct):
             bucket_name=w.bucket.bucket_name if uses_blobs else None,
             secrets_prefix=self.secrets_prefix() if uses_secrets else None,
             webhook_queue_url=w.webhook_queue.queue_url if Access.WEBHOOK_QUEUE_SEND in access else None,
+            idempotency_table_name=w.idempotency_table.table_name if Access.IDEMPOTENCY in access else None,
             state_machine_arn=w.state_machine_arn if Access.WORKFLOW_START in access else None,
             schedule_group=w.schedule_group_name if schedules else None,
             schedule_target_arn=w.schedule_target.function_arn if schedules and w.schedule_target else None,
@@ -220,6 +224,8 @@ class ServiceFunctions(Construct):
             )
         if Access.TABLE_WRITE in access:
             allow(TABLE_WRITE_ACTIONS, [w.table.table_arn])
+        if Access.IDEMPOTENCY in access:
+            allow(IDEMPOTENCY_ACTIONS, [w.idempotency_table.table_arn])
         objects = "snapshots and plan chunks are objects keyed per run at run time, in this bucket only"
         if Access.BLOBS_READ in access:
             allow(BLOBS_READ_ACTIONS, [w.bucket.arn_for_objects("*")], objects)

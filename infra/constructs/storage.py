@@ -10,7 +10,7 @@ from constructs import Construct
 from infra.config import DeployConfig
 from infra.constants import ACCESS_LOG_EXPIRY, APP_NAME, BLOB_EXPIRY, NONCURRENT_VERSION_EXPIRY
 from infra.nag import acknowledge
-from shared.adapters.table_schema import TABLE, KeyAttribute, TableSchema
+from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE, KeyAttribute, TableSchema
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -68,6 +68,21 @@ class Storage(Construct):
                 projection_type=_PROJECTIONS[gsi.projection],
                 non_key_attributes=list(gsi.non_key_attributes) or None,
             )
+
+        # Powertools Idempotency records of the webhook worker (their own table: see table_schema).
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            table_name=f"{APP_NAME}-{config.stage}-idempotency",
+            partition_key=_attribute(IDEMPOTENCY_TABLE.key),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=IDEMPOTENCY_TABLE.ttl_attribute,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=IDEMPOTENCY_TABLE.point_in_time_recovery
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
 
         self.access_logs = s3.Bucket(
             self,

@@ -42,7 +42,7 @@ from infra.constants import (
 from infra.nag import acknowledge, nag_form
 
 # The steps the sync_steps function answers (the `step` field of every task's payload).
-STEPS = ("start", "fetch_page", "plan", "hold", "apply_chunk", "finish", "fail")
+STEPS = ("start", "fetch_page", "plan", "apply_chunk", "finish", "fail")
 
 
 class Sync(Construct):
@@ -143,7 +143,6 @@ class Sync(Construct):
         start = step("start", "Start")
         fetch = step("fetch_page", "FetchPage")
         plan = step("plan", "Plan")
-        hold = step("hold", "HoldForConfirmation")
         finish = step("finish", "Finish")
         apply_chunk = self._step(steps, "apply_chunk", "ApplyChunk")
         apply_chunks = sfn.Map(
@@ -166,10 +165,10 @@ class Sync(Construct):
         held = sfn.Succeed(self, "Held", comment="The guard held the plan: an admin confirms or discards it")
         apply_chunks.next(finish)
         finish.next(done)
-        hold.next(held)
         guard = (
             sfn.Choice(self, "Guard", comment="R23: a plan over the thresholds waits for an admin")
-            .when(sfn.Condition.string_equals("$.verdict", "blocked"), hold)
+            # The plan step already held the plan, told the admins and freed the lock (R23).
+            .when(sfn.Condition.string_equals("$.verdict", "blocked"), held)
             .otherwise(apply_chunks)
         )
         plan.next(guard)

@@ -161,3 +161,41 @@ def create_table(client: Any, table_name: str, schema: TableSchema = TABLE) -> N
     ttl = ttl_kwargs(table_name, schema)
     if ttl is not None:
         client.update_time_to_live(**ttl)
+
+
+# ---------------------------------------------------------------------------------------------
+# The idempotency table (webhook worker): Powertools Idempotency records, one per delivery
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencySchema:
+    """Powertools' ``DynamoDBPersistenceLayer`` layout: a hash key ``id`` (the function name and a
+    hash of connection + delivery id) and an ``expiration`` TTL. Its own table, not the main one:
+    Powertools writes one static partition (``idempotency#<function>``) when given a sort key, which
+    would break the main table's tenant-first keys; here every record has its own partition and
+    disappears through TTL. Records hold only counts, never personal data."""
+
+    key: KeyAttribute = KeyAttribute("id")
+    ttl_attribute: str = "expiration"
+    point_in_time_recovery: bool = True
+
+
+IDEMPOTENCY_TABLE = IdempotencySchema()
+
+
+def create_idempotency_table(
+    client: Any, table_name: str, schema: IdempotencySchema = IDEMPOTENCY_TABLE
+) -> None:
+    """Create the idempotency table with a boto3 client and wait until it is active."""
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=[{"AttributeName": schema.key.name, "AttributeType": schema.key.type}],
+        KeySchema=[{"AttributeName": schema.key.name, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.ttl_attribute},
+    )

@@ -11,7 +11,7 @@ import pytest
 
 from infra.catalog import FUNCTIONS
 from infra.environment import FunctionEnvironment
-from shared.adapters.table_schema import TABLE
+from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
 from tests.infra.conftest import Synthesized, resolve_join
 
 STAGE = "dev"
@@ -124,8 +124,18 @@ def _definition(stack: Synthesized) -> dict[str, Any]:
 # --- storage -----------------------------------------------------------------------------------
 
 
+def _main_table(stack: Synthesized) -> tuple[str, dict[str, Any]]:
+    (found,) = [(k, t) for k, t in stack.of_type("AWS::DynamoDB::Table").items() if "Idempotency" not in k]
+    return found
+
+
+def _idempotency_table(stack: Synthesized) -> tuple[str, dict[str, Any]]:
+    (found,) = [(k, t) for k, t in stack.of_type("AWS::DynamoDB::Table").items() if "Idempotency" in k]
+    return found
+
+
 def test_table_key_schema_and_gsis_equal_the_shared_definition(stack: Synthesized) -> None:
-    table = stack.one("AWS::DynamoDB::Table")["Properties"]
+    table = _main_table(stack)[1]["Properties"]
     assert table["KeySchema"] == [
         {"AttributeName": TABLE.partition_key.name, "KeyType": "HASH"},
         {"AttributeName": TABLE.sort_key.name, "KeyType": "RANGE"},
@@ -144,7 +154,7 @@ def test_table_key_schema_and_gsis_equal_the_shared_definition(stack: Synthesize
 
 
 def test_table_has_pitr_deletion_protection_ttl_stream_and_encryption(stack: Synthesized) -> None:
-    table = stack.one("AWS::DynamoDB::Table")
+    table = _main_table(stack)[1]
     properties = table["Properties"]
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["DeletionProtectionEnabled"] is True
@@ -215,7 +225,8 @@ def test_every_function_has_exactly_the_iam_actions_its_code_needs(stack: Synthe
 
 
 def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
-    table_id = next(iter(stack.of_type("AWS::DynamoDB::Table")))
+    table_id = _main_table(stack)[0]
+    idempotency_id = _idempotency_table(stack)[0]
     bucket_ids = {k for k, b in stack.of_type("AWS::S3::Bucket").items() if "Blobs" in k}
     for name in EXPECTED_ACTIONS:
         _, function = _function(stack, name)
@@ -224,7 +235,8 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
             assert statement["Effect"] == "Allow"
             assert "*" not in _as_list(statement["Action"]), name
         if "dynamodb:PutItem" in _actions(statements):
-            assert _resources_for(statements, "dynamodb:PutItem") == [f"<{table_id}>"]
+            expected = [f"<{table_id}>"] + ([f"<{idempotency_id}>"] if name == "webhook_worker" else [])
+            assert sorted(_resources_for(statements, "dynamodb:PutItem")) == sorted(expected), name
         if "dynamodb:Query" in _actions(statements):
             assert sorted(_resources_for(statements, "dynamodb:Query")) == [
                 f"<{table_id}>",
@@ -451,7 +463,6 @@ def test_the_state_machine_has_the_expected_states_and_retry_policies(stack: Syn
         "MorePages",
         "Plan",
         "Guard",
-        "HoldForConfirmation",
         "Held",
         "ApplyChunks",
         "Finish",
@@ -469,10 +480,9 @@ def test_the_state_machine_has_the_expected_states_and_retry_policies(stack: Syn
     assert states["Guard"]["Choices"][0] == {
         "Variable": "$.verdict",
         "StringEquals": "blocked",
-        "Next": "HoldForConfirmation",
+        "Next": "Held",
     }
     assert states["Guard"]["Default"] == "ApplyChunks"
-    assert states["HoldForConfirmation"]["Next"] == "Held"
     assert states["Held"]["Type"] == "Succeed"
     # Apply: a Map over the plan's chunks with bounded concurrency, then finish.
     apply = states["ApplyChunks"]
@@ -486,7 +496,7 @@ def test_the_state_machine_has_the_expected_states_and_retry_policies(stack: Syn
     assert states["SyncFailed"]["Type"] == "Fail"
 
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"} | inner
-    assert set(tasks) == {"Start", "FetchPage", "Plan", "HoldForConfirmation", "ApplyChunk", "Finish", "Fail"}
+    assert set(tasks) == {"Start", "FetchPage", "Plan", "ApplyChunk", "Finish", "Fail"}
     steps_id, _ = _function(stack, "sync_steps")
     for name, task in tasks.items():
         assert task["Resource"] == f"<{steps_id}>", name
@@ -504,7 +514,6 @@ def test_the_state_machine_has_the_expected_states_and_retry_policies(stack: Syn
         "Start": "start",
         "FetchPage": "fetch_page",
         "Plan": "plan",
-        "HoldForConfirmation": "hold",
         "ApplyChunk": "apply_chunk",
         "Finish": "finish",
         "Fail": "fail",
@@ -513,7 +522,7 @@ def test_the_state_machine_has_the_expected_states_and_retry_policies(stack: Syn
 
 def test_every_task_and_the_map_catch_into_the_fail_step(stack: Synthesized) -> None:
     states = _definition(stack)["States"]
-    for name in ("Start", "FetchPage", "Plan", "HoldForConfirmation", "ApplyChunks", "Finish"):
+    for name in ("Start", "FetchPage", "Plan", "ApplyChunks", "Finish"):
         assert states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Fail"}
         ]
@@ -648,3 +657,45 @@ def test_a_handler_that_does_not_exist_is_not_deployed(
         "AWS::CloudWatch::Alarm",
     ):
         assert bare.of_type(cfn_type), cfn_type
+
+
+def test_the_worker_keeps_idempotency_records_in_their_own_table(stack: Synthesized) -> None:
+    table_id, table = _idempotency_table(stack)
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": IDEMPOTENCY_TABLE.key.name, "KeyType": "HASH"}]
+    assert properties["TimeToLiveSpecification"] == {
+        "AttributeName": IDEMPOTENCY_TABLE.ttl_attribute,
+        "Enabled": True,
+    }
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    worker = _function(stack, "webhook_worker")[1]
+    assert worker["Properties"]["Environment"]["Variables"]["IDEMPOTENCY_TABLE_NAME"] == {"Ref": table_id}
+    statements = _statements_of_role(stack, _role_id(worker))
+    on_table = {
+        action
+        for s in statements
+        if f"<{table_id}>" in [resolve_join(r) for r in _as_list(s["Resource"])]
+        for action in _as_list(s["Action"])
+    }
+    assert on_table == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    for name in EXPECTED_ACTIONS:
+        if name != "webhook_worker":
+            variables = _function(stack, name)[1]["Properties"]["Environment"]["Variables"]
+            assert "IDEMPOTENCY_TABLE_NAME" not in variables, name
+
+
+def test_a_confirmed_held_plan_skips_fetch_and_plan(stack: Synthesized) -> None:
+    states = _definition(stack)["States"]
+    assert states["Start"]["Next"] == "Route"
+    assert states["Route"]["Choices"] == [
+        {"Variable": "$.phase", "StringEquals": "apply", "Next": "ApplyChunks"}
+    ]
+    assert states["Route"]["Default"] == "FetchPage"
+
+
+def test_the_machine_asks_only_for_steps_the_function_has() -> None:
+    from infra.constructs.sync import STEPS
+    from shared.services.sync_machine import STEPS as HANDLED
+
+    assert set(STEPS) == set(HANDLED)

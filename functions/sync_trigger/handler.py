@@ -1,0 +1,55 @@
+"""Start a full sync: the target of each connection's EventBridge Scheduler schedule and of "sync now".
+
+Input: ``{"tenant_id", "connection_id", "trigger"}`` (what ``connections`` puts in the schedule).
+Takes the connection's lock and starts the state machine (``sync.request_sync``), answering
+``{"status": "started", "run_id"}``; while another full sync holds the lock it answers
+``{"status": "already_running", "run_id": <the running run>}`` (R29) and starts nothing. A schedule
+that outlived its connection (deleted, disconnected) answers ``skipped`` instead of failing, so
+the Scheduler does not retry it. Other errors are raised: the Scheduler retries them.
+
+Importing this module reads no environment and builds nothing: the first invocation does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.bootstrap import Lazy
+from shared.observability import instrumented
+
+if TYPE_CHECKING:
+    from shared.services.context import Ports
+
+
+def _build() -> Ports:
+    from shared.bootstrap import build_ports  # noqa: PLC0415 - cold start: built on first call
+    from shared.settings import SyncTriggerSettings, load  # noqa: PLC0415
+
+    return build_ports(load(SyncTriggerSettings))
+
+
+_ports = Lazy(_build)
+
+
+@instrumented()
+def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
+    from shared import observability  # noqa: PLC0415
+    from shared.errors import ConnectionNotFound, InvalidState, LockHeld  # noqa: PLC0415
+    from shared.services.sync import request_sync  # noqa: PLC0415
+    from shared.services.sync_machine import ExecutionInput  # noqa: PLC0415
+
+    given = ExecutionInput.model_validate(event)
+    observability.bind(
+        tenant_id=given.tenant_id, connection_id=given.connection_id, trigger=given.trigger.value
+    )
+    log = observability.logger()
+    try:
+        run = request_sync(_ports.get(), given.tenant_id, given.connection_id, given.trigger)
+    except LockHeld as held:
+        log.info("full sync already running", extra={"run_id": held.holder})
+        return {"status": "already_running", "run_id": held.holder}
+    except (ConnectionNotFound, InvalidState) as gone:
+        log.warning("schedule without a syncable connection", extra={"reason": gone.code})
+        return {"status": "skipped", "reason": gone.code}
+    log.info("full sync started", extra={"run_id": run.run_id})
+    return {"status": "started", "run_id": run.run_id}

@@ -1,0 +1,145 @@
+"""Webhook intake: what the ingest function does between the HTTP request and the queue.
+
+``intake`` answers a vendor's handshake, or verifies and parses a delivery
+(``webhooks.receive_webhook``) and puts it on the queue as a ``QueuedWebhook``: only once the queue
+has stored it may the caller answer 202 (nothing is lost). The worker reads the same model back.
+
+Handshakes (answered for a known, connected connection, before any signature check, because the
+vendors send them unsigned or before the signing secret exists):
+- Microsoft Graph subscription validation: ``?validationToken=...`` -> 200 ``text/plain`` with the
+  token, as Graph requires.
+- Slack Events API ``{"type": "url_verification", "challenge": ...}`` -> 200 ``{"challenge": ...}``.
+- HiBob's ping (a signed delivery the connector parses as ``PING``) -> 200, nothing queued.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.domain.models import ConnectionStatus
+from shared.errors import ConnectionNotFound
+from shared.ports import MessageQueue
+from shared.providers.base import WebhookKind
+from shared.services.context import Ports
+from shared.services.webhooks import MAX_WEBHOOK_EMPLOYEES, receive_webhook
+
+# A handshake token or challenge is echoed back: bounded, printable.
+MAX_HANDSHAKE_TOKEN = 1_024
+
+
+class QueuedWebhook(BaseModel):
+    """One verified delivery on the webhook queue (the worker's input)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str = Field(min_length=1)
+    connection_id: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    kind: WebhookKind
+    employee_ids: tuple[str, ...] = Field(max_length=MAX_WEBHOOK_EMPLOYEES)
+    # The vendor's delivery id (or a digest of the body): with the connection, the idempotency key.
+    delivery_id: str = Field(min_length=1, max_length=512)
+    received_at: AwareDatetime
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A vendor's validation request, and the answer it expects."""
+
+    vendor: Literal["microsoft_graph", "slack"]
+    content_type: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """``queued`` (with the messages), ``ping`` (verified, nothing to do) or a ``handshake``."""
+
+    status: Literal["queued", "ping", "ignored", "handshake"]
+    tenant_id: str
+    connection_id: str
+    messages: tuple[QueuedWebhook, ...] = ()
+    handshake: Handshake | None = None
+
+
+def handshake_of(query: Mapping[str, str], raw_body: bytes) -> Handshake | None:
+    """The handshake this request is, if it is one (Microsoft Graph or Slack)."""
+    token = query.get("validationToken")
+    if token:
+        return Handshake("microsoft_graph", "text/plain", token[:MAX_HANDSHAKE_TOKEN])
+    if raw_body[:1] == b"{" and b"url_verification" in raw_body:
+        try:
+            body: Any = json.loads(raw_body)
+        except ValueError:
+            return None
+        challenge = body.get("challenge") if isinstance(body, dict) else None
+        if body.get("type") == "url_verification" and isinstance(challenge, str) and challenge:
+            return Handshake(
+                "slack", "application/json", json.dumps({"challenge": challenge[:MAX_HANDSHAKE_TOKEN]})
+            )
+    return None
+
+
+def _connected(ports: Ports, connection_id: str) -> tuple[str, str]:
+    """(tenant id, provider) of a connection that may receive webhooks; a disconnected one is
+    answered as unknown (R20: nothing about it is accepted any more)."""
+    tenant_id = ports.connections.tenant_of(connection_id)
+    connection = ports.connections.get(tenant_id, connection_id)
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        raise ConnectionNotFound(connection_id)
+    return tenant_id, connection.provider
+
+
+def intake(
+    ports: Ports,
+    queue: MessageQueue,
+    connection_id: str,
+    *,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    raw_body: bytes,
+    received_at: datetime,
+) -> Outcome:
+    """Answer a handshake, or verify, parse and enqueue a delivery.
+
+    Raises ``ConnectionNotFound`` (unknown or disconnected connection), the provider's
+    ``WebhookRejected`` (bad signature) or ``WebhookUnparseable`` (unreadable body), and the
+    queue's errors (``Throttled`` ...): in every one of those cases nothing was queued.
+    """
+    tenant_id, provider = _connected(ports, connection_id)
+    shake = handshake_of(query, raw_body)
+    if shake is not None:
+        return Outcome("handshake", tenant_id, connection_id, handshake=shake)
+    receipt = receive_webhook(ports, connection_id, headers, raw_body)
+    if receipt.event.kind is WebhookKind.PING:
+        return Outcome("ping", tenant_id, connection_id)
+    if not receipt.should_enqueue:
+        return Outcome("ignored", tenant_id, connection_id)
+    event = receipt.event
+    ids = event.employee_ids
+    parts = [ids[i : i + MAX_WEBHOOK_EMPLOYEES] for i in range(0, len(ids), MAX_WEBHOOK_EMPLOYEES)]
+    messages = tuple(
+        QueuedWebhook(
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            provider=provider,
+            kind=event.kind,
+            employee_ids=part,
+            # A delivery naming more people than one message carries is split, each part with
+            # its own stable id (a redelivery of the whole splits the same way).
+            delivery_id=event.delivery_id if len(parts) == 1 else f"{event.delivery_id}#{index}",
+            received_at=received_at,
+            occurred_at=event.occurred_at,
+        )
+        for index, part in enumerate(parts)
+    )
+    for message in messages:
+        queue.send(message.model_dump(mode="json"))
+    return Outcome("queued", tenant_id, connection_id, messages=messages)

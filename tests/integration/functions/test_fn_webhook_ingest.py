@@ -1,0 +1,214 @@
+"""``functions/webhook_ingest`` in-process on moto, from the sample events (signed with the test secret)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from tests.support.lambda_stack import Stack, add_connection, aws_ports, fixed_clock, mocked_stack
+
+from functions.webhook_ingest import handler as ingest
+from shared import bootstrap
+from shared.domain.models import ConnectionStatus
+from tests.support.events import TEST_WEBHOOK_SECRET, connection_of, load_event
+
+PROVIDERS = ("bamboohr", "hibob", "personio", "merge")
+EXPECTED = {
+    "bamboohr": ("1001", "updated"),
+    "hibob": ("3332883884017713100", "updated"),
+    "personio": ("8812345", "updated"),
+    "merge": ("f8b1a2c3-0000-4000-8000-000000000101", "updated"),
+}
+
+
+@pytest.fixture(scope="module")
+def _connected() -> Iterator[Stack]:
+    """One mocked stack for the module: the ingest writes nothing but queue messages."""
+    with mocked_stack() as stack:
+        ports = aws_ports()
+        for provider in PROVIDERS:
+            add_connection(ports, provider)
+        yield stack
+
+
+@pytest.fixture
+def connected(_connected: Stack) -> Iterator[Stack]:
+    bootstrap.reset_all()
+    root = ingest._root.get()
+    # The sample events were signed at EVENT_TIME (BambooHR's signature covers a timestamp).
+    ingest._root.set(replace(root, ports=replace(root.ports, clock=fixed_clock())))
+    yield _connected
+    _connected.queued()  # drain what a test left
+
+
+def _call(event: dict[str, Any], stack: Stack) -> dict[str, Any]:
+    return ingest.handler(event, stack.context)
+
+
+def _body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_signed_delivery_is_queued_before_the_202(provider: str, connected: Stack) -> None:
+    response = _call(load_event(f"webhook_ingest/{provider}"), connected)
+
+    assert response["statusCode"] == 202, response
+    (message,) = connected.queued()
+    queued = json.loads(message["Body"])
+    employee_id, kind = EXPECTED[provider]
+    assert queued["connection_id"] == connection_of(provider)
+    assert queued["tenant_id"] == "tenant-acme"
+    assert queued["provider"] == provider
+    assert queued["employee_ids"] == [employee_id]
+    assert queued["kind"] == kind
+    assert queued["received_at"] == "2026-01-15T12:00:00Z"
+    assert _body(response)["delivery_ids"] == [queued["delivery_id"]]
+
+
+def test_a_base64_body_is_decoded_before_verification(connected: Stack) -> None:
+    response = _call(load_event("webhook_ingest/bamboohr_base64"), connected)
+    assert response["statusCode"] == 202
+    assert len(connected.queued()) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_tampered_body_is_401_and_nothing_is_queued(
+    provider: str, connected: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = load_event(f"webhook_ingest/{provider}")
+    event["body"] = event["body"].replace(EXPECTED[provider][0], "9999")
+    if provider == "personio":  # Personio signs nothing: its webhook token is the proof
+        event["headers"]["Authorization"] = "Bearer not-the-token"
+
+    response = _call(event, connected)
+
+    assert response["statusCode"] == 401
+    assert _body(response)["error"]["code"] == "bad_signature"
+    assert connected.queued() == []
+    (rejected,) = [r for r in caplog.records if r.getMessage() == "webhook rejected"]
+    assert rejected.__dict__["reason"] == "bad_signature"
+    assert TEST_WEBHOOK_SECRET not in repr([r.__dict__ for r in caplog.records])
+
+
+def test_a_missing_signature_is_401(connected: Stack) -> None:
+    event = load_event("webhook_ingest/merge")
+    del event["headers"]["X-Merge-Webhook-Signature"]
+    del event["multiValueHeaders"]["X-Merge-Webhook-Signature"]
+    assert _call(event, connected)["statusCode"] == 401
+
+
+def test_an_authentic_but_unreadable_body_is_400(connected: Stack) -> None:
+    event = load_event("webhook_ingest/merge")
+    body = b'{"not": "a merge event"}'
+    signature = base64.b64encode(hmac.new(TEST_WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest())
+    event["body"] = body.decode()
+    event["headers"]["X-Merge-Webhook-Signature"] = signature.decode()
+    response = _call(event, connected)
+    assert response["statusCode"] == 400
+    assert _body(response)["error"]["code"] == "unparseable"
+    assert connected.queued() == []
+
+
+def test_an_unknown_connection_is_404(connected: Stack) -> None:
+    event = load_event("webhook_ingest/bamboohr")
+    event["pathParameters"]["connection_id"] = "conn-nobody"
+    response = _call(event, connected)
+    assert response["statusCode"] == 404
+    assert _body(response) == {
+        "error": {"code": "connection_not_found", "message": "no such webhook endpoint", "details": {}}
+    }
+
+
+def test_r20_a_disconnected_connection_is_404(connected: Stack) -> None:
+    ports = aws_ports()
+    before = ports.connections.get("tenant-acme", "conn-bamboohr")
+    gone = before.model_copy(update={"status": ConnectionStatus.DISCONNECTED, "version": before.version + 1})
+    ports.connections.save(gone, expected_version=before.version)
+    try:
+        assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 404
+        assert connected.queued() == []
+    finally:
+        back = gone.model_copy(update={"status": ConnectionStatus.ACTIVE, "version": gone.version + 1})
+        ports.connections.save(back, expected_version=gone.version)
+
+
+def test_a_body_over_1_mb_is_413(connected: Stack) -> None:
+    event = load_event("webhook_ingest/bamboohr")
+    event["body"] = "x" * (1_048_576 + 1)
+    assert _call(event, connected)["statusCode"] == 413
+    encoded = load_event("webhook_ingest/bamboohr_base64")
+    encoded["body"] = base64.b64encode(b"x" * (1_048_576 + 1)).decode()
+    assert _call(encoded, connected)["statusCode"] == 413
+    assert connected.queued() == []
+
+
+def test_invalid_base64_is_400(connected: Stack) -> None:
+    event = load_event("webhook_ingest/bamboohr_base64")
+    event["body"] = "%%% not base64 %%%"
+    assert _call(event, connected)["statusCode"] == 400
+
+
+def test_microsoft_graph_validation_echoes_the_token_as_plain_text(connected: Stack) -> None:
+    event = load_event("webhook_ingest/graph_validation")
+    response = _call(event, connected)
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "text/plain"
+    assert response["body"] == event["queryStringParameters"]["validationToken"]
+    assert connected.queued() == []
+
+
+def test_slack_url_verification_answers_the_challenge(connected: Stack) -> None:
+    event = load_event("webhook_ingest/slack_url_verification")
+    response = _call(event, connected)
+    assert response["statusCode"] == 200
+    assert _body(response) == {"challenge": json.loads(event["body"])["challenge"]}
+    assert connected.queued() == []
+
+
+def test_a_hibob_ping_is_verified_and_answered_without_queueing(connected: Stack) -> None:
+    response = _call(load_event("webhook_ingest/hibob_ping"), connected)
+    assert response["statusCode"] == 200
+    assert _body(response) == {"status": "ping"}
+    assert connected.queued() == []
+    tampered = load_event("webhook_ingest/hibob_ping")
+    tampered["headers"]["bob-signature"] = base64.b64encode(b"0" * 32).decode()
+    assert _call(tampered, connected)["statusCode"] == 401
+
+
+def test_nothing_is_lost_when_the_queue_fails_the_vendor_is_told_to_retry(
+    connected: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = ingest._root.get()
+    from shared.adapters.queue import SqsQueue
+
+    missing = SqsQueue(connected.queue_url + "-missing", client=connected.client("sqs"))
+    ingest._root.set(replace(root, queue=missing))
+
+    response = _call(load_event("webhook_ingest/bamboohr"), connected)
+
+    assert response["statusCode"] == 503
+    assert "webhook not queued" in [r.getMessage() for r in caplog.records]
+
+
+def test_the_connection_is_read_once_per_cache_period(connected: Stack) -> None:
+    calls: list[str] = []
+    cached = ingest._root.get().ports.connections
+    inner = cached._inner  # type: ignore[attr-defined]
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(inner, name)
+
+    # Wrap the cached store's inner store: a second delivery within the period reads nothing.
+    cached._inner = Counting()  # type: ignore[attr-defined]
+    for _ in range(3):
+        assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 202
+    assert calls == ["tenant_of", "get"]
