@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from infra.local import moto_patches
 from infra.local.lambdas import FunctionError, UnknownFunction
 from infra.local.template import ACCOUNT, REGION
 
@@ -162,6 +163,7 @@ class LocalAws:
     def start(self) -> LocalAws:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - moto loads only for the stack
 
+        moto_patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self._moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self._moto.start()

@@ -29,7 +29,7 @@ from infra.local.template import (
     one_resource,
     resources_of_type,
 )
-from shared.adapters.table_schema import TABLE, create_table
+from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE, create_idempotency_table, create_table
 
 EVENT_TAP_QUEUE = "hris-sync-local-events-tap"
 EVENT_TAP_RULE = "hris-sync-local-events-tap"
@@ -140,6 +140,11 @@ def _main_table(template: Mapping[str, Any]) -> str:
 
 
 def _create_other_table(dynamodb: Any, resolve: Resolver, logical_id: str, props: Mapping[str, Any]) -> None:
+    """The idempotency table from its shared definition; any other table from the template."""
+    name = resolve.physical[logical_id].ref
+    if [k["AttributeName"] for k in props.get("KeySchema", [])] == [IDEMPOTENCY_TABLE.key.name]:
+        create_idempotency_table(dynamodb, name)
+        return
     dynamodb.create_table(
         TableName=resolve.physical[logical_id].ref,
         KeySchema=props["KeySchema"],

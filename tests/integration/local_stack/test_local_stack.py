@@ -93,7 +93,8 @@ def test_full_sync_runs_every_step_through_the_real_definition(stack: LocalStack
 def test_guard_holds_and_a_confirmed_plan_skips_fetch_and_plan(stack: LocalStack) -> None:
     held = _run(stack, {"pages": 1, "block": True})
     assert held["status"] == "SUCCEEDED"
-    assert _steps(stack, held["name"]) == ["start", "fetch_page", "plan", "hold"]
+    # The plan step holds the plan itself (R23); the machine then stops at Held.
+    assert _steps(stack, held["name"]) == ["start", "fetch_page", "plan"]
     confirmed = _run(stack, {"chunks": 2}, phase="apply")
     assert _steps(stack, confirmed["name"]) == ["start", "apply_chunk", "apply_chunk", "finish"]
 
