@@ -135,6 +135,25 @@ class LocalFunctions:
             )
         return cls(functions, functions_root=functions_root, base_env=base_env)
 
+    def shared_environment(self) -> dict[str, str]:
+        """The variables the process keeps between cold starts: every function's, where they agree.
+
+        A function's settings are read at its cold start, with exactly its own variables (so a
+        variable its access does not give it is missing, as in Lambda). But Powertools also reads
+        a few variables lazily, on later calls (the metrics namespace of a single metric, the
+        service name of a log line), and the functions run side by side in one process: between
+        cold starts the process holds the union of their variables. Where functions disagree (the
+        service name), the app's name stands for all.
+        """
+        values: dict[str, set[str]] = {}
+        for function in self._by_key.values():
+            for key, value in function.environment.items():
+                values.setdefault(key, set()).add(value)
+        shared = {key: next(iter(found)) for key, found in values.items() if len(found) == 1}
+        if "POWERTOOLS_SERVICE_NAME" in values and "POWERTOOLS_SERVICE_NAME" not in shared:
+            shared["POWERTOOLS_SERVICE_NAME"] = "hris-sync"
+        return shared
+
     def __contains__(self, name_or_arn: str) -> bool:
         return self._find(name_or_arn) is not None
 

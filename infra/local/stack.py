@@ -141,6 +141,7 @@ class LocalStack:
         self.functions = LocalFunctions.from_template(
             self.template, resolve, functions_root=self.functions_root, base_env=env
         )
+        self._set_env(self.functions.shared_environment())
         self.aws.answer_lambda_with(self.functions.invoke_json)
         if not self.reset:
             self.restored = state.load(self.state_dir / "state", self.resources, self.client)

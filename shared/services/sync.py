@@ -405,7 +405,13 @@ def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int
     _notify_admins(
         ports,
         _admin_email(
-            connection, MailTemplate.SYNC_BLOCKED, run, deactivations=deactivations, active_members=active
+            connection,
+            MailTemplate.SYNC_BLOCKED,
+            run,
+            deactivations=deactivations,
+            active_members=active,
+            # The template states the share too (found by the local stack's e2e test).
+            pct=f"{100 * deactivations / active:.0f}" if active else "100",
         ),
     )
     ports.events.publish(
@@ -584,7 +590,7 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
         # An edit may race us; the next failure marks the connection again.
         with suppress(VersionConflict):
             ports.connections.save(failing, expected_version=connection.version)
-    _notify_admins(ports, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, error=reason))
+    _notify_admins(ports, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason))
     ports.events.publish(
         [
             DomainEvent(
