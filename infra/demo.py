@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -61,8 +62,18 @@ def run_demo(
     state_dir: Path = DEMO_DIR,
 ) -> dict[str, Any]:
     """Run the demo, print it (rich, or one JSON document with ``as_json``), return the summary."""
-    console = console or Console()
+    console = console or Console(file=sys.stdout)
     quiet = Console(quiet=True) if as_json else console
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # The functions' own output (Powertools' JSON logs and metrics) goes where Lambda would send
+    # it, a log, not between the demo's lines.
+    with (state_dir / "functions.log").open("w", encoding="utf-8") as log, redirect_stdout(log):
+        return _run(employees, as_json=as_json, console=console, quiet=quiet, state_dir=state_dir)
+
+
+def _run(
+    employees: int, *, as_json: bool, console: Console, quiet: Console, state_dir: Path
+) -> dict[str, Any]:
     timings = Timings()
     if not as_json:
         console.rule("[bold]hris-sync demo[/]")
@@ -146,7 +157,7 @@ def _story_with(  # noqa: PLR0917 - the demo's one narrative and what it runs on
     with timings.step(f"scope edit: leave out {EXCLUDED_DEPARTMENT}"):
         edited = _scope_edit(api, fake, connection_id, out)
     out.print(
-        f"[bold]5.[/] Scope edited through [cyan]PATCH /v1/connections/{connection_id}[/] "
+        f"[bold]4.[/] Scope edited through [cyan]PATCH /v1/connections/{connection_id}[/] "
         f"(every group but {EXCLUDED_DEPARTMENT}): {edited['status']}, {_counts_line(edited['applied'])}"
     )
 

@@ -165,6 +165,8 @@ class LocalAws:
 
         moto_patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        # The interpreter logs every failed state with its whole parse tree; the run records why.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self._moto.start()
         self.port = int(self._moto.get_host_and_port()[1])
