@@ -34,11 +34,17 @@ BLOB_EXPIRY = Duration.days(30)  # snapshots and plan chunks: a run needs them f
 ACCESS_LOG_EXPIRY = Duration.days(90)
 NONCURRENT_VERSION_EXPIRY = Duration.days(7)
 
+# Events: the `source` of every event the service publishes; the bus archive keeps them for replay.
+EVENT_SOURCE = APP_NAME
+ARCHIVE_RETENTION = Duration.days(90)
+
 # Webhook queue (R24, R29): a record retried while a full sync holds the lock, then the DLQ.
 WORKER_BATCH_SIZE = 10
 WORKER_BATCH_WINDOW = Duration.seconds(2)
 WORKER_MAX_CONCURRENCY = 5  # pollers: bounds the HR API calls made on behalf of webhooks
-WEBHOOK_MAX_RECEIVES = 5
+# A record retried while a full sync holds the lock comes back every visibility timeout (12 min):
+# 10 receives give a long first import about two hours before the record goes to the DLQ.
+WEBHOOK_MAX_RECEIVES = 10
 QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)
 # AWS guidance: the visibility timeout is at least six times the consumer's timeout.
@@ -84,4 +90,5 @@ ADMIN_GROUP = "admins"
 
 # Alarms.
 API_5XX_THRESHOLD = 5  # per 5 minutes
+WEBHOOK_BACKLOG_AGE = Duration.minutes(15)  # oldest queued webhook: the worker is stuck or throttled
 ALARM_PERIOD = Duration.minutes(5)

@@ -4,12 +4,20 @@ the OpenAPI document at ``/v1/openapi.json`` and Swagger UI at ``/v1/docs``.
 ``create_app()`` builds it (reading Powertools' debug switches from the environment, so the
 handler calls it on its first invocation, never at import). The document is the same whether
 served or generated for ``docs/openapi.json`` (``python -m functions.admin_api.openapi``).
+
+Powertools' OpenAPI models (a large pydantic import) are needed only to describe the API, not to
+validate requests: they are imported when a document route is first asked for, which keeps them
+out of every cold start. Swagger UI is Powertools' own page with the JavaScript and CSS that
+Powertools ships inlined (what ``enable_swagger`` serves without ``swagger_base_url``): no CDN.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, Tag
 
 from functions.admin_api import errors
 from functions.admin_api.routers import audit, connections, invites, members, runs, tasks
@@ -33,23 +41,29 @@ tenant's resources are `404`, exactly like missing ones.
 
 **Lists** page with an opaque `cursor` (the previous page's `next_cursor`) and a `limit` of 1 to 200.
 """
-TAGS = [
-    Tag(name="Connections", description="HR system connections, their scope, syncs and runs"),
-    Tag(name="Runs", description="Full syncs and the plans the safety guard holds (R23)"),
-    Tag(name="Members", description="Members and the admin's actions on them"),
-    Tag(name="Invites", description="Invites of queued members (R08)"),
-    Tag(name="Tasks", description="Onboarding and offboarding tasks (R26, R27)"),
-    Tag(name="Audit", description="Who changed what, when"),
-]
+TAGS = {
+    "Connections": "HR system connections, their scope, syncs and runs",
+    "Runs": "Full syncs and the plans the safety guard holds (R23)",
+    "Members": "Members and the admin's actions on them",
+    "Invites": "Invites of queued members (R08)",
+    "Tasks": "Onboarding and offboarding tasks (R26, R27)",
+    "Audit": "Who changed what, when",
+}
 ROUTERS = (connections.router, runs.router, members.router, invites.router, tasks.router, audit.router)
 
 
 def _configure_openapi(app: APIGatewayRestResolver) -> None:
+    from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415 - see above
+        HTTPBearer,
+        Server,
+        Tag,
+    )
+
     app.configure_openapi(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        tags=list(TAGS),
+        tags=[Tag(name=name, description=text) for name, text in TAGS.items()],
         servers=[Server(url="/")],
         security_schemes={
             SECURITY_SCHEME: HTTPBearer(
@@ -63,7 +77,25 @@ def _configure_openapi(app: APIGatewayRestResolver) -> None:
 
 def openapi_json(app: APIGatewayRestResolver) -> str:
     """The OpenAPI document, as committed in ``docs/openapi.json`` (ends with a newline)."""
+    _configure_openapi(app)
     return app.get_openapi_json_schema() + "\n"
+
+
+def swagger_html(document: str, base_path: str) -> str:
+    """Powertools' Swagger UI page for ``document``, its assets inlined; "Try it out" calls go to
+    ``base_path`` (the stage, as API Gateway's default URL includes it)."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui  # noqa: PLC0415
+
+    spec: dict[str, Any] = json.loads(document)
+    spec["servers"] = [{"url": base_path or "/"}]
+    assets = Path(swagger_ui.__file__).parent
+    return swagger_ui.generate_swagger_html(
+        json.dumps(spec).replace("</", "<\\/"),
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
 
 
 def create_app() -> APIGatewayRestResolver:
@@ -71,16 +103,25 @@ def create_app() -> APIGatewayRestResolver:
     for router in ROUTERS:
         app.include_router(router)
     errors.register(app)
-    _configure_openapi(app)
 
     document: list[str] = []  # generated on the first request for it, then kept
 
-    @app.get(OPENAPI_PATH, include_in_schema=False)
-    def openapi_document() -> Response[str]:
+    def current_document() -> str:
         if not document:
             document.append(openapi_json(app))
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document[0])
+        return document[0]
 
-    # Swagger UI with its JavaScript and CSS inlined from the Powertools package: no CDN.
-    app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION)
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi_document() -> Response[str]:
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=current_document())
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    def swagger_ui() -> Response[str]:
+        context = app.current_event.request_context
+        stage = context.stage
+        base = f"/{stage}" if stage and (context.path or "").startswith(f"/{stage}/") else ""
+        return Response(
+            status_code=200, content_type="text/html", body=swagger_html(current_document(), base)
+        )
+
     return app

@@ -39,11 +39,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from functions.admin_api.deps import PORTS_KEY  # noqa: PLC0415
 
     app = APP.get()
-    app.append_context(**{PORTS_KEY: PORTS.get()})
+    app.context[PORTS_KEY] = PORTS.get()
     answer = app.resolve(event, context)
     # One line per request: the route and the outcome, never a body (it may carry credentials).
     observability.logger().info(
         "admin api request",
-        extra={"method": event.get("httpMethod"), "path": event.get("path"), "status": answer.get("statusCode")},
+        extra={
+            "method": event.get("httpMethod"),
+            "path": event.get("path"),
+            "status": answer.get("statusCode"),
+        },
     )
     return answer

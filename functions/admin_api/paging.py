@@ -32,7 +32,9 @@ def _decode(listing: str, cursor: str) -> int:
     return position
 
 
-def page_of(items: Sequence[T], *, listing: str, cursor: str | None, limit: int) -> tuple[list[T], str | None]:
+def page_of(
+    items: Sequence[T], *, listing: str, cursor: str | None, limit: int
+) -> tuple[list[T], str | None]:
     """One page of ``items`` and the cursor of the next (None on the last page)."""
     start = 0 if cursor is None else _decode(listing, cursor)
     page = list(items[start : start + limit])

@@ -12,25 +12,22 @@ cached for ``connection_cache_seconds``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.bootstrap import Lazy
 from shared.observability import CORRELATION_API_GATEWAY, instrumented
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from shared.ports import MessageQueue
     from shared.services.context import Ports
     from shared.services.webhook_intake import Outcome
     from shared.settings import WebhookIngestSettings
 
 
-@dataclass(frozen=True, slots=True)
-class _Root:
+class _Root(NamedTuple):
     settings: WebhookIngestSettings
     ports: Ports
     queue: MessageQueue
@@ -83,6 +80,9 @@ def _raw_body(event: dict[str, Any], limit: int) -> bytes:
     if not isinstance(body, str):
         raise _Reject(400, "bad_request", "the request body is not text")
     if event.get("isBase64Encoded"):
+        import base64  # noqa: PLC0415 - only for binary bodies
+        import binascii  # noqa: PLC0415
+
         if len(body) > (limit + 2) // 3 * 4 + 4:
             raise _Reject(413, "too_large", f"a webhook body is at most {limit} bytes")
         try:
@@ -105,6 +105,8 @@ def _headers(event: dict[str, Any]) -> dict[str, str]:
 
 
 def _received_at(event: dict[str, Any]) -> datetime:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
     epoch_ms = (event.get("requestContext") or {}).get("requestTimeEpoch")
     if isinstance(epoch_ms, int | float) and epoch_ms > 0:
         return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)

@@ -13,8 +13,7 @@ Importing this module reads no environment and builds nothing: the first invocat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.bootstrap import Lazy
 from shared.observability import instrumented
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
     from shared.services.context import Ports
 
 
-@dataclass(frozen=True, slots=True)
-class _Root:
+class _Root(NamedTuple):
     ports: Ports
     processor: BatchProcessor
     idempotency: IdempotencyConfig
@@ -93,7 +91,10 @@ def _build() -> _Root:
         data_keyword_argument="message", persistence_store=persistence, config=config
     )(apply)
     return _Root(
-        ports=ports, processor=BatchProcessor(event_type=EventType.SQS), idempotency=config, apply=wrapped
+        ports=ports,
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+        idempotency=config,
+        apply=wrapped,
     )
 
 
@@ -104,6 +105,7 @@ def _record(record: SQSRecord) -> dict[str, Any]:
     import json  # noqa: PLC0415
 
     from shared import observability  # noqa: PLC0415
+    from shared.errors import HrisSyncError  # noqa: PLC0415
 
     body = json.loads(record.body)
     if isinstance(body, dict):
@@ -112,7 +114,12 @@ def _record(record: SQSRecord) -> dict[str, Any]:
             connection_id=body.get("connection_id"),
             delivery_id=body.get("delivery_id"),
         )
-    return _root.get().apply(message=body)
+    try:
+        return _root.get().apply(message=body)
+    except HrisSyncError as error:
+        # Re-raised: the record is reported failed and SQS delivers it again (R29 waits here).
+        observability.logger().warning("webhook not applied yet", extra={"error": error.code})
+        raise
 
 
 @instrumented()

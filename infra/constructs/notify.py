@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from infra.config import DeployConfig
-from infra.constants import APP_NAME
-
-EVENT_SOURCE = APP_NAME  # `source` of every event the service publishes
-ARCHIVE_RETENTION = Duration.days(90)
+from infra.constants import APP_NAME, ARCHIVE_RETENTION, EVENT_SOURCE
 
 
 class Notify(Construct):

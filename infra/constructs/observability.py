@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import DeployConfig
-from infra.constants import ALARM_PERIOD, API_5XX_THRESHOLD, APP_NAME
+from infra.constants import ALARM_PERIOD, API_5XX_THRESHOLD, APP_NAME, WEBHOOK_BACKLOG_AGE
 
 
 class Observability(Construct):
@@ -71,6 +71,12 @@ class Observability(Construct):
             ),
             1,
             "Webhook records failed every retry and wait in the dead-letter queue: inspect, fix, redrive",
+        )
+        alarm(
+            "webhook-backlog-age",
+            webhook_queue.metric_approximate_age_of_oldest_message(period=ALARM_PERIOD, statistic="Maximum"),
+            WEBHOOK_BACKLOG_AGE.to_seconds(),
+            "Webhooks wait in the queue: the worker is failing, throttled or held back by a long full sync",
         )
         if state_machine is not None:
             alarm(

@@ -40,6 +40,7 @@ TRANSACT_LIMIT = 100
 # Attributes the stores add around a model's fields; stripped before a model is read back.
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
 META_ATTRIBUTES = (*KEY_ATTRIBUTES, "entity", "ttl", "last_action")
+DOC_ATTRIBUTE = "doc"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -169,10 +170,42 @@ def model_from_item(model_type: type[M], item: Mapping[str, Any], *, entity: str
     try:
         return model_type.model_validate(fields)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(item)'}: {e['msg']}" for e in error.errors()[:5]
-        )
-        raise CorruptItem(where, problems) from error
+        raise CorruptItem(where, _problems(error)) from error
+
+
+def doc_attributes(model: BaseModel, *top_level: str) -> dict[str, Any]:
+    """A model stored as one JSON document (``doc``) plus copies of the fields that conditions,
+    filters and people reading the table need at the top level.
+
+    Used for the big, many-field items (members, audit entries): a flat item is cheaper to write,
+    read and serialise than dozens of nested attributes, and the whole model is replaced on every
+    write anyway (never updated field by field).
+    """
+    plain = model.model_dump(mode="json")
+    attributes: dict[str, Any] = {name: plain[name] for name in top_level}
+    attributes[DOC_ATTRIBUTE] = model.model_dump_json()
+    return attributes
+
+
+def model_from_doc(model_type: type[M], item: Mapping[str, Any], *, entity: str) -> M:
+    """Read a ``doc`` item back, or raise ``CorruptItem`` naming the key."""
+    where = describe_key(item)
+    stored_entity = item.get("entity", {}).get("S") if isinstance(item.get("entity"), dict) else None
+    if stored_entity != entity:
+        raise CorruptItem(where, f"expected a {entity} item, found entity {stored_entity!r}")
+    doc = item.get(DOC_ATTRIBUTE)
+    if not isinstance(doc, dict) or "S" not in doc:
+        raise CorruptItem(where, f"no {DOC_ATTRIBUTE!r} document")
+    try:
+        return model_type.model_validate_json(doc["S"])
+    except ValidationError as error:
+        raise CorruptItem(where, _problems(error)) from error
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(item)'}: {e['msg']}" for e in error.errors()[:5]
+    )
 
 
 # --- cursors -----------------------------------------------------------------------------------

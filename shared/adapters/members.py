@@ -7,6 +7,10 @@ is three items (member, email guard, link guard), so one request carries 33 crea
 that keeps its email and link is one item, so one request carries 100 updates. A failed condition
 cancels the whole request: the adapter reads why, settles the writes that failed (conflict,
 email taken, already applied ...) and re-sends the others, so one conflict never fails the batch.
+A request of a single item goes as a plain conditional write.
+
+The member item is flat: keys, ``doc`` (the member as JSON) and top-level copies of what
+conditions and filters read (tenant_id, member_id, status, source, version, last_action).
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from shared.adapters.dynamo import (
     Item,
     describe_key,
     deserialize,
+    doc_attributes,
     key,
-    model_attributes,
-    model_from_item,
+    model_from_doc,
     n,
     s,
     serialize,
@@ -59,7 +63,7 @@ def member_item(member: Member, action_key: str | None = None) -> Item:
         "gsi1sk": m,
         "gsi2pk": keys.member_source_gsi(t),
         "gsi2sk": keys.member_source_sort(member.source.value, m),
-        **model_attributes(member),
+        **doc_attributes(member, "tenant_id", "member_id", "status", "source", "version"),
     }
     if member.flags:
         # One flag exists today (MemberFlag); the sparse index holds the member under it.
@@ -71,7 +75,7 @@ def member_item(member: Member, action_key: str | None = None) -> Item:
 
 
 def member_from_item(item: Item) -> Member:
-    member = model_from_item(Member, item, entity=ENTITY)
+    member = model_from_doc(Member, item, entity=ENTITY)
     expected = keys.member_pk(member.tenant_id, member.member_id)
     if item["pk"]["S"] != expected:
         raise CorruptItem(describe_key(item), f"member fields do not match its key (expected {expected!r})")

@@ -24,9 +24,11 @@ from shared.adapters.dynamo import (
     TRANSACT_LIMIT,
     DynamoTable,
     Item,
+    doc_attributes,
     iso,
     key,
     model_attributes,
+    model_from_doc,
     model_from_item,
     n,
     s,
@@ -211,7 +213,7 @@ def audit_item(entry: AuditEntry) -> Item:
             "gsi1sk": order,
             "gsi2pk": keys.tenant_audit_gsi(t),
             "gsi2sk": order,
-            **model_attributes(entry),
+            **doc_attributes(entry, "tenant_id", "member_id", "entry_id", "action"),
         }
     )
 
@@ -249,7 +251,7 @@ class DynamoAuditLog:
         )
         entries = []
         for item in result.items:
-            entry = model_from_item(AuditEntry, item, entity=AUDIT)
+            entry = model_from_doc(AuditEntry, item, entity=AUDIT)
             _check_key(item, keys.audit_pk(entry.tenant_id, entry.entry_id), "audit entry")
             entries.append(entry)
         return Page(tuple(entries), result.next_cursor)

@@ -410,8 +410,7 @@ def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int
             run,
             deactivations=deactivations,
             active_members=active,
-            # The template states the share too (found by the local stack's e2e test).
-            pct=f"{100 * deactivations / active:.0f}" if active else "100",
+            pct=round(100 * deactivations / active) if active else 100,
         ),
     )
     ports.events.publish(

@@ -42,17 +42,13 @@ class Synthesized:
         return found[0]
 
 
-def cdk_json_context() -> dict[str, Any]:
-    return dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
-
-
 def synthesize(outdir: Path, **context: Any) -> Synthesized:
-    """The app exactly as `cdk synth` builds it (cdk.json's context, cdk-nag on), into `outdir`."""
+    """The app as `cdk synth` builds it (cdk.json's context, cdk-nag on), into `outdir`."""
     from aws_cdk import App
 
     from infra.app import build
 
-    app, stack = build(App(outdir=str(outdir), context={**cdk_json_context(), **NO_BUNDLING, **context}))
+    app, stack = build(App(outdir=str(outdir), context={**NO_BUNDLING, **context}))
     assembly = app.synth()  # raises when cdk-nag reports an unacknowledged finding
     template = assembly.get_stack_artifact(stack.artifact_id).template
     return Synthesized(template=template, outdir=outdir)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from infra import cli
 from infra.config import ConfigError, DeployConfig
-from tests.infra.conftest import FIXTURE_FUNCTIONS, NO_BUNDLING, cdk_json_context
+from tests.infra.conftest import FIXTURE_FUNCTIONS, NO_BUNDLING
 
 
 def _config(**context: Any) -> DeployConfig:
@@ -63,7 +63,6 @@ def test_an_oidc_issuer_without_its_authorizer_handler_is_refused(tmp_path: Path
     root = tmp_path / "functions"
     shutil.copytree(FIXTURE_FUNCTIONS / "admin_api", root / "admin_api")
     context = {
-        **cdk_json_context(),
         **NO_BUNDLING,
         "functions_root": str(root),
         "oidc_issuer": "https://auth.acme.example/",

@@ -430,6 +430,17 @@ def test_the_api_logs_access_without_bodies_and_limits_request_size(stack: Synth
     assert association["WebACLArn"]["Fn::GetAtt"][1] == "Arn"
 
 
+def test_gateway_errors_use_the_one_error_shape(stack: Synthesized) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in stack.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        body = response["ResponseTemplates"]["application/json"]
+        assert set(json.loads(body)["error"]) == {"code", "message", "details"}
+
+
 def test_cors_allows_only_the_configured_origins(stack: Synthesized) -> None:
     options = [p for path, verb, p in _methods(stack) if verb == "OPTIONS"]
     assert options
@@ -554,7 +565,8 @@ def test_the_webhook_queue_has_a_dlq_and_the_worker_reports_partial_failures(sta
     queue = queues[queue_id]["Properties"]
     dlq_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     assert dlq_id in queues and dlq_id != queue_id
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    # Retries span a long full sync (R29) before a record counts as poison.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"] >= 2 * 3600
     worker_id, worker = _function(stack, "webhook_worker")
     assert queue["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
     mapping = stack.one("AWS::Lambda::EventSourceMapping")["Properties"]
@@ -602,6 +614,8 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     dlq = alarms[f"hris-sync-{STAGE}-webhook-dlq-depth"]
     assert (dlq["Namespace"], dlq["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert dlq["Dimensions"][0]["Value"]["Fn::GetAtt"][1] == "QueueName"
+    backlog = alarms[f"hris-sync-{STAGE}-webhook-backlog-age"]
+    assert backlog["MetricName"] == "ApproximateAgeOfOldestMessage"
     failed = alarms[f"hris-sync-{STAGE}-sync-failed"]
     assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     five_xx = alarms[f"hris-sync-{STAGE}-api-5xx"]
@@ -613,6 +627,12 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     assert "DashboardBody" in dashboard
     subscription = stack.one("AWS::SNS::Subscription")["Properties"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+
+
+def test_a_retained_stage_has_termination_protection(stack: Synthesized) -> None:
+    manifest = json.loads((stack.outdir / "manifest.json").read_text())
+    properties = manifest["artifacts"][f"HrisSync-{STAGE}"]["properties"]
+    assert properties["terminationProtection"] is True
 
 
 def test_every_taggable_resource_is_tagged(stack: Synthesized) -> None:

@@ -212,7 +212,7 @@ def bamboohr() -> Iterator[FakeHRServer]:
     """A BambooHR fake whose people include the ids the sample events name (1001, 1002)."""
     from datetime import date
 
-    with fake_hris("bamboohr", employees=generate_company(30, 7, date(2026, 1, 15)), rate_limit=None) as fake:
+    with fake_hris("bamboohr", employees=generate_company(12, 7, date(2026, 1, 15)), rate_limit=None) as fake:
         yield fake
 
 

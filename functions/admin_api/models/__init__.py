@@ -1,0 +1,1 @@
+"""The admin API's request and response models, mapped on purpose from and to the domain."""

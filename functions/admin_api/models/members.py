@@ -106,9 +106,9 @@ class MemberEditRequest(RequestModel):
 
     first_name: Text | None = None
     last_name: Text | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)] | None = (
-        None
-    )
+    email: (
+        Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)] | None
+    ) = None
     employee_number: Text | None = None
     avatar_url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
     job_title: Text | None = None

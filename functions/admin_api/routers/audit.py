@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from functions.admin_api.deps import Caller, Services
 from functions.admin_api.errors import responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import AuditEntryOut, AuditList
+from functions.admin_api.routers import new_router
 from shared.services import members
 
-router = Router()
+router = new_router()
 
 
 @router.get(

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
-from functions.admin_api.errors import responses
+from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.connections import (
     ConnectionList,
@@ -23,9 +22,10 @@ from functions.admin_api.models.connections import (
 )
 from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOut, RunSummaryOut
 from functions.admin_api.paging import page_of
+from functions.admin_api.routers import new_router
 from shared.services import connections, sync
 
-router = Router()
+router = new_router()
 
 TAG = "Connections"
 ConnectionId = Annotated[str, Path(min_length=1, max_length=200, description="The connection's id")]
@@ -41,7 +41,7 @@ ShowLimit = Annotated[int, Query(ge=1, le=1000, description="How many actions, w
     "schedules the connection (R28) and starts the first import (R22: one active connection per "
     "tenant by default).",
     status_code=202,
-    responses=responses(202, "Connected; the first import is running", 403, 409, 415),
+    responses=responses(202, "Connected; the first import is running", 403, 409, *BODY),
 )
 def connect(body: Annotated[ConnectRequest, Body()], caller: Admin, ports: Services) -> ConnectResponse:
     result = connections.connect(
@@ -86,7 +86,7 @@ def get_connection(connection_id: ConnectionId, caller: Caller, ports: Services)
     summary="Edit a connection's scope, settings or credentials",
     description="A changed scope starts a sync at once (R19), or applies after the sync already "
     "running. Objects given (scope, mappings, safety, schedule) replace the whole object.",
-    responses=responses(200, "The edited connection", 403, 404, 409, 415),
+    responses=responses(200, "The edited connection", 403, 404, 409, *BODY),
 )
 def edit_connection(
     connection_id: ConnectionId,
@@ -129,6 +129,7 @@ def disconnect(connection_id: ConnectionId, caller: Admin, ports: Services) -> C
     responses=responses(200, "The directory", 404, 409, 502),
 )
 def directory(
+    *,
     connection_id: ConnectionId,
     caller: Caller,
     ports: Services,
@@ -141,10 +142,16 @@ def directory(
     found = connections.directory(ports, caller.tenant_id, connection_id)
     needle = q.casefold() if q else None
     people = sorted(
-        (p for p in found.people if needle is None or needle in p.name.casefold() or needle in p.id.casefold()),
+        (
+            p
+            for p in found.people
+            if needle is None or needle in p.name.casefold() or needle in p.id.casefold()
+        ),
         key=lambda p: (p.name.casefold(), p.id),
     )
-    page, next_cursor = page_of(people, listing=f"people:{connection_id}:{q or ''}", cursor=cursor, limit=limit)
+    page, next_cursor = page_of(
+        people, listing=f"people:{connection_id}:{q or ''}", cursor=cursor, limit=limit
+    )
     return DirectoryOut.of(found, page, len(people), next_cursor)
 
 
@@ -166,7 +173,7 @@ def preview(
     summary="Pair employees with existing members (R05)",
     description="By stored link, then by email (case-insensitive). With `dry_run` (the default) "
     "nothing is stored; otherwise the new links are stored and nothing else changes.",
-    responses=responses(200, "The pairs", 403, 404, 409, 415, 502),
+    responses=responses(200, "The pairs", 403, 404, 409, 502, *BODY),
 )
 def match(
     connection_id: ConnectionId,
@@ -176,7 +183,9 @@ def match(
     limit: ShowLimit = 100,
 ) -> MatchOut:
     dry_run = body.dry_run if body is not None else True
-    result = connections.match(ports, caller.tenant_id, connection_id, dry_run=dry_run, admin_id=caller.subject)
+    result = connections.match(
+        ports, caller.tenant_id, connection_id, dry_run=dry_run, admin_id=caller.subject
+    )
     return MatchOut.of(result, limit)
 
 

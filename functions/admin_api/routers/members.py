@@ -6,18 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
-from functions.admin_api.errors import responses
+from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import MemberEditRequest, MemberList, MemberOut
+from functions.admin_api.routers import new_router
 from shared.domain.models import Member, MemberFlag, MemberSource, MemberStatus
 from shared.services import members
 from shared.services.context import Ports
 
-router = Router()
+router = new_router()
 
 TAG = "Members"
 MemberId = Annotated[str, Path(min_length=1, max_length=200, description="The member's id")]
@@ -32,6 +32,7 @@ Action = Callable[[Ports, str, str, str], Member]
     responses=responses(200, "One page of members"),
 )
 def list_members(
+    *,
     caller: Caller,
     ports: Services,
     status: Annotated[MemberStatus | None, Query()] = None,
@@ -62,12 +63,14 @@ def get_member(member_id: MemberId, caller: Caller, ports: Services) -> MemberOu
     summary="Edit a member's profile",
     description="For a member synced from an HR system each edited field becomes an override that "
     "later syncs respect until a resync (R16). 409 `email_taken` when another member has the email.",
-    responses=responses(200, "The edited member", 403, 404, 409, 415),
+    responses=responses(200, "The edited member", 403, 404, 409, *BODY),
 )
 def edit_member(
     member_id: MemberId, body: Annotated[MemberEditRequest, Body()], caller: Admin, ports: Services
 ) -> MemberOut:
-    return MemberOut.of(members.edit_member(ports, caller.tenant_id, member_id, caller.subject, body.changes()))
+    return MemberOut.of(
+        members.edit_member(ports, caller.tenant_id, member_id, caller.subject, body.changes())
+    )
 
 
 def _action(name: str, action: Action, summary: str, *errors: int) -> None:

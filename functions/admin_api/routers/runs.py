@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from functions.admin_api.deps import Admin, Caller, Services
 from functions.admin_api.errors import responses
 from functions.admin_api.models.runs import RunOut
+from functions.admin_api.routers import new_router
 from shared.services import sync
 
-router = Router()
+router = new_router()
 
 TAG = "Runs"
 RunId = Annotated[str, Path(min_length=1, max_length=200, description="The run's id")]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
 from functions.admin_api.errors import responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import TaskList, TaskOut
+from functions.admin_api.routers import new_router
 from shared.domain.models import TaskType
 from shared.domain.records import TaskStatus
 from shared.services import members
 
-router = Router()
+router = new_router()
 
 TAG = "Tasks"
 
@@ -27,16 +27,15 @@ TAG = "Tasks"
     responses=responses(200, "One page of tasks"),
 )
 def list_tasks(
+    *,
     caller: Caller,
     ports: Services,
-    type: Annotated[TaskType | None, Query()] = None,  # noqa: A002 - the API's parameter name
+    type: Annotated[TaskType | None, Query()] = None,
     status: Annotated[TaskStatus | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> TaskList:
-    page = members.list_tasks(
-        ports, caller.tenant_id, type=type, status=status, cursor=cursor, limit=limit
-    )
+    page = members.list_tasks(ports, caller.tenant_id, type=type, status=status, cursor=cursor, limit=limit)
     return TaskList(items=[TaskOut.of(t) for t in page.items], next_cursor=page.next_cursor)
 
 

@@ -296,11 +296,9 @@ def test_corrupted_member_item_is_a_corrupt_item_error_naming_the_key(ddb):
     store = store_for(ddb)
     m = member(hris_id="a")
     store.write("t1", [create(m)])
-    raw = ddb.client.get_item(
-        TableName=ddb.table_name, Key={"pk": {"S": f"T#t1#M#{m.member_id}"}, "sk": {"S": "MEMBER"}}
-    )
-    item = raw["Item"]
-    item["status"] = {"S": "vanished"}
+    item_key = {"pk": {"S": f"T#t1#M#{m.member_id}"}, "sk": {"S": "MEMBER"}}
+    item = ddb.client.get_item(TableName=ddb.table_name, Key=item_key)["Item"]
+    item["doc"] = {"S": item["doc"]["S"].replace('"status":"invited"', '"status":"vanished"')}
     ddb.client.put_item(TableName=ddb.table_name, Item=item)
     with pytest.raises(CorruptItem) as caught:
         store.get("t1", m.member_id)
@@ -308,13 +306,20 @@ def test_corrupted_member_item_is_a_corrupt_item_error_naming_the_key(ddb):
     assert "status" in str(caught.value)
     with pytest.raises(CorruptItem):
         store.query("t1", MemberQuery())
-    ddb.client.put_item(
-        TableName=ddb.table_name,
-        Item=serialize({"pk": "T#t1#M#m_bad", "sk": "MEMBER", "entity": "member", "tenant_id": "t1"}),
-    )
-    with pytest.raises(CorruptItem) as caught:
-        store.get("t1", "m_bad")
-    assert "T#t1#M#m_bad" in caught.value.key
+    for broken in (
+        {"pk": "T#t1#M#m_bad", "sk": "MEMBER", "entity": "member", "tenant_id": "t1"},
+        {"pk": "T#t1#M#m_bad", "sk": "MEMBER", "entity": "member", "doc": "{not json"},
+        {"pk": "T#t1#M#m_bad", "sk": "MEMBER", "entity": "task", "doc": "{}"},
+    ):
+        ddb.client.put_item(TableName=ddb.table_name, Item=serialize(broken))
+        with pytest.raises(CorruptItem) as caught:
+            store.get("t1", "m_bad")
+        assert "T#t1#M#m_bad" in caught.value.key
+    # A document that belongs to another key is refused too.
+    moved = {**item, "pk": {"S": "T#t1#M#m_elsewhere"}}
+    ddb.client.put_item(TableName=ddb.table_name, Item=moved)
+    with pytest.raises(CorruptItem):
+        store.get("t1", "m_elsewhere")
 
 
 def test_transaction_sizes_33_creates_or_100_updates_per_request(ddb):

@@ -11,12 +11,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tests.support.lambda_stack import Stack, add_connection, aws_ports, fixed_clock, mocked_stack
 
 from functions.webhook_ingest import handler as ingest
 from shared import bootstrap
 from shared.domain.models import ConnectionStatus
 from tests.support.events import TEST_WEBHOOK_SECRET, connection_of, load_event
+from tests.support.lambda_stack import Stack, add_connection, aws_ports, fixed_clock, mocked_stack
 
 PROVIDERS = ("bamboohr", "hibob", "personio", "merge")
 EXPECTED = {
@@ -42,7 +42,7 @@ def connected(_connected: Stack) -> Iterator[Stack]:
     bootstrap.reset_all()
     root = ingest._root.get()
     # The sample events were signed at EVENT_TIME (BambooHR's signature covers a timestamp).
-    ingest._root.set(replace(root, ports=replace(root.ports, clock=fixed_clock())))
+    ingest._root.set(root._replace(ports=replace(root.ports, clock=fixed_clock())))
     yield _connected
     _connected.queued()  # drain what a test left
 
@@ -189,7 +189,7 @@ def test_nothing_is_lost_when_the_queue_fails_the_vendor_is_told_to_retry(
     from shared.adapters.queue import SqsQueue
 
     missing = SqsQueue(connected.queue_url + "-missing", client=connected.client("sqs"))
-    ingest._root.set(replace(root, queue=missing))
+    ingest._root.set(root._replace(queue=missing))
 
     response = _call(load_event("webhook_ingest/bamboohr"), connected)
 
@@ -212,3 +212,23 @@ def test_the_connection_is_read_once_per_cache_period(connected: Stack) -> None:
     for _ in range(3):
         assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 202
     assert calls == ["tenant_of", "get"]
+
+
+def _metrics(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_accepted_and_rejected_webhooks_are_counted_rejections_by_reason(
+    connected: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _call(load_event("webhook_ingest/bamboohr"), connected)
+    tampered = load_event("webhook_ingest/hibob")
+    tampered["body"] = tampered["body"].replace("employee.updated", "employee.created")
+    _call(tampered, connected)
+
+    emitted = _metrics(capsys.readouterr().out)
+    accepted = [m for m in emitted if "WebhooksAccepted" in m]
+    rejected = [m for m in emitted if "WebhooksRejected" in m]
+    assert [m["WebhooksAccepted"] for m in accepted] == [[1.0]]
+    assert [(m["reason"], m["WebhooksRejected"]) for m in rejected] == [("bad_signature", [1.0])]
+    assert rejected[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "HrisSyncTest"

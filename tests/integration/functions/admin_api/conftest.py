@@ -11,7 +11,6 @@ import pytest
 from admin_api_client import TENANT_A, TENANT_B, Client
 
 from functions.admin_api import handler as admin_handler
-from shared.bootstrap import reset_all
 from tests.support.world import World
 
 HERE = Path(__file__).parent
@@ -36,7 +35,8 @@ def _powertools_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in POWERTOOLS_ENV.items():
         monkeypatch.setenv(key, value)
     yield
-    reset_all()
+    # The resolver is kept across tests (building it is the cold start); the ports are per test.
+    admin_handler.PORTS.reset()
 
 
 @pytest.fixture

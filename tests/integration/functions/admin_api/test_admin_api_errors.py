@@ -3,6 +3,7 @@ unknown routes and resources, 415 for a body that is not JSON, 422 for invalid i
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from admin_api_scenarios import connected
 
 from functions.admin_api.identity import ADMIN_GROUP
 from infra.constants import ADMIN_GROUP as STACK_ADMIN_GROUP
+from shared.errors import CorruptItem, Throttled
 from tests.support.events import event_names, load_event
 from tests.support.world import World
 
@@ -40,7 +42,16 @@ def assert_error_shape(answer: Answer, status: int, code: str | None = None) -> 
         {"claims": {"sub": "admin-1", "tenant_id": "tenant a\n"}},
         {"claims": {"sub": "admin-1", "tenant_id": ["tenant-a"]}},
     ],
-    ids=["no-authorizer", "empty", "no-claims", "no-tenant", "no-subject", "empty-tenant", "bad-tenant", "list"],
+    ids=[
+        "no-authorizer",
+        "empty",
+        "no-claims",
+        "no-tenant",
+        "no-subject",
+        "empty-tenant",
+        "bad-tenant",
+        "list",
+    ],
 )
 def test_a_request_without_a_verified_tenant_and_subject_is_401(
     world: World, authorizer: dict[str, Any] | None
@@ -70,8 +81,13 @@ def test_identity_from_a_lambda_authorizer_context(world: World, api: Client) ->
 
 @pytest.mark.parametrize(
     "grant",
-    [{"cognito:groups": "admins"}, {"cognito:groups": "[readers admins]"}, {"scope": "openid hris-sync/admin"},
-     {"role": "admin"}, {"groups": ["admins"]}],
+    [
+        {"cognito:groups": "admins"},
+        {"cognito:groups": "[readers admins]"},
+        {"scope": "openid hris-sync/admin"},
+        {"role": "admin"},
+        {"groups": ["admins"]},
+    ],
     ids=["cognito-group", "cognito-groups-list", "oauth-scope", "role", "json-list"],
 )
 def test_each_documented_admin_grant_allows_writes(world: World, grant: dict[str, Any]) -> None:
@@ -103,7 +119,9 @@ def test_the_admin_group_is_the_one_the_stack_creates() -> None:
     ("method", "path"),
     [("GET", "/v1/nothing"), ("GET", "/v2/members"), ("PUT", "/v1/members"), ("DELETE", "/v1/members/x")],
 )
-def test_an_unknown_route_is_404_in_the_error_shape(world: World, api: Client, method: str, path: str) -> None:
+def test_an_unknown_route_is_404_in_the_error_shape(
+    world: World, api: Client, method: str, path: str
+) -> None:
     assert_error_shape(api.request(method, path), 404, "route_not_found")
 
 
@@ -132,8 +150,8 @@ def test_a_cursor_the_api_did_not_issue_is_422(world: World, api: Client) -> Non
 
 def test_a_body_that_is_not_json_is_refused_in_the_error_shape(world: World, api: Client) -> None:
     answer = api.request("POST", "/v1/connections", raw_body="{not json")
-    assert answer.status in (400, 422)
-    assert_error_shape(answer, answer.status)
+    assert_error_shape(answer, 422, "validation_failed")
+    assert answer.json["error"]["details"]["errors"][0]["type"] == "json_invalid"
 
 
 def test_a_missing_body_is_422(world: World, api: Client) -> None:
@@ -155,3 +173,38 @@ def test_every_sample_event_is_answered(world: World, api: Client) -> None:
         answer = invoke(load_event(name))
         assert answer.status < 500, (name, answer.text)
         assert answer.headers["content-type"] == "application/json"
+
+
+def test_a_body_that_is_not_utf8_is_400(world: World, api: Client) -> None:
+    event = build_event("POST", "/v1/invites/send", body={"all": True}, authorizer=api.authorizer)
+    event["body"], event["isBase64Encoded"] = base64.b64encode(b"\x80\xff{").decode(), True
+    assert_error_shape(invoke(event), 400, "invalid_body")
+
+
+def test_a_body_sent_as_another_content_type_is_refused(world: World, api: Client) -> None:
+    answer = api.post("/v1/invites/send", {"all": True}, headers={"Content-Type": "text/plain"})
+    assert_error_shape(answer, 415, "unsupported_media_type")
+
+
+def test_a_corrupt_item_is_500_shown_only_by_its_code(
+    world: World, api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def corrupt(tenant_id: str, member_id: str) -> None:
+        raise CorruptItem(f"TENANT#{tenant_id}|MEMBER#{member_id}", "status 'sleeping' is not a status")
+
+    monkeypatch.setattr(world.members, "get", corrupt)
+    answer = api.get("/v1/members/mem_1")
+    assert_error_shape(answer, 500, "corrupt_item")
+    assert "TENANT#" not in answer.text and "sleeping" not in answer.text
+
+
+def test_throttling_that_outlasts_the_retries_is_503(
+    world: World, api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(tenant_id: str, member_id: str) -> None:
+        raise Throttled("GetItem")
+
+    monkeypatch.setattr(world.members, "get", throttled)
+    answer = api.get("/v1/members/mem_1")
+    assert_error_shape(answer, 503, "throttled")
+    assert answer.json["error"]["details"] == {"operation": "GetItem"}

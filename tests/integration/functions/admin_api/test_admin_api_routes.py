@@ -90,7 +90,10 @@ def test_editing_quick_settings_starts_no_sync(world: World, api: Client) -> Non
     answer = api.patch(f"/v1/connections/{tenant.connection_id}", {"invites": "later", "invite_ttl_days": 7})
     assert answer.status == 200
     assert answer.json["run"] is None
-    assert (answer.json["connection"]["invites"], answer.json["connection"]["invite_ttl_days"]) == ("later", 7)
+    assert (answer.json["connection"]["invites"], answer.json["connection"]["invite_ttl_days"]) == (
+        "later",
+        7,
+    )
 
 
 def test_edit_with_a_stale_version_is_a_conflict(world: World, api: Client) -> None:
@@ -207,7 +210,9 @@ def test_a_run_shows_skipped_records_with_reasons(world: World, api: Client) -> 
     hire(world, "nomail", email=None)
     tenant = connected(world, api, "ann")
     run = api.get(f"/v1/runs/{tenant.run_id}").json
-    assert run["skipped"] == [{"hris_id": "nomail", "reason": "missing_email", "detail": run["skipped"][0]["detail"]}]
+    assert run["skipped"] == [
+        {"hris_id": "nomail", "reason": "missing_email", "detail": run["skipped"][0]["detail"]}
+    ]
     assert run["planned"]["skipped"] == 1
 
 
@@ -354,7 +359,9 @@ def test_r08_send_some_or_all_queued_invites(world: World, api: Client) -> None:
     assert some.status == 200, some.text
     assert some.json == {"sent": [ann], "not_sent": [{"member_id": "mem_missing", "reason": "not_found"}]}
     rest = api.post("/v1/invites/send", {"all": True})
-    assert sorted(rest.json["sent"]) == sorted([tenant.member_id(world, "bob"), tenant.member_id(world, "cyd")])
+    assert sorted(rest.json["sent"]) == sorted(
+        [tenant.member_id(world, "bob"), tenant.member_id(world, "cyd")]
+    )
     assert api.post("/v1/invites/send", {"all": True, "member_ids": [ann]}).status == 422
     assert api.post("/v1/invites/send", {}).status == 422
 

@@ -59,7 +59,10 @@ def test_credentials_are_stored_as_a_secret_and_appear_in_no_answer_or_log(
     stored = world.secrets.get("tenant-a", connect.json["connection"]["id"])
     assert stored.secrets["api_key"].reveal() == SECRET_API_KEY
     assert stored.secrets["webhook_secret"].reveal() == SECRET_WEBHOOK
-    assert world.hr.credentials_seen and world.hr.credentials_seen[0].secrets["api_key"].reveal() == SECRET_API_KEY
+    assert (
+        world.hr.credentials_seen
+        and world.hr.credentials_seen[0].secrets["api_key"].reveal() == SECRET_API_KEY
+    )
     for answer in answers:
         assert answer.status < 400, answer.text
         assert _leaks(answer.text) == []
@@ -105,6 +108,8 @@ def test_rotated_credentials_are_not_echoed_or_logged(
 ) -> None:
     tenant = connected(world, api)
     rotated = "sk-rotated-9z8y7x-DO-NOT-LEAK"
-    answer = api.patch(f"/v1/connections/{tenant.connection_id}", {"credentials": {"secrets": {"api_key": rotated}}})
+    answer = api.patch(
+        f"/v1/connections/{tenant.connection_id}", {"credentials": {"secrets": {"api_key": rotated}}}
+    )
     assert answer.status == 200
     assert rotated not in answer.text + log_lines.getvalue()

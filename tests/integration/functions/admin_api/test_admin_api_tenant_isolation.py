@@ -44,7 +44,9 @@ ROUTES: list[Case] = [
     Case("POST", "/v1/connections", body=connect_body(), expect="create"),
     Case("GET", "/v1/connections", expect="list"),
     Case("GET", "/v1/connections/{connection_id}"),
-    Case("PATCH", "/v1/connections/{connection_id}", body={"label": "taken over", "scope": {"mode": "manual"}}),
+    Case(
+        "PATCH", "/v1/connections/{connection_id}", body={"label": "taken over", "scope": {"mode": "manual"}}
+    ),
     Case("DELETE", "/v1/connections/{connection_id}"),
     Case("GET", "/v1/connections/{connection_id}/directory"),
     Case("POST", "/v1/connections/{connection_id}/preview"),
@@ -80,10 +82,15 @@ def _state_of(world: World, tenant: str, connection_id: str) -> str:
     state = {
         "members": sorted(m.model_dump_json() for m in world.members.iter_all(tenant)),
         "connections": [c.model_dump_json() for c in world.connections.list_for_tenant(tenant)],
-        "runs": [r.model_dump_json() for r in world.runs.list_for_connection(tenant, connection_id, limit=200).items],
+        "runs": [
+            r.model_dump_json()
+            for r in world.runs.list_for_connection(tenant, connection_id, limit=200).items
+        ],
         "tasks": [t.model_dump_json() for t in world.tasks.query(tenant, limit=200).items],
         "audit": [e.model_dump_json() for e in world.audit.query(tenant, limit=200).items],
-        "secret": sorted((k, v.reveal()) for k, v in world.secrets.get(tenant, connection_id).secrets.items()),
+        "secret": sorted(
+            (k, v.reveal()) for k, v in world.secrets.get(tenant, connection_id).secrets.items()
+        ),
         "schedule": repr(world.scheduler.items.get((tenant, connection_id))),
         "lock": repr(world.lock.current(tenant, connection_id, world.clock.now())),
     }
@@ -98,8 +105,16 @@ def scene(world: World, api: Client, other: Client) -> Scene:
     assert other.post(f"/v1/members/{b.member_id(world, 'dan')}/offboard").status == 200
     [task] = world.tasks.query("tenant-b", type=TaskType.OFFBOARDING).items
     run_id = held_run(world, b, "cyd")
-    return Scene(a=a, b=b, ids={"connection_id": b.connection_id, "run_id": run_id, "member_id": b_member,
-                                "task_id": task.task_id})
+    return Scene(
+        a=a,
+        b=b,
+        ids={
+            "connection_id": b.connection_id,
+            "run_id": run_id,
+            "member_id": b_member,
+            "task_id": task.task_id,
+        },
+    )
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:
@@ -115,9 +130,15 @@ def _b_ids_in(answer_text: str, scene: Scene, world: World) -> set[str]:
 
 
 @pytest.mark.parametrize("case", ROUTES, ids=lambda c: c.id)
-def test_tenant_a_can_neither_read_nor_change_tenant_b(world: World, scene: Scene, api: Client, case: Case) -> None:
+def test_tenant_a_can_neither_read_nor_change_tenant_b(
+    world: World, scene: Scene, api: Client, case: Case
+) -> None:
     before = _state_of(world, "tenant-b", scene.b.connection_id)
-    path, body, query = _fill(case.template, scene.ids), _fill(case.body, scene.ids), _fill(case.query, scene.ids)
+    path, body, query = (
+        _fill(case.template, scene.ids),
+        _fill(case.body, scene.ids),
+        _fill(case.query, scene.ids),
+    )
     answer = api.request(case.method, path, body=body, query=query)
     if case.expect == "404":
         assert answer.status == 404, answer.text
@@ -137,12 +158,23 @@ def test_tenant_a_can_neither_read_nor_change_tenant_b(world: World, scene: Scen
 def test_another_tenants_resource_is_indistinguishable_from_a_missing_one(
     world: World, scene: Scene, api: Client, case: Case
 ) -> None:
-    b_answer = api.request(case.method, _fill(case.template, scene.ids), body=_fill(case.body, scene.ids),
-                           query=_fill(case.query, scene.ids))
+    b_answer = api.request(
+        case.method,
+        _fill(case.template, scene.ids),
+        body=_fill(case.body, scene.ids),
+        query=_fill(case.query, scene.ids),
+    )
     missing = {k: f"{v}-missing" for k, v in scene.ids.items()}
-    m_answer = api.request(case.method, _fill(case.template, missing), body=_fill(case.body, missing),
-                           query=_fill(case.query, missing))
-    assert (b_answer.status, b_answer.json["error"]["code"]) == (m_answer.status, m_answer.json["error"]["code"])
+    m_answer = api.request(
+        case.method,
+        _fill(case.template, missing),
+        body=_fill(case.body, missing),
+        query=_fill(case.query, missing),
+    )
+    assert (b_answer.status, b_answer.json["error"]["code"]) == (
+        m_answer.status,
+        m_answer.json["error"]["code"],
+    )
     assert b_answer.json["error"]["message"].replace(scene.ids[_placeholder(case)], "X") == (
         m_answer.json["error"]["message"].replace(missing[_placeholder(case)], "X")
     )

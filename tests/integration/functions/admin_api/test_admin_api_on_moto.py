@@ -1,0 +1,155 @@
+"""The admin API through its real composition root on moto: settings read from the environment the
+stack sets, the AWS adapters built lazily on the first invocation, the credentials stored in
+Secrets Manager (never in the table, never answered), the schedule, the first import's execution."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from admin_api_client import Client
+from admin_api_scenarios import SECRET_API_KEY, connect_body
+from moto import mock_aws
+
+from functions.admin_api import handler as admin_handler
+from shared.adapters.table_schema import create_table
+from shared.bootstrap import reset_all
+from shared.domain.models import Member, MemberSource, MemberStatus, Profile
+from shared.ports import MemberWrite
+
+REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/hris-sync-test"
+TABLE = "hris-sync-test"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket="hris-sync-test-blobs", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        boto3.client("scheduler", region_name=REGION).create_schedule_group(Name="hris-sync-test")
+        boto3.client("events", region_name=REGION).create_event_bus(Name="hris-sync-test")
+        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="full-sync",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn=ROLE,
+        )["stateMachineArn"]
+        # What infra/environment.py gives the admin_api function.
+        for key, value in {
+            "STAGE": "test",
+            "TABLE_NAME": TABLE,
+            "BUCKET_NAME": "hris-sync-test-blobs",
+            "SECRETS_PREFIX": "hris-sync/test/",
+            "STATE_MACHINE_ARN": machine,
+            "SCHEDULE_GROUP": "hris-sync-test",
+            "SCHEDULE_TARGET_ARN": "arn:aws:lambda:eu-west-1:123456789012:function:sync_trigger",
+            "SCHEDULER_ROLE_ARN": ROLE,
+            "EVENT_BUS_NAME": "hris-sync-test",
+            "SES_SENDER": "noreply@acme.test",
+        }.items():
+            monkeypatch.setenv(key, value)
+        reset_all()  # the composition root reads these on the next invocation
+        yield {"state_machine": machine}
+        reset_all()
+
+
+def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> None:
+    api = Client(tenant="tenant-a", sub="admin-a")
+    connected = api.post("/v1/connections", connect_body(provider="bamboohr"))
+    assert connected.status == 202, connected.text
+    assert admin_handler.PORTS._built  # composed on the first invocation, from the environment
+    connection_id = connected.json["connection"]["id"]
+    run_id = connected.json["run"]["id"]
+
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    [listed] = secrets.list_secrets()["SecretList"]
+    assert listed["Name"].startswith("hris-sync/test/")
+    assert SECRET_API_KEY in secrets.get_secret_value(SecretId=listed["ARN"])["SecretString"]
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=TABLE)["Items"]
+    assert items and SECRET_API_KEY not in json.dumps(items)
+    schedules = boto3.client("scheduler", region_name=REGION).list_schedules(GroupName="hris-sync-test")
+    assert len(schedules["Schedules"]) == 1
+    executions = boto3.client("stepfunctions", region_name=REGION).list_executions(
+        stateMachineArn=aws["state_machine"]
+    )["executions"]
+    assert [e["name"] for e in executions] == [run_id]
+
+    one = api.get(f"/v1/connections/{connection_id}")
+    assert one.status == 200 and one.json["provider"] == "bamboohr"
+    assert SECRET_API_KEY not in one.text
+    assert api.get(f"/v1/runs/{run_id}").json["status"] == "running"
+    assert api.get(f"/v1/connections/{connection_id}/runs").json["items"][0]["id"] == run_id
+    busy = api.post(f"/v1/connections/{connection_id}/sync")
+    assert (busy.status, busy.error_code) == (409, "sync_running")
+    assert api.get("/v1/members").json == {"items": [], "next_cursor": None}
+
+    other = Client(tenant="tenant-b", sub="admin-b")
+    assert other.get(f"/v1/connections/{connection_id}").status == 404
+    assert other.get(f"/v1/runs/{run_id}").status == 404
+    assert other.get("/v1/connections").json["items"] == []
+
+    gone = api.delete(f"/v1/connections/{connection_id}")
+    assert gone.status == 200 and gone.json["status"] == "disconnected"
+    remaining = secrets.list_secrets()["SecretList"]
+    assert all("DeletedDate" in s for s in remaining) or remaining == []
+    assert (
+        boto3.client("scheduler", region_name=REGION).list_schedules(GroupName="hris-sync-test")["Schedules"]
+        == []
+    )
+
+
+def test_paging_members_on_dynamodb(aws: dict[str, Any]) -> None:
+    api = Client(tenant="tenant-a")
+    assert api.get("/v1/members").status == 200  # composes the root
+    ports = admin_handler.PORTS.get()
+    ports.members.write(
+        "tenant-a",
+        [
+            MemberWrite(
+                member=Member(
+                    member_id=f"mem_{i:03d}",
+                    tenant_id="tenant-a",
+                    source=MemberSource.MANUAL,
+                    status=MemberStatus.ACTIVE,
+                    profile=Profile(email=f"p{i}@acme.test"),
+                    version=1,
+                ),
+                previous=None,
+                action_key=f"adm:seed{i}",
+            )
+            for i in range(7)
+        ],
+    )
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = api.get("/v1/members", query=query).json
+        seen.extend(m["id"] for m in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"mem_{i:03d}" for i in range(7)]
+    assert len(seen) == 7
+    foreign = Client(tenant="tenant-b").get("/v1/members", query={"cursor": page_cursor(api)})
+    assert (foreign.status, foreign.error_code) == (422, "invalid_input")
+
+
+def page_cursor(api: Client) -> str:
+    cursor: str = api.get("/v1/members", query={"limit": "2"}).json["next_cursor"]
+    return cursor

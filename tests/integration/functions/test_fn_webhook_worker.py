@@ -1,0 +1,178 @@
+"""``functions/webhook_worker`` in-process on moto against a fake BambooHR (loopback HTTP)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.webhook_ingest import handler as ingest
+from functions.webhook_worker import handler as worker
+from infra.local.fake_hris import FakeHRServer
+from shared.services.context import Ports
+from tests.support.events import EVENT_TENANT, connection_of, load_event
+from tests.support.lambda_stack import REGION, Stack, add_connection, aws_ports, fake_credentials, fixed_clock
+
+CONNECTION = connection_of("bamboohr")
+
+
+@pytest.fixture
+def ready(stack: Stack, bamboohr: FakeHRServer) -> Iterator[tuple[Stack, Ports]]:
+    ports = aws_ports()
+    add_connection(ports, "bamboohr", credentials=fake_credentials(bamboohr))
+    yield stack, ports
+
+
+def _members(ports: Ports) -> dict[str, Any]:
+    return {m.hris_id: m for m in ports.members.iter_all(EVENT_TENANT)}
+
+
+def _failures(response: dict[str, Any]) -> list[str]:
+    return sorted(item["itemIdentifier"] for item in response["batchItemFailures"])
+
+
+def _idempotency_records(stack: Stack) -> list[dict[str, Any]]:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    name = stack.environment.idempotency_table_name
+    return list(ddb.scan(TableName=name)["Items"])
+
+
+def _lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """What the SQS event source hands the worker for messages received from the queue."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def test_the_sample_batch_applies_each_named_employee(ready: tuple[Stack, Ports]) -> None:
+    stack, ports = ready
+    response = worker.handler(load_event("webhook_worker/sqs_batch"), stack.context)
+
+    assert _failures(response) == []
+    members = _members(ports)
+    assert {"1001", "1002"} <= set(members)
+    assert len(members) == 2  # a webhook touches only the people it names (R09)
+    records = _idempotency_records(stack)
+    assert len(records) == 2
+    assert {r["status"]["S"] for r in records} == {"COMPLETED"}
+
+
+def test_r24_duplicates_and_replays_change_nothing(ready: tuple[Stack, Ports]) -> None:
+    stack, ports = ready
+    event = load_event("webhook_worker/sqs_batch")
+    worker.handler(event, stack.context)
+    before = {k: (m.version, m.updated_at) for k, m in _members(ports).items()}
+    audit_before = len(ports.audit.query(EVENT_TENANT, limit=200).items)
+
+    replay = copy.deepcopy(event)
+    duplicate = copy.deepcopy(event["Records"][0])
+    duplicate["messageId"] = "a-second-delivery-of-the-same-webhook"
+    replay["Records"].append(duplicate)
+    response = worker.handler(replay, stack.context)
+
+    assert _failures(response) == []
+    assert {k: (m.version, m.updated_at) for k, m in _members(ports).items()} == before
+    assert len(ports.audit.query(EVENT_TENANT, limit=200).items) == audit_before
+    assert len(_idempotency_records(stack)) == 2
+
+
+def test_r29_a_record_waits_while_a_full_sync_holds_the_lock(ready: tuple[Stack, Ports]) -> None:
+    stack, ports = ready
+    event = load_event("webhook_worker/sqs_batch")
+    lease = ports.lock.acquire(
+        EVENT_TENANT, CONNECTION, "run_full_sync", datetime.now(UTC), timedelta(minutes=15)
+    )
+
+    held = worker.handler(event, stack.context)
+
+    assert _failures(held) == sorted(r["messageId"] for r in event["Records"])
+    assert _members(ports) == {}
+    assert _idempotency_records(stack) == []  # a failed attempt leaves no record behind
+
+    ports.lock.release(lease)
+    retried = worker.handler(event, stack.context)
+    assert _failures(retried) == []
+    assert {"1001", "1002"} <= set(_members(ports))
+
+
+def test_partial_batch_failure_returns_only_the_bad_records(ready: tuple[Stack, Ports]) -> None:
+    stack, ports = ready
+    event = load_event("webhook_worker/sqs_batch")
+    good = event["Records"][0]
+    not_json = {**copy.deepcopy(good), "messageId": "poison-not-json", "body": "{not json"}
+    unknown = copy.deepcopy(good)
+    unknown["messageId"] = "poison-unknown-connection"
+    body = json.loads(unknown["body"])
+    unknown["body"] = json.dumps({**body, "connection_id": "conn-gone", "delivery_id": "d-9"})
+    no_delivery = copy.deepcopy(good)
+    no_delivery["messageId"] = "poison-no-delivery-id"
+    no_delivery["body"] = json.dumps({k: v for k, v in body.items() if k != "delivery_id"})
+    event["Records"] = [not_json, good, unknown, no_delivery]
+
+    response = worker.handler(event, stack.context)
+
+    assert _failures(response) == sorted(
+        ["poison-not-json", "poison-unknown-connection", "poison-no-delivery-id"]
+    )
+    assert set(_members(ports)) == {"1001"}
+
+
+def test_nothing_is_lost_from_the_webhook_to_the_member(
+    ready: tuple[Stack, Ports], bamboohr: FakeHRServer
+) -> None:
+    """The sample BambooHR webhook through the ingest, the queue and the worker."""
+    stack, ports = ready
+    root = ingest._root.get()
+    ingest._root.set(root._replace(ports=replace(root.ports, clock=fixed_clock())))
+    bamboohr.update(1001, last_name="Renamed")
+
+    accepted = ingest.handler(load_event("webhook_ingest/bamboohr"), stack.context)
+    assert accepted["statusCode"] == 202
+
+    messages = stack.queued()
+    assert len(messages) == 1
+    sqs = stack.client("sqs")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    response = worker.handler(_lambda_event(messages, queue_arn), stack.context)
+
+    assert _failures(response) == []
+    assert _members(ports)["1001"].profile.last_name == "Renamed"
+
+
+def test_a_poison_message_moves_to_the_dlq_after_the_queues_max_receives(ready: tuple[Stack, Ports]) -> None:
+    stack, _ = ready
+    sqs = stack.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    max_receives = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody='{"tenant_id": "t", "connection_id": "c"}')
+
+    for _ in range(max_receives):
+        (message,) = sqs.receive_message(QueueUrl=stack.queue_url, VisibilityTimeout=0)["Messages"]
+        response = worker.handler(_lambda_event([message], attributes["QueueArn"]), stack.context)
+        # The event source deletes only the records not reported as failed.
+        assert _failures(response) == [message["MessageId"]]
+
+    assert sqs.receive_message(QueueUrl=stack.queue_url).get("Messages", []) == []
+    (dead,) = sqs.receive_message(QueueUrl=stack.dlq_url)["Messages"]
+    assert json.loads(dead["Body"]) == {"tenant_id": "t", "connection_id": "c"}
