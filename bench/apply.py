@@ -96,6 +96,7 @@ class Meter:
     items: Counter[str] = field(default_factory=Counter)
     member_item_requests: Counter[str] = field(default_factory=Counter)
     wcu: float = 0.0
+    wcu_by_kind: Counter[str] = field(default_factory=Counter)
     reported: float = 0.0
 
     def attach(self, client: Any) -> None:
@@ -106,6 +107,7 @@ class Meter:
         self.requests.clear()
         self.items.clear()
         self.member_item_requests.clear()
+        self.wcu_by_kind.clear()
         self.wcu = self.reported = 0.0
 
     def _response(self, parsed: dict[str, Any], **_: Any) -> None:
@@ -126,6 +128,7 @@ class Meter:
             units = math.ceil(max(item_size(item), 1) / 1024) if item else 1
             indexed = sum(1 for k in GSI_KEYS if item and k in item)
             self.wcu += factor * units + indexed * units
+            self.wcu_by_kind[kind] += factor * units + indexed * units
         if "member" in kinds:
             self.member_item_requests[operation] += 1
 
@@ -180,7 +183,10 @@ def report(title: str, meter: Meter, seconds: float, run: Any) -> None:
         f"  member-item requests {member_requests:8d}  "
         + ", ".join(f"{op} {n}" for op, n in sorted(meter.member_item_requests.items()))
     )
-    print(f"  write capacity       {meter.wcu:8.0f} WCU estimated (moto reported {meter.reported:.0f})")
+    print(
+        f"  write capacity       {meter.wcu:8.0f} WCU estimated (moto reported {meter.reported:.0f}): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(meter.wcu_by_kind.items()))
+    )
 
 
 def main() -> None:
