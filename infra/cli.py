@@ -29,10 +29,26 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
 ) -> None:
-    """The product on one machine (interim: the reconciler on a generated company)."""
+    """The product on one machine: local stack, fake BambooHR, first import, webhooks, scope edit."""
     from infra.demo import run_demo  # noqa: PLC0415 (lazy: the command line starts fast)
 
     run_demo(employees, as_json=as_json)
+
+
+local_app = typer.Typer(help="The local stack: the whole product on 127.0.0.1 (no AWS account, no Docker).")
+app.add_typer(local_app, name="local")
+
+
+@local_app.command("up")
+def local_up(
+    port: int = typer.Option(8000, min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
+    tenant: str = typer.Option("tenant-dev", help="The tenant the printed dev token belongs to."),
+    reset: bool = typer.Option(False, "--reset", help="Start clean (forget the state kept in .local/)."),
+) -> None:
+    """Serve the admin API (Swagger UI at /v1/docs) and webhooks until Ctrl-C; state kept in .local/."""
+    from infra.local.up import serve  # noqa: PLC0415 (lazy: the command line starts fast)
+
+    serve(port=port, tenant=tenant, reset=reset)
 
 
 @app.command("fake-hris")

@@ -1,261 +1,409 @@
-"""`hris-sync demo` (interim): the reconciler on a generated company, in one process.
+"""`hris-sync demo`: the whole product on this machine, start to finish, in a couple of minutes.
 
-It generates a company, plans and applies a first import for a connection (scope everyone, invites
-later, approval auto), plays a few HR changes (a hire, a termination, a manager change, a leave)
-and plans and applies the next sync, printing what happened. A later issue replaces the insides
-with the real local stack (fake HR server, handlers, state machine); the command line stays
-``hris-sync demo [--employees N] [--json]``.
+It starts the local stack (AWS on moto, the real Lambda handlers in-process, the state machine CDK
+synthesizes) and a fake BambooHR serving a generated company, then does what an admin and an HR
+team would: connects BambooHR through the admin API (scope everyone, invites later, approval off),
+watches the first import, makes HR changes in BambooHR that reach the service as signed webhooks
+(a hire, a termination, a manager change, a leave of absence), narrows the scope through the API,
+and prints what happened: members by status, tasks opened, emails sent, events emitted and the
+time each step took. Everything it started is stopped before it returns.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from infra.local.company import generate_company
-from shared.domain.apply import apply_plan
-from shared.domain.models import (
-    Connection,
-    Employee,
-    EmployeeStatus,
-    InviteMode,
-    Mappings,
-    Member,
-    MemberFlag,
-    Plan,
-    Scope,
-    ScopeMode,
-    Snapshot,
-)
-from shared.domain.reconciler import local_today, plan
+from infra.local.client import AdminClient, fake_credentials
+from infra.local.fake_hris import FakeHRServer, Person, fake_hris
+from infra.local.stack import LocalStack
+from infra.local.template import REPO_ROOT
 
 T = TypeVar("T")
-
-DEMO_CONNECTION = Connection(
-    connection_id="demo-bamboohr",
-    tenant_id="demo-tenant",
-    provider="bamboohr",
-    label="BambooHR (demo)",
-    scope=Scope(mode=ScopeMode.EVERYONE),
-    invites=InviteMode.LATER,
-    deactivate_on_leave=True,
-    mappings=Mappings(
-        groups={"Engineering": "eng", "Sales": "sales", "People": "people-team"},
-        roles={"Executive": "admin", "Manager": "approver", "HR Admin": "hr-admin"},
-        regions={"GB": "EMEA", "DE": "EMEA", "FR": "EMEA", "NL": "EMEA", "US": "AMER"},
-    ),
-    default_role="member",
-)
+TENANT = "northwind"
+ADMIN_EMAIL = "it-admin@northwind.example"
+DEMO_DIR = REPO_ROOT / ".local" / "demo"
+# The department the scope edit leaves out (one of the generated company's smaller ones).
+EXCLUDED_DEPARTMENT = "Communications"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One sync of the demo: its plan, how long planning and applying took, the members after."""
+@dataclass
+class Timings:
+    steps: list[tuple[str, float]] = field(default_factory=list)
 
-    title: str
-    plan: Plan
-    plan_seconds: float
-    apply_seconds: float
-    members: dict[str, Member]
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps.append((name, time.perf_counter() - started))
 
 
 def run_demo(
-    employees: int = 2000, *, as_json: bool = False, console: Console | None = None
+    employees: int = 2000,
+    *,
+    as_json: bool = False,
+    console: Console | None = None,
+    state_dir: Path = DEMO_DIR,
 ) -> dict[str, Any]:
-    """Run the demo and print it (rich, or one JSON document); returns the summary."""
-    console = console or Console()
-    now = datetime.now(UTC)
-    today = local_today(now, DEMO_CONNECTION.timezone)
-    started = time.perf_counter()
-    company = generate_company(employees, seed=7, today=today)
-    generated = time.perf_counter() - started
+    """Run the demo, print it (rich, or one JSON document with ``as_json``), return the summary."""
+    console = console or Console(file=sys.stdout)
+    quiet = Console(quiet=True) if as_json else console
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # The functions' own output (Powertools' JSON logs and metrics) goes where Lambda would send
+    # it, a log, not between the demo's lines.
+    with (state_dir / "functions.log").open("w", encoding="utf-8") as log, redirect_stdout(log):
+        return _run(employees, as_json=as_json, console=console, quiet=quiet, state_dir=state_dir)
 
-    first = _sync("First import", company, {}, DEMO_CONNECTION, now)
-    settled = DEMO_CONNECTION.model_copy(update={"first_complete_sync_at": now})
-    changed, story = _hr_changes(company, first.members, today)
-    second = _sync("After HR changes", changed, first.members, settled, now)
 
-    summary = {
-        "employees": employees,
-        "generate_seconds": round(generated, 4),
-        "connection": DEMO_CONNECTION.model_dump(
-            mode="json", include={"provider", "label", "scope", "invites", "approval"}
-        ),
-        "hr_changes": story,
-        "steps": [_step_summary(step) for step in (first, second)],
-    }
+def _run(
+    employees: int, *, as_json: bool, console: Console, quiet: Console, state_dir: Path
+) -> dict[str, Any]:
+    timings = Timings()
+    if not as_json:
+        console.rule("[bold]hris-sync demo[/]")
+        console.print(
+            "The service syncs people from an HR system into an app's members. This demo runs all of it "
+            "on this machine:\nAWS on moto, the real Lambda handlers, the Step Functions workflow CDK "
+            "synthesizes, and a fake BambooHR.\n"
+        )
+    with (
+        timings.step("start the local stack"),
+        quiet.status("Starting the local stack (moto, handlers, gateway)"),
+    ):
+        stack = LocalStack(state_dir=state_dir, reset=True, persist=False)
+        stack.start()
+    try:
+        with timings.step(f"start a fake BambooHR ({employees:,} people)"):
+            fake = fake_hris("bamboohr", employees=employees, seed=7, rate_limit=None).start()
+        try:
+            summary = _story(stack, fake, employees, timings, quiet)
+        finally:
+            fake.stop()
+        stack.drain(timeout=60)
+        summary["emails"] = _emails(stack.mail())
+        summary["events"] = dict(sorted(Counter(e.get("detail-type", "?") for e in stack.events()).items()))
+        summary["outbox"] = str(stack.outbox.folder) if stack.outbox else None
+        summary["errors"] = stack.errors()
+    finally:
+        stack.stop()
+    summary["timings"] = [{"step": name, "seconds": round(seconds, 3)} for name, seconds in timings.steps]
     if as_json:
-        console.file.write(json.dumps(summary, indent=2) + "\n")
+        console.file.write(json.dumps(summary, indent=2, default=str) + "\n")
     else:
-        _print(console, summary, (first, second), generated)
+        _print_summary(console, summary)
     return summary
 
 
-def _sync(
-    title: str, staff: Iterable[Employee], members: dict[str, Member], connection: Connection, now: datetime
-) -> Step:
-    started = time.perf_counter()
-    result = plan(Snapshot(employees=tuple(staff), complete=True), list(members.values()), connection, now)
-    planned = time.perf_counter() - started
-    started = time.perf_counter()
-    after = members | apply_plan(members, result, connection, now)
-    applied = time.perf_counter() - started
-    return Step(title, result, planned, applied, after)
+def _story(
+    stack: LocalStack, fake: FakeHRServer, employees: int, timings: Timings, out: Console
+) -> dict[str, Any]:
+    api = AdminClient(stack.url, stack.token(TENANT, subject="admin@northwind.example"))
+    try:
+        return _story_with(api, stack, fake, employees, timings, out)
+    finally:
+        api.close()
 
 
-def _first(items: Iterable[T], test: Callable[[T], bool]) -> T | None:
-    return next((item for item in items if test(item)), None)
-
-
-def _hr_changes(
-    company: list[Employee], members: dict[str, Member], today: date
-) -> tuple[list[Employee], list[str]]:
-    """A hire, a termination, a manager change and a leave, on people who are members."""
-    linked = {m.hris_id for m in members.values() if m.status.value != "deactivated"}
-    managers = {e.manager_hris_id for e in company if e.manager_hris_id}
-    by_id = {e.hris_id: e for e in company}
-    ics = [e for e in company if e.hris_id in linked and e.hris_id not in managers and e.manager_hris_id]
-    story: list[str] = []
-    changes: dict[str, Employee] = {}
-    leaver = ics[0] if ics else None
-    if leaver is not None:
-        changes[leaver.hris_id] = leaver.model_copy(
-            update={"status": EmployeeStatus.TERMINATED, "termination_date": today}
+def _story_with(  # noqa: PLR0917 - the demo's one narrative and what it runs on
+    api: AdminClient, stack: LocalStack, fake: FakeHRServer, employees: int, timings: Timings, out: Console
+) -> dict[str, Any]:
+    webhook_secret = secrets.token_hex(16)
+    out.print(
+        f"[bold]1.[/] Local stack up at [cyan]{stack.url}[/] in {timings.steps[0][1]:.1f} s; fake BambooHR "
+        f"with [bold]{employees:,}[/] generated employees at [cyan]{fake.base_url}[/]."
+    )
+    with timings.step("connect BambooHR (admin API)"):
+        connected = api.connect(
+            provider="bamboohr",
+            label="BambooHR (Northwind)",
+            credentials=fake_credentials(fake, webhook_secret),
+            scope={"mode": "everyone"},
+            invites="later",
+            approval="auto",
+            deactivate_on_leave=True,
+            admin_emails=[ADMIN_EMAIL],
         )
-        story.append(f"terminated: {_name(leaver)} ({leaver.job_title})")
-    on_leave = ics[1] if len(ics) > 1 else None
-    if on_leave is not None:
-        changes[on_leave.hris_id] = on_leave.model_copy(update={"status": EmployeeStatus.ON_LEAVE})
-        story.append(f"on leave: {_name(on_leave)} ({on_leave.job_title})")
-    mover = ics[2] if len(ics) > 2 else None
-    new_manager = _first(
-        (by_id[m] for m in sorted(managers) if m in linked),
-        lambda e: mover is not None and e.hris_id not in {mover.manager_hris_id, mover.hris_id},
+    connection_id = connected["connection"]["id"]
+    fake.webhooks_to(stack.webhook_url(connection_id), secret=webhook_secret)
+    out.print(
+        f"[bold]2.[/] Connected BambooHR through [cyan]POST /v1/connections[/]: scope everyone, invites "
+        f"later, approval off. Connection [bold]{connection_id}[/]; its webhooks go to "
+        f"/webhooks/{connection_id}."
     )
-    if mover is not None and new_manager is not None:
-        changes[mover.hris_id] = mover.model_copy(update={"manager_hris_id": new_manager.hris_id})
-        story.append(f"new manager: {_name(mover)} now reports to {_name(new_manager)}")
-    staff = [changes.get(e.hris_id, e) for e in company]
-    hiring_manager = new_manager or (by_id[sorted(managers)[0]] if managers else None)
-    hire = Employee(
-        hris_id="900001",
-        first_name="Grace",
-        last_name="Hopper",
-        email="grace.hopper@northwind.example",
-        employee_number="E900001",
-        job_title="Senior Software Engineer",
-        department="Platform",
-        company="Northwind Inc.",
-        groups=("Engineering", "Platform"),
-        office_location="New York",
-        home_country="US",
-        start_date=today,
-        manager_hris_id=hiring_manager.hris_id if hiring_manager else None,
-        hris_role="Employee",
+
+    with timings.step("first import (full sync)"):
+        first = _watch_run(api, connected["run"]["id"], employees, out, "First import")
+    out.print(f"    First import {first['status']}: {_counts_line(first['applied'])}")
+
+    members = {m["hris_id"]: m for m in api.members() if m.get("hris_id")}
+    story = _hr_changes(stack, fake, members, timings, out)
+
+    with timings.step(f"scope edit: leave out {EXCLUDED_DEPARTMENT}"):
+        edited = _scope_edit(api, fake, connection_id, out)
+    out.print(
+        f"[bold]4.[/] Scope edited through [cyan]PATCH /v1/connections/{connection_id}[/] "
+        f"(every group but {EXCLUDED_DEPARTMENT}): {edited['status']}, {_counts_line(edited['applied'])}"
     )
-    staff.append(hire)
-    story.append(f"hired: {_name(hire)} ({hire.job_title}), starting today")
-    return staff, story
 
-
-def _name(employee: Employee) -> str:
-    return f"{employee.first_name} {employee.last_name}"
-
-
-def _step_summary(step: Step) -> dict[str, Any]:
-    result = step.plan
-    statuses = Counter(m.status.value for m in step.members.values())
-    flagged = sum(1 for m in step.members.values() if MemberFlag.NO_APPROVER in m.flags)
-    tasks = Counter(a.task_type.value for a in result.actions if a.kind == "open_task")
+    with timings.step("read members and tasks (admin API)"):
+        final = api.members()
+        tasks = api.tasks()
+    by_hris = {m["hris_id"]: m for m in final if m.get("hris_id")}
+    for change in story:
+        member = by_hris.get(change["hris_id"])
+        change["member_status"] = member["status"] if member else "no member"
+        change["deactivation_reason"] = member.get("deactivation_reason") if member else None
     return {
-        "title": step.title,
-        "plan_seconds": round(step.plan_seconds, 4),
-        "apply_seconds": round(step.apply_seconds, 4),
-        "counts": result.counts.model_dump(),
-        "guard": result.guard.model_dump(),
-        "members_by_status": dict(sorted(statuses.items())),
-        "flagged_no_approver": flagged,
-        "tasks_opened": dict(sorted(tasks.items())),
-        "skipped": dict(Counter(a.reason for a in result.actions if a.kind == "skip")),
-        "warnings": dict(Counter(w.code for w in result.warnings)),
-        "actions": [a.model_dump(mode="json") for a in result.actions] if len(result.actions) <= 60 else None,
+        "employees": employees,
+        "connection_id": connection_id,
+        "first_import": _run_summary(first),
+        "hr_changes": story,
+        "scope_edit": _run_summary(edited),
+        "members_by_status": dict(sorted(Counter(m["status"] for m in final).items())),
+        "members": len(final),
+        "tasks_opened": dict(sorted(Counter(t["type"] for t in tasks).items())),
+        "webhook_deliveries": [{"status": d.status, "error": d.error} for d in fake.deliveries],
     }
 
 
-def _print(console: Console, summary: dict[str, Any], steps: tuple[Step, ...], generated: float) -> None:
-    console.rule("[bold]hris-sync demo[/] (interim: the reconciler on a generated company)")
-    console.print(
-        f"Generated [bold]{summary['employees']:,}[/] employees in {generated * 1000:.0f} ms; connection "
-        f"[bold]{DEMO_CONNECTION.label}[/]: scope everyone, invites later, approval auto, "
-        "deactivate on leave."
+def _watch_run(api: AdminClient, run_id: str, employees: int, out: Console, title: str) -> dict[str, Any]:
+    """Follow a run with a progress bar (pages fetched, members planned, chunks applied)."""
+    with Progress(
+        TextColumn("    {task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    ) as bar:
+        fetched = bar.add_task("employees fetched", total=employees)
+        pages = bar.add_task("pages fetched", total=None)
+        planned = bar.add_task("members planned", total=None)
+        applied = bar.add_task("plan chunks applied", total=None)
+
+        def show(run: dict[str, Any]) -> None:
+            p = run["progress"]
+            bar.update(fetched, completed=p["employees_fetched"])
+            bar.update(pages, completed=p["pages_fetched"], total=max(p["pages_fetched"], 1))
+            if p["actions_total"] or p["phase"] != "fetching":
+                bar.update(planned, completed=p["actions_total"], total=max(p["actions_total"], 1))
+            if p["chunks_total"]:
+                bar.update(applied, completed=p["chunks_applied"], total=p["chunks_total"])
+            bar.update(applied, description=f"plan chunks applied ({p['phase']})")
+
+        run = api.wait_run(run_id, on_progress=show, interval=0.2)
+        show(run)
+    del title
+    return run
+
+
+def _pick(people: list[Person], members: dict[str, Any], test: Callable[[Person], bool]) -> Person:
+    for person in people:
+        member = members.get(person.key)
+        if member and member["status"] not in ("deactivated", "archived") and test(person):
+            return person
+    raise LookupError("no suitable person in the generated company")
+
+
+def _hr_changes(
+    stack: LocalStack, fake: FakeHRServer, members: dict[str, Any], timings: Timings, out: Console
+) -> list[dict[str, Any]]:
+    """A hire, a termination, a manager change and a leave: each a signed webhook from BambooHR."""
+    people = fake.company.people()
+    managers = {p.employee.manager_hris_id for p in people if p.employee.manager_hris_id}
+    ics = [p for p in people if p.key not in managers and p.employee.manager_hris_id]
+    leaver = _pick(ics, members, lambda _p: True)
+    on_leave = _pick(ics, members, lambda p: p.key != leaver.key)
+    mover = _pick(ics, members, lambda p: p.key not in (leaver.key, on_leave.key))
+    new_manager = _pick(
+        people, members, lambda p: p.key in managers and p.key != mover.employee.manager_hris_id
     )
-    for step, data in zip(steps, summary["steps"], strict=True):
-        console.rule(f"[bold]{step.title}[/]")
-        if step is steps[-1]:
-            for line in summary["hr_changes"]:
-                console.print(f"  HR change: {line}")
-        counts = Table(title="Plan", show_header=True)
-        counts.add_column("action")
-        counts.add_column("count", justify="right")
-        for name, value in data["counts"].items():
-            if value:
-                counts.add_row(name, f"{value:,}")
-        statuses = Table(title="Members by status", show_header=True)
-        statuses.add_column("status")
-        statuses.add_column("members", justify="right")
-        for name, value in data["members_by_status"].items():
-            statuses.add_row(name, f"{value:,}")
-        statuses.add_row("[dim]flag no_approver[/]", f"{data['flagged_no_approver']:,}")
-        console.print(counts, statuses)
-        guard = data["guard"]
-        console.print(
-            f"  tasks opened: {data['tasks_opened'] or 'none'}; skipped: {data['skipped'] or 'none'}; "
-            f"warnings: {data['warnings'] or 'none'}"
+    out.print("[bold]3.[/] HR changes in BambooHR, each sent to the service as a signed webhook:")
+    story: list[dict[str, Any]] = []
+
+    def play(kind: str, who: Person, what: str, change: Callable[[], Any]) -> None:
+        with timings.step(f"webhook: {kind}"):
+            started = time.perf_counter()
+            result = change()
+            stack.drain(timeout=60)
+            seconds = time.perf_counter() - started
+        person = result if isinstance(result, Person) else who
+        story.append(
+            {
+                "change": kind,
+                "hris_id": person.key,
+                "who": _name(person),
+                "detail": what,
+                "seconds": round(seconds, 3),
+            }
         )
-        console.print(
-            f"  guard (R23): {'HOLD' if guard['hold'] else 'ok'} ({guard['deactivations']} deactivations, "
-            f"{guard['pct']}% of {guard['active_members']:,} active members)"
-        )
-        console.print(
-            f"  timings: plan {step.plan_seconds * 1000:.0f} ms, apply {step.apply_seconds * 1000:.0f} ms"
-        )
-        if step is steps[-1]:
-            _print_actions(console, step.plan, step.members)
+        out.print(f"    {kind:<16} {_name(person):<24} {what} [dim](applied in {seconds * 1000:.0f} ms)[/]")
+
+    hiring = fake.company.get(new_manager.key).employee
+    play(
+        "hire",
+        new_manager,
+        f"Senior Software Engineer, reports to {_name(new_manager)}",
+        lambda: fake.hire(
+            "Grace",
+            "Hopper",
+            email="grace.hopper@northwind.example",
+            job_title="Senior Software Engineer",
+            department=hiring.department,
+            groups=hiring.groups,
+            company=hiring.company,
+            office_location=hiring.office_location,
+            home_country=hiring.home_country,
+            manager_id=new_manager.key,
+        ),
+    )
+    play(
+        "termination",
+        leaver,
+        f"{leaver.employee.job_title}, leaves today",
+        lambda: fake.terminate(leaver.key),
+    )
+    play(
+        "manager change",
+        mover,
+        f"now reports to {_name(new_manager)}",
+        lambda: fake.change_manager(mover.key, new_manager.key),
+    )
+    play("leave of absence", on_leave, "starts a leave", lambda: fake.start_leave(on_leave.key))
+    return story
 
 
-def _print_actions(console: Console, result: Plan, members: dict[str, Member]) -> None:
-    names = {m.member_id: f"{m.profile.first_name} {m.profile.last_name}" for m in members.values()}
-    table = Table(title="What the second sync does", show_header=True)
-    table.add_column("action")
-    table.add_column("member / HR id")
-    table.add_column("detail", overflow="fold")
-    for action in result.actions[:40]:
-        data = action.model_dump(mode="json")
-        kind = data.pop("kind")
-        member_id = data.pop("member_id", None)
-        who = names.get(member_id, member_id) if member_id else f"HR id {data.get('hris_id')}"
-        if kind == "update":
-            detail = ", ".join(
-                f"{k}: {names.get(v['before'], v['before'])!r} -> {names.get(v['after'], v['after'])!r}"
-                if k == "approver_member_id"
-                else f"{k}: {v['before']!r} -> {v['after']!r}"
-                for k, v in data["changes"].items()
-            )
-        else:
-            detail = ", ".join(
-                f"{k}={names.get(v, v) if k == 'approver_member_id' else v}"
-                for k, v in data.items()
-                if k not in {"profile", "hris_id"} and v
-            )
-        table.add_row(kind, who, detail[:120])
-    if len(result.actions) > 40:
-        table.add_row("...", f"{len(result.actions) - 40} more", "")
-    console.print(table)
+def scope_without(people: list[Person], department: str) -> list[str]:
+    """Scope groups that keep everyone except ``department``: a member is in scope when one of their
+    groups is listed, so no group of anyone in that department may be listed, and everyone else
+    needs one listed group (their division when it can be, else their department or team)."""
+    excluded = {g for p in people if p.employee.department == department for g in p.employee.groups}
+    kept: set[str] = set()
+    for person in people:
+        groups = person.employee.groups
+        if person.employee.department == department or kept.intersection(groups):
+            continue
+        allowed = [g for g in groups if g not in excluded]
+        if allowed:
+            kept.add(allowed[0])
+    return sorted(kept)
+
+
+def _scope_edit(api: AdminClient, fake: FakeHRServer, connection_id: str, out: Console) -> dict[str, Any]:
+    groups = scope_without(fake.company.people(), EXCLUDED_DEPARTMENT)
+    edited = api.edit(connection_id, scope={"mode": "groups", "groups": groups})
+    run = edited.get("run")
+    if run is None:
+        raise RuntimeError("the scope edit started no sync")
+    result = api.wait_run(run["id"], interval=0.2)
+    if result["status"] == "blocked":
+        out.print("    The safety guard (R23) held the plan; the admin confirms it through the API.")
+        api.confirm(result["id"])
+        result = api.wait_run(result["id"], interval=0.2)
+    return result
+
+
+def _name(person: Person) -> str:
+    return f"{person.employee.first_name} {person.employee.last_name}"
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    shown = [f"{v:,} {k}" for k, v in counts.items() if v]
+    return ", ".join(shown) or "no changes"
+
+
+def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
+    started = datetime.fromisoformat(run["started_at"])
+    finished = datetime.fromisoformat(run["finished_at"]) if run.get("finished_at") else datetime.now(UTC)
+    return {
+        "run_id": run["id"],
+        "status": run["status"],
+        "seconds": round((finished - started).total_seconds(), 3),
+        "pages": run["progress"]["pages_fetched"],
+        "employees_fetched": run["progress"]["employees_fetched"],
+        "planned": {k: v for k, v in run["planned"].items() if v},
+        "applied": {k: v for k, v in run["applied"].items() if v},
+        "skipped": len(run.get("skipped", [])),
+    }
+
+
+def _emails(paths: list[Path]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for path in paths:
+        message = message_from_bytes(path.read_bytes())
+        out.append(
+            {"file": path.name, "to": str(message.get("To", "")), "subject": str(message.get("Subject", ""))}
+        )
+    return out
+
+
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    console.rule("[bold]What happened[/]")
+    statuses = Table(title=f"Members ({summary['members']:,})", show_header=True)
+    statuses.add_column("status")
+    statuses.add_column("members", justify="right")
+    for name, count in summary["members_by_status"].items():
+        statuses.add_row(name, f"{count:,}")
+    tasks = Table(title="Tasks opened", show_header=True)
+    tasks.add_column("type")
+    tasks.add_column("open", justify="right")
+    for name, count in summary["tasks_opened"].items():
+        tasks.add_row(name, f"{count:,}")
+    events = Table(title="Events on the bus", show_header=True)
+    events.add_column("detail-type")
+    events.add_column("count", justify="right")
+    for name, count in summary["events"].items():
+        events.add_row(name, f"{count:,}")
+    console.print(statuses, tasks, events)
+
+    changes = Table(title="HR changes (signed webhooks)", show_header=True)
+    for column in ("change", "person", "member now", "applied in"):
+        changes.add_column(column)
+    for change in summary["hr_changes"]:
+        reason = f" ({change['deactivation_reason']})" if change.get("deactivation_reason") else ""
+        changes.add_row(
+            change["change"],
+            change["who"],
+            f"{change['member_status']}{reason}",
+            f"{change['seconds'] * 1000:.0f} ms",
+        )
+    console.print(changes)
+
+    mail = Table(title=f"Emails in the outbox ({summary['outbox']})", show_header=True)
+    mail.add_column("file")
+    mail.add_column("to")
+    mail.add_column("subject")
+    for email in summary["emails"]:
+        mail.add_row(email["file"], email["to"], email["subject"])
+    console.print(mail)
+
+    steps = Table(title="Time per step", show_header=True)
+    steps.add_column("step")
+    steps.add_column("seconds", justify="right")
+    for entry in summary["timings"]:
+        steps.add_row(entry["step"], f"{entry['seconds']:.2f}")
+    console.print(steps)
+    first = summary["first_import"]
+    rate = first["employees_fetched"] / first["seconds"] if first["seconds"] else 0.0
+    console.print(
+        f"First import: {first['employees_fetched']:,} employees in {first['seconds']:.1f} s "
+        f"({rate:,.0f} employees/s), {first['pages']} pages."
+    )
+    if summary["errors"]:
+        console.print(f"[yellow]Background errors:[/] {summary['errors']}")

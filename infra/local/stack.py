@@ -1,0 +1,311 @@
+"""The whole product on one machine: ``LocalStack`` starts and stops every part.
+
+    with LocalStack(state_dir=Path(".local")) as stack:
+        stack.url                       # the gateway: /v1/* (admin API), /webhooks/{connection_id}
+        stack.token("tenant-a")         # a dev token for that tenant's admin
+        stack.drain()                   # webhook queue empty, executions finished, mail and events in
+
+Start order: the template (synthesized once, cached), moto and the Lambda proxy, the resources,
+the functions with their environments, saved state (unless reset), the queue poller, the
+scheduler ticker, the outbox, the event log, and the gateway. ``stop()`` undoes all of it,
+including the process environment it set, and saves the data when ``persist`` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from infra.local import state
+from infra.local.aws import BASE_ENVIRONMENT, LocalAws
+from infra.local.gateway import Gateway, routes_from_template
+from infra.local.lambdas import LocalFunctions
+from infra.local.resources import LocalResources, create_resources, physical_ids
+from infra.local.template import REPO_ROOT, Resolver, load_template, resources_of_type
+from infra.local.tokens import DevTokens
+from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
+
+DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """A state machine execution as the demo and the benchmark report it."""
+
+    name: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.stopped is None else (self.stopped - self.started).total_seconds()
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        synth_dir: Path = DEFAULT_STATE_DIR / "synth",
+        reset: bool = True,
+        persist: bool = False,
+        port: int = 0,
+        functions_root: Path | None = None,
+        log_level: str = "WARNING",
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        ticker_interval: float = 1.0,
+    ) -> None:
+        self.state_dir = state_dir
+        self.synth_dir = synth_dir
+        self.reset = reset
+        self.persist = persist
+        self.requested_port = port
+        self.functions_root = functions_root or REPO_ROOT / "functions"
+        self.log_level = log_level
+        self.on_event = on_event
+        self.ticker_interval = ticker_interval
+        self.aws = LocalAws()
+        self.template: dict[str, Any] = {}
+        self.resources: LocalResources | None = None
+        self.functions: LocalFunctions | None = None
+        self.gateway: Gateway | None = None
+        self.poller: QueuePoller | None = None
+        self.ticker: ScheduleTicker | None = None
+        self.outbox: Outbox | None = None
+        self.event_log: EventLog | None = None
+        self.tokens = DevTokens.from_dir(state_dir)
+        self.restored: dict[str, int] | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
+        self.started_seconds = 0.0
+
+    # --- lifecycle
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        began = time.perf_counter()
+        # Powertools warns on every invocation that publishes no metric; Lambda would log it quietly.
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+        if self.reset:
+            for name in ("state", "outbox", "events.jsonl"):
+                path = self.state_dir / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        root = self._functions_root_context()
+        self.template = load_template(self.synth_dir, functions_root=root)
+        self.aws.start()
+        try:
+            self._start_rest()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_seconds = time.perf_counter() - began
+        return self
+
+    def _functions_root_context(self) -> str | None:
+        if self.functions_root.resolve() == (REPO_ROOT / "functions").resolve():
+            return None
+        return os.path.relpath(self.functions_root.resolve(), REPO_ROOT)
+
+    def _start_rest(self) -> None:
+        env = {
+            **BASE_ENVIRONMENT,
+            "AWS_ENDPOINT_URL": self.aws.endpoint,
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+            "POWERTOOLS_DEV": "false",
+        }
+        self._set_env(env)
+        resolve = Resolver(physical_ids(self.template, queue_endpoint=self.aws.endpoint))
+        self.resources = create_resources(self.template, resolve, self.client)
+        self.functions = LocalFunctions.from_template(
+            self.template, resolve, functions_root=self.functions_root, base_env=env
+        )
+        self._set_env(self.functions.shared_environment())
+        self.aws.answer_lambda_with(self.functions.invoke_json)
+        if not self.reset:
+            self.restored = state.load(self.state_dir / "state", self.resources, self.client)
+
+        worker = self._function_key("webhook_worker")
+        if worker is not None:
+            batch = self._worker_batch_size()
+            self.poller = QueuePoller(
+                self.client("sqs"),
+                self.resources.webhook_queue_url,
+                resolve.physical[self._queue_logical_id()].attributes["Arn"],
+                self.functions,
+                worker,
+                batch_size=batch,
+            )
+            self.poller.start()
+        self.ticker = ScheduleTicker(
+            self.client("scheduler"),
+            self.resources.schedule_group,
+            self._fire_target,
+            interval=self.ticker_interval,
+        )
+        self.ticker.start()
+        self.outbox = Outbox(self.state_dir / "outbox")
+        self.outbox.start()
+        self.event_log = EventLog(
+            self.client("sqs"),
+            self.resources.event_tap_queue_url,
+            self.state_dir / "events.jsonl",
+            listener=self.on_event,
+        )
+        self.event_log.start()
+        names = {logical: resolve.physical[logical].ref for logical in resolve.physical}
+        self.gateway = Gateway(
+            routes_from_template(self.template), self.functions, self.tokens, function_names=names
+        )
+        self.gateway.start(self.requested_port)
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+        for loop in (self.poller, self.ticker, self.outbox, self.event_log):
+            if loop is not None:
+                loop.stop()
+        if self.outbox is not None:
+            self.outbox.collect()
+        if self.persist and self.resources is not None:
+            state.save(self.state_dir / "state", self.resources, self.client)
+        self.aws.stop()
+        self._restore_env()
+        self.gateway = None
+        self.poller = self.ticker = None
+        self._clients.clear()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # --- what callers use
+
+    @property
+    def url(self) -> str:
+        assert self.gateway is not None, "start the stack first"  # noqa: S101
+        return self.gateway.url
+
+    def webhook_url(self, connection_id: str) -> str:
+        return f"{self.url}/webhooks/{connection_id}"
+
+    def token(self, tenant_id: str, *, subject: str = "local-admin", admin: bool = True) -> str:
+        return self.tokens.issue(tenant_id, datetime.now(UTC), subject=subject, admin=admin)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.aws.client(service)
+        return self._clients[service]
+
+    def _function_key(self, key: str) -> str | None:
+        return key if self.functions is not None and key in self.functions else None
+
+    def _queue_logical_id(self) -> str:
+        for logical_id, body in resources_of_type(self.template, "AWS::SQS::Queue").items():
+            if (body.get("Properties") or {}).get("RedrivePolicy"):
+                return logical_id
+        raise LookupError("no webhook queue")
+
+    def _worker_batch_size(self) -> int:
+        for mapping in resources_of_type(self.template, "AWS::Lambda::EventSourceMapping").values():
+            return int((mapping.get("Properties") or {}).get("BatchSize", 10))
+        return 10
+
+    def _fire_target(self, arn: str, payload: str) -> None:
+        """A schedule's target: a function in-process, or a state machine execution."""
+        assert self.functions is not None  # noqa: S101
+        if ":states:" in arn and ":stateMachine:" in arn:
+            name = f"scheduled-{int(time.time() * 1000)}"
+            self.client("stepfunctions").start_execution(stateMachineArn=arn, name=name, input=payload)
+            return
+        self.functions.invoke(arn, json.loads(payload or "{}"))
+
+    def executions(self) -> list[Execution]:
+        """Every execution of the full-sync state machine, oldest first."""
+        if self.resources is None or self.resources.state_machine_arn is None:
+            return []
+        sfn = self.client("stepfunctions")
+        found: list[Execution] = []
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.resources.state_machine_arn
+        ):
+            for item in page.get("executions", []):
+                found.append(Execution(item["name"], item["status"], item["startDate"], item.get("stopDate")))
+        return sorted(found, key=lambda e: e.started)
+
+    def wait_for_executions(self, timeout: float = 300.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(e.status != "RUNNING" for e in self.executions()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def drain(self, timeout: float = 120.0) -> None:
+        """Wait until queued webhooks are applied and executions finished; collect mail and events."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            idle = self.wait_for_executions(max(0.0, deadline - time.monotonic()))
+            if self.poller is not None:
+                idle = self.poller.drain(max(0.0, deadline - time.monotonic())) and idle
+            if idle and all(e.status != "RUNNING" for e in self.executions()):
+                break
+        if self.outbox is not None:
+            self.outbox.collect()
+        if self.event_log is not None:
+            self.event_log.collect()
+
+    def mail(self) -> list[Path]:
+        return self.outbox.collect() if self.outbox is not None else []
+
+    def events(self) -> list[dict[str, Any]]:
+        return self.event_log.collect() if self.event_log is not None else []
+
+    def errors(self) -> list[str]:
+        """What the background loops reported (a healthy stack reports nothing)."""
+        return [
+            f"{loop.name}: {error}"
+            for loop in (self.poller, self.ticker, self.outbox, self.event_log)
+            if loop is not None
+            for error in loop.errors
+        ]
+
+
+@contextmanager
+def running(**options: Any) -> Iterator[LocalStack]:
+    stack = LocalStack(**options)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -1,0 +1,65 @@
+"""A tenant of the local stack for the end-to-end tests: its admin client (HTTP only), fake HR
+servers wired to the stack's webhook endpoint, and its mail in the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from email import message_from_bytes
+from typing import Any
+
+from infra.local.client import AdminClient, fake_credentials
+from infra.local.fake_hris import FakeHRServer, fake_hris
+from infra.local.stack import LocalStack
+
+
+class Tenant:
+    """A fresh tenant with its own admin token, HR fakes and outbox address."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.tenant_id = f"t-{uuid.uuid4().hex[:10]}"
+        self.admin_email = f"admin@{self.tenant_id}.example"
+        self.api = AdminClient(stack.url, stack.token(self.tenant_id, subject=f"admin-{self.tenant_id}"))
+        self.fakes: list[FakeHRServer] = []
+        self.webhook_secret = uuid.uuid4().hex
+
+    def fake(self, provider: str = "bamboohr", **options: Any) -> FakeHRServer:
+        options.setdefault("employees", 120)
+        options.setdefault("seed", 11)
+        server = fake_hris(provider, rate_limit=None, **options).start()
+        self.fakes.append(server)
+        return server
+
+    def connect(self, fake: FakeHRServer, **settings: Any) -> tuple[str, dict[str, Any]]:
+        """Connect ``fake`` (webhooks wired to the stack) and wait for the first import."""
+        body: dict[str, Any] = {
+            "provider": fake.vendor.name,
+            "label": f"{fake.vendor.name} of {self.tenant_id}",
+            "credentials": fake_credentials(fake, self.webhook_secret),
+            "scope": {"mode": "everyone"},
+            "invites": "later",
+            "approval": "auto",
+            "admin_emails": [self.admin_email],
+            **settings,
+        }
+        connected = self.api.connect(**body)
+        connection_id = connected["connection"]["id"]
+        fake.webhooks_to(self.stack.webhook_url(connection_id), secret=self.webhook_secret)
+        return connection_id, self.api.wait_run(connected["run"]["id"], timeout=120)
+
+    def emails(self) -> list[dict[str, str]]:
+        """Subjects of the outbox's messages to this tenant's admin."""
+        found: list[dict[str, str]] = []
+        for path in self.stack.mail():
+            message = message_from_bytes(path.read_bytes())
+            if self.admin_email in str(message.get("To", "")):
+                found.append({"subject": str(message.get("Subject", "")), "file": path.name})
+        return found
+
+    def by_hris(self) -> dict[str, dict[str, Any]]:
+        return {m["hris_id"]: m for m in self.api.members() if m.get("hris_id")}
+
+    def close(self) -> None:
+        self.api.close()
+        for server in self.fakes:
+            server.stop()

@@ -1,0 +1,148 @@
+"""The local gateway: routes from the template, proxy events for the handlers, the authorizer's 401."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.gateway import Gateway, routes_from_template
+from infra.local.lambdas import LocalFunctions
+from infra.local.resources import physical_ids
+from infra.local.template import Resolver
+from infra.local.tokens import DevTokens
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+ECHO = """
+import json
+def handler(event, context):
+    if event.get("body") == "crash":
+        raise RuntimeError("boom")
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"event": event, "function": context.function_name})}
+"""
+
+
+def _function(logical: str, name: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "FunctionName": f"hris-sync-local-{name}",
+            "Handler": f"functions.{name}.handler.handler",
+            "MemorySize": 256,
+            "Timeout": 10,
+            "Environment": {"Variables": {"TABLE_NAME": {"Ref": "Table"}}},
+        },
+    }
+
+
+def _uri(logical: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Fn::GetAtt": [logical, "Arn"]}, "/invocations"]]}
+
+
+def _resource(parent: Any, part: str) -> dict[str, Any]:
+    return {"Type": "AWS::ApiGateway::Resource", "Properties": {"ParentId": parent, "PathPart": part}}
+
+
+def _method(verb: str, resource: str, auth: str, function: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::ApiGateway::Method",
+        "Properties": {
+            "HttpMethod": verb,
+            "ResourceId": {"Ref": resource},
+            "AuthorizationType": auth,
+            "Integration": {"Type": "AWS_PROXY", "Uri": _uri(function)},
+        },
+    }
+
+
+ROOT = {"Fn::GetAtt": ["Api", "RootResourceId"]}
+TEMPLATE: dict[str, Any] = {
+    "Resources": {
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"TableName": "hris-sync-local"}},
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {}},
+        "AdminFn": _function("AdminFn", "admin_api"),
+        "IngestFn": _function("IngestFn", "webhook_ingest"),
+        "V1": _resource(ROOT, "v1"),
+        "Proxy": _resource({"Ref": "V1"}, "{proxy+}"),
+        "Hooks": _resource(ROOT, "webhooks"),
+        "Hook": _resource({"Ref": "Hooks"}, "{connection_id}"),
+        "ProxyAny": _method("ANY", "Proxy", "COGNITO_USER_POOLS", "AdminFn"),
+        "HookPost": _method("POST", "Hook", "NONE", "IngestFn"),
+    }
+}
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    root = tmp_path / "functions"
+    for name in ("admin_api", "webhook_ingest"):
+        (root / name).mkdir(parents=True)
+        (root / name / "handler.py").write_text(ECHO)
+    resolve = Resolver(physical_ids(TEMPLATE, queue_endpoint="http://127.0.0.1:1"))
+    functions = LocalFunctions.from_template(TEMPLATE, resolve, functions_root=root, base_env={})
+    names = {k: v.ref for k, v in resolve.physical.items()}
+    return Gateway(
+        routes_from_template(TEMPLATE),
+        functions,
+        DevTokens(b"k" * 32),
+        function_names=names,
+        clock=lambda: NOW,
+    )
+
+
+def _call(gateway: Gateway, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, Any]:
+    status, _, data = gateway.handle(method, path, headers, body)
+    return status, json.loads(data)
+
+
+def test_routes_come_from_the_template() -> None:
+    routes = {(r.method, r.resource, r.authorized) for r in routes_from_template(TEMPLATE)}
+    assert routes == {("ANY", "/v1/{proxy+}", True), ("POST", "/webhooks/{connection_id}", False)}
+
+
+def test_admin_route_without_a_valid_token_is_401_before_any_handler(gateway: Gateway) -> None:
+    assert _call(gateway, "GET", "/v1/members")[0] == 401
+    status, body = _call(gateway, "GET", "/v1/members", Authorization="Bearer forged.token.here")
+    assert status == 401
+    assert body["error"]["code"] == "UNAUTHORIZED"
+    assert gateway.functions.get("admin_api").invocations == 0
+
+
+def test_admin_route_gets_a_proxy_event_with_the_tokens_tenant(gateway: Gateway) -> None:
+    token = gateway.tokens.issue("tenant-a", NOW, subject="ada")
+    status, body = _call(
+        gateway, "GET", "/v1/members?status=active&status=invited&cursor=x", Authorization=f"Bearer {token}"
+    )
+    assert status == 200
+    event = body["event"]
+    assert body["function"] == "hris-sync-local-admin_api"
+    assert event["resource"] == "/v1/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "members"}
+    assert event["multiValueQueryStringParameters"]["status"] == ["active", "invited"]
+    assert event["requestContext"]["authorizer"]["claims"]["custom:tenant_id"] == "tenant-a"
+    assert event["requestContext"]["authorizer"]["claims"]["sub"] == "ada"
+
+
+def test_webhook_route_is_public_and_passes_the_raw_body(gateway: Gateway) -> None:
+    status, body = _call(
+        gateway, "POST", "/webhooks/conn-1", b'{"a": 1}', **{"Content-Type": "application/json", "X-Sig": "s"}
+    )
+    assert status == 200
+    event = body["event"]
+    assert event["pathParameters"] == {"connection_id": "conn-1"}
+    assert event["body"] == '{"a": 1}'
+    assert event["headers"]["X-Sig"] == "s"
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_unknown_path_wrong_method_and_a_crashing_handler(gateway: Gateway) -> None:
+    assert _call(gateway, "GET", "/nope")[0] == 404
+    assert _call(gateway, "GET", "/webhooks/conn-1")[0] == 405
+    status, body = _call(gateway, "POST", "/webhooks/conn-1", b"crash", **{"Content-Type": "text/plain"})
+    assert status == 502
+    assert "boom" not in json.dumps(body)
