@@ -169,6 +169,10 @@ class EditResult:
     running_run_id: str | None = None
 
 
+# How often an edit is re-applied after the service itself changed the connection meanwhile.
+_EDIT_ATTEMPTS = 3
+
+
 def edit_connection(
     ports: Ports,
     tenant_id: str,
@@ -178,20 +182,32 @@ def edit_connection(
     credentials: Credentials | None = None,
     expected_version: int | None = None,
 ) -> EditResult:
-    """Edit scope and quick settings; a new scope syncs at once (R19)."""
-    current = ports.connections.get(tenant_id, connection_id)
-    if current.status is ConnectionStatus.DISCONNECTED:
-        raise InvalidState("a disconnected connection cannot be edited", connection_id=connection_id)
-    if expected_version is not None and expected_version != current.version:
-        raise VersionConflict("connection", connection_id, expected_version)
-    edited = _with_options(current, options)
-    connector = _provider(ports, current.provider)
-    if credentials is not None:
-        ports.secrets.put(tenant_id, connection_id, credentials)
-    if edited == current:
-        return EditResult(connection=current)
-    saved = edited.model_copy(update={"version": current.version + 1, "updated_at": ports.clock.now()})
-    ports.connections.save(saved, expected_version=current.version)
+    """Edit scope and quick settings; a new scope syncs at once (R19).
+
+    With ``expected_version`` the caller asked for optimistic concurrency: a stale version is a
+    conflict. Without it, a concurrent change by the service itself (a sync recording its first
+    complete run, R21) is not the admin's concern: the edit is re-applied on the fresh connection.
+    """
+    for attempt in range(_EDIT_ATTEMPTS):
+        current = ports.connections.get(tenant_id, connection_id)
+        if current.status is ConnectionStatus.DISCONNECTED:
+            raise InvalidState("a disconnected connection cannot be edited", connection_id=connection_id)
+        if expected_version is not None and expected_version != current.version:
+            raise VersionConflict("connection", connection_id, expected_version)
+        edited = _with_options(current, options)
+        connector = _provider(ports, current.provider)
+        if credentials is not None:
+            ports.secrets.put(tenant_id, connection_id, credentials)
+        if edited == current:
+            return EditResult(connection=current)
+        saved = edited.model_copy(update={"version": current.version + 1, "updated_at": ports.clock.now()})
+        try:
+            ports.connections.save(saved, expected_version=current.version)
+        except VersionConflict:
+            if expected_version is not None or attempt == _EDIT_ATTEMPTS - 1:
+                raise
+            continue
+        break
     if saved.schedule != current.schedule:
         _upsert_schedule(ports, saved, connector)
     if saved.scope == current.scope:

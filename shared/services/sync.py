@@ -501,6 +501,8 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
         )
     now = ports.clock.now()
     status = RunStatus.COMPLETED if run.snapshot_complete else RunStatus.PARTIAL
+    # The connection first: whoever sees the run finished sees the connection as it left it.
+    connection = _connection_after_success(ports, tenant_id, connection_id, complete=run.snapshot_complete)
     run = _mutate_run(
         ports,
         tenant_id,
@@ -511,7 +513,6 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
             "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
         },
     )
-    connection = _connection_after_success(ports, tenant_id, connection_id, complete=run.snapshot_complete)
     _release(ports, run)
     if run.trigger is RunTrigger.FIRST_IMPORT:
         _notify_admins(

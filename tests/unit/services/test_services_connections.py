@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.models import (
+    Connection,
     ConnectionStatus,
     DeactivationReason,
     MemberSource,
@@ -12,7 +13,7 @@ from shared.domain.models import (
     Scope,
     ScopeMode,
 )
-from shared.domain.records import RunStatus, RunTrigger
+from shared.domain.records import RunStatus, RunTrigger, SyncRun
 from shared.errors import (
     ConnectionLimitReached,
     ConnectionNotFound,
@@ -306,3 +307,50 @@ def test_r05_match_links_by_email_case_insensitively_without_duplicating(world: 
     # The first import then uses the link instead of creating a second ann.
     world.drive(world.last_run(T, conn.connection_id))
     assert len([m for m in world.members.query(T, MemberQuery()).items if m.profile.email]) == 2
+
+
+def test_r19_an_edit_racing_a_service_side_change_is_reapplied_not_refused(world: World) -> None:
+    """A sync recording its first complete run (R21) between the admin's read and write must not
+    turn the admin's scope edit into a 409: the edit is re-applied on the fresh connection."""
+    hire(world, "ann")
+    conn = imported(world)
+    store = world.connections
+    original_get = store.get
+    raced = []
+
+    def get_then_race(tenant_id: str, connection_id: str) -> Connection:
+        current = original_get(tenant_id, connection_id)
+        if not raced:
+            raced.append(True)
+            bumped = current.model_copy(
+                update={"label": "renamed by the service", "version": current.version + 1}
+            )
+            store.save(bumped, expected_version=current.version)
+        return current
+
+    store.get = get_then_race  # type: ignore[method-assign]
+    edited = connections.edit_connection(world.ports, T, conn.connection_id, {"scope": {"mode": "manual"}})
+
+    assert raced
+    assert edited.connection.scope.mode is ScopeMode.MANUAL
+    assert edited.connection.label == "renamed by the service"  # the concurrent change is kept
+    assert edited.connection.version == conn.version + 2
+
+
+def test_r21_a_run_is_seen_finished_only_after_the_connection_recorded_its_first_complete_sync(
+    world: World,
+) -> None:
+    hire(world, "ann")
+    seen: list[object] = []
+    original_save = world.runs.save
+
+    def save_and_look(run: SyncRun, *, expected_version: int) -> None:
+        if run.status is RunStatus.COMPLETED:
+            connection = world.connections.get(run.tenant_id, run.connection_id)
+            seen.append(connection.first_complete_sync_at)
+        original_save(run, expected_version=expected_version)
+
+    world.runs.save = save_and_look  # type: ignore[method-assign]
+    imported(world)
+
+    assert seen and all(at is not None for at in seen)
