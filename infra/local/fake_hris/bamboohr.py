@@ -38,8 +38,9 @@ from typing import Any
 
 from shared.domain.models import EmployeeStatus
 
+from . import oauth_endpoints
 from .company import Change, Person
-from .oauth import OAuthError, OAuthServer, basic, bearer
+from .oauth import OAuthServer, basic, bearer
 from .server import HttpError, Request, Response, Route, Vendor, WebhookRequest
 
 DEFAULT_LIMIT, MAX_LIMIT = 250, 2500
@@ -594,43 +595,10 @@ class BambooHR(Vendor):
     # -- OAuth ----------------------------------------------------------------------------------
 
     def authorize(self, request: Request) -> Response:
-        redirect_uri = request.arg("redirect_uri")
-        try:
-            code = self.oauth.authorize(request.arg("client_id"), redirect_uri, None, None)
-        except OAuthError as exc:
-            return Response.json({"error": exc.error, "error_description": exc.description}, 400)
-        query = urllib.parse.urlencode({"code": code, "state": request.arg("state") or ""})
-        return Response(302, b"", {"Location": f"{redirect_uri}?{query}"})
+        return oauth_endpoints.authorize(self.oauth, request, pkce=False)
 
     def token(self, request: Request) -> Response:
-        try:
-            form = request.payload()
-        except ValueError:
-            return Response.json({"error": "invalid_request", "error_description": "Unreadable body"}, 400)
-        grant = form.get("grant_type")
-        try:
-            if grant == "authorization_code":
-                pair = self.oauth.exchange_code(
-                    form.get("code"),
-                    client_id=form.get("client_id"),
-                    client_secret=form.get("client_secret"),
-                    redirect_uri=form.get("redirect_uri"),
-                    code_verifier=None,
-                )
-            elif grant == "refresh_token":
-                pair = self.oauth.refresh(
-                    form.get("refresh_token"),
-                    client_id=form.get("client_id"),
-                    client_secret=form.get("client_secret"),
-                )
-            else:
-                raise OAuthError(
-                    "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
-                )
-        except OAuthError as exc:
-            status = 401 if exc.error == "invalid_client" else 400
-            return Response.json({"error": exc.error, "error_description": exc.description}, status)
-        return Response.json(pair.as_json("employee report offline_access"))
+        return oauth_endpoints.token(self.oauth, request, scope="employee report offline_access", pkce=False)
 
     # -- webhooks -------------------------------------------------------------------------------
 

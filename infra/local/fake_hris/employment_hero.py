@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from shared.domain.models import Employee, EmployeeStatus
 
+from . import oauth_endpoints
 from .company import Change, Person, vendor_uuid
-from .oauth import OAuthError, OAuthServer, bearer
+from .oauth import OAuthServer, bearer
 from .server import HttpError, Request, Response, Route, Vendor, WebhookRequest
 
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 20, 100
@@ -81,50 +81,14 @@ class EmploymentHero(Vendor):
     # -- OAuth ----------------------------------------------------------------------------------
 
     def authorize(self, request: Request) -> Response:
-        redirect_uri = request.arg("redirect_uri")
         if request.arg("response_type") != "code":
             return Response.json({"error": "unsupported_response_type"}, 400)
-        try:
-            code = self.oauth.authorize(
-                request.arg("client_id"),
-                redirect_uri,
-                request.arg("code_challenge"),
-                request.arg("code_challenge_method"),
-            )
-        except OAuthError as exc:
-            return Response.json({"error": exc.error, "error_description": exc.description}, 400)
-        query = urllib.parse.urlencode({"code": code, "state": request.arg("state") or ""})
-        return Response(302, b"", {"Location": f"{redirect_uri}?{query}"})
+        return oauth_endpoints.authorize(self.oauth, request, pkce=True)
 
     def token(self, request: Request) -> Response:
-        try:
-            form = request.payload()
-        except ValueError:
-            return Response.json({"error": "invalid_request", "error_description": "Unreadable body"}, 400)
-        grant = form.get("grant_type")
-        try:
-            if grant == "authorization_code":
-                pair = self.oauth.exchange_code(
-                    form.get("code"),
-                    client_id=form.get("client_id"),
-                    client_secret=form.get("client_secret"),
-                    redirect_uri=form.get("redirect_uri"),
-                    code_verifier=form.get("code_verifier"),
-                )
-            elif grant == "refresh_token":
-                pair = self.oauth.refresh(
-                    form.get("refresh_token"),
-                    client_id=form.get("client_id"),
-                    client_secret=form.get("client_secret"),
-                )
-            else:
-                raise OAuthError(
-                    "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
-                )
-        except OAuthError as exc:
-            status = 401 if exc.error == "invalid_client" else 400
-            return Response.json({"error": exc.error, "error_description": exc.description}, status)
-        return Response.json(pair.as_json("urn:mainapp:employees:read urn:mainapp:organisations:read"))
+        return oauth_endpoints.token(
+            self.oauth, request, scope="urn:mainapp:employees:read urn:mainapp:organisations:read", pkce=True
+        )
 
     def _auth(self, request: Request) -> None:
         token = bearer(request.header("Authorization"))
