@@ -39,9 +39,9 @@ os.environ.update(
 )
 
 import boto3  # noqa: E402
-from _moto_transactions import fast_transactions  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from infra.local import moto_patches  # noqa: E402
 from infra.local.company import generate_company  # noqa: E402
 from shared.adapters.factory import AwsAdapters, AwsResources  # noqa: E402
 from shared.adapters.table_schema import TABLE, create_table  # noqa: E402
@@ -190,7 +190,9 @@ def report(title: str, meter: Meter, seconds: float, run: Any) -> None:
 
 
 def main() -> None:
-    with mock_aws(), fast_transactions():
+    # The same moto fixes the local stack runs with (cheap transaction backups above all).
+    moto_patches.apply()
+    with mock_aws():
         region = os.environ["AWS_DEFAULT_REGION"]
         clients = {
             name: boto3.client(name, region_name=region)
