@@ -26,6 +26,16 @@ Six measured problems, six narrow fixes, applied once when the local stack start
    service model: 3 s for a query returning 1,000 members. Items are already in DynamoDB's JSON
    form, so Query, Scan, GetItem and BatchGetItem answers are written with ``json.dumps``
    (binary values base64-encoded, as the wire format has them).
+7. **Queue clocks.** Every SendMessage reads the queue's attributes, which count the messages
+   waiting, delayed and in flight by asking each message whether it is visible and delayed,
+   each answer built from two timezone-aware datetimes (4 µs): the event log's queue of a few
+   thousand member events made one send cost tens of milliseconds, and a first import of 2,000
+   people 8 minutes. A message now answers from ``time.time()`` (the same milliseconds since
+   the epoch moto stores), and a send that only needs the queue's deduplication setting does not
+   count its messages.
+8. **Request routing.** moto finds the service of every request by listing its own package
+   folder (``os.listdir`` and an ``isdir`` per entry, about 200) under a global lock. The list
+   cannot change while the process runs, so it is read once.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import copy
 import functools
 import json
 import threading
+import time
 import types
 from collections import defaultdict
 from typing import Any
@@ -55,6 +66,8 @@ def apply() -> None:
         _cache_jsonpath()
         _narrow_index_queries()
         _plain_json_reads()
+        _cheap_queue_clocks()
+        _routing_once()
         _DONE.append(True)
 
 
@@ -190,3 +203,42 @@ def _plain_json_reads() -> None:
         return original(self, action_result)
 
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+
+
+def _cheap_queue_clocks() -> None:
+    from moto.sqs import models  # noqa: PLC0415
+
+    def visible(self: Any) -> bool:
+        return bool(time.time() * 1000.0 > self.visible_at)
+
+    def delayed(self: Any) -> bool:
+        return bool(time.time() * 1000.0 < self.delayed_until)
+
+    models.Message.visible = property(visible)  # type: ignore[assignment,method-assign]
+    models.Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
+
+    counted = models.Queue.attributes
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(_local, "sending", False):  # send_message reads only the deduplication flag
+            return {"ContentBasedDeduplication": str(bool(self.content_based_deduplication)).lower()}
+        return counted.fget(self)  # type: ignore[no-any-return]
+
+    models.Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    original = models.SQSBackend.send_message
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _local.sending = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _local.sending = False
+
+    models.SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
+def _routing_once() -> None:
+    from moto import backends  # noqa: PLC0415
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
