@@ -11,8 +11,10 @@ Six measured problems, six narrow fixes, applied once when the local stack start
    DynamoDB actions run one at a time here (real DynamoDB needs no such thing).
 3. **Transaction backups.** moto backs a transaction up by deep-copying the whole table once per
    item of the request: a 100-item transaction on a 40,000-item table copies four million items.
-   The backup becomes one shallow snapshot per table per request (partition dicts copied, items
-   shared) plus a deep copy of the items the transaction targets, which is everything a rollback
+   Even one shallow snapshot per request (every partition dict copied, every key rehashed) made
+   each transaction cost the size of the table. The backup is a journal instead: before the
+   request, each item it names as it was (a deep copy only for an update, which changes the
+   item in place); on cancellation those items are put back, which is everything a rollback
    restores: a cancelled transaction still leaves every item as it was.
 4. **EventBridge input paths.** moto builds a new JSONPath parser (PLY tables) for every target
    of every event it delivers: 30 ms per PutEvents. The parser's results are cached per path
@@ -31,23 +33,36 @@ Six measured problems, six narrow fixes, applied once when the local stack start
    each answer built from two timezone-aware datetimes (4 µs): the event log's queue of a few
    thousand member events made one send cost tens of milliseconds, and a first import of 2,000
    people 8 minutes. A message now answers from ``time.time()`` (the same milliseconds since
-   the epoch moto stores), and a send that only needs the queue's deduplication setting does not
-   count its messages.
+   the epoch moto stores), and the counts are taken only by a request that asks for them
+   (a send reads the queue's deduplication setting; a receive its retention period, once per
+   message, which made a receive's cost grow with the square of the queue).
 8. **Request routing.** moto finds the service of every request by listing its own package
    folder (``os.listdir`` and an ``isdir`` per entry, about 200) under a global lock. The list
-   cannot change while the process runs, so it is read once.
+   cannot change while the process runs, so it is read once. moto's name conversion
+   (``camelcase_to_underscores``, a character loop run for every attribute of every queue
+   read) is a pure function of its string, so its answers are kept.
+9. **Item sizes.** moto checks the 400 KB item limit on every attribute it sets by summing the
+   sizes of all the attributes already set, so building an item costs the square of its
+   attribute count (0.8 ms for a member). A new item's size is summed once, with the same
+   limit and the same error.
+10. **Condition parsing.** A conditional put inside a transaction has its condition parsed three
+   times (the request check, the transaction, the put), 0.4 ms each. Parsed conditions are kept
+   per (expression, names, values); evaluating one reads only the item it is given, so the
+   answer is the same.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import json
+import sys
 import threading
 import time
 import types
-from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _APPLIED = threading.Lock()
@@ -68,6 +83,8 @@ def apply() -> None:
         _plain_json_reads()
         _cheap_queue_clocks()
         _routing_once()
+        _item_size_once()
+        _parse_conditions_once()
         _DONE.append(True)
 
 
@@ -92,52 +109,68 @@ def _serialize_dynamodb() -> None:
 def _cheap_transaction_backups() -> None:
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
-    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
-    def snapshot(table: Any) -> Any:
-        clone = copy.copy(table)
-        clone.items = defaultdict(
-            dict, {h: (dict(v) if isinstance(v, dict) else v) for h, v in table.items.items()}
-        )
-        for key in _local.targets.get(table.name, ()):
-            hash_value = DynamoType(key[table.hash_key_attr])
-            if table.range_key_attr is None:
-                if hash_value in clone.items:
-                    clone.items[hash_value] = copy.deepcopy(clone.items[hash_value])
-                continue
-            range_value = DynamoType(key[table.range_key_attr])
-            partition = clone.items.get(hash_value)
-            if partition is not None and range_value in partition:
-                partition[range_value] = copy.deepcopy(partition[range_value])
-        return clone
-
     def deepcopy(value: Any, memo: Any = None) -> Any:
-        snapshots = getattr(_local, "snapshots", None)
-        if snapshots is not None and isinstance(value, Table):
-            if value.name not in snapshots:
-                snapshots[value.name] = snapshot(value)
-            return snapshots[value.name]
+        if getattr(_local, "journal", False) and isinstance(value, Table):
+            return value  # moto's "restore the backup" becomes a no-op; the journal restores
         return copy.deepcopy(value, memo)
 
-    # The models module's own `copy`: its deepcopy makes the snapshot inside a transaction only.
+    # The models module's own `copy`: its deepcopy skips the table copy inside a transaction only.
     shim = types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy, Error=copy.Error)
     models.copy = shim  # type: ignore[attr-defined]
     original = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        targets: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for entry in transact_items:
-            for op in entry.values():
-                if isinstance(op, dict) and "TableName" in op:
-                    targets[op["TableName"]].append(op.get("Key") or op.get("Item") or {})
-        _local.targets, _local.snapshots = targets, {}
+        entries = _journal(self, transact_items)
+        _local.journal = True
         try:
             original(self, transact_items)
+        except BaseException:
+            _restore(entries)
+            raise
         finally:
-            _local.targets, _local.snapshots = {}, None
+            _local.journal = False
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash, range, item before) for every item the transaction names."""
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+    entries = []
+    for entry in transact_items:
+        for kind, op in entry.items():
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            key = (op.get("Key") or op.get("Item")) if table is not None else None
+            if not key or table.hash_key_attr not in key:
+                continue  # moto answers the malformed request itself
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in key:
+                    continue
+                range_value = DynamoType(key[table.range_key_attr])
+            before = table.get_item(hash_value, range_value)
+            # An update changes the item object in place; a put or delete replaces it.
+            if before is not None and kind == "Update":
+                before = copy.deepcopy(before)
+            entries.append((table, hash_value, range_value, before))
+    return entries
+
+
+def _restore(entries: list[tuple[Any, Any, Any, Any]]) -> None:
+    for table, hash_value, range_value, before in reversed(entries):
+        if range_value is None:
+            if before is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = before
+        elif before is None:
+            table.items[hash_value].pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = before
 
 
 def _cache_jsonpath() -> None:
@@ -178,6 +211,7 @@ def _narrow_index_queries() -> None:
     Table.query = query  # type: ignore[method-assign]
 
 
+_Found = tuple[Any, tuple[str, ...], tuple[str, ...]]  # a parsed condition, names and values found
 _FAST_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
 
 
@@ -217,24 +251,47 @@ def _cheap_queue_clocks() -> None:
     models.Message.visible = property(visible)  # type: ignore[assignment,method-assign]
     models.Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
 
-    counted = models.Queue.attributes
+    # The three counts are what make a queue's attributes cost a pass over its messages each.
+    # They are taken only when the request asks for them: SendMessage reads the queue's
+    # deduplication setting, ReceiveMessage its retention period once per message received.
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        setattr(models.Queue, name, property(_counted_only_when_asked(getattr(models.Queue, name))))
 
-    def attributes(self: Any) -> dict[str, Any]:
-        if getattr(_local, "sending", False):  # send_message reads only the deduplication flag
-            return {"ContentBasedDeduplication": str(bool(self.content_based_deduplication)).lower()}
-        return counted.fget(self)  # type: ignore[no-any-return]
-
-    models.Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
-    original = models.SQSBackend.send_message
+    send = models.SQSBackend.send_message
+    read = models.SQSBackend.get_queue_attributes
 
     def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _local.sending = True
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _local.sending = False
+        with _uncounted(True):
+            return send(self, *args, **kwargs)
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        counts = any(n == "All" or n.startswith("Approximate") for n in attribute_names)
+        with _uncounted(not counts):
+            return read(self, queue_name, attribute_names)
 
     models.SQSBackend.send_message = send_message  # type: ignore[method-assign]
+    models.SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+
+
+def _counted_only_when_asked(counted: property) -> Callable[[Any], int]:
+    def count(self: Any) -> int:
+        return 0 if getattr(_local, "uncounted", False) else int(counted.fget(self))  # type: ignore[misc]
+
+    return count
+
+
+@contextlib.contextmanager
+def _uncounted(skip: bool) -> Iterator[None]:
+    before = getattr(_local, "uncounted", False)
+    _local.uncounted = before or skip
+    try:
+        yield
+    finally:
+        _local.uncounted = before
 
 
 def _routing_once() -> None:
@@ -242,3 +299,77 @@ def _routing_once() -> None:
 
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+    from moto.core import utils  # noqa: PLC0415
+
+    convert = utils.camelcase_to_underscores
+    kept = functools.lru_cache(maxsize=8192)(convert)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto") and getattr(module, "camelcase_to_underscores", None) is convert:
+            module.camelcase_to_underscores = kept  # type: ignore[attr-defined]
+
+
+def _item_size_once() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: PLC0415
+    from moto.dynamodb.models import dynamo_type  # noqa: PLC0415
+    from moto.dynamodb.models.utilities import bytesize  # noqa: PLC0415
+
+    limit = 405_000  # moto's LimitedSizeDict limit (between DynamoDB's real 409 and 410 KB)
+    dynamo = dynamo_type.DynamoType
+
+    def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:  # noqa: N807
+        self.hash_key = hash_key
+        self.range_key = range_key
+        converted = {key: dynamo(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in converted.items()) > limit:
+            raise ItemSizeTooLarge
+        self.attrs = dynamo_type.LimitedSizeDict()
+        dict.update(self.attrs, converted)  # later sets still go through the checked __setitem__
+
+    dynamo_type.Item.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _parse_conditions_once() -> None:
+    from moto.dynamodb import comparisons, models, responses  # noqa: PLC0415
+    from moto.dynamodb.models import table  # noqa: PLC0415
+
+    original_parser = comparisons.create_condition_expression_parser
+    original_filter = comparisons.get_filter_expression
+
+    def parse_now(expression: str | None, names: Any, values: Any) -> _Found:
+        parser = original_parser(expression, names, values)
+        op = parser.parse()
+        return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
+
+    @functools.lru_cache(maxsize=4096)
+    def parse_kept(expression: str | None, names: str, values: str) -> _Found:
+        return parse_now(expression, json.loads(names), json.loads(values))
+
+    def parse(expression: str | None, names: Any, values: Any) -> _Found:
+        try:
+            key = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
+        except TypeError:  # binary values arrive as bytes: parsed every time
+            return parse_now(expression, names, values)
+        return parse_kept(expression, *key)
+
+    class Parsed:
+        """What the request handlers use of a parser: ``parse()`` and the names and values it found."""
+
+        def __init__(self, expression: str | None, names: Any, values: Any) -> None:
+            self.expr_attr_names_found: list[str] = []
+            self.expr_attr_values_found: list[str] = []
+            self._args = expression, names, values
+
+        def parse(self) -> Any:
+            op, names_found, values_found = parse(*self._args)
+            self.expr_attr_names_found.extend(names_found)
+            self.expr_attr_values_found.extend(values_found)
+            return op
+
+    def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
+        return parse(expression, names, values)[0]
+
+    for module in (comparisons, models, table, responses):
+        if getattr(module, "get_filter_expression", None) is original_filter:
+            module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
+    responses.create_condition_expression_parser = Parsed  # type: ignore[attr-defined,assignment]

@@ -81,6 +81,7 @@ class QueuePoller(_Loop):
         batch_size: int = 10,
         retry_seconds: int = 1,
         interval: float = 0.05,
+        wait_seconds: int = 1,
     ) -> None:
         super().__init__(interval)
         self.sqs = sqs
@@ -90,6 +91,7 @@ class QueuePoller(_Loop):
         self.function = function
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
+        self.wait_seconds = wait_seconds  # long polling: an idle queue costs one request a second
         self.delivered = 0
         self.failed = 0
 
@@ -97,6 +99,7 @@ class QueuePoller(_Loop):
         received = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
@@ -146,12 +149,15 @@ class QueuePoller(_Loop):
         )
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until nothing is queued or being worked on; False on timeout."""
+        """Wait until nothing is queued or being worked on; False on timeout.
+
+        A record being worked on is in flight (not visible) until the poller deletes it after the
+        worker returned, so an empty queue by SQS's counts means the worker is done with it.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._busy:
-                if self.pending() == 0:
-                    return True
+            if self.pending() == 0:
+                return True
             time.sleep(0.05)
         return False
 
@@ -302,8 +308,10 @@ class EventLog(_Loop):
         *,
         listener: Callable[[dict[str, Any]], None] | None = None,
         interval: float = 0.1,
+        wait_seconds: int = 1,
     ) -> None:
         super().__init__(interval)
+        self.wait_seconds = wait_seconds  # long polling, as for the webhook queue
         self.sqs = sqs
         self.queue_url = queue_url
         self.path = path
@@ -311,10 +319,12 @@ class EventLog(_Loop):
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def step(self) -> bool:
-        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
+    def step(self, wait_seconds: int | None = None) -> bool:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=self.wait_seconds if wait_seconds is None else wait_seconds,
+        ).get("Messages", [])
         if not messages:
             return False
         with self.path.open("a", encoding="utf-8") as out:
@@ -333,7 +343,7 @@ class EventLog(_Loop):
 
     def collect(self) -> list[dict[str, Any]]:
         with self._busy:
-            while self.step():
+            while self.step(wait_seconds=0):
                 pass
         with self._lock:
             return list(self.events)
