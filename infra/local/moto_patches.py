@@ -341,16 +341,26 @@ def _parse_conditions_once() -> None:
         op = parser.parse()
         return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
 
-    @functools.lru_cache(maxsize=4096)
-    def parse_kept(expression: str | None, names: str, values: str) -> _Found:
-        return parse_now(expression, json.loads(names), json.loads(values))
+    kept: dict[tuple[str | None, str, str], _Found] = {}
 
     def parse(expression: str | None, names: Any, values: Any) -> _Found:
+        # None and {} parse alike when parsing succeeds (no name or value was looked up), and a
+        # failure is never kept: the request check passes {} where the transaction passes None.
         try:
-            key = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
+            key = (
+                expression,
+                json.dumps(names or {}, sort_keys=True),
+                json.dumps(values or {}, sort_keys=True),
+            )
         except TypeError:  # binary values arrive as bytes: parsed every time
             return parse_now(expression, names, values)
-        return parse_kept(expression, *key)
+        found = kept.get(key)
+        if found is None:
+            found = parse_now(expression, names, values)
+            if len(kept) >= 4096:
+                kept.clear()
+            kept[key] = found
+        return found
 
     class Parsed:
         """What the request handlers use of a parser: ``parse()`` and the names and values it found."""
