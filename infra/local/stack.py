@@ -13,6 +13,7 @@ including the process environment it set, and saves the data when ``persist`` is
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from infra.local.tokens import DevTokens
 from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+_GC_THRESHOLDS = (50_000, 20, 10)  # generation 0, 1, 2 (CPython's defaults: 700, 10, 10)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
         self.started_seconds = 0.0
+        self._saved_gc: tuple[int, int, int] | None = None
 
     # --- lifecycle
 
@@ -120,6 +123,7 @@ class LocalStack:
         except BaseException:
             self.stop()
             raise
+        self._tune_gc()
         self.started_seconds = time.perf_counter() - began
         return self
 
@@ -192,9 +196,29 @@ class LocalStack:
             state.save(self.state_dir / "state", self.resources, self.client)
         self.aws.stop()
         self._restore_env()
+        self._restore_gc()
         self.gateway = None
         self.poller = self.ticker = None
         self._clients.clear()
+
+    def _tune_gc(self) -> None:
+        """Collect garbage less often while the stack runs (measured: a 4,000-person import spent
+        7 s of 40 in the cyclic collector, most of it in 14 full passes over moto's items).
+
+        Everything loaded to start the stack (modules, the template, moto's models) lives until
+        it stops, so it is frozen out of every collection; the youngest generation is collected
+        every 50,000 allocations instead of 700. Restored on stop.
+        """
+        if self._saved_gc is None and gc.get_freeze_count() == 0:
+            self._saved_gc = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*_GC_THRESHOLDS)
+
+    def _restore_gc(self) -> None:
+        if self._saved_gc is not None:
+            gc.set_threshold(*self._saved_gc)
+            gc.unfreeze()
+            self._saved_gc = None
 
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():

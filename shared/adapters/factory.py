@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from shared.adapters.blobs import S3BlobStore
 from shared.adapters.connections import DynamoConnectionStore
@@ -64,6 +65,12 @@ class AwsResources:
     webhook_queue_url: str = ""
 
 
+# DynamoDB requests are built only by the adapters, from typed models, and DynamoDB validates
+# every request itself (a ValidationException). botocore's own walk over each attribute value of a
+# request repeated that check at a quarter of a bulk import's handler time (docs/decisions.md).
+_CLIENT_CONFIG = {"dynamodb": Config(parameter_validation=False)}
+
+
 class AwsAdapters:
     """Lazily built adapters; ``session`` (or one client per service) may be injected."""
 
@@ -83,7 +90,8 @@ class AwsAdapters:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             maker: Any = self._session.client if self._session is not None else boto3.client
-            self._clients[service] = maker(service)
+            config = _CLIENT_CONFIG.get(service)
+            self._clients[service] = maker(service, config=config) if config else maker(service)
         return self._clients[service]
 
     @cached_property

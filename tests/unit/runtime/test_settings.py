@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -119,3 +121,26 @@ def test_build_ports_creates_no_client_until_a_port_is_used(monkeypatch: pytest.
     ports.blobs.delete  # noqa: B018 - first use of the port builds its adapter
     assert made == ["s3"]
     assert settings.DEFAULT_MAX_WEBHOOK_BYTES == 1_048_576
+
+
+def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/decisions.md: botocore's client-side walk of every attribute value is skipped for
+    DynamoDB only (the adapters build every request; DynamoDB validates it); other clients keep it."""
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    made: dict[str, Any] = {}
+
+    class Session:
+        def client(self, service: str, **kwargs: Any) -> object:
+            made[service] = kwargs.get("config")
+            return object()
+
+    from shared.adapters.factory import AwsAdapters
+
+    adapters = AwsAdapters(load(SyncStepsSettings).resources(), session=Session())
+    adapters.client("dynamodb")
+    adapters.client("s3")
+    assert made["dynamodb"].parameter_validation is False
+    assert made["s3"] is None
