@@ -172,8 +172,7 @@ class LocalStack:
         self.outbox = Outbox(self.state_dir / "outbox")
         self.outbox.start()
         self.event_log = EventLog(
-            self.client("sqs"),
-            self.resources.event_tap_queue_url,
+            self.resources.event_tap_queue_url.rsplit("/", 1)[-1],
             self.state_dir / "events.jsonl",
             listener=self.on_event,
         )
