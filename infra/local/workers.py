@@ -342,7 +342,7 @@ class EventLog(_Loop):
                 event = json.loads(message.body)
                 with self._lock:
                     self.events.append(event)
-                out.write(json.dumps(event, sort_keys=True) + "\n")
+                out.write(message.body.replace("\n", " ") + "\n")  # the bus's JSON, one line
                 if self.listener is not None:
                     self.listener(event)
         for message in messages:
