@@ -44,11 +44,16 @@ def local_up(
     port: int = typer.Option(8000, min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
     tenant: str = typer.Option("tenant-dev", help="The tenant the printed dev token belongs to."),
     reset: bool = typer.Option(False, "--reset", help="Start clean (forget the state kept in .local/)."),
+    state_dir: str | None = typer.Option(
+        None, "--state-dir", help="Where the state is kept between runs (default: .local/ in the repository)."
+    ),
 ) -> None:
     """Serve the admin API (Swagger UI at /v1/docs) and webhooks until Ctrl-C; state kept in .local/."""
-    from infra.local.up import serve  # noqa: PLC0415 (lazy: the command line starts fast)
+    from infra.local.stack import DEFAULT_STATE_DIR  # noqa: PLC0415 (lazy: the command line starts fast)
+    from infra.local.up import serve  # noqa: PLC0415
 
-    serve(port=port, tenant=tenant, reset=reset)
+    folder = Path(state_dir) if state_dir else DEFAULT_STATE_DIR
+    serve(port=port, tenant=tenant, reset=reset, state_dir=folder)
 
 
 @app.command("fake-hris")
@@ -130,3 +135,7 @@ def deploy(context: ContextOption = None) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

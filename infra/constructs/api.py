@@ -137,6 +137,22 @@ class Api(Construct):
                 request_validator=validator,
                 request_parameters={"method.request.path.proxy": True},
             )
+            # The API's documentation is public, so a browser can open it: Swagger UI and the
+            # OpenAPI document hold no tenant data (the document is docs/openapi.json of the
+            # repository); "Try it out" still needs a token, pasted into Swagger UI's Authorize.
+            for part in ("docs", "openapi.json"):
+                page = v1.add_resource(part).add_method(
+                    "GET",
+                    apigw.LambdaIntegration(admin_api),
+                    authorization_type=apigw.AuthorizationType.NONE,
+                )
+                for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                    acknowledge(
+                        page,
+                        rule,
+                        "The API's documentation (Swagger UI, the OpenAPI document): public by "
+                        "design, no tenant data; every other /v1 route is behind the authorizer",
+                    )
             if cors is not None:
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(

@@ -56,6 +56,12 @@ class AdminClient:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def call(
         self, method: str, path: str, *, expect: int | tuple[int, ...] = (200, 201, 202), **kw: Any
     ) -> Any:
@@ -131,6 +137,9 @@ class AdminClient:
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+    def connections(self) -> list[dict[str, Any]]:
+        return list(self.pages("/v1/connections", limit=100))
 
     def members(self, **filters: Any) -> list[dict[str, Any]]:
         return list(self.pages("/v1/members", limit=100, **filters))

@@ -44,7 +44,8 @@ def serve(
         token = stack.token(tenant)
         restored = stack.restored
         console.rule("[bold]hris-sync local stack[/]")
-        console.print(f"Admin API     {stack.url}/v1/   (Swagger UI: {stack.url}/v1/docs)")
+        # soft_wrap: a long line is never folded, so a URL or the token copies as one piece
+        console.print(f"Admin API     {stack.url}/v1/   (Swagger UI: {stack.url}/v1/docs)", soft_wrap=True)
         console.print(f"Webhooks      {stack.url}/webhooks/{{connection_id}}")
         console.print(f"Outbox        {state_dir / 'outbox'}/*.eml")
         console.print(f"Events        {state_dir / 'events.jsonl'}")
@@ -53,10 +54,11 @@ def serve(
             + (f"(restored: {json.dumps(restored)})" if restored else "(fresh)")
         )
         console.print(f"Tenant        {tenant}")
-        console.print(f"Dev token     {token}")
+        console.print(f"Dev token     {token}", soft_wrap=True)
         console.print(
             f'\nTry:  curl -s -H "Authorization: Bearer $TOKEN" {stack.url}/v1/connections\n'
-            "Stop with Ctrl-C (state is saved; --reset starts clean)."
+            "Stop with Ctrl-C (state is saved; --reset starts clean).",
+            soft_wrap=True,
         )
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         if threading.current_thread() is threading.main_thread():

@@ -42,13 +42,16 @@ def test_every_v1_method_is_behind_the_token_authorizer(oidc_stack: Synthesized)
     assert {"Fn::GetAtt": [verifier_id, "Arn"]} in _intrinsics(properties["AuthorizerUri"])
 
     v1 = [(path, verb, p) for path, verb, p in _methods(oidc_stack) if path.startswith("/v1")]
-    secured = [(path, verb, p) for path, verb, p in v1 if verb != "OPTIONS"]
+    docs = {("/v1/docs", "GET"), ("/v1/openapi.json", "GET")}  # public: the API's documentation
+    secured = [(path, verb, p) for path, verb, p in v1 if verb != "OPTIONS" and (path, verb) not in docs]
     assert {(path, verb) for path, verb, _ in secured} == {("/v1/{proxy+}", "ANY")}
+    assert {(path, verb) for path, verb, _ in v1 if verb != "OPTIONS"} == {("/v1/{proxy+}", "ANY"), *docs}
     for path, verb, method in secured:
         assert method["AuthorizationType"] == "CUSTOM", (path, verb)
         assert method["AuthorizerId"] == {"Ref": authorizer_id}, (path, verb)
     others = [p for path, _, p in _methods(oidc_stack) if not path.startswith("/v1")]
     assert all(p["AuthorizationType"] == "NONE" for p in others)  # the webhooks: signed by the vendors
+    assert all(p["AuthorizationType"] == "NONE" for path, verb, p in v1 if (path, verb) in docs)
 
 
 def test_api_gateway_may_invoke_the_authorizer_function(oidc_stack: Synthesized) -> None:

@@ -377,15 +377,23 @@ def _methods(stack: Synthesized) -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
+# Swagger UI and the OpenAPI document: public, so a browser opens them (no tenant data in either).
+PUBLIC_DOCS = {("/v1/docs", "GET"), ("/v1/openapi.json", "GET")}
+
+
 def test_every_v1_method_has_the_jwt_authorizer(stack: Synthesized) -> None:
     authorizer_id, authorizer = next(iter(stack.of_type("AWS::ApiGateway::Authorizer").items()))
     assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
     assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
     v1 = [(path, verb, p) for path, verb, p in _methods(stack) if path.startswith("/v1")]
-    assert {(path, verb) for path, verb, _ in v1 if verb != "OPTIONS"} == {("/v1/{proxy+}", "ANY")}
+    assert {(path, verb) for path, verb, _ in v1 if verb != "OPTIONS"} == {
+        ("/v1/{proxy+}", "ANY"),
+        *PUBLIC_DOCS,
+    }
     for path, verb, properties in v1:
-        if verb == "OPTIONS":  # CORS preflight: browsers send no credentials
+        if verb == "OPTIONS" or (path, verb) in PUBLIC_DOCS:  # preflight; the API's documentation
             assert properties["AuthorizationType"] == "NONE"
+            assert "AuthorizerId" not in properties
             continue
         assert properties["AuthorizationType"] == "COGNITO_USER_POOLS", (path, verb)
         assert properties["AuthorizerId"] == {"Ref": authorizer_id}, (path, verb)
