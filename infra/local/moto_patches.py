@@ -1,6 +1,7 @@
 """What moto's server needs to carry a whole product in one process (moto 5.2.5).
 
-Six measured problems, six narrow fixes, applied once when the local stack starts:
+Thirteen measured problems, thirteen narrow fixes, applied once when the local stack starts (each
+keeps the answers AWS gives; tests/integration/local_stack/test_moto_patches.py checks them):
 
 1. **Delayed ACKs.** moto's request handler writes headers and body separately without
    TCP_NODELAY, so every AWS call waits out a delayed ACK (~40 ms): a sync step's 181 calls took

@@ -214,3 +214,58 @@ def test_a_long_poll_returns_a_message_sent_while_it_waits(aws: LocalAws) -> Non
     received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
     sender.join()
     assert [m["Body"] for m in received] == ["hello"]  # the same call, not a later one
+
+
+def test_binary_values_survive_every_item_request(table: tuple[Any, str]) -> None:
+    """Requests carrying binary values still go through moto's model (base64 -> bytes)."""
+    dynamodb, name = table
+    item = {**_key("binary"), "blob": {"B": b"\x00\x01\xff"}, "blobs": {"BS": [b"a", b"\x00"]}}
+    dynamodb.put_item(TableName=name, Item=item)
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": {**_key("binary-2"), "blob": {"B": b"\xfe"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+    )
+    stored = _get(dynamodb, name, "binary")
+    assert stored is not None
+    assert stored["blob"] == {"B": b"\x00\x01\xff"}
+    assert sorted(stored["blobs"]["BS"]) == [b"\x00", b"a"]
+    assert _get(dynamodb, name, "binary-2") == {**_key("binary-2"), "blob": {"B": b"\xfe"}}
+
+
+def test_stream_records_carry_their_images_and_size(aws: LocalAws, table: tuple[Any, str]) -> None:
+    dynamodb, name = table
+    dynamodb.put_item(TableName=name, Item=_item("streamed", colour="blue"))
+    dynamodb.put_item(TableName=name, Item=_item("streamed", colour="green"))
+    streams = aws.client("dynamodbstreams")
+    arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
+    assert records[1]["dynamodb"]["OldImage"]["colour"] == {"S": "blue"}
+    assert records[1]["dynamodb"]["NewImage"]["colour"] == {"S": "green"}
+    assert all(r["dynamodb"]["SizeBytes"] > 0 for r in records)
+
+
+def test_deleting_a_message_twice_is_accepted_and_an_unknown_handle_refused(aws: LocalAws) -> None:
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName=f"patches-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    for body in ("one", "two"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in received) == ["one", "two"]
+    handle = received[0]["ReceiptHandle"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)  # SQS accepts a repeated delete
+    with pytest.raises(ClientError) as unknown:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    assert unknown.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (left["ApproximateNumberOfMessages"], left["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
