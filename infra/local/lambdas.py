@@ -201,6 +201,7 @@ class LocalFunctions:
             ) from exc
         finally:
             seconds = time.perf_counter() - started
+            _drop_unpublished_metrics()
             with self._stats_lock:
                 function.invocations += 1
                 function.seconds += seconds
@@ -259,3 +260,17 @@ class LocalFunctions:
                 f.key: {"invocations": f.invocations, "seconds": round(f.seconds, 3)}
                 for f in self._by_key.values()
             }
+
+
+def _drop_unpublished_metrics() -> None:
+    """Forget the metrics an invocation recorded: the local stack publishes none.
+
+    With POWERTOOLS_METRICS_DISABLED, Powertools' flush at the end of an invocation skips the
+    print but also the clearing, so the values pile up (in one process, across every function)
+    until 100 of one metric trigger its automatic flush, which prints the EMF document anyway:
+    a 50,000-person import put such lines in the middle of the benchmark's output. In Lambda each
+    invocation's flush publishes and clears them.
+    """
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415 - the handlers have loaded it
+
+    Metrics().clear_metrics()  # the metric set is shared by every Metrics object of the process
