@@ -313,12 +313,14 @@ class EventLog(_Loop):
         *,
         listener: Callable[[dict[str, Any]], None] | None = None,
         interval: float = 0.1,
-        wait_seconds: int = 1,
+        wait_seconds: int = 0,
         batch: int = 100,
     ) -> None:
         super().__init__(interval)
         self.queue_name = queue_name
-        self.wait_seconds = wait_seconds  # long polling, as for the webhook queue
+        # Short polls: in-process, an empty receive costs next to nothing, and ``collect`` (which
+        # waits for the loop's current step) must not wait out a long poll after every webhook.
+        self.wait_seconds = wait_seconds
         self.batch = batch
         self.path = path
         self.listener = listener
