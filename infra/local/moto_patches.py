@@ -24,7 +24,9 @@ keeps the answers AWS gives; tests/integration/local_stack/test_moto_patches.py 
    DynamoType comparisons) before it looks at the partition asked for: 1.4 s per query on a
    table of a few thousand items, every webhook and every member list paying it. The query now
    sees only the items of that index partition (found by comparing raw values), in the same
-   order; its result is the same.
+   order; its result is the same. The table's items are grouped by index partition once and kept
+   until the next request that is not a read, so paging through 2,000 members reads each page's
+   partition instead of the whole table (171 ms a query in the demo before).
 6. **Read responses.** moto serializes a DynamoDB answer attribute by attribute through the
    service model: 3 s for a query returning 1,000 members. Items are already in DynamoDB's JSON
    form, so Query, Scan, GetItem and BatchGetItem answers are written with ``json.dumps``
@@ -87,6 +89,10 @@ from typing import Any
 _APPLIED = threading.Lock()
 _DONE: list[bool] = []
 _DYNAMODB_LOCK = threading.RLock()
+_WRITES = [0]  # DynamoDB requests other than reads so far (an index's partitions are kept per count)
+_DYNAMODB_READS = frozenset(
+    {"BatchGetItem", "DescribeTable", "GetItem", "ListTables", "Query", "Scan", "TransactGetItems"}
+)
 _local = threading.local()
 
 
@@ -123,7 +129,11 @@ def _serialize_dynamodb() -> None:
 
     def call_action(self: Any) -> Any:
         with _DYNAMODB_LOCK:
-            return original(self)
+            try:
+                return original(self)
+            finally:
+                if self._get_action() not in _DYNAMODB_READS:
+                    _WRITES[0] += 1  # any other request may have changed items: indexes rebuild
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
@@ -213,17 +223,9 @@ def _narrow_index_queries() -> None:
         conditions = kwargs.get("hash_key_conditions") or []
         if not index_name or not conditions:
             return original(self, *args, **kwargs)
-        wanted = [(name, value.type, value.value) for name, value in conditions]
-        subset = []
-        for partition in self.items.values():
-            for item in partition.values() if isinstance(partition, dict) else (partition,):
-                attrs = item.attrs
-                if all(
-                    (found := attrs.get(name)) is not None and found.type == kind and found.value == raw
-                    for name, kind, raw in wanted
-                ):
-                    subset.append(item)
-        subset.sort(key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+        names = tuple(name for name, _ in conditions)
+        partitions = _index_partitions(self, index_name, names)
+        subset = partitions.get(tuple((value.type, value.value) for _, value in conditions), [])
         self.all_items = lambda: subset  # the lock above keeps DynamoDB requests one at a time
         try:
             return original(self, *args, **kwargs)
@@ -231,6 +233,31 @@ def _narrow_index_queries() -> None:
             del self.all_items
 
     Table.query = query  # type: ignore[method-assign]
+
+
+def _index_partitions(table: Any, index_name: str, names: tuple[str, ...]) -> dict[Any, list[Any]]:
+    """The table's items by their values of ``names`` (an index's partition key), each partition
+    in the order moto's own query sorts the whole table; kept until the next write request."""
+    kept: dict[Any, tuple[int, dict[Any, list[Any]]]] = table.__dict__.setdefault("_index_partitions", {})
+    found = kept.get((index_name, names))
+    if found is not None and found[0] == _WRITES[0]:
+        return found[1]
+    partitions: dict[Any, list[Any]] = {}
+    for partition in table.items.values():
+        for item in partition.values() if isinstance(partition, dict) else (partition,):
+            attrs = item.attrs
+            values = []
+            for name in names:
+                value = attrs.get(name)
+                if value is None or value.type not in ("S", "N", "B"):  # no key: not in the index
+                    break
+                values.append((value.type, value.value))
+            else:
+                partitions.setdefault(tuple(values), []).append(item)
+    for items in partitions.values():
+        items.sort(key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+    kept[(index_name, names)] = (_WRITES[0], partitions)
+    return partitions
 
 
 _Found = tuple[Any, tuple[str, ...], tuple[str, ...]]  # a parsed condition, names and values found

@@ -269,3 +269,48 @@ def test_deleting_a_message_twice_is_accepted_and_an_unknown_handle_refused(aws:
     assert unknown.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
     left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert (left["ApproximateNumberOfMessages"], left["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+
+
+def test_index_queries_see_every_write_since_the_last_query(table: tuple[Any, str]) -> None:
+    """An index's partitions are kept between queries: every kind of write must show."""
+    dynamodb, name = table
+
+    def partition(value: str) -> list[str]:
+        found = dynamodb.query(
+            TableName=name,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": value}},
+        )["Items"]
+        return [i["pk"]["S"] for i in found]
+
+    for pk, order in (("b", "2"), ("a", "1"), ("c", "3")):
+        dynamodb.put_item(TableName=name, Item=_item(pk, gsi1pk="team", gsi1sk=order))
+    assert partition("team") == ["a", "b", "c"]  # by the index's sort key
+    assert partition("team") == ["a", "b", "c"]  # asked again, nothing written: the same
+    dynamodb.update_item(
+        TableName=name,
+        Key=_key("b"),
+        UpdateExpression="SET gsi1pk = :other",
+        ExpressionAttributeValues={":other": {"S": "other"}},
+    )
+    assert (partition("team"), partition("other")) == (["a", "c"], ["b"])
+    dynamodb.delete_item(TableName=name, Key=_key("a"))
+    dynamodb.batch_write_item(
+        RequestItems={name: [{"PutRequest": {"Item": _item("d", gsi1pk="team", gsi1sk="0")}}]}
+    )
+    assert partition("team") == ["d", "c"]
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": _item("e", gsi1pk="team", gsi1sk="9")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": name,
+                        "Key": _key("x"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert partition("team") == ["d", "c"]  # the cancelled transaction's put is not there
