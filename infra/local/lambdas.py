@@ -92,6 +92,7 @@ class LocalFunctions:
     """The functions of the template, callable in-process by name or ARN."""
 
     def __init__(self, functions: list[LocalFunction], *, functions_root: Path, base_env: Mapping[str, str]):
+        quiet_disabled_metrics()
         self._by_key = {f.key: f for f in functions}
         self._lookup: dict[str, LocalFunction] = {}
         for function in functions:
@@ -201,7 +202,6 @@ class LocalFunctions:
             ) from exc
         finally:
             seconds = time.perf_counter() - started
-            _drop_unpublished_metrics()
             with self._stats_lock:
                 function.invocations += 1
                 function.seconds += seconds
@@ -262,15 +262,21 @@ class LocalFunctions:
             }
 
 
-def _drop_unpublished_metrics() -> None:
-    """Forget the metrics an invocation recorded: the local stack publishes none.
+def quiet_disabled_metrics() -> None:
+    """Print no EMF document while POWERTOOLS_METRICS_DISABLED is set (the local stack's setting).
 
-    With POWERTOOLS_METRICS_DISABLED, Powertools' flush at the end of an invocation skips the
-    print but also the clearing, so the values pile up (in one process, across every function)
-    until 100 of one metric trigger its automatic flush, which prints the EMF document anyway:
-    a 50,000-person import put such lines in the middle of the benchmark's output. In Lambda each
-    invocation's flush publishes and clears them.
+    Powertools' flush at the end of an invocation honours the switch, but its automatic flush
+    when one metric reaches 100 values does not: with every function in one process the values
+    pile up (a disabled flush does not clear them) and a 50,000-person import printed such a
+    document in the middle of the benchmark's output. Its module's ``print`` now checks the
+    switch; the values are still cleared by that automatic flush, as before.
     """
-    from aws_lambda_powertools import Metrics  # noqa: PLC0415 - the handlers have loaded it
+    import builtins  # noqa: PLC0415
 
-    Metrics().clear_metrics()  # the metric set is shared by every Metrics object of the process
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch  # noqa: PLC0415
+
+    def print_unless_disabled(*args: Any, **kwargs: Any) -> None:
+        if not cloudwatch.is_metrics_disabled():
+            builtins.print(*args, **kwargs)  # noqa: T201 - Powertools publishes EMF by printing
+
+    cloudwatch.print = print_unless_disabled  # type: ignore[attr-defined]
