@@ -74,6 +74,22 @@ def _shared_value(value: Any) -> Any:
     return shared
 
 
+# The person fields an Employee and a Profile share whose values repeat across a company (one
+# department, title or date for many people): each is kept once (``_Frozen.model_post_init``).
+_PERSON_SHARED_FIELDS = (
+    "job_title",
+    "department",
+    "company",
+    "groups",
+    "office_location",
+    "home_country",
+    "birthday",
+    "start_date",
+    "termination_date",
+    "manager_hris_id",
+)
+
+
 class _Frozen(BaseModel):
     """Base of every domain model: immutable, no unknown fields.
 
@@ -141,20 +157,7 @@ class Employee(_Frozen):
     warnings: tuple[str, ...] = ()
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
-    _shared_fields = (
-        "job_title",
-        "department",
-        "company",
-        "groups",
-        "office_location",
-        "home_country",
-        "birthday",
-        "start_date",
-        "termination_date",
-        "manager_hris_id",
-        "hris_role",
-        "raw_status",
-    )
+    _shared_fields = (*_PERSON_SHARED_FIELDS, "hris_role", "raw_status")
 
     @model_validator(mode="before")
     @classmethod
@@ -285,18 +288,7 @@ class Profile(_Frozen):
     termination_date: date | None = None
     manager_hris_id: str | None = None
 
-    _shared_fields = (
-        "job_title",
-        "department",
-        "company",
-        "groups",
-        "office_location",
-        "home_country",
-        "birthday",
-        "start_date",
-        "termination_date",
-        "manager_hris_id",
-    )
+    _shared_fields = _PERSON_SHARED_FIELDS
 
 
 class Member(_Frozen):
