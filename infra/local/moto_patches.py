@@ -316,8 +316,8 @@ def _cheap_queue_clocks() -> None:
     models.Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
 
     # The three counts are what make a queue's attributes cost a pass over its messages each.
-    # They are taken only when the request asks for them: SendMessage reads the queue's
-    # deduplication setting, ReceiveMessage its retention period once per message received.
+    # They are taken only when a request asks for them: SendMessage reads only the queue's
+    # deduplication setting, GetQueueAttributes may name other attributes alone.
     for name in (
         "approximate_number_of_messages",
         "approximate_number_of_messages_delayed",

@@ -31,7 +31,7 @@ from infra.local import state
 from infra.local.aws import BASE_ENVIRONMENT, LocalAws
 from infra.local.gateway import Gateway, routes_from_template
 from infra.local.lambdas import LocalFunctions
-from infra.local.resources import LocalResources, create_resources, physical_ids
+from infra.local.resources import EVENT_TAP_QUEUE, LocalResources, create_resources, physical_ids
 from infra.local.template import REPO_ROOT, Resolver, load_template, resources_of_type
 from infra.local.tokens import DevTokens
 from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
@@ -172,7 +172,7 @@ class LocalStack:
         self.outbox = Outbox(self.state_dir / "outbox")
         self.outbox.start()
         self.event_log = EventLog(
-            self.resources.event_tap_queue_url.rsplit("/", 1)[-1],
+            EVENT_TAP_QUEUE,
             self.state_dir / "events.jsonl",
             listener=self.on_event,
         )
