@@ -3,11 +3,17 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+# The tests run on the Python the Lambdas run (infra/constants.py RUNTIME; a test checks the two
+# agree): python3.12 from PATH, else pyenv's 3.12.x, else PYTHON=/path/to/python3.12.
+RUNTIME_PYTHON := 3.12
+PYTHON ?= $(shell for p in python$(RUNTIME_PYTHON) $$(pyenv root 2>/dev/null || echo ~/.pyenv)/versions/$(RUNTIME_PYTHON).*/bin/python$(RUNTIME_PYTHON); do \
+	"$$p" -c '' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
-# Re-install whenever the dependency list changes.
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The Lambda layer's exact versions (make lock); the venv is constrained to them.
+LOCK := infra/layer-requirements.lock
+# Re-install whenever the dependency list or the lock changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
 .PHONY: help install demo test lint typecheck unit integration infra e2e contract bench fmt clean dynamodb-local
 
@@ -20,9 +26,12 @@ help:
 	@echo "make deploy - deploy the stack with your AWS credentials (README: Deploying)"
 
 $(STAMP):
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "Python $(RUNTIME_PYTHON) (the Lambda runtime's) not found: install it, or pass PYTHON=/path/to/python$(RUNTIME_PYTHON)"; exit 1; }
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(RUNTIME_PYTHON)".split("."))))' 2>/dev/null \
+		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,infra,local]'
+	sed -e '/^#/d' -e 's/ --hash=.*//' $(LOCK) > $(VENV)/layer-constraints.txt
+	$(BIN)/python -m pip install --quiet -c $(VENV)/layer-constraints.txt -e '.[dev,infra,local]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -90,7 +99,7 @@ deploy: install $(CDK)
 
 # The layer's wheels for the Lambda platform, fetched once per dependency change, so that
 # bundling (synth, deploy, the bundling test) installs offline from .tools/wheelhouse/.
-WHEELHOUSE_STAMP := .tools/wheelhouse/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
+WHEELHOUSE_STAMP := .tools/wheelhouse/.stamp-$(shell cksum $(LOCK) | cut -d' ' -f1)
 .PHONY: wheelhouse
 $(WHEELHOUSE_STAMP): $(STAMP)
 	$(CDK_ENV) $(BIN)/python -m infra.bundling download
@@ -98,6 +107,11 @@ $(WHEELHOUSE_STAMP): $(STAMP)
 	@touch $@
 
 wheelhouse: $(WHEELHOUSE_STAMP)
+
+# Re-resolve the layer's lock after changing pyproject's [project].dependencies (needs the index).
+.PHONY: lock
+lock: install
+	$(BIN)/python -m infra.bundling lock
 synth deploy test: $(WHEELHOUSE_STAMP)
 
 # The admin API's OpenAPI document (committed; tests/integration/functions/admin_api checks it).

@@ -9,17 +9,26 @@ Two kinds of asset:
 Each asset's hash is computed from what goes into it (files, dependency list, platform), so an
 asset changes exactly when its content would.
 
+What the layer holds is pinned: `infra/layer-requirements.lock` lists every package with its version
+and the sha256 of its Lambda-platform wheel, resolved from pyproject's `[project].dependencies` by
+`python -m infra.bundling lock` (`make lock`). The layer installs exactly that (`--require-hashes
+--no-deps`), and the development venv is constrained to the same versions (`make install`), so what
+the tests run is what is deployed.
+
 Offline: `python -m infra.bundling download` (run by `make wheelhouse`, a prerequisite of
-`make synth`) fetches the layer's wheels once into `.tools/wheelhouse/`; when that folder exists,
+`make synth`) fetches the locked wheels once into `.tools/wheelhouse/`; when that folder holds them,
 bundling installs from it alone (`--no-index`), so a synth never reaches the network.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -65,6 +74,41 @@ def tree_digest(*paths: Path, extra: tuple[str, ...] = ()) -> str:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO_ROOT / ".tools" / "wheelhouse" / f"{PIP_PLATFORM}-py{RUNTIME_PYTHON_VERSION}"
+LOCK = REPO_ROOT / "infra" / "layer-requirements.lock"
+_LOCK_SOURCE = "#   "  # the lock's header lines that quote the pyproject requirements it was made from
+
+
+class LockedPackage:
+    """One line of the lock: a package, its exact version and its wheel's sha256."""
+
+    __slots__ = ("name", "sha256", "version")
+
+    def __init__(self, name: str, version: str, sha256: str) -> None:
+        self.name = re.sub(r"[-_.]+", "-", name).lower()  # PEP 503's normal form
+        self.version = version
+        self.sha256 = sha256
+
+    def line(self) -> str:
+        return f"{self.name}=={self.version} --hash=sha256:{self.sha256}"
+
+
+def read_lock(lock: Path = LOCK) -> tuple[list[str], list[LockedPackage]]:
+    """The pyproject requirements the lock was made from, and its packages."""
+    sources: list[str] = []
+    packages: list[LockedPackage] = []
+    for raw in lock.read_text().splitlines():
+        if raw.startswith(_LOCK_SOURCE):
+            sources.append(raw.removeprefix(_LOCK_SOURCE))
+        elif raw and not raw.startswith("#"):
+            pin, _, digest = raw.partition(" --hash=sha256:")
+            name, _, version = pin.partition("==")
+            packages.append(LockedPackage(name, version, digest))
+    return sources, packages
+
+
+def lock_is_current(pyproject: Path, lock: Path = LOCK) -> bool:
+    """True when the lock was made from exactly pyproject's runtime dependencies."""
+    return lock.is_file() and read_lock(lock)[0] == runtime_requirements(pyproject)
 
 
 def _platform_flags() -> list[str]:
@@ -91,14 +135,59 @@ def _marker(wheelhouse: Path) -> Path:
     return wheelhouse / ".requirements"
 
 
-def wheelhouse_serves(requirements: list[str], wheelhouse: Path = WHEELHOUSE) -> bool:
-    """True when the wheelhouse was completely filled for exactly these requirements."""
+def resolve_lock(requirements: list[str], lock: Path = LOCK) -> None:
+    """Resolve the requirements for the Lambda platform (pip's own resolver, nothing installed) and
+    write every package with its version and its wheel's sha256 into the lock."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        _pip(
+            [
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--dry-run",
+                "--ignore-installed",
+                *_platform_flags(),
+                "--target",
+                str(Path(scratch) / "never-written"),
+                "--report",
+                str(report),
+                *requirements,
+            ],
+            "resolve the layer's dependencies",
+        )
+        installs = json.loads(report.read_text())["install"]
+    packages = sorted(
+        (
+            LockedPackage(
+                item["metadata"]["name"],
+                item["metadata"]["version"],
+                item["download_info"]["archive_info"]["hashes"]["sha256"],
+            )
+            for item in installs
+        ),
+        key=lambda package: package.name,
+    )
+    header = [
+        f"# The Lambda layer's exact dependencies: {RUNTIME.name} on {PIP_PLATFORM}.",
+        "# Made by `make lock` (python -m infra.bundling lock) from pyproject.toml's dependencies:",
+        *(f"{_LOCK_SOURCE}{requirement}" for requirement in requirements),
+    ]
+    lock.write_text("\n".join([*header, *(package.line() for package in packages)]) + "\n")
+
+
+def _locked_install_flags(lock: Path) -> list[str]:
+    return ["--no-deps", "--require-hashes", "-r", str(lock)]
+
+
+def wheelhouse_serves(lock: Path = LOCK, wheelhouse: Path = WHEELHOUSE) -> bool:
+    """True when the wheelhouse was completely filled for exactly this lock."""
     marker = _marker(wheelhouse)
-    return marker.is_file() and marker.read_text() == "\n".join(requirements)
+    return lock.is_file() and marker.is_file() and marker.read_text() == lock.read_text()
 
 
-def download_wheels(requirements: list[str], wheelhouse: Path = WHEELHOUSE) -> None:
-    """Fetch every wheel the layer needs (the only step that uses the network)."""
+def download_wheels(lock: Path = LOCK, wheelhouse: Path = WHEELHOUSE) -> None:
+    """Fetch every locked wheel (the only step that uses the network); pip checks each hash."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
     _marker(wheelhouse).unlink(missing_ok=True)
     download = [
@@ -109,14 +198,14 @@ def download_wheels(requirements: list[str], wheelhouse: Path = WHEELHOUSE) -> N
         "-d",
         str(wheelhouse),
     ]
-    _pip([*download, *requirements], "download the layer's wheels")
-    _marker(wheelhouse).write_text("\n".join(requirements))
+    _pip([*download, *_locked_install_flags(lock)], "download the layer's wheels")
+    _marker(wheelhouse).write_text(lock.read_text())
 
 
-def pip_install(requirements: list[str], target: Path, wheelhouse: Path | None = WHEELHOUSE) -> None:
-    """Install wheels for the Lambda platform into `target` (no sdists, no bytecode); only from the
-    wheelhouse when it was filled for these requirements, from the index otherwise."""
-    offline = wheelhouse is not None and wheelhouse_serves(requirements, wheelhouse)
+def pip_install(target: Path, lock: Path = LOCK, wheelhouse: Path | None = WHEELHOUSE) -> None:
+    """Install exactly the locked wheels for the Lambda platform into `target` (hashes checked, no
+    sdists, no bytecode); only from the wheelhouse when it was filled for this lock."""
+    offline = wheelhouse is not None and wheelhouse_serves(lock, wheelhouse)
     source = ["--no-index", "--find-links", str(wheelhouse)] if offline else []
     _pip(
         [
@@ -128,7 +217,7 @@ def pip_install(requirements: list[str], target: Path, wheelhouse: Path | None =
             *source,
             "--target",
             str(target),
-            *requirements,
+            *_locked_install_flags(lock),
         ],
         "install the layer's dependencies",
     )
@@ -136,10 +225,10 @@ def pip_install(requirements: list[str], target: Path, wheelhouse: Path | None =
     shutil.rmtree(target / "bin", ignore_errors=True)
 
 
-def build_layer(output: Path, *, requirements: list[str], shared: Path) -> None:
+def build_layer(output: Path, *, lock: Path, shared: Path) -> None:
     site = output / "python"
     site.mkdir(parents=True, exist_ok=True)
-    pip_install(requirements, site)
+    pip_install(site, lock)
     shutil.copytree(shared, site / shared.name, ignore=_SKIPPED, dirs_exist_ok=True)
     strip_bytecode(output)
 
@@ -183,12 +272,14 @@ def _options(build: Any) -> BundlingOptions:
 
 def layer_code(repo_root: Path) -> lambda_.Code:
     shared = repo_root / "shared"
-    requirements = runtime_requirements(repo_root / "pyproject.toml")
+    lock = repo_root / LOCK.relative_to(REPO_ROOT)
+    if not lock_is_current(repo_root / "pyproject.toml", lock):
+        raise BundlingError(f"{lock} does not match pyproject.toml's dependencies: run `make lock`")
     return lambda_.Code.from_asset(
         str(shared),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=tree_digest(shared, extra=(RUNTIME.name, PIP_PLATFORM, *requirements)),
-        bundling=_options(lambda out: build_layer(out, requirements=requirements, shared=shared)),
+        asset_hash=tree_digest(shared, extra=(RUNTIME.name, PIP_PLATFORM, lock.read_text())),
+        bundling=_options(lambda out: build_layer(out, lock=lock, shared=shared)),
     )
 
 
@@ -204,11 +295,17 @@ def function_code(folder: Path) -> lambda_.Code:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m infra.bundling download`: fill the wheelhouse for offline synths."""
+    """`python -m infra.bundling lock`: resolve the layer's lock from pyproject;
+    `python -m infra.bundling download`: fill the wheelhouse from the lock for offline synths."""
     arguments = sys.argv[1:] if argv is None else argv
-    if arguments != ["download"]:
-        raise SystemExit("usage: python -m infra.bundling download")
-    download_wheels(runtime_requirements(REPO_ROOT / "pyproject.toml"))
+    if arguments == ["lock"]:
+        resolve_lock(runtime_requirements(REPO_ROOT / "pyproject.toml"))
+    elif arguments == ["download"]:
+        if not lock_is_current(REPO_ROOT / "pyproject.toml"):
+            raise SystemExit(f"{LOCK} does not match pyproject.toml's dependencies: run `make lock`")
+        download_wheels()
+    else:
+        raise SystemExit("usage: python -m infra.bundling lock|download")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # pragma: no cover - the imports stay lazy: a handler's import stays cheap
     from shared.adapters.factory import AwsAdapters
@@ -24,12 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover - the imports stay lazy: a handler's impor
     from shared.services.context import Ports, ServiceSettings
     from shared.settings import FunctionSettings
 
-T = TypeVar("T")
 
 _ALL: list[Lazy[Any]] = []
 
 
-class Lazy(Generic[T]):
+class Lazy[T]:
     """A value built on first ``get()`` (once, even under concurrent first calls), then cached."""
 
     def __init__(self, build: Callable[[], T]) -> None:

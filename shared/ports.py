@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 from shared.domain.models import (
     Connection,
@@ -37,14 +37,12 @@ from shared.domain.models import (
 from shared.domain.records import AuditEntry, SyncRun, Task, TaskStatus
 from shared.providers.base import Credentials, Provider
 
-T = TypeVar("T")
-
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class Page[T]:
     items: tuple[T, ...]
     # Opaque; pass it back to get the next page. None when there is no more.
     next_cursor: str | None = None

@@ -12,7 +12,7 @@ a composition root, on the first invocation.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -127,10 +127,7 @@ class ApiAuthorizerSettings(FunctionSettings):
     token_leeway_seconds: int = Field(default=60, ge=0, le=300)
 
 
-S = TypeVar("S", bound=FunctionSettings)
-
-
 @cache
-def load(settings_class: type[S]) -> S:
+def load[S: FunctionSettings](settings_class: type[S]) -> S:
     """The function's settings, read from the environment the first time (then cached)."""
     return settings_class()

@@ -9,11 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from typing import TypeVar
 
 from shared.errors import InvalidInput
-
-T = TypeVar("T")
 
 
 def _encode(listing: str, offset: int) -> str:
@@ -32,7 +29,7 @@ def _decode(listing: str, cursor: str) -> int:
     return position
 
 
-def page_of(
+def page_of[T](
     items: Sequence[T], *, listing: str, cursor: str | None, limit: int
 ) -> tuple[list[T], str | None]:
     """One page of ``items`` and the cursor of the next (None on the last page)."""

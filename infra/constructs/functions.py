@@ -148,6 +148,12 @@ class ServiceFunctions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
         )
         acknowledge(
+            function,
+            "AwsSolutions-L1",
+            f"{RUNTIME.name} is the Python the unit and integration tests run on (runtime parity: "
+            "what is tested is what is deployed); a newer runtime follows the test machines' Python",
+        )
+        acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -30,7 +30,6 @@ from pydantic import BaseModel, ValidationError
 from shared.adapters.aws_errors import error_code, is_throttling
 from shared.errors import CorruptItem, InvalidInput, NotFound, Throttled
 
-M = TypeVar("M", bound=BaseModel)
 Item = dict[str, Any]  # an item in DynamoDB's typed JSON ({"pk": {"S": "..."}})
 
 BATCH_WRITE_LIMIT = 25
@@ -156,7 +155,7 @@ def model_attributes(model: BaseModel) -> dict[str, Any]:
     return dict(model.model_dump(mode="json"))
 
 
-def model_from_item(model_type: type[M], item: Mapping[str, Any], *, entity: str) -> M:
+def model_from_item[M: BaseModel](model_type: type[M], item: Mapping[str, Any], *, entity: str) -> M:
     """Read a stored item back as its model, or raise ``CorruptItem`` naming the key."""
     where = describe_key(item)
     try:
@@ -187,7 +186,7 @@ def doc_attributes(model: BaseModel, *top_level: str) -> dict[str, Any]:
     return attributes
 
 
-def model_from_doc(model_type: type[M], item: Mapping[str, Any], *, entity: str) -> M:
+def model_from_doc[M: BaseModel](model_type: type[M], item: Mapping[str, Any], *, entity: str) -> M:
     """Read a ``doc`` item back, or raise ``CorruptItem`` naming the key."""
     where = describe_key(item)
     stored_entity = item.get("entity", {}).get("S") if isinstance(item.get("entity"), dict) else None

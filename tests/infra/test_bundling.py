@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import WHEELHOUSE, runtime_requirements, tree_digest, wheelhouse_serves
+from infra.bundling import WHEELHOUSE, read_lock, tree_digest, wheelhouse_serves
 from tests.infra.conftest import FIXTURE_FUNCTIONS, REPO_ROOT
-
-REQUIREMENTS = runtime_requirements(REPO_ROOT / "pyproject.toml")
 
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A stack with the layer and one function, synthesized with bundling on (offline, from the
     wheelhouse `make wheelhouse` fills): asset id -> its bundled folder."""
-    if not wheelhouse_serves(REQUIREMENTS):
+    if not wheelhouse_serves():
         pytest.skip(f"the wheelhouse is not filled: run `make wheelhouse` (expected {WHEELHOUSE})")
     from aws_cdk import App, Stack
     from aws_cdk import aws_lambda as lambda_
@@ -68,13 +66,24 @@ def test_the_layer_holds_the_runtime_dependencies_and_shared_for_arm64(bundled: 
     assert (site / "shared" / "domain" / "models.py").is_file()
     assert (site / "shared" / "adapters" / "table_schema.py").is_file()
     native = [p.name for p in (site / "pydantic_core").glob("_pydantic_core*.so")]
-    assert native and all("cpython-314-aarch64-linux-gnu" in name for name in native), native
+    assert native and all("cpython-312-aarch64-linux-gnu" in name for name in native), native
     # cryptography (PyJWT's RS256/ES256) ships one abi3 Rust extension: the aarch64 one.
     rust = list((site / "cryptography" / "hazmat" / "bindings").glob("_rust*.so"))
     assert rust and all("abi3" in p.name for p in rust), rust
     elf_machine_aarch64 = (183).to_bytes(2, "little")  # ELF header e_machine, at byte 18
     assert all(p.read_bytes()[18:20] == elf_machine_aarch64 for p in rust), rust
     assert not (site / "bin").exists()
+
+
+def test_the_layer_holds_exactly_the_locked_versions(bundled: dict[str, Path]) -> None:
+    """What is deployed is what the lock names, package for package and version for version."""
+    (layer,) = [path for path in bundled.values() if (path / "python").is_dir()]
+    shipped = {}
+    for info in (layer / "python").glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        shipped[name.replace("_", "-").lower()] = version
+    _, locked = read_lock()
+    assert shipped == {package.name: package.version for package in locked}
 
 
 def test_no_stray_bytecode_ships(bundled: dict[str, Path]) -> None:

@@ -290,14 +290,14 @@ def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trig
     assert set(invoke) == {f"<{steps_id}>", f"<{steps_id}>:*"}
 
 
-def test_functions_run_the_latest_python_on_arm64_with_the_layer_and_their_own_folder(
+def test_functions_run_python_3_12_on_arm64_with_the_layer_and_their_own_folder(
     stack: Synthesized,
 ) -> None:
     (layer_id,) = stack.of_type("AWS::Lambda::LayerVersion")
     for spec in FUNCTIONS:
         _, function = _function(stack, spec.name)
         properties = function["Properties"]
-        assert properties["Runtime"] == "python3.14"
+        assert properties["Runtime"] == "python3.12"
         assert properties["Architectures"] == ["arm64"]
         assert properties["Handler"] == f"functions.{spec.name}.handler.handler"
         assert properties["Layers"] == [{"Ref": layer_id}]

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from shared.domain.models import Connection, ConnectionStatus, Member, PlanCounts, TaskType
 from shared.domain.records import AuditEntry, SyncRun, Task, TaskStatus
@@ -46,14 +46,12 @@ from shared.ports import (
 from shared.providers.base import Credentials, Provider
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
 
-T = TypeVar("T")
-
 
 def _encode(position: int, scope: str) -> str:
     return base64.urlsafe_b64encode(f"{scope}|{position}".encode()).decode()
 
 
-def _paginate(items: Sequence[T], cursor: str | None, limit: int, scope: str) -> Page[T]:
+def _paginate[T](items: Sequence[T], cursor: str | None, limit: int, scope: str) -> Page[T]:
     """Offset paging behind an opaque cursor that is only valid for the same listing."""
     if not 1 <= limit <= MAX_PAGE_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}", field="limit")
