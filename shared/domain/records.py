@@ -91,6 +91,9 @@ class SyncRun(_Frozen):
     plan_key: str | None = None
     # The employee count of each fetched page, by page index (the pages live in blobs).
     page_sizes: tuple[int, ...] = ()
+    # The fields the fetched pages supply (R15): the connector's capabilities for the credentials
+    # that fetched them (their intersection, should they change mid-run); None before any page.
+    capabilities: frozenset[str] | None = None
     # Why a run failed: a short, credential-free reason.
     error: str | None = None
     # Who confirmed or discarded a held plan.

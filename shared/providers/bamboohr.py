@@ -248,7 +248,8 @@ class BambooHR(Connector):
     # -- follow-ups ---------------------------------------------------------------------------
 
     def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
-        wanted = [i for i in unique(ids) if i.isdigit()]
+        # Employee ids are integers (the report filters by them as such): ASCII digits only.
+        wanted = [i for i in unique(ids) if i.isascii() and i.isdigit()]
         employees: list[Employee] = []
         current = credentials
         refreshed: Credentials | None = None
@@ -270,8 +271,13 @@ class BambooHR(Connector):
         api_key = self.secret(credentials, "api_key")
         body = self.http.post_json(
             f"{self._base(credentials)}/api/v1/reports/custom",
-            params={"format": "JSON", "onlyCurrent": "true"},
-            json_body={"title": "hris-sync", "fields": list(DATASET_FIELDS), "filters": {"employeeIds": ids}},
+            # The spec: ``format`` is one of json|xml|csv|xls|pdf; ``filters.employeeIds`` integers.
+            params={"format": "json", "onlyCurrent": "true"},
+            json_body={
+                "title": "hris-sync",
+                "fields": list(DATASET_FIELDS),
+                "filters": {"employeeIds": [int(i) for i in ids]},
+            },
             auth=(api_key.reveal(), "x"),
             headers={"Accept": "application/json"},
         )

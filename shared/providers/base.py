@@ -102,9 +102,17 @@ class WebhookEvent:
 class Provider(Protocol):
     name: str
     tier: Tier
-    # The Employee fields this provider supplies (R15): others are never blanked by it.
+    # The Employee fields every connection of this provider supplies (R15).
     capabilities: frozenset[str]
     supports_webhooks: bool
+
+    def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
+        """The fields a connection with these credentials supplies (R15): what the plan syncs.
+
+        Some vendors supply more through one kind of credentials (BambooHR's API key reads the
+        Datasets API, which has fields its OAuth endpoints lack); a field outside this set is
+        never blanked by the connection.
+        """
 
     def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage: ...
 

@@ -186,7 +186,8 @@ class Merge(Connector):
             response = self.http.request(
                 "GET",
                 url,
-                params={"include_deleted_data": "true", "expand": EXPAND},
+                # ``include_deleted_data`` is a list parameter: the retrieve endpoint declares none.
+                params={"expand": EXPAND},
                 headers=self._headers(credentials),
                 ok_statuses=frozenset({404}),
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from shared.domain.models import (
     ConnectionStatus,
     Employee,
     LinkMember,
+    Member,
     Plan,
     Snapshot,
 )
@@ -263,10 +264,10 @@ def directory(ports: Ports, tenant_id: str, connection_id: str) -> Directory:
         raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
 
 
-def fetch_snapshot(ports: Ports, connection: Connection) -> Snapshot:
+def fetch_snapshot(
+    ports: Ports, connection: Connection, provider: Provider, credentials: Credentials
+) -> Snapshot:
     """Every page at once (preview and match); a failure makes the snapshot incomplete (R09)."""
-    provider = ports.providers(connection.provider)
-    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
     employees: list[Employee] = []
     cursor: str | None = None
     for page in range(ports.settings.max_pages):
@@ -288,11 +289,21 @@ def fetch_snapshot(ports: Ports, connection: Connection) -> Snapshot:
     return Snapshot(employees=tuple(employees), complete=False, reasons=(reason,))
 
 
+def _plan_now(ports: Ports, connection: Connection, members: Sequence[Member]) -> Plan:
+    """Fetch every page now and plan over them with the fields these credentials supply (R15)."""
+    provider = ports.providers(connection.provider)
+    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
+    snapshot = fetch_snapshot(ports, connection, provider, credentials)
+    return make_plan(
+        ports, snapshot, members, connection, capabilities=provider.capabilities_for(credentials)
+    )
+
+
 def preview(ports: Ports, tenant_id: str, connection_id: str) -> Plan:
     """The plan a full sync would apply now; applies nothing."""
     connection = _active(ports, tenant_id, connection_id)
     members = list(ports.members.iter_all(tenant_id))
-    return make_plan(ports, fetch_snapshot(ports, connection), members, connection)
+    return _plan_now(ports, connection, members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +325,7 @@ def match(ports: Ports, tenant_id: str, connection_id: str, *, dry_run: bool, ad
     ``dry_run`` shows the pairs; otherwise the new links are stored and nothing else changes."""
     connection = _active(ports, tenant_id, connection_id)
     members = list(ports.members.iter_all(tenant_id))
-    plan = make_plan(ports, fetch_snapshot(ports, connection), members, connection)
+    plan = _plan_now(ports, connection, members)
     links = [a for a in plan.actions if isinstance(a, LinkMember)]
     by_id = {m.member_id: m for m in members}
     pairs = [MatchPair(a.hris_id, a.member_id, a.matched_by) for a in links]

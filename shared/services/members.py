@@ -351,7 +351,14 @@ def resync_member(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -
         if not employees:
             raise InvalidState("the HR system no longer has this employee", member_id=member_id)
         members = list(ports.members.iter_all(tenant_id))
-        plan = make_plan(ports, Targeted(employees=employees), members, connection, resync=(member_id,))
+        plan = make_plan(
+            ports,
+            Targeted(employees=employees),
+            members,
+            connection,
+            capabilities=provider.capabilities_for(credentials),
+            resync=(member_id,),
+        )
         updates = [a for a in plan.actions if a.kind == "update" and a.member_id == member_id]
         after = apply_actions(member, updates, connection=connection, now=ports.clock.now())[-1]
         if after is not None and after.overrides:

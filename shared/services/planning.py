@@ -39,16 +39,20 @@ def make_plan(
     members: Sequence[Member],
     connection: Connection,
     *,
+    capabilities: frozenset[str],
     resync: Collection[str] = (),
 ) -> Plan:
-    """The reconciler's plan; "today" is now, which it converts to the tenant's time zone (R02)."""
-    provider = ports.providers(connection.provider)
+    """The reconciler's plan; "today" is now, which it converts to the tenant's time zone (R02).
+
+    ``capabilities``: the fields ``source`` supplies (R15), from the credentials that fetched it
+    (``Provider.capabilities_for``): a field outside them is neither filled nor blanked.
+    """
     return reconcile(
         source,
         members,
         connection,
         ports.clock.now(),
-        capabilities=provider.capabilities,
+        capabilities=capabilities,
         resync=resync,
     )
 

@@ -273,12 +273,16 @@ def fetch_page(
         ports.secrets.put(tenant_id, connection_id, result.refreshed_credentials)
     employees = list(result.employees)
     ports.blobs.put(page_key(tenant_id, connection_id, run_id, page), dump_employees(employees))
+    supplied = provider.capabilities_for(credentials)
 
     def progress(current: SyncRun) -> dict[str, Any]:
         sizes = list(current.page_sizes[:page]) + [0] * max(0, page - len(current.page_sizes))
         sizes.append(len(employees))
+        recorded = current.capabilities
         return {
             "page_sizes": tuple(sizes),
+            # R15: a field some page could not supply is not synced from this snapshot.
+            "capabilities": supplied if recorded is None else recorded & supplied,
             "progress": current.progress.model_copy(
                 update={"pages_fetched": len(sizes), "employees_fetched": sum(sizes)}
             ),
@@ -312,6 +316,17 @@ def load_snapshot(ports: Ports, run: SyncRun) -> Snapshot:
     )
 
 
+def snapshot_capabilities(ports: Ports, connection: Connection, run: SyncRun) -> frozenset[str]:
+    """The fields the run's pages supply (R15), as recorded when they were fetched.
+
+    A run that recorded none (no page stored) plans with what every connection of the provider
+    supplies: never more than the pages could hold, so nothing is blanked for want of a field.
+    """
+    if run.capabilities is not None:
+        return run.capabilities
+    return ports.providers(connection.provider).capabilities
+
+
 # ---------------------------------------------------------------------------------------------
 # Plan and guard
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +355,13 @@ def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> P
     _renew(ports, run)
     connection = ports.connections.get(tenant_id, connection_id)
     members = list(ports.members.iter_all(tenant_id))
-    plan = make_plan(ports, load_snapshot(ports, run), members, connection)
+    plan = make_plan(
+        ports,
+        load_snapshot(ports, run),
+        members,
+        connection,
+        capabilities=snapshot_capabilities(ports, connection, run),
+    )
     groups = group_actions(plan.actions, {m.member_id: m for m in members})
     size = ports.settings.chunk_size
     chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
@@ -450,7 +471,13 @@ def apply_chunk(ports: Ports, tenant_id: str, connection_id: str, run_id: str, c
     def replan(member_ids: Sequence[str]) -> dict[str, MemberGroup]:
         members = list(ports.members.iter_all(tenant_id))
         fresh_connection = ports.connections.get(tenant_id, connection_id)
-        plan = make_plan(ports, load_snapshot(ports, run), members, fresh_connection)
+        plan = make_plan(
+            ports,
+            load_snapshot(ports, run),
+            members,
+            fresh_connection,
+            capabilities=snapshot_capabilities(ports, fresh_connection, run),
+        )
         wanted = set(member_ids)
         by_id = {m.member_id: m for m in members}
         return {

@@ -71,10 +71,12 @@ def apply_webhook(
     if page.refreshed_credentials is not None:
         ports.secrets.put(tenant_id, connection_id, page.refreshed_credentials)
     source = Targeted(employees=tuple(e for e in page.employees if e.hris_id in ids))
+    capabilities = provider.capabilities_for(credentials)
 
     def plan_groups(only: set[str] | None = None) -> dict[str, MemberGroup]:
         members = list(ports.members.iter_all(tenant_id))
-        plan = make_plan(ports, source, members, ports.connections.get(tenant_id, connection_id))
+        fresh = ports.connections.get(tenant_id, connection_id)
+        plan = make_plan(ports, source, members, fresh, capabilities=capabilities)
         actions = [a for a in plan.actions if a.kind != "skip" and (only is None or a.member_id in only)]
         groups = group_actions(actions, {m.member_id: m for m in members})
         if only is None:

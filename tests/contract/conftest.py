@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from vendor_openapi import OpenAPI, personio_errata
+from vendor_openapi import OpenAPI, bamboohr_errata, merge_v3_errata, personio_errata
 
 from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris
@@ -16,7 +16,14 @@ TODAY = date(2026, 1, 15)
 
 @pytest.fixture(scope="session")
 def bamboohr_spec() -> OpenAPI:
-    return OpenAPI("bamboohr-openapi.yaml")
+    # Its prose: "set `Content-Type: application/json` exactly", or the body is read as XML.
+    return OpenAPI("bamboohr-openapi.yaml", errata=bamboohr_errata, exact_content_type=True)
+
+
+@pytest.fixture(scope="session")
+def merge_v3_spec() -> OpenAPI:
+    # Its paths carry /hris/v1 although its servers end in /api/hris/v1 (vendor-specs README).
+    return OpenAPI("merge-hris-openapi-v3.yaml", prefix="/api", errata=merge_v3_errata)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,12 @@
-"""Validating HTTP responses against the vendors' own OpenAPI documents in
+"""Validating HTTP requests and responses against the vendors' own OpenAPI documents in
 ``../shared/vendor-specs/`` (read at test time, never copied).
+
+A request (``Call``) is checked for what the vendor would refuse: an operation the spec has
+(path and method), every parameter (path, query with its style: ``form`` exploded or comma
+separated, ``deepObject`` as ``name[key]``; headers) present when required, declared, and valid
+against its schema after the string is read as the schema's type; a query parameter the operation
+does not declare; the security the operation asks for (Basic, Bearer, API-key header); the
+request body's media type and its schema.
 
 OpenAPI 3.1 documents (BambooHR) are JSON Schema 2020-12 already. OpenAPI 3.0 documents (Personio,
 Merge) are converted keyword by keyword: ``nullable: true`` adds ``null`` to the type (and to an
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -29,9 +37,11 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from vendor_requests import RequestChecks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SPECS = REPO_ROOT.parent / "shared" / "vendor-specs"
+# Beside the repository; HRIS_SYNC_VENDOR_SPECS names it for a checkout elsewhere (a git worktree).
+SPECS = Path(os.environ.get("HRIS_SYNC_VENDOR_SPECS") or REPO_ROOT.parent / "shared" / "vendor-specs")
 SPEC_URI = "urn:vendor-spec"
 
 
@@ -105,10 +115,18 @@ def _convert_components(spec: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             if not isinstance(operation, dict):
                 continue
-            for response in operation.get("responses", {}).values():
-                for media in (response.get("content") or {}).values():
+            contents = [response.get("content") or {} for response in operation.get("responses", {}).values()]
+            contents.append((operation.get("requestBody") or {}).get("content") or {})
+            for content in contents:
+                for media in content.values():
                     if isinstance(media, dict) and "schema" in media:
                         media["schema"] = oas30_to_jsonschema(media["schema"])
+            for parameter in [*operation.get("parameters", []), *item.get("parameters", [])]:
+                if isinstance(parameter, dict) and "schema" in parameter:
+                    parameter["schema"] = oas30_to_jsonschema(parameter["schema"])
+    for parameter in converted.get("components", {}).get("parameters", {}).values():
+        if isinstance(parameter, dict) and "schema" in parameter:
+            parameter["schema"] = oas30_to_jsonschema(parameter["schema"])
     return converted
 
 
@@ -157,7 +175,7 @@ FORMATS.checks("uri")(
 )
 
 
-class OpenAPI:
+class OpenAPI(RequestChecks):
     """A vendor's OpenAPI document, ready to validate response bodies by path, method and status."""
 
     def __init__(
@@ -166,6 +184,7 @@ class OpenAPI:
         *,
         prefix: str = "",
         errata: Callable[[dict[str, Any]], None] | None = None,
+        exact_content_type: bool = False,
     ) -> None:
         raw = load_spec(name)
         self.version = str(raw.get("openapi"))
@@ -173,6 +192,7 @@ class OpenAPI:
         if errata is not None:
             errata(self.spec)
         self.prefix = prefix
+        self.exact_content_type = exact_content_type
         resource = Resource.from_contents(self.spec, default_specification=DRAFT202012)
         self.registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
 
@@ -238,3 +258,48 @@ def personio_errata(spec: dict[str, Any]) -> None:
 
 
 PERSONIO_LIST_RESPONSES = ("EmployeesResponse",)
+
+
+def bamboohr_errata(spec: dict[str, Any]) -> None:
+    """BambooHR's ``GET /api/v1/employees`` parameters, as its own examples use them.
+
+    ``fields`` is one comma-separated value (the parameter's example ``workEmail,mobilePhone``),
+    not a repeated parameter as an exploded ``form`` array would be; ``page[after]`` and
+    ``page[before]`` carry the opaque cursors the responses hand out (``meta.page.nextCursor``: a
+    string such as ``eyJjdXJzb3IiOiAiYWZ0ZXItMTI0In0=``), not the integers the schema says.
+    """
+    for parameter in spec["paths"]["/api/v1/employees"]["get"]["parameters"]:
+        if parameter.get("name") == "fields":
+            parameter["explode"] = False
+    paging = spec["components"]["schemas"]["EmployeeCursorPaginationQueryObject"]["allOf"][1]["properties"]
+    for name in ("after", "before"):
+        paging[name]["type"] = "string"
+
+
+def merge_v3_errata(spec: dict[str, Any]) -> None:
+    """Merge's hris_v3 types each enum field ``oneOf: [<Enum>, {type: string}]`` (the enum, or the
+    vendor's raw value with ``show_enum_origins``): every documented value matches both branches,
+    which ``oneOf`` forbids, so no valid document passes. Read as ``anyOf``, what Merge means."""
+    schemas = spec["components"]["schemas"]
+
+    def is_enum(branch: Any) -> bool:
+        ref = branch.get("$ref", "") if isinstance(branch, dict) else ""
+        target = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref.startswith("#/components/schemas/") else {}
+        return "enum" in target or "enum" in (branch if isinstance(branch, dict) else {})
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            branches = node.get("oneOf")
+            if (
+                isinstance(branches, list)
+                and {"type": "string"} in branches
+                and any(is_enum(b) for b in branches)
+            ):
+                node["anyOf"] = node.pop("oneOf")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)

@@ -96,6 +96,9 @@ class FakeHR:
         self.calls: list[tuple[str, Any]] = []
         self.credentials_seen: list[Credentials] = []
 
+    def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
+        return self.capabilities
+
     def set(self, *employees: Employee) -> None:
         for e in employees:
             self.employees[e.hris_id] = e

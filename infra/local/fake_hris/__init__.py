@@ -26,7 +26,7 @@ from .employment_hero import EmploymentHero
 from .hibob import HiBob
 from .merge import Merge
 from .personio import Personio
-from .server import FakeHRServer, Fault, RateLimit, Vendor
+from .server import Exchange, FakeHRServer, Fault, RateLimit, Vendor
 
 PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge")
 
@@ -76,6 +76,7 @@ def fake_hris(
 __all__ = [
     "PROVIDERS",
     "Change",
+    "Exchange",
     "FakeCompany",
     "FakeHRServer",
     "Fault",

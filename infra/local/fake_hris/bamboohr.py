@@ -6,6 +6,9 @@ Served, with the auth each allows in the spec's security sections:
 - ``GET /api/v1/employees/directory`` (Basic or OAuth): Active employees only, unpaged.
 - ``GET /api/v1/employees/changed?since=`` (Basic or OAuth).
 - ``POST /api/v1/reports/custom`` (Basic or OAuth): every employee, any status; values as strings.
+  Refuses what the spec refuses: a body not exactly ``Content-Type: application/json`` (400, the
+  vendor reads it as XML), ``filters.employeeIds`` that are not integers and other mistyped
+  fields (400), an unknown ``format`` (404; any case is accepted, as the spec says).
 - ``POST /api/v1/datasets/{name}`` (Basic or OAuth): ``page``/``page_size`` (500, max 1000); Active
   only unless the request's filters name ``status`` (future hires are Inactive, per the spec).
 - ``POST /api/v2/datasets/{name}/data`` (Basic or OAuth): ``page``/``pageSize`` in the body,
@@ -264,6 +267,21 @@ class BambooHR(Vendor):
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise HttpError(self.error(400, "BadPage", "The page cursor is malformed")) from None
 
+    def _ids_and_fields(self, request: Request) -> tuple[set[str] | None, list[str]]:
+        """``filter[ids]`` (integers, comma separated; None: no filter) and ``fields`` (the spec's
+        EmployeeOptionalField names, comma separated); 400 for anything else."""
+        ids_raw = [*request.args("filter[ids][]"), *request.args("filter[ids]")]
+        wanted: set[str] | None = None
+        if ids_raw:
+            wanted = {part.strip() for raw in ids_raw for part in raw.split(",") if part.strip()}
+            if not all(_is_integer(i) for i in wanted):
+                raise self.bad_request("filter[ids] must be integer employee ids", "BadRequest")
+        extra = [f.strip() for f in ",".join(request.args("fields")).split(",") if f.strip()]
+        unknown = sorted(set(extra) - SPEC_OPTIONAL_FIELDS)
+        if unknown:
+            raise self.bad_request(f"Unknown field(s): {', '.join(unknown)[:200]}", "BadRequest")
+        return wanted, extra
+
     def list_employees(self, request: Request) -> Response:
         self._auth(request, basic_allowed=False)
         limit_text = request.arg("page[limit]")
@@ -279,11 +297,7 @@ class BambooHR(Vendor):
         status = request.arg("filter[status]")
         if status not in (None, "active", "inactive"):
             raise self.bad_request("filter[status] must be active or inactive", "BadRequest")
-        ids_raw = [*request.args("filter[ids][]"), *request.args("filter[ids]")]
-        wanted: set[str] | None = None
-        if ids_raw:
-            wanted = {part.strip() for raw in ids_raw for part in raw.split(",") if part.strip()}
-        extra = [f for f in ",".join(request.args("fields")).split(",") if f.strip()]
+        wanted, extra = self._ids_and_fields(request)
         matching = self._with_status(frozenset({status.capitalize()}) if status else None)
         if wanted is not None:
             matching = [p for p in matching if p.key in wanted]
@@ -450,24 +464,29 @@ class BambooHR(Vendor):
         return self._report_row(person).get(name)
 
     def custom_report(self, request: Request) -> Response:
+        """The spec's rules: ``format`` (any case) or an exact ``Accept``; ``Content-Type`` exactly
+        ``application/json`` (anything else is read as XML); the body's types as its schema says."""
         self._auth(request, basic_allowed=True)
         fmt = (request.arg("format") or "").lower()
         accept = (request.header("Accept") or "").lower()
+        if fmt not in ("", *REPORT_FORMATS) or (not fmt and accept not in REPORT_ACCEPT):
+            raise HttpError(self.error(404, "NotFound", "Report format not found"))
         if fmt not in ("", "json") or (not fmt and accept != "application/json"):
             raise HttpError(self.error(404, "NotFound", "Only the JSON format is served by this fake"))
+        if request.arg("onlyCurrent") not in (None, "true", "false"):
+            raise self.bad_request("onlyCurrent must be true or false", "BadRequest")
+        if (request.header("Content-Type") or "").strip() != "application/json":
+            raise self.bad_request("Malformed XML", "BadRequest")
         try:
             body = request.json()
         except ValueError:
-            raise self.bad_request("Malformed JSON") from None
-        if not isinstance(body, dict):
-            raise self.bad_request("The report definition is a JSON object")
-        # Unknown field ids are silently omitted (the spec): a ``fields`` that is not a list names
-        # none (airbyte-source-bamboo-hr 0.4.14 sends the literal string "list(self.schema...)").
-        fields_value = body.get("fields")
-        requested = [str(f) for f in fields_value][:400] if isinstance(fields_value, list) else []
-        known = [f for f in dict.fromkeys(requested) if f in REPORT_FIELDS and f != "id"]
-        filters = body.get("filters") or {}
-        only_ids = {str(i) for i in filters.get("employeeIds") or []} if isinstance(filters, dict) else set()
+            raise self.bad_request("Malformed JSON", "BadRequest") from None
+        problem = _report_problem(body)
+        if problem is not None:
+            raise self.bad_request(problem, "BadRequest")
+        # Unknown field ids are silently omitted (the spec).
+        known = [f for f in dict.fromkeys(body["fields"]) if f in REPORT_FIELDS and f != "id"]
+        only_ids = {str(i) for i in (body.get("filters") or {}).get("employeeIds") or []}
         self.page_faults(1)
         rows = []
         for person in self.company.people():
@@ -553,12 +572,22 @@ class BambooHR(Vendor):
         self._auth(request, basic_allowed=True)
         if request.params["dataset"] != "employee":
             raise HttpError(self.error(404, "NotFound", "The dataset does not exist"))
+        if (request.header("Content-Type") or "").strip() != "application/json":
+            raise self.bad_request("The request body must be application/json")
         try:
             body = request.json()
         except ValueError:
             raise self.bad_request("Empty or malformed request body") from None
         if not isinstance(body, dict) or not isinstance(body.get("fields"), list) or not body["fields"]:
             raise self.bad_request("fields is required")
+        if not all(isinstance(f, str) for f in body["fields"]):
+            raise self.bad_request("fields must be field names")
+        for name in ("page", "pageSize"):
+            if name in body and not _is_int(body[name]):
+                raise self.bad_request(f"{name} must be an integer")
+        for name in ("filter", "orderBy"):
+            if body.get(name) is not None and not isinstance(body[name], str):
+                raise self.bad_request(f"{name} must be a string")
         page = self._page_arg(_text(body.get("page")), 1, None, "page")
         size = self._page_arg(_text(body.get("pageSize")), V2_DEFAULT, DATASET_MAX, "pageSize")
         statuses = _odata_status(body.get("filter"))
@@ -660,6 +689,60 @@ OPTIONAL_FIELDS = frozenset(
         "reportsToId",
     }
 )
+
+
+# GET /api/v1/employees ``fields``: the spec's EmployeeOptionalField (the fake serves a subset).
+SPEC_OPTIONAL_FIELDS = OPTIONAL_FIELDS | {
+    "middleName",
+    "workPhone",
+    "workPhoneExtension",
+    "mobilePhone",
+    "homePhone",
+    "skypeUsername",
+    "linkedinUrl",
+    "facebookUrl",
+    "instagramUrl",
+    "twitterUrl",
+    "pinterestUrl",
+}
+REPORT_FORMATS = ("json", "xml", "csv", "xls", "pdf")
+REPORT_ACCEPT = ("application/json", "text/xml", "text/csv", "application/pdf", "application/vnd.ms-excel")
+MAX_REPORT_FIELDS = 400
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_integer(text: str) -> bool:
+    return text.isascii() and text.lstrip("-").isdigit()
+
+
+def _report_problem(body: Any) -> str | None:  # noqa: PLR0911 - one answer per rule of the schema
+    """What the spec's RequestCustomReport refuses in ``body`` (None: nothing)."""
+    if not isinstance(body, dict):
+        return "The report definition is a JSON object"
+    if "title" in body and not isinstance(body["title"], str):
+        return "title must be a string"
+    fields = body.get("fields")
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        return "fields must be a list of field ids"
+    if len(fields) > MAX_REPORT_FIELDS:
+        return f"At most {MAX_REPORT_FIELDS} fields per report"
+    if body.get("filterDuplicates", "yes") not in ("yes", "no"):
+        return "filterDuplicates must be yes or no"
+    filters = body.get("filters", {})
+    if not isinstance(filters, dict):
+        return "filters must be an object"
+    ids = filters.get("employeeIds", [])
+    if not isinstance(ids, list) or not all(_is_int(i) for i in ids):
+        return "filters.employeeIds must be a list of integer employee ids"
+    changed = filters.get("lastChanged", {})
+    if not isinstance(changed, dict) or changed.get("includeNull", "yes") not in ("yes", "no"):
+        return "filters.lastChanged must be an object; includeNull yes or no"
+    if "value" in changed and not isinstance(changed["value"], str):
+        return "filters.lastChanged.value must be an ISO 8601 date-time"
+    return None
 
 
 def _text(value: Any) -> str | None:

@@ -49,8 +49,10 @@ def _ts(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _flag(text: str | None) -> bool:
-    return (text or "").lower() in ("true", "1")
+# What ``expand`` may name on /employees (the v3 spec's enum; comma separated, no spaces).
+EXPANDABLE = frozenset(
+    {"company", "employments", "groups", "home_location", "manager", "pay_group", "team", "work_location"}
+)
 
 
 class Merge(Vendor):
@@ -244,7 +246,7 @@ class Merge(Vendor):
 
     def list_employees(self, request: Request) -> Response:
         self._auth(request)
-        include_deleted = _flag(request.arg("include_deleted_data"))
+        include_deleted = self._flag(request, "include_deleted_data")
         status = request.arg("employment_status")
         if status not in (None, "ACTIVE", "INACTIVE", "PENDING"):
             raise self.bad_request("employment_status must be ACTIVE, INACTIVE or PENDING")
@@ -264,7 +266,7 @@ class Merge(Vendor):
             and (remote_id is None or p.key == remote_id)
         ]
         page = self._paged(request, people)
-        expand = {x.strip() for x in (request.arg("expand") or "").split(",") if x.strip()}
+        expand = self._expand(request)
         page["results"] = [self._expanded(self._record(p), expand) for p in page["results"]]
         return Response.json(page)
 
@@ -273,8 +275,23 @@ class Merge(Vendor):
         person = self.by_uuid("merge-employee").get(request.params["employee_id"])
         if person is None:
             raise HttpError(self.error(404, "not_found", "Not found."))
-        expand = {x.strip() for x in (request.arg("expand") or "").split(",") if x.strip()}
+        expand = self._expand(request)
         return Response.json(self._expanded(self._record(person), expand))
+
+    def _flag(self, request: Request, name: str) -> bool:
+        """A boolean query parameter: ``true`` or ``false`` (the spec's type), else 400."""
+        value = request.arg(name)
+        if value not in (None, "true", "false"):
+            raise self.bad_request(f"{name} must be true or false")
+        return value == "true"
+
+    def _expand(self, request: Request) -> set[str]:
+        """The relations ``expand`` names; an unknown one is a 400 (the spec's enum)."""
+        names = {x for x in (request.arg("expand") or "").split(",") if x}
+        unknown = sorted(names - EXPANDABLE)
+        if unknown:
+            raise self.bad_request(f"expand: unknown relation(s) {', '.join(unknown)[:200]}")
+        return names
 
     def _expanded(self, record: dict[str, Any], expand: set[str]) -> dict[str, Any]:
         if not expand:

@@ -18,7 +18,8 @@ import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from email.message import Message
@@ -76,6 +77,14 @@ class Request:
                 raise ValueError("body is not a JSON object")
             return data
         return dict(self.form())
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A request the fake received and the status it answered (recorded by ``recording()``)."""
+
+    request: Request
+    status: int
 
 
 @dataclass
@@ -411,6 +420,7 @@ class FakeHRServer:
         self.deliveries: list[Delivery] = []
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._recordings: list[list[Exchange]] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -485,6 +495,18 @@ class FakeHRServer:
             self.vendor.expected_employee(p) for p in self.company.people(include_deleted=include_deleted)
         ]
 
+    @contextmanager
+    def recording(self) -> Iterator[list[Exchange]]:
+        """Every vendor request received inside the block, as it came over the wire, in order."""
+        exchanges: list[Exchange] = []
+        with self._stats_lock:
+            self._recordings.append(exchanges)
+        try:
+            yield exchanges
+        finally:
+            with self._stats_lock:
+                self._recordings.remove(exchanges)
+
     # -- changes (Python API) -------------------------------------------------------------------
 
     def hire(self, first_name: str, last_name: str, **fields: Any) -> Person:
@@ -535,6 +557,9 @@ class FakeHRServer:
         with self._stats_lock:
             self.stats[f"{request.method} {request.path}"] += 1
             self.stats[f"status {response.status}"] += 1
+            if not request.path.startswith("/_admin/"):
+                for exchanges in self._recordings:
+                    exchanges.append(Exchange(request, response.status))
         return response
 
     def _vendor_dispatch(self, request: Request) -> Response:

@@ -14,11 +14,12 @@ import pytest
 
 from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris
-from shared.domain.models import DeactivationReason, MemberStatus, TaskType
+from shared.domain.models import DeactivationReason, EmployeeStatus, MemberStatus, TaskType, UpdateMember
 from shared.domain.records import RunStatus
 from shared.ports import MemberQuery
 from shared.providers.base import Credentials, Secret
 from shared.services import connections, webhooks
+from shared.services import members as members_service
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
 from tests.support.memory import FixedClock
@@ -101,3 +102,92 @@ def test_connect_import_resync_webhook_and_leaver_through_a_real_connector(
     assert any(
         t.member_id == leaver.member_id and t.type is TaskType.OFFBOARDING for t in world.tasks.items.values()
     )
+
+
+def _bamboohr(fake: FakeHRServer, drop: tuple[str, ...]) -> Credentials:
+    values = fake.credentials
+    return Credentials(
+        secrets={k: Secret(v) for k, v in values.items() if k not in _SETTINGS and k not in drop},
+        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+    )
+
+
+def test_r15_bamboohr_api_key_fills_employee_number_home_country_and_termination_date() -> None:
+    """An API-key connection reads the Datasets API and custom reports, which hold these fields:
+    the full sync, a webhook, a member's resync and the preview all sync them (R15)."""
+    with fake_hris("bamboohr", employees=generate_company(HEADCOUNT, 11, TODAY), rate_limit=None) as fake:
+        world = World(
+            clock=FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC)),
+            settings=ServiceSettings(chunk_size=25),
+            lookup=registry_lookup(),
+        )
+        credentials = _bamboohr(fake, ("access_token", "refresh_token"))
+        result = connections.connect(
+            world.ports, T, provider="bamboohr", label="BambooHR", credentials=credentials
+        )
+        cid = result.connection.connection_id
+        people = [p for p in fake.company.people() if p.employee.status is EmployeeStatus.ACTIVE]
+        leaving, moving, renumbered, resynced = people[2], people[3], people[4], people[5]
+
+        # Full syncs: the import, then a leaver announced for next month (active until then).
+        first = world.drive(result.run)
+        assert first.status is RunStatus.COMPLETED, (first.error, first.incomplete_reasons)
+        members = world.members.query(T, MemberQuery(), limit=200).items
+        expected = {e.hris_id: e for e in fake.expected_employees()}
+        assert members
+        for member in members:
+            want = expected[member.hris_id or ""]
+            assert member.profile.employee_number == want.employee_number, member.hris_id
+            assert member.profile.home_country == want.home_country, member.hris_id
+        assert any(m.profile.employee_number for m in members)
+        assert any(m.profile.home_country for m in members)
+        fake.terminate(leaving.id, on=date(2026, 2, 27))
+        assert world.sync_now(T, cid).status is RunStatus.COMPLETED
+        leaver = world.member_by_hris(T, cid, leaving.key)
+        assert leaver.profile.termination_date == date(2026, 2, 27)
+
+        # Webhook follow-up (a custom report restricted to the ids).
+        fake.update(moving.id, home_country="PT")
+        applied = webhooks.apply_webhook(world.ports, T, cid, [moving.key], "delivery-1")
+        assert applied.counts.updated == 1
+        assert world.member_by_hris(T, cid, moving.key).profile.home_country == "PT"
+
+        # An admin's resync of one member.
+        fake.update(resynced.id, employee_number="E-RESYNC")
+        member = world.member_by_hris(T, cid, resynced.key)
+        after = members_service.resync_member(world.ports, T, member.member_id, "admin-1")
+        assert after.profile.employee_number == "E-RESYNC"
+
+        # The preview of the next full sync.
+        fake.update(renumbered.id, employee_number="E-NEW")
+        plan = connections.preview(world.ports, T, cid)
+        target = world.member_by_hris(T, cid, renumbered.key).member_id
+        changes = [a.changes for a in plan.actions if isinstance(a, UpdateMember) and a.member_id == target]
+        assert changes and changes[0]["employee_number"].after == "E-NEW"
+
+
+def test_r15_bamboohr_oauth_never_blanks_what_only_the_api_key_reads() -> None:
+    """OAuth reads ``GET /api/v1/employees``, which has no employee number, country or leaving
+    date: a connection that switches to OAuth keeps the values the API key filled."""
+    with fake_hris("bamboohr", employees=generate_company(HEADCOUNT, 11, TODAY), rate_limit=None) as fake:
+        world = World(
+            clock=FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC)),
+            settings=ServiceSettings(chunk_size=25),
+            lookup=registry_lookup(),
+        )
+        api_key = _bamboohr(fake, ("access_token", "refresh_token"))
+        result = connections.connect(
+            world.ports, T, provider="bamboohr", label="BambooHR", credentials=api_key
+        )
+        cid = result.connection.connection_id
+        assert world.drive(result.run).status is RunStatus.COMPLETED
+        before = {m.member_id: m.profile for m in world.members.query(T, MemberQuery(), limit=200).items}
+
+        world.secrets.put(T, cid, _bamboohr(fake, ("api_key",)))
+        second = world.sync_now(T, cid)
+
+        assert second.status is RunStatus.COMPLETED, (second.error, second.incomplete_reasons)
+        for member in world.members.query(T, MemberQuery(), limit=200).items:
+            kept = before[member.member_id]
+            assert member.profile.employee_number == kept.employee_number
+            assert member.profile.home_country == kept.home_country

@@ -441,7 +441,7 @@ def test_get_employees_with_an_api_key_asks_a_custom_report_restricted_to_the_id
     }
     route = respx.post(f"{BASE}/api/v1/reports/custom").mock(return_value=json_response(report))
 
-    page = connector().get_employees(API_KEY, ["4", "5", "4", "../etc"])
+    page = connector().get_employees(API_KEY, ["4", "5", "4", "../etc", "\u00b2"])
 
     assert [(e.hris_id, e.status) for e in page.employees] == [
         ("4", EmployeeStatus.ACTIVE),
@@ -450,9 +450,10 @@ def test_get_employees_with_an_api_key_asks_a_custom_report_restricted_to_the_id
     request = route.calls[0].request
     assert basic_auth(request) == ("bhr-key-123", "x")
     assert request.headers["content-type"] == "application/json"
-    assert parse_qs(urlsplit(str(request.url)).query)["format"] == ["JSON"]
+    # The spec: ``format`` from json|xml|csv|xls|pdf; ``filters.employeeIds`` integers.
+    assert parse_qs(urlsplit(str(request.url)).query)["format"] == ["json"]
     body = sent_json(request)
-    assert body["filters"] == {"employeeIds": ["4", "5"]}
+    assert body["filters"] == {"employeeIds": [4, 5]}
     assert "id" in body["fields"]
 
 
