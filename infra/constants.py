@@ -43,8 +43,9 @@ ARCHIVE_RETENTION = Duration.days(90)
 WORKER_BATCH_SIZE = 10
 WORKER_BATCH_WINDOW = Duration.seconds(2)
 WORKER_MAX_CONCURRENCY = 5  # pollers: bounds the HR API calls made on behalf of webhooks
-# A record retried while a full sync holds the lock comes back every visibility timeout (12 min):
-# 10 receives give a long first import about two hours before the record goes to the DLQ.
+# A record that fails (the HR system down, throttling) comes back every visibility timeout (12 min):
+# 10 receives give it about two hours before the DLQ. A running full sync never makes a record
+# retry: its employees wait in the table and the sync's end applies them (R29).
 WEBHOOK_MAX_RECEIVES = 10
 QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)

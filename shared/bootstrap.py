@@ -106,9 +106,11 @@ def build_ports(
         IdGenerator,
         Mailer,
         MemberStore,
+        PendingWebhooks,
         RunStore,
         Scheduler,
         TaskStore,
+        WebhookGuardStore,
         Workflow,
     )
     from shared.services.context import Ports, ServiceSettings  # noqa: PLC0415
@@ -122,6 +124,8 @@ def build_ports(
         audit=cast(AuditLog, _Deferred(lambda: aws.audit)),
         runs=cast(RunStore, _Deferred(lambda: aws.runs)),
         lock=cast(ConnectionLock, _Deferred(lambda: aws.lock)),
+        pending=cast(PendingWebhooks, _Deferred(lambda: aws.pending)),
+        webhook_guard=cast(WebhookGuardStore, _Deferred(lambda: aws.webhook_guard)),
         blobs=cast(BlobStore, _Deferred(lambda: aws.blobs)),
         secrets=secrets or cast("SecretStore", _Deferred(lambda: aws.secrets)),
         scheduler=cast(Scheduler, _Deferred(lambda: aws.scheduler)),

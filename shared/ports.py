@@ -289,6 +289,92 @@ class ConnectionLock(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------
+# Webhooks that wait: for a full sync to end (R29), or for an admin (R30)
+# ---------------------------------------------------------------------------------------------
+
+# The list of employees whose webhooks met a running full sync (R29): drained when it ends.
+PENDING_LIST = "pending"
+
+
+def held_list(run_id: str) -> str:
+    """The list of webhook deactivations the guard holds in ``run_id`` (R30)."""
+    return f"held:{run_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEmployee:
+    """An employee a webhook named, kept in one of a connection's lists, once per HR id.
+
+    ``token`` changes when the entry is written again by another delivery: a removal takes only
+    the entries it read, so a newer webhook for the same employee is never dropped with an older
+    one. A held deactivation (R30) names its member and reason.
+    """
+
+    hris_id: str
+    token: str
+    added_at: datetime
+    member_id: str | None = None
+    reason: str | None = None
+
+
+class PendingWebhooks(Protocol):
+    """Per-connection lists of employees named by webhooks (deduplicated by HR id)."""
+
+    def add(
+        self, tenant_id: str, connection_id: str, list_name: str, entries: Sequence[PendingEmployee]
+    ) -> None:
+        """Store the entries; an HR id already listed is replaced (its token with it)."""
+
+    def read(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        list_name: str,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_LIMIT,
+    ) -> Page[PendingEmployee]:
+        """The entries in a stable order, one page at a time (a cursor stays valid across removals)."""
+
+    def remove(
+        self, tenant_id: str, connection_id: str, list_name: str, entries: Sequence[PendingEmployee]
+    ) -> None:
+        """Remove entries that still carry the token read; a rewritten entry stays."""
+
+    def discard(self, tenant_id: str, connection_id: str, list_name: str, hris_ids: Sequence[str]) -> None:
+        """Remove these HR ids whatever their token (idempotent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuardState:
+    """R30 for one connection: the run holding webhook deactivations (if any), and when an admin
+    last decided one (the rolling window counts from then at the earliest)."""
+
+    held_run_id: str | None = None
+    decided_at: datetime | None = None
+
+
+class WebhookGuardStore(Protocol):
+    def record_deactivations(
+        self, tenant_id: str, connection_id: str, member_ids: Sequence[str], at: datetime
+    ) -> None:
+        """Log deactivations a webhook is about to apply (the rolling window's entries)."""
+
+    def count_deactivations(self, tenant_id: str, connection_id: str, since: datetime) -> int:
+        """Deactivations logged at or after ``since``."""
+
+    def state(self, tenant_id: str, connection_id: str) -> GuardState: ...
+
+    def hold(self, tenant_id: str, connection_id: str, run_id: str) -> str:
+        """Make ``run_id`` the connection's held run unless one is held already; returns the held
+        run's id (the first writer wins, so concurrent workers share one run and one email)."""
+
+    def decide(self, tenant_id: str, connection_id: str, run_id: str, at: datetime) -> None:
+        """``run_id`` was confirmed or discarded at ``at``: it holds nothing any more and the
+        window restarts at ``at``. Does nothing when ``run_id`` is not the held run."""
+
+
+# ---------------------------------------------------------------------------------------------
 # Blobs, secrets, schedules, workflow
 # ---------------------------------------------------------------------------------------------
 
@@ -354,6 +440,7 @@ class Workflow(Protocol):
 class MailTemplate(StrEnum):
     IMPORT_COMPLETE = "import_complete"
     SYNC_BLOCKED = "sync_blocked"
+    WEBHOOK_GUARD = "webhook_guard"  # R30: webhook deactivations held
     CONNECTION_FAILING = "connection_failing"
     MEMBER_INVITE = "member_invite"
 

@@ -1,11 +1,14 @@
-"""The webhook queue's consumer: apply each queued delivery as a targeted plan (R09, R24, R29).
+"""The webhook queue's consumer: apply each queued delivery as a targeted plan (R09, R24, R29, R30).
 
 An SQS batch is processed record by record (Powertools ``BatchProcessor``); a record that fails is
 reported in ``batchItemFailures`` and only it is redelivered. Each delivery is applied once
 (Powertools Idempotency on DynamoDB, keyed by connection + delivery id): a duplicate or a replay
 returns the stored result and changes nothing. While a full sync holds the connection's lock the
-record fails with ``LockHeld`` and SQS delivers it again after the visibility timeout (R29); a
-record that keeps failing moves to the dead-letter queue after the queue's ``maxReceiveCount``.
+named employees go to the connection's pending list in the table and the record is acknowledged
+(``deferred``): the sync's end applies them, however long it runs (R29), so the queue's retries
+and its dead-letter queue are only for real failures (a record that keeps failing moves there
+after the queue's ``maxReceiveCount``). Deactivations past the webhook guard's thresholds are
+held for an admin (``held``, R30).
 
 Importing this module reads no environment and builds nothing: the first invocation does.
 """
@@ -53,11 +56,20 @@ def _apply_message(ports: Ports, message: dict[str, Any]) -> dict[str, Any]:
         extra={
             "delivery_id": queued.delivery_id,
             "ignored": result.ignored,
+            "deferred": result.deferred,
+            "held": result.held,
             "counts": result.counts.model_dump(),
             "skipped": len(result.skipped),
         },
     )
-    return {"ignored": result.ignored, "counts": result.counts.model_dump(), "skipped": len(result.skipped)}
+    return {
+        "ignored": result.ignored,
+        "deferred": result.deferred,
+        "held": result.held,
+        "held_run_id": result.held_run_id,
+        "counts": result.counts.model_dump(),
+        "skipped": len(result.skipped),
+    }
 
 
 def _build() -> _Root:
@@ -117,7 +129,7 @@ def _record(record: SQSRecord) -> dict[str, Any]:
     try:
         return _root.get().apply(message=body)
     except HrisSyncError as error:
-        # Re-raised: the record is reported failed and SQS delivers it again (R29 waits here).
+        # Re-raised: the record is reported failed and SQS delivers it again.
         observability.logger().warning("webhook not applied yet", extra={"error": error.code})
         raise
 

@@ -27,6 +27,7 @@ from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskSt
 from shared.adapters.scheduler import EventBridgeScheduler
 from shared.adapters.secrets import DEFAULT_PREFIX, SecretsManagerStore
 from shared.adapters.system import RandomIds, SystemClock
+from shared.adapters.webhook_backlog import DynamoPendingWebhooks, DynamoWebhookGuardStore
 from shared.adapters.workflow import StepFunctionsWorkflow
 from shared.ports import (
     AuditLog,
@@ -39,10 +40,12 @@ from shared.ports import (
     Mailer,
     MemberStore,
     MessageQueue,
+    PendingWebhooks,
     RunStore,
     Scheduler,
     SecretStore,
     TaskStore,
+    WebhookGuardStore,
     Workflow,
 )
 
@@ -121,6 +124,14 @@ class AwsAdapters:
     @cached_property
     def lock(self) -> ConnectionLock:
         return DynamoConnectionLock(self.table)
+
+    @cached_property
+    def pending(self) -> PendingWebhooks:
+        return DynamoPendingWebhooks(self.table)
+
+    @cached_property
+    def webhook_guard(self) -> WebhookGuardStore:
+        return DynamoWebhookGuardStore(self.table)
 
     @cached_property
     def blobs(self) -> BlobStore:

@@ -7,6 +7,8 @@ refused with ``InvalidKeyPart``.
 
 from __future__ import annotations
 
+import hashlib
+
 SEP = "#"
 
 
@@ -143,3 +145,26 @@ RUN_SK = "RUN"
 
 def connection_runs_gsi(tenant_id: str, connection_id: str) -> str:
     return f"{tenant_prefix(tenant_id)}#C#{part(connection_id, 'connection_id')}#RUNS"
+
+
+# --- webhooks that wait (R29) or are held (R30) -------------------------------------------------
+def webhook_guard_sk(connection_id: str) -> str:
+    """R30's state of a connection (the held run, the last decision), beside its lock."""
+    return f"WHGUARD#{part(connection_id, 'connection_id')}"
+
+
+def webhook_list_pk(tenant_id: str, connection_id: str, list_name: str) -> str:
+    """One list of employees named by webhooks (``pending``, ``held:<run id>``); one item each."""
+    return (
+        f"{tenant_prefix(tenant_id)}#C#{part(connection_id, 'connection_id')}#WHL#{part(list_name, 'list')}"
+    )
+
+
+def webhook_list_sk(hris_id: str) -> str:
+    """An HR id of any characters and length, as a fixed-width sort key (the id is an attribute)."""
+    return hashlib.sha256(hris_id.encode()).hexdigest()
+
+
+def webhook_deactivations_pk(tenant_id: str, connection_id: str) -> str:
+    """R30's rolling window: one item per webhook deactivation, sorted by time."""
+    return f"{tenant_prefix(tenant_id)}#C#{part(connection_id, 'connection_id')}#WHD"

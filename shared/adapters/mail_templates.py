@@ -1,4 +1,4 @@
-"""The four emails, as plain text and HTML, rendered by us (no SES stored templates to deploy).
+"""The five emails, as plain text and HTML, rendered by us (no SES stored templates to deploy).
 
 Variables come from ``Email.data``. Each template names the variables it needs; a missing one is an
 ``InvalidInput`` (never an email with a blank where a number should be). Values are HTML-escaped in
@@ -77,6 +77,33 @@ TEMPLATES: Mapping[MailTemplate, MailText] = {
             '<a href="$review_url">$review_url</a></p><p>Run: $run_id</p>' + _FOOTER_HTML
         ),
         required=("connection_label", "deactivations", "active_members", "pct"),
+    ),
+    MailTemplate.WEBHOOK_GUARD: MailText(
+        subject="Webhook deactivations from $connection_label are waiting for you",
+        text=(
+            "Webhooks from $provider deactivated $deactivations of $active_members active members of "
+            "$connection_label within $window_minutes minutes, and more would pass the safety "
+            "thresholds ($max_deactivations members and $max_deactivation_pct%). Further "
+            "deactivations from webhooks are held, not applied; hires and updates go on.\n\n"
+            "Review the held deactivations and confirm or discard them: $review_url\nRun: $run_id\n"
+            + _FOOTER_TEXT
+        ),
+        html=(
+            "<p>Webhooks from $provider deactivated <b>$deactivations</b> of $active_members active "
+            "members of <b>$connection_label</b> within $window_minutes minutes, and more would pass "
+            "the safety thresholds ($max_deactivations members and $max_deactivation_pct%). Further "
+            "deactivations from webhooks are held, not applied; hires and updates go on.</p>"
+            "<p>Review the held deactivations and confirm or discard them: "
+            '<a href="$review_url">$review_url</a></p><p>Run: $run_id</p>' + _FOOTER_HTML
+        ),
+        required=(
+            "connection_label",
+            "deactivations",
+            "active_members",
+            "window_minutes",
+            "max_deactivations",
+            "max_deactivation_pct",
+        ),
     ),
     MailTemplate.CONNECTION_FAILING: MailText(
         subject="Connection $connection_label is failing",

@@ -379,6 +379,10 @@ class MappingMode(StrEnum):
     ADDITIVE = "additive"
 
 
+# R30: the longest rolling window a connection may set (the guard's log keeps two of them).
+MAX_WEBHOOK_WINDOW_MINUTES = 24 * 60
+
+
 class Mappings(_Frozen):
     """HR values -> app values (R18). Keys are compared as the HR system spells them."""
 
@@ -389,10 +393,28 @@ class Mappings(_Frozen):
 
 
 class SafetyThresholds(_Frozen):
-    """R23: a plan is held when it deactivates more than both thresholds."""
+    """R23: a plan is held when it deactivates more than both thresholds. R30: so are webhook
+    deactivations once those of the last ``webhook_window_minutes`` exceed both."""
 
     max_deactivations: int = Field(default=50, ge=0)
     max_deactivation_pct: float = Field(default=20.0, ge=0, le=100)
+    webhook_window_minutes: int = Field(default=60, ge=1, le=MAX_WEBHOOK_WINDOW_MINUTES)
+
+    def exceeded_by(self, deactivations: int, active_members: int) -> bool:
+        """Both thresholds exceeded (R23): more than ``max_deactivations`` and more than
+        ``max_deactivation_pct`` of ``active_members`` (percentages rounded to 2 places)."""
+        pct = round(100.0 * deactivations / active_members, 2) if active_members else 0.0
+        return deactivations > self.max_deactivations and pct > self.max_deactivation_pct
+
+    def webhook_allowance(self, window_deactivations: int, wanted: int, active_members: int) -> int:
+        """R30: how many of ``wanted`` webhook deactivations may be applied after
+        ``window_deactivations`` in the current window. The denominator is the connection's active
+        members before the window's webhook deactivations (``active_members`` now plus them)."""
+        before = active_members + window_deactivations
+        allowed = 0
+        while allowed < wanted and not self.exceeded_by(window_deactivations + allowed + 1, before):
+            allowed += 1
+        return allowed
 
 
 class Schedule(_Frozen):

@@ -776,9 +776,8 @@ class _Run:
         deactivations = self.live_deactivations
         active = self.active_members
         pct = round(100.0 * deactivations / active, 2) if active else 0.0
-        safety = self.connection.safety
         guard = GuardVerdict(
-            hold=deactivations > safety.max_deactivations and pct > safety.max_deactivation_pct,
+            hold=self.connection.safety.exceeded_by(deactivations, active),
             deactivations=deactivations,
             active_members=active,
             pct=pct,

@@ -42,6 +42,7 @@ class RunTrigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     SCOPE_CHANGE = "scope_change"  # R19
+    WEBHOOK_GUARD = "webhook_guard"  # R30: webhook deactivations held for an admin (no fetch, no plan)
 
 
 class RunPhase(StrEnum):

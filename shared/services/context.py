@@ -15,11 +15,13 @@ from shared.ports import (
     IdGenerator,
     Mailer,
     MemberStore,
+    PendingWebhooks,
     ProviderLookup,
     RunStore,
     Scheduler,
     SecretStore,
     TaskStore,
+    WebhookGuardStore,
     Workflow,
 )
 
@@ -42,6 +44,9 @@ class ServiceSettings:
     # R28 defaults by provider tier, when a connection names no expression.
     full_tier_schedule: str = "rate(6 hours)"
     basic_tier_schedule: str = "rate(24 hours)"
+    # R29: employees applied per drain of a connection's pending webhooks (the rest wait for the
+    # next drain: the next webhook, or the end of the next full sync).
+    max_drained: int = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,9 @@ class Ports:
     audit: AuditLog
     runs: RunStore
     lock: ConnectionLock
+    # R29: webhooks that met a running full sync; R30: deactivations held for an admin.
+    pending: PendingWebhooks
+    webhook_guard: WebhookGuardStore
     blobs: BlobStore
     secrets: SecretStore
     scheduler: Scheduler

@@ -41,6 +41,7 @@ from shared.ports import (
     Page,
 )
 from shared.providers.base import ProviderAuthError, ProviderError
+from shared.services import webhook_guard, webhooks
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import (
@@ -127,6 +128,22 @@ def _renew(ports: Ports, run: SyncRun) -> Lease:
 
 def _release(ports: Ports, run: SyncRun) -> None:
     ports.lock.release(Lease(run.tenant_id, run.connection_id, run.run_id, ports.clock.now()))
+
+
+def _drain_webhooks(ports: Ports, run: SyncRun) -> None:
+    """R29: the webhooks that met this sync are applied now that it has let go of the lock
+    (completed, partial, failed or held). A failure leaves them listed, for the next webhook or
+    the next sync's end, and says so on the run; it never changes how the run ended."""
+    try:
+        webhooks.drain_pending(ports, run.tenant_id, run.connection_id)
+    except HrisSyncError as error:
+        note = f"webhook_updates_waiting: {error.code}: {error.message}"[:_MAX_ERROR]
+        _mutate_run(
+            ports,
+            run.tenant_id,
+            run.run_id,
+            lambda r: {"warnings": (*r.warnings, note)[:_MAX_WARNINGS]},
+        )
 
 
 def _admin_email(
@@ -406,7 +423,11 @@ def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
     recent = ports.runs.list_for_connection(run.tenant_id, run.connection_id, limit=DEFAULT_PAGE_LIMIT)
     now = ports.clock.now()
     for older in recent.items:
-        if older.run_id != run.run_id and older.status is RunStatus.BLOCKED:
+        if (
+            older.run_id != run.run_id
+            and older.status is RunStatus.BLOCKED
+            and older.trigger is not RunTrigger.WEBHOOK_GUARD  # R30's held run is not a plan
+        ):
             _mutate_run(
                 ports,
                 run.tenant_id,
@@ -421,8 +442,10 @@ def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
 
 
 def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int, active: int) -> None:
-    """R23: nothing is applied; the admins are told; the lock is freed until someone decides."""
+    """R23: nothing is applied; the admins are told; the lock is freed until someone decides
+    (and the webhooks that waited for the sync are applied, R29)."""
     _release(ports, run)
+    _drain_webhooks(ports, run)
     _notify_admins(
         ports,
         _admin_email(
@@ -541,6 +564,7 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
         },
     )
     _release(ports, run)
+    _drain_webhooks(ports, run)
     if run.trigger is RunTrigger.FIRST_IMPORT:
         _notify_admins(
             ports,
@@ -609,6 +633,7 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
         ports, tenant_id, run_id, lambda _r: {"status": RunStatus.FAILED, "finished_at": now, "error": reason}
     )
     _release(ports, run)
+    _drain_webhooks(ports, run)
     connection = ports.connections.get(tenant_id, connection_id)
     if connection.status is ConnectionStatus.ACTIVE:
         failing = connection.model_copy(
@@ -635,10 +660,13 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
 
 
 def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
-    """Apply a plan the guard held: take the lock again and run the machine's apply phase."""
+    """Apply a plan the guard held: take the lock again and run the machine's apply phase.
+    Webhook deactivations held by the webhook guard (R30) are applied at once instead."""
     run = ports.runs.get(tenant_id, run_id)
     if run.status is not RunStatus.BLOCKED:
         raise InvalidState(f"run {run_id!r} is {run.status.value}, not blocked", run_id=run_id)
+    if run.trigger is RunTrigger.WEBHOOK_GUARD:
+        return webhook_guard.confirm_held(ports, run, admin_id)
     now = ports.clock.now()
     ports.lock.acquire(tenant_id, run.connection_id, run_id, now, ports.settings.lock_ttl)
     run = _mutate_run(
@@ -656,10 +684,12 @@ def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
 
 
 def discard_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
-    """Drop a held plan: nothing of it is applied."""
+    """Drop a held plan (or the webhook guard's held deactivations, R30): nothing of it is applied."""
     run = ports.runs.get(tenant_id, run_id)
     if run.status is not RunStatus.BLOCKED:
         raise InvalidState(f"run {run_id!r} is {run.status.value}, not blocked", run_id=run_id)
+    if run.trigger is RunTrigger.WEBHOOK_GUARD:
+        return webhook_guard.discard_held(ports, run, admin_id)
     now = ports.clock.now()
     return _mutate_run(
         ports,

@@ -1,20 +1,21 @@
-"""Apply a webhook: a targeted plan for the employees it names, and nobody else (R09, R28, R29)."""
+"""Apply a webhook: a targeted plan for the employees it names, and nobody else (R09, R28, R29, R30)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.domain.models import Actor, ConnectionStatus, PlanCounts, Targeted
+from shared.domain.models import Actor, Connection, ConnectionStatus, Member, PlanCounts, Targeted
 from shared.domain.records import SkippedRecord
 from shared.errors import (
     InvalidInput,
-    LockHeld,
     ProviderCredentialsRejected,
     ProviderFailure,
     SecretNotFound,
 )
+from shared.ports import MAX_PAGE_LIMIT, PENDING_LIST, PendingEmployee
 from shared.providers.base import (
     ProviderAuthError,
     ProviderError,
@@ -22,6 +23,7 @@ from shared.providers.base import (
     WebhookKind,
     WebhookRejected,
 )
+from shared.services import webhook_guard
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import group_actions, make_plan
@@ -35,6 +37,30 @@ class WebhookResult:
     skipped: tuple[SkippedRecord, ...]
     # True when the connection is disconnected: the delivery is dropped (R20).
     ignored: bool = False
+    # R29: employees kept for the end of the running full sync (the delivery is done with).
+    deferred: int = 0
+    # R30: deactivations the webhook guard held, and the run holding them.
+    held: int = 0
+    held_run_id: str | None = None
+
+    def __add__(self, other: WebhookResult) -> WebhookResult:
+        return WebhookResult(
+            counts=PlanCounts(
+                **{n: getattr(self.counts, n) + getattr(other.counts, n) for n in PlanCounts.model_fields}
+            ),
+            skipped=(*self.skipped, *other.skipped),
+            ignored=self.ignored and other.ignored,
+            deferred=self.deferred + other.deferred,
+            held=self.held + other.held,
+            held_run_id=other.held_run_id or self.held_run_id,
+        )
+
+
+_NOTHING = WebhookResult(counts=PlanCounts(), skipped=())
+
+
+def _sync_running(ports: Ports, tenant_id: str, connection_id: str) -> bool:
+    return ports.lock.current(tenant_id, connection_id, ports.clock.now()) is not None
 
 
 def apply_webhook(
@@ -42,9 +68,12 @@ def apply_webhook(
 ) -> WebhookResult:
     """Fetch the named employees and apply a targeted plan for them alone.
 
-    Raises ``LockHeld`` while a full sync of the connection runs (R29): the queue redelivers the
-    message later, so the update is applied after the sync and never lost. Replaying a delivery
-    changes nothing (R24): the plan is empty the second time.
+    While a full sync of the connection runs (R29) the named employees are added to the
+    connection's pending list instead (``deferred``), and the delivery is done with: the sync's
+    end drains the list, however long the sync took. The lock is looked at again after the add,
+    so a sync that ended in between (and drained before the add landed) cannot strand them.
+    Leftovers of an earlier drain (one cut short by a failure) are applied after the delivery.
+    Deactivations pass the webhook guard first (R30). Replaying a delivery changes nothing (R24).
     """
     if not delivery_id:
         raise InvalidInput("a webhook needs a delivery id", field="delivery_id")
@@ -55,11 +84,66 @@ def apply_webhook(
     if connection.status is ConnectionStatus.DISCONNECTED:
         return WebhookResult(counts=PlanCounts(), skipped=(), ignored=True)
     if not ids:
-        return WebhookResult(counts=PlanCounts(), skipped=())
-    now = ports.clock.now()
-    lease = ports.lock.current(tenant_id, connection_id, now)
-    if lease is not None:
-        raise LockHeld(connection_id, lease.holder, lease.expires_at)
+        return _NOTHING
+    if _sync_running(ports, tenant_id, connection_id):
+        now = ports.clock.now()
+        ports.pending.add(
+            tenant_id,
+            connection_id,
+            PENDING_LIST,
+            [PendingEmployee(hris_id=i, token=delivery_id, added_at=now) for i in ids],
+        )
+        if _sync_running(ports, tenant_id, connection_id):
+            return WebhookResult(counts=PlanCounts(), skipped=(), deferred=len(ids))
+        return drain_pending(ports, tenant_id, connection_id)
+    applied = apply_targeted(
+        ports, connection, ids, key=f"wh:{delivery_id}", actor_id=f"webhook:{delivery_id}"
+    )
+    return applied + drain_pending(ports, tenant_id, connection_id)
+
+
+def drain_pending(ports: Ports, tenant_id: str, connection_id: str) -> WebhookResult:
+    """Apply the connection's pending webhook employees (R29), ``MAX_WEBHOOK_EMPLOYEES`` at a time.
+
+    Called when a full sync ends (completed, partial, failed or held by the guard) and after
+    each webhook. Each batch is removed from the list once applied (an entry a newer delivery
+    rewrote meanwhile stays for the next drain); a full sync that starts meanwhile stops the drain
+    (its own end drains the rest). A repeated drain of the same entries writes nothing twice.
+    """
+    connection = ports.connections.get(tenant_id, connection_id)
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        return WebhookResult(counts=PlanCounts(), skipped=(), ignored=True)
+    entries: list[PendingEmployee] = []
+    cursor: str | None = None
+    while len(entries) < ports.settings.max_drained:
+        page = ports.pending.read(tenant_id, connection_id, PENDING_LIST, cursor=cursor, limit=MAX_PAGE_LIMIT)
+        entries.extend(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    total = _NOTHING
+    for start in range(0, min(len(entries), ports.settings.max_drained), MAX_WEBHOOK_EMPLOYEES):
+        if _sync_running(ports, tenant_id, connection_id):
+            break
+        batch = entries[start : start + MAX_WEBHOOK_EMPLOYEES]
+        digest = hashlib.sha256("\x1f".join(f"{e.hris_id}\x1e{e.token}" for e in batch).encode()).hexdigest()
+        total += apply_targeted(
+            ports,
+            connection,
+            [e.hris_id for e in batch],
+            key=f"wh:pending:{digest[:32]}",
+            actor_id="webhook:pending",
+        )
+        ports.pending.remove(tenant_id, connection_id, PENDING_LIST, batch)
+    return total
+
+
+def apply_targeted(
+    ports: Ports, connection: Connection, ids: Sequence[str], *, key: str, actor_id: str
+) -> WebhookResult:
+    """Fetch ``ids`` from the HR system and apply their targeted plan, deactivations screened by
+    the webhook guard (R30). ``key`` makes repeating the same application harmless (R24)."""
+    tenant_id, connection_id = connection.tenant_id, connection.connection_id
     provider = ports.providers(connection.provider)
     credentials = ports.secrets.get(tenant_id, connection_id)
     try:
@@ -70,8 +154,11 @@ def apply_webhook(
         raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
     if page.refreshed_credentials is not None:
         ports.secrets.put(tenant_id, connection_id, page.refreshed_credentials)
-    source = Targeted(employees=tuple(e for e in page.employees if e.hris_id in ids))
+    wanted = set(ids)
+    source = Targeted(employees=tuple(e for e in page.employees if e.hris_id in wanted))
     capabilities = provider.capabilities_for(credentials)
+    skips: list[SkippedRecord] = []
+    planned_from: list[Member] = []
 
     def plan_groups(only: set[str] | None = None) -> dict[str, MemberGroup]:
         members = list(ports.members.iter_all(tenant_id))
@@ -80,6 +167,7 @@ def apply_webhook(
         actions = [a for a in plan.actions if a.kind != "skip" and (only is None or a.member_id in only)]
         groups = group_actions(actions, {m.member_id: m for m in members})
         if only is None:
+            planned_from.extend(members)
             skips.extend(
                 SkippedRecord(hris_id=a.hris_id, reason=a.reason, detail=a.detail)
                 for a in plan.actions
@@ -87,13 +175,25 @@ def apply_webhook(
             )
         return {g.member_id: g for g in groups}
 
-    skips: list[SkippedRecord] = []
-    groups = plan_groups()
-    origin = Origin(
-        actor=Actor.SYNC, key=f"wh:{delivery_id}", connection=connection, actor_id=f"webhook:{delivery_id}"
+    screened = webhook_guard.screen(ports, connection, list(plan_groups().values()), planned_from, ids)
+
+    def replan(member_ids: Sequence[str]) -> dict[str, MemberGroup]:
+        # A conflict's re-plan never deactivates anyone the guard did not let through.
+        fresh = plan_groups(set(member_ids))
+        return {
+            m: g
+            for m, g in fresh.items()
+            if not webhook_guard.deactivates(g) or m in screened.deactivations_allowed
+        }
+
+    origin = Origin(actor=Actor.SYNC, key=key, connection=connection, actor_id=actor_id)
+    report = apply_groups(ports, tenant_id, screened.apply, origin, replan)
+    return WebhookResult(
+        counts=report.plan_counts(),
+        skipped=(*skips, *report.skipped),
+        held=screened.held,
+        held_run_id=screened.run_id,
     )
-    report = apply_groups(ports, tenant_id, list(groups.values()), origin, lambda m: plan_groups(set(m)))
-    return WebhookResult(counts=report.plan_counts(), skipped=(*skips, *report.skipped))
 
 
 # The key of the webhook signing secret (or token) in a connection's credentials.

@@ -573,7 +573,8 @@ def test_the_webhook_queue_has_a_dlq_and_the_worker_reports_partial_failures(sta
     queue = queues[queue_id]["Properties"]
     dlq_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     assert dlq_id in queues and dlq_id != queue_id
-    # Retries span a long full sync (R29) before a record counts as poison.
+    # Retries span a long HR outage before a record counts as poison (a full sync never makes a
+    # record retry: R29 keeps its employees in the table until the sync ends).
     assert queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"] >= 2 * 3600
     worker_id, worker = _function(stack, "webhook_worker")
     assert queue["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]

@@ -45,18 +45,24 @@ from shared.errors import (
     VersionConflict,
 )
 from shared.ports import (
+    PENDING_LIST,
     AuditLog,
     BlobStore,
     ConnectionLock,
     ConnectionStore,
+    GuardState,
     MemberQuery,
     MemberStore,
     MemberWrite,
+    PendingEmployee,
+    PendingWebhooks,
     RunStore,
     Scheduler,
     SecretStore,
     TaskStore,
+    WebhookGuardStore,
     WriteOutcome,
+    held_list,
 )
 from shared.providers.base import Credentials, Secret
 
@@ -451,3 +457,79 @@ class BlobStoreContract:
         blobs.delete(f"{A}/c1/runs/r1/pages/000000.json")
         with pytest.raises(BlobNotFound):
             blobs.get(f"{A}/c1/runs/r1/pages/000000.json")
+
+
+class PendingWebhooksContract:
+    @pytest.fixture
+    def pending(self) -> PendingWebhooks:
+        raise NotImplementedError
+
+    def test_entries_are_kept_once_per_hr_id_and_read_in_pages(self, pending: PendingWebhooks) -> None:
+        odd = "id/with#hash and ünïcode " + "x" * 600  # any id fits: the key is its digest
+        ids = [f"e{i:03d}" for i in range(7)] + [odd]
+        pending.add(A, "c1", PENDING_LIST, [PendingEmployee(i, "d1", NOW) for i in ids])
+        pending.add(
+            A, "c1", PENDING_LIST, [PendingEmployee("e000", "d2", NOW, member_id="m0", reason="terminated")]
+        )
+        seen: list[PendingEmployee] = []
+        cursor = None
+        while True:
+            page = pending.read(A, "c1", PENDING_LIST, cursor=cursor, limit=3)
+            seen.extend(page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert sorted(e.hris_id for e in seen) == sorted(ids)
+        [first] = [e for e in seen if e.hris_id == "e000"]
+        assert (first.token, first.member_id, first.reason, first.added_at) == ("d2", "m0", "terminated", NOW)
+        # Lists, connections and tenants are apart.
+        assert pending.read(A, "c1", held_list("r1")).items == ()
+        assert pending.read(A, "c2", PENDING_LIST).items == ()
+        assert pending.read(B, "c1", PENDING_LIST).items == ()
+
+    def test_remove_takes_only_what_was_read_and_discard_takes_all(self, pending: PendingWebhooks) -> None:
+        pending.add(A, "c1", PENDING_LIST, [PendingEmployee(i, "d1", NOW) for i in ("ann", "bob", "cyd")])
+        read = pending.read(A, "c1", PENDING_LIST).items
+        pending.add(A, "c1", PENDING_LIST, [PendingEmployee("bob", "d2", NOW)])  # a newer webhook
+        pending.remove(A, "c1", PENDING_LIST, read)
+        assert [(e.hris_id, e.token) for e in pending.read(A, "c1", PENDING_LIST).items] == [("bob", "d2")]
+        pending.remove(A, "c1", PENDING_LIST, read)  # harmless
+        pending.discard(A, "c1", PENDING_LIST, ["bob", "nobody"])
+        assert pending.read(A, "c1", PENDING_LIST).items == ()
+
+    def test_a_cursor_of_another_list_is_refused(self, pending: PendingWebhooks) -> None:
+        pending.add(A, "c1", PENDING_LIST, [PendingEmployee(f"e{i}", "d", NOW) for i in range(3)])
+        cursor = pending.read(A, "c1", PENDING_LIST, limit=1).next_cursor
+        assert cursor is not None
+        with pytest.raises(InvalidInput):
+            pending.read(B, "c1", PENDING_LIST, cursor=cursor)
+        with pytest.raises(InvalidInput):
+            pending.read(A, "c1", PENDING_LIST, limit=0)
+
+
+class WebhookGuardStoreContract:
+    @pytest.fixture
+    def guard(self) -> WebhookGuardStore:
+        raise NotImplementedError
+
+    def test_deactivations_are_counted_since_a_time(self, guard: WebhookGuardStore) -> None:
+        guard.record_deactivations(A, "c1", ["m1", "m2"], NOW)
+        guard.record_deactivations(A, "c1", ["m3"], NOW + timedelta(minutes=30))
+        guard.record_deactivations(A, "c2", ["m4"], NOW)
+        guard.record_deactivations(B, "c1", ["m5"], NOW)
+        assert guard.count_deactivations(A, "c1", NOW) == 3
+        assert guard.count_deactivations(A, "c1", NOW + timedelta(minutes=1)) == 1
+        assert guard.count_deactivations(A, "c1", NOW + timedelta(hours=1)) == 0
+        assert guard.count_deactivations(B, "c1", NOW) == 1
+
+    def test_the_first_hold_wins_until_its_own_decision(self, guard: WebhookGuardStore) -> None:
+        assert guard.state(A, "c1") == GuardState()
+        assert guard.hold(A, "c1", "r1") == "r1"
+        assert guard.hold(A, "c1", "r2") == "r1"
+        assert guard.state(B, "c1") == GuardState()
+        guard.decide(A, "c1", "r2", NOW)  # not the held run: nothing changes
+        assert guard.state(A, "c1") == GuardState(held_run_id="r1")
+        guard.decide(A, "c1", "r1", NOW)
+        assert guard.state(A, "c1") == GuardState(held_run_id=None, decided_at=NOW)
+        assert guard.hold(A, "c1", "r3") == "r3"
+        assert guard.state(A, "c1") == GuardState(held_run_id="r3", decided_at=NOW)

@@ -36,10 +36,12 @@ from shared.ports import (
     MAX_PAGE_LIMIT,
     DomainEvent,
     Email,
+    GuardState,
     Lease,
     MemberQuery,
     MemberWrite,
     Page,
+    PendingEmployee,
     WriteOutcome,
     WriteResult,
 )
@@ -419,6 +421,116 @@ class MemoryLock(_Tracked):
         self._seen(tenant_id)
         lease = self.leases.get((tenant_id, connection_id))
         return lease if lease is not None and lease.expires_at > now else None
+
+
+class MemoryPendingWebhooks(_Tracked):
+    """Lists keyed by HR id; pages walk the ids in order with a key cursor (valid across removals)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists: dict[tuple[str, str, str], dict[str, PendingEmployee]] = {}
+
+    def add(
+        self, tenant_id: str, connection_id: str, list_name: str, entries: Sequence[PendingEmployee]
+    ) -> None:
+        self._seen(tenant_id)
+        if any(not e.hris_id for e in entries):
+            raise InvalidInput("a listed employee needs an HR id", field="hris_id")
+        listed = self.lists.setdefault((tenant_id, connection_id, list_name), {})
+        for entry in entries:
+            self.write_calls += 1
+            listed[entry.hris_id] = entry
+
+    def read(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        list_name: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[PendingEmployee]:
+        self._seen(tenant_id)
+        if not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}", field="limit")
+        scope = f"webhooks:{tenant_id}:{connection_id}:{list_name}|"
+        after = None
+        if cursor is not None:
+            try:
+                decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InvalidInput("invalid cursor", field="cursor") from exc
+            if not decoded.startswith(scope):
+                raise InvalidInput("invalid cursor", field="cursor")
+            after = decoded[len(scope) :]
+        listed = self.lists.get((tenant_id, connection_id, list_name), {})
+        ids = sorted(i for i in listed if after is None or i > after)
+        chunk = tuple(listed[i] for i in ids[:limit])
+        more = len(ids) > limit
+        next_cursor = (
+            base64.urlsafe_b64encode(f"{scope}{chunk[-1].hris_id}".encode()).decode() if more else None
+        )
+        return Page(items=chunk, next_cursor=next_cursor)
+
+    def remove(
+        self, tenant_id: str, connection_id: str, list_name: str, entries: Sequence[PendingEmployee]
+    ) -> None:
+        self._seen(tenant_id)
+        listed = self.lists.get((tenant_id, connection_id, list_name), {})
+        for entry in entries:
+            current = listed.get(entry.hris_id)
+            if current is not None and current.token == entry.token:
+                self.write_calls += 1
+                del listed[entry.hris_id]
+
+    def discard(self, tenant_id: str, connection_id: str, list_name: str, hris_ids: Sequence[str]) -> None:
+        self._seen(tenant_id)
+        listed = self.lists.get((tenant_id, connection_id, list_name), {})
+        for hris_id in hris_ids:
+            listed.pop(hris_id, None)
+
+    def ids(self, tenant_id: str, connection_id: str, list_name: str) -> set[str]:
+        return set(self.lists.get((tenant_id, connection_id, list_name), {}))
+
+
+class MemoryWebhookGuard(_Tracked):
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+        self.states: dict[tuple[str, str], GuardState] = {}
+
+    def record_deactivations(
+        self, tenant_id: str, connection_id: str, member_ids: Sequence[str], at: datetime
+    ) -> None:
+        self._seen(tenant_id)
+        log = self.logged.setdefault((tenant_id, connection_id), [])
+        for member_id in dict.fromkeys(member_ids):
+            if (at, member_id) not in log:
+                self.write_calls += 1
+                log.append((at, member_id))
+
+    def count_deactivations(self, tenant_id: str, connection_id: str, since: datetime) -> int:
+        self._seen(tenant_id)
+        return sum(1 for at, _ in self.logged.get((tenant_id, connection_id), []) if at >= since)
+
+    def state(self, tenant_id: str, connection_id: str) -> GuardState:
+        self._seen(tenant_id)
+        return self.states.get((tenant_id, connection_id), GuardState())
+
+    def hold(self, tenant_id: str, connection_id: str, run_id: str) -> str:
+        current = self.state(tenant_id, connection_id)
+        if current.held_run_id is not None:
+            return current.held_run_id
+        self.write_calls += 1
+        self.states[(tenant_id, connection_id)] = GuardState(
+            held_run_id=run_id, decided_at=current.decided_at
+        )
+        return run_id
+
+    def decide(self, tenant_id: str, connection_id: str, run_id: str, at: datetime) -> None:
+        if self.state(tenant_id, connection_id).held_run_id == run_id:
+            self.write_calls += 1
+            self.states[(tenant_id, connection_id)] = GuardState(held_run_id=None, decided_at=at)
 
 
 class MemoryBlobs(_Tracked):

@@ -46,10 +46,12 @@ from tests.support.memory import (
     MemoryLock,
     MemoryMailer,
     MemoryMembers,
+    MemoryPendingWebhooks,
     MemoryRuns,
     MemoryScheduler,
     MemorySecrets,
     MemoryTasks,
+    MemoryWebhookGuard,
     MemoryWorkflow,
     ProviderRegistry,
     SequentialIds,
@@ -164,6 +166,8 @@ class World:
     audit: MemoryAudit = field(default_factory=MemoryAudit)
     runs: MemoryRuns = field(default_factory=MemoryRuns)
     lock: MemoryLock = field(default_factory=MemoryLock)
+    pending: MemoryPendingWebhooks = field(default_factory=MemoryPendingWebhooks)
+    webhook_guard: MemoryWebhookGuard = field(default_factory=MemoryWebhookGuard)
     blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
     secrets: MemorySecrets = field(default_factory=MemorySecrets)
     scheduler: MemoryScheduler = field(default_factory=MemoryScheduler)
@@ -185,6 +189,8 @@ class World:
             audit=self.audit,
             runs=self.runs,
             lock=self.lock,
+            pending=self.pending,
+            webhook_guard=self.webhook_guard,
             blobs=self.blobs,
             secrets=self.secrets,
             scheduler=self.scheduler,

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, StringConstraints, field_validator
 from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
 from functions.admin_api.models.runs import RunOut
 from shared.domain.models import (
+    MAX_WEBHOOK_WINDOW_MINUTES,
     ApprovalMode,
     Connection,
     ConnectionStatus,
@@ -51,6 +52,12 @@ class MappingsBody(RequestModel):
 class SafetyBody(RequestModel):
     max_deactivations: int = Field(default=50, ge=0, le=1_000_000)
     max_deactivation_pct: float = Field(default=20.0, ge=0, le=100)
+    webhook_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=MAX_WEBHOOK_WINDOW_MINUTES,
+        description="R30: webhook deactivations are counted against the thresholds over this rolling window",
+    )
 
 
 class ScheduleBody(RequestModel):
@@ -155,6 +162,7 @@ class MappingsOut(ResponseModel):
 class SafetyOut(ResponseModel):
     max_deactivations: int
     max_deactivation_pct: float
+    webhook_window_minutes: int
 
 
 class ScheduleOut(ResponseModel):
@@ -219,6 +227,7 @@ class ConnectionOut(ResponseModel):
             safety=SafetyOut(
                 max_deactivations=c.safety.max_deactivations,
                 max_deactivation_pct=c.safety.max_deactivation_pct,
+                webhook_window_minutes=c.safety.webhook_window_minutes,
             ),
             schedule=ScheduleOut(expression=c.schedule.expression, timezone=c.schedule.timezone),
             timezone=c.timezone,

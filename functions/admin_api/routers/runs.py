@@ -32,7 +32,9 @@ def get_run(run_id: RunId, caller: Caller, ports: Services) -> RunOut:
 @router.post(
     "/v1/runs/<run_id>/confirm",
     tags=[TAG],
-    summary="Apply a plan the safety guard held (R23)",
+    summary="Apply a plan the safety guard held (R23), or the deactivations the webhook guard held (R30)",
+    description="A held full-sync plan is applied by the sync workflow (the run answers `running`); "
+    "held webhook deactivations are applied at once (the run answers `completed`).",
     status_code=202,
     responses=responses(202, "The run, applying", 403, 404, 409),
 )
@@ -43,7 +45,7 @@ def confirm(run_id: RunId, caller: Admin, ports: Services) -> RunOut:
 @router.post(
     "/v1/runs/<run_id>/discard",
     tags=[TAG],
-    summary="Discard a plan the safety guard held (R23): nothing of it is applied",
+    summary="Discard a plan the safety guard (R23) or the webhook guard (R30) held: nothing of it is applied",
     responses=responses(200, "The run, discarded", 403, 404, 409),
 )
 def discard(run_id: RunId, caller: Admin, ports: Services) -> RunOut:

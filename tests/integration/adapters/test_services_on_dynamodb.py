@@ -13,6 +13,7 @@ from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.members import DynamoMemberStore
 from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
+from shared.adapters.webhook_backlog import DynamoPendingWebhooks, DynamoWebhookGuardStore
 from shared.domain.models import MemberStatus
 from shared.domain.records import RunStatus, TaskStatus
 from shared.ports import MemberQuery
@@ -73,6 +74,8 @@ def world(ddb) -> World:
         audit=DynamoAuditLog(table),
         runs=DynamoRunStore(table),
         lock=DynamoConnectionLock(table),
+        pending=DynamoPendingWebhooks(table),
+        webhook_guard=DynamoWebhookGuardStore(table),
         settings=ServiceSettings(chunk_size=10),
     )
 

@@ -6,12 +6,13 @@ import copy
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from functions.sync_steps import handler as steps
+from functions.sync_trigger import handler as trigger
 from functions.webhook_ingest import handler as ingest
 from functions.webhook_worker import handler as worker
 from infra.local.fake_hris import FakeHRServer
@@ -95,23 +96,68 @@ def test_r24_duplicates_and_replays_change_nothing(ready: tuple[Stack, Ports]) -
     assert len(_idempotency_records(stack)) == 2
 
 
-def test_r29_a_record_waits_while_a_full_sync_holds_the_lock(ready: tuple[Stack, Ports]) -> None:
+def _step(name: str, state: dict[str, Any], stack: Stack) -> dict[str, Any]:
+    """One task of the full-sync state machine, through the real ``sync_steps`` handler."""
+    event = load_event(f"sync_steps/{name}")
+    event["state"] = state
+    return steps.handler(event, stack.context)
+
+
+def test_r29_a_webhook_during_a_sync_longer_than_the_queues_retry_budget_is_applied_after_it(
+    ready: tuple[Stack, Ports], bamboohr: FakeHRServer
+) -> None:
+    """The delivery goes through the real queue while a full sync holds the lock: the worker
+    acknowledges it at once (never retried, never dead-lettered) and the sync's finish applies it."""
     stack, ports = ready
-    event = load_event("webhook_worker/sqs_batch")
-    lease = ports.lock.acquire(
-        EVENT_TENANT, CONNECTION, "run_full_sync", datetime.now(UTC), timedelta(minutes=15)
+    started = trigger.handler(load_event("sync_trigger/schedule"), stack.context)
+    state = _step(
+        "start",
+        {
+            "tenant_id": EVENT_TENANT,
+            "connection_id": CONNECTION,
+            "run_id": started["run_id"],
+            "trigger": "schedule",
+        },
+        stack,
+    )
+    while state["has_more"]:
+        state = _step("fetch_page", state, stack)
+    bamboohr.update(1001, last_name="Renamed")  # after the snapshot: only the webhook carries it
+    sqs = stack.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    max_receives = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
+    sqs.send_message(
+        QueueUrl=stack.queue_url, MessageBody=load_event("webhook_worker/sqs_batch")["Records"][0]["body"]
     )
 
-    held = worker.handler(event, stack.context)
+    receives = 0
+    for _ in range(max_receives + 1):  # the queue's whole retry budget, and one more look
+        messages = sqs.receive_message(QueueUrl=stack.queue_url, VisibilityTimeout=0).get("Messages", [])
+        if not messages:
+            break
+        receives += 1
+        failed = set(
+            _failures(worker.handler(_lambda_event(messages, attributes["QueueArn"]), stack.context))
+        )
+        for message in messages:  # what the event source does with the records not reported failed
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    assert _failures(held) == sorted(r["messageId"] for r in event["Records"])
-    assert _members(ports) == {}
-    assert _idempotency_records(stack) == []  # a failed attempt leaves no record behind
+    assert receives == 1
+    assert sqs.receive_message(QueueUrl=stack.dlq_url).get("Messages", []) == []
+    assert _members(ports) == {}  # nothing is applied during the sync
 
-    ports.lock.release(lease)
-    retried = worker.handler(event, stack.context)
-    assert _failures(retried) == []
-    assert {"1001", "1002"} <= set(_members(ports))
+    state = _step("plan", state, stack)
+    for chunk in state["chunks"]:
+        _step(
+            "apply_chunk",
+            {**{k: state[k] for k in ("tenant_id", "connection_id", "run_id")}, "chunk": chunk},
+            stack,
+        )
+    finished = _step("finish", state, stack)
+
+    assert finished["status"] == "completed"
+    assert _members(ports)["1001"].profile.last_name == "Renamed"
 
 
 def test_partial_batch_failure_returns_only_the_bad_records(ready: tuple[Stack, Ports]) -> None:

@@ -10,10 +10,12 @@ from tests.support.contracts import (
     ConnectionStoreContract,
     LockContract,
     MemberStoreContract,
+    PendingWebhooksContract,
     RunStoreContract,
     SchedulerContract,
     SecretStoreContract,
     TaskStoreContract,
+    WebhookGuardStoreContract,
 )
 from tests.support.memory import (
     MemoryAudit,
@@ -21,10 +23,12 @@ from tests.support.memory import (
     MemoryConnections,
     MemoryLock,
     MemoryMembers,
+    MemoryPendingWebhooks,
     MemoryRuns,
     MemoryScheduler,
     MemorySecrets,
     MemoryTasks,
+    MemoryWebhookGuard,
 )
 
 
@@ -80,3 +84,15 @@ class TestMemoryBlobs(BlobStoreContract):
     @pytest.fixture
     def blobs(self) -> MemoryBlobs:
         return MemoryBlobs()
+
+
+class TestMemoryPendingWebhooks(PendingWebhooksContract):
+    @pytest.fixture
+    def pending(self) -> MemoryPendingWebhooks:
+        return MemoryPendingWebhooks()
+
+
+class TestMemoryWebhookGuard(WebhookGuardStoreContract):
+    @pytest.fixture
+    def guard(self) -> MemoryWebhookGuard:
+        return MemoryWebhookGuard()

@@ -18,19 +18,18 @@ from shared.domain.models import (
     MemberStatus,
     TaskType,
 )
-from shared.domain.records import RunStatus, TaskStatus
+from shared.domain.records import TaskStatus
 from shared.errors import (
     ConnectionNotFound,
     EmailTaken,
     InvalidInput,
     InvalidState,
-    LockHeld,
     MemberNotFound,
     TaskNotFound,
 )
 from shared.ports import MemberQuery
 from shared.providers.base import WebhookRejected, WebhookUnparseable
-from shared.services import connections, members, sync, webhooks
+from shared.services import connections, members, webhooks
 from tests.support.world import T, World, employee, hire, imported, manual_member
 
 
@@ -244,7 +243,7 @@ def test_r13_a_sync_never_touches_a_manual_member(world: World) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Webhooks (R09 targeted, R24 replay, R29 waits for a full sync)
+# Webhooks (R09 targeted, R24 replay; R29 and R30 in test_services_webhooks.py)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -280,19 +279,6 @@ def test_r24_a_replayed_webhook_changes_nothing(world: World) -> None:
         events,
         emails,
     )
-
-
-def test_r29_a_webhook_during_a_full_sync_waits_and_is_applied_after_it(world: World) -> None:
-    hire(world, "ann")
-    conn = imported(world)
-    run = sync.request_sync(world.ports, T, conn.connection_id)
-    world.hr.set(employee("ann", job_title="Director"))
-    with pytest.raises(LockHeld):
-        webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-2")
-    assert world.drive(run).status is RunStatus.COMPLETED
-    # The queue redelivers: now it applies (nothing lost).
-    webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-2")
-    assert _member(world, conn, "ann").profile.job_title == "Director"
 
 
 def test_r20_a_webhook_for_a_disconnected_connection_is_ignored(world: World) -> None:

@@ -3,12 +3,15 @@ handler (API Gateway proxy events) on the in-memory ports."""
 
 from __future__ import annotations
 
-from admin_api_client import Client
-from admin_api_scenarios import STRICT_GUARD, connect_body, connected, held_run
+from typing import Any
 
-from shared.domain.models import ConnectionStatus, MemberStatus
+from admin_api_client import Client
+from admin_api_scenarios import STRICT_GUARD, Tenant, connect_body, connected, held_run
+
+from shared.domain.models import ConnectionStatus, EmployeeStatus, MemberStatus
 from shared.domain.records import RunStatus
-from tests.support.world import World, hire
+from shared.services import webhooks
+from tests.support.world import World, employee, hire
 
 # --- connections -------------------------------------------------------------------------------
 
@@ -236,6 +239,61 @@ def test_r23_discard_drops_a_held_plan(world: World, api: Client) -> None:
     bob = world.member_by_hris("tenant-a", tenant.connection_id, "bob")
     assert bob.status is not MemberStatus.DEACTIVATED
     assert api.post(f"/v1/runs/{run_id}/discard").status == 409
+
+
+# R30: at most one webhook deactivation in the window (and 10%), the rest are held.
+WEBHOOK_GUARD = {"safety": {"max_deactivations": 1, "max_deactivation_pct": 10, "webhook_window_minutes": 30}}
+
+
+def _held_by_webhooks(world: World, api: Client, *leavers: str) -> tuple[Tenant, dict[str, Any]]:
+    """Each leaver's termination arrives as a webhook; the guard holds all but the first."""
+    tenant = connected(world, api, "ann", "bob", "cyd", "dan", **WEBHOOK_GUARD)
+    for hris_id in leavers:
+        world.hr.set(employee(hris_id, status=EmployeeStatus.TERMINATED))
+        webhooks.apply_webhook(world.ports, api.tenant, tenant.connection_id, [hris_id], f"term-{hris_id}")
+    runs = api.get(f"/v1/connections/{tenant.connection_id}/runs").json["items"]
+    [held] = [r for r in runs if r["trigger"] == "webhook_guard"]
+    return tenant, held
+
+
+def _status(world: World, api: Client, tenant: Tenant, hris_id: str) -> MemberStatus:
+    return world.member_by_hris(api.tenant, tenant.connection_id, hris_id).status
+
+
+def test_r30_held_webhook_deactivations_are_listed_and_confirm_applies_them(
+    world: World, api: Client
+) -> None:
+    tenant, held = _held_by_webhooks(world, api, "ann", "bob", "cyd")
+    assert api.get(f"/v1/connections/{tenant.connection_id}").json["safety"]["webhook_window_minutes"] == 30
+    assert (held["status"], held["planned"]["deactivated"]) == ("blocked", 2)
+    assert _status(world, api, tenant, "ann") is MemberStatus.DEACTIVATED
+    assert _status(world, api, tenant, "bob") is not MemberStatus.DEACTIVATED
+    assert len(world.emails("webhook_guard")) == 1  # one email, not one per webhook
+
+    answer = api.post(f"/v1/runs/{held['id']}/confirm")
+
+    assert answer.status == 202, answer.text
+    assert (answer.json["status"], answer.json["decided_by"]) == ("completed", "admin-a")
+    assert answer.json["applied"]["deactivated"] == 2
+    assert _status(world, api, tenant, "bob") is MemberStatus.DEACTIVATED
+    assert _status(world, api, tenant, "cyd") is MemberStatus.DEACTIVATED
+    assert _status(world, api, tenant, "dan") is not MemberStatus.DEACTIVATED
+    again = api.post(f"/v1/runs/{held['id']}/confirm")
+    assert (again.status, again.error_code) == (409, "invalid_state")
+
+
+def test_r30_discard_drops_the_held_webhook_deactivations(world: World, api: Client) -> None:
+    tenant, held = _held_by_webhooks(world, api, "ann", "bob", "cyd")
+
+    answer = api.post(f"/v1/runs/{held['id']}/discard")
+
+    assert answer.status == 200, answer.text
+    assert (answer.json["status"], answer.json["decided_by"]) == ("discarded", "admin-a")
+    assert _status(world, api, tenant, "bob") is not MemberStatus.DEACTIVATED
+    assert _status(world, api, tenant, "cyd") is not MemberStatus.DEACTIVATED
+    assert api.get(f"/v1/runs/{held['id']}").json["status"] == "discarded"
+    assert api.post(f"/v1/runs/{held['id']}/confirm").status == 409
+    assert len(world.emails("webhook_guard")) == 1
 
 
 # --- members -----------------------------------------------------------------------------------
