@@ -1,7 +1,8 @@
 """The service's Lambda functions: one factory for the function + log group + role block.
 
-Phase 1 (`ServiceFunctions(...)`) creates every declared function whose handler exists, with its
-own role (logs and traces only) and log group. The other constructs then use them. Phase 2
+Phase 1 (`ServiceFunctions(...)`) creates every declared function whose handler exists and that the
+configuration uses (`FunctionSpec.deployed_with`), with its own role (logs and traces only) and log
+group. The other constructs then use them. Phase 2
 (`wire(...)`) gives each function exactly the IAM statements and environment its declared access
 needs, once every resource it may touch exists.
 """
@@ -91,7 +92,11 @@ class ServiceFunctions(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         functions_root = (repo_root / config.functions_root).resolve()
-        self.specs = {spec.name: spec for spec in FUNCTIONS if handler_exists(functions_root, spec)}
+        self.specs = {
+            spec.name: spec
+            for spec in FUNCTIONS
+            if handler_exists(functions_root, spec) and spec.deployed_with(config)
+        }
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         if not self.specs:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.catalog import FUNCTIONS
+from infra.catalog import API_AUTHORIZER, FUNCTIONS
 from infra.environment import FunctionEnvironment
 from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
 from tests.infra.conftest import Synthesized, resolve_join
@@ -73,8 +73,10 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | {"states:StartExecution", "states:DescribeExecution"},
-    "api_authorizer": LOGS | XRAY,
 }
+# The `stack` fixture is in Cognito mode: every function but the OIDC token authorizer (its own
+# assertions, in OIDC mode, are in test_oidc_authorizer.py).
+COGNITO_FUNCTIONS = tuple(spec for spec in FUNCTIONS if spec is not API_AUTHORIZER)
 
 
 # --- helpers over the template ---------------------------------------------------------------
@@ -294,7 +296,7 @@ def test_functions_run_the_latest_python_on_arm64_with_the_layer_and_their_own_f
     stack: Synthesized,
 ) -> None:
     (layer_id,) = stack.of_type("AWS::Lambda::LayerVersion")
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         _, function = _function(stack, spec.name)
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14"
@@ -318,7 +320,7 @@ def test_every_function_logs_to_its_own_log_group_with_retention(stack: Synthesi
     assert groups
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 90, logical_id
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         _, function = _function(stack, spec.name)
         group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[group_id]["Properties"]["LogGroupName"] == f"/aws/lambda/hris-sync-{STAGE}-{spec.name}"
@@ -328,7 +330,7 @@ def test_function_environment_comes_from_the_settings_model_and_only_what_access
     stack: Synthesized,
 ) -> None:
     known = {name.upper() for name in FunctionEnvironment.model_fields}
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         _, function = _function(stack, spec.name)
         variables = function["Properties"]["Environment"]["Variables"]
         assert set(variables) <= known, spec.name
@@ -628,7 +630,7 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     five_xx = alarms[f"hris-sync-{STAGE}-api-5xx"]
     assert (five_xx["Namespace"], five_xx["MetricName"]) == ("AWS/ApiGateway", "5XXError")
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         throttles = alarms[f"hris-sync-{STAGE}-{spec.name}-throttles"]
         assert (throttles["Namespace"], throttles["MetricName"]) == ("AWS/Lambda", "Throttles")
     dashboard = stack.one("AWS::CloudWatch::Dashboard")["Properties"]
