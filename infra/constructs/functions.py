@@ -80,6 +80,7 @@ class Wiring:
     schedule_group_name: str
     scheduler_role: iam.IRole
     schedule_target: lambda_.IFunction | None
+    schedule_dead_letters: sqs.IQueue
     event_bus_name: str
     event_bus_arn: str
     ses_identity_arn: str
@@ -197,6 +198,7 @@ class ServiceFunctions(Construct):
             schedule_group=w.schedule_group_name if schedules else None,
             schedule_target_arn=w.schedule_target.function_arn if schedules and w.schedule_target else None,
             scheduler_role_arn=w.scheduler_role.role_arn if schedules else None,
+            schedule_dead_letter_arn=w.schedule_dead_letters.queue_arn if schedules else None,
             event_bus_name=w.event_bus_name if Access.EVENTS_PUT in access else None,
             ses_sender=config.ses_sender if Access.MAIL_SEND in access else None,
             ses_configuration_set=w.ses_configuration_set if Access.MAIL_SEND in access else None,
