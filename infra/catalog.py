@@ -1,10 +1,11 @@
 """Every Lambda function of the service, declared once.
 
-A function is deployed only when its handler exists (`<functions root>/<name>/handler.py`); the
-constructs that need it (the API, the state machine, the webhook worker) wire it when present.
-`access` is what the function's code does with AWS: it decides both the IAM statements and the
-environment variables the function gets (infra/constructs/functions.py), so a grant and the
-setting that goes with it cannot drift apart.
+A function is deployed only when its handler exists (`<functions root>/<name>/handler.py`) and the
+configuration has a use for it (`api_authorizer` only in OIDC mode); the constructs that need it
+(the API, the state machine, the webhook worker) wire it when present. `access` is what the
+function's code does with AWS: it decides both the IAM statements and the environment variables
+the function gets (infra/constructs/functions.py), so a grant and the setting that goes with it
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from aws_cdk import Duration
+
+from infra.config import DeployConfig
 
 
 class Access(StrEnum):
@@ -40,10 +43,17 @@ class FunctionSpec:
     access: frozenset[Access]
     # Set where it protects the HR systems' rate limits (and the table) from a burst.
     reserved_concurrency: int | None = None
+    # Deployed only when the admins' tokens come from an OIDC issuer (with Cognito, API Gateway
+    # verifies them itself: the function, its role and its log group would serve nothing).
+    oidc_only: bool = False
 
     @property
     def handler(self) -> str:
         return f"functions.{self.name}.handler.handler"
+
+    def deployed_with(self, config: DeployConfig) -> bool:
+        """Whether a stack of this configuration has a use for the function."""
+        return not self.oidc_only or not config.uses_cognito
 
 
 ADMIN_API = FunctionSpec(
@@ -120,6 +130,7 @@ API_AUTHORIZER = FunctionSpec(
     memory_mb=256,
     timeout=Duration.seconds(10),
     access=frozenset({Access.TOKEN_VERIFY}),
+    oidc_only=True,
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (

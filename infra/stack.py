@@ -57,6 +57,7 @@ class HrisSyncStack(Stack):
                 schedule_group_name=sync.schedule_group.schedule_group_name,
                 scheduler_role=sync.scheduler_role,
                 schedule_target=functions.get(SYNC_TRIGGER.name),
+                schedule_dead_letters=sync.schedule_dead_letters,
                 event_bus_name=notify.bus.event_bus_name,
                 event_bus_arn=notify.bus.event_bus_arn,
                 ses_identity_arn=notify.identity_arn,
@@ -73,6 +74,7 @@ class HrisSyncStack(Stack):
             rest_api=api.rest_api,
             webhook_queue=sync.webhook_queue,
             dead_letters=sync.dead_letters,
+            schedule_dead_letters=sync.schedule_dead_letters,
         )
 
         CfnOutput(self, "TableName", value=storage.table.table_name)

@@ -43,6 +43,7 @@ class FunctionSettings(BaseSettings):
     schedule_group: str | None = None
     schedule_target_arn: str | None = None
     scheduler_role_arn: str | None = None
+    schedule_dead_letter_arn: str | None = None
     event_bus_name: str | None = None
     ses_sender: str | None = None
     ses_configuration_set: str | None = None
@@ -60,6 +61,7 @@ class FunctionSettings(BaseSettings):
             schedule_group=self.schedule_group or defaults.schedule_group,
             schedule_target_arn=self.schedule_target_arn or defaults.schedule_target_arn,
             schedule_role_arn=self.scheduler_role_arn or defaults.schedule_role_arn,
+            schedule_dead_letter_arn=self.schedule_dead_letter_arn or defaults.schedule_dead_letter_arn,
             state_machine_arn=self.state_machine_arn or defaults.state_machine_arn,
             event_bus=self.event_bus_name or defaults.event_bus,
             mail_sender=self.ses_sender or defaults.mail_sender,
@@ -76,6 +78,8 @@ class AdminApiSettings(FunctionSettings):
     schedule_group: str = Field(min_length=1)
     schedule_target_arn: str | None = None  # absent when sync_trigger is not deployed
     scheduler_role_arn: str = Field(min_length=1)
+    # The queue the schedules' undeliverable invocations go to (each schedule's DeadLetterConfig).
+    schedule_dead_letter_arn: str = Field(min_length=1)
     event_bus_name: str = Field(min_length=1)
     ses_sender: str = Field(min_length=1)
     ses_configuration_set: str | None = None

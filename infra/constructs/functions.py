@@ -1,7 +1,8 @@
 """The service's Lambda functions: one factory for the function + log group + role block.
 
-Phase 1 (`ServiceFunctions(...)`) creates every declared function whose handler exists, with its
-own role (logs and traces only) and log group. The other constructs then use them. Phase 2
+Phase 1 (`ServiceFunctions(...)`) creates every declared function whose handler exists and that the
+configuration uses (`FunctionSpec.deployed_with`), with its own role (logs and traces only) and log
+group. The other constructs then use them. Phase 2
 (`wire(...)`) gives each function exactly the IAM statements and environment its declared access
 needs, once every resource it may touch exists.
 """
@@ -79,6 +80,7 @@ class Wiring:
     schedule_group_name: str
     scheduler_role: iam.IRole
     schedule_target: lambda_.IFunction | None
+    schedule_dead_letters: sqs.IQueue
     event_bus_name: str
     event_bus_arn: str
     ses_identity_arn: str
@@ -91,7 +93,11 @@ class ServiceFunctions(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         functions_root = (repo_root / config.functions_root).resolve()
-        self.specs = {spec.name: spec for spec in FUNCTIONS if handler_exists(functions_root, spec)}
+        self.specs = {
+            spec.name: spec
+            for spec in FUNCTIONS
+            if handler_exists(functions_root, spec) and spec.deployed_with(config)
+        }
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         if not self.specs:
@@ -198,6 +204,7 @@ class ServiceFunctions(Construct):
             schedule_group=w.schedule_group_name if schedules else None,
             schedule_target_arn=w.schedule_target.function_arn if schedules and w.schedule_target else None,
             scheduler_role_arn=w.scheduler_role.role_arn if schedules else None,
+            schedule_dead_letter_arn=w.schedule_dead_letters.queue_arn if schedules else None,
             event_bus_name=w.event_bus_name if Access.EVENTS_PUT in access else None,
             ses_sender=config.ses_sender if Access.MAIL_SEND in access else None,
             ses_configuration_set=w.ses_configuration_set if Access.MAIL_SEND in access else None,

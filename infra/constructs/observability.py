@@ -1,5 +1,5 @@
-"""Observability: alarms (webhook DLQ depth, failed and timed-out syncs, API 5xx, throttles, errors)
-sent to an encrypted SNS topic the operators subscribe to, and one dashboard."""
+"""Observability: alarms (webhook and schedule DLQ depth, failed and timed-out syncs, API 5xx,
+throttles, errors) sent to an encrypted SNS topic the operators subscribe to, and one dashboard."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class Observability(Construct):
         rest_api: apigw.RestApi | None,
         webhook_queue: sqs.IQueue,
         dead_letters: sqs.IQueue,
+        schedule_dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = f"{APP_NAME}-{config.stage}"
@@ -71,6 +72,15 @@ class Observability(Construct):
             ),
             1,
             "Webhook records failed every retry and wait in the dead-letter queue: inspect, fix, redrive",
+        )
+        alarm(
+            "schedule-dlq-depth",
+            schedule_dead_letters.metric_approximate_number_of_messages_visible(
+                period=ALARM_PERIOD, statistic="Maximum"
+            ),
+            1,
+            "EventBridge Scheduler could not start a scheduled sync (the message's attributes say why): "
+            "fix the cause, then sync the connection now",
         )
         alarm(
             "webhook-backlog-age",
@@ -151,10 +161,11 @@ class Observability(Construct):
             )
         self.dashboard.add_widgets(
             cw.GraphWidget(
-                title="Webhook queue",
+                title="Webhook queue and dead-letter queues",
                 left=[
                     webhook_queue.metric_approximate_number_of_messages_visible(),
                     dead_letters.metric_approximate_number_of_messages_visible(),
+                    schedule_dead_letters.metric_approximate_number_of_messages_visible(),
                 ],
                 right=[webhook_queue.metric_approximate_age_of_oldest_message()],
                 width=24,

@@ -1,5 +1,5 @@
-"""Sync: the full-sync state machine, the schedule group and the scheduler's role, and the webhook
-queue (with its dead-letter queue) feeding the worker.
+"""Sync: the full-sync state machine, the schedule group, the scheduler's role and the schedules'
+dead-letter queue, and the webhook queue (with its dead-letter queue) feeding the worker.
 
 The state machine's shape is described in docs/state-machine.md. It stays inside what moto's
 interpreter runs correctly, because the local stack executes this very definition: JSONPath only
@@ -88,6 +88,26 @@ class Sync(Construct):
             self.scheduler_role.add_to_principal_policy(
                 iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[sync_trigger.function_arn])
             )
+        # Each schedule's DeadLetterConfig (set at run time by shared/adapters/scheduler.py): an
+        # invocation Scheduler could not deliver lands here, with the error in its attributes,
+        # instead of being dropped; an alarm watches it (observability construct).
+        self.schedule_dead_letters = sqs.Queue(
+            self,
+            "ScheduleDeadLetters",
+            queue_name=f"{prefix}-schedules-dlq",
+            retention_period=DLQ_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        acknowledge(
+            self.schedule_dead_letters,
+            "AwsSolutions-SQS3",
+            "It is a dead-letter queue: EventBridge Scheduler's, named in each schedule's DeadLetterConfig",
+        )
+        # Scheduler sends to it with the schedules' execution role.
+        self.scheduler_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.schedule_dead_letters.queue_arn])
+        )
 
         # --- webhooks: the queue the ingest fills and the worker drains; poison records go to the DLQ
         self.dead_letters = sqs.Queue(
@@ -172,6 +192,9 @@ class Sync(Construct):
             .otherwise(apply_chunks)
         )
         plan.next(guard)
+        # One turn per FetchPage task, and a task fetches many pages (a page and a time budget,
+        # shared/services/sync.py): the history stays under Step Functions' 25,000 events
+        # (docs/state-machine.md; tests/infra/test_state_machine_history.py counts them).
         more_pages = (
             sfn.Choice(self, "MorePages")
             .when(sfn.Condition.boolean_equals("$.has_more", True), fetch)

@@ -61,6 +61,7 @@ class AwsResources:
     schedule_group: str = "hris-sync"
     schedule_target_arn: str = ""
     schedule_role_arn: str = ""
+    schedule_dead_letter_arn: str = ""
     state_machine_arn: str = ""
     event_bus: str = "hris-sync"
     mail_sender: str = ""
@@ -151,6 +152,7 @@ class AwsAdapters:
             group_name=self.resources.schedule_group,
             target_arn=self.resources.schedule_target_arn,
             role_arn=self.resources.schedule_role_arn,
+            dead_letter_arn=self.resources.schedule_dead_letter_arn or None,
             client=self.client("scheduler"),
         )
 

@@ -3,6 +3,8 @@
 The expression and time zone are validated by us before the call (moto's Scheduler accepts
 anything). The schedule's name is derived from (tenant, connection) with a hash, so it always fits
 Scheduler's 64-character limit and two tenants can never share one; the description names both.
+An invocation Scheduler cannot deliver (the target refused it, or its retries ran out) goes to the
+stack's dead-letter queue (``DeadLetterConfig``), where an alarm sees it, instead of being dropped.
 """
 
 from __future__ import annotations
@@ -28,10 +30,20 @@ def schedule_name(tenant_id: str, connection_id: str) -> str:
 class EventBridgeScheduler:
     """``Scheduler`` on EventBridge Scheduler: the target is the sync trigger (state machine or function)."""
 
-    def __init__(self, *, group_name: str, target_arn: str, role_arn: str, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        group_name: str,
+        target_arn: str,
+        role_arn: str,
+        dead_letter_arn: str | None,
+        client: Any | None = None,
+    ) -> None:
         self._group = group_name
         self._target_arn = target_arn
         self._role_arn = role_arn
+        # The SQS queue undeliverable invocations go to (None: dropped, as Scheduler does by default).
+        self._dead_letter_arn = dead_letter_arn
         self._client = client
 
     @property
@@ -54,6 +66,14 @@ class EventBridgeScheduler:
         body = json.dumps(dict(payload), sort_keys=True, default=str)
         if len(body) > 8192:
             raise InvalidInput("a schedule's payload is at most 8 KB", field="payload")
+        target: dict[str, Any] = {
+            "Arn": self._target_arn,
+            "RoleArn": self._role_arn,
+            "Input": body,
+            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+        }
+        if self._dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
         kwargs: dict[str, Any] = {
             "Name": schedule_name(tenant_id, connection_id),
             "GroupName": self._group,
@@ -62,12 +82,7 @@ class EventBridgeScheduler:
             "ScheduleExpressionTimezone": timezone,
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "State": "ENABLED",
-            "Target": {
-                "Arn": self._target_arn,
-                "RoleArn": self._role_arn,
-                "Input": body,
-                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
-            },
+            "Target": target,
         }
         try:
             self.client.create_schedule(**kwargs)

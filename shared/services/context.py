@@ -32,11 +32,22 @@ class ServiceSettings:
     max_connections: int = 1
     # R29: how long a full sync's lease lasts without renewal (each step renews it).
     lock_ttl: timedelta = timedelta(minutes=15)
-    # Members per plan chunk (one state machine Map item each).
+    # Members per plan chunk (one state machine Map item each) ...
     chunk_size: int = 250
+    # ... unless that makes more chunks than this: then the chunks grow instead, so the Map's
+    # events stay within Step Functions' 25,000 per execution (docs/state-machine.md).
+    max_chunks: int = 300
     # A provider that keeps answering with a next cursor is stopped here (the snapshot is
-    # then incomplete, R09).
+    # then incomplete, R09). 5,000 pages of 100 (the smallest page size of our connectors)
+    # are the largest company a full sync supports: 500,000 people.
     max_pages: int = 5_000
+    # One fetch task of the state machine fetches pages until the last one, or until it has
+    # fetched this many or run this long (it then returns the cursor and is called again): the
+    # machine's history grows by one loop turn per task, not per page. The budget leaves the
+    # last page (HTTP calls of at most 2 minutes each, retries included) inside the function's
+    # 15 minutes.
+    pages_per_task: int = 100
+    fetch_budget: timedelta = timedelta(minutes=10)
     # Skipped records kept on a run (the count is always exact).
     max_skipped_kept: int = 1_000
     # Re-plans of one member after version conflicts before it is reported as skipped.

@@ -1,8 +1,8 @@
 """A full sync, as the separate steps the state machine calls, plus runs and held plans (R23).
 
-start -> fetch pages (one call per page) -> plan (guard) -> apply chunks (a Map) -> finish; any
-failure -> fail. Every step is safe to repeat: pages overwrite their blob, a recorded chunk is not
-applied twice, finish and fail do nothing the second time.
+start -> fetch pages (many per call, within a page and time budget) -> plan (guard) -> apply chunks
+(a Map) -> finish; any failure -> fail. Every step is safe to repeat: pages overwrite their blob, a
+recorded chunk is not applied twice, finish and fail do nothing the second time.
 
 Workflow input (the state machine's execution input; also the schedules' payload without a run):
 ``{"tenant_id", "connection_id", "trigger", "run_id"?, "phase": "fetch" | "apply"}``. With
@@ -310,6 +310,44 @@ def fetch_page(
     return FetchResult(page=page, employees=len(employees), next_cursor=result.next_cursor, done=done)
 
 
+@dataclass(frozen=True, slots=True)
+class FetchBatch:
+    pages: int  # pages this call fetched (the next call starts at the page after them)
+    employees: int
+    next_cursor: str | None
+    done: bool
+
+
+def fetch_pages(
+    ports: Ports, tenant_id: str, connection_id: str, run_id: str, *, page: int, cursor: str | None
+) -> FetchBatch:
+    """``fetch_page`` from ``page``/``cursor`` on, until the last page, or until this call has
+    fetched ``settings.pages_per_task`` pages or run for ``settings.fetch_budget``, whichever
+    comes first; the caller goes on from the returned cursor.
+
+    One call is one task of the state machine, so its history grows by one loop turn per call
+    instead of per page (Step Functions keeps at most 25,000 events per execution). A call that
+    stops early has run for the whole budget, which bounds the calls a run can make
+    (docs/state-machine.md).
+    """
+    settings = ports.settings
+    if settings.pages_per_task < 1:
+        raise InvalidInput("pages_per_task must be at least 1", field="pages_per_task")
+    started = ports.clock.now()
+    fetched = employees = 0
+    while True:
+        result = fetch_page(ports, tenant_id, connection_id, run_id, page=page + fetched, cursor=cursor)
+        fetched += 1
+        employees += result.employees
+        cursor = result.next_cursor
+        if (
+            result.done
+            or fetched >= settings.pages_per_task
+            or ports.clock.now() - started >= settings.fetch_budget
+        ):
+            return FetchBatch(pages=fetched, employees=employees, next_cursor=cursor, done=result.done)
+
+
 def _mark_incomplete(ports: Ports, run: SyncRun, reason: str) -> None:
     _mutate_run(
         ports,
@@ -380,7 +418,8 @@ def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> P
         capabilities=snapshot_capabilities(ports, connection, run),
     )
     groups = group_actions(plan.actions, {m.member_id: m for m in members})
-    size = ports.settings.chunk_size
+    # At most max_chunks chunks (each one is a Map item of the machine, and its events count).
+    size = max(ports.settings.chunk_size, -(-len(groups) // ports.settings.max_chunks))
     chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
     prefix = plan_prefix(tenant_id, connection_id, run_id)
     for index, chunk in enumerate(chunks):

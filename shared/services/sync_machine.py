@@ -8,7 +8,9 @@ small (a cursor, a page number, chunk numbers): snapshot pages and plan chunks l
 - ``start``: the execution input (``ExecutionInput``) -> ``SyncState``. A run started by
   ``sync_trigger`` or the admin API already holds the lock (``run_id`` given: the lease is renewed);
   ``phase = "apply"`` (a confirmed held plan) returns the chunks still to apply.
-- ``fetch_page`` -> the state with the next ``cursor``/``page`` and ``has_more``.
+- ``fetch_page`` -> the state with the next ``cursor``/``page`` and ``has_more``. One call fetches
+  many pages (``sync.fetch_pages``: up to a page count and a time budget); the step keeps its name
+  so executions already running when a new version deploys go on calling it.
 - ``plan`` -> the state with ``verdict`` (``apply`` | ``blocked`` | ``nothing``) and ``chunks``
   (the plan is held, the admins told and the lock freed by the service when ``blocked``, R23).
 - ``apply_chunk`` (one Map item, ``ChunkInput``) -> ``ChunkResult`` (discarded by the machine).
@@ -134,7 +136,7 @@ def start(ports: Ports, state: Mapping[str, Any]) -> SyncState:
 
 def fetch_page(ports: Ports, state: Mapping[str, Any]) -> SyncState:
     current = SyncState.model_validate(state)
-    fetched = sync.fetch_page(
+    fetched = sync.fetch_pages(
         ports,
         current.tenant_id,
         current.connection_id,
@@ -143,7 +145,11 @@ def fetch_page(ports: Ports, state: Mapping[str, Any]) -> SyncState:
         cursor=current.cursor,
     )
     return current.model_copy(
-        update={"page": current.page + 1, "cursor": fetched.next_cursor, "has_more": not fetched.done}
+        update={
+            "page": current.page + fetched.pages,
+            "cursor": fetched.next_cursor,
+            "has_more": not fetched.done,
+        }
     )
 
 

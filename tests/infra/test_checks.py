@@ -39,6 +39,9 @@ def test_cdk_nag_is_clean_every_finding_fixed_or_acknowledged(stack: Synthesized
         "AwsSolutions-COG3",  # Cognito threat protection (Plus plan)
         "AwsSolutions-COG8",
         "AwsSolutions-L1",  # python3.12: the tests' Python (runtime parity), not the newest runtime
+        # The schedules' dead-letter queue: schedules created at run time name it, which cdk-nag
+        # cannot see (it looks for a queue's or a function's dead-letter reference).
+        "AwsSolutions-SQS3",
     }
     assert not [rule_id for rule_id in acknowledged if "[Action::" in rule_id], "no wildcard action"
 

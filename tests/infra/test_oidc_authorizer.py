@@ -4,6 +4,7 @@ its logs and traces and gets the issuer and audience in its environment."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,63 @@ def test_the_real_authorizer_handler_lets_the_oidc_stack_build(tmp_path: Path) -
     _, stack = build(App(outdir=str(tmp_path / "out"), context=context))
     api = stack.node.find_child("Api")
     assert api.node.try_find_child("TokenAuthorizer") is not None
+
+
+def _authorizer_resources(stack: Synthesized) -> dict[str, list[str]]:
+    """Everything of the stack that exists for the token authorizer, by kind (logical ids)."""
+    name = "hris-sync-dev-api_authorizer"
+    functions = [
+        k
+        for k, f in stack.of_type("AWS::Lambda::Function").items()
+        if f["Properties"]["FunctionName"] == name
+    ]
+    return {
+        "function": functions,
+        "role": [
+            k
+            for k, r in stack.of_type("AWS::IAM::Role").items()
+            if "api_authorizer" in r["Properties"].get("Description", "")
+        ],
+        "log group": [
+            k
+            for k, g in stack.of_type("AWS::Logs::LogGroup").items()
+            if g["Properties"].get("LogGroupName") == f"/aws/lambda/{name}"
+        ],
+        "alarms": [
+            k
+            for k, a in stack.of_type("AWS::CloudWatch::Alarm").items()
+            if a["Properties"]["AlarmName"].startswith(f"{name}-")
+        ],
+        "invoke permissions": [
+            k
+            for k, p in stack.of_type("AWS::Lambda::Permission").items()
+            if p["Properties"]["FunctionName"] in [{"Fn::GetAtt": [f, "Arn"]} for f in functions]
+        ],
+    }
+
+
+def test_the_authorizer_function_its_role_and_log_group_are_absent_in_cognito_mode(
+    stack: Synthesized,
+) -> None:
+    """With the stack's Cognito user pool, API Gateway verifies the tokens itself: nothing of the
+    OIDC token authorizer is deployed, although its handler exists."""
+    assert (FIXTURE_FUNCTIONS / "api_authorizer" / "handler.py").is_file()
+    assert stack.of_type("AWS::Cognito::UserPool")
+    assert {kind: found for kind, found in _authorizer_resources(stack).items() if found} == {}
+    assert "api_authorizer" not in json.dumps(stack.template)
+
+
+def test_the_authorizer_function_its_role_and_log_group_are_deployed_in_oidc_mode(
+    oidc_stack: Synthesized,
+) -> None:
+    found = _authorizer_resources(oidc_stack)
+    assert found["invoke permissions"]  # API Gateway's, checked in detail above
+    assert {kind: len(ids) for kind, ids in found.items() if kind != "invoke permissions"} == {
+        "function": 1,
+        "role": 1,
+        "log group": 1,
+        "alarms": 2,  # errors and throttles
+    }
+    function = oidc_stack.resources[found["function"][0]]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": [found["role"][0], "Arn"]}
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": found["log group"][0]}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.catalog import FUNCTIONS
+from infra.catalog import API_AUTHORIZER, FUNCTIONS
 from infra.environment import FunctionEnvironment
 from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
 from tests.infra.conftest import Synthesized, resolve_join
@@ -73,8 +73,10 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | {"states:StartExecution", "states:DescribeExecution"},
-    "api_authorizer": LOGS | XRAY,
 }
+# The `stack` fixture is in Cognito mode: every function but the OIDC token authorizer (its own
+# assertions, in OIDC mode, are in test_oidc_authorizer.py).
+COGNITO_FUNCTIONS = tuple(spec for spec in FUNCTIONS if spec is not API_AUTHORIZER)
 
 
 # --- helpers over the template ---------------------------------------------------------------
@@ -261,7 +263,7 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
     assert _resources_for(admin, "states:StartExecution") == [f"<{machine_id}>"]
 
 
-def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger(
+def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger_and_dead_letters(
     stack: Synthesized,
 ) -> None:
     passers = [
@@ -282,7 +284,12 @@ def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trig
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [trigger_id, "Arn"]},
-        }
+        },
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [_schedule_dead_letters(stack)[0], "Arn"]},
+        },
     ]
     machine_role = stack.one("AWS::StepFunctions::StateMachine")["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     steps_id, _ = _function(stack, "sync_steps")
@@ -294,7 +301,7 @@ def test_functions_run_python_3_12_on_arm64_with_the_layer_and_their_own_folder(
     stack: Synthesized,
 ) -> None:
     (layer_id,) = stack.of_type("AWS::Lambda::LayerVersion")
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         _, function = _function(stack, spec.name)
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.12"
@@ -318,7 +325,7 @@ def test_every_function_logs_to_its_own_log_group_with_retention(stack: Synthesi
     assert groups
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 90, logical_id
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         _, function = _function(stack, spec.name)
         group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[group_id]["Properties"]["LogGroupName"] == f"/aws/lambda/hris-sync-{STAGE}-{spec.name}"
@@ -328,7 +335,7 @@ def test_function_environment_comes_from_the_settings_model_and_only_what_access
     stack: Synthesized,
 ) -> None:
     known = {name.upper() for name in FunctionEnvironment.model_fields}
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         _, function = _function(stack, spec.name)
         variables = function["Properties"]["Environment"]["Variables"]
         assert set(variables) <= known, spec.name
@@ -592,6 +599,65 @@ def test_the_schedule_group_exists_for_per_connection_schedules(stack: Synthesiz
     assert group["Name"] == f"hris-sync-{STAGE}"
 
 
+def _schedule_dead_letters(stack: Synthesized) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (k, q["Properties"])
+        for k, q in stack.of_type("AWS::SQS::Queue").items()
+        if q["Properties"].get("QueueName") == f"hris-sync-{STAGE}-schedules-dlq"
+    ]
+    return found
+
+
+def test_schedules_dead_letter_into_an_encrypted_queue_the_scheduler_role_may_send_to(
+    stack: Synthesized,
+) -> None:
+    """Each schedule's DeadLetterConfig names this queue (the admin API creates the schedules with
+    the ARN it gets here); Scheduler sends to it with the schedules' execution role."""
+    queue_id, queue = _schedule_dead_letters(stack)
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert "RedrivePolicy" not in queue
+    redriven = [q["Properties"].get("RedrivePolicy") for q in stack.of_type("AWS::SQS::Queue").values()]
+    assert {"Fn::GetAtt": [queue_id, "Arn"]} not in [r["deadLetterTargetArn"] for r in redriven if r]
+    tls_only = [
+        s
+        for p in stack.of_type("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in p["Properties"]["Queues"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert [(s["Effect"], s["Condition"]) for s in tls_only] == [
+        ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    ]
+    role_id = next(k for k in stack.of_type("AWS::IAM::Role") if k.startswith("SyncSchedulerRole"))
+    scheduler = _statements_of_role(stack, role_id)
+    assert _resources_for(scheduler, "sqs:SendMessage") == [f"<{queue_id}>"]
+    admin = _function(stack, "admin_api")[1]["Properties"]["Environment"]["Variables"]
+    assert admin["SCHEDULE_DEAD_LETTER_ARN"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # Only the function that creates schedules gets the queue's ARN, and none may use the queue.
+    for name in EXPECTED_ACTIONS:
+        variables = _function(stack, name)[1]["Properties"]["Environment"]["Variables"]
+        assert ("SCHEDULE_DEAD_LETTER_ARN" in variables) == (name == "admin_api"), name
+        statements = _statements_of_role(stack, _role_id(_function(stack, name)[1]))
+        resources = [resolve_join(r) for s in statements for r in _as_list(s["Resource"])]
+        assert f"<{queue_id}>" not in resources, name
+
+
+def test_a_schedule_that_could_not_start_a_sync_raises_an_alarm(stack: Synthesized) -> None:
+    queue_id, _ = _schedule_dead_letters(stack)
+    topic_id = next(iter(stack.of_type("AWS::SNS::Topic")))
+    (alarm,) = [
+        a["Properties"]
+        for a in stack.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"hris-sync-{STAGE}-schedule-dlq-depth"
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert alarm["Statistic"] == "Maximum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert alarm["OKActions"] == [{"Ref": topic_id}]
+
+
 # --- notify ----------------------------------------------------------------------------------------
 
 
@@ -629,7 +695,7 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     five_xx = alarms[f"hris-sync-{STAGE}-api-5xx"]
     assert (five_xx["Namespace"], five_xx["MetricName"]) == ("AWS/ApiGateway", "5XXError")
-    for spec in FUNCTIONS:
+    for spec in COGNITO_FUNCTIONS:
         throttles = alarms[f"hris-sync-{STAGE}-{spec.name}-throttles"]
         assert (throttles["Namespace"], throttles["MetricName"]) == ("AWS/Lambda", "Throttles")
     dashboard = stack.one("AWS::CloudWatch::Dashboard")["Properties"]

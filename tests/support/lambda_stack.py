@@ -103,6 +103,7 @@ def _environment(tables: dict[str, str], queue_url: str, machine: str) -> Functi
         state_machine_arn=machine,
         schedule_group="hris-sync-test",
         scheduler_role_arn="arn:aws:iam::123456789012:role/scheduler",
+        schedule_dead_letter_arn=f"arn:aws:sqs:{REGION}:123456789012:hris-sync-test-schedules-dlq",
         event_bus_name="hris-sync-test",
         ses_sender=SENDER,
     )

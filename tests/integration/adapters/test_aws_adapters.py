@@ -27,6 +27,7 @@ from shared.providers.base import Credentials, Secret
 
 REGION = "eu-west-1"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/scheduler"
+DEAD_LETTERS = f"arn:aws:sqs:{REGION}:{DEFAULT_ACCOUNT_ID}:hris-sync-test-schedules-dlq"
 
 
 # --- S3 ----------------------------------------------------------------------------------------
@@ -88,7 +89,9 @@ def test_r28_one_schedule_per_connection_in_one_group(aws):
     client = boto3.client("scheduler", region_name=REGION)
     client.create_schedule_group(Name="hris-sync")
     target = f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:full-sync"
-    scheduler = EventBridgeScheduler(group_name="hris-sync", target_arn=target, role_arn=ROLE, client=client)
+    scheduler = EventBridgeScheduler(
+        group_name="hris-sync", target_arn=target, role_arn=ROLE, dead_letter_arn=DEAD_LETTERS, client=client
+    )
     payload = {"tenant_id": "t1", "connection_id": "c1", "trigger": "schedule"}
     scheduler.upsert("t1", "c1", expression="rate(6 hours)", timezone="UTC", payload=payload)
     scheduler.upsert(
@@ -110,6 +113,26 @@ def test_r28_one_schedule_per_connection_in_one_group(aws):
     scheduler.delete("t1", "c1")
     scheduler.delete("t1", "c1")
     assert scheduler.get("t1", "c1") is None
+
+
+def test_every_schedule_sends_what_it_cannot_deliver_to_the_dead_letter_queue(aws):
+    """An invocation Scheduler could not deliver (target refused, retries spent) is kept in the
+    stack's dead-letter queue, on a created schedule and on an updated one alike."""
+    client = boto3.client("scheduler", region_name=REGION)
+    client.create_schedule_group(Name="hris-sync")
+    target = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:hris-sync-test-sync_trigger"
+    scheduler = EventBridgeScheduler(
+        group_name="hris-sync", target_arn=target, role_arn=ROLE, dead_letter_arn=DEAD_LETTERS, client=client
+    )
+    payload = {"tenant_id": "t1", "connection_id": "c1", "trigger": "schedule"}
+    scheduler.upsert("t1", "c1", expression="rate(6 hours)", timezone="UTC", payload=payload)
+    created = client.get_schedule(Name=schedule_name("t1", "c1"), GroupName="hris-sync")["Target"]
+    scheduler.upsert("t1", "c1", expression="rate(12 hours)", timezone="UTC", payload=payload)
+    updated = client.get_schedule(Name=schedule_name("t1", "c1"), GroupName="hris-sync")["Target"]
+    for stored in (created, updated):
+        assert stored["DeadLetterConfig"] == {"Arn": DEAD_LETTERS}
+        assert stored["RoleArn"] == ROLE  # the role the stack lets send to that queue
+        assert stored["RetryPolicy"]["MaximumRetryAttempts"] >= 1
 
 
 # --- Step Functions ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ FULL = FunctionEnvironment(
     schedule_group="grp",
     schedule_target_arn="arn:aws:lambda:eu-west-1:123456789012:function:t",
     scheduler_role_arn="arn:aws:iam::123456789012:role/r",
+    schedule_dead_letter_arn="arn:aws:sqs:eu-west-1:123456789012:hris-sync-test-schedules-dlq",
     event_bus_name="bus",
     ses_sender="noreply@example.com",
     ses_configuration_set="cfg",
@@ -67,6 +68,19 @@ def test_settings_read_the_stacks_variables(
     resources = loaded.resources()
     assert resources.table_name == "tbl"
     assert resources.secret_prefix == "hris-sync/test"
+
+
+def test_the_admin_api_needs_the_schedules_dead_letter_queue_and_hands_it_to_the_scheduler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    resources = load(AdminApiSettings).resources()
+    assert resources.schedule_dead_letter_arn == FULL.schedule_dead_letter_arn
+    bootstrap.reset_all()
+    monkeypatch.delenv("SCHEDULE_DEAD_LETTER_ARN")
+    with pytest.raises(ValidationError, match="schedule_dead_letter_arn"):
+        load(AdminApiSettings)
 
 
 def test_a_missing_variable_fails_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:

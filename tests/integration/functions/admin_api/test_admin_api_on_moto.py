@@ -22,6 +22,7 @@ from shared.ports import MemberWrite
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/hris-sync-test"
+DEAD_LETTERS = "arn:aws:sqs:eu-west-1:123456789012:hris-sync-test-schedules-dlq"
 TABLE = "hris-sync-test"
 
 
@@ -59,6 +60,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "SCHEDULE_GROUP": "hris-sync-test",
             "SCHEDULE_TARGET_ARN": "arn:aws:lambda:eu-west-1:123456789012:function:sync_trigger",
             "SCHEDULER_ROLE_ARN": ROLE,
+            "SCHEDULE_DEAD_LETTER_ARN": DEAD_LETTERS,
             "EVENT_BUS_NAME": "hris-sync-test",
             "SES_SENDER": "noreply@acme.test",
         }.items():
@@ -82,8 +84,11 @@ def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> Non
     assert SECRET_API_KEY in secrets.get_secret_value(SecretId=listed["ARN"])["SecretString"]
     items = boto3.client("dynamodb", region_name=REGION).scan(TableName=TABLE)["Items"]
     assert items and SECRET_API_KEY not in json.dumps(items)
-    schedules = boto3.client("scheduler", region_name=REGION).list_schedules(GroupName="hris-sync-test")
-    assert len(schedules["Schedules"]) == 1
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    [schedule] = scheduler.list_schedules(GroupName="hris-sync-test")["Schedules"]
+    # The dead-letter queue the stack gives the function reaches every schedule it creates.
+    target = scheduler.get_schedule(Name=schedule["Name"], GroupName="hris-sync-test")["Target"]
+    assert target["DeadLetterConfig"] == {"Arn": DEAD_LETTERS}
     executions = boto3.client("stepfunctions", region_name=REGION).list_executions(
         stateMachineArn=aws["state_machine"]
     )["executions"]
