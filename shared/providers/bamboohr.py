@@ -27,6 +27,7 @@ from shared.providers.base import (
     Credentials,
     Directory,
     EmployeePage,
+    IncompleteListing,
     InvalidCursor,
     ProviderAuthError,
     ProviderSettingsError,
@@ -38,18 +39,24 @@ from shared.providers.base import (
 )
 from shared.providers.common import (
     Connector,
+    ListPage,
+    answered_as_asked,
     as_list,
     as_object,
     build_employee,
     collect_all,
+    cursor_history,
     cursor_int,
     date_text,
     decode_cursor,
     dig,
     directory_from,
     encode_cursor,
+    follow_cursor,
+    page_size_used,
     pick,
     record_id,
+    reported_int,
     text,
     unique,
 )
@@ -202,10 +209,22 @@ class BambooHR(Connector):
 
     def _dataset_page(self, credentials: Credentials, state: Mapping[str, Any]) -> EmployeePage:
         page = cursor_int(state, "page", 1, self.name) or 1
-        body = self._dataset(credentials, DATASET_FILTER, page)
+        seen_before = cursor_int(state, "seen", 0, self.name)
+        body = as_object(self._dataset(credentials, DATASET_FILTER, page), "the dataset response", self.name)
         employees = [self._from_dataset(row) for row in _dataset_rows(body)]
-        more = _dataset_has_more(body, page, len(employees), self.page_size)
-        return EmployeePage(employees, encode_cursor(self.name, {"page": page + 1}) if more else None)
+        answered_as_asked(self.name, "page", page, dig(body, "meta", "page"))
+        seen = seen_before + len(employees)
+        listed = ListPage(
+            number=page,
+            asked=page_size_used(self.page_size, dig(body, "meta", "pageSize")),
+            got=len(employees),
+            more=_dataset_has_more(body, page),
+            seen=seen,
+            total=reported_int(dig(body, "meta", "totalItems")),
+        )
+        if self.end_of_list(listed, "employees"):
+            return EmployeePage(employees, None)
+        return EmployeePage(employees, encode_cursor(self.name, {"page": page + 1, "seen": seen}))
 
     def _dataset(self, credentials: Credentials, filter_text: str, page: int) -> Any:
         api_key = self.secret(credentials, "api_key")
@@ -226,6 +245,9 @@ class BambooHR(Connector):
         after = state.get("after")
         if phase not in STATUS_PHASES or not (after is None or isinstance(after, str)):
             raise InvalidCursor("bamboohr: malformed cursor")
+        number = cursor_int(state, "n", 0, self.name) + 1
+        seen_before = cursor_int(state, "seen", 0, self.name)
+        history = cursor_history(state, self.name)
         params = {
             "filter[status]": phase,
             "page[limit]": str(self.page_size),
@@ -237,13 +259,27 @@ class BambooHR(Connector):
         body = as_object(body, "the employees response", self.name)
         employees = [self._from_api(as_object(r, "an employee", self.name)) for r in _records(body)]
         next_after = text(dig(body, "meta", "page", "nextCursor"))
-        if next_after:
-            next_cursor: str | None = encode_cursor(self.name, {"status": phase, "after": next_after})
-        elif phase == STATUS_PHASES[0]:
-            next_cursor = encode_cursor(self.name, {"status": STATUS_PHASES[1]})
-        else:
-            next_cursor = None
-        return EmployeePage(employees, next_cursor, refreshed)
+        seen = seen_before + len(employees)
+        listed = ListPage(
+            number=number,
+            asked=page_size_used(self.page_size, dig(body, "meta", "page", "limit")),
+            got=len(employees),
+            more=next_after is not None,
+            seen=seen,
+            total=reported_int(dig(body, "meta", "total")),
+        )
+        if not self.end_of_list(listed, f"{phase} employees") and next_after is not None:
+            following = {
+                "status": phase,
+                "after": next_after,
+                "n": number,
+                "seen": seen,
+                "h": follow_cursor(self.name, history, next_after),
+            }
+            return EmployeePage(employees, encode_cursor(self.name, following), refreshed)
+        if phase == STATUS_PHASES[0]:
+            return EmployeePage(employees, encode_cursor(self.name, {"status": STATUS_PHASES[1]}), refreshed)
+        return EmployeePage(employees, None, refreshed)
 
     # -- follow-ups ---------------------------------------------------------------------------
 
@@ -436,15 +472,15 @@ def _dataset_rows(body: Any) -> Iterator[Mapping[str, Any]]:
         yield as_object(row, "a dataset row", "bamboohr")
 
 
-def _dataset_has_more(body: Mapping[str, Any], page: int, rows: int, page_size: int) -> bool:
-    total_pages = dig(body, "meta", "totalPages")
-    if isinstance(total_pages, int) and not isinstance(total_pages, bool):
+def _dataset_has_more(body: Mapping[str, Any], page: int) -> bool:
+    """The Datasets API's own end signal: ``meta.totalPages``, else ``links.next`` (R31)."""
+    total_pages = reported_int(dig(body, "meta", "totalPages"))
+    if total_pages is not None:
         return page < total_pages
-    links = dig(body, "links", "next")
-    if links is not None:
-        return bool(links)
-    # Neither meta nor links: only a full page can have a successor.
-    return rows >= page_size
+    links = body.get("links")
+    if isinstance(links, Mapping) and "next" in links:
+        return bool(links["next"])
+    raise IncompleteListing("bamboohr: the dataset page has neither meta.totalPages nor links.next")
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

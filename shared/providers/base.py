@@ -137,6 +137,12 @@ class ProviderUnavailable(ProviderError):
     """The HR system did not answer usefully after bounded retries: the snapshot is incomplete."""
 
 
+class IncompleteListing(ProviderUnavailable):
+    """The HR system's list broke its own paging contract (R31): a page shorter than asked for
+    while it still reports more, a next cursor it had handed out before, a page other than the one
+    asked for, or more pages than the company can fill. The snapshot is incomplete (R09)."""
+
+
 class ProviderAuthError(ProviderError):
     """The HR system refused the credentials (expired, revoked, wrong)."""
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -17,6 +19,7 @@ from shared.providers.base import (
     Credentials,
     Directory,
     DirectoryEntry,
+    IncompleteListing,
     InvalidCursor,
     ProviderAuthError,
     ProviderResponseError,
@@ -28,6 +31,10 @@ from shared.providers.oauth import OAuthToken, refresh, token_from, with_token
 from shared.providers.status import MappedStatus
 
 _MAX_TEXT = 500
+# No company a connector serves is larger: a list that goes on past this many records is a loop.
+MAX_LIST_RECORDS = 1_000_000
+# How many of the last vendor cursors a list remembers to recognise one handed out again.
+CURSOR_HISTORY = 16
 
 
 class Connector:
@@ -49,8 +56,11 @@ class Connector:
         timeouts: Timeouts | None = None,
         http: HttpClient | None = None,
         page_size: int | None = None,
+        max_records: int = MAX_LIST_RECORDS,
     ) -> None:
         self.runtime = runtime or Runtime()
+        # R31: a list running past this many records is a loop, not a company (tests set it low).
+        self.max_records = max(1, max_records)
         # Smaller pages for tests and tuning; never above the vendor's maximum.
         self.page_size = max(1, min(page_size or self.max_page_size, self.max_page_size))
         self.http = http or HttpClient(
@@ -62,6 +72,10 @@ class Connector:
 
     def close(self) -> None:
         self.http.close()
+
+    def end_of_list(self, page: ListPage, what: str) -> bool:
+        """R31 for one page of this connector's lists (``end_of_list`` with its record cap)."""
+        return end_of_list(self.name, page, what, self.max_records)
 
     def __enter__(self) -> Connector:
         return self
@@ -201,6 +215,91 @@ def cursor_int(state: Mapping[str, Any], key: str, default: int, provider: str) 
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidCursor(f"{provider}: malformed cursor")
     return value
+
+
+def cursor_history(state: Mapping[str, Any], provider: str) -> list[str]:
+    """The digests of the vendor cursors this list has followed so far (``[]`` on the first page)."""
+    history = state.get("h", [])
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise InvalidCursor(f"{provider}: malformed cursor")
+    return history
+
+
+# ---------------------------------------------------------------------------------------------
+# The end of the list (R31): only the vendor's own signal ends it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """What one page of a vendor's list said about the end of that list."""
+
+    number: int  # 1-based, within this list
+    asked: int  # records per page: what was asked for, or the smaller size the vendor says it used
+    got: int  # records on this page
+    more: bool  # the vendor's own signal that another page follows (a cursor, a page count ...)
+    seen: int = 0  # records on this page and every earlier page of the list
+    total: int | None = None  # how many records the vendor says the list holds
+
+
+def end_of_list(vendor: str, page: ListPage, what: str = "records", most: int = MAX_LIST_RECORDS) -> bool:
+    """True when ``page`` ends the list; ``IncompleteListing`` when the vendor's signals disagree.
+
+    Every page but the last is full; a list never ends short of the total the vendor reports, and
+    never runs past the pages that total, or ``most`` records (the largest company), can fill.
+    """
+    reported = f" (it reports {page.total})" if page.total is not None else ""
+    if not page.more:
+        if page.total is not None and page.seen < page.total:
+            raise IncompleteListing(
+                f"{vendor}: the list ended after {page.seen} {what} while the HR system reports {page.total}"
+            )
+        return True
+    if page.got < page.asked:
+        raise IncompleteListing(
+            f"{vendor}: page {page.number} held {page.got} of the {page.asked} {what} asked for "
+            f"while the HR system reports more{reported}"
+        )
+    # With a total, its last page must say so; without, one empty page may follow the last full one.
+    fillable, last = -(-most // page.asked), -(-most // page.asked) + 1
+    if page.total is not None and page.total < most:
+        fillable = last = -(-page.total // page.asked)
+    if page.number >= last:
+        count = page.total if page.total is not None and page.total < most else most
+        raise IncompleteListing(
+            f"{vendor}: page {page.number} still reports more, past the {fillable} pages of "
+            f"{page.asked} that {count} {what} can fill"
+        )
+    return False
+
+
+def follow_cursor(vendor: str, history: Sequence[str], received: str) -> list[str]:
+    """The history after following ``received``; ``IncompleteListing`` when it was handed out before."""
+    digest = hashlib.sha256(received.encode("utf-8")).hexdigest()[:16]
+    if digest in history:
+        raise IncompleteListing(f"{vendor}: the HR system handed out a next cursor it had given before")
+    return [*history, digest][-CURSOR_HISTORY:]
+
+
+def answered_as_asked(vendor: str, what: str, asked: int, answered: Any) -> None:
+    """``IncompleteListing`` when the vendor says it answered another page than the one asked for."""
+    if isinstance(answered, int) and not isinstance(answered, bool) and answered != asked:
+        raise IncompleteListing(
+            f"{vendor}: asked for {what} {asked}, the HR system answered {what} {answered}"
+        )
+
+
+def reported_int(value: Any) -> int | None:
+    """A count or size the vendor reports: a non-negative integer, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def page_size_used(asked: int, reported: Any) -> int:
+    """The records a full page holds: what was asked for, or the smaller size the vendor used."""
+    used = reported_int(reported)
+    return used if used is not None and 0 < used < asked else asked
 
 
 # ---------------------------------------------------------------------------------------------

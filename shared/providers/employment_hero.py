@@ -4,6 +4,8 @@
   refresh token handed back in ``EmployeePage.refreshed_credentials``.
 - ``GET /api/v1/organisations`` then ``GET /api/v1/organisations/{id}/employees?page_index=n&
   items_per_page=m``; records in ``data.items``. The cursor walks organisation by organisation.
+  A list ends on its last page (``page_index`` = ``total_pages``) holding ``total_items`` in all
+  (R31); a short page before it, or fewer records than the total, makes the snapshot incomplete.
 - No HR webhooks are published: this connector syncs on schedule only.
 """
 
@@ -19,6 +21,7 @@ from shared.providers.base import (
     Directory,
     DirectoryEntry,
     EmployeePage,
+    IncompleteListing,
     InvalidCursor,
     ProviderResponseError,
     Secret,
@@ -29,6 +32,8 @@ from shared.providers.base import (
 )
 from shared.providers.common import (
     Connector,
+    ListPage,
+    answered_as_asked,
     as_list,
     as_object,
     build_employee,
@@ -38,8 +43,10 @@ from shared.providers.common import (
     decode_cursor,
     dig,
     encode_cursor,
+    page_size_used,
     pick,
     record_id,
+    reported_int,
     text,
     unique,
 )
@@ -152,6 +159,7 @@ class EmploymentHero(Connector):
     # -- organisations ------------------------------------------------------------------------
 
     def _organisations(self, credentials: Credentials) -> tuple[list[dict[str, Any]], Credentials]:
+        """Every organisation: a missing one would look like all its people left (R31)."""
         organisations: list[dict[str, Any]] = []
         current = credentials
         for page in range(1, MAX_ORG_PAGES + 1):
@@ -159,11 +167,11 @@ class EmploymentHero(Connector):
                 current, "/api/v1/organisations", params={"page_index": page, "items_per_page": PAGE_SIZE}
             )
             current = refreshed or current
-            items, total_pages = _items(body)
+            items, listed = _page_of(body, page, PAGE_SIZE, len(organisations))
             organisations.extend(as_object(o, "an organisation", self.name) for o in items)
-            if not _more(page, total_pages, len(items), PAGE_SIZE):
-                break
-        return organisations, current
+            if self.end_of_list(listed, "organisations"):
+                return organisations, current
+        raise IncompleteListing(f"employment_hero: more than {MAX_ORG_PAGES} pages of organisations")
 
     # -- snapshot -----------------------------------------------------------------------------
 
@@ -180,6 +188,7 @@ class EmploymentHero(Connector):
             raise InvalidCursor("employment_hero: malformed cursor")
         index = cursor_int(state, "org", 0, self.name)
         page = cursor_int(state, "page", 1, self.name) or 1
+        seen_before = cursor_int(state, "seen", 0, self.name)
         refreshed = current if current is not credentials else None
         if index >= len(orgs):
             return EmployeePage([], None, refreshed)
@@ -190,10 +199,15 @@ class EmploymentHero(Connector):
             params={"page_index": page, "items_per_page": self.page_size},
         )
         refreshed = new or refreshed
-        items, total_pages = _items(body)
+        items, listed = _page_of(body, page, self.page_size, seen_before)
         employees = [self._employee(as_object(r, "an employee", self.name), org_name) for r in items]
-        if _more(page, total_pages, len(items), self.page_size):
-            next_state: dict[str, Any] | None = {"orgs": orgs, "org": index, "page": page + 1}
+        if not self.end_of_list(listed, f"employees of organisation {index + 1}"):
+            next_state: dict[str, Any] | None = {
+                "orgs": orgs,
+                "org": index,
+                "page": page + 1,
+                "seen": listed.seen,
+            }
         elif index + 1 < len(orgs):
             next_state = {"orgs": orgs, "org": index + 1, "page": 1}
         else:
@@ -229,7 +243,7 @@ class EmploymentHero(Connector):
             org_id = record_id(organisation, "id", self.name)
             body, refreshed = self._get(current, f"/api/v1/organisations/{org_id}/teams")
             current = refreshed or current
-            items, _ = _items(body)
+            items = _items(body)
             for team in items:
                 team_id, team_name = text(dig(team, "id")), text(dig(team, "name"))
                 if team_id and team_name:
@@ -300,19 +314,31 @@ class EmploymentHero(Connector):
         raise WebhookUnparseable("employment_hero publishes no webhooks")
 
 
-def _items(body: Any) -> tuple[list[Any], int | None]:
+def _items(body: Any) -> list[Any]:
     data = as_object(dig(body, "data"), "data", "employment_hero")
-    items = as_list(data.get("items"), "items", "employment_hero")
-    total = data.get("total_pages")
-    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+    return as_list(data.get("items"), "items", "employment_hero")
+
+
+def _page_of(body: Any, page: int, asked: int, seen_before: int) -> tuple[list[Any], ListPage]:
+    """A page's items and what it says of the end of its list: ``page_index`` of ``total_pages``,
+    ``total_items`` in all (R31)."""
+    items = _items(body)
+    data = as_object(dig(body, "data"), "data", "employment_hero")
+    if data.get("total_pages") is None:
+        raise IncompleteListing("employment_hero: the page reports no total_pages: its end cannot be told")
+    total_pages = reported_int(data["total_pages"])
+    if total_pages is None:
         raise ProviderResponseError("employment_hero: total_pages is not a number")
-    return items, total
-
-
-def _more(page: int, total_pages: int | None, count: int, page_size: int) -> bool:
-    if total_pages is not None:
-        return page < total_pages
-    return count >= page_size
+    answered_as_asked("employment_hero", "page_index", page, data.get("page_index"))
+    listed = ListPage(
+        number=page,
+        asked=page_size_used(asked, data.get("item_per_page")),
+        got=len(items),
+        more=page < total_pages,
+        seen=seen_before + len(items),
+        total=reported_int(data.get("total_items")),
+    )
+    return items, listed
 
 
 def _name(value: Any) -> str | None:

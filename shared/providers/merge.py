@@ -7,6 +7,9 @@ linked account's ``X-Account-Token``).
   (company, groups, locations, employments), they are resolved once per connector instance
   through the list endpoints.
 - ``employment_status`` ``ACTIVE | PENDING | INACTIVE``.
+- Merge reports no count: a list ends on a null ``next`` (R31). A page shorter than asked for
+  while ``next`` is set, a ``next`` handed out before, or more pages than the largest company can
+  fill makes the snapshot incomplete; the lookups' lists are held to the same rules.
 - Webhooks: ``X-Merge-Webhook-Signature`` = base64url HMAC-SHA256 of the raw body; no timestamp,
   so duplicates are recognised by a digest of the body.
 """
@@ -23,6 +26,7 @@ from shared.providers.base import (
     Directory,
     DirectoryEntry,
     EmployeePage,
+    IncompleteListing,
     InvalidCursor,
     Secret,
     Tier,
@@ -32,14 +36,18 @@ from shared.providers.base import (
 )
 from shared.providers.common import (
     Connector,
+    ListPage,
     as_list,
     as_object,
     build_employee,
     collect_all,
+    cursor_history,
+    cursor_int,
     date_text,
     decode_cursor,
     dig,
     encode_cursor,
+    follow_cursor,
     pick,
     record_id,
     text,
@@ -125,16 +133,20 @@ class Merge(Connector):
         """Every record of a cursor-paged list endpoint (small ones: companies, groups ...)."""
         records: list[Any] = []
         cursor: str | None = None
-        for _ in range(MAX_LOOKUP_PAGES):
+        history: list[str] = []
+        for number in range(1, MAX_LOOKUP_PAGES + 1):
             query = {"page_size": str(PAGE_SIZE), **(params or {})}
             if cursor:
                 query["cursor"] = cursor
             body = as_object(self._get(credentials, path, params=query), f"the {path} response", self.name)
-            records.extend(as_list(body.get("results"), path, self.name))
+            results = as_list(body.get("results"), path, self.name)
+            records.extend(results)
             cursor = text(body.get("next"))
-            if cursor is None:
-                break
-        return records
+            listed = ListPage(number=number, asked=PAGE_SIZE, got=len(results), more=cursor is not None)
+            if self.end_of_list(listed, f"{path} records") or cursor is None:
+                return records
+            history = follow_cursor(self.name, history, cursor)
+        raise IncompleteListing(f"merge: {path} runs past {MAX_LOOKUP_PAGES} pages")
 
     def _lookup(self, credentials: Credentials, path: str) -> dict[str, Mapping[str, Any]]:
         if path not in self._lookups:
@@ -164,6 +176,8 @@ class Merge(Connector):
         vendor_cursor = state.get("cursor")
         if vendor_cursor is not None and not isinstance(vendor_cursor, str):
             raise InvalidCursor("merge: malformed cursor")
+        number = cursor_int(state, "n", 0, self.name) + 1
+        history = cursor_history(state, self.name)
         params = {"page_size": str(self.page_size), "include_deleted_data": "true", "expand": EXPAND}
         if vendor_cursor:
             params["cursor"] = vendor_cursor
@@ -171,11 +185,19 @@ class Merge(Connector):
             self._get(credentials, "/employees", params=params), "the employees response", self.name
         )
         records = as_list(body.get("results"), "employees", self.name)
-        employees = [self._employee(credentials, as_object(r, "an employee", self.name)) for r in records]
+        # R31: Merge reports no count; the end is a null ``next``, and every page before it is full.
         next_cursor = text(body.get("next"))
-        return EmployeePage(
-            employees, encode_cursor(self.name, {"cursor": next_cursor}) if next_cursor else None
-        )
+        listed = ListPage(number=number, asked=self.page_size, got=len(records), more=next_cursor is not None)
+        ended = self.end_of_list(listed, "employees")
+        following = None
+        if not ended and next_cursor is not None:
+            following = {
+                "cursor": next_cursor,
+                "n": number,
+                "h": follow_cursor(self.name, history, next_cursor),
+            }
+        employees = [self._employee(credentials, as_object(r, "an employee", self.name)) for r in records]
+        return EmployeePage(employees, encode_cursor(self.name, following) if following else None)
 
     def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
         employees: list[Employee] = []

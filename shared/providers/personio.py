@@ -4,6 +4,8 @@
   ``refreshed_credentials`` (secret ``access_token``, setting ``token_expires_at``) so the next
   sync step reuses it instead of authenticating again.
 - ``limit`` is at most 100 (since 2025-01-31, whatever the older spec says).
+- The list ends when offset + records reach ``metadata.total_elements`` (R31); a shorter page
+  while the total says more, or an answer at another offset, makes the snapshot incomplete.
 - Attributes are ``{label, value, type, universal_id}`` objects; relations (supervisor, office,
   department, team, subcompany) nest ``{type, attributes}`` inside ``value``.
 - Webhooks carry no HMAC: the token set when the webhook was created comes back verbatim in
@@ -21,6 +23,7 @@ from shared.providers.base import (
     Credentials,
     Directory,
     EmployeePage,
+    IncompleteListing,
     ProviderAuthError,
     ProviderResponseError,
     Secret,
@@ -31,6 +34,8 @@ from shared.providers.base import (
 )
 from shared.providers.common import (
     Connector,
+    ListPage,
+    answered_as_asked,
     as_list,
     as_object,
     build_employee,
@@ -41,7 +46,9 @@ from shared.providers.common import (
     dig,
     directory_from,
     encode_cursor,
+    page_size_used,
     record_id,
+    reported_int,
     text,
     unique,
 )
@@ -159,28 +166,37 @@ class Personio(Connector):
     # -- snapshot -----------------------------------------------------------------------------
 
     def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
-        offset = cursor_int(decode_cursor(self.name, cursor), "offset", 0, self.name)
+        state = decode_cursor(self.name, cursor)
+        offset = cursor_int(state, "offset", 0, self.name)
+        number = cursor_int(state, "n", 0, self.name) + 1
         body, refreshed = self._get(
             credentials, "/v1/company/employees", params={"limit": self.page_size, "offset": offset}
         )
         body = as_object(body, "the employees response", self.name)
         if body.get("success") is False:
             raise ProviderResponseError("personio: the employees request did not succeed")
+        answered_as_asked(self.name, "offset", offset, body.get("offset"))
         records = as_list(body.get("data"), "employees", self.name)
         employees = [self._employee(as_object(r, "an employee", self.name)) for r in records]
-        total = dig(body, "metadata", "total_elements")
+        # R31: the end is offset + records reaching the total Personio reports, nothing else.
+        total = reported_int(dig(body, "metadata", "total_elements"))
+        if total is None:
+            raise IncompleteListing(
+                "personio: the page reports no metadata.total_elements: its end cannot be told"
+            )
         seen = offset + len(records)
-        # Personio clamps a larger limit and says which it used: a full page is a page of that size.
-        used = body.get("limit")
-        page_size = (
-            used if isinstance(used, int) and not isinstance(used, bool) and used > 0 else self.page_size
+        page = ListPage(
+            number=number,
+            # Personio clamps a larger limit and says which it used: a full page is that size.
+            asked=page_size_used(self.page_size, body.get("limit")),
+            got=len(records),
+            more=seen < total,
+            seen=seen,
+            total=total,
         )
-        more = bool(records) and len(records) >= min(page_size, self.page_size)
-        if isinstance(total, int) and not isinstance(total, bool):
-            more = more and seen < total
-        return EmployeePage(
-            employees, encode_cursor(self.name, {"offset": seen}) if more else None, refreshed
-        )
+        if self.end_of_list(page, "employees"):
+            return EmployeePage(employees, None, refreshed)
+        return EmployeePage(employees, encode_cursor(self.name, {"offset": seen, "n": number}), refreshed)
 
     def get_employees(self, credentials: Credentials, ids: Sequence[str]) -> EmployeePage:
         employees: list[Employee] = []

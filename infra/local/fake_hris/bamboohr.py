@@ -313,11 +313,13 @@ class BambooHR(Vendor):
         faults = self.page_faults(page_number)
         chunk = matching[start:end]
         allowed = [f for f in extra if f in OPTIONAL_FIELDS]
-        data = [self._list_item(person, allowed) for person in chunk]
+        data = [self._list_item(person, allowed) for person in faults.shorten(chunk)]
         more = end < len(matching)
         next_cursor = self._cursor(chunk[-1].id) if more and chunk else None
         if next_cursor and faults.bad_cursor:
             next_cursor = base64.b64encode(b"not-a-cursor").decode()
+        if next_cursor and faults.repeat and after_text:
+            next_cursor = after_text
         self_href = f"{self.server.base_url}{request.path}?{urllib.parse.urlencode({'page[limit]': limit})}"
         links: dict[str, Any] = {"self": {"href": self_href}}
         if next_cursor:
@@ -596,9 +598,11 @@ class BambooHR(Vendor):
                 self.error(422, "InvalidFilter", "Only status filters are supported by this fake")
             )
         people = self._dataset_people(statuses)
-        self.page_faults(page)
+        faults = self.page_faults(page)
         total_pages = max(1, -(-len(people) // size))
-        chunk = people[(page - 1) * size : page * size]
+        if faults.repeat:
+            page = 1  # a server that ignores the page asked for
+        chunk = faults.shorten(people[(page - 1) * size : page * size])
         fields = [str(f) for f in body["fields"]]
         rows = []
         for person in chunk:

@@ -178,11 +178,13 @@ class EmploymentHero(Vendor):
         self._auth(request)
         self._organisation(request)
         index, per_page = self._paging(request)
-        self.page_faults(index)
+        faults = self.page_faults(index)
+        if faults.repeat:
+            index = 1  # a server that ignores the page asked for
         people = self.company.people()
         start = (index - 1) * per_page
         page = self._page([], index, per_page)
-        page["data"]["items"] = [self._record(p) for p in people[start : start + per_page]]
+        page["data"]["items"] = [self._record(p) for p in faults.shorten(people[start : start + per_page])]
         page["data"]["total_items"] = len(people)
         page["data"]["total_pages"] = max(1, -(-len(people) // per_page))
         return Response.json(page)

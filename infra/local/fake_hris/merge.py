@@ -231,10 +231,12 @@ class Merge(Vendor):
         next_cursor = self._cursor(offset + size) if more else None
         if next_cursor and faults.bad_cursor:
             next_cursor = "bm90LWEtY3Vyc29y"
+        if next_cursor and faults.repeat and request.arg("cursor"):
+            next_cursor = request.arg("cursor")
         return {
             "next": next_cursor,
             "previous": self._cursor(max(0, offset - size)) if offset else None,
-            "results": items[offset : offset + size],
+            "results": faults.shorten(items[offset : offset + size]),
         }
 
     def _lister(self, name: str, source: Callable[[], list[dict[str, Any]]]) -> Callable[[Request], Response]:

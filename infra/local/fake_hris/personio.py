@@ -241,7 +241,9 @@ class Personio(Vendor):
             faults = self.page_faults(offset // limit + 1)
             if faults.bad_cursor:
                 raise self.bad_request("offset is out of range")
-            chunk = people[offset : offset + limit]
+            if faults.repeat:
+                offset = 0  # a server that ignores the offset asked for
+            chunk = faults.shorten(people[offset : offset + limit])
         data = [self._project(self._record(p), attributes) for p in chunk]
         total = len(chunk) if updated_since else len(people)
         return Response.json(

@@ -169,7 +169,8 @@ class RateLimiter:
             return None
 
 
-FaultKind = Literal["error", "slow", "bad_cursor"]
+FaultKind = Literal["error", "slow", "bad_cursor", "short_page", "repeat_cursor"]
+FAULT_KINDS: tuple[str, ...] = ("error", "slow", "bad_cursor", "short_page", "repeat_cursor")
 
 
 @dataclass
@@ -177,8 +178,13 @@ class Fault:
     """Something going wrong on list pages: ``page`` is 1-based, ``None`` means every page.
 
     ``error`` answers ``status`` (the vendor's error body); ``slow`` waits ``delay`` seconds first;
-    ``bad_cursor`` hands out a next cursor the server will then reject. ``times`` is how many
-    requests it hits (``None``: until cleared).
+    ``bad_cursor`` hands out a next cursor the server will then reject. The paging faults of R31
+    answer 200 OK and lie about the list: ``short_page`` leaves the page's last ``missing``
+    records out while its totals and next cursor still say the page was full; ``repeat_cursor``
+    hands out as next cursor the one the page was asked with (cursor vendors: BambooHR OAuth,
+    Merge), or answers the first page again whatever page was asked for (page and offset
+    vendors: BambooHR datasets, Personio, Employment Hero). HiBob has no paging: it ignores both.
+    ``times`` is how many requests it hits (``None``: until cleared).
     """
 
     kind: FaultKind = "error"
@@ -186,13 +192,16 @@ class Fault:
     status: int = 503
     delay: float = 0.0
     times: int | None = 1
+    missing: int = 5
     hits: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("error", "slow", "bad_cursor"):
-            raise ValueError(f"fault kind {self.kind!r} is not error, slow or bad_cursor")
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
         if not 400 <= int(self.status) <= 599 or self.delay < 0 or (self.page is not None and self.page < 1):
             raise ValueError("a fault needs a 4xx/5xx status, a delay >= 0 and a page >= 1")
+        if self.missing < 1:
+            raise ValueError("a short page leaves out at least 1 record (missing >= 1)")
 
     def matches(self, page: int) -> bool:
         return (self.page is None or self.page == page) and (self.times is None or self.hits < self.times)
@@ -203,6 +212,13 @@ class PageFaults:
     delay: float = 0.0
     status: int | None = None
     bad_cursor: bool = False
+    # R31 lies: records left out of a page that still claims to be full; a cursor handed out again.
+    missing: int = 0
+    repeat: bool = False
+
+    def shorten(self, records: list[_T]) -> list[_T]:
+        """The page as a ``short_page`` fault serves it: its last ``missing`` records left out."""
+        return records[: max(0, len(records) - self.missing)] if self.missing else records
 
 
 class Faults:
@@ -234,6 +250,10 @@ class Faults:
                     result.delay += fault.delay
                 elif fault.kind == "bad_cursor":
                     result.bad_cursor = True
+                elif fault.kind == "short_page":
+                    result.missing = max(result.missing, fault.missing)
+                elif fault.kind == "repeat_cursor":
+                    result.repeat = True
                 elif result.status is None:
                     result.status = fault.status
         return result

@@ -424,6 +424,53 @@ def test_bad_cursor_fault_makes_the_next_page_fail_with_the_vendor_error(serve: 
     assert broken.json()["error"]["code"] == "BadPage"
 
 
+def test_r31_short_page_fault_leaves_records_out_while_the_totals_still_say_more(serve: Any) -> None:
+    server = serve("personio")
+    admin = httpx.Client(base_url=f"{server.base_url}/_admin")
+    made = admin.post("/faults", json={"kind": "short_page", "page": 1, "missing": 3})
+    assert made.status_code == 201 and made.json()["missing"] == 3
+    with httpx.Client(base_url=server.base_url) as client:
+        token = client.post("/v1/auth", json=server.credentials).json()["data"]["token"]
+        page = client.get(
+            "/v1/company/employees",
+            params={"limit": 10, "offset": 0},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+    assert len(page["data"]) == 7
+    assert page["metadata"]["total_elements"] == len(server.company.people()) > 10
+    assert page["limit"] == 10
+
+
+def test_r31_repeat_cursor_fault_hands_out_the_cursor_it_was_asked_with(serve: Any) -> None:
+    server = serve("merge")
+    server.add_fault(Fault(kind="repeat_cursor", page=2))
+    creds = server.credentials
+    headers = {"Authorization": f"Bearer {creds['api_key']}", "X-Account-Token": creds["account_token"]}
+    url = f"{server.base_url}/api/hris/v1/employees"
+    first = httpx.get(url, params={"page_size": 5}, headers=headers).json()
+    second = httpx.get(url, params={"page_size": 5, "cursor": first["next"]}, headers=headers).json()
+    assert second["next"] == first["next"]
+    assert len(second["results"]) == 5
+
+
+def test_r31_repeat_cursor_fault_answers_the_first_page_to_a_paged_vendor(serve: Any) -> None:
+    server = serve("employment_hero")
+    server.add_fault(Fault(kind="repeat_cursor", page=2))
+    creds = server.credentials
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {creds['access_token']}"}
+    ) as c:
+        org = c.get("/api/v1/organisations").json()["data"]["items"][0]["id"]
+        pages = [
+            c.get(
+                f"/api/v1/organisations/{org}/employees", params={"page_index": i, "items_per_page": 5}
+            ).json()
+            for i in (1, 2)
+        ]
+    assert pages[1]["data"]["page_index"] == 1
+    assert pages[1]["data"]["items"] == pages[0]["data"]["items"]
+
+
 def test_faults_and_rate_limits_are_set_through_the_admin_endpoint(serve: Any) -> None:
     server = serve("merge")
     admin = httpx.Client(base_url=f"{server.base_url}/_admin")

@@ -9,7 +9,7 @@ import pytest
 from infra.local.company import generate_company
 from infra.local.fake_hris.company import FakeCompany, InvalidChange, UnknownEmployee
 from infra.local.fake_hris.oauth import OAuthError, OAuthServer, basic, bearer, s256
-from infra.local.fake_hris.server import Fault, RateLimit, RateLimiter
+from infra.local.fake_hris.server import Fault, Faults, RateLimit, RateLimiter
 from shared.domain.models import Employee, EmployeeStatus
 
 TODAY = date(2026, 1, 15)
@@ -160,6 +160,19 @@ def test_faults_are_validated() -> None:
         Fault(kind="boom")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="status"):
         Fault(status=200)
+    with pytest.raises(ValueError, match="missing"):
+        Fault(kind="short_page", missing=0)
     fault = Fault(page=2, times=1)
     assert fault.matches(2)
     assert not fault.matches(1)
+
+
+def test_r31_paging_faults_shorten_the_page_and_repeat_the_cursor() -> None:
+    faults = Faults()
+    faults.add(Fault(kind="short_page", page=1, missing=2))
+    faults.add(Fault(kind="repeat_cursor", page=2))
+    first, second = faults.on_page(1), faults.on_page(2)
+    assert first.shorten([1, 2, 3, 4, 5]) == [1, 2, 3]
+    assert not first.repeat
+    assert second.repeat and second.shorten([1, 2]) == [1, 2]
+    assert first.shorten([1]) == []

@@ -51,8 +51,8 @@ def oauth(expires_in: timedelta = timedelta(hours=1)) -> Credentials:
     )
 
 
-def connector(clock: FakeTime | None = None) -> BambooHR:
-    return BambooHR(runtime=(clock or FakeTime()).runtime(), policy=FAST_POLICY)
+def connector(clock: FakeTime | None = None, page_size: int | None = None) -> BambooHR:
+    return BambooHR(runtime=(clock or FakeTime()).runtime(), policy=FAST_POLICY, page_size=page_size)
 
 
 def row(employee_id: int, **fields: Any) -> dict[str, Any]:
@@ -127,7 +127,8 @@ def test_the_dataset_without_meta_follows_links_next() -> None:
             json_response({"data": [row(2)], "links": {"next": None}}),
         ]
     )
-    assert [e.hris_id for p in all_pages(connector(), API_KEY) for e in p.employees] == ["1", "2"]
+    pages = all_pages(connector(page_size=1), API_KEY)
+    assert [e.hris_id for p in pages for e in p.employees] == ["1", "2"]
 
 
 @respx.mock
@@ -295,17 +296,21 @@ def api_record(employee_id: int, status: str = "Active", **fields: Any) -> dict[
 
 
 def employees_api(active: list[list[dict[str, Any]]], inactive: list[list[dict[str, Any]]]) -> Any:
+    """Each status's pages as given; the vendor's page limit is the first page's size, and its
+    total the records of every page (BambooHR echoes both in ``meta``)."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         query = parse_qs(urlsplit(str(request.url)).query)
         pages = active if query["filter[status]"] == ["active"] else inactive
         index = int(query.get("page[after]", ["0"])[0])
         next_cursor = str(index + 1) if index + 1 < len(pages) else None
+        limit = max(1, len(pages[0]))
+        meta = {
+            "total": sum(len(p) for p in pages),
+            "page": {"limit": limit, "nextCursor": next_cursor, "prevCursor": None},
+        }
         return json_response(
-            {
-                "data": pages[index],
-                "meta": {"total": 0, "page": {"limit": 1000, "nextCursor": next_cursor, "prevCursor": None}},
-                "_links": {"self": {"href": str(request.url)}},
-            }
+            {"data": pages[index], "meta": meta, "_links": {"self": {"href": str(request.url)}}}
         )
 
     return answer

@@ -19,15 +19,15 @@ from shared.providers.base import (
     Secret,
     Tier,
 )
-from shared.providers.merge import Merge
+from shared.providers.merge import PAGE_SIZE, Merge
 from tests.unit.providers.provider_helpers import FAST_POLICY, FakeTime, json_response
 
 API = "https://api.merge.dev/api/hris/v1"
 CREDENTIALS = Credentials(secrets={"api_key": Secret("merge-key"), "account_token": Secret("acct-tok")})
 
 
-def connector(clock: FakeTime | None = None) -> Merge:
-    return Merge(runtime=(clock or FakeTime()).runtime(), policy=FAST_POLICY)
+def connector(clock: FakeTime | None = None, page_size: int | None = None) -> Merge:
+    return Merge(runtime=(clock or FakeTime()).runtime(), policy=FAST_POLICY, page_size=page_size)
 
 
 def person(employee_id: str, status: str | None = "ACTIVE", **fields: Any) -> dict[str, Any]:
@@ -63,9 +63,9 @@ def test_declares_tier_and_capabilities() -> None:
 @respx.mock
 def test_r09_pages_by_cursor_to_the_end_with_deleted_data_included() -> None:
     route = respx.get(f"{API}/employees").mock(
-        side_effect=cursor_pages([[person("1"), person("2")], [person("3")], [person("4", "INACTIVE")]])
+        side_effect=cursor_pages([[person("1"), person("2")], [person("3"), person("4", "INACTIVE")], []])
     )
-    provider = connector()
+    provider = connector(page_size=2)
 
     ids, cursor = [], None
     while True:
@@ -81,7 +81,7 @@ def test_r09_pages_by_cursor_to_the_end_with_deleted_data_included() -> None:
     assert first.headers["x-account-token"] == "acct-tok"
     query = parse_qs(urlsplit(str(first.url)).query)
     assert query["include_deleted_data"] == ["true"]
-    assert query["page_size"] == ["100"]
+    assert query["page_size"] == ["2"]
     assert "employments" in query["expand"][0]
     assert [parse_qs(urlsplit(str(c.request.url)).query).get("cursor") for c in route.calls] == [
         None,
@@ -177,7 +177,12 @@ def test_ids_instead_of_expanded_objects_are_resolved_once_through_the_list_endp
                         "employee": "e1",
                         "job_title": "Rep",
                         "effective_date": "2020-01-01T00:00:00Z",
-                    }
+                    },
+                    # A full page (every page but the last is, R31): other people's employments.
+                    *(
+                        {"id": f"x{i}", "employee": f"x{i}", "job_title": "Other"}
+                        for i in range(PAGE_SIZE - 1)
+                    ),
                 ],
                 [
                     {

@@ -69,6 +69,14 @@ def paged(total: int) -> Any:
     return answer
 
 
+def one_page(records: list[dict[str, Any]]) -> httpx.Response:
+    """Everyone on one page, as the spec shapes it (the metadata says where the list ends)."""
+    meta = {"total_elements": len(records), "current_page": 0, "total_pages": 1}
+    return json_response(
+        {"success": True, "metadata": meta, "offset": 0, "limit": PAGE_LIMIT, "data": records}
+    )
+
+
 def test_declares_tier_and_capabilities() -> None:
     assert Personio.tier is Tier.FULL
     assert "company" in CAPABILITIES and "birthday" in CAPABILITIES
@@ -169,7 +177,7 @@ def test_every_field_is_mapped_from_attribute_objects() -> None:
         employment_type=attr("Employment type", "internal"),
     )
     respx.post(AUTH_URL).mock(return_value=auth_ok())
-    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": [record]}))
+    respx.get(EMPLOYEES_URL).mock(return_value=one_page([record]))
 
     (employee,) = connector().list_employees(CREDENTIALS, None).employees
 
@@ -203,7 +211,7 @@ def test_statuses_are_mapped_and_unknown_values_reported() -> None:
         person(5, "paused"),
     ]
     respx.post(AUTH_URL).mock(return_value=auth_ok())
-    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": records}))
+    respx.get(EMPLOYEES_URL).mock(return_value=one_page(records))
 
     employees = {e.hris_id: e for e in connector().list_employees(CREDENTIALS, None).employees}
 
@@ -258,7 +266,7 @@ def test_directory_from_the_employees() -> None:
         person(2, team=attr("Team", relation("Team", 3, "Blue"))),
     ]
     respx.post(AUTH_URL).mock(return_value=auth_ok())
-    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": records}))
+    respx.get(EMPLOYEES_URL).mock(return_value=one_page(records))
 
     directory = connector().directory(CREDENTIALS)
 
@@ -276,7 +284,7 @@ def test_raw_keeps_the_attributes_read_never_salaries_or_bank_details() -> None:
         dynamic_99=attr("Birthday", "1988-03-04", "date", "date_of_birth"),
     )
     respx.post(AUTH_URL).mock(return_value=auth_ok())
-    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": [record]}))
+    respx.get(EMPLOYEES_URL).mock(return_value=one_page([record]))
 
     (employee,) = connector().list_employees(CREDENTIALS, None).employees
 
