@@ -285,6 +285,7 @@ def build_employee(
             **fields,
             "status": status or mapped.status,
             "raw_status": mapped.raw,
+            "status_unknown": not mapped.known,
             "warnings": tuple(all_warnings),
             "raw": raw,
         }
