@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from adapters_support import table_for
 
+from shared.adapters import keys
 from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.members import DynamoMemberStore
@@ -136,6 +137,14 @@ def test_r25_a_full_sync_stores_ids_emails_and_names_with_any_characters_faithfu
         for name, value in fields.items():
             assert getattr(member.profile, name) == value
         assert world.members.find_by_email("tenant-a", fields["email"].upper()) == member
+    # The guards' keys hold the values themselves (escaped, readable back).
+    items = ddb.client.scan(TableName=ddb.table_name)["Items"]
+    guards = {i["entity"]["S"]: set() for i in items if "entity" in i}
+    for item in items:
+        if item.get("entity", {}).get("S") in ("link", "email"):
+            guards[item["entity"]["S"]].add(keys.split(item["pk"]["S"])[-1])
+    assert guards["link"] == {"plain", *_ODD_PEOPLE}
+    assert guards["email"] == {"plain@acme.test", *(f["email"].lower() for f in _ODD_PEOPLE.values())}
     # Nothing was stored differently from what was read: the next sync changes nothing (R24).
     again = world.sync_now("tenant-a", c)
     assert again.status is RunStatus.COMPLETED
