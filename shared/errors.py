@@ -188,6 +188,23 @@ class InvalidInput(HrisSyncError):
         self.field = field
 
 
+class KeyTooLong(InvalidInput):
+    """A value too long to be part of a DynamoDB key (2,048 bytes for a partition key, 1,024 for a
+    sort key): no item can have it, so a read finds nothing and a write is refused (R25)."""
+
+    code = "value_too_long"
+
+    def __init__(self, field: str, *, size: int, limit: int) -> None:
+        super().__init__(
+            f"{field} is too long to be stored: its key would be {size:,} bytes (at most {limit:,})",
+            field=field,
+            size=size,
+            limit=limit,
+        )
+        self.size = size
+        self.limit = limit
+
+
 # --- infrastructure --------------------------------------------------------------------------
 
 

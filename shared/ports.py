@@ -129,6 +129,9 @@ class WriteOutcome(StrEnum):
     EMAIL_TAKEN = "email_taken"  # another member of the tenant has this email
     ALREADY_EXISTS = "already_exists"  # a create for a member id that exists (another action)
     NOT_FOUND = "not_found"  # an update of a member that no longer exists
+    # A value the store cannot key (an HR id or email too long for a DynamoDB key, R25): refused
+    # before any request; writing it again can never succeed.
+    UNSTORABLE = "unstorable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,8 @@ class WriteResult:
     outcome: WriteOutcome
     # For EMAIL_TAKEN: the member holding the email, when known.
     conflicting_member_id: str | None = None
+    # For UNSTORABLE: the value that cannot be stored (``hris_id``, ``email`` ...).
+    field: str | None = None
 
     @property
     def ok(self) -> bool:

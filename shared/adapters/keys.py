@@ -1,25 +1,83 @@
 """Key builders for the single table: the only place that spells a key (docs/table.md).
 
-Every partition key starts with ``T#<tenant>``. Identifiers are checked before they become part of
-a key: one containing the separator ``#`` (or empty) could forge another item's key, so it is
-refused with ``InvalidKeyPart``.
+Every partition key starts with ``T#<tenant>``. ``#`` separates the parts of a key, so every value
+that becomes a part is escaped first (``escape``): ``%`` becomes ``%25`` and ``#`` becomes ``%23``
+(and a lone surrogate, which UTF-8 cannot carry, ``%uXXXX``); every other character stays as it is.
+So no value can forge a separator or another item's key, ``begins_with`` on ``<part>#`` matches
+exactly that part, keys stay readable (an ordinary id or email is its own key part), and
+``unescape`` gives the value back. Any text can be keyed (R25: ``#``, ``/``, quotes, any Unicode).
+
+DynamoDB limits a partition key to 2,048 bytes and a sort key to 1,024 (UTF-8, in the table and in
+every index). A key that would be longer raises ``KeyTooLong`` (bad input) naming the part that made it long:
+a lookup by an HR value finds nobody (no such item can exist), a member write reports it
+unstorable, and the sync skips that record with a reason.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+
+from shared.errors import InvalidInput, KeyTooLong
 
 SEP = "#"
+ESCAPE = "%"
+PARTITION_KEY_MAX_BYTES = 2048
+SORT_KEY_MAX_BYTES = 1024
+
+# What ``escape`` replaces: the escape character, the separator, and lone surrogates.
+_SPECIAL = re.compile("[%#\ud800-\udfff]")
+_ESCAPED = re.compile("%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
 
 
-class InvalidKeyPart(ValueError):
-    """An identifier that cannot be part of a key (empty, or contains the separator)."""
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return f"%u{code:04X}" if code > 0xFF else f"%{code:02X}"
+
+
+def escape(value: str) -> str:
+    """``value`` as one key part: no separator in it, the same value back from ``unescape``."""
+    if ESCAPE not in value and SEP not in value and value.isascii():
+        return value  # the common case, without a regex
+    return _SPECIAL.sub(_escape_one, value)
+
+
+def unescape(part: str) -> str:
+    """The value ``escape`` was given."""
+    if ESCAPE not in part:
+        return part
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), part)
+
+
+def split(key: str) -> list[str]:
+    """A key's parts, unescaped (the inverse of the builders below, for tests and people)."""
+    return [unescape(p) for p in key.split(SEP)]
 
 
 def part(value: str, what: str) -> str:
-    if not value or SEP in value or len(value) > 512:
-        raise InvalidKeyPart(f"{what} must be 1-512 characters without {SEP!r}")
-    return value
+    """An identifier as a key part: escaped; an empty one names nothing."""
+    if not value:
+        raise InvalidInput(f"{what} must not be empty", field=what)
+    return escape(value)
+
+
+def _fit(key: str, limit: int, what: str) -> str:
+    size = len(key.encode())  # escaped: no lone surrogate is left in a key
+    if size > limit:
+        raise KeyTooLong(what, size=size, limit=limit)
+    return key
+
+
+def _pk(key: str, what: str) -> str:
+    """A partition key, at most 2,048 bytes; ``what`` names the part that can make it longer (the
+    tenant and connection ids in a key are ours, and short)."""
+    return _fit(key, PARTITION_KEY_MAX_BYTES, what)
+
+
+def _sk(key: str, what: str) -> str:
+    """A sort key, at most 1,024 bytes."""
+    return _fit(key, SORT_KEY_MAX_BYTES, what)
 
 
 def tenant_prefix(tenant_id: str) -> str:
@@ -29,18 +87,18 @@ def tenant_prefix(tenant_id: str) -> str:
 # --- connections -------------------------------------------------------------------------------
 def tenant_pk(tenant_id: str) -> str:
     """The partition holding a tenant's connections and their lock leases."""
-    return tenant_prefix(tenant_id)
+    return _pk(tenant_prefix(tenant_id), "tenant_id")
 
 
 def connection_sk(connection_id: str) -> str:
-    return f"CONN#{part(connection_id, 'connection_id')}"
+    return _sk(f"{CONNECTION_SK_PREFIX}{part(connection_id, 'connection_id')}", "connection_id")
 
 
 CONNECTION_SK_PREFIX = "CONN#"
 
 
 def lock_sk(connection_id: str) -> str:
-    return f"LOCK#{part(connection_id, 'connection_id')}"
+    return _sk(f"LOCK#{part(connection_id, 'connection_id')}", "connection_id")
 
 
 CONNECTION_COUNTER_SK = "COUNTER#CONNECTIONS"
@@ -48,7 +106,7 @@ CONNECTION_COUNTER_SK = "COUNTER#CONNECTIONS"
 
 def route_pk(connection_id: str) -> str:
     """connection id -> tenant (the webhook path names only the connection)."""
-    return f"ROUTE#C#{part(connection_id, 'connection_id')}"
+    return _pk(f"ROUTE#C#{part(connection_id, 'connection_id')}", "connection_id")
 
 
 ROUTE_SK = "ROUTE"
@@ -56,15 +114,21 @@ ROUTE_SK = "ROUTE"
 
 # --- members -----------------------------------------------------------------------------------
 def member_pk(tenant_id: str, member_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#M#{part(member_id, 'member_id')}"
+    return _pk(f"{tenant_prefix(tenant_id)}#M#{part(member_id, 'member_id')}", "member_id")
 
 
 MEMBER_SK = "MEMBER"
 
 
-def email_pk(tenant_id: str, email_key: str) -> str:
+def member_sort(member_id: str) -> str:
+    """A member in the status and flag indexes, ordered by id."""
+    return _sk(part(member_id, "member_id"), "member_id")
+
+
+def email_pk(tenant_id: str, email: str) -> str:
     """The email guard: one item per (tenant, lower-cased email)."""
-    return f"{tenant_prefix(tenant_id)}#E#{part(email_key.strip().lower(), 'email')}"
+    normalised = email.strip().lower()  # compared case-insensitively (R05)
+    return _pk(f"{tenant_prefix(tenant_id)}#E#{part(normalised, 'email')}", "email")
 
 
 EMAIL_SK = "EMAIL"
@@ -72,79 +136,89 @@ EMAIL_SK = "EMAIL"
 
 def link_pk(tenant_id: str, connection_id: str, hris_id: str) -> str:
     """The link guard: one item per (tenant, connection, HR id) -> member id."""
-    return f"{tenant_prefix(tenant_id)}#L#{part(connection_id, 'connection_id')}#{part(hris_id, 'hris_id')}"
+    return _pk(
+        f"{tenant_prefix(tenant_id)}#L#{part(connection_id, 'connection_id')}#{part(hris_id, 'hris_id')}",
+        "hris_id",
+    )
 
 
 LINK_SK = "LINK"
 
 
 def member_status_gsi(tenant_id: str, status: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#MS#{status}"
+    return _pk(f"{tenant_prefix(tenant_id)}#MS#{part(status, 'status')}", "tenant_id")
 
 
 def member_source_gsi(tenant_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#MEMBERS"
+    return _pk(f"{tenant_prefix(tenant_id)}#MEMBERS", "tenant_id")
+
+
+def member_source_prefix(source: str) -> str:
+    """``begins_with`` on the source index's sort key: the members of one source."""
+    return f"{part(source, 'source')}{SEP}"
 
 
 def member_source_sort(source: str, member_id: str) -> str:
-    return f"{source}#{member_id}"
+    return _sk(f"{member_source_prefix(source)}{part(member_id, 'member_id')}", "member_id")
 
 
 def member_flag_gsi(tenant_id: str, flag: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#MF#{flag}"
+    return _pk(f"{tenant_prefix(tenant_id)}#MF#{part(flag, 'flag')}", "tenant_id")
 
 
 # --- audit -------------------------------------------------------------------------------------
 def audit_pk(tenant_id: str, entry_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#AUDIT#{part(entry_id, 'entry_id')}"
+    return _pk(f"{tenant_prefix(tenant_id)}#AUDIT#{part(entry_id, 'entry_id')}", "entry_id")
 
 
 AUDIT_SK = "AUDIT"
 
 
 def member_audit_gsi(tenant_id: str, member_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#M#{part(member_id, 'member_id')}#AUDIT"
+    return _pk(f"{tenant_prefix(tenant_id)}#M#{part(member_id, 'member_id')}#AUDIT", "member_id")
 
 
 def tenant_audit_gsi(tenant_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#AUDIT"
+    return _pk(f"{tenant_prefix(tenant_id)}#AUDIT", "tenant_id")
 
 
 def time_sort(at_iso: str, item_id: str) -> str:
     """Sort keys that order by time, ties broken by id."""
-    return f"{at_iso}#{item_id}"
+    return _sk(f"{part(at_iso, 'at')}#{part(item_id, 'id')}", "id")
 
 
 # --- tasks -------------------------------------------------------------------------------------
 def task_pk(tenant_id: str, task_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#TASK#{part(task_id, 'task_id')}"
+    return _pk(f"{tenant_prefix(tenant_id)}#TASK#{part(task_id, 'task_id')}", "task_id")
 
 
 TASK_SK = "TASK"
 
 
 def task_type_status_gsi(tenant_id: str, task_type: str, status: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#TASKS#{task_type}#{status}"
+    return _pk(
+        f"{tenant_prefix(tenant_id)}#TASKS#{part(task_type, 'type')}#{part(status, 'status')}", "tenant_id"
+    )
 
 
 def task_status_gsi(tenant_id: str, status: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#TASKS#S#{status}"
+    return _pk(f"{tenant_prefix(tenant_id)}#TASKS#S#{part(status, 'status')}", "tenant_id")
 
 
 def tasks_gsi(tenant_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#TASKS"
+    return _pk(f"{tenant_prefix(tenant_id)}#TASKS", "tenant_id")
 
 
 # --- runs --------------------------------------------------------------------------------------
 def run_pk(tenant_id: str, run_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#R#{part(run_id, 'run_id')}"
+    return _pk(f"{tenant_prefix(tenant_id)}#R#{part(run_id, 'run_id')}", "run_id")
 
 
 RUN_SK = "RUN"
 
 
 def connection_runs_gsi(tenant_id: str, connection_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#C#{part(connection_id, 'connection_id')}#RUNS"
+    return _pk(f"{tenant_prefix(tenant_id)}#C#{part(connection_id, 'connection_id')}#RUNS", "connection_id")
 
 
 # --- webhooks that wait (R29) or are held (R30) -------------------------------------------------

@@ -38,7 +38,7 @@ from shared.adapters.dynamo import (
 )
 from shared.adapters.table_schema import GSI_FLAG, GSI_SOURCE, GSI_STATUS
 from shared.domain.models import Member
-from shared.errors import CorruptItem, InvalidInput, MemberNotFound
+from shared.errors import CorruptItem, InvalidInput, KeyTooLong, MemberNotFound
 from shared.ports import (
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
@@ -60,7 +60,7 @@ def member_item(member: Member, action_key: str | None = None) -> Item:
         "sk": keys.MEMBER_SK,
         "entity": ENTITY,
         "gsi1pk": keys.member_status_gsi(t, member.status.value),
-        "gsi1sk": m,
+        "gsi1sk": keys.member_sort(m),
         "gsi2pk": keys.member_source_gsi(t),
         "gsi2sk": keys.member_source_sort(member.source.value, m),
         **doc_attributes(member, "tenant_id", "member_id", "status", "source", "version"),
@@ -68,7 +68,7 @@ def member_item(member: Member, action_key: str | None = None) -> Item:
     if member.flags:
         # One flag exists today (MemberFlag); the sparse index holds the member under it.
         plain["gsi3pk"] = keys.member_flag_gsi(t, sorted(f.value for f in member.flags)[0])
-        plain["gsi3sk"] = m
+        plain["gsi3sk"] = keys.member_sort(m)
     if action_key is not None:
         plain["last_action"] = action_key
     return serialize(plain)
@@ -113,18 +113,29 @@ class DynamoMemberStore:
         return member_from_item(item)
 
     def get_many(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, Member]:
-        wanted = [key(keys.member_pk(tenant_id, m), keys.MEMBER_SK) for m in dict.fromkeys(member_ids)]
+        wanted = []
+        for m in dict.fromkeys(member_ids):
+            try:
+                wanted.append(key(keys.member_pk(tenant_id, m), keys.MEMBER_SK))
+            except KeyTooLong:
+                continue  # no member has that key
         members = (member_from_item(item) for item in self._table.batch_get(wanted))
         return {m.member_id: m for m in members}
 
     def find_by_email(self, tenant_id: str, email: str) -> Member | None:
-        email_key = email.strip().lower()
-        if not email_key:
+        if not email.strip():
             return None
-        return self._follow_guard(tenant_id, key(keys.email_pk(tenant_id, email_key), keys.EMAIL_SK))
+        try:
+            guard = key(keys.email_pk(tenant_id, email), keys.EMAIL_SK)
+        except KeyTooLong:
+            return None  # an email too long for a key is held by no member
+        return self._follow_guard(tenant_id, guard)
 
     def find_by_link(self, tenant_id: str, connection_id: str, hris_id: str) -> Member | None:
-        guard = key(keys.link_pk(tenant_id, connection_id, hris_id), keys.LINK_SK)
+        try:
+            guard = key(keys.link_pk(tenant_id, connection_id, hris_id), keys.LINK_SK)
+        except KeyTooLong:
+            return None  # an HR id too long for a key is linked to no member
         return self._follow_guard(tenant_id, guard)
 
     def _follow_guard(self, tenant_id: str, guard_key: Item) -> Member | None:
@@ -171,7 +182,7 @@ class DynamoMemberStore:
             index, attr, sort_attr = GSI_SOURCE, "gsi2pk", "gsi2sk"
             partition = keys.member_source_gsi(tenant_id)
             if query.source is not None:
-                sort_prefix = f"{query.source.value}#"
+                sort_prefix = keys.member_source_prefix(query.source.value)
         if "#st = :st" in filters and query.status is not None:
             names["#st"], values[":st"] = "status", s(query.status.value)
         if "#src = :src" in filters and query.source is not None:
@@ -201,8 +212,13 @@ class DynamoMemberStore:
 
     # --- writes ---------------------------------------------------------------------------------
     def write(self, tenant_id: str, writes: Sequence[MemberWrite]) -> list[WriteResult]:
-        groups = [self._group(tenant_id, i, w) for i, w in enumerate(self._check(tenant_id, writes))]
+        groups: list[_Group] = []
         results: dict[int, WriteResult] = {}
+        for i, w in enumerate(self._check(tenant_id, writes)):
+            try:
+                groups.append(self._group(tenant_id, i, w))
+            except KeyTooLong as error:  # R25: refused on its own; the other writes go on
+                results[i] = WriteResult(w.member.member_id, WriteOutcome.UNSTORABLE, field=error.field)
         pending = groups
         while pending:
             batch, pending = _pack(pending)
@@ -231,7 +247,7 @@ class DynamoMemberStore:
                     g.attempts = self._table.backoff(g.attempts, "TransactWriteItems")
                 retry.append(g)
             pending = retry + pending
-        return [results[i] for i in range(len(groups))]
+        return [results[i] for i in range(len(writes))]
 
     @staticmethod
     def _check(tenant_id: str, writes: Sequence[MemberWrite]) -> Sequence[MemberWrite]:

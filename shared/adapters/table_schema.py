@@ -8,7 +8,8 @@ Key design (docs/table.md has the full table of entity -> keys): every partition
 ``T#<tenant>``, so no key, query or index can reach another tenant's items (and an IAM policy can
 pin a caller to ``dynamodb:LeadingKeys`` ``T#<tenant>*``). The one exception is the connection
 route item ``ROUTE#C#<connection>`` that holds nothing but the owning tenant's id, so a webhook
-(``POST /webhooks/{connection_id}``) can find its tenant.
+(``POST /webhooks/{connection_id}``) can find its tenant. Every value in a key is escaped
+(``keys.escape``), so any text can be keyed and none can forge another part.
 """
 
 from __future__ import annotations

@@ -153,6 +153,9 @@ class Employee(_Frozen):
     status: EmployeeStatus = EmployeeStatus.ACTIVE
     # The vendor's own status value, kept for troubleshooting.
     raw_status: str | None = None
+    # R04: the HR record had no status, or one the connector does not know; ``status`` is then the
+    # lenient ``active`` and the run lists the employee with ``raw_status`` for an admin to see.
+    status_unknown: bool = False
     # Data problems found while normalising (unknown status, malformed date ...).
     warnings: tuple[str, ...] = ()
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
@@ -186,6 +189,7 @@ class Employee(_Frozen):
                 fixed = fixed if fixed is not None else dict(data)
                 fixed["status"] = EmployeeStatus.ACTIVE
                 fixed.setdefault("raw_status", str(status))
+                fixed["status_unknown"] = True
                 warnings.append(f"unknown status {str(status)[:40]!r} treated as active")
         email = data.get("email")
         if isinstance(email, str):
@@ -593,6 +597,14 @@ class PlanWarning(_Frozen):
     hris_id: str | None = None
 
 
+class UnknownStatus(_Frozen):
+    """R04: an employee whose HR status was missing or unknown; kept active, listed on the run."""
+
+    hris_id: str
+    # The vendor's value (its first 100 characters); None when the record had no status.
+    raw_status: str | None = None
+
+
 class PlanCounts(_Frozen):
     created: int = 0
     linked: int = 0
@@ -624,6 +636,8 @@ class Plan(_Frozen):
     complete: bool
     actions: tuple[Action, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()
+    # R04: every employee of the source whose status was missing or unknown, by HR id.
+    unknown_statuses: tuple[UnknownStatus, ...] = ()
     counts: PlanCounts = Field(default_factory=PlanCounts)
     guard: GuardVerdict
 

@@ -90,6 +90,7 @@ from shared.domain.models import (
     Snapshot,
     Targeted,
     TaskType,
+    UnknownStatus,
     UpdateMember,
 )
 
@@ -129,7 +130,13 @@ _REASON_FOR = {
     _OUT_OF_SCOPE: DeactivationReason.OUT_OF_SCOPE,
     _ON_LEAVE: DeactivationReason.ON_LEAVE,
 }
-_WARNING_CODES = (("unknown status", "unknown_status"), ("malformed", "malformed_date"))
+# How much of an unknown status value a plan keeps (R04: the value is for an admin to recognise).
+_RAW_STATUS_KEPT = 100
+_WARNING_CODES = (
+    ("unknown status", "unknown_status"),
+    ("no status", "unknown_status"),
+    ("malformed", "malformed_date"),
+)
 
 
 def plan(
@@ -216,6 +223,7 @@ class _Run:
         self.resync = resync
         self.source = source
         self.warnings: list[PlanWarning] = []
+        self.unknown_statuses: list[UnknownStatus] = []
         self.now: datetime | None = None
         if isinstance(today, datetime):
             if today.tzinfo is None:
@@ -355,6 +363,11 @@ class _Run:
             if values["warnings"]:
                 for text in values["warnings"]:
                     self._warn(_warning_code(text), text, hris_id)
+            if values["status_unknown"]:  # R04: kept active, and listed on the run
+                raw = values["raw_status"]
+                self.unknown_statuses.append(
+                    UnknownStatus(hris_id=hris_id, raw_status=None if raw is None else raw[:_RAW_STATUS_KEPT])
+                )
             member = ours_get(hris_id)
             scoped_in = (member is not None) if manual_scope else (everyone or in_scope(employee))
             judgement = judge(values, scoped_in)
@@ -804,6 +817,7 @@ class _Run:
             complete=self.complete,
             actions=tuple(ordered),
             warnings=tuple(self.warnings),
+            unknown_statuses=tuple(sorted(self.unknown_statuses, key=lambda u: u.hris_id)),
             counts=counts,
             guard=guard,
         )
@@ -822,8 +836,10 @@ def _precedence(member: Member) -> tuple[int, str]:
 
 
 def _warning_code(text: str) -> str:
+    # A connector's warning names its vendor first ("personio: unknown status ...").
+    vendor, _, rest = text.partition(": ")
     for prefix, code in _WARNING_CODES:
-        if text.startswith(prefix):
+        if text.startswith(prefix) or (rest.startswith(prefix) and " " not in vendor):
             return code
     return "employee_warning"
 

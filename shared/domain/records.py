@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.models import Actor, PlanCounts, TaskType
+from shared.domain.models import Actor, PlanCounts, TaskType, UnknownStatus
 
 
 class _Frozen(BaseModel):
@@ -85,6 +85,10 @@ class SyncRun(_Frozen):
     chunks_done: frozenset[int] = frozenset()
     skipped: tuple[SkippedRecord, ...] = ()
     warnings: tuple[str, ...] = ()
+    # R04: employees whose HR status was missing or unknown (kept active): how many, and the first
+    # ``max_skipped_kept`` of them by HR id.
+    unknown_statuses: tuple[UnknownStatus, ...] = ()
+    unknown_statuses_total: int = Field(default=0, ge=0)
     # The snapshot was complete (every page fetched); when not, why (R09).
     snapshot_complete: bool = True
     incomplete_reasons: tuple[str, ...] = ()

@@ -30,7 +30,9 @@ from shared.providers.http import HttpClient, RetryPolicy, Runtime, Timeouts
 from shared.providers.oauth import OAuthToken, refresh, token_from, with_token
 from shared.providers.status import MappedStatus
 
-_MAX_TEXT = 500
+# Free text (names, titles, emails ...) longer than this is cut: R25 keeps a thousand characters
+# whole, and a member item stays far below DynamoDB's 400 KB. Ids are never cut (``record_id``).
+_MAX_TEXT = 2_000
 # No company a connector serves is larger: a list that goes on past this many records is a loop.
 MAX_LIST_RECORDS = 1_000_000
 # How many of the last vendor cursors a list remembers to recognise one handed out again.
@@ -382,6 +384,7 @@ def build_employee(
             **fields,
             "status": status or mapped.status,
             "raw_status": mapped.raw,
+            "status_unknown": not mapped.known,
             "warnings": tuple(all_warnings),
             "raw": raw,
         }
@@ -389,7 +392,10 @@ def build_employee(
 
 
 def record_id(record: Mapping[str, Any], key: str, vendor: str) -> str:
-    value = text(record.get(key))
+    """A record's id, trimmed but never cut: an id cut short would be another employee's (R25; one
+    too long to store is skipped with a reason when it is written)."""
+    raw = record.get(key)
+    value = (raw.strip() or None) if isinstance(raw, str) else text(raw)
     if value is None:
         raise ProviderResponseError(f"{vendor}: a record has no {key}")
     return value

@@ -277,8 +277,10 @@ class EmploymentHero(Connector):
                 mapped = MappedStatus(EmployeeStatus.TERMINATED, None)
             elif starts and starts[:10] > today:
                 mapped = MappedStatus(EmployeeStatus.PENDING, None)
+            elif ended or starts:
+                mapped = MappedStatus(EmployeeStatus.ACTIVE, None)  # started, not (yet) left
             else:
-                mapped = MappedStatus(EmployeeStatus.ACTIVE, None)
+                mapped = STATUSES.map(None)  # nothing says it: R04, active and reported
         teams = record.get("teams")
         if not isinstance(teams, list):
             teams = []

@@ -1,7 +1,8 @@
 """Vendor status values -> ``active | on_leave | terminated | pending``, explicitly, per vendor.
 
-An unknown value is never guessed silently: it maps to ``active`` (the domain's lenient default)
-and the employee carries a warning naming the raw value, so the run reports it (R25).
+An unknown or missing value is never guessed silently (R04): it maps to ``active`` (the domain's
+lenient default) with ``known = False``, so the employee is marked ``status_unknown`` and the run
+lists it with the raw value; it also carries a warning naming the value.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ class MappedStatus:
     status: EmployeeStatus
     raw: str | None
     warning: str | None = None
+    # False when the vendor sent no status or one this map does not know (R04: kept active, reported).
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +33,18 @@ class StatusMap:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if self.missing is not None:
                 return MappedStatus(self.missing, None)
-            return MappedStatus(EmployeeStatus.ACTIVE, None, f"{self.vendor}: no status; treated as active")
+            return MappedStatus(
+                EmployeeStatus.ACTIVE, None, f"{self.vendor}: no status; treated as active", known=False
+            )
         text = str(raw).strip()
         known = self.values.get(text.casefold())
         if known is not None:
             return MappedStatus(known, text)
         return MappedStatus(
-            EmployeeStatus.ACTIVE, text, f"{self.vendor}: unknown status {text[:40]!r} treated as active"
+            EmployeeStatus.ACTIVE,
+            text,
+            f"{self.vendor}: unknown status {text[:40]!r} treated as active",
+            known=False,
         )
 
     def knows(self, raw: object) -> bool:

@@ -36,7 +36,7 @@ from shared.domain.models import (
     TaskType,
 )
 from shared.domain.records import AuditEntry, SkippedRecord, Task
-from shared.errors import EmailTaken, MemberNotFound, VersionConflict
+from shared.errors import EmailTaken, InvalidInput, MemberNotFound, VersionConflict
 from shared.ports import (
     MEMBER_APPROVAL_REQUESTED,
     MEMBER_CREATED,
@@ -214,6 +214,8 @@ def apply_groups(
                 repeated = result is not None and result.outcome is WriteOutcome.ALREADY_APPLIED
                 report.member_writes += int(result is not None and not repeated)
                 _effects(ports, tenant_id, p, origin, report, out=effects, repeated=repeated)
+            elif result.outcome is WriteOutcome.UNSTORABLE:
+                report.skipped.append(_unstorable(_hris_id(p), p.group.member_id, result.field))
             else:
                 retry.append(p.group.member_id)
                 report.unresolved[p.group.member_id] = result.outcome
@@ -236,6 +238,17 @@ def apply_groups(
             )
         )
     return report
+
+
+def _unstorable(hris_id: str, member_id: str, field: str | None) -> SkippedRecord:
+    """R25: a record whose HR id or email no store can key is skipped with the reason, every run
+    (re-planning cannot help: the value is what the HR system holds)."""
+    what = field or "value"
+    return SkippedRecord(
+        hris_id=hris_id,
+        reason=f"{what}_too_long",
+        detail=f"the HR record's {what} is too long to be stored; member {member_id} was not written",
+    )
 
 
 @dataclass(slots=True)
@@ -422,6 +435,8 @@ def write_admin_change(
         raise EmailTaken(after.email_key or "", result.conflicting_member_id)
     if result.outcome is WriteOutcome.NOT_FOUND:
         raise MemberNotFound(after.member_id, tenant_id=tenant_id)
+    if result.outcome is WriteOutcome.UNSTORABLE:
+        raise InvalidInput(f"{result.field or 'a value'} is too long to be stored", field=result.field)
     if not result.ok:
         raise VersionConflict("member", after.member_id, change.before.version)
     old, new = _diff(_comparable(change.before), _comparable(after))

@@ -438,6 +438,8 @@ def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> P
             "planned": plan.counts,
             "skipped": tuple(skipped[: ports.settings.max_skipped_kept]),
             "warnings": warnings,
+            "unknown_statuses": plan.unknown_statuses[: ports.settings.max_skipped_kept],
+            "unknown_statuses_total": len(plan.unknown_statuses),
             "plan_key": prefix,
             "status": RunStatus.BLOCKED if held else current.status,
             "progress": current.progress.model_copy(

@@ -63,6 +63,13 @@ class SkippedOut(ResponseModel):
     detail: str
 
 
+class UnknownStatusOut(ResponseModel):
+    hris_id: str = Field(description="The employee's id in the HR system")
+    raw_status: str | None = Field(
+        description="The status value the HR system sent (its first 100 characters); null: it sent none"
+    )
+
+
 class RunSummaryOut(ResponseModel):
     """A run in a list (the skipped records and warnings are on the run itself)."""
 
@@ -105,6 +112,10 @@ class RunOut(RunSummaryOut):
     skipped: list[SkippedOut] = Field(description="Employees skipped, with reasons (the first 1,000)")
     warnings: list[str]
     incomplete_reasons: list[str] = Field(description="Why the snapshot was incomplete (R09)")
+    unknown_statuses: list[UnknownStatusOut] = Field(
+        description="Employees whose HR status was missing or unknown, kept active (R04; the first 1,000)"
+    )
+    unknown_statuses_total: int = Field(description="How many employees had a missing or unknown status")
 
     @classmethod
     def of(cls, r: SyncRun) -> RunOut:
@@ -113,6 +124,10 @@ class RunOut(RunSummaryOut):
             skipped=[SkippedOut(hris_id=s.hris_id, reason=s.reason, detail=s.detail) for s in r.skipped],
             warnings=list(r.warnings),
             incomplete_reasons=list(r.incomplete_reasons),
+            unknown_statuses=[
+                UnknownStatusOut(hris_id=u.hris_id, raw_status=u.raw_status) for u in r.unknown_statuses
+            ],
+            unknown_statuses_total=r.unknown_statuses_total,
         )
 
 

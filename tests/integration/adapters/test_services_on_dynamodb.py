@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from adapters_support import table_for
 
+from shared.adapters import keys
 from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.members import DynamoMemberStore
@@ -113,3 +114,68 @@ def test_a_changed_employee_is_one_conditional_member_write(ddb, world):
     assert trail[0].run_id == run.run_id
     assert trail[0].before["profile"]["job_title"] is None
     assert trail[0].after["profile"]["job_title"] == "Head of Things"
+
+
+# R25: whatever characters an HR system puts in an id, an email or a name.
+_ODD_PEOPLE = {
+    "e#1": {"email": "hash#tag@acme.test", "first_name": "Hash#Tag"},
+    "e/2": {"email": "slash/name@acme.test", "first_name": "Sla/sh"},
+    "e\"3'": {"email": 'o\'brien"q"@acme.test', "first_name": 'O\'Brien "Q"'},
+    "é-日本-🙂": {"email": "zoë@exämple.test", "first_name": "Zoë 日本 🙂"},
+    "%23#M#x": {"email": "percent%23@acme.test", "last_name": "%25 and #"},
+    "x" * 1000: {"email": "y" * 990 + "@acme.test", "first_name": "n" * 1000},
+}
+
+
+def test_r25_a_full_sync_stores_ids_emails_and_names_with_any_characters_faithfully(ddb, world):
+    world.hr.set(employee("plain"), *(employee(hris_id, **fields) for hris_id, fields in _ODD_PEOPLE.items()))
+    connection = imported(world, "tenant-a")
+    c = connection.connection_id
+    run = world.last_run("tenant-a", c)
+    assert run.status is RunStatus.COMPLETED and run.skipped == ()
+    assert run.applied.created == len(_ODD_PEOPLE) + 1
+    for hris_id, fields in _ODD_PEOPLE.items():
+        member = world.member_by_hris("tenant-a", c, hris_id)
+        assert member.hris_id == hris_id
+        for name, value in fields.items():
+            assert getattr(member.profile, name) == value
+        assert world.members.find_by_email("tenant-a", fields["email"].upper()) == member
+    # The guards' keys hold the values themselves (escaped, readable back).
+    items = ddb.client.scan(TableName=ddb.table_name)["Items"]
+    guards = {i["entity"]["S"]: set() for i in items if "entity" in i}
+    for item in items:
+        if item.get("entity", {}).get("S") in ("link", "email"):
+            guards[item["entity"]["S"]].add(keys.split(item["pk"]["S"])[-1])
+    assert guards["link"] == {"plain", *_ODD_PEOPLE}
+    assert guards["email"] == {"plain@acme.test", *(f["email"].lower() for f in _ODD_PEOPLE.values())}
+    # Nothing was stored differently from what was read: the next sync changes nothing (R24).
+    again = world.sync_now("tenant-a", c)
+    assert again.status is RunStatus.COMPLETED
+    assert again.applied.created == again.applied.updated == 0
+    assert again.planned.created == again.planned.updated == 0
+
+
+def test_r25_a_record_whose_id_or_email_is_too_long_for_a_key_is_skipped_with_a_reason(ddb, world):
+    too_long_id = "z" * 2100  # a partition key holds 2,048 bytes
+    too_long_email = "€" * 700 + "@acme.test"  # 2,110 bytes in UTF-8
+    world.hr.set(
+        employee("ok"),
+        employee(too_long_id, email="long-id@acme.test"),
+        employee("long-email", email=too_long_email),
+    )
+    connection = imported(world, "tenant-a")
+    c = connection.connection_id
+    run = world.last_run("tenant-a", c)
+    assert run.status is RunStatus.COMPLETED
+    assert run.applied.created == 1 and run.applied.skipped == 2
+    assert {(s.hris_id, s.reason) for s in run.skipped} == {
+        (too_long_id, "hris_id_too_long"),
+        ("long-email", "email_too_long"),
+    }
+    assert world.member_by_hris("tenant-a", c, "ok").profile.email == "ok@acme.test"
+    assert world.members.find_by_link("tenant-a", c, too_long_id) is None
+    assert world.members.find_by_email("tenant-a", too_long_email) is None
+    # Every run says so again, and still completes.
+    again = world.sync_now("tenant-a", c)
+    assert again.status is RunStatus.COMPLETED
+    assert {s.reason for s in again.skipped} == {"hris_id_too_long", "email_too_long"}

@@ -21,6 +21,7 @@ from shared.errors import (
     ConnectionNotFound,
     CorruptItem,
     InvalidInput,
+    KeyTooLong,
     LockHeld,
     LockLost,
     RunNotFound,
@@ -106,10 +107,19 @@ def test_corrupted_connection_is_named(ddb):
     assert "CONN#c1" in str(caught.value)
 
 
-def test_ids_that_could_forge_a_key_are_refused(ddb):
+def test_r25_ids_with_separators_are_stored_as_they_are_and_forge_no_other_key(ddb):
     store = DynamoConnectionStore(table_for(ddb))
-    with pytest.raises(ValueError, match="without"):
-        store.get("t1#M#x", "c1")
+    store.create(connection("t1", "c1"), max_active=5)
+    store.create(connection("t1#CONN#c1", "c#1"), max_active=5)
+    assert [c.connection_id for c in store.list_for_tenant("t1#CONN#c1")] == ["c#1"]
+    assert [c.connection_id for c in store.list_for_tenant("t1")] == ["c1"]
+    assert store.tenant_of("c#1") == "t1#CONN#c1"
+    with pytest.raises(ConnectionNotFound):
+        store.get("t1#CONN#c1", "c1")
+    with pytest.raises(ConnectionNotFound):
+        store.get("t1", "c#1")
+    with pytest.raises(KeyTooLong):
+        store.get("t1", "c" * 1100)  # a sort key holds 1,024 bytes: bad input, not a crash
 
 
 # --- tasks -------------------------------------------------------------------------------------

@@ -179,6 +179,30 @@ def test_r04_unknown_status_is_active_and_reported() -> None:
     assert kinds(result).count("create") == 1
     assert [w.code for w in result.warnings] == ["unknown_status"]
     assert result.warnings[0].hris_id == "1"
+    assert [(u.hris_id, u.raw_status) for u in result.unknown_statuses] == [("1", "garden-leave-ish")]
+
+
+def test_r04_missing_and_unknown_statuses_from_a_connector_are_listed_and_nobody_is_deactivated() -> None:
+    linked = member("m1", hris_id="1")
+    employees = [
+        employee(
+            "1", status_unknown=True, raw_status="sabbatical", warnings=("x: unknown status 'sabbatical'",)
+        ),
+        employee("2", status_unknown=True, raw_status=None, warnings=("x: no status; treated as active",)),
+        employee("3", status_unknown=True, raw_status="s" * 300),
+        employee("4"),
+    ]
+
+    result = plan(full(employees), [linked], connection(), TODAY)
+
+    assert [(u.hris_id, u.raw_status) for u in result.unknown_statuses] == [
+        ("1", "sabbatical"),
+        ("2", None),
+        ("3", "s" * 100),  # the first 100 characters: enough to recognise the value
+    ]
+    assert "deactivate" not in kinds(result)
+    assert kinds(result).count("create") == 3
+    assert {w.code for w in result.warnings if w.hris_id in ("1", "2")} == {"unknown_status"}
 
 
 # --- R05 match before create, R06 new members ----------------------------------------------------

@@ -178,6 +178,7 @@ def test_every_dataset_field_is_mapped() -> None:
         "hris_role": "Full-Time",
         "status": EmployeeStatus.ACTIVE,
         "raw_status": "Active",
+        "status_unknown": False,
         "warnings": (),
     }
     assert employee.raw["id"] == "9"
@@ -212,6 +213,23 @@ def test_statuses_are_mapped_explicitly_and_unknown_values_reported() -> None:
     assert employees["6"].status is EmployeeStatus.TERMINATED
     assert employees["7"].warnings == ("bamboohr: no status; treated as active",)
     assert all(not e.warnings for k, e in employees.items() if k not in {"5", "7"})
+
+
+@respx.mock
+def test_r04_null_and_unknown_statuses_stay_active_and_are_marked_for_the_run_report() -> None:
+    rows = [row(1, status="Active"), row(2, status="Suspended"), row(3, status=None), row(4, status="")]
+    respx.post(DATASET_URL).mock(
+        return_value=json_response({"data": rows, "meta": {"page": 1, "totalPages": 1}})
+    )
+
+    employees = {e.hris_id: e for e in connector().list_employees(API_KEY, None).employees}
+
+    assert {k: (e.status, e.status_unknown, e.raw_status) for k, e in employees.items()} == {
+        "1": (EmployeeStatus.ACTIVE, False, "Active"),
+        "2": (EmployeeStatus.ACTIVE, True, "Suspended"),
+        "3": (EmployeeStatus.ACTIVE, True, None),
+        "4": (EmployeeStatus.ACTIVE, True, None),
+    }
 
 
 @respx.mock

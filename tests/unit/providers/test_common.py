@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.providers.base import InvalidCursor, ProviderSettingsError
-from shared.providers.common import checked_base_url, decode_cursor, encode_cursor, pick, text, unique
+from shared.providers.common import (
+    checked_base_url,
+    decode_cursor,
+    encode_cursor,
+    pick,
+    record_id,
+    text,
+    unique,
+)
 
 
 @pytest.mark.parametrize(
@@ -74,3 +82,11 @@ def test_field_helpers() -> None:
     assert text({"a": 1}) is None
     assert unique(["a", None, "b", "a", ""]) == ("a", "b")
     assert pick({"a": 1, "ssn": "123", "b": None}, ["a", "b", "c"]) == {"a": 1, "b": None}
+
+
+def test_r25_an_id_is_never_cut_and_a_thousand_characters_of_text_are_kept() -> None:
+    long_id = '#/"é' * 750  # 3,000 characters: an id cut short would be another employee's
+    assert record_id({"id": f" {long_id} "}, "id", "vendor") == long_id
+    assert record_id({"id": 12345678901234567890}, "id", "vendor") == "12345678901234567890"
+    assert text("ñ" * 1000) == "ñ" * 1000
+    assert text("y" * 990 + "@acme.test") == "y" * 990 + "@acme.test"

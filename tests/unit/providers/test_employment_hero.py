@@ -143,6 +143,7 @@ def test_every_field_is_mapped() -> None:
         "hris_role": "employee",
         "status": EmployeeStatus.ACTIVE,
         "raw_status": "active",
+        "status_unknown": False,
         "warnings": (),
     }
 
@@ -168,7 +169,29 @@ def test_statuses_mapped_from_status_or_from_dates_and_unknown_reported() -> Non
     expected = ["active", "pending", "on_leave", "terminated", "active", "terminated", "pending", "active"]
     assert [employees[str(i)].status.value for i in range(1, 9)] == expected
     assert employees["5"].warnings == ("employment_hero: unknown status 'frozen' treated as active",)
-    assert all(not employees[str(i)].warnings for i in (1, 2, 3, 4, 6, 7, 8))
+    assert employees["8"].warnings == ("employment_hero: no status; treated as active",)
+    assert all(not employees[str(i)].warnings for i in (1, 2, 3, 4, 6, 7))
+
+
+@respx.mock
+def test_r04_null_and_unknown_statuses_stay_active_and_are_marked_for_the_run_report() -> None:
+    records = [
+        worker("known", status="employed"),
+        worker("unknown", status="frozen"),
+        worker("null", status=None),
+        worker("dated", status=None, start_date="2020-01-06"),  # the dates say it: not unknown
+    ]
+    respx.get(f"{API}/organisations").mock(side_effect=paged([{"id": "o", "name": "O"}]))
+    respx.get(f"{API}/organisations/o/employees").mock(side_effect=paged(records))
+
+    employees = {e.hris_id: e for e in connector().list_employees(credentials(), None).employees}
+
+    assert {k: (e.status, e.status_unknown, e.raw_status) for k, e in employees.items()} == {
+        "known": (EmployeeStatus.ACTIVE, False, "employed"),
+        "unknown": (EmployeeStatus.ACTIVE, True, "frozen"),
+        "null": (EmployeeStatus.ACTIVE, True, None),
+        "dated": (EmployeeStatus.ACTIVE, False, None),
+    }
 
 
 @respx.mock

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -34,7 +34,6 @@ from shared.providers.personio import Personio
 from tests.unit.providers.provider_helpers import FAST_POLICY, START, FakeTime, json_response, sent_json
 
 GUARD = 50
-C = TypeVar("C", bound=Connector)
 
 
 def query(request: httpx.Request) -> dict[str, str]:
@@ -54,7 +53,7 @@ def drain(provider: Connector, credentials: Credentials) -> list[str]:
             return ids
 
 
-def build(kind: type[C], **options: Any) -> C:
+def build[C: Connector](kind: type[C], **options: Any) -> C:
     return kind(runtime=FakeTime().runtime(), policy=FAST_POLICY, **options)
 
 

@@ -102,6 +102,7 @@ def test_every_field_is_mapped() -> None:
         "hris_role": None,
         "status": EmployeeStatus.ACTIVE,
         "raw_status": "employed",
+        "status_unknown": False,
         "warnings": (),
     }
 
@@ -140,6 +141,23 @@ def test_statuses_are_mapped_and_unknown_values_reported() -> None:
         EmployeeStatus.TERMINATED,
     ]
     assert employees["5"].warnings == ("hibob: unknown status 'resting' treated as active",)
+
+
+@respx.mock
+def test_r04_null_and_unknown_statuses_stay_active_and_are_marked_for_the_run_report() -> None:
+    records = [bob("1", "employed"), bob("2", "resting"), bob("3", None), bob("4", None)]
+    records[2]["internal"]["status"] = None  # neither a lifecycle nor a status
+    records[3]["internal"]["status"] = "Dormant"
+    respx.post(SEARCH_URL).mock(return_value=json_response({"employees": records}))
+
+    employees = {e.hris_id: e for e in connector().list_employees(CREDENTIALS, None).employees}
+
+    assert {k: (e.status, e.status_unknown, e.raw_status) for k, e in employees.items()} == {
+        "1": (EmployeeStatus.ACTIVE, False, "employed"),
+        "2": (EmployeeStatus.ACTIVE, True, "resting"),
+        "3": (EmployeeStatus.ACTIVE, True, None),
+        "4": (EmployeeStatus.ACTIVE, True, "Dormant"),
+    }
 
 
 @respx.mock

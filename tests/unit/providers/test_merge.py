@@ -136,6 +136,7 @@ def test_every_field_is_mapped_from_expanded_objects() -> None:
         "hris_role": None,
         "status": EmployeeStatus.ACTIVE,
         "raw_status": "ACTIVE",
+        "status_unknown": False,
         "warnings": (),
     }
 
@@ -251,6 +252,20 @@ def test_statuses_remote_was_deleted_and_unknown_values() -> None:
     assert employees["4"].raw_status == "ACTIVE"
     assert employees["6"].raw_status == "remote_was_deleted"
     assert employees["5"].warnings == ("merge: unknown status 'ON_SABBATICAL' treated as active",)
+
+
+@respx.mock
+def test_r04_null_and_unknown_statuses_stay_active_and_are_marked_for_the_run_report() -> None:
+    records = [person("1", "ACTIVE"), person("2", "ON_SABBATICAL"), person("3", None)]
+    respx.get(f"{API}/employees").mock(return_value=json_response({"next": None, "results": records}))
+
+    employees = {e.hris_id: e for e in connector().list_employees(CREDENTIALS, None).employees}
+
+    assert {k: (e.status, e.status_unknown, e.raw_status) for k, e in employees.items()} == {
+        "1": (EmployeeStatus.ACTIVE, False, "ACTIVE"),
+        "2": (EmployeeStatus.ACTIVE, True, "ON_SABBATICAL"),
+        "3": (EmployeeStatus.ACTIVE, True, None),
+    }
 
 
 @respx.mock

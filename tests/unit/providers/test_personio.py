@@ -33,7 +33,7 @@ def relation(kind: str, item_id: int, name: str) -> dict[str, Any]:
     return {"type": kind, "attributes": {"id": item_id, "name": name}}
 
 
-def person(employee_id: int, status: str = "active", **attributes: Any) -> dict[str, Any]:
+def person(employee_id: int, status: str | None = "active", **attributes: Any) -> dict[str, Any]:
     base = {
         "id": attr("ID", employee_id, "integer", "id"),
         "first_name": attr("First name", f"F{employee_id}"),
@@ -223,6 +223,21 @@ def test_statuses_are_mapped_and_unknown_values_reported() -> None:
     ]
     assert employees["5"].raw_status == "paused"
     assert employees["5"].warnings == ("personio: unknown status 'paused' treated as active",)
+
+
+@respx.mock
+def test_r04_null_and_unknown_statuses_stay_active_and_are_marked_for_the_run_report() -> None:
+    records = [person(1, "active"), person(2, "paused"), person(3, None)]
+    respx.post(AUTH_URL).mock(return_value=auth_ok())
+    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": records}))
+
+    employees = {e.hris_id: e for e in connector().list_employees(CREDENTIALS, None).employees}
+
+    assert {k: (e.status, e.status_unknown, e.raw_status) for k, e in employees.items()} == {
+        "1": (EmployeeStatus.ACTIVE, False, "active"),
+        "2": (EmployeeStatus.ACTIVE, True, "paused"),
+        "3": (EmployeeStatus.ACTIVE, True, None),
+    }
 
 
 @respx.mock

@@ -8,8 +8,10 @@ from typing import Any
 from admin_api_client import Client
 from admin_api_scenarios import STRICT_GUARD, Tenant, connect_body, connected, held_run
 
-from shared.domain.models import ConnectionStatus, EmployeeStatus, MemberStatus
+from shared.domain.models import ConnectionStatus, Employee, EmployeeStatus, MemberStatus
 from shared.domain.records import RunStatus
+from shared.providers.common import build_employee
+from shared.providers.personio import STATUSES as PERSONIO_STATUSES
 from shared.services import webhooks
 from tests.support.world import World, employee, hire
 
@@ -217,6 +219,37 @@ def test_a_run_shows_skipped_records_with_reasons(world: World, api: Client) -> 
         {"hris_id": "nomail", "reason": "missing_email", "detail": run["skipped"][0]["detail"]}
     ]
     assert run["planned"]["skipped"] == 1
+
+
+def test_r04_a_null_or_unknown_status_stays_active_and_is_listed_on_the_runs_report(
+    world: World, api: Client
+) -> None:
+    def mapped(hris_id: str, raw_status: str | None) -> Employee:  # as the Personio connector maps it
+        return build_employee(
+            hris_id=hris_id, mapped=PERSONIO_STATUSES.map(raw_status), raw={}, email=f"{hris_id}@acme.test"
+        )
+
+    world.hr.set(mapped("nostatus", None), mapped("paused", "paused"))
+    tenant = connected(world, api, "ann", "cyd")
+    first = api.get(f"/v1/runs/{tenant.run_id}").json
+    assert first["unknown_statuses"] == [
+        {"hris_id": "nostatus", "raw_status": None},
+        {"hris_id": "paused", "raw_status": "paused"},
+    ]
+    assert first["unknown_statuses_total"] == 2
+    assert first["applied"]["created"] == 4  # kept active: created like everyone else
+
+    world.hr.set(mapped("cyd", "sabbatical"))  # a linked member's status turns unknown
+    later = api.post(f"/v1/connections/{tenant.connection_id}/sync").json["id"]
+    world.drive(world.runs.get("tenant-a", later))
+    run = api.get(f"/v1/runs/{later}").json
+    assert run["status"] == "completed"
+    assert run["applied"]["deactivated"] == 0
+    assert run["unknown_statuses_total"] == 3
+    assert {"hris_id": "cyd", "raw_status": "sabbatical"} in run["unknown_statuses"]
+    assert (
+        world.member_by_hris("tenant-a", tenant.connection_id, "cyd").status is not MemberStatus.DEACTIVATED
+    )
 
 
 def test_r23_confirm_applies_a_held_plan(world: World, api: Client) -> None:
