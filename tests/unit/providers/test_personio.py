@@ -229,7 +229,7 @@ def test_statuses_are_mapped_and_unknown_values_reported() -> None:
 def test_r04_null_and_unknown_statuses_stay_active_and_are_marked_for_the_run_report() -> None:
     records = [person(1, "active"), person(2, "paused"), person(3, None)]
     respx.post(AUTH_URL).mock(return_value=auth_ok())
-    respx.get(EMPLOYEES_URL).mock(return_value=json_response({"success": True, "data": records}))
+    respx.get(EMPLOYEES_URL).mock(return_value=one_page(records))
 
     employees = {e.hris_id: e for e in connector().list_employees(CREDENTIALS, None).employees}
 
