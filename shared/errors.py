@@ -81,6 +81,26 @@ class ProviderNotFound(NotFound):
     resource = "provider"
 
 
+# --- gone (410) -------------------------------------------------------------------------------
+
+
+class Gone(HrisSyncError):
+    """The resource existed and was retired on purpose: nothing about it is accepted any more."""
+
+    code = "gone"
+    http_status = 410
+
+
+class ConnectionDisconnected(Gone):
+    """R20: the connection was disconnected (its webhooks are refused at once, never queued)."""
+
+    code = "connection_disconnected"
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(f"connection {connection_id!r} is disconnected", id=connection_id)
+        self.connection_id = connection_id
+
+
 # --- conflicts (409) ---------------------------------------------------------------------------
 
 

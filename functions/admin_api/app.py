@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from functions.admin_api import errors
 from functions.admin_api.routers import audit, connections, invites, members, runs, tasks
+from shared import json_bounds
 
 TITLE = "hris-sync admin API"
 VERSION = "1.0.0"
@@ -37,7 +38,12 @@ claim `tenant_id` (Cognito: `custom:tenant_id`), never from the path or body; th
 group `admins` (`cognito:groups`), scope `hris-sync/admin`, or `role: admin`.
 
 **Errors** have one shape, `{"error": {"code", "message", "details"}}`, for every status. Another
-tenant's resources are `404`, exactly like missing ones.
+tenant's resources are `404`, exactly like missing ones. Ids are letters, digits and `_.:-` (at most
+200 characters): any other id is `422`. Bodies are JSON only (`415` otherwise), at most 64 levels
+deep and without integers over 64 digits (`422`). A method a path does not have is `405`, with the
+path's methods in `Allow`; an unknown path is `404`. API Gateway itself answers `429` over the
+request rate and `413` over its 10 MB payload limit, and its firewall `403` for a body over 64 KB
+or a known bad input, on any route.
 
 **Lists** page with an opaque `cursor` (the previous page's `next_cursor`) and a `limit` of 1 to 200.
 """
@@ -99,17 +105,19 @@ def swagger_html(document: str, base_path: str) -> str:
 
 
 def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    # Bodies are read within bounds: too deep or too long a number is 422 json_invalid, never a crash.
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_bounds.loads)
     for router in ROUTERS:
         app.include_router(router)
-    errors.register(app)
 
-    document: list[str] = []  # generated on the first request for it, then kept
+    document: list[str] = []  # generated on the first request for it (or a 404 / 405), then kept
 
     def current_document() -> str:
         if not document:
             document.append(openapi_json(app))
         return document[0]
+
+    errors.register(app, errors.Routes(current_document, {OPENAPI_PATH: "GET", DOCS_PATH: "GET"}))
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi_document() -> Response[str]:

@@ -1,8 +1,10 @@
 """Every error of the API in one shape: ``{"error": {"code", "message", "details"}}``.
 
 Our typed errors answer with their own ``http_status`` and ``code``; request validation is 422
-with the failing locations (never the input values: a credential could be one); an unknown route
-is 404; a body that is not UTF-8 text is 400, one sent as another content type than JSON 415.
+with the failing locations (never the input values: a credential could be one), and so is a body
+that is not JSON or is beyond ``shared.json_bounds`` (too deep, too long a number); an unknown
+path is 404, a method the path does not have 405 with ``Allow``; a body that is not UTF-8 text is
+400, one sent as another content type than JSON (a form, multipart with or without a boundary) 415.
 A bug (any other exception) is not caught here: Powertools logs it and the invocation fails, so
 API Gateway answers its own 5xx in the same shape (``infra/constructs/api.py``, gateway
 responses) and the error is counted.
@@ -10,7 +12,9 @@ responses) and the error is counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -36,23 +40,34 @@ _MEANING: dict[int, str] = {
     403: "The caller lacks the admin role this action needs",
     404: "No such resource for this tenant",
     409: "The resource's state or version forbids the action",
+    413: "The body is over API Gateway's 10 MB limit",
     415: "The body is not JSON",
-    422: "The request does not validate",
+    422: "The request does not validate (ids, parameters, body; a body that is not JSON)",
+    429: "Over the API's request rate (API Gateway's throttling); retry later",
     500: "An internal fault (logged; shown only by its code)",
     502: "The HR system failed or refused the connection's credentials",
     503: "Throttled by AWS; retry later",
 }
 
 
-def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
-) -> Response[dict[str, Any]]:
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     body = ErrorResponse(error=ErrorInfo(code=code, message=message, details=details or {}))
     observability.count_with(API_ERRORS, "code", code)
+    return body.model_dump(mode="json")
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(mode="json"),
+        body=error_body(code, message, details),
+        headers=headers,
     )
 
 
@@ -97,27 +112,103 @@ def on_undecodable_body(_exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
     return error_response(HTTPStatus.BAD_REQUEST, "invalid_body", "the body is not UTF-8 JSON text")
 
 
-def on_not_found(_exc: NotFoundError) -> Response[dict[str, Any]]:
-    return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
+class Routes:
+    """Which methods each path of the API has, from the OpenAPI document (the routes it describes
+    and the ones it leaves out), so that a method a path does not have is 405 with ``Allow``."""
+
+    def __init__(self, document: Callable[[], str], undocumented: Mapping[str, str]) -> None:
+        self._document = document
+        self._undocumented = undocumented
+        self._table: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
+
+    def _build(self) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
+        paths: dict[str, set[str]] = {path: {method} for path, method in self._undocumented.items()}
+        for path, operations in json.loads(self._document())["paths"].items():
+            paths.setdefault(path, set()).update(m.upper() for m in operations if m in _HTTP_METHODS)
+        return [(_path_pattern(path), tuple(sorted(methods))) for path, methods in paths.items()]
+
+    def allowed(self, path: str) -> tuple[str, ...]:
+        """The methods ``path`` has (none: no such path)."""
+        if not self._table:
+            self._table = self._build()
+        return next((methods for pattern, methods in self._table if pattern.fullmatch(path)), ())
 
 
-def register(app: APIGatewayRestResolver) -> None:
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """``/v1/members/{member_id}`` -> a pattern matching ``/v1/members/<one segment>``."""
+    return re.compile(
+        "/".join("[^/]+" if s.startswith("{") and s.endswith("}") else re.escape(s) for s in path.split("/"))
+    )
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def not_found_handler(
+    app: APIGatewayRestResolver, routes: Routes
+) -> Callable[[NotFoundError], Response[Any]]:
+    def on_not_found(_exc: NotFoundError) -> Response[dict[str, Any]]:
+        event = app.current_event
+        allowed = routes.allowed(event.path)
+        if allowed and event.http_method.upper() not in allowed:
+            return error_response(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                f"{event.http_method[:16]} is not allowed here; allowed: {', '.join(allowed)}",
+                {"allowed": list(allowed)},
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
+
+    return on_not_found
+
+
+def register(app: APIGatewayRestResolver, routes: Routes) -> None:
     app.exception_handler(HrisSyncError)(on_service_error)
     app.exception_handler(RequestValidationError)(on_validation_error)
     app.exception_handler(RequestUnsupportedContentType)(on_unsupported_content_type)
     app.exception_handler(UnicodeDecodeError)(on_undecodable_body)
-    app.not_found(on_not_found)
+    app.not_found(not_found_handler(app, routes))
 
 
-# What a route with a request body may answer besides: a body that cannot be read, or is not JSON.
-BODY = (400, 415)
+# Bodies Powertools would read as something else than JSON (it parses forms and multipart, and a
+# multipart type without a boundary fails it with a bare ValueError): this API takes only JSON.
+_NOT_JSON_BODIES = ("application/x-www-form-urlencoded", "multipart/")
+
+
+def refused_media_type(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The 415 answer (an API Gateway proxy response) to a form or multipart body, else None.
+
+    Checked before the resolver: Powertools' validation reads the body before any middleware of
+    ours runs, and reads these media types in its own ways."""
+    if not event.get("body"):
+        return None
+    headers = event.get("headers") or {}
+    content_type = next(
+        (str(v) for k, v in headers.items() if str(k).lower() == "content-type" and v is not None), ""
+    )
+    if not content_type.strip().lower().startswith(_NOT_JSON_BODIES):
+        return None
+    return {
+        "statusCode": HTTPStatus.UNSUPPORTED_MEDIA_TYPE.value,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "multiValueHeaders": {},
+        "body": json.dumps(error_body("unsupported_media_type", "send application/json")),
+        "isBase64Encoded": False,
+    }
+
+
+# What a route with a request body may answer besides: a body that cannot be read, is too large
+# or is not JSON.
+BODY = (400, 413, 415)
 
 
 def responses(success: int, description: str, *errors: int) -> dict[int, OpenAPIResponse]:
     """A route's documented responses: its success (schema from the return annotation), the
-    errors every route can answer (401, 422, and 500 / 503 from the stores) and the ones named."""
+    errors every route can answer (401 no identity, 422 validation, 429 API Gateway's throttling,
+    500 / 503 from the stores) and the ones named."""
     documented: dict[int, OpenAPIResponse] = {success: {"description": description}}
-    for status in sorted({401, 422, 500, 503, *errors}):
+    for status in sorted({401, 422, 429, 500, 503, *errors}):
         documented[status] = {
             "description": _MEANING[status],
             "content": {content_types.APPLICATION_JSON: {"model": ErrorResponse}},

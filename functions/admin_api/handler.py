@@ -37,10 +37,13 @@ PORTS: Lazy[Ports] = Lazy(_build_ports)
 @observability.instrumented(observability.CORRELATION_API_GATEWAY)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from functions.admin_api.deps import PORTS_KEY  # noqa: PLC0415
+    from functions.admin_api.errors import refused_media_type  # noqa: PLC0415
 
     app = APP.get()
-    app.context[PORTS_KEY] = PORTS.get()
-    answer = app.resolve(event, context)
+    answer = refused_media_type(event)
+    if answer is None:
+        app.context[PORTS_KEY] = PORTS.get()
+        answer = app.resolve(event, context)
     # One line per request: the route and the outcome, never a body (it may carry credentials).
     observability.logger().info(
         "admin api request",

@@ -1,13 +1,15 @@
 """``POST /webhooks/{connection_id}``: verify the delivery with the connection's provider, queue it, 202.
 
-401 bad or missing signature, 400 unreadable body, 404 unknown or disconnected connection, 413 over
-the size limit (1 MB), 200 for a handshake or a ping; 503 when the queue cannot take the delivery
-(the vendor retries). Every rejection is logged with its reason and counted
+401 bad or missing signature, 400 unreadable body, 404 unknown connection, 410 disconnected
+connection (from the moment it is disconnected: its status is read on every delivery), 413 over the
+size limit (1 MB), 200 for a handshake or a ping; 503 when the queue cannot take the delivery (the
+vendor retries). Every rejection is logged with its reason and counted
 (``WebhooksRejected`` by ``reason``); never a body, a header value or a secret.
 
 Importing this module reads no environment and imports neither boto3 nor the connectors: the first
-invocation builds them (``_root``), and the connection, its tenant and its webhook secret are then
-cached for ``connection_cache_seconds``.
+invocation builds them (``_root``). A connection's tenant (which never changes) and its webhook
+secret are then cached for ``connection_cache_seconds``; the connection itself is read on every
+delivery (one item), so a disconnect or a changed ``require_signature`` applies at once.
 """
 
 from __future__ import annotations
@@ -125,13 +127,15 @@ def _rejected(status: int, code: str, message: str, connection_id: str | None) -
 
 def _rejection(error: Exception) -> _Reject | None:
     """The answer to a request refused for what it is (never for our own failure)."""
-    from shared.errors import ConnectionNotFound  # noqa: PLC0415
+    from shared.errors import ConnectionDisconnected, ConnectionNotFound  # noqa: PLC0415
     from shared.providers.base import WebhookRejected, WebhookUnparseable  # noqa: PLC0415
 
     if isinstance(error, _Reject):
         return error
     if isinstance(error, ConnectionNotFound):
         return _Reject(404, "connection_not_found", "no such webhook endpoint")
+    if isinstance(error, ConnectionDisconnected):
+        return _Reject(410, error.code, "the connection is disconnected: its webhooks are refused")
     if isinstance(error, WebhookRejected):
         # The reason names what failed (missing header, bad signature, stale timestamp): no value.
         return _Reject(401, "bad_signature", f"the request is not authentic: {error.reason}")
@@ -162,13 +166,15 @@ def _answer(outcome: Outcome) -> dict[str, Any]:
 @instrumented(correlation_id_path=CORRELATION_API_GATEWAY)
 def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
     from shared import observability  # noqa: PLC0415
-    from shared.errors import ConnectionNotFound, HrisSyncError  # noqa: PLC0415
+    from shared.domain.ids import is_issued_id  # noqa: PLC0415
+    from shared.errors import ConnectionDisconnected, ConnectionNotFound, HrisSyncError  # noqa: PLC0415
     from shared.providers.base import WebhookRejected, WebhookUnparseable  # noqa: PLC0415
     from shared.services.webhook_intake import intake  # noqa: PLC0415
 
     root = _root.get()
     connection_id = (event.get("pathParameters") or {}).get("connection_id")
-    if not isinstance(connection_id, str) or not connection_id:
+    if not isinstance(connection_id, str) or not is_issued_id(connection_id):
+        # Not the shape of any connection id (a "#", 600 characters ...): unknown, without a read.
         return _rejected(404, "connection_not_found", "no such webhook endpoint", None)
     observability.bind(connection_id=connection_id)
     try:
@@ -181,7 +187,13 @@ def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
             raw_body=_raw_body(event, root.settings.max_webhook_bytes),
             received_at=_received_at(event),
         )
-    except (_Reject, ConnectionNotFound, WebhookRejected, WebhookUnparseable) as refused:
+    except (
+        _Reject,
+        ConnectionNotFound,
+        ConnectionDisconnected,
+        WebhookRejected,
+        WebhookUnparseable,
+    ) as refused:
         reject = _rejection(refused)
         assert reject is not None  # noqa: S101 - every type caught here has its answer
         return _rejected(reject.status, reject.code, reject.message, connection_id)

@@ -6,6 +6,11 @@ serves: ``/v1/{proxy+}`` (any method) to the admin API behind the authorizer, ``
 /webhooks/{connection_id}`` to the webhook ingest without one. A route behind an authorizer needs
 a valid local dev token (``Authorization: Bearer ...``): without one the answer is API Gateway's
 401 and no handler runs; with one the handler gets the claims in ``requestContext.authorizer``.
+
+Methods: API Gateway (REST) has seven (``ANY`` is those seven); a request with any other (TRACE,
+CONNECT, PROPFIND ...) never reaches an integration, API Gateway refuses it itself. Here it is
+answered 405 with the path's methods in ``Allow`` and no function runs, as is a method the path
+does not define (API Gateway answers that one with its MISSING_AUTHENTICATION_TOKEN response).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from infra.local.tokens import DevTokens, InvalidToken, authorizer_context
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _TEXT_TYPES = ("json", "text", "xml", "javascript", "html", "x-www-form-urlencoded", "yaml")
+# The methods of API Gateway REST APIs (an ``ANY`` method is these).
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 @dataclass(frozen=True)
@@ -40,8 +47,12 @@ class Route:
     function: str  # the function's logical id
     authorized: bool
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return METHODS if self.method == "ANY" else (self.method,)
+
     def match(self, method: str, path: str) -> dict[str, str] | None:
-        if self.method not in ("ANY", method):
+        if method not in self.methods:
             return None
         found = self.pattern.fullmatch(path)
         return None if found is None else {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()}
@@ -110,9 +121,11 @@ def _function_of(uri: Any) -> str | None:
     return found[0] if found else None
 
 
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
-    return status, {"Content-Type": "application/json"}, body
+    return status, {"Content-Type": "application/json", **(headers or {})}, body
 
 
 class Gateway:
@@ -158,8 +171,11 @@ class Gateway:
                     return _error(401, "UNAUTHORIZED", "Unauthorized")
             event = self._event(route, method, path, split.query, params, headers, body, context)
             return self._call(route, event)
-        if any(r.pattern.fullmatch(path) for r in self.routes):
-            return _error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
+        allowed = sorted({m for r in self.routes if r.pattern.fullmatch(path) for m in r.methods})
+        if allowed:
+            return _error(
+                405, "METHOD_NOT_ALLOWED", f"{method[:16]} is not allowed here", {"Allow": ", ".join(allowed)}
+            )
         return _error(404, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
 
     def _event(  # noqa: PLR0917 - the parts of one request
@@ -266,7 +282,12 @@ class Gateway:
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _any  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                # http.server answers a method without a ``do_<METHOD>`` with its own 501: every
+                # method goes to the gateway, which answers the ones API Gateway has not (405).
+                if name.startswith("do_"):
+                    return self._any
+                raise AttributeError(name)
 
             def log_message(self, *_args: Any) -> None:  # quiet: no line per request
                 return

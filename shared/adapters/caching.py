@@ -1,10 +1,13 @@
 """Short-lived caches in front of the connection store and the secret store, for the webhook ingest.
 
-A warm ingest container answers a burst of deliveries for one connection with one table read and
-one Secrets Manager call per ``ttl`` (60 s by default) instead of three calls per delivery. A
-connection disconnected meanwhile is still accepted for at most ``ttl``; the worker then drops
-its deliveries (R20). Unknown connection ids are cached too, so a flood of made-up ids costs one
-read each per ``ttl``. Writes go through and forget what they change.
+A warm ingest container answers a burst of deliveries for one connection with one read of the
+route (connection -> tenant) and one Secrets Manager call per ``ttl`` (60 s by default). The route
+never changes, so caching it is exact; unknown connection ids are cached too, so a flood of made-up
+ids costs one read each per ``ttl``. The connection itself is not cached: it is read on every
+delivery (one strongly consistent item read), because it changes where another process writes it
+(the admin API's disconnect, an edited ``require_signature``) and a delivery must meet the change
+at once (R20: a disconnected connection's webhooks are refused, never queued for a minute). Writes
+go through and forget what they change.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class TtlCache:
 
 
 class CachingConnectionStore:
-    """``ConnectionStore`` with ``tenant_of`` and ``get`` cached."""
+    """``ConnectionStore`` with ``tenant_of`` cached; ``get`` always reads the store."""
 
     def __init__(self, inner: ConnectionStore, cache: TtlCache) -> None:
         self._inner = inner
@@ -69,12 +72,9 @@ class CachingConnectionStore:
     def create(self, connection: Connection, *, max_active: int) -> None:
         self._inner.create(connection, max_active=max_active)
         self._cache.forget(("tenant", connection.connection_id))
-        self._cache.forget(("connection", connection.tenant_id, connection.connection_id))
 
     def get(self, tenant_id: str, connection_id: str) -> Connection:
-        return self._cache.get(
-            ("connection", tenant_id, connection_id), lambda: self._inner.get(tenant_id, connection_id)
-        )
+        return self._inner.get(tenant_id, connection_id)
 
     def tenant_of(self, connection_id: str) -> str:
         return self._cache.get(("tenant", connection_id), lambda: self._inner.tenant_of(connection_id))
@@ -83,7 +83,6 @@ class CachingConnectionStore:
         return self._inner.list_for_tenant(tenant_id)
 
     def save(self, connection: Connection, *, expected_version: int) -> None:
-        self._cache.forget(("connection", connection.tenant_id, connection.connection_id))
         self._inner.save(connection, expected_version=expected_version)
 
 

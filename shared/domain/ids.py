@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 _MEMBERS = uuid.UUID("6f1c2d7e-4a59-4b8e-9d1e-3c0f5b2a7e11")
+
+# Every id the service issues (``conn_<hex>``, ``run_<hex>``, ``m_<hex>``, ``task_<hex>``) matches
+# this: a letter or digit, then letters, digits and ``_.:-``, at most ``MAX_ID_LENGTH`` characters.
+# Where an outsider names one of our ids (an API path, a webhook URL), anything else names nothing.
+MAX_ID_LENGTH = 200
+ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID_LENGTH - 1}}}$"
+_ID = re.compile(ID_PATTERN)
+
+
+def is_issued_id(value: str) -> bool:
+    """Whether ``value`` has the shape of an id this service issues (a cheap check, no lookup)."""
+    return _ID.fullmatch(value) is not None
 
 
 def member_id_for(tenant_id: str, connection_id: str, hris_id: str) -> str:

@@ -457,6 +457,9 @@ class Connection(_Frozen):
     timezone: str = "UTC"
     # Who receives this connection's emails (import finished, sync blocked, connection failing).
     admin_emails: tuple[str, ...] = ()
+    # Refuse webhook deliveries without the vendor's signature (401) where signing is optional
+    # (HiBob); the other vendors' deliveries are always signed and always verified.
+    require_signature: bool = False
     # Set when the first complete sync was applied; until then the sync claims every
     # HRIS-managed member of the tenant by email (R21).
     first_complete_sync_at: datetime | None = None

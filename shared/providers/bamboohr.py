@@ -419,7 +419,13 @@ class BambooHR(Connector):
     # -- webhooks -----------------------------------------------------------------------------
 
     def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secret: Secret,
+        now: datetime,
+        *,
+        require_signature: bool = False,
     ) -> None:
         signature = required_header(headers, "X-BambooHR-Signature")
         timestamp = required_header(headers, "X-BambooHR-Timestamp")

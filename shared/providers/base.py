@@ -121,9 +121,19 @@ class Provider(Protocol):
     def directory(self, credentials: Credentials) -> Directory: ...
 
     def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secret: Secret,
+        now: datetime,
+        *,
+        require_signature: bool = False,
     ) -> None:
-        """Raise ``WebhookRejected`` unless the request is authentic and fresh."""
+        """Raise ``WebhookRejected`` unless the request is authentic and fresh.
+
+        ``require_signature`` (the connection's setting) refuses an unsigned delivery where the
+        vendor's signing is optional (HiBob); where it is not, a signature is always required.
+        """
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
         """Raise ``WebhookUnparseable`` for a body the vendor would never send."""

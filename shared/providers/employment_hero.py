@@ -308,7 +308,13 @@ class EmploymentHero(Connector):
     # -- webhooks: none published -------------------------------------------------------------
 
     def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secret: Secret,
+        now: datetime,
+        *,
+        require_signature: bool = False,
     ) -> None:
         raise WebhookRejected("employment_hero publishes no webhooks")
 

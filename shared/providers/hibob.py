@@ -7,7 +7,8 @@
   the employee after. A test ping arrives as ``Ping test`` or ``{"text": "Ping test"}``.
 - The signing scheme is not publicly confirmed: a ``bob-signature`` header (HMAC-SHA256 of the raw
   body, base64 or hex) is verified when present, and required when the connection says so
-  (``HiBob(require_signature=True)``, or the connection setting ``require_signature``).
+  (``HiBob(require_signature=True)``, or per delivery with ``verify_webhook(...,
+  require_signature=True)``, which the intake passes from the connection's setting).
 """
 
 from __future__ import annotations
@@ -177,11 +178,17 @@ class HiBob(Connector):
     # -- webhooks -----------------------------------------------------------------------------
 
     def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secret: Secret,
+        now: datetime,
+        *,
+        require_signature: bool = False,
     ) -> None:
         signature = header(headers, "bob-signature")
         if signature is None or not signature.strip():
-            if self.require_signature:
+            if self.require_signature or require_signature:
                 raise WebhookRejected("missing bob-signature header")
             return
         expected = hmac_sha256(secret, raw_body)

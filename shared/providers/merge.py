@@ -303,7 +303,13 @@ class Merge(Connector):
     # -- webhooks -----------------------------------------------------------------------------
 
     def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secret: Secret,
+        now: datetime,
+        *,
+        require_signature: bool = False,
     ) -> None:
         signature = required_header(headers, "X-Merge-Webhook-Signature")
         require_same(hmac_sha256(secret, raw_body), decode_base64(signature))

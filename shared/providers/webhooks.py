@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import json_bounds
 from shared.providers.base import Secret, WebhookRejected, WebhookUnparseable
 
 DEFAULT_REPLAY_WINDOW = 300.0  # seconds (5 minutes)
@@ -88,8 +89,8 @@ def body_digest(raw_body: bytes) -> str:
 
 def parse_json(raw_body: bytes) -> Any:
     try:
-        return json.loads(raw_body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        return json_bounds.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WebhookUnparseable("body is not JSON") from error
 
 

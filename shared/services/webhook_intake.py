@@ -1,8 +1,8 @@
 """Webhook intake: what the ingest function does between the HTTP request and the queue.
 
-``intake`` answers a vendor's handshake, or verifies and parses a delivery
-(``webhooks.receive_webhook``) and puts it on the queue as a ``QueuedWebhook``: only once the queue
-has stored it may the caller answer 202 (nothing is lost). The worker reads the same model back.
+``intake`` answers a vendor's handshake, or verifies and parses a delivery (``webhooks.receivable``
+then ``webhooks.verify_delivery``) and puts it on the queue as a ``QueuedWebhook``: only once the
+queue has stored it may the caller answer 202 (nothing is lost). The worker reads the same model back.
 
 Handshakes (answered for a known, connected connection, before any signature check, because the
 vendors send them unsigned or before the signing secret exists):
@@ -22,12 +22,11 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.domain.models import ConnectionStatus
-from shared.errors import ConnectionNotFound
+from shared import json_bounds
 from shared.ports import MessageQueue
 from shared.providers.base import WebhookKind
 from shared.services.context import Ports
-from shared.services.webhooks import MAX_WEBHOOK_EMPLOYEES, receive_webhook
+from shared.services.webhooks import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
 
 # A handshake token or challenge is echoed back: bounded, printable.
 MAX_HANDSHAKE_TOKEN = 1_024
@@ -76,8 +75,8 @@ def handshake_of(query: Mapping[str, str], raw_body: bytes) -> Handshake | None:
         return Handshake("microsoft_graph", "text/plain", token[:MAX_HANDSHAKE_TOKEN])
     if raw_body[:1] == b"{" and b"url_verification" in raw_body:
         try:
-            body: Any = json.loads(raw_body)
-        except ValueError:
+            body: Any = json_bounds.loads(raw_body)
+        except ValueError:  # not JSON, not UTF-8 (UnicodeDecodeError), or out of bounds
             return None
         challenge = body.get("challenge") if isinstance(body, dict) else None
         if body.get("type") == "url_verification" and isinstance(challenge, str) and challenge:
@@ -85,16 +84,6 @@ def handshake_of(query: Mapping[str, str], raw_body: bytes) -> Handshake | None:
                 "slack", "application/json", json.dumps({"challenge": challenge[:MAX_HANDSHAKE_TOKEN]})
             )
     return None
-
-
-def _connected(ports: Ports, connection_id: str) -> tuple[str, str]:
-    """(tenant id, provider) of a connection that may receive webhooks; a disconnected one is
-    answered as unknown (R20: nothing about it is accepted any more)."""
-    tenant_id = ports.connections.tenant_of(connection_id)
-    connection = ports.connections.get(tenant_id, connection_id)
-    if connection.status is ConnectionStatus.DISCONNECTED:
-        raise ConnectionNotFound(connection_id)
-    return tenant_id, connection.provider
 
 
 def intake(
@@ -109,15 +98,18 @@ def intake(
 ) -> Outcome:
     """Answer a handshake, or verify, parse and enqueue a delivery.
 
-    Raises ``ConnectionNotFound`` (unknown or disconnected connection), the provider's
-    ``WebhookRejected`` (bad signature) or ``WebhookUnparseable`` (unreadable body), and the
-    queue's errors (``Throttled`` ...): in every one of those cases nothing was queued.
+    Raises ``ConnectionNotFound`` (unknown connection), ``ConnectionDisconnected`` (disconnected:
+    the connection is read on every delivery, so from the moment it is disconnected), the
+    provider's ``WebhookRejected`` (bad or missing signature) or ``WebhookUnparseable``
+    (unreadable body), and the queue's errors (``Throttled`` ...): in every one of those cases
+    nothing was queued.
     """
-    tenant_id, provider = _connected(ports, connection_id)
+    connection = receivable(ports, connection_id)
+    tenant_id, provider = connection.tenant_id, connection.provider
     shake = handshake_of(query, raw_body)
     if shake is not None:
         return Outcome("handshake", tenant_id, connection_id, handshake=shake)
-    receipt = receive_webhook(ports, connection_id, headers, raw_body)
+    receipt = verify_delivery(ports, connection, headers, raw_body)
     if receipt.event.kind is WebhookKind.PING:
         return Outcome("ping", tenant_id, connection_id)
     if not receipt.should_enqueue:

@@ -10,6 +10,7 @@ from typing import Any
 from shared.domain.models import Actor, Connection, ConnectionStatus, Member, PlanCounts, Targeted
 from shared.domain.records import SkippedRecord
 from shared.errors import (
+    ConnectionDisconnected,
     InvalidInput,
     ProviderCredentialsRejected,
     ProviderFailure,
@@ -222,19 +223,31 @@ class WebhookReceipt:
         }
 
 
-def receive_webhook(
-    ports: Ports, connection_id: str, headers: Mapping[str, str], raw_body: bytes
-) -> WebhookReceipt:
-    """Verify and parse a delivery for ``/webhooks/{connection_id}`` (fast: no HR call).
+def receivable(ports: Ports, connection_id: str) -> Connection:
+    """The connection a delivery to ``/webhooks/{connection_id}`` is for, read afresh.
 
-    Raises ``ConnectionNotFound`` for an unknown connection, the provider's ``WebhookRejected``
-    (HTTP 401) for a bad signature, a disconnected connection (R20) or a connection without a
-    webhook secret, and ``WebhookUnparseable`` (HTTP 400) for a body the provider cannot read.
+    Raises ``ConnectionNotFound`` (HTTP 404) for an unknown connection and
+    ``ConnectionDisconnected`` (HTTP 410) for a disconnected one (R20: nothing about it is accepted
+    any more, from the moment it is disconnected).
     """
     tenant_id = ports.connections.tenant_of(connection_id)
     connection = ports.connections.get(tenant_id, connection_id)
     if connection.status is ConnectionStatus.DISCONNECTED:
-        raise WebhookRejected("the connection is disconnected")
+        raise ConnectionDisconnected(connection_id)
+    return connection
+
+
+def verify_delivery(
+    ports: Ports, connection: Connection, headers: Mapping[str, str], raw_body: bytes
+) -> WebhookReceipt:
+    """Verify and parse a delivery for a connection that may receive webhooks (fast: no HR call).
+
+    Raises the provider's ``WebhookRejected`` (HTTP 401) for a bad or missing signature (missing:
+    also where the vendor's signing is optional when the connection sets ``require_signature``),
+    a provider without webhooks or a connection without a webhook secret, and
+    ``WebhookUnparseable`` (HTTP 400) for a body the provider cannot read.
+    """
+    tenant_id, connection_id = connection.tenant_id, connection.connection_id
     provider = ports.providers(connection.provider)
     if not provider.supports_webhooks:
         raise WebhookRejected("this provider sends no webhooks")
@@ -245,6 +258,15 @@ def receive_webhook(
     secret = credentials.secrets.get(WEBHOOK_SECRET_KEY)
     if secret is None:
         raise WebhookRejected("the connection has no webhook secret")
-    provider.verify_webhook(headers, raw_body, secret, ports.clock.now())
+    provider.verify_webhook(
+        headers, raw_body, secret, ports.clock.now(), require_signature=connection.require_signature
+    )
     event = provider.parse_webhook(headers, raw_body)
     return WebhookReceipt(tenant_id=tenant_id, connection_id=connection_id, event=event)
+
+
+def receive_webhook(
+    ports: Ports, connection_id: str, headers: Mapping[str, str], raw_body: bytes
+) -> WebhookReceipt:
+    """``receivable`` then ``verify_delivery``: the errors of both."""
+    return verify_delivery(ports, receivable(ports, connection_id), headers, raw_body)

@@ -142,7 +142,13 @@ class FakeHR:
         )
 
     def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: Secret, now: datetime
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        secret: Secret,
+        now: datetime,
+        *,
+        require_signature: bool = False,
     ) -> None:
         if headers.get("x-signature") != secret.reveal():
             raise WebhookRejected("bad signature")

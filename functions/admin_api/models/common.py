@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.ports import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 
 
@@ -54,4 +55,7 @@ Cursor = Annotated[
 DEFAULT_LIMIT = DEFAULT_PAGE_LIMIT
 
 NEXT_CURSOR_DESCRIPTION = "Pass it back as `cursor` for the next page; null on the last page"
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+# An id in a path, query or body has the shape of the ids the service issues
+# (``shared.domain.ids.ID_PATTERN``): anything else (a ``#``, a space, 10 KB) is 422 before any store
+# is asked, so no id can be mistaken for part of a key.
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]

@@ -30,6 +30,11 @@ CredentialKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
 MAX_LIST = 1000
 MAX_MAPPINGS = 500
+REQUIRE_SIGNATURE_DESCRIPTION = (
+    "Refuse webhook deliveries that carry no signature (`401 bad_signature`). HiBob signs "
+    "(`bob-signature`) only when its webhook is set up with a secret, so unsigned deliveries are "
+    "accepted unless this is on; the other providers' deliveries are always signed and verified."
+)
 
 
 # --- settings an admin may send ----------------------------------------------------------------
@@ -111,6 +116,10 @@ class ConnectionSettingsBody(RequestModel):
     schedule: ScheduleBody | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     admin_emails: list[Email] | None = Field(default=None, max_length=50)
+    require_signature: bool | None = Field(
+        default=None,
+        description=REQUIRE_SIGNATURE_DESCRIPTION + " Default `false`.",
+    )
 
     def options(self, *exclude: str) -> dict[str, Any]:
         """The settings given, in the domain's field names (null counts as not given; an object
@@ -190,11 +199,18 @@ class ConnectionOut(ResponseModel):
     schedule: ScheduleOut
     timezone: str
     admin_emails: list[str]
+    require_signature: bool = Field(description=REQUIRE_SIGNATURE_DESCRIPTION)
     first_complete_sync_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
     version: int = Field(description="Counts the connection's writes; send it back as `expected_version`")
-    webhook_path: str = Field(description="Where the HR system posts its webhooks (below the API's URL)")
+    webhook_path: str = Field(
+        description="Where the HR system posts its webhooks (below the API's URL), each verified by "
+        "the provider's signature and answered `202` once queued (`200` for a handshake or a ping); "
+        "`400` a body the provider never sends, `401` a bad or missing signature (see "
+        "`require_signature`), `404` no such connection, `410` a disconnected connection (from the "
+        "moment it is disconnected), `413` over 1 MB, `503` try again later"
+    )
 
     @classmethod
     def of(cls, c: Connection) -> ConnectionOut:
@@ -232,6 +248,7 @@ class ConnectionOut(ResponseModel):
             schedule=ScheduleOut(expression=c.schedule.expression, timezone=c.schedule.timezone),
             timezone=c.timezone,
             admin_emails=list(c.admin_emails),
+            require_signature=c.require_signature,
             first_complete_sync_at=c.first_complete_sync_at,
             created_at=c.created_at,
             updated_at=c.updated_at,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import (
     Actor,
     DeactivationReason,
@@ -22,7 +23,7 @@ from shared.domain.records import AuditEntry, Task, TaskStatus
 from shared.services.members import MAX_INVITES_PER_CALL, InviteResult
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-MemberId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MemberId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
 
 
 class ProfileOut(ResponseModel):

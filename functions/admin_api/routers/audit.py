@@ -11,6 +11,7 @@ from functions.admin_api.errors import responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import AuditEntryOut, AuditList
 from functions.admin_api.routers import new_router
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.services import members
 
 router = new_router()
@@ -25,7 +26,9 @@ router = new_router()
 def list_audit(
     caller: Caller,
     ports: Services,
-    member_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    member_id: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> AuditList:

@@ -23,12 +23,15 @@ from functions.admin_api.models.connections import (
 from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOut, RunSummaryOut
 from functions.admin_api.paging import page_of
 from functions.admin_api.routers import new_router
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.services import connections, sync
 
 router = new_router()
 
 TAG = "Connections"
-ConnectionId = Annotated[str, Path(min_length=1, max_length=200, description="The connection's id")]
+ConnectionId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, description="The connection's id")
+]
 # Preview and match compute their answer on each call: they cap what they show instead of paging.
 ShowLimit = Annotated[int, Query(ge=1, le=1000, description="How many actions, warnings or pairs to show")]
 

@@ -13,6 +13,7 @@ from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import MemberEditRequest, MemberList, MemberOut
 from functions.admin_api.routers import new_router
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import Member, MemberFlag, MemberSource, MemberStatus
 from shared.services import members
 from shared.services.context import Ports
@@ -20,7 +21,9 @@ from shared.services.context import Ports
 router = new_router()
 
 TAG = "Members"
-MemberId = Annotated[str, Path(min_length=1, max_length=200, description="The member's id")]
+MemberId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, description="The member's id")
+]
 Action = Callable[[Ports, str, str, str], Member]
 
 

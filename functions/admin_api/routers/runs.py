@@ -10,12 +10,15 @@ from functions.admin_api.deps import Admin, Caller, Services
 from functions.admin_api.errors import responses
 from functions.admin_api.models.runs import RunOut
 from functions.admin_api.routers import new_router
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.services import sync
 
 router = new_router()
 
 TAG = "Runs"
-RunId = Annotated[str, Path(min_length=1, max_length=200, description="The run's id")]
+RunId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, description="The run's id")
+]
 
 
 @router.get(

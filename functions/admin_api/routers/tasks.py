@@ -11,6 +11,7 @@ from functions.admin_api.errors import responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import TaskList, TaskOut
 from functions.admin_api.routers import new_router
+from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import TaskType
 from shared.domain.records import TaskStatus
 from shared.services import members
@@ -46,7 +47,9 @@ def list_tasks(
     responses=responses(200, "The task", 403, 404),
 )
 def complete_task(
-    task_id: Annotated[str, Path(min_length=1, max_length=200, description="The task's id")],
+    task_id: Annotated[
+        str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, description="The task's id")
+    ],
     caller: Admin,
     ports: Services,
 ) -> TaskOut:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -126,17 +127,135 @@ def test_an_unknown_connection_is_404(connected: Stack) -> None:
     }
 
 
-def test_r20_a_disconnected_connection_is_404(connected: Stack) -> None:
+@contextmanager
+def _disconnected(provider: str) -> Iterator[None]:
+    """``conn-<provider>`` disconnected in the table, by another process than the ingest's (the
+    admin API's), for the ``with`` block."""
     ports = aws_ports()
-    before = ports.connections.get("tenant-acme", "conn-bamboohr")
+    before = ports.connections.get("tenant-acme", connection_of(provider))
     gone = before.model_copy(update={"status": ConnectionStatus.DISCONNECTED, "version": before.version + 1})
     ports.connections.save(gone, expected_version=before.version)
     try:
-        assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 404
-        assert connected.queued() == []
+        yield
     finally:
         back = gone.model_copy(update={"status": ConnectionStatus.ACTIVE, "version": gone.version + 1})
         ports.connections.save(back, expected_version=gone.version)
+
+
+def test_r20_a_disconnected_connection_is_410_gone(connected: Stack) -> None:
+    with _disconnected("bamboohr"):
+        response = _call(load_event("webhook_ingest/bamboohr"), connected)
+    assert response["statusCode"] == 410
+    assert _body(response)["error"]["code"] == "connection_disconnected"
+    assert connected.queued() == []
+
+
+def test_r20_a_disconnect_is_410_at_once_even_for_a_warm_container(connected: Stack) -> None:
+    # Given a warm ingest container that just accepted a delivery for the connection
+    assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 202
+    connected.queued()
+    # When the admin API disconnects it (another process: the ingest's cache is not told)
+    with _disconnected("bamboohr"):
+        # Then the very next delivery is refused, not queued from a cached copy for a minute
+        response = _call(load_event("webhook_ingest/bamboohr"), connected)
+        handshake = _call(load_event("webhook_ingest/slack_url_verification"), connected)
+    assert response["statusCode"] == 410
+    assert connected.queued() == []
+    assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 202  # reconnected
+    assert handshake["statusCode"] == 410  # a handshake is not answered for it either
+
+
+@pytest.mark.parametrize(
+    "connection_id",
+    ["conn#bamboohr", "T#tenant-acme", "c" * 513, "c" * 10_000, "conn bamboohr", "../conn-bamboohr"],
+    ids=["hash", "key-like", "over-512", "10k", "space", "dots"],
+)
+def test_a_webhook_path_id_of_no_connection_shape_is_404_without_a_read(
+    connection_id: str, connected: Stack
+) -> None:
+    calls: list[str] = []
+    cached = ingest._root.get().ports.connections
+    inner = cached._inner  # type: ignore[attr-defined]
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(inner, name)
+
+    cached._inner = Counting()  # type: ignore[attr-defined]
+    event = load_event("webhook_ingest/bamboohr")
+    event["pathParameters"]["connection_id"] = connection_id
+    response = _call(event, connected)
+    assert response["statusCode"] == 404
+    assert _body(response)["error"]["code"] == "connection_not_found"
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 1000 + "]" * 1000,
+        '{"type": "employee.updated", "data": ' + "[" * 1000 + "]" * 1000 + "}",
+        '{"type": "url_verification", "challenge": ' + "[" * 1000 + "]" * 1000 + "}",
+        '{"type": "employee.updated", "data": {"employeeId": ' + "9" * 5000 + "}}",
+    ],
+    ids=["nested", "nested-data", "nested-slack-handshake", "int-5000-digits"],
+)
+def test_a_hostile_json_body_is_400_never_a_crash(body: str, connected: Stack) -> None:
+    event = load_event("webhook_ingest/hibob")
+    event["body"] = body
+    raw = body.encode()
+    event["headers"]["bob-signature"] = base64.b64encode(
+        hmac.new(TEST_WEBHOOK_SECRET.encode(), raw, hashlib.sha256).digest()
+    ).decode()
+    event["multiValueHeaders"].pop("bob-signature", None)
+    response = _call(event, connected)
+    assert response["statusCode"] == 400, response
+    assert _body(response)["error"]["code"] == "unparseable"
+    assert connected.queued() == []
+
+
+def _hibob_unsigned() -> dict[str, Any]:
+    event = load_event("webhook_ingest/hibob")
+    for headers in (event["headers"], event.get("multiValueHeaders") or {}):
+        for name in [n for n in headers if n.lower() == "bob-signature"]:
+            del headers[name]
+    return event
+
+
+@contextmanager
+def _hibob_requiring_signatures(required: bool) -> Iterator[None]:
+    ports = aws_ports()
+    before = ports.connections.get("tenant-acme", connection_of("hibob"))
+    edited = before.model_copy(update={"require_signature": required, "version": before.version + 1})
+    ports.connections.save(edited, expected_version=before.version)
+    try:
+        yield
+    finally:
+        back = edited.model_copy(update={"require_signature": False, "version": edited.version + 1})
+        ports.connections.save(back, expected_version=edited.version)
+
+
+def test_hibob_an_unsigned_delivery_is_accepted_by_default(connected: Stack) -> None:
+    assert _call(_hibob_unsigned(), connected)["statusCode"] == 202
+    assert len(connected.queued()) == 1
+
+
+def test_hibob_require_signature_makes_an_unsigned_delivery_401_at_once(connected: Stack) -> None:
+    # Warm: the connection was read while signatures were optional
+    assert _call(_hibob_unsigned(), connected)["statusCode"] == 202
+    connected.queued()
+    with _hibob_requiring_signatures(True):
+        unsigned = _call(_hibob_unsigned(), connected)
+        signed = _call(load_event("webhook_ingest/hibob"), connected)
+    assert unsigned["statusCode"] == 401
+    assert _body(unsigned)["error"] == {
+        "code": "bad_signature",
+        "message": "the request is not authentic: missing bob-signature header",
+        "details": {},
+    }
+    assert signed["statusCode"] == 202
+    assert len(connected.queued()) == 1  # the signed one only
 
 
 def test_a_body_over_1_mb_is_413(connected: Stack) -> None:
@@ -197,7 +316,9 @@ def test_nothing_is_lost_when_the_queue_fails_the_vendor_is_told_to_retry(
     assert "webhook not queued" in [r.getMessage() for r in caplog.records]
 
 
-def test_the_connection_is_read_once_per_cache_period(connected: Stack) -> None:
+def test_the_route_is_read_once_per_cache_period_the_connection_on_every_delivery(
+    connected: Stack,
+) -> None:
     calls: list[str] = []
     cached = ingest._root.get().ports.connections
     inner = cached._inner  # type: ignore[attr-defined]
@@ -207,11 +328,12 @@ def test_the_connection_is_read_once_per_cache_period(connected: Stack) -> None:
             calls.append(name)
             return getattr(inner, name)
 
-    # Wrap the cached store's inner store: a second delivery within the period reads nothing.
+    # Wrap the cached store's inner store: a second delivery within the period reads the
+    # connection (its status may have changed elsewhere), not its route (which never changes).
     cached._inner = Counting()  # type: ignore[attr-defined]
     for _ in range(3):
         assert _call(load_event("webhook_ingest/bamboohr"), connected)["statusCode"] == 202
-    assert calls == ["tenant_of", "get"]
+    assert calls == ["tenant_of", "get", "get", "get"]
 
 
 def _metrics(out: str) -> list[dict[str, Any]]:

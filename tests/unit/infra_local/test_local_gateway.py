@@ -146,3 +146,24 @@ def test_unknown_path_wrong_method_and_a_crashing_handler(gateway: Gateway) -> N
     status, body = _call(gateway, "POST", "/webhooks/conn-1", b"crash", **{"Content-Type": "text/plain"})
     assert status == 502
     assert "boom" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/v1/members", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"),
+        ("CONNECT", "/v1/connections/conn-1", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"),
+        ("TRACE", "/webhooks/conn-1", "POST"),
+        ("GET", "/webhooks/conn-1", "POST"),
+        ("PROPFIND", "/webhooks/conn-1", "POST"),
+    ],
+)
+def test_a_method_api_gateway_does_not_route_is_405_with_allow_and_runs_no_function(
+    gateway: Gateway, method: str, path: str, allowed: str
+) -> None:
+    token = gateway.tokens.issue("tenant-a", NOW, subject="ada")
+    status, headers, data = gateway.handle(method, path, {"Authorization": f"Bearer {token}"}, b"")
+    assert status == 405
+    assert headers["Allow"] == allowed
+    assert json.loads(data)["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "event" not in json.loads(data)  # the echo function did not run

@@ -164,6 +164,17 @@ def test_hibob_unsigned_deliveries_pass_unless_the_connection_requires_a_signatu
         HiBob().verify_webhook({"bob-signature": "AAAA"}, HIBOB_BODY, Secret(KEY), NOW)
 
 
+def test_hibob_the_connection_setting_require_signature_refuses_unsigned_deliveries() -> None:
+    # The connection's setting arrives per delivery (verify_webhook's keyword), whatever the
+    # connector was built with; a signed delivery passes either way.
+    with pytest.raises(WebhookRejected, match="missing bob-signature"):
+        HiBob().verify_webhook({}, HIBOB_BODY, Secret(KEY), NOW, require_signature=True)
+    with pytest.raises(WebhookRejected, match="missing bob-signature"):
+        HiBob().verify_webhook({"bob-signature": "  "}, HIBOB_BODY, Secret(KEY), NOW, require_signature=True)
+    signed = {"bob-signature": hmac_hex(KEY, HIBOB_BODY)}
+    HiBob().verify_webhook(signed, HIBOB_BODY, Secret(KEY), NOW, require_signature=True)
+
+
 def test_hibob_accepts_a_hex_signature_too() -> None:
     HiBob().verify_webhook({"bob-signature": hmac_hex(KEY, HIBOB_BODY)}, HIBOB_BODY, Secret(KEY), NOW)
 

@@ -20,6 +20,7 @@ from shared.domain.models import (
 )
 from shared.domain.records import TaskStatus
 from shared.errors import (
+    ConnectionDisconnected,
     ConnectionNotFound,
     EmailTaken,
     InvalidInput,
@@ -436,11 +437,11 @@ def test_receive_webhook_refuses_bad_signatures_bodies_and_unknown_connections(w
         webhooks.receive_webhook(world.ports, "conn_nope", {"x-signature": "whsec-1"}, _delivery(["ann"]))
 
 
-def test_r20_after_a_disconnect_webhooks_are_refused(world: World) -> None:
+def test_r20_after_a_disconnect_webhooks_are_refused_as_gone(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
     connections.disconnect(world.ports, T, conn.connection_id)
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(ConnectionDisconnected):
         webhooks.receive_webhook(
             world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"])
         )

@@ -101,6 +101,18 @@ def test_editing_quick_settings_starts_no_sync(world: World, api: Client) -> Non
     )
 
 
+def test_hibob_require_signature_is_a_connection_setting_off_by_default(world: World, api: Client) -> None:
+    tenant = connected(world, api)
+    path = f"/v1/connections/{tenant.connection_id}"
+    assert api.get(path).json["require_signature"] is False
+    edited = api.patch(path, {"require_signature": True})
+    assert edited.status == 200, edited.text
+    assert edited.json["connection"]["require_signature"] is True
+    assert edited.json["run"] is None  # a setting, not a scope: no sync
+    assert world.connections.get(api.tenant, tenant.connection_id).require_signature is True
+    assert api.patch(path, {"require_signature": "yes please"}).status == 422
+
+
 def test_edit_with_a_stale_version_is_a_conflict(world: World, api: Client) -> None:
     tenant = connected(world, api)
     answer = api.patch(f"/v1/connections/{tenant.connection_id}", {"label": "x", "expected_version": 1})
