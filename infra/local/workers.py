@@ -195,7 +195,10 @@ class ScheduleTicker(_Loop):
         for page in paginator.paginate(GroupName=self.group):
             names.extend(s["Name"] for s in page.get("Schedules", []))
         for name in names:
-            schedule = self.scheduler.get_schedule(Name=name, GroupName=self.group)
+            try:
+                schedule = self.scheduler.get_schedule(Name=name, GroupName=self.group)
+            except self.scheduler.exceptions.ResourceNotFoundException:
+                continue  # deleted since the listing (a disconnect): nothing to fire
             if schedule.get("State", "ENABLED") != "ENABLED":
                 continue
             created = _aware(schedule.get("CreationDate")) or now
