@@ -43,6 +43,9 @@ TABLE_WRITE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
 )
 BLOBS_READ_ACTIONS = ("s3:GetObject",)
+# On the bucket itself: with it S3 answers a missing key with NoSuchKey (404, our BlobNotFound);
+# without it, with AccessDenied. No function lists the bucket.
+BLOBS_LIST_ACTIONS = ("s3:ListBucket",)
 BLOBS_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
 SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 # What Powertools' DynamoDBPersistenceLayer calls (get, conditional put, update, delete on failure).
@@ -229,6 +232,7 @@ class ServiceFunctions(Construct):
         objects = "snapshots and plan chunks are objects keyed per run at run time, in this bucket only"
         if Access.BLOBS_READ in access:
             allow(BLOBS_READ_ACTIONS, [w.bucket.arn_for_objects("*")], objects)
+            allow(BLOBS_LIST_ACTIONS, [w.bucket.bucket_arn])
         if Access.BLOBS_WRITE in access:
             allow(BLOBS_WRITE_ACTIONS, [w.bucket.arn_for_objects("*")], objects)
         secrets = stack.format_arn(

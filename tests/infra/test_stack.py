@@ -25,7 +25,8 @@ TABLE_WRITE = {
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
 }
-BLOBS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+# s3:ListBucket: so that S3 answers a missing blob with NoSuchKey (404), not AccessDenied.
+BLOBS = {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"}
 SQS_CONSUME = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -245,6 +246,9 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
         for action in ("s3:GetObject", "s3:PutObject"):
             for resource in _resources_for(statements, action):
                 assert resource == f"<{next(iter(bucket_ids))}>/*"
+        if "s3:GetObject" in _actions(statements):
+            # Whoever reads blobs may list the bucket (and only it): a missing key is then a 404.
+            assert _resources_for(statements, "s3:ListBucket") == [f"<{next(iter(bucket_ids))}>"], name
         for resource in _resources_for(statements, "secretsmanager:GetSecretValue"):
             assert resource.endswith(f":secret:hris-sync/{STAGE}/*"), resource
         for resource in _resources_for(statements, "xray:PutTraceSegments"):
