@@ -39,8 +39,8 @@ _MEANING: dict[int, str] = {
     415: "The body is not JSON",
     422: "The request does not validate",
     500: "An internal fault (logged; shown only by its code)",
-    502: "The HR system failed or refused the connection's credentials",
-    503: "Throttled by AWS; retry later",
+    502: "The HR system failed or refused the connection's credentials, or SES refused an email",
+    503: "Throttled by AWS, or the sync could not be started (the run is closed); retry later",
 }
 
 

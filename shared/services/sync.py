@@ -27,6 +27,7 @@ from shared.errors import (
     ProviderCredentialsRejected,
     RunNotFound,
     VersionConflict,
+    WorkflowNotStarted,
 )
 from shared.ports import (
     DEFAULT_PAGE_LIMIT,
@@ -41,6 +42,7 @@ from shared.ports import (
     Page,
 )
 from shared.providers.base import ProviderAuthError, ProviderError
+from shared.services import notify
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import (
@@ -145,9 +147,21 @@ def _admin_email(
     )
 
 
-def _notify_admins(ports: Ports, email: Email) -> None:
-    if email.to:
-        ports.mailer.send(email)
+def _notify_admins(ports: Ports, run: SyncRun, email: Email) -> SyncRun:
+    """Email the admins; an email SES refuses is recorded on the run, never fails it."""
+    unsent = notify.send_all(ports, [email])
+    return _record_unsent(ports, run, unsent)
+
+
+def _record_unsent(ports: Ports, run: SyncRun, unsent: Sequence[notify.Unsent]) -> SyncRun:
+    if not unsent:
+        return run
+    return _mutate_run(
+        ports,
+        run.tenant_id,
+        run.run_id,
+        lambda r: {"emails_not_sent": notify.merge(r.emails_not_sent, unsent)},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,21 +224,54 @@ def request_sync(
     run = started.run
     try:
         ports.workflow.start(run.run_id, workflow_input(run))
-    except HrisSyncError:
-        # Nothing will drive this run: close it and free the lock before reporting the error.
-        _mutate_run(
-            ports,
-            tenant_id,
-            run.run_id,
-            lambda _r: {
-                "status": RunStatus.FAILED,
-                "finished_at": ports.clock.now(),
-                "error": "the sync workflow could not be started",
-            },
-        )
-        _release(ports, run)
+    except BaseException as error:
+        # Nothing will drive this run: close it with the reason and free the lock (else both
+        # would wait for the lease to expire), then report the error.
+        closed = _close_unstarted(ports, run, _start_failure(error))
+        if isinstance(error, HrisSyncError):
+            raise WorkflowNotStarted(run.run_id, closed.error or "", run=closed) from error
         raise
     return run
+
+
+def _start_failure(error: BaseException) -> str:
+    """Why an execution did not start, without AWS's message (typed errors carry the code)."""
+    detail = error.message if isinstance(error, HrisSyncError) else type(error).__name__
+    return f"the sync workflow could not be started: {detail}"[:_MAX_ERROR]
+
+
+def _close_unstarted(ports: Ports, run: SyncRun, reason: str) -> SyncRun:
+    """The run failed before its machine ran: failed with the reason, the lock freed (even when
+    recording fails), ``sync.failed`` emitted. The connection is not marked failing: its HR
+    system was never called."""
+    try:
+        closed = _mutate_run(
+            ports,
+            run.tenant_id,
+            run.run_id,
+            lambda r: {
+                "status": RunStatus.FAILED,
+                "finished_at": ports.clock.now(),
+                "error": reason,
+                "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
+            },
+        )
+    finally:
+        _release(ports, run)
+    ports.events.publish(
+        [
+            DomainEvent(
+                SYNC_FAILED,
+                {
+                    "tenant_id": run.tenant_id,
+                    "connection_id": run.connection_id,
+                    "run_id": run.run_id,
+                    "error": reason,
+                },
+            )
+        ]
+    )
+    return closed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,6 +451,7 @@ def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int
     _release(ports, run)
     _notify_admins(
         ports,
+        run,
         _admin_email(
             connection,
             MailTemplate.SYNC_BLOCKED,
@@ -464,12 +512,15 @@ def apply_chunk(ports: Ports, tenant_id: str, connection_id: str, run_id: str, c
         actor=Actor.SYNC, key=f"{run_id}:c{chunk}", connection=connection, run_id=run_id, actor_id=run_id
     )
     report = apply_groups(ports, tenant_id, groups, origin, replan)
-    if report.skipped:
+    if report.skipped or report.unsent:
         _mutate_run(
             ports,
             tenant_id,
             run_id,
-            lambda r: {"skipped": (*r.skipped, *report.skipped)[: ports.settings.max_skipped_kept]},
+            lambda r: {
+                "skipped": (*r.skipped, *report.skipped)[: ports.settings.max_skipped_kept],
+                "emails_not_sent": notify.merge(r.emails_not_sent, report.unsent),
+            },
         )
     counts = report.plan_counts()
     ports.runs.record_chunk(tenant_id, run_id, chunk, counts)
@@ -515,8 +566,9 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
     )
     _release(ports, run)
     if run.trigger is RunTrigger.FIRST_IMPORT:
-        _notify_admins(
+        run = _notify_admins(
             ports,
+            run,
             _admin_email(
                 connection,
                 MailTemplate.IMPORT_COMPLETE,
@@ -590,7 +642,9 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
         # An edit may race us; the next failure marks the connection again.
         with suppress(VersionConflict):
             ports.connections.save(failing, expected_version=connection.version)
-    _notify_admins(ports, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason))
+    run = _notify_admins(
+        ports, run, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason)
+    )
     ports.events.publish(
         [
             DomainEvent(
@@ -624,7 +678,28 @@ def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
             "progress": r.progress.model_copy(update={"phase": RunPhase.APPLYING}),
         },
     )
-    ports.workflow.start(f"{run_id}-confirmed", workflow_input(run, phase="apply"))
+    try:
+        ports.workflow.start(f"{run_id}-confirmed", workflow_input(run, phase="apply"))
+    except BaseException as error:
+        # The plan is still held: back to blocked (the admin may confirm again), the lock freed.
+        reason = _start_failure(error)
+        try:
+            held = _mutate_run(
+                ports,
+                tenant_id,
+                run_id,
+                lambda r: {
+                    "status": RunStatus.BLOCKED,
+                    "decided_by": None,
+                    "progress": r.progress.model_copy(update={"phase": RunPhase.PLANNING}),
+                    "warnings": (*r.warnings, f"workflow_not_started: {reason}"),
+                },
+            )
+        finally:
+            _release(ports, run)
+        if isinstance(error, HrisSyncError):
+            raise WorkflowNotStarted(run_id, reason, run=held) from error
+        raise
     return run
 
 
