@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from aws_cdk import Duration
 
+from infra.constants import APP_NAME
+
 
 class Access(StrEnum):
     TABLE_READ = "table-read"  # GetItem, BatchGetItem, Query (table and its indexes)
@@ -44,6 +46,11 @@ class FunctionSpec:
     @property
     def handler(self) -> str:
         return f"functions.{self.name}.handler.handler"
+
+    @property
+    def service_name(self) -> str:
+        """Powertools' ``service``: its logs' service and its metrics' ``service`` dimension."""
+        return f"{APP_NAME}-{self.name}"
 
 
 ADMIN_API = FunctionSpec(

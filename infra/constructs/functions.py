@@ -184,7 +184,7 @@ class ServiceFunctions(Construct):
         schedules = Access.SCHEDULES_MANAGE in access
         return FunctionEnvironment(
             stage=config.stage,
-            powertools_service_name=f"{APP_NAME}-{spec.name}",
+            powertools_service_name=spec.service_name,
             powertools_metrics_namespace=METRICS_NAMESPACE,
             table_name=w.table.table_name if uses_table else None,
             bucket_name=w.bucket.bucket_name if uses_blobs else None,
