@@ -224,7 +224,7 @@ class WorkflowNotStarted(HrisSyncError):
     http_status = 503
 
     def __init__(self, run_id: str, reason: str, *, run: SyncRun) -> None:
-        super().__init__(f"the sync could not be started ({reason}); run {run_id!r} is closed", run_id=run_id)
+        super().__init__(f"{reason}; run {run_id!r} is closed", run_id=run_id)
         self.run_id = run_id
         self.reason = reason
         # The closed run, for callers that answer with it instead of the error.

@@ -692,7 +692,7 @@ def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
                     "status": RunStatus.BLOCKED,
                     "decided_by": None,
                     "progress": r.progress.model_copy(update={"phase": RunPhase.PLANNING}),
-                    "warnings": (*r.warnings, f"workflow_not_started: {reason}"),
+                    "warnings": (*r.warnings, f"workflow_not_started: {reason}")[-_MAX_WARNINGS:],
                 },
             )
         finally:
