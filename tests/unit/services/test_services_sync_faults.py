@@ -20,12 +20,17 @@ from tests.support.world import T, World, connect, hire, imported
 MISSING_MACHINE = AwsServiceError("StartExecution", "StateMachineDoesNotExist", "execution 'run_x'")
 
 
-@pytest.fixture
-def metrics() -> Iterator[None]:
-    """An empty Powertools metric buffer for the test (``_counted`` reads it)."""
+@pytest.fixture(autouse=True)
+def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A Powertools metric buffer of the test's own (``_counted`` reads it), gone afterwards: the
+    services count refused emails, and a buffer left behind would be flushed by the next test's
+    handler under whatever namespace its ``Metrics`` was first built with."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "hris-sync-test")
+    observability.metrics.cache_clear()
     observability.metrics().clear_metrics()
     yield
     observability.metrics().clear_metrics()
+    observability.metrics.cache_clear()
 
 
 def _counted() -> float:
