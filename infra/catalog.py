@@ -16,6 +16,7 @@ from enum import StrEnum
 from aws_cdk import Duration
 
 from infra.config import DeployConfig
+from infra.constants import APP_NAME
 
 
 class Access(StrEnum):
@@ -54,6 +55,11 @@ class FunctionSpec:
     def deployed_with(self, config: DeployConfig) -> bool:
         """Whether a stack of this configuration has a use for the function."""
         return not self.oidc_only or not config.uses_cognito
+
+    @property
+    def service_name(self) -> str:
+        """Powertools' ``service``: its logs' service and its metrics' ``service`` dimension."""
+        return f"{APP_NAME}-{self.name}"
 
 
 ADMIN_API = FunctionSpec(

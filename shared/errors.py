@@ -8,7 +8,10 @@ error shape. Messages name keys and ids, never a credential.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from shared.domain.records import SyncRun
 
 
 class HrisSyncError(Exception):
@@ -248,6 +251,64 @@ class CorruptItem(HrisSyncError):
         super().__init__(f"stored item {key} is corrupt: {reason}", key=key)
         self.key = key
         self.reason = reason
+
+
+class WorkflowNotStarted(HrisSyncError):
+    """Step Functions did not start a run's execution: the run is closed (failed, with the reason)
+    and the connection's lock is free again, so asking again is safe (503: retry later)."""
+
+    code = "workflow_not_started"
+    http_status = 503
+
+    def __init__(self, run_id: str, reason: str, *, run: SyncRun) -> None:
+        super().__init__(f"{reason}; run {run_id!r} is closed", run_id=run_id)
+        self.run_id = run_id
+        self.reason = reason
+        # The closed run, for callers that answer with it instead of the error.
+        self.run = run
+
+
+# --- email (SES) -------------------------------------------------------------------------------
+
+
+class EmailNotSent(HrisSyncError):
+    """SES did not take an email. A sync never fails for it (the run records a warning and
+    ``EmailsNotSent`` counts it); an admin's own action answers with it (502), after its change."""
+
+    code = "email_not_sent"
+    http_status = 502
+    # True when every later email would get the same answer now (throttled, sending paused).
+    stops_sending = False
+
+    def __init__(self, template: str, aws_code: str) -> None:
+        super().__init__(
+            f"the {template} email was not sent: SES answered {aws_code}",
+            template=template,
+            aws_code=aws_code,
+        )
+        self.template = template
+        self.aws_code = aws_code
+
+
+class EmailRejected(EmailNotSent):
+    """SES refused this message (sandbox: an unverified recipient or sender; a bad address)."""
+
+    code = "email_rejected"
+
+
+class EmailThrottled(EmailNotSent):
+    """SES kept throttling after the client's retries (sending rate or daily quota)."""
+
+    code = "email_throttled"
+    http_status = 503
+    stops_sending = True
+
+
+class EmailSendingPaused(EmailNotSent):
+    """The account or configuration set cannot send now (paused, suspended, sender not set up)."""
+
+    code = "email_sending_paused"
+    stops_sending = True
 
 
 class ProviderFailure(HrisSyncError):

@@ -12,7 +12,8 @@ never a credential, a token or a request body.
 Metric names (namespace from ``POWERTOOLS_METRICS_NAMESPACE``):
 ``MembersCreated``, ``MembersUpdated``, ``MembersDeactivated`` (count, per applied plan),
 ``WebhooksAccepted`` (count), ``WebhooksRejected`` (count, dimension ``reason``),
-``WebhooksIgnored`` (count: handshakes and pings), ``SyncDuration`` (seconds, per finished run).
+``WebhooksIgnored`` (count: handshakes and pings), ``SyncDuration`` (seconds, per finished run),
+``EmailsNotSent`` (count: emails SES refused or throttled; the work that sent them went on).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ WEBHOOKS_ACCEPTED = "WebhooksAccepted"
 WEBHOOKS_REJECTED = "WebhooksRejected"
 WEBHOOKS_IGNORED = "WebhooksIgnored"
 SYNC_DURATION = "SyncDuration"
+EMAILS_NOT_SENT = "EmailsNotSent"
 
 # Where API Gateway and SQS put the id that follows a request through the logs.
 CORRELATION_API_GATEWAY = "requestContext.requestId"

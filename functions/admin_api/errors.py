@@ -45,8 +45,8 @@ _MEANING: dict[int, str] = {
     422: "The request does not validate (ids, parameters, body; a body that is not JSON)",
     429: "Over the API's request rate (API Gateway's throttling); retry later",
     500: "An internal fault (logged; shown only by its code)",
-    502: "The HR system failed or refused the connection's credentials",
-    503: "Throttled by AWS; retry later",
+    502: "The HR system failed or refused the connection's credentials, or SES refused an email",
+    503: "Throttled by AWS, or the sync could not be started (the run is closed); retry later",
 }
 
 

@@ -44,6 +44,9 @@ TABLE_WRITE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
 )
 BLOBS_READ_ACTIONS = ("s3:GetObject",)
+# On the bucket itself: with it S3 answers a missing key with NoSuchKey (404, our BlobNotFound);
+# without it, with AccessDenied. No function lists the bucket.
+BLOBS_LIST_ACTIONS = ("s3:ListBucket",)
 BLOBS_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
 SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 # What Powertools' DynamoDBPersistenceLayer calls (get, conditional put, update, delete on failure).
@@ -193,7 +196,7 @@ class ServiceFunctions(Construct):
         schedules = Access.SCHEDULES_MANAGE in access
         return FunctionEnvironment(
             stage=config.stage,
-            powertools_service_name=f"{APP_NAME}-{spec.name}",
+            powertools_service_name=spec.service_name,
             powertools_metrics_namespace=METRICS_NAMESPACE,
             table_name=w.table.table_name if uses_table else None,
             bucket_name=w.bucket.bucket_name if uses_blobs else None,
@@ -242,6 +245,7 @@ class ServiceFunctions(Construct):
         objects = "snapshots and plan chunks are objects keyed per run at run time, in this bucket only"
         if Access.BLOBS_READ in access:
             allow(BLOBS_READ_ACTIONS, [w.bucket.arn_for_objects("*")], objects)
+            allow(BLOBS_LIST_ACTIONS, [w.bucket.bucket_arn])
         if Access.BLOBS_WRITE in access:
             allow(BLOBS_WRITE_ACTIONS, [w.bucket.arn_for_objects("*")], objects)
         secrets = stack.format_arn(

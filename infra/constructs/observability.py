@@ -1,5 +1,6 @@
 """Observability: alarms (webhook and schedule DLQ depth, failed and timed-out syncs, API 5xx,
-throttles, errors) sent to an encrypted SNS topic the operators subscribe to, and one dashboard."""
+throttles, errors, emails SES refused) sent to an encrypted SNS topic the operators subscribe to,
+and one dashboard."""
 
 from __future__ import annotations
 
@@ -16,8 +17,34 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.catalog import FUNCTIONS, Access
 from infra.config import DeployConfig
-from infra.constants import ALARM_PERIOD, API_5XX_THRESHOLD, APP_NAME, WEBHOOK_BACKLOG_AGE
+from infra.constants import ALARM_PERIOD, API_5XX_THRESHOLD, APP_NAME, METRICS_NAMESPACE, WEBHOOK_BACKLOG_AGE
+from shared.observability import EMAILS_NOT_SENT
+
+
+def emails_not_sent(function_names: list[str]) -> cw.MathExpression | None:
+    """``EmailsNotSent`` summed over the functions that send email (each counts it under its own
+    Powertools ``service`` dimension); None when none of them is deployed."""
+    senders = [spec for spec in FUNCTIONS if Access.MAIL_SEND in spec.access and spec.name in function_names]
+    if not senders:
+        return None
+    metrics = {
+        f"m{index}": cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=EMAILS_NOT_SENT,
+            dimensions_map={"service": spec.service_name},
+            statistic="Sum",
+            period=ALARM_PERIOD,
+        )
+        for index, spec in enumerate(senders)
+    }
+    return cw.MathExpression(
+        expression=f"SUM([{', '.join(metrics)}])",
+        using_metrics=dict(metrics),
+        label="Emails SES did not take",
+        period=ALARM_PERIOD,
+    )
 
 
 class Observability(Construct):
@@ -106,6 +133,15 @@ class Observability(Construct):
                 state_machine.metric_throttled(period=ALARM_PERIOD, statistic="Sum"),
                 1,
                 "Step Functions throttled the full-sync state machine",
+            )
+        refused = emails_not_sent(sorted(functions))
+        if refused is not None:
+            alarm(
+                "emails-not-sent",
+                refused,
+                1,
+                "SES refused or throttled emails (sandbox, unverified recipient, quota, sending paused): "
+                "the syncs went on; each run's emails_not_sent names the template and SES's answer",
             )
         if rest_api is not None:
             alarm(

@@ -1,10 +1,16 @@
-"""ClientError codes, read once: the adapters never match on message text."""
+"""ClientError codes, read once: the adapters never match on message text.
+
+Each adapter first maps the codes that mean something for its own calls (a missing blob, an
+existing schedule ...) and hands every other ``ClientError`` to ``typed``: throttling is
+``Throttled``, a refused permission ``AwsAccessDenied``, anything else ``AwsServiceError``; none
+of them carries AWS's message (a request could have held a value worth keeping out of logs).
+"""
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from shared.errors import HrisSyncError
+from shared.errors import HrisSyncError, Throttled
 
 THROTTLING_CODES = frozenset(
     {
@@ -19,6 +25,19 @@ THROTTLING_CODES = frozenset(
     }
 )
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchKey", "NotFound", "404", "NoSuchBucket"})
+# IAM (or a key policy) refused the call. Never read as "not found": S3 answers AccessDenied for a
+# missing key to a caller without s3:ListBucket, which is why the blob readers are granted it.
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "403",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "KMSAccessDeniedException",
+    }
+)
 
 
 def error_code(error: ClientError) -> str:
@@ -33,6 +52,10 @@ def is_not_found(error: ClientError) -> bool:
     return error_code(error) in NOT_FOUND_CODES
 
 
+def is_access_denied(error: ClientError) -> bool:
+    return error_code(error) in ACCESS_DENIED_CODES
+
+
 class AwsServiceError(HrisSyncError):
     """An AWS call failed for a reason none of our types names; carries the code, not AWS's message."""
 
@@ -44,3 +67,18 @@ class AwsServiceError(HrisSyncError):
         )
         self.operation = operation
         self.aws_code = aws_code
+
+
+class AwsAccessDenied(AwsServiceError):
+    """The function's role may not make this call: a deployment fault, answered as an internal error."""
+
+    code = "aws_access_denied"
+
+
+def typed(error: ClientError, operation: str, subject: str) -> HrisSyncError:
+    """The generic mapping, after the adapter's own codes: throttled, access denied, or other."""
+    if is_throttling(error):
+        return Throttled(operation)
+    if is_access_denied(error):
+        return AwsAccessDenied(operation, error_code(error), subject)
+    return AwsServiceError(operation, error_code(error), subject)

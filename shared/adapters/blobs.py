@@ -1,4 +1,10 @@
-"""Blobs (snapshot pages, plans) in S3. Keys start with the tenant, like every table key."""
+"""Blobs (snapshot pages, plans) in S3. Keys start with the tenant, like every table key.
+
+A missing key is ``BlobNotFound``: S3 answers NoSuchKey (404) for it only to a caller that may
+list the bucket, so every function that reads blobs is granted ``s3:ListBucket`` on it
+(``infra/constructs/functions.py``). Without it S3 answers AccessDenied, which stays
+``AwsAccessDenied`` (a deployment fault), never read as "not found".
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import error_code, is_not_found, is_throttling
-from shared.errors import BlobNotFound, InvalidInput, Throttled
+from shared.adapters.aws_errors import is_not_found, typed
+from shared.errors import BlobNotFound, HrisSyncError, InvalidInput
 
 
 def _check_key(key: str) -> str:
@@ -53,9 +59,7 @@ class S3BlobStore:
             raise _typed(error, "DeleteObject", key) from None
 
 
-def _typed(error: ClientError, operation: str, key: str) -> Exception:
-    if is_throttling(error):
-        return Throttled(operation)
-    if is_not_found(error) or error_code(error) == "NoSuchKey":
+def _typed(error: ClientError, operation: str, key: str) -> HrisSyncError:
+    if is_not_found(error):
         return BlobNotFound(key)
-    return error
+    return typed(error, operation, f"blob {key!r}")

@@ -2,7 +2,8 @@
 
 ``DynamoTable`` wraps one boto3 DynamoDB client (built lazily when none is given) and one table:
 - ``ClientError`` codes become our errors (throttling -> ``Throttled``, a missing table ->
-  ``NotFound``); callers handle conditional failures themselves, where they know what they mean.
+  ``NotFound``, the rest ``aws_errors.typed``); only conditional failures and cancelled
+  transactions stay ``ClientError``, for the callers, who know what the condition meant.
 - ``batch_write`` sends BatchWriteItem requests of 25 and re-sends unprocessed items with a bounded,
   injectable backoff; ``transact`` sends one TransactWriteItems request and returns the
   cancellation reasons instead of raising, so callers can tell which item failed.
@@ -27,7 +28,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from shared.adapters.aws_errors import error_code, is_throttling
+from shared.adapters.aws_errors import error_code, is_throttling, typed
 from shared.errors import CorruptItem, InvalidInput, NotFound, Throttled
 
 Item = dict[str, Any]  # an item in DynamoDB's typed JSON ({"pk": {"S": "..."}})
@@ -40,6 +41,9 @@ TRANSACT_LIMIT = 100
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
 META_ATTRIBUTES = (*KEY_ATTRIBUTES, "entity", "ttl", "last_action")
 DOC_ATTRIBUTE = "doc"
+
+# The codes ``call`` leaves to its caller (a failed condition means something only there).
+_CALLER_HANDLES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -292,7 +296,9 @@ class DynamoTable:
                     continue
                 if error_code(error) == "ResourceNotFoundException":
                     raise NotFound(self.table_name) from None
-                raise
+                if error_code(error) in _CALLER_HANDLES:
+                    raise
+                raise typed(error, operation, f"table {self.table_name!r}") from None
             self.stats.record(operation, response, items=_count_items(operation, kwargs))
             return response
 

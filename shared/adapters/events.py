@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import is_throttling
+from shared.adapters.aws_errors import is_throttling, typed
 from shared.adapters.dynamo import RetryPolicy
 from shared.errors import HrisSyncError, InvalidInput, Throttled
 from shared.ports import EVENT_SOURCE, DomainEvent
@@ -71,7 +71,7 @@ class EventBridgePublisher:
                 response = self.client.put_events(Entries=pending)
             except ClientError as error:
                 if not is_throttling(error):
-                    raise
+                    raise typed(error, "PutEvents", f"event bus {self._bus!r}") from None
                 attempt += 1
                 if attempt >= self._retry.max_attempts:
                     raise Throttled("PutEvents") from None

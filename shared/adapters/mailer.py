@@ -1,5 +1,11 @@
 """Emails through SES v2: our templates rendered to plain text + HTML, one message per recipient
-list, from a verified sender (optionally through a configuration set for bounce tracking)."""
+list, from a verified sender (optionally through a configuration set for bounce tracking).
+
+SES's refusals are typed by code: the message itself (``MessageRejected``: in the sandbox an
+unverified recipient or sender; ``BadRequestException``) is ``EmailRejected``; throttling (rate or
+daily quota, after botocore's retries) is ``EmailThrottled``; an account or configuration set that
+cannot send now is ``EmailSendingPaused``. Anything else (IAM ...) goes through ``aws_errors.typed``.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,29 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import error_code, is_throttling
+from shared.adapters.aws_errors import error_code, is_throttling, typed
 from shared.adapters.mail_templates import render
-from shared.errors import InvalidInput, Throttled
+from shared.errors import (
+    EmailNotSent,
+    EmailRejected,
+    EmailSendingPaused,
+    EmailThrottled,
+    HrisSyncError,
+)
 from shared.ports import Email
 
 MAX_RECIPIENTS = 50  # SES v2's limit per message
+
+# SendEmail's own errors (SES v2 API reference), by what they mean for us.
+REJECTED_CODES = frozenset({"MessageRejected", "BadRequestException"})
+PAUSED_CODES = frozenset(
+    {
+        "SendingPausedException",
+        "AccountSuspendedException",
+        "MailFromDomainNotVerifiedException",
+        "NotFoundException",  # the configuration set is gone
+    }
+)
 
 
 class SesMailer:
@@ -57,10 +80,18 @@ class SesMailer:
             try:
                 self.client.send_email(**kwargs)
             except ClientError as error:
-                if is_throttling(error):
-                    raise Throttled("SendEmail") from None
-                if error_code(error) in ("BadRequestException", "MessageRejected"):
-                    raise InvalidInput(
-                        f"SES refused the {email.template.value} email: {error_code(error)}"
-                    ) from None
-                raise
+                raise _typed(error, email) from None
+
+
+def _typed(error: ClientError, email: Email) -> HrisSyncError:
+    code = error_code(error)
+    kind: type[EmailNotSent] | None = None
+    if is_throttling(error):
+        kind = EmailThrottled
+    elif code in REJECTED_CODES:
+        kind = EmailRejected
+    elif code in PAUSED_CODES:
+        kind = EmailSendingPaused
+    if kind is None:
+        return typed(error, "SendEmail", f"the {email.template.value} email")
+    return kind(email.template.value, code)

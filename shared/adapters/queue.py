@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import AwsServiceError, error_code, is_throttling
+from shared.adapters.aws_errors import is_throttling, typed
 from shared.errors import InvalidInput, Throttled
 
 # SQS refuses bodies over 256 KiB; a queued webhook is a few hundred bytes.
@@ -42,6 +42,6 @@ class SqsQueue:
                     if attempt < self._attempts:
                         continue
                     raise Throttled("SendMessage") from None
-                raise AwsServiceError("SendMessage", error_code(error), "the webhook queue") from None
+                raise typed(error, "SendMessage", "the webhook queue") from None
             return str(response["MessageId"])
         raise Throttled("SendMessage")  # pragma: no cover - the loop returns or raises

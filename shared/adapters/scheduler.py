@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import error_code, is_throttling
-from shared.errors import InvalidInput, Throttled
+from shared.adapters.aws_errors import error_code, typed
+from shared.errors import HrisSyncError, InvalidInput
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
 
 
@@ -88,11 +88,11 @@ class EventBridgeScheduler:
             self.client.create_schedule(**kwargs)
         except ClientError as error:
             if error_code(error) != "ConflictException":
-                raise _typed(error, "CreateSchedule") from None
+                raise _typed(error, "CreateSchedule", connection_id) from None
             try:
                 self.client.update_schedule(**kwargs)
             except ClientError as again:
-                raise _typed(again, "UpdateSchedule") from None
+                raise _typed(again, "UpdateSchedule", connection_id) from None
 
     def delete(self, tenant_id: str, connection_id: str) -> None:
         try:
@@ -100,7 +100,7 @@ class EventBridgeScheduler:
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
                 return
-            raise _typed(error, "DeleteSchedule") from None
+            raise _typed(error, "DeleteSchedule", connection_id) from None
 
     def get(self, tenant_id: str, connection_id: str) -> dict[str, Any] | None:
         """The stored schedule (for the local ticker and tests), or None."""
@@ -111,13 +111,12 @@ class EventBridgeScheduler:
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
                 return None
-            raise _typed(error, "GetSchedule") from None
+            raise _typed(error, "GetSchedule", connection_id) from None
         return response
 
 
-def _typed(error: ClientError, operation: str) -> Exception:
-    if is_throttling(error):
-        return Throttled(operation)
+def _typed(error: ClientError, operation: str, connection_id: str) -> HrisSyncError:
     if error_code(error) == "ValidationException":
         return InvalidInput(f"{operation} refused the schedule", field="schedule")
-    return error
+    # ResourceNotFoundException here is the schedule group (a deployment fault), not the schedule.
+    return typed(error, operation, f"the schedule of connection {connection_id!r}")

@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import AwsServiceError, error_code, is_throttling
-from shared.errors import CorruptItem, InvalidInput, SecretNotFound, Throttled
+from shared.adapters.aws_errors import error_code, typed
+from shared.errors import CorruptItem, HrisSyncError, InvalidInput, SecretNotFound
 from shared.providers.base import Credentials, Secret
 
 _NAME_PART = re.compile(r"^[A-Za-z0-9_+=.@-]{1,200}$")
@@ -100,10 +100,8 @@ class SecretsManagerStore:
             raise _typed(error, "DeleteSecret", connection_id) from None
 
 
-def _typed(error: ClientError, operation: str, connection_id: str) -> Exception:
-    if is_throttling(error):
-        return Throttled(operation)
+def _typed(error: ClientError, operation: str, connection_id: str) -> HrisSyncError:
     if error_code(error) == "ResourceNotFoundException":
         return SecretNotFound(connection_id)
     # A new error without AWS's message: the request could have carried a value.
-    return AwsServiceError(operation, error_code(error), f"connection {connection_id!r}")
+    return typed(error, operation, f"connection {connection_id!r}")

@@ -1,4 +1,9 @@
-"""The full-sync state machine on Step Functions: start an execution with a name (unique per run)."""
+"""The full-sync state machine on Step Functions: start an execution with a name (unique per run).
+
+Every refusal is typed: throttling is ``Throttled``, a missing state machine, a refused
+permission or anything else an ``AwsServiceError`` naming the code (``sync.request_sync`` then
+closes the run with that reason and frees the lock).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import error_code, is_throttling
-from shared.errors import AlreadyExists, InvalidInput, Throttled
+from shared.adapters.aws_errors import error_code, typed
+from shared.errors import AlreadyExists, InvalidInput
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
@@ -40,18 +45,18 @@ class StepFunctionsWorkflow:
         try:
             response = self.client.start_execution(stateMachineArn=self._arn, name=name, input=body)
         except ClientError as error:
-            code = error_code(error)
-            if code == "ExecutionAlreadyExists":
+            if error_code(error) == "ExecutionAlreadyExists":
                 return self._existing(name, body)
-            if is_throttling(error):
-                raise Throttled("StartExecution") from None
-            raise
+            raise typed(error, "StartExecution", f"execution {name!r}") from None
         return str(response["executionArn"])
 
     def _existing(self, name: str, body: str) -> str:
         """Starting the same name with the same input again is the same execution."""
         arn = self.execution_arn(name)
-        described = self.client.describe_execution(executionArn=arn)
+        try:
+            described = self.client.describe_execution(executionArn=arn)
+        except ClientError as error:
+            raise typed(error, "DescribeExecution", f"execution {name!r}") from None
         if json.loads(described.get("input") or "{}") != json.loads(body):
             raise AlreadyExists("execution", name)
         return arn

@@ -69,6 +69,30 @@ class SkippedRecord(_Frozen):
     detail: str = ""
 
 
+class UnsentEmails(_Frozen):
+    """Emails of one template that SES did not take during a run, by its answer. The run went on
+    (an email never fails a sync); the admin sees these on the run."""
+
+    template: str
+    # Our error code (email_rejected, email_throttled, email_sending_paused) and SES's own.
+    reason: str
+    aws_code: str
+    count: int = Field(ge=1)
+    # The members whose invite was not sent (the first ``MAX_UNSENT_MEMBER_IDS``).
+    member_ids: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """The run warning that says it: ``email_not_sent: 3 member_invite email(s) ...``."""
+        who = f" (members {', '.join(self.member_ids)}{', ...' if self.count > len(self.member_ids) else ''})"
+        return (
+            f"email_not_sent: {self.count} {self.template} email(s) not sent: "
+            f"SES answered {self.aws_code} ({self.reason}){who if self.member_ids else ''}"
+        )
+
+
+MAX_UNSENT_MEMBER_IDS = 20
+
+
 class SyncRun(_Frozen):
     run_id: str = Field(min_length=1)
     tenant_id: str = Field(min_length=1)
@@ -103,6 +127,8 @@ class SyncRun(_Frozen):
     error: str | None = None
     # Who confirmed or discarded a held plan.
     decided_by: str | None = None
+    # Emails SES refused during the run, by template and answer (the run is not failed for them).
+    emails_not_sent: tuple[UnsentEmails, ...] = ()
     version: int = Field(default=0, ge=0)
 
 

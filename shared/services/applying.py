@@ -51,6 +51,7 @@ from shared.ports import (
     MemberWrite,
     WriteOutcome,
 )
+from shared.services import notify
 from shared.services.context import Ports
 from shared.services.member_actions import apply_actions
 
@@ -102,6 +103,8 @@ class ApplyReport:
     skipped: list[SkippedRecord] = field(default_factory=list)
     # Members whose write failed for a reason re-planning did not resolve.
     unresolved: dict[str, WriteOutcome] = field(default_factory=dict)
+    # Emails SES did not take (the writes they follow stand; the caller records these).
+    unsent: list[notify.Unsent] = field(default_factory=list)
 
     def plan_counts(self) -> PlanCounts:
         return PlanCounts(**self.counts, skipped=len(self.skipped))
@@ -220,7 +223,7 @@ def apply_groups(
                 retry.append(p.group.member_id)
                 report.unresolved[p.group.member_id] = result.outcome
                 hris_ids[p.group.member_id] = _hris_id(p)
-        effects.flush(ports)
+        report.unsent.extend(effects.flush(ports))
         if not retry:
             break
         if replan is None or attempt == ports.settings.max_replans:
@@ -264,15 +267,15 @@ class _Effects:
     events: list[DomainEvent] = field(default_factory=list)
     emails: list[Email] = field(default_factory=list)
 
-    def flush(self, ports: Ports) -> None:
+    def flush(self, ports: Ports) -> list[notify.Unsent]:
+        """Write and send everything; return the emails SES did not take (they fail nothing)."""
         if self.audit:
             ports.audit.append(self.audit)
         if self.tasks:
             ports.tasks.open(self.tasks)
         if self.events:
             ports.events.publish(self.events)
-        for email in self.emails:
-            ports.mailer.send(email)
+        return notify.send_all(ports, self.emails)
 
 
 def _effects(
@@ -422,7 +425,8 @@ def write_admin_change(
     """Write one admin change conditionally on ``change.before.version`` and record its effects.
 
     Raises ``VersionConflict`` when the member changed meanwhile (the caller re-reads and decides
-    again) and ``EmailTaken`` for an email another member has.
+    again) and ``EmailTaken`` for an email another member has. An invite SES refuses raises
+    ``EmailNotSent`` after the change is written (the admin's answer says the email did not go).
     """
     tenant_id = change.before.tenant_id
     now = ports.clock.now()
@@ -492,5 +496,7 @@ def write_admin_change(
         )
     ports.events.publish(events)
     if change.invite and after.profile.email:
-        ports.mailer.send(_invite_email(after.profile.email, after, connection))
+        unsent = notify.send(ports, _invite_email(after.profile.email, after, connection))
+        if unsent is not None:
+            raise unsent.error
     return after

@@ -27,6 +27,7 @@ from shared.errors import (
     ProviderFailure,
     ProviderNotFound,
     VersionConflict,
+    WorkflowNotStarted,
 )
 from shared.providers.base import Credentials, Directory, Provider, ProviderAuthError, ProviderError, Tier
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
@@ -152,7 +153,12 @@ def connect(
         raise
     connection = ports.connections.get(tenant_id, connection.connection_id)
     _upsert_schedule(ports, connection, connector)
-    run = request_sync(ports, tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
+    try:
+        run = request_sync(ports, tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
+    except WorkflowNotStarted as not_started:
+        # The connection stands (its schedule will sync it); the answer shows the closed run
+        # with its reason, so nobody connects twice.
+        return ConnectResult(connection=connection, run=not_started.run)
     return ConnectResult(connection=connection, run=run)
 
 
@@ -217,6 +223,9 @@ def edit_connection(
         run = request_sync(ports, tenant_id, connection_id, RunTrigger.SCOPE_CHANGE)
     except LockHeld as held:
         return EditResult(connection=saved, running_run_id=held.holder)
+    except WorkflowNotStarted as not_started:
+        # The edit is saved; the run it started is closed with the reason (sync again later).
+        return EditResult(connection=saved, run=not_started.run)
     return EditResult(connection=saved, run=run)
 
 

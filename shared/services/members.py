@@ -28,6 +28,7 @@ from shared.domain.models import (
 from shared.domain.records import AuditEntry, Task, TaskStatus
 from shared.errors import (
     ConnectionNotFound,
+    EmailNotSent,
     InvalidInput,
     InvalidState,
     ProviderCredentialsRejected,
@@ -177,7 +178,10 @@ class InviteResult:
 def send_invites(
     ports: Ports, tenant_id: str, admin_id: str, member_ids: Sequence[str] | None = None
 ) -> InviteResult:
-    """Send the invites of some queued members, or of all of them (``member_ids`` None)."""
+    """Send the invites of some queued members, or of all of them (``member_ids`` None).
+
+    A member SES refused the email of is invited but listed in ``not_sent`` with the refusal's
+    code (``email_rejected`` ...); after throttling or paused sending the rest stay queued."""
     if member_ids is not None:
         ids = list(dict.fromkeys(member_ids))
         if not ids or len(ids) > MAX_INVITES_PER_CALL:
@@ -196,7 +200,7 @@ def send_invites(
     found = ports.members.get_many(tenant_id, ids)
     sent: list[str] = []
     not_sent: list[tuple[str, str]] = []
-    for member_id in ids:
+    for position, member_id in enumerate(ids):
         if member_id not in found:
             not_sent.append((member_id, "not_found"))
             continue
@@ -207,6 +211,14 @@ def send_invites(
             continue
         except VersionConflict:
             not_sent.append((member_id, "conflict"))
+            continue
+        except EmailNotSent as refused:
+            # The member is invited; SES did not take the email (its code says why). After a
+            # refusal every later email would get too, the rest stay queued for a later call.
+            not_sent.append((member_id, refused.code))
+            if refused.stops_sending:
+                not_sent.extend((rest, refused.code) for rest in ids[position + 1 :])
+                break
             continue
         sent.append(member.member_id)
     return InviteResult(sent=tuple(sent), not_sent=tuple(not_sent))

@@ -12,7 +12,7 @@ stored chunks of ``run_id``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,7 @@ from shared.errors import (
     ProviderCredentialsRejected,
     RunNotFound,
     VersionConflict,
+    WorkflowNotStarted,
 )
 from shared.ports import (
     DEFAULT_PAGE_LIMIT,
@@ -41,7 +42,7 @@ from shared.ports import (
     Page,
 )
 from shared.providers.base import ProviderAuthError, ProviderError
-from shared.services import webhook_guard, webhooks
+from shared.services import notify, run_records, webhook_guard, webhooks
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import (
@@ -104,22 +105,6 @@ def _run_of(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> Sy
     return run
 
 
-def _mutate_run(
-    ports: Ports, tenant_id: str, run_id: str, change: Callable[[SyncRun], Mapping[str, Any]]
-) -> SyncRun:
-    """Save ``change(run)`` with optimistic versioning, re-reading on a conflict (chunks of one
-    run record themselves concurrently)."""
-    for _ in range(8):
-        run = ports.runs.get(tenant_id, run_id)
-        updated = run.model_copy(update={**change(run), "version": run.version + 1})
-        try:
-            ports.runs.save(updated, expected_version=run.version)
-        except VersionConflict:
-            continue
-        return updated
-    raise VersionConflict("run", run_id, None)
-
-
 def _renew(ports: Ports, run: SyncRun) -> Lease:
     now = ports.clock.now()
     lease = Lease(run.tenant_id, run.connection_id, run.run_id, now)
@@ -138,7 +123,7 @@ def _drain_webhooks(ports: Ports, run: SyncRun) -> None:
         webhooks.drain_pending(ports, run.tenant_id, run.connection_id)
     except HrisSyncError as error:
         note = f"webhook_updates_waiting: {error.code}: {error.message}"[:_MAX_ERROR]
-        _mutate_run(
+        run_records.mutate_run(
             ports,
             run.tenant_id,
             run.run_id,
@@ -162,9 +147,10 @@ def _admin_email(
     )
 
 
-def _notify_admins(ports: Ports, email: Email) -> None:
-    if email.to:
-        ports.mailer.send(email)
+def _notify_admins(ports: Ports, run: SyncRun, email: Email) -> SyncRun:
+    """Email the admins; an email SES refuses is recorded on the run, never fails it."""
+    unsent = notify.send_all(ports, [email])
+    return run_records.record_unsent(ports, run, unsent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,21 +213,54 @@ def request_sync(
     run = started.run
     try:
         ports.workflow.start(run.run_id, workflow_input(run))
-    except HrisSyncError:
-        # Nothing will drive this run: close it and free the lock before reporting the error.
-        _mutate_run(
-            ports,
-            tenant_id,
-            run.run_id,
-            lambda _r: {
-                "status": RunStatus.FAILED,
-                "finished_at": ports.clock.now(),
-                "error": "the sync workflow could not be started",
-            },
-        )
-        _release(ports, run)
+    except BaseException as error:
+        # Nothing will drive this run: close it with the reason and free the lock (else both
+        # would wait for the lease to expire), then report the error.
+        closed = _close_unstarted(ports, run, _start_failure(error))
+        if isinstance(error, HrisSyncError):
+            raise WorkflowNotStarted(run.run_id, closed.error or "", run=closed) from error
         raise
     return run
+
+
+def _start_failure(error: BaseException) -> str:
+    """Why an execution did not start, without AWS's message (typed errors carry the code)."""
+    detail = error.message if isinstance(error, HrisSyncError) else type(error).__name__
+    return f"the sync workflow could not be started: {detail}"[:_MAX_ERROR]
+
+
+def _close_unstarted(ports: Ports, run: SyncRun, reason: str) -> SyncRun:
+    """The run failed before its machine ran: failed with the reason, the lock freed (even when
+    recording fails), ``sync.failed`` emitted. The connection is not marked failing: its HR
+    system was never called."""
+    try:
+        closed = run_records.mutate_run(
+            ports,
+            run.tenant_id,
+            run.run_id,
+            lambda r: {
+                "status": RunStatus.FAILED,
+                "finished_at": ports.clock.now(),
+                "error": reason,
+                "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
+            },
+        )
+    finally:
+        _release(ports, run)
+    ports.events.publish(
+        [
+            DomainEvent(
+                SYNC_FAILED,
+                {
+                    "tenant_id": run.tenant_id,
+                    "connection_id": run.connection_id,
+                    "run_id": run.run_id,
+                    "error": reason,
+                },
+            )
+        ]
+    )
+    return closed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +324,7 @@ def fetch_page(
             ),
         }
 
-    _mutate_run(ports, tenant_id, run_id, progress)
+    run_records.mutate_run(ports, tenant_id, run_id, progress)
     done = result.next_cursor is None
     return FetchResult(page=page, employees=len(employees), next_cursor=result.next_cursor, done=done)
 
@@ -349,7 +368,7 @@ def fetch_pages(
 
 
 def _mark_incomplete(ports: Ports, run: SyncRun, reason: str) -> None:
-    _mutate_run(
+    run_records.mutate_run(
         ports,
         run.tenant_id,
         run.run_id,
@@ -451,7 +470,7 @@ def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> P
             ),
         }
 
-    run = _mutate_run(ports, tenant_id, run_id, planned)
+    run = run_records.mutate_run(ports, tenant_id, run_id, planned)
     _supersede_held_plans(ports, run)
     if held:
         _hold(ports, connection, run, plan.guard.deactivations, plan.guard.active_members)
@@ -469,7 +488,7 @@ def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
             and older.status is RunStatus.BLOCKED
             and older.trigger is not RunTrigger.WEBHOOK_GUARD  # R30's held run is not a plan
         ):
-            _mutate_run(
+            run_records.mutate_run(
                 ports,
                 run.tenant_id,
                 older.run_id,
@@ -489,6 +508,7 @@ def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int
     _drain_webhooks(ports, run)
     _notify_admins(
         ports,
+        run,
         _admin_email(
             connection,
             MailTemplate.SYNC_BLOCKED,
@@ -555,12 +575,15 @@ def apply_chunk(ports: Ports, tenant_id: str, connection_id: str, run_id: str, c
         actor=Actor.SYNC, key=f"{run_id}:c{chunk}", connection=connection, run_id=run_id, actor_id=run_id
     )
     report = apply_groups(ports, tenant_id, groups, origin, replan)
-    if report.skipped:
-        _mutate_run(
+    if report.skipped or report.unsent:
+        run_records.mutate_run(
             ports,
             tenant_id,
             run_id,
-            lambda r: {"skipped": (*r.skipped, *report.skipped)[: ports.settings.max_skipped_kept]},
+            lambda r: {
+                "skipped": (*r.skipped, *report.skipped)[: ports.settings.max_skipped_kept],
+                "emails_not_sent": notify.merge(r.emails_not_sent, report.unsent),
+            },
         )
     counts = report.plan_counts()
     ports.runs.record_chunk(tenant_id, run_id, chunk, counts)
@@ -594,7 +617,7 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
     status = RunStatus.COMPLETED if run.snapshot_complete else RunStatus.PARTIAL
     # The connection first: whoever sees the run finished sees the connection as it left it.
     connection = _connection_after_success(ports, tenant_id, connection_id, complete=run.snapshot_complete)
-    run = _mutate_run(
+    run = run_records.mutate_run(
         ports,
         tenant_id,
         run_id,
@@ -607,8 +630,9 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
     _release(ports, run)
     _drain_webhooks(ports, run)
     if run.trigger is RunTrigger.FIRST_IMPORT:
-        _notify_admins(
+        run = _notify_admins(
             ports,
+            run,
             _admin_email(
                 connection,
                 MailTemplate.IMPORT_COMPLETE,
@@ -670,7 +694,7 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
         return run
     now = ports.clock.now()
     reason = (error or "unknown error")[:_MAX_ERROR]
-    run = _mutate_run(
+    run = run_records.mutate_run(
         ports, tenant_id, run_id, lambda _r: {"status": RunStatus.FAILED, "finished_at": now, "error": reason}
     )
     _release(ports, run)
@@ -683,7 +707,9 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
         # An edit may race us; the next failure marks the connection again.
         with suppress(VersionConflict):
             ports.connections.save(failing, expected_version=connection.version)
-    _notify_admins(ports, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason))
+    run = _notify_admins(
+        ports, run, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason)
+    )
     ports.events.publish(
         [
             DomainEvent(
@@ -710,7 +736,7 @@ def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
         return webhook_guard.confirm_held(ports, run, admin_id)
     now = ports.clock.now()
     ports.lock.acquire(tenant_id, run.connection_id, run_id, now, ports.settings.lock_ttl)
-    run = _mutate_run(
+    run = run_records.mutate_run(
         ports,
         tenant_id,
         run_id,
@@ -720,7 +746,28 @@ def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
             "progress": r.progress.model_copy(update={"phase": RunPhase.APPLYING}),
         },
     )
-    ports.workflow.start(f"{run_id}-confirmed", workflow_input(run, phase="apply"))
+    try:
+        ports.workflow.start(f"{run_id}-confirmed", workflow_input(run, phase="apply"))
+    except BaseException as error:
+        # The plan is still held: back to blocked (the admin may confirm again), the lock freed.
+        reason = _start_failure(error)
+        try:
+            held = run_records.mutate_run(
+                ports,
+                tenant_id,
+                run_id,
+                lambda r: {
+                    "status": RunStatus.BLOCKED,
+                    "decided_by": None,
+                    "progress": r.progress.model_copy(update={"phase": RunPhase.PLANNING}),
+                    "warnings": (*r.warnings, f"workflow_not_started: {reason}")[-_MAX_WARNINGS:],
+                },
+            )
+        finally:
+            _release(ports, run)
+        if isinstance(error, HrisSyncError):
+            raise WorkflowNotStarted(run_id, reason, run=held) from error
+        raise
     return run
 
 
@@ -732,7 +779,7 @@ def discard_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
     if run.trigger is RunTrigger.WEBHOOK_GUARD:
         return webhook_guard.discard_held(ports, run, admin_id)
     now = ports.clock.now()
-    return _mutate_run(
+    return run_records.mutate_run(
         ports,
         tenant_id,
         run_id,

@@ -18,10 +18,9 @@ held employee without deactivating them (they came back) takes them out of the h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.domain.models import (
     Actor,
@@ -33,7 +32,7 @@ from shared.domain.models import (
 )
 from shared.domain.reconciler import LIVE_STATUSES, active_member_count
 from shared.domain.records import RunPhase, RunProgress, RunStatus, RunTrigger, SyncRun
-from shared.errors import AlreadyExists, InvalidState, RunNotFound, VersionConflict
+from shared.errors import AlreadyExists, InvalidState, RunNotFound
 from shared.ports import (
     MAX_PAGE_LIMIT,
     SYNC_BLOCKED,
@@ -43,6 +42,7 @@ from shared.ports import (
     PendingEmployee,
     held_list,
 )
+from shared.services import notify, run_records
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 
@@ -198,8 +198,9 @@ def _ensure_run(ports: Ports, connection: Connection, run_id: str, now: datetime
 def _announce(ports: Ports, connection: Connection, run: SyncRun, *, applied: int, active: int) -> None:
     window = connection.safety.webhook_window_minutes
     before = active + applied
-    if connection.admin_emails:
-        ports.mailer.send(
+    unsent = notify.send_all(
+        ports,
+        [
             Email(
                 template=MailTemplate.WEBHOOK_GUARD,
                 to=connection.admin_emails,
@@ -215,7 +216,9 @@ def _announce(ports: Ports, connection: Connection, run: SyncRun, *, applied: in
                     "max_deactivation_pct": f"{connection.safety.max_deactivation_pct:g}",
                 },
             )
-        )
+        ],
+    )
+    run_records.record_unsent(ports, run, unsent)
     ports.events.publish(
         [
             DomainEvent(
@@ -251,25 +254,10 @@ def held_entries(ports: Ports, tenant_id: str, connection_id: str, run_id: str) 
         cursor = page.next_cursor
 
 
-def _update_run(
-    ports: Ports, tenant_id: str, run_id: str, change: Callable[[SyncRun], Mapping[str, Any]]
-) -> SyncRun:
-    """Save ``change(run)`` with optimistic versioning, re-reading on a conflict."""
-    for _ in range(8):
-        run = ports.runs.get(tenant_id, run_id)
-        updated = run.model_copy(update={**change(run), "version": run.version + 1})
-        try:
-            ports.runs.save(updated, expected_version=run.version)
-        except VersionConflict:
-            continue
-        return updated
-    raise VersionConflict("run", run_id, None)
-
-
 def _count_held(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
     """The held run shows how many deactivations it holds (its ``planned`` counts)."""
     held = len(held_entries(ports, tenant_id, connection_id, run_id))
-    return _update_run(
+    return run_records.mutate_run(
         ports,
         tenant_id,
         run_id,
@@ -329,7 +317,7 @@ def confirm_held(ports: Ports, run: SyncRun, admin_id: str) -> SyncRun:
         ports, t, list(groups.values()), origin, lambda ids: groups_for([i for i in ids if i in by_member])
     )
     ports.pending.remove(t, c, held_list(run.run_id), entries)
-    return _update_run(
+    return run_records.mutate_run(
         ports,
         t,
         run.run_id,
@@ -351,7 +339,7 @@ def discard_held(ports: Ports, run: SyncRun, admin_id: str) -> SyncRun:
     now = ports.clock.now()
     ports.webhook_guard.decide(t, c, run.run_id, now)
     ports.pending.remove(t, c, held_list(run.run_id), held_entries(ports, t, c, run.run_id))
-    return _update_run(
+    return run_records.mutate_run(
         ports,
         t,
         run.run_id,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.catalog import API_AUTHORIZER, FUNCTIONS
+from infra.catalog import API_AUTHORIZER, FUNCTIONS, Access
 from infra.environment import FunctionEnvironment
 from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
 from tests.infra.conftest import Synthesized, resolve_join
@@ -25,7 +25,8 @@ TABLE_WRITE = {
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
 }
-BLOBS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+# s3:ListBucket: so that S3 answers a missing blob with NoSuchKey (404), not AccessDenied.
+BLOBS = {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"}
 SQS_CONSUME = {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -247,6 +248,9 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
         for action in ("s3:GetObject", "s3:PutObject"):
             for resource in _resources_for(statements, action):
                 assert resource == f"<{next(iter(bucket_ids))}>/*"
+        if "s3:GetObject" in _actions(statements):
+            # Whoever reads blobs may list the bucket (and only it): a missing key is then a 404.
+            assert _resources_for(statements, "s3:ListBucket") == [f"<{next(iter(bucket_ids))}>"], name
         for resource in _resources_for(statements, "secretsmanager:GetSecretValue"):
             assert resource.endswith(f":secret:hris-sync/{STAGE}/*"), resource
         for resource in _resources_for(statements, "xray:PutTraceSegments"):
@@ -702,6 +706,41 @@ def test_alarms_cover_dlq_depth_failed_syncs_5xx_and_throttles(stack: Synthesize
     assert "DashboardBody" in dashboard
     subscription = stack.one("AWS::SNS::Subscription")["Properties"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+
+
+def test_emails_ses_refuses_are_alarmed_over_every_function_that_sends_email(stack: Synthesized) -> None:
+    """``EmailsNotSent`` (shared/services/notify.py) is counted by each sender under its own
+    Powertools ``service`` dimension: the alarm sums exactly those series."""
+    (alarm,) = [
+        a["Properties"]
+        for a in stack.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"hris-sync-{STAGE}-emails-not-sent"
+    ]
+    topic_id = next(iter(stack.of_type("AWS::SNS::Topic")))
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+    [expression] = [q for q in alarm["Metrics"] if "Expression" in q]
+    series = [q for q in alarm["Metrics"] if "MetricStat" in q]
+    assert expression["Expression"] == f"SUM([{', '.join(q['Id'] for q in series)}])"
+    sending = [spec for spec in FUNCTIONS if Access.MAIL_SEND in spec.access]
+    senders = {spec.service_name for spec in sending}
+    assert senders == {"hris-sync-admin_api", "hris-sync-sync_steps", "hris-sync-webhook_worker"}
+    seen = set()
+    for query in series:
+        stat = query["MetricStat"]
+        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == ("hris-sync", "EmailsNotSent")
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
+        [dimension] = stat["Metric"]["Dimensions"]
+        assert dimension["Name"] == "service"
+        seen.add(dimension["Value"])
+        assert query["ReturnData"] is False
+    assert seen == senders
+    # The service the alarm watches is the one each sender's Powertools reports under.
+    for spec in sending:
+        _, function = _function(stack, spec.name)
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == spec.service_name
 
 
 def test_a_retained_stage_has_termination_protection(stack: Synthesized) -> None:

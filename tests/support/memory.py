@@ -22,6 +22,8 @@ from shared.errors import (
     BlobNotFound,
     ConnectionLimitReached,
     ConnectionNotFound,
+    EmailNotSent,
+    HrisSyncError,
     InvalidInput,
     LockHeld,
     LockLost,
@@ -611,8 +613,12 @@ class MemoryScheduler(_Tracked):
 class MemoryWorkflow:
     def __init__(self) -> None:
         self.executions: dict[str, Mapping[str, Any]] = {}
+        # What every start raises while set (the typed errors the Step Functions adapter raises).
+        self.refusal: HrisSyncError | None = None
 
     def start(self, name: str, input: Mapping[str, Any]) -> str:
+        if self.refusal is not None:
+            raise self.refusal
         existing = self.executions.get(name)
         if existing is not None and dict(existing) != dict(input):
             raise AlreadyExists("execution", name)
@@ -623,8 +629,25 @@ class MemoryWorkflow:
 class MemoryMailer:
     def __init__(self) -> None:
         self.sent: list[Email] = []
+        self.refused: list[Email] = []
+        # SES's answers, as the SES adapter raises them: per recipient, or for every email.
+        self._refusals: dict[str, EmailNotSent] = {}
+        self._refuse_all: EmailNotSent | None = None
+
+    def refuse(self, error: EmailNotSent, *, to: str | None = None) -> None:
+        """Refuse emails to ``to`` (every email when None) with ``error``."""
+        if to is None:
+            self._refuse_all = error
+        else:
+            self._refusals[to.lower()] = error
 
     def send(self, email: Email) -> None:
+        refusal = self._refuse_all or next(
+            (self._refusals[a.lower()] for a in email.to if a.lower() in self._refusals), None
+        )
+        if refusal is not None:
+            self.refused.append(email)
+            raise refusal
         self.sent.append(email)
 
 

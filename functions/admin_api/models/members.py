@@ -151,7 +151,12 @@ class InviteRequest(RequestModel):
 
 class NotSentOut(ResponseModel):
     member_id: str
-    reason: str = Field(description="not_found, not_queued, missing_email or conflict")
+    reason: str = Field(
+        description="not_found, not_queued, missing_email or conflict; or SES's refusal: "
+        "email_rejected (the member is invited, its email did not go), email_throttled or "
+        "email_sending_paused (SES takes no email now: the first such member is invited without "
+        "one, the rest stay queued)"
+    )
 
 
 class InviteResultOut(ResponseModel):

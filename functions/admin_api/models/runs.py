@@ -26,7 +26,7 @@ from shared.domain.models import (
     SkipRecord,
     UpdateMember,
 )
-from shared.domain.records import RunPhase, RunStatus, RunTrigger, SyncRun
+from shared.domain.records import RunPhase, RunStatus, RunTrigger, SyncRun, UnsentEmails
 from shared.services.connections import MatchResult
 
 
@@ -70,6 +70,26 @@ class UnknownStatusOut(ResponseModel):
     )
 
 
+class UnsentEmailsOut(ResponseModel):
+    """Emails of one template SES did not take during the run (the run went on without them)."""
+
+    template: str = Field(description="member_invite, import_complete, sync_blocked or connection_failing")
+    reason: str = Field(description="email_rejected, email_throttled or email_sending_paused")
+    aws_code: str = Field(description="SES's error code (MessageRejected, TooManyRequestsException ...)")
+    count: int
+    member_ids: list[str] = Field(description="Invites: the members who did not get theirs (the first 20)")
+
+    @classmethod
+    def of(cls, u: UnsentEmails) -> UnsentEmailsOut:
+        return cls(
+            template=u.template,
+            reason=u.reason,
+            aws_code=u.aws_code,
+            count=u.count,
+            member_ids=list(u.member_ids),
+        )
+
+
 class RunSummaryOut(ResponseModel):
     """A run in a list (the skipped records and warnings are on the run itself)."""
 
@@ -110,7 +130,13 @@ class RunSummaryOut(ResponseModel):
 
 class RunOut(RunSummaryOut):
     skipped: list[SkippedOut] = Field(description="Employees skipped, with reasons (the first 1,000)")
-    warnings: list[str]
+    warnings: list[str] = Field(
+        description="`<code>: <message>` lines: the plan's warnings, then one `email_not_sent` line "
+        "per entry of `emails_not_sent`"
+    )
+    emails_not_sent: list[UnsentEmailsOut] = Field(
+        description="Emails SES refused or throttled during the run, by template and answer"
+    )
     incomplete_reasons: list[str] = Field(description="Why the snapshot was incomplete (R09)")
     unknown_statuses: list[UnknownStatusOut] = Field(
         description="Employees whose HR status was missing or unknown, kept active (R04; the first 1,000)"
@@ -122,7 +148,8 @@ class RunOut(RunSummaryOut):
         return cls(
             **cls._fields(r),
             skipped=[SkippedOut(hris_id=s.hris_id, reason=s.reason, detail=s.detail) for s in r.skipped],
-            warnings=list(r.warnings),
+            warnings=[*r.warnings, *(u.summary() for u in r.emails_not_sent)],
+            emails_not_sent=[UnsentEmailsOut.of(u) for u in r.emails_not_sent],
             incomplete_reasons=list(r.incomplete_reasons),
             unknown_statuses=[
                 UnknownStatusOut(hris_id=u.hris_id, raw_status=u.raw_status) for u in r.unknown_statuses

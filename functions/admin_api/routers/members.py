@@ -92,7 +92,8 @@ def _action(name: str, action: Action, summary: str, *errors: int) -> None:
     )(route)
 
 
-_action("approve", members.approve, "Approve a member waiting for approval (R07): invited or queued")
+# 502: approved and invited, but SES refused the invite email (the error names its answer).
+_action("approve", members.approve, "Approve a member waiting for approval (R07): invited or queued", 502)
 _action("reject", members.reject, "Reject a member waiting for approval (R07): deactivated, never re-added")
 _action("deactivate", members.deactivate, "Deactivate (R10): no sync reactivates the member")
 _action("reactivate", members.reactivate, "Reactivate a deactivated member (R10) with its earlier status")

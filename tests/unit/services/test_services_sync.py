@@ -23,6 +23,7 @@ from shared.errors import (
     LockHeld,
     RunNotFound,
     Throttled,
+    WorkflowNotStarted,
 )
 from shared.ports import MemberQuery, WriteOutcome
 from shared.providers.base import ProviderAuthError, ProviderUnavailable
@@ -519,8 +520,9 @@ def test_a_workflow_that_cannot_start_leaves_no_running_run_and_no_lock(world: W
         raise Throttled("StartExecution")
 
     world.workflow.start = refuse  # type: ignore[method-assign]
-    with pytest.raises(Throttled):
+    with pytest.raises(WorkflowNotStarted) as caught:
         sync.request_sync(world.ports, T, conn.connection_id)
+    assert isinstance(caught.value.__cause__, Throttled)
     assert world.last_run(T, conn.connection_id).status is RunStatus.FAILED
     assert world.lock.current(T, conn.connection_id, world.clock.now()) is None
 

@@ -14,7 +14,7 @@ from shared.domain.models import (
     TaskType,
 )
 from shared.domain.records import RunStatus, RunTrigger, SyncRun
-from shared.errors import InvalidState, LockHeld
+from shared.errors import EmailRejected, InvalidState, LockHeld
 from shared.ports import PENDING_LIST, Lease, PendingEmployee, held_list
 from shared.providers.base import ProviderError
 from shared.services import sync, webhooks
@@ -255,6 +255,29 @@ def test_r30_a_mass_termination_by_webhook_is_held_past_the_thresholds_with_one_
         81,
     )
     assert world.events.types().count("sync.blocked") == 1
+
+
+def test_r30_a_guard_email_ses_refuses_still_holds_and_is_on_the_held_run(world: World) -> None:
+    # Given SES refuses the admin's address (sandbox: unverified recipient)
+    world.mailer.refuse(EmailRejected("webhook_guard", "MessageRejected"), to="boss@acme.test")
+    hire(world, *STAFF[:10])
+    conn = imported(world, safety={"max_deactivations": 2, "max_deactivation_pct": 10})
+
+    # When a mass termination arrives by webhook
+    results = _terminate(world, conn, *STAFF[:3])
+
+    # Then the deactivations past the thresholds are held all the same, and the refusal is on the run
+    assert [r.held for r in results] == [0, 0, 1]
+    [held] = _guard_runs(world, conn)
+    assert held.status is RunStatus.BLOCKED
+    [unsent] = held.emails_not_sent
+    assert (unsent.template, unsent.reason, unsent.aws_code, unsent.count) == (
+        "webhook_guard",
+        "email_rejected",
+        "MessageRejected",
+        1,
+    )
+    assert world.emails("webhook_guard") == []
 
 
 def _held_after(world: World, leavers: int = 3, staff: int = 10) -> tuple[Connection, SyncRun]:
