@@ -123,6 +123,7 @@ def build_ports(
         audit=cast(AuditLog, _Deferred(lambda: aws.audit)),
         runs=cast(RunStore, _Deferred(lambda: aws.runs)),
         lock=cast(ConnectionLock, _Deferred(lambda: aws.lock)),
+        token_lock=cast(ConnectionLock, _Deferred(lambda: aws.token_lock)),
         blobs=cast(BlobStore, _Deferred(lambda: aws.blobs)),
         secrets=secrets or cast("SecretStore", _Deferred(lambda: aws.secrets)),
         scheduler=cast(Scheduler, _Deferred(lambda: aws.scheduler)),

@@ -30,6 +30,10 @@ class ServiceSettings:
     max_connections: int = 1
     # R29: how long a full sync's lease lasts without renewal (each step renews it).
     lock_ttl: timedelta = timedelta(minutes=15)
+    # How long one OAuth token refresh may hold the connection's token lease, and how long a
+    # second refresher waits for it before giving up (its snapshot is then incomplete, R09).
+    token_lease_ttl: timedelta = timedelta(seconds=60)
+    token_lease_wait: timedelta = timedelta(seconds=90)
     # Members per plan chunk (one state machine Map item each).
     chunk_size: int = 250
     # A provider that keeps answering with a next cursor is stopped here (the snapshot is
@@ -52,6 +56,8 @@ class Ports:
     audit: AuditLog
     runs: RunStore
     lock: ConnectionLock
+    # One refresh of a connection's OAuth token at a time (shared.services.tokens).
+    token_lock: ConnectionLock
     blobs: BlobStore
     secrets: SecretStore
     scheduler: Scheduler

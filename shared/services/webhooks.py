@@ -25,6 +25,7 @@ from shared.providers.base import (
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import group_actions, make_plan
+from shared.services.tokens import provider_for
 
 MAX_WEBHOOK_EMPLOYEES = 100
 
@@ -60,7 +61,7 @@ def apply_webhook(
     lease = ports.lock.current(tenant_id, connection_id, now)
     if lease is not None:
         raise LockHeld(connection_id, lease.holder, lease.expires_at)
-    provider = ports.providers(connection.provider)
+    provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(tenant_id, connection_id)
     try:
         page = provider.get_employees(credentials, ids)
@@ -68,8 +69,6 @@ def apply_webhook(
         raise ProviderCredentialsRejected("the HR system refused the connection's credentials") from exc
     except ProviderError as exc:
         raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
-    if page.refreshed_credentials is not None:
-        ports.secrets.put(tenant_id, connection_id, page.refreshed_credentials)
     source = Targeted(employees=tuple(e for e in page.employees if e.hris_id in ids))
 
     def plan_groups(only: set[str] | None = None) -> dict[str, MemberGroup]:

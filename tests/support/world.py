@@ -161,6 +161,7 @@ class World:
     audit: MemoryAudit = field(default_factory=MemoryAudit)
     runs: MemoryRuns = field(default_factory=MemoryRuns)
     lock: MemoryLock = field(default_factory=MemoryLock)
+    token_lock: MemoryLock = field(default_factory=MemoryLock)
     blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
     secrets: MemorySecrets = field(default_factory=MemorySecrets)
     scheduler: MemoryScheduler = field(default_factory=MemoryScheduler)
@@ -182,6 +183,7 @@ class World:
             audit=self.audit,
             runs=self.runs,
             lock=self.lock,
+            token_lock=self.token_lock,
             blobs=self.blobs,
             secrets=self.secrets,
             scheduler=self.scheduler,
