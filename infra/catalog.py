@@ -25,6 +25,7 @@ class Access(StrEnum):
     BLOBS_READ = "blobs-read"  # snapshots and plan chunks in the bucket
     BLOBS_WRITE = "blobs-write"
     SECRETS_READ = "secrets-read"  # connection credentials, by the connection secrets' name prefix
+    SECRETS_WRITE = "secrets-write"  # replace their value: OAuth tokens a connector refreshed
     SECRETS_MANAGE = "secrets-manage"  # create, rotate and delete them (connect, edit, disconnect)
     SCHEDULES_MANAGE = "schedules-manage"  # one schedule per connection, in the one group
     WORKFLOW_START = "workflow-start"  # start (and describe) full-sync executions
@@ -98,6 +99,7 @@ WEBHOOK_WORKER = FunctionSpec(
             Access.TABLE_READ,
             Access.TABLE_WRITE,
             Access.SECRETS_READ,
+            Access.SECRETS_WRITE,  # a refreshed OAuth token (rotated refresh tokens are single use)
             Access.MAIL_SEND,
             Access.EVENTS_PUT,
             Access.IDEMPOTENCY,
@@ -117,6 +119,7 @@ SYNC_STEPS = FunctionSpec(
             Access.BLOBS_READ,
             Access.BLOBS_WRITE,
             Access.SECRETS_READ,
+            Access.SECRETS_WRITE,  # a refreshed OAuth token (rotated refresh tokens are single use)
             Access.MAIL_SEND,
             Access.EVENTS_PUT,
         }

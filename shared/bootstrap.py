@@ -126,6 +126,7 @@ def build_ports(
         lock=cast(ConnectionLock, _Deferred(lambda: aws.lock)),
         pending=cast(PendingWebhooks, _Deferred(lambda: aws.pending)),
         webhook_guard=cast(WebhookGuardStore, _Deferred(lambda: aws.webhook_guard)),
+        token_lock=cast(ConnectionLock, _Deferred(lambda: aws.token_lock)),
         blobs=cast(BlobStore, _Deferred(lambda: aws.blobs)),
         secrets=secrets or cast("SecretStore", _Deferred(lambda: aws.secrets)),
         scheduler=cast(Scheduler, _Deferred(lambda: aws.scheduler)),

@@ -272,11 +272,14 @@ class RunStore(Protocol):
 class Lease:
     tenant_id: str
     connection_id: str
-    holder: str  # the run id of the full sync holding the lock
+    holder: str  # the run id of the full sync holding the lock (or the id of one token refresh)
     expires_at: datetime
 
 
 class ConnectionLock(Protocol):
+    """A lease per connection: the full sync's lock (R29), and, as a second instance with its own
+    key, the lease one OAuth token refresh holds (``Ports.token_lock``)."""
+
     def acquire(
         self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta
     ) -> Lease:

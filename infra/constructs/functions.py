@@ -49,6 +49,8 @@ BLOBS_READ_ACTIONS = ("s3:GetObject",)
 BLOBS_LIST_ACTIONS = ("s3:ListBucket",)
 BLOBS_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
 SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+# Replacing an existing secret's value (the connectors' refreshed OAuth tokens), never creating one.
+SECRETS_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
 # What Powertools' DynamoDBPersistenceLayer calls (get, conditional put, update, delete on failure).
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 SECRETS_MANAGE_ACTIONS = (
@@ -192,7 +194,7 @@ class ServiceFunctions(Construct):
         config = self._config
         uses_table = bool(access & {Access.TABLE_READ, Access.TABLE_WRITE})
         uses_blobs = bool(access & {Access.BLOBS_READ, Access.BLOBS_WRITE})
-        uses_secrets = bool(access & {Access.SECRETS_READ, Access.SECRETS_MANAGE})
+        uses_secrets = bool(access & {Access.SECRETS_READ, Access.SECRETS_WRITE, Access.SECRETS_MANAGE})
         schedules = Access.SCHEDULES_MANAGE in access
         return FunctionEnvironment(
             stage=config.stage,
@@ -257,8 +259,12 @@ class ServiceFunctions(Construct):
         why_secrets = "one secret per connection, created at connect time under this stage's name prefix"
         if Access.SECRETS_MANAGE in access:
             allow(SECRETS_MANAGE_ACTIONS, [secrets], why_secrets)
-        elif Access.SECRETS_READ in access:
-            allow(SECRETS_READ_ACTIONS, [secrets], why_secrets)
+        else:
+            granted = (SECRETS_READ_ACTIONS if Access.SECRETS_READ in access else ()) + (
+                SECRETS_WRITE_ACTIONS if Access.SECRETS_WRITE in access else ()
+            )
+            if granted:
+                allow(granted, [secrets], why_secrets)
         if Access.SCHEDULES_MANAGE in access:
             schedules = stack.format_arn(
                 service="scheduler",

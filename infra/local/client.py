@@ -20,6 +20,7 @@ SECRET_NAMES = frozenset(
         "api_key",
         "access_token",
         "refresh_token",
+        "client_id",  # the OAuth connectors read it from the secret, beside the client secret
         "client_secret",
         "service_user_token",
         "account_token",

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from infra.local.calls import running_as
 from infra.local.template import REPO_ROOT, Resolver, resources_of_type
 
 Handler = Callable[[Any, Any], Any]
@@ -187,15 +188,16 @@ class LocalFunctions:
         )
         started = time.perf_counter()
         try:
-            if function.handler is None:
-                with self._cold_start:
-                    if function.handler is None:
-                        with self._environment(function):
-                            handler = self._load(function)
-                            result = handler(event, context)
-                        function.handler = handler
-                        return result
-            return function.handler(event, context)
+            with running_as(function.key):  # its AWS calls are this function's (infra.local.calls)
+                if function.handler is None:
+                    with self._cold_start:
+                        if function.handler is None:
+                            with self._environment(function):
+                                handler = self._load(function)
+                                result = handler(event, context)
+                            function.handler = handler
+                            return result
+                return function.handler(event, context)
         except Exception as exc:
             raise FunctionError(
                 type(exc).__name__, str(exc), traceback.format_exception(type(exc), exc, exc.__traceback__)

@@ -29,12 +29,15 @@ from typing import Any
 
 from infra.local import state
 from infra.local.aws import BASE_ENVIRONMENT, LocalAws
+from infra.local.calls import AwsCallLog
 from infra.local.gateway import Gateway, routes_from_template
+from infra.local.iam import FunctionPolicies
 from infra.local.lambdas import LocalFunctions
 from infra.local.resources import EVENT_TAP_QUEUE, LocalResources, create_resources, physical_ids
 from infra.local.template import REPO_ROOT, Resolver, load_template, resources_of_type
 from infra.local.tokens import DevTokens
 from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
+from shared import bootstrap
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 _GC_THRESHOLDS = (50_000, 20, 10)  # generation 0, 1, 2 (CPython's defaults: 700, 10, 10)
@@ -78,7 +81,10 @@ class LocalStack:
         self.on_event = on_event
         self.ticker_interval = ticker_interval
         self.aws = LocalAws()
+        # Every AWS call each function makes, to check against its IAM policy (iam_denied()).
+        self.calls = AwsCallLog()
         self.template: dict[str, Any] = {}
+        self._resolve: Resolver | None = None
         self.resources: LocalResources | None = None
         self.functions: LocalFunctions | None = None
         self.gateway: Gateway | None = None
@@ -140,7 +146,12 @@ class LocalStack:
             "POWERTOOLS_DEV": "false",
         }
         self._set_env(env)
+        # Clients the handlers build from now on carry the call log's hook; handler modules a
+        # previous stack of this process loaded forget what they built (this stack starts cold).
+        self.calls.install()
+        bootstrap.reset_all()
         resolve = Resolver(physical_ids(self.template, queue_endpoint=self.aws.endpoint))
+        self._resolve = resolve
         self.resources = create_resources(self.template, resolve, self.client)
         self.functions = LocalFunctions.from_template(
             self.template, resolve, functions_root=self.functions_root, base_env=env
@@ -194,6 +205,7 @@ class LocalStack:
         if self.persist and self.resources is not None:
             state.save(self.state_dir / "state", self.resources, self.client)
         self.aws.stop()
+        self.calls.uninstall()
         self._restore_env()
         self._restore_gc()
         self.gateway = None
@@ -313,6 +325,17 @@ class LocalStack:
 
     def events(self) -> list[dict[str, Any]]:
         return self.event_log.collect() if self.event_log is not None else []
+
+    def policies(self) -> FunctionPolicies:
+        """Each function's IAM statements from the synthesized template, resolved to local ARNs."""
+        assert self._resolve is not None, "start the stack first"  # noqa: S101
+        return FunctionPolicies.from_template(self.template, self._resolve)
+
+    def iam_denied(self) -> list[str]:
+        """Each AWS call a function made that its policy in the template does not allow (and each
+        call whose resource could not be named), as "<function> may not <service>:<operation> ..."."""
+        denied = [str(d) for d in self.policies().denied(self.calls.calls())]
+        return denied + [f"unmapped call {u}" for u in self.calls.unmapped()]
 
     def errors(self) -> list[str]:
         """What the background loops reported (a healthy stack reports nothing)."""

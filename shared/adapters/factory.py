@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from shared.adapters import keys
 from shared.adapters.blobs import S3BlobStore
 from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.dynamo import DynamoTable, RetryPolicy
@@ -133,6 +134,11 @@ class AwsAdapters:
     @cached_property
     def webhook_guard(self) -> WebhookGuardStore:
         return DynamoWebhookGuardStore(self.table)
+
+    @cached_property
+    def token_lock(self) -> ConnectionLock:
+        """The lease each OAuth token refresh of a connection takes (shared.services.tokens)."""
+        return DynamoConnectionLock(self.table, sort_key=keys.token_lease_sk)
 
     @cached_property
     def blobs(self) -> BlobStore:

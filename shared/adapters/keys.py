@@ -101,6 +101,11 @@ def lock_sk(connection_id: str) -> str:
     return _sk(f"LOCK#{part(connection_id, 'connection_id')}", "connection_id")
 
 
+def token_lease_sk(connection_id: str) -> str:
+    """The lease of one refresh of the connection's OAuth token (apart from the sync's lock)."""
+    return f"TOKENLOCK#{part(connection_id, 'connection_id')}"
+
+
 CONNECTION_COUNTER_SK = "COUNTER#CONNECTIONS"
 
 

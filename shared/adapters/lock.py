@@ -9,6 +9,7 @@ readers never rely on TTL (its deletes are lazy).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -30,13 +31,15 @@ def _ms(at: datetime) -> int:
 
 
 class DynamoConnectionLock:
-    """``ConnectionLock`` on the single table."""
+    """``ConnectionLock`` on the single table; ``sort_key`` names which of a connection's leases
+    it is (the sync's lock by default, ``keys.token_lease_sk`` for its token refreshes)."""
 
-    def __init__(self, table: DynamoTable) -> None:
+    def __init__(self, table: DynamoTable, *, sort_key: Callable[[str], str] = keys.lock_sk) -> None:
         self._table = table
+        self._sort_key = sort_key
 
     def _key(self, tenant_id: str, connection_id: str) -> Item:
-        return key(keys.tenant_pk(tenant_id), keys.lock_sk(connection_id))
+        return key(keys.tenant_pk(tenant_id), self._sort_key(connection_id))
 
     def acquire(
         self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta

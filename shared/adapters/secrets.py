@@ -46,6 +46,8 @@ class SecretsManagerStore:
         return f"{self._prefix}/{_part(tenant_id, 'tenant_id')}/{_part(connection_id, 'connection_id')}"
 
     def put(self, tenant_id: str, connection_id: str, credentials: Credentials) -> None:
+        """Replace the value (``PutSecretValue``: what a token refresh needs, and all the functions
+        that refresh may do); create the secret only when it does not exist yet (connect)."""
         name = self.name(tenant_id, connection_id)
         value = json.dumps(
             {
@@ -55,20 +57,27 @@ class SecretsManagerStore:
             sort_keys=True,
         )
         try:
-            kwargs: dict[str, Any] = {
-                "Name": name,
-                "SecretString": value,
-                "Tags": [
-                    {"Key": "hris-sync:tenant", "Value": tenant_id},
-                    {"Key": "hris-sync:connection", "Value": connection_id},
-                ],
-            }
-            if self._kms_key_id:
-                kwargs["KmsKeyId"] = self._kms_key_id
+            self.client.put_secret_value(SecretId=name, SecretString=value)
+            return
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise _typed(error, "PutSecretValue", connection_id) from None
+        kwargs: dict[str, Any] = {
+            "Name": name,
+            "SecretString": value,
+            "Tags": [
+                {"Key": "hris-sync:tenant", "Value": tenant_id},
+                {"Key": "hris-sync:connection", "Value": connection_id},
+            ],
+        }
+        if self._kms_key_id:
+            kwargs["KmsKeyId"] = self._kms_key_id
+        try:
             self.client.create_secret(**kwargs)
         except ClientError as error:
             if error_code(error) != "ResourceExistsException":
                 raise _typed(error, "CreateSecret", connection_id) from None
+            # Created by a concurrent put since ours found none: replace its value.
             try:
                 self.client.put_secret_value(SecretId=name, SecretString=value)
             except ClientError as again:

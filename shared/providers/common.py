@@ -27,7 +27,7 @@ from shared.providers.base import (
     Secret,
 )
 from shared.providers.http import HttpClient, RetryPolicy, Runtime, Timeouts
-from shared.providers.oauth import OAuthToken, refresh, token_from, with_token
+from shared.providers.oauth import OAuthToken, TokenKeeper, UnkeptTokens, refresh, token_from, with_token
 from shared.providers.status import MappedStatus
 
 # Free text (names, titles, emails ...) longer than this is cut: R25 keeps a thousand characters
@@ -63,6 +63,8 @@ class Connector:
         self.runtime = runtime or Runtime()
         # R31: a list running past this many records is a loop, not a company (tests set it low).
         self.max_records = max(1, max_records)
+        # Where OAuth refreshes go (the services give one that coordinates and saves them).
+        self.tokens: TokenKeeper = UnkeptTokens()
         # Smaller pages for tests and tuning; never above the vendor's maximum.
         self.page_size = max(1, min(page_size or self.max_page_size, self.max_page_size))
         self.http = http or HttpClient(
@@ -113,16 +115,34 @@ class Connector:
 
     # -- OAuth2 bearer requests ---------------------------------------------------------------
 
+    def keep_tokens_with(self, keeper: TokenKeeper) -> None:
+        """Send this connector's token refreshes through ``keeper`` (``KeepsTokens``)."""
+        self.tokens = keeper
+
+    def _refreshed(
+        self, credentials: Credentials, token_url: str, stale: OAuthToken
+    ) -> tuple[OAuthToken, Credentials]:
+        """Refresh through the keeper (which may hand back a token another caller refreshed)."""
+
+        def exchange(latest: Credentials) -> Credentials:
+            current = token_from(latest) or stale
+            return with_token(latest, refresh(self.http, token_url, latest, current, self.runtime.now()))
+
+        unusable = stale.access_token if stale.access_token.reveal() else None
+        fresh = self.tokens.refresh(credentials, unusable, exchange)
+        token = token_from(fresh)
+        if token is None:
+            raise ProviderAuthError(f"{self.name}: the refresh left the connection without a token")
+        return token, fresh
+
     def bearer(self, credentials: Credentials, token_url: str) -> tuple[OAuthToken, Credentials | None]:
         """A usable access token, refreshed first when it is about to expire."""
         token = token_from(credentials)
         if token is None:
             raise ProviderAuthError(f"{self.name}: the connection has no OAuth token")
-        now = self.runtime.now()
-        if not token.needs_refresh(now):
+        if not token.needs_refresh(self.runtime.now()):
             return token, None
-        token = refresh(self.http, token_url, credentials, token, now)
-        return token, with_token(credentials, token)
+        return self._refreshed(credentials, token_url, token)
 
     def oauth_get(
         self, credentials: Credentials, url: str, token_url: str, **kwargs: Any
@@ -138,8 +158,7 @@ class Connector:
         except ProviderAuthError:
             if refreshed is not None or token.refresh_token is None:
                 raise
-        token = refresh(self.http, token_url, credentials, token, self.runtime.now())
-        refreshed = with_token(credentials, token)
+        token, refreshed = self._refreshed(credentials, token_url, token)
         return self.http.get_json(url, headers=bearer_headers(token.access_token), **kwargs), refreshed
 
 

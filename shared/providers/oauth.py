@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 from shared.providers.base import Credentials, ProviderAuthError, ProviderResponseError, Secret
@@ -60,6 +61,43 @@ def with_token(credentials: Credentials, token: OAuthToken) -> Credentials:
     else:
         new_settings.pop("token_expires_at", None)
     return Credentials(secrets=new_secrets, settings=new_settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who refreshes: one caller at a time per connection, and everyone keeps the result
+# ---------------------------------------------------------------------------------------------
+
+
+class TokenKeeper(Protocol):
+    """Where a connector's token refreshes go through.
+
+    ``refresh`` is called with the credentials in hand, the access token found unusable (expired
+    or refused; ``None`` when there was none) and ``exchange``, which asks the vendor for a new
+    token with the credentials it is given and returns them with the new token. A keeper returns
+    credentials holding a usable token: the services' keeper serializes refreshes of one
+    connection (a lease), re-reads the stored credentials, reuses a token another caller already
+    refreshed and saves what ``exchange`` returned, so a single-use refresh token is spent once.
+    """
+
+    def refresh(
+        self, credentials: Credentials, stale: Secret | None, exchange: Callable[[Credentials], Credentials]
+    ) -> Credentials: ...
+
+
+class UnkeptTokens:
+    """No coordination and nothing stored: exchange the credentials in hand (one caller alone)."""
+
+    def refresh(
+        self, credentials: Credentials, stale: Secret | None, exchange: Callable[[Credentials], Credentials]
+    ) -> Credentials:
+        return exchange(credentials)
+
+
+@runtime_checkable
+class KeepsTokens(Protocol):
+    """A connector whose token refreshes go through a ``TokenKeeper``."""
+
+    def keep_tokens_with(self, keeper: TokenKeeper) -> None: ...
 
 
 def _secret(credentials: Credentials, name: str, vendor: str) -> Secret:

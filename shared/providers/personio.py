@@ -128,12 +128,32 @@ class Personio(Connector):
 
     # -- auth ---------------------------------------------------------------------------------
 
-    def _token(self, credentials: Credentials, *, force: bool = False) -> tuple[Secret, Credentials | None]:
+    def _token(
+        self, credentials: Credentials, *, refused: Secret | None = None
+    ) -> tuple[Secret, Credentials | None]:
+        """A usable token; a new one from /v1/auth when none is (``refused``: the server said 401
+        to that one). The authentication goes through the token keeper, which saves it."""
         now = self.runtime.now()
-        if not force:
+        if refused is None:
             for candidate in (self._cached, token_from(credentials)):
                 if candidate is not None and not candidate.needs_refresh(now, TOKEN_SKEW):
                     return candidate.access_token, None
+            held = token_from(credentials)
+            refused = held.access_token if held is not None and held.access_token.reveal() else None
+
+        def exchange(latest: Credentials) -> Credentials:
+            return with_token(latest, self._authenticate(latest))
+
+        fresh = self.tokens.refresh(credentials, refused, exchange)
+        token = token_from(fresh)
+        if token is None or not token.access_token.reveal():
+            raise ProviderAuthError("personio: authentication left the connection without a token")
+        self._cached = token
+        return token.access_token, fresh
+
+    def _authenticate(self, credentials: Credentials) -> OAuthToken:
+        """``POST /v1/auth`` with the client credentials: a new token and its lifetime."""
+        now = self.runtime.now()
         body = self.http.post_json(
             f"{self.base_url(credentials, DEFAULT_BASE)}/v1/auth",
             json_body={
@@ -148,8 +168,7 @@ class Personio(Connector):
         lifetime = dig(body, "data", "expires_in")
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool):
             lifetime = DEFAULT_TOKEN_LIFETIME
-        self._cached = OAuthToken(Secret(token), None, now + timedelta(seconds=float(lifetime)))
-        return self._cached.access_token, with_token(credentials, self._cached)
+        return OAuthToken(Secret(token), None, now + timedelta(seconds=float(lifetime)))
 
     def _get(self, credentials: Credentials, path: str, **kwargs: Any) -> tuple[Any, Credentials | None]:
         """GET with the token; on 401 authenticate again once (the token expired or was revoked)."""
@@ -160,7 +179,7 @@ class Personio(Connector):
         except ProviderAuthError:
             if refreshed is not None:
                 raise
-            token, refreshed = self._token(credentials, force=True)
+            token, refreshed = self._token(credentials, refused=token)
             return self.http.get_json(url, headers=_headers(token), **kwargs), refreshed
 
     # -- snapshot -----------------------------------------------------------------------------

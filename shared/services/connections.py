@@ -35,6 +35,7 @@ from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import make_plan
 from shared.services.sync import request_sync
+from shared.services.tokens import provider_for
 
 # What an admin may set on a connection (everything else is the service's bookkeeping).
 EDITABLE_FIELDS = frozenset(Connection.model_fields) - {
@@ -263,7 +264,7 @@ def _active(ports: Ports, tenant_id: str, connection_id: str) -> Connection:
 def directory(ports: Ports, tenant_id: str, connection_id: str) -> Directory:
     """The HR system's companies, groups and people, for picking a scope (R01)."""
     connection = _active(ports, tenant_id, connection_id)
-    provider = ports.providers(connection.provider)
+    provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(tenant_id, connection_id)
     try:
         return provider.directory(credentials)
@@ -273,9 +274,7 @@ def directory(ports: Ports, tenant_id: str, connection_id: str) -> Directory:
         raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
 
 
-def fetch_snapshot(
-    ports: Ports, connection: Connection, provider: Provider, credentials: Credentials
-) -> Snapshot:
+def fetch_snapshot(ports: Ports, provider: Provider, credentials: Credentials) -> Snapshot:
     """Every page at once (preview and match); a failure makes the snapshot incomplete (R09)."""
     employees: list[Employee] = []
     cursor: str | None = None
@@ -288,8 +287,7 @@ def fetch_snapshot(
             reason = f"page {page}: {type(exc).__name__}: {str(exc)[:200]}"
             return Snapshot(employees=tuple(employees), complete=False, reasons=(reason,))
         if result.refreshed_credentials is not None:
-            credentials = result.refreshed_credentials
-            ports.secrets.put(connection.tenant_id, connection.connection_id, credentials)
+            credentials = result.refreshed_credentials  # the next page's (saved when refreshed)
         employees.extend(result.employees)
         cursor = result.next_cursor
         if cursor is None:
@@ -300,9 +298,9 @@ def fetch_snapshot(
 
 def _plan_now(ports: Ports, connection: Connection, members: Sequence[Member]) -> Plan:
     """Fetch every page now and plan over them with the fields these credentials supply (R15)."""
-    provider = ports.providers(connection.provider)
+    provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
-    snapshot = fetch_snapshot(ports, connection, provider, credentials)
+    snapshot = fetch_snapshot(ports, provider, credentials)
     return make_plan(
         ports, snapshot, members, connection, capabilities=provider.capabilities_for(credentials)
     )

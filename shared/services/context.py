@@ -32,6 +32,10 @@ class ServiceSettings:
     max_connections: int = 1
     # R29: how long a full sync's lease lasts without renewal (each step renews it).
     lock_ttl: timedelta = timedelta(minutes=15)
+    # How long one OAuth token refresh may hold the connection's token lease, and how long a
+    # second refresher waits for it before giving up (its snapshot is then incomplete, R09).
+    token_lease_ttl: timedelta = timedelta(seconds=60)
+    token_lease_wait: timedelta = timedelta(seconds=90)
     # Members per plan chunk (one state machine Map item each) ...
     chunk_size: int = 250
     # ... unless that makes more chunks than this: then the chunks grow instead, so the Map's
@@ -71,6 +75,8 @@ class Ports:
     # R29: webhooks that met a running full sync; R30: deactivations held for an admin.
     pending: PendingWebhooks
     webhook_guard: WebhookGuardStore
+    # One refresh of a connection's OAuth token at a time (shared.services.tokens).
+    token_lock: ConnectionLock
     blobs: BlobStore
     secrets: SecretStore
     scheduler: Scheduler

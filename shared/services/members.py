@@ -50,6 +50,7 @@ from shared.services.context import Ports
 from shared.services.member_actions import apply_actions
 from shared.services.planning import make_plan
 from shared.services.sync import check_limit
+from shared.services.tokens import provider_for
 
 MAX_INVITES_PER_CALL = 500
 _ATTEMPTS = 3
@@ -351,7 +352,7 @@ def resync_member(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -
             raise InvalidState("only a member linked to an HR system can be resynced", member_id=member_id)
         if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
             raise InvalidState("the member's connection is disconnected", member_id=member_id)
-        provider = ports.providers(connection.provider)
+        provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
         credentials = ports.secrets.get(tenant_id, connection.connection_id)
         try:
             page = provider.get_employees(credentials, [member.hris_id])

@@ -56,6 +56,7 @@ from shared.services.planning import (
     page_key,
     plan_prefix,
 )
+from shared.services.tokens import provider_for
 
 _MAX_ERROR = 500
 _MAX_WARNINGS = 200
@@ -295,7 +296,7 @@ def fetch_page(
     if page >= ports.settings.max_pages:
         _mark_incomplete(ports, run, f"stopped after {ports.settings.max_pages} pages")
         return FetchResult(page=page, employees=0, next_cursor=None, done=True)
-    provider = ports.providers(connection.provider)
+    provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(tenant_id, connection_id)
     try:
         result = provider.list_employees(credentials, cursor)
@@ -305,8 +306,6 @@ def fetch_page(
     except ProviderError as exc:
         _mark_incomplete(ports, run, f"page {page}: {type(exc).__name__}: {str(exc)[:200]}")
         return FetchResult(page=page, employees=0, next_cursor=None, done=True)
-    if result.refreshed_credentials is not None:
-        ports.secrets.put(tenant_id, connection_id, result.refreshed_credentials)
     employees = list(result.employees)
     ports.blobs.put(page_key(tenant_id, connection_id, run_id, page), dump_employees(employees))
     supplied = provider.capabilities_for(credentials)

@@ -28,6 +28,7 @@ from shared.services import webhook_guard
 from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import Ports
 from shared.services.planning import group_actions, make_plan
+from shared.services.tokens import provider_for
 
 MAX_WEBHOOK_EMPLOYEES = 100
 
@@ -145,7 +146,7 @@ def apply_targeted(
     """Fetch ``ids`` from the HR system and apply their targeted plan, deactivations screened by
     the webhook guard (R30). ``key`` makes repeating the same application harmless (R24)."""
     tenant_id, connection_id = connection.tenant_id, connection.connection_id
-    provider = ports.providers(connection.provider)
+    provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(tenant_id, connection_id)
     try:
         page = provider.get_employees(credentials, ids)
@@ -153,8 +154,6 @@ def apply_targeted(
         raise ProviderCredentialsRejected("the HR system refused the connection's credentials") from exc
     except ProviderError as exc:
         raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
-    if page.refreshed_credentials is not None:
-        ports.secrets.put(tenant_id, connection_id, page.refreshed_credentials)
     wanted = set(ids)
     source = Targeted(employees=tuple(e for e in page.employees if e.hris_id in wanted))
     capabilities = provider.capabilities_for(credentials)

@@ -30,11 +30,20 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _RUNNING.pop().stop()
 
 
+def _check_iam(stack: LocalStack) -> None:
+    """Every e2e test also proves IAM: each AWS call a function made in it is allowed by that
+    function's policy in the synthesized template (the log starts afresh for the next test)."""
+    denied = stack.iam_denied()
+    stack.calls.clear()
+    assert not denied, "calls the synthesized IAM does not allow:\n" + "\n".join(denied)
+
+
 @pytest.fixture
 def tenant(stack: LocalStack) -> Iterator[Tenant]:
     made = Tenant(stack)
     yield made
     made.close()
+    _check_iam(stack)
 
 
 @pytest.fixture
@@ -48,3 +57,4 @@ def new_tenant(stack: LocalStack) -> Iterator[Callable[[], Tenant]]:
     yield make
     for one in made:
         one.close()
+    _check_iam(stack)

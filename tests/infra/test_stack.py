@@ -62,13 +62,13 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | SQS_CONSUME
-    | {"secretsmanager:GetSecretValue", "ses:SendEmail", "events:PutEvents"},
+    | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "ses:SendEmail", "events:PutEvents"},
     "sync_steps": LOGS
     | XRAY
     | TABLE_READ
     | TABLE_WRITE
     | BLOBS
-    | {"secretsmanager:GetSecretValue", "ses:SendEmail", "events:PutEvents"},
+    | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "ses:SendEmail", "events:PutEvents"},
     "sync_trigger": LOGS
     | XRAY
     | TABLE_READ
@@ -265,6 +265,26 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
         assert re.search(r":schedule/(hris-sync-dev|<SyncSchedules\w+>)/\*$", resource), resource
     machine_id = next(iter(stack.of_type("AWS::StepFunctions::StateMachine")))
     assert _resources_for(admin, "states:StartExecution") == [f"<{machine_id}>"]
+
+
+def test_functions_that_refresh_oauth_tokens_may_save_them_under_the_secrets_prefix_only(
+    stack: Synthesized,
+) -> None:
+    """The full sync, the webhook worker and the admin API (member resync, directory, preview)
+    refresh Personio and Employment Hero tokens and must store them (a rotated refresh token is
+    single use): PutSecretValue on this stage's connection secrets, and nothing more to do so."""
+    for name in ("sync_steps", "webhook_worker", "admin_api"):
+        statements = _statements_of_role(stack, _role_id(_function(stack, name)[1]))
+        resources = _resources_for(statements, "secretsmanager:PutSecretValue")
+        assert resources, f"{name} may not save a refreshed token"
+        for resource in resources:
+            assert re.fullmatch(
+                r"arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:hris-sync/dev/\*",
+                resource,
+            ), (name, resource)
+    for name in ("sync_steps", "webhook_worker"):
+        statements = _statements_of_role(stack, _role_id(_function(stack, name)[1]))
+        assert not _actions(statements) & {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"}, name
 
 
 def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger_and_dead_letters(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -389,39 +390,46 @@ class MemoryRuns(_Tracked):
 
 
 class MemoryLock(_Tracked):
+    """Leases as the table keeps them: taking one is atomic (threads race for it in tests)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.leases: dict[tuple[str, str], Lease] = {}
+        self._mutex = threading.Lock()
 
     def acquire(
         self, tenant_id: str, connection_id: str, holder: str, now: datetime, ttl: timedelta
     ) -> Lease:
         self._seen(tenant_id)
-        current = self.leases.get((tenant_id, connection_id))
-        if current is not None and current.holder != holder and current.expires_at > now:
-            raise LockHeld(connection_id, current.holder, current.expires_at)
-        lease = Lease(tenant_id, connection_id, holder, now + ttl)
-        self.leases[(tenant_id, connection_id)] = lease
-        return lease
+        with self._mutex:
+            current = self.leases.get((tenant_id, connection_id))
+            if current is not None and current.holder != holder and current.expires_at > now:
+                raise LockHeld(connection_id, current.holder, current.expires_at)
+            lease = Lease(tenant_id, connection_id, holder, now + ttl)
+            self.leases[(tenant_id, connection_id)] = lease
+            return lease
 
     def renew(self, lease: Lease, now: datetime, ttl: timedelta) -> Lease:
         self._seen(lease.tenant_id)
-        current = self.leases.get((lease.tenant_id, lease.connection_id))
-        if current is None or current.holder != lease.holder:
-            raise LockLost(lease.connection_id, lease.holder)
-        renewed = Lease(lease.tenant_id, lease.connection_id, lease.holder, now + ttl)
-        self.leases[(lease.tenant_id, lease.connection_id)] = renewed
-        return renewed
+        with self._mutex:
+            current = self.leases.get((lease.tenant_id, lease.connection_id))
+            if current is None or current.holder != lease.holder:
+                raise LockLost(lease.connection_id, lease.holder)
+            renewed = Lease(lease.tenant_id, lease.connection_id, lease.holder, now + ttl)
+            self.leases[(lease.tenant_id, lease.connection_id)] = renewed
+            return renewed
 
     def release(self, lease: Lease) -> None:
         self._seen(lease.tenant_id)
-        current = self.leases.get((lease.tenant_id, lease.connection_id))
-        if current is not None and current.holder == lease.holder:
-            del self.leases[(lease.tenant_id, lease.connection_id)]
+        with self._mutex:
+            current = self.leases.get((lease.tenant_id, lease.connection_id))
+            if current is not None and current.holder == lease.holder:
+                del self.leases[(lease.tenant_id, lease.connection_id)]
 
     def current(self, tenant_id: str, connection_id: str, now: datetime) -> Lease | None:
         self._seen(tenant_id)
-        lease = self.leases.get((tenant_id, connection_id))
+        with self._mutex:
+            lease = self.leases.get((tenant_id, connection_id))
         return lease if lease is not None and lease.expires_at > now else None
 
 

@@ -174,6 +174,7 @@ class World:
     lock: MemoryLock = field(default_factory=MemoryLock)
     pending: MemoryPendingWebhooks = field(default_factory=MemoryPendingWebhooks)
     webhook_guard: MemoryWebhookGuard = field(default_factory=MemoryWebhookGuard)
+    token_lock: MemoryLock = field(default_factory=MemoryLock)
     blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
     secrets: MemorySecrets = field(default_factory=MemorySecrets)
     scheduler: MemoryScheduler = field(default_factory=MemoryScheduler)
@@ -197,6 +198,7 @@ class World:
             lock=self.lock,
             pending=self.pending,
             webhook_guard=self.webhook_guard,
+            token_lock=self.token_lock,
             blobs=self.blobs,
             secrets=self.secrets,
             scheduler=self.scheduler,

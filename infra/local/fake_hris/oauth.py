@@ -66,6 +66,9 @@ class OAuthServer:
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, float] = {}
         self._refresh: set[str] = set()
+        # Refresh grants answered and refused (a reused or unknown refresh token), for tests.
+        self.refreshes = 0
+        self.refused_refreshes = 0
 
     def _check_client(self, client_id: str | None, client_secret: str | None) -> None:
         if not (
@@ -125,8 +128,10 @@ class OAuthServer:
         self._check_client(client_id, client_secret)
         with self._lock:
             if not refresh_token or refresh_token not in self._refresh:
+                self.refused_refreshes += 1
                 raise OAuthError("invalid_grant", "The refresh token is invalid or was already used")
-            self._refresh.discard(refresh_token)
+            self._refresh.discard(refresh_token)  # single use: a second exchange is refused
+            self.refreshes += 1
         return self.issue()
 
     def issue(self) -> TokenPair:

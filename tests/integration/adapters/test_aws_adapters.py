@@ -73,6 +73,25 @@ def test_one_secret_per_connection_never_shown(aws, caplog):
     assert "sk-very-secret" not in caplog.text and "sk-rotated" not in caplog.text
 
 
+def test_put_replaces_an_existing_secret_with_put_secret_value_alone(aws):
+    """A token refresh saves with PutSecretValue, the one write the refreshing functions may do:
+    it never tries CreateSecret first (which IAM would deny them). Connect creates the secret,
+    with its tags, only when PutSecretValue says it does not exist."""
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    operations: list[str] = []
+    sm.meta.events.register("before-call.secrets-manager.*", lambda model, **_: operations.append(model.name))
+    store = SecretsManagerStore(prefix="hris-sync", client=sm)
+    store.put("t1", "c1", Credentials(secrets={"refresh_token": Secret("rt-1")}))
+    assert operations == ["PutSecretValue", "CreateSecret"]
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="hris-sync/t1/c1")["Tags"]}
+    assert tags == {"hris-sync:tenant": "t1", "hris-sync:connection": "c1"}
+
+    operations.clear()
+    store.put("t1", "c1", Credentials(secrets={"refresh_token": Secret("rt-2")}))
+    assert operations == ["PutSecretValue"]
+    assert store.get("t1", "c1").secrets["refresh_token"].reveal() == "rt-2"
+
+
 def test_a_secret_that_is_not_ours_is_corrupt_without_showing_it(aws):
     sm = boto3.client("secretsmanager", region_name=REGION)
     sm.create_secret(Name="hris-sync/t1/c1", SecretString="password=hunter2")

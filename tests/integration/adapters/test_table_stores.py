@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from adapters_support import NOW, CallCounter, FlakyClient, Sleeps, needs_atomic_engine, table_for
 
+from shared.adapters import keys
 from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.dynamo import serialize
 from shared.adapters.lock import DynamoConnectionLock
@@ -305,6 +306,20 @@ def test_r29_an_expired_lease_is_stolen_and_the_old_holder_loses_it(ddb):
         lock.renew(old, later, ttl)
     lock.release(old)  # not the holder any more: nothing happens
     assert lock.current("t1", "c1", later).holder == "run2"
+
+
+def test_a_token_refresh_lease_is_its_own_item_beside_the_sync_lock(ddb):
+    table = table_for(ddb)
+    sync_lock = DynamoConnectionLock(table)
+    token_lock = DynamoConnectionLock(table, sort_key=keys.token_lease_sk)
+    ttl = timedelta(minutes=1)
+    sync_lock.acquire("t1", "c1", "run1", NOW, ttl)
+    refresh = token_lock.acquire("t1", "c1", "refresh_1", NOW, ttl)  # a sync's refresh takes it
+    with pytest.raises(LockHeld):
+        token_lock.acquire("t1", "c1", "refresh_2", NOW, ttl)
+    token_lock.release(refresh)
+    assert token_lock.current("t1", "c1", NOW) is None
+    assert sync_lock.current("t1", "c1", NOW).holder == "run1"  # untouched by the token lease
 
 
 def test_no_change_writes_nothing(ddb):

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infra.local.calls import running_as
 from infra.local.resources import physical_ids, state_machine_definition
 from infra.local.stack import LocalStack
 from infra.local.template import Resolver
@@ -202,3 +203,24 @@ def test_sent_mail_lands_in_the_outbox_and_events_in_the_log(stack: LocalStack) 
     assert events[-1]["detail"] == {"member_id": "m1"}
     assert (stack.state_dir / "events.jsonl").read_text().count("member.created") >= 1
     assert stack.errors() == []
+
+
+def test_each_call_is_recorded_as_its_function_and_checked_against_its_synthesized_policy(
+    stack: LocalStack,
+) -> None:
+    assert httpx.post(stack.webhook_url("c1"), json={"id": "iam-1"}).status_code == 202
+    assert stack.resources is not None
+    queue = stack.resources.webhook_queue_url.rsplit("/", 1)[-1]
+    sent = [c for c in stack.calls.calls() if (c.function, c.operation) == ("webhook_ingest", "SendMessage")]
+    assert sent and {n.resource for c in sent for n in c.needs} == {
+        f"arn:aws:sqs:us-east-1:123456789012:{queue}"
+    }
+    assert stack.iam_denied() == []
+
+    # A call the policy does not grant is named with its function, operation and resource.
+    with running_as("webhook_ingest"):
+        stack.client("secretsmanager").create_secret(Name="hris-sync/local/t1/c1", SecretString="{}")
+    (only,) = stack.iam_denied()
+    assert only.startswith("webhook_ingest may not secretsmanager:CreateSecret")
+    assert ":secret:hris-sync/local/t1/c1-" in only
+    stack.calls.clear()
