@@ -49,6 +49,7 @@ from shared.providers.base import Credentials, Secret
 REGION = "eu-west-1"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/scheduler"
 MACHINE = f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:full-sync"
+DEAD_LETTERS = f"arn:aws:sqs:{REGION}:{DEFAULT_ACCOUNT_ID}:hris-sync-test-schedules-dlq"
 PAYLOAD = {"tenant_id": "t1", "connection_id": "c1", "trigger": "schedule"}
 
 
@@ -159,7 +160,9 @@ def test_an_existing_execution_that_cannot_be_described_is_typed(aws: None) -> N
 
 # --- EventBridge Scheduler ---------------------------------------------------------------------
 def _scheduler(client: Any, group: str = "hris-sync") -> EventBridgeScheduler:
-    return EventBridgeScheduler(group_name=group, target_arn=MACHINE, role_arn=ROLE, client=client)
+    return EventBridgeScheduler(
+        group_name=group, target_arn=MACHINE, role_arn=ROLE, dead_letter_arn=DEAD_LETTERS, client=client
+    )
 
 
 def test_a_missing_schedule_group_is_a_typed_error(aws: None) -> None:
