@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -210,9 +211,46 @@ class HttpClient:
 
 
 def decode_json(response: httpx.Response, vendor: str) -> Any:
+    """The vendor's JSON, with any lone surrogate (R25) replaced by U+FFFD."""
     try:
-        return response.json()
+        document = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ProviderResponseError(
             f"{vendor} answered {httpx.URL(str(response.request.url)).path} with a body that is not JSON"
         ) from error
+    # JSON can escape half of a surrogate pair (``"\ud800"``): Python decodes it into a string no
+    # UTF-8 encoder (pydantic, DynamoDB, the JSON we write) can take, so one such name would fail the
+    # whole page. It is not a character, so nothing can store it faithfully: it becomes U+FFFD, as
+    # a UTF-8 decoder does with invalid bytes. Only a body that escapes a surrogate is walked.
+    if _ESCAPED_SURROGATE.search(response.content):
+        return without_lone_surrogates(document)
+    return document
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(document: Any) -> Any:
+    """``document`` (decoded JSON) with every lone surrogate in its keys and strings replaced by
+    U+FFFD; iterative, so a deep document cannot exhaust the stack."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return _LONE_SURROGATE.sub("\ufffd", value)
+        return value
+
+    root: list[Any] = [document]
+    pending: list[tuple[Any, Any]] = [(root, 0)]
+    while pending:
+        container, key = pending.pop()
+        value = container[key]
+        if isinstance(value, dict):
+            value = {clean(k): v for k, v in value.items()}
+            container[key] = value
+            pending.extend((value, k) for k in value)
+        elif isinstance(value, list):
+            pending.extend((value, i) for i in range(len(value)))
+        else:
+            container[key] = clean(value)
+    return root[0]

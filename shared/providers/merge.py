@@ -53,6 +53,7 @@ from shared.providers.common import (
     text,
     unique,
 )
+from shared.providers.http import decode_json
 from shared.providers.status import MappedStatus, status_map
 from shared.providers.webhooks import (
     as_id,
@@ -215,7 +216,7 @@ class Merge(Connector):
             )
             if response.status_code == 404:
                 continue
-            record = as_object(response.json(), "an employee", self.name)
+            record = as_object(decode_json(response, self.name), "an employee", self.name)
             employees.append(self._employee(credentials, record))
         return EmployeePage(employees, None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -136,6 +137,20 @@ def test_a_body_that_is_not_json_is_a_response_error() -> None:
 
     with pytest.raises(ProviderResponseError, match="not JSON"):
         client(FakeTime()).get_json(URL)
+
+
+@respx.mock
+def test_r25_a_lone_surrogate_from_the_vendor_becomes_u_fffd_and_pairs_are_kept() -> None:
+    # JSON may escape half a surrogate pair; Python decodes it into a string no UTF-8 encoder takes.
+    body = b'{"name": "Ada\\ud800 L", "\\udc00key": ["x\\uDFFF"], "emoji": "\\ud83d\\ude00"}'
+    respx.get(URL).mock(
+        return_value=httpx.Response(200, content=body, headers={"content-type": "application/json"})
+    )
+
+    document = client(FakeTime()).get_json(URL)
+
+    assert document == {"name": "Ada\ufffd L", "\ufffdkey": ["x\ufffd"], "emoji": "\U0001f600"}
+    json.dumps(document, ensure_ascii=False).encode("utf-8")  # storable now
 
 
 def test_retry_after_forms() -> None:

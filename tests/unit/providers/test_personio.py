@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -312,3 +313,25 @@ def test_raw_keeps_the_attributes_read_never_salaries_or_bank_details() -> None:
         "dynamic_99",
     }
     assert "DE98" not in repr(employee.raw) and "3000" not in repr(employee.raw)
+
+
+@respx.mock
+def test_r25_a_name_with_a_lone_surrogate_never_fails_the_page() -> None:
+    page = json.dumps(
+        {
+            "success": True,
+            "metadata": {"total_elements": 2, "current_page": 0, "total_pages": 1},
+            "offset": 0,
+            "limit": PAGE_LIMIT,
+            "data": [person(1, first_name=attr("First name", "Ada\ud800")), person(2)],
+        }
+    ).encode()  # ensure_ascii: the lone surrogate travels as the escape ``\ud800``
+    respx.post(AUTH_URL).mock(return_value=auth_ok())
+    respx.get(EMPLOYEES_URL).mock(
+        return_value=httpx.Response(200, content=page, headers={"content-type": "application/json"})
+    )
+
+    employees = {e.hris_id: e for e in connector().list_employees(CREDENTIALS, None).employees}
+
+    assert employees["1"].first_name == "Ada\ufffd"
+    assert employees["2"].first_name == "F2"
