@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def _warm(n: int) -> None:
     client = Client()
     tenant = connected(world, client, *(f"e{i:03d}" for i in range(60)))
     member = tenant.member_id(world, "e001")
-    routes = [
+    routes: list[tuple[str, Callable[[], object]]] = [
         ("GET /v1/members?limit=50", lambda: client.get("/v1/members", query={"limit": "50"})),
         ("GET /v1/members/{id}", lambda: client.get(f"/v1/members/{member}")),
         ("PATCH /v1/members/{id}", lambda: client.patch(f"/v1/members/{member}", {"job_title": "x"})),

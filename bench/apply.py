@@ -194,7 +194,7 @@ def main() -> None:
     moto_patches.apply()
     with mock_aws():
         region = os.environ["AWS_DEFAULT_REGION"]
-        clients = {
+        clients: dict[str, Any] = {
             name: boto3.client(name, region_name=region)
             for name in ("dynamodb", "s3", "secretsmanager", "sesv2", "events")
         }

@@ -218,7 +218,8 @@ class LocalAws:
         return json.loads(raw) if raw.strip() else None
 
     def client(self, service: str) -> Any:
-        return boto3.client(
+        make: Any = boto3.client  # the stubs type a client per literal name; this takes any name
+        return make(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,

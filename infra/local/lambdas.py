@@ -275,10 +275,11 @@ def quiet_disabled_metrics() -> None:
     """
     import builtins  # noqa: PLC0415
 
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled  # noqa: PLC0415
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch  # noqa: PLC0415
 
     def print_unless_disabled(*args: Any, **kwargs: Any) -> None:
-        if not cloudwatch.is_metrics_disabled():
+        if not is_metrics_disabled():
             builtins.print(*args, **kwargs)  # noqa: T201 - Powertools publishes EMF by printing
 
     cloudwatch.print = print_unless_disabled  # type: ignore[attr-defined]

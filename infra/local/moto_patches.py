@@ -150,7 +150,7 @@ def _cheap_transaction_backups() -> None:
 
     # The models module's own `copy`: its deepcopy skips the table copy inside a transaction only.
     shim = types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy, Error=copy.Error)
-    models.copy = shim  # type: ignore[attr-defined]
+    models.copy = shim  # type: ignore[attr-defined, assignment]
     original = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -176,7 +176,7 @@ def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[A
         for kind, op in entry.items():
             table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
             key = (op.get("Key") or op.get("Item")) if table is not None else None
-            if not key or table.hash_key_attr not in key:
+            if table is None or not key or table.hash_key_attr not in key:
                 continue  # moto answers the malformed request itself
             hash_value = DynamoType(key[table.hash_key_attr])
             range_value = None
@@ -208,7 +208,7 @@ def _restore(entries: list[tuple[Any, Any, Any, Any]]) -> None:
 def _cache_jsonpath() -> None:
     import jsonpath_ng.ext  # noqa: PLC0415 - moto's events module imports `parse` from it per call
 
-    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)  # type: ignore[attr-defined]
 
 
 def _narrow_index_queries() -> None:
@@ -369,7 +369,7 @@ def _routing_once() -> None:
     from moto import backends  # noqa: PLC0415
 
     modules = tuple(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    backends.list_of_moto_modules = lambda: modules
 
     from moto.core import utils  # noqa: PLC0415
 
@@ -490,8 +490,8 @@ def _plain_json_item_requests() -> None:
 def _stream_sizes_when_read() -> None:
     from moto.dynamodb.models import table  # noqa: PLC0415
 
-    dump = table.dynamo_json_dump  # in this module, used only to size a stream record
-    table.dynamo_json_dump = lambda _record: ""  # SizeBytes 0 until read (a real one is never 0)
+    dump = table.dynamo_json_dump  # type: ignore[attr-defined]  # here used only to size a stream record
+    table.dynamo_json_dump = lambda _record: ""  # type: ignore[attr-defined, assignment]  # SizeBytes 0 until read (a real one is never 0)
 
     def to_json(self: Any) -> dict[str, Any]:
         image = self.record["dynamodb"]
@@ -504,6 +504,7 @@ def _stream_sizes_when_read() -> None:
 
 def _one_pass_queue_deletes() -> None:
     from moto.sqs import models  # noqa: PLC0415
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid  # noqa: PLC0415
 
     def delete_message(self: Any, receipt_handle: str) -> None:
         if receipt_handle in self.deleted_messages:
@@ -515,7 +516,7 @@ def _one_pass_queue_deletes() -> None:
             else:
                 kept.append(message)
         if not gone:
-            raise models.ReceiptHandleIsInvalid()
+            raise ReceiptHandleIsInvalid()
         for message in gone:
             self.pending_messages.discard(message)
             self.deleted_messages.update(message.all_receipt_handles)

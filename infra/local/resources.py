@@ -55,7 +55,9 @@ def physical_ids(template: Mapping[str, Any], *, queue_endpoint: str) -> dict[st
 
 
 def _physical(logical_id: str, kind: str, props: Mapping[str, Any], queue_endpoint: str) -> Physical:  # noqa: PLR0911
-    name = lambda key: str(props.get(key) or logical_id)  # noqa: E731
+    def name(key: str) -> str:
+        return str(props.get(key) or logical_id)
+
     if kind == "AWS::DynamoDB::Table":
         table = name("TableName")
         arn = _arn("dynamodb", f"table/{table}")

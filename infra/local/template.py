@@ -26,7 +26,7 @@ LOCAL_STAGE = "local"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # Assets are referenced, not bundled: the local stack runs the source in-process.
-_NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+_NO_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
 
 
 class TemplateError(RuntimeError):

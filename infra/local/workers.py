@@ -354,7 +354,10 @@ class EventLog(_Loop):
                 if self.listener is not None:
                     self.listener(json.loads(line))
         for message in messages:
-            backend.delete_message(self.queue_name, message.receipt_handle)
+            handle = message.receipt_handle
+            if handle is None:  # moto gives one to every message it hands out; its type allows None
+                raise RuntimeError(f"moto handed out message {message.id} without a receipt handle")
+            backend.delete_message(self.queue_name, handle)
         return True
 
     def collect(self) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pytest
@@ -31,7 +31,7 @@ from shared.services.webhooks import WEBHOOK_SECRET_KEY
 from tests.support.events import EVENT_TENANT, TEST_WEBHOOK_SECRET, connection_of
 from tests.support.memory import FixedClock
 
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -73,7 +73,8 @@ class Stack:
     context: LambdaContext = field(default_factory=LambdaContext)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        make: Any = boto3.client  # the stubs type a client per literal name; this takes any name
+        return make(service, region_name=REGION)
 
     def queued(self) -> list[dict[str, Any]]:
         """Every message on the webhook queue (received, so hidden from the next call)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from typing import Literal
 
 import typer
 
@@ -22,10 +23,10 @@ def serve(
     stop: threading.Event | None = None,
 ) -> None:
     """Start the fake, print how to connect, serve until ``stop`` is set or Ctrl-C."""
-    limit: RateLimit | str | None = "vendor"
+    limit: RateLimit | Literal["vendor"] | None = "vendor"
     if rate_limit is not None:
         limit = None if rate_limit.lower() in ("none", "off", "0") else RateLimit.parse(rate_limit)
-    server = fake_hris(provider, employees=employees, seed=seed, today=today, port=port, rate_limit=limit)  # type: ignore[arg-type]
+    server = fake_hris(provider, employees=employees, seed=seed, today=today, port=port, rate_limit=limit)
     with server:
         typer.echo(f"Fake {provider} HR system with {len(server.company)} employees (seed {seed})")
         typer.echo(f"  base_url        {server.base_url}")
