@@ -24,36 +24,35 @@ from typing import Any, NamedTuple
 from shared import observability
 from shared.adapters.caching import CachingConnectionStore, CachingSecretStore, TtlCache
 from shared.adapters.factory import AwsAdapters
-from shared.bootstrap import build_ports
 from shared.domain.ids import is_issued_id
 from shared.errors import ConnectionDisconnected, ConnectionNotFound, HrisSyncError
 from shared.observability import CORRELATION_API_GATEWAY, instrumented
-from shared.ports import MessageQueue
 from shared.providers.base import WebhookRejected, WebhookUnparseable
-from shared.services.context import Ports
-from shared.services.webhook_intake import Outcome, intake
+from shared.services.provider_lookup import registry_lookup
+from shared.services.webhook_intake import IntakePorts, Outcome, intake
 from shared.settings import WebhookIngestSettings, load
 
 
 class Root(NamedTuple):
     settings: WebhookIngestSettings
-    ports: Ports
-    queue: MessageQueue
+    ports: IntakePorts
 
 
 @functools.lru_cache(maxsize=1)
 def root() -> Root:
-    """The composition root: settings read and adapters built on the first invocation."""
+    """The composition root: settings read on the first invocation, and only the adapters (and
+    boto3 clients) the intake names built: DynamoDB, Secrets Manager, SQS."""
     settings = load(WebhookIngestSettings)
     aws = AwsAdapters(settings.resources())
     cache = TtlCache(settings.connection_cache_seconds)
-    ports = build_ports(
-        settings,
-        adapters=aws,
+    ports = IntakePorts(
         connections=CachingConnectionStore(aws.connections, cache),
         secrets=CachingSecretStore(aws.secrets, cache),
+        providers=registry_lookup(),
+        clock=aws.clock,
+        queue=aws.webhook_queue,
     )
-    return Root(settings=settings, ports=ports, queue=aws.webhook_queue)
+    return Root(settings=settings, ports=ports)
 
 
 class _Reject(Exception):
@@ -158,7 +157,6 @@ def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
     try:
         outcome = intake(
             built.ports,
-            built.queue,
             connection_id,
             headers=_headers(event),
             query={k: v for k, v in (event.get("queryStringParameters") or {}).items() if isinstance(v, str)},

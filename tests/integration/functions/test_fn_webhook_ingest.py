@@ -310,7 +310,7 @@ def test_nothing_is_lost_when_the_queue_fails_the_vendor_is_told_to_retry(
     from shared.adapters.queue import SqsQueue
 
     missing = SqsQueue(connected.queue_url + "-missing", client=connected.client("sqs"))
-    monkeypatch.setattr(ingest, "root", lambda: root._replace(queue=missing))
+    monkeypatch.setattr(ingest, "root", lambda: root._replace(ports=replace(root.ports, queue=missing)))
 
     response = _call(load_event("webhook_ingest/bamboohr"), connected)
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from functions.webhook_ingest import handler as ingest  # imported at collection: X-Ray opens its UDP socket
 from infra.environment import FunctionEnvironment
 from shared import bootstrap, settings
 from shared.settings import (
@@ -148,3 +149,26 @@ def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
     adapters.client("s3")
     assert made["dynamodb"].parameter_validation is False
     assert made["s3"] is None
+
+
+def test_the_webhook_ingest_builds_only_the_clients_its_use_case_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The intake names its ports (``IntakePorts``): the ingest's root builds DynamoDB, Secrets
+    Manager and SQS clients, never S3, SES, Scheduler, Step Functions or EventBridge."""
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    made: list[str] = []
+
+    def client(service: str, **_config: object) -> object:
+        made.append(service)
+        return object()
+
+    monkeypatch.setattr("shared.adapters.factory.boto3.client", client)
+    ingest.root.cache_clear()
+    try:
+        built = ingest.root()
+    finally:
+        ingest.root.cache_clear()
+    assert sorted(made) == ["dynamodb", "secretsmanager", "sqs"]
+    assert built.ports.clock.now().tzinfo is not None
