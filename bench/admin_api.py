@@ -37,7 +37,8 @@ import functions.admin_api.handler as handler
 imported = time.perf_counter()
 from tests.support.world import World
 from admin_api_client import Client
-handler.PORTS.set(World().ports)
+world = World()
+handler.ports = lambda: world.ports
 prepared = time.perf_counter()
 answer = Client().get("/v1/members")
 assert answer.status == 200, answer.text
@@ -82,7 +83,7 @@ def _warm(n: int) -> None:
     from tests.support.world import World
 
     world = World()
-    handler.PORTS.set(world.ports)
+    handler.ports = lambda: world.ports  # the composition root, on the in-memory fakes
     client = Client()
     tenant = connected(world, client, *(f"e{i:03d}" for i in range(60)))
     member = tenant.member_id(world, "e001")

@@ -1,10 +1,11 @@
-"""Logs, traces and metrics for every function (Powertools), built lazily.
+"""Logs, traces and metrics for every function: the Powertools objects, one of each per process.
 
-Importing this module builds nothing and reads no environment: ``logger()``, ``tracer()`` and
-``metrics()`` create their Powertools object on first call (Powertools reads
-``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRICS_NAMESPACE`` then), and ``instrumented`` wraps a
-handler so that on each invocation it gets the Lambda context in its JSON logs (with a correlation
-id), a traced handler and its metrics flushed as EMF.
+``logger``, ``tracer`` and ``metrics`` are built when this module is imported (Lambda's init
+phase, as the Powertools cookbook has them): they read only Powertools' own optional switches
+(``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_LOG_LEVEL``, ``POWERTOOLS_METRICS_NAMESPACE`` ...),
+never a function's settings, and build no AWS client. A handler decorates itself with
+``instrumented``: on each invocation it gets the Lambda context in its JSON logs (with a
+correlation id), a traced handler and its metrics flushed as EMF.
 
 Handlers add the keys that make a log line findable (``bind(tenant_id=..., connection_id=...)``);
 never a credential, a token or a request body.
@@ -23,9 +24,10 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-if TYPE_CHECKING:  # pragma: no cover - types only: the imports themselves stay lazy
-    from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+if TYPE_CHECKING:
     from shared.domain.models import PlanCounts
 
 MEMBERS_CREATED = "MembersCreated"
@@ -44,55 +46,33 @@ CORRELATION_NONE: str | None = None
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@functools.cache
-def logger() -> Logger:
-    from aws_lambda_powertools import Logger  # noqa: PLC0415 - lazy: cold-start cost
-
-    return Logger(use_rfc3339=True)
-
-
-@functools.cache
-def tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - lazy: imports the X-Ray SDK
-
-    return Tracer()
-
-
-@functools.cache
-def metrics() -> Metrics:
-    from aws_lambda_powertools import Metrics  # noqa: PLC0415
-
-    return Metrics()
+logger = Logger(use_rfc3339=True)
+tracer = Tracer()
+metrics = Metrics()
 
 
 def bind(**keys: str | int | None) -> None:
     """Add keys to every later log line of this invocation (cleared at the next one)."""
-    logger().append_keys(**{k: v for k, v in keys.items() if v is not None})
+    logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
 
 
 def count(name: str, value: int = 1) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
-
     if value:
-        metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def count_with(name: str, dimension: str, label: str, value: int = 1) -> None:
     """One metric with its own dimension (``WebhooksRejected`` by ``reason``), flushed at once so
     the dimension does not leak onto the invocation's other metrics."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415
-
     # The namespace comes from POWERTOOLS_METRICS_NAMESPACE, as for ``metrics()``.
     with single_metric(
-        name=name, unit=MetricUnit.Count, value=value, default_dimensions=dict(metrics().default_dimensions)
+        name=name, unit=MetricUnit.Count, value=value, default_dimensions=dict(metrics.default_dimensions)
     ) as single:
         single.add_dimension(name=dimension, value=label)
 
 
 def seconds(name: str, value: float) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
-
-    metrics().add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
 
 
 def count_members(counts: PlanCounts) -> None:
@@ -104,25 +84,21 @@ def count_members(counts: PlanCounts) -> None:
 
 def instrumented(correlation_id_path: str | None = None) -> Callable[[F], F]:
     """Decorate a Lambda handler with Logger (context, correlation id, state cleared per call),
-    Tracer and Metrics; the Powertools objects and wrappers are built on the first invocation."""
+    Tracer and Metrics."""
 
     def decorate(handler: F) -> F:
-        built: list[Callable[..., Any]] = []
+        traced = tracer.capture_lambda_handler(handler, capture_response=False)
+        flushed = metrics.log_metrics(traced)
+        logged = logger.inject_lambda_context(
+            flushed, correlation_id_path=correlation_id_path, clear_state=True
+        )
 
         @functools.wraps(handler)
         def wrapper(event: Any, context: Any) -> Any:
-            if not built:
-                traced = tracer().capture_lambda_handler(handler, capture_response=False)
-                flushed = metrics().log_metrics(traced)
-                built.append(
-                    logger().inject_lambda_context(
-                        flushed, correlation_id_path=correlation_id_path, clear_state=True
-                    )
-                )
             with warnings.catch_warnings():
                 # An invocation that only emitted single metrics (a rejected webhook) is fine.
                 warnings.filterwarnings("ignore", message="No application metrics to publish")
-                return built[0](event, context)
+                return logged(event, context)
 
         return wrapper  # type: ignore[return-value]
 

@@ -1,12 +1,22 @@
-"""Suite markers by folder, and no sockets in unit tests."""
+"""Suite markers by folder, no sockets in unit tests, and Powertools' settings for the session."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
+
+# The handlers' Powertools objects are built when ``shared.observability`` is first imported (as in
+# Lambda's init phase, where these are already set): the test session sets them before any import.
+for _name, _value in {
+    "POWERTOOLS_SERVICE_NAME": "hris-sync",
+    "POWERTOOLS_METRICS_NAMESPACE": "hris-sync-test",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ.setdefault(_name, _value)
 
 TESTS = Path(__file__).parent
 SUITES = ("unit", "integration", "infra", "e2e", "contract")

@@ -1,8 +1,8 @@
 """The admin API as a Powertools resolver: routers by resource, validation on, one error shape,
 the OpenAPI document at ``/v1/openapi.json`` and Swagger UI at ``/v1/docs``.
 
-``create_app()`` builds it (reading Powertools' debug switches from the environment, so the
-handler calls it on its first invocation, never at import). The document is the same whether
+``create_app()`` builds it (reading only Powertools' own switches, ``POWERTOOLS_DEV`` ...; the
+handler builds it at import, as the Powertools cookbook does). The document is the same whether
 served or generated for ``docs/openapi.json`` (``python -m functions.admin_api.openapi``).
 
 Powertools' OpenAPI models (a large pydantic import) are needed only to describe the API, not to

@@ -87,7 +87,7 @@ def _validation_details(errors: Iterable[Any]) -> dict[str, Any]:
 def on_service_error(exc: HrisSyncError) -> Response[dict[str, Any]]:
     if exc.http_status >= 500 and exc.http_status not in (502, 503):
         # An internal fault (a corrupt item ...): logged in full, shown only by its code.
-        observability.logger().error("internal error", extra={"code": exc.code, "error": exc.message})
+        observability.logger.error("internal error", extra={"code": exc.code, "error": exc.message})
         return error_response(exc.http_status, exc.code, "internal error; it has been logged")
     return error_response(exc.http_status, exc.code, exc.message, dict(exc.details))
 

@@ -1,51 +1,41 @@
 """The admin API's Lambda handler and composition root.
 
-Importing this module builds nothing, calls no AWS and reads no environment: the resolver, the
-settings and the adapters are built on the first invocation (``Lazy``) and reused by the warm
-container. Tests and the local stack hand in their own ports with ``PORTS.set(...)``.
+The resolver is built at import (``app``, the routers and Powertools' own switches); the settings
+and the adapters on the first invocation (``ports``), reused by the warm container. Importing this
+module reads no settings and builds no client. Tests and the local stack hand in their own ports
+by patching ``ports``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import Any
 
+from functions.admin_api.app import create_app
+from functions.admin_api.deps import PORTS_KEY
+from functions.admin_api.errors import refused_media_type
 from shared import observability
-from shared.bootstrap import Lazy, build_ports
+from shared.bootstrap import build_ports
+from shared.services.context import Ports
+from shared.settings import AdminApiSettings, load
 
-if TYPE_CHECKING:  # pragma: no cover - the imports stay lazy: the handler's import stays cheap
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
-    from shared.services.context import Ports
-
-
-def _build_app() -> APIGatewayRestResolver:
-    from functions.admin_api.app import create_app  # noqa: PLC0415 - first invocation only
-
-    return create_app()
+app = create_app()
 
 
-def _build_ports() -> Ports:
-    from shared.settings import AdminApiSettings, load  # noqa: PLC0415
-
+@functools.lru_cache(maxsize=1)
+def ports() -> Ports:
+    """The composition root: settings read and adapters built on the first invocation."""
     return build_ports(load(AdminApiSettings))
-
-
-APP: Lazy[APIGatewayRestResolver] = Lazy(_build_app)
-PORTS: Lazy[Ports] = Lazy(_build_ports)
 
 
 @observability.instrumented(observability.CORRELATION_API_GATEWAY)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from functions.admin_api.deps import PORTS_KEY  # noqa: PLC0415
-    from functions.admin_api.errors import refused_media_type  # noqa: PLC0415
-
-    app = APP.get()
     answer = refused_media_type(event)
     if answer is None:
-        app.context[PORTS_KEY] = PORTS.get()
+        app.context[PORTS_KEY] = ports()
         answer = app.resolve(event, context)
     # One line per request: the route and the outcome, never a body (it may carry credentials).
-    observability.logger().info(
+    observability.logger.info(
         "admin api request",
         extra={
             "method": event.get("httpMethod"),

@@ -6,19 +6,26 @@ JWKS), for the configured audience, unexpired, with ``sub`` and a tenant gets an
 ``/v1/*`` and the context the admin API reads (``shared/auth``). Anything else raises
 ``Unauthorized``, whose message API Gateway turns into a 401. The token is never logged.
 
-Importing this module reads no environment and makes no network call: the first invocation does.
+Importing this module reads no settings and makes no network call: the first invocation does.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shared.bootstrap import Lazy
+from shared import observability
+from shared.auth.jwt_verify import (
+    HttpJsonFetcher,
+    JwksCache,
+    KeysUnavailable,
+    TokenRejected,
+    TokenVerifier,
+)
+from shared.auth.token_authorizer import authorize
 from shared.observability import instrumented
-
-if TYPE_CHECKING:
-    from shared.auth.jwt_verify import TokenVerifier
+from shared.settings import ApiAuthorizerSettings, load
 
 
 class Unauthorized(Exception):
@@ -28,10 +35,9 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def _build() -> TokenVerifier:
-    from shared.auth.jwt_verify import HttpJsonFetcher, JwksCache, TokenVerifier  # noqa: PLC0415
-    from shared.settings import ApiAuthorizerSettings, load  # noqa: PLC0415
-
+@functools.lru_cache(maxsize=1)
+def verifier() -> TokenVerifier:
+    """The composition root: settings read and the issuer's key cache built on the first invocation."""
     settings = load(ApiAuthorizerSettings)
     keys = JwksCache(settings.oidc_issuer, HttpJsonFetcher(), ttl_seconds=settings.jwks_cache_seconds)
     return TokenVerifier(
@@ -42,18 +48,11 @@ def _build() -> TokenVerifier:
     )
 
 
-_verifier = Lazy(_build)
-
-
 @instrumented()
 def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-    from shared.auth.jwt_verify import KeysUnavailable, TokenRejected  # noqa: PLC0415
-    from shared.auth.token_authorizer import authorize  # noqa: PLC0415
-
-    log = observability.logger()
+    log = observability.logger
     try:
-        verified, policy = authorize(_verifier.get(), event, datetime.now(UTC))
+        verified, policy = authorize(verifier(), event, datetime.now(UTC))
     except TokenRejected as rejected:
         log.info("token rejected", extra={"reason": rejected.reason})
         raise Unauthorized from None

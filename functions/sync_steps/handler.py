@@ -4,28 +4,26 @@ One function answers every task (``shared.services.sync_machine.STEPS``; docs/st
 An error is raised, not answered: Step Functions retries ``Throttled`` and ``ProviderUnavailable``
 by their class name and sends everything else to the ``fail`` step.
 
-Importing this module reads no environment and builds nothing: the first invocation does.
+Importing this module reads no settings and builds no client: the first invocation does (``ports``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import Any
 
-from shared.bootstrap import Lazy
+from shared import observability
+from shared.bootstrap import build_ports
 from shared.observability import instrumented
+from shared.services.context import Ports
+from shared.services.sync_machine import STEPS, ChunkResult, FinishResult
+from shared.settings import SyncStepsSettings, load
 
-if TYPE_CHECKING:
-    from shared.services.context import Ports
 
-
-def _build() -> Ports:
-    from shared.bootstrap import build_ports  # noqa: PLC0415 - cold start: built on first call
-    from shared.settings import SyncStepsSettings, load  # noqa: PLC0415
-
+@functools.lru_cache(maxsize=1)
+def ports() -> Ports:
+    """The composition root: settings read and adapters built on the first invocation."""
     return build_ports(load(SyncStepsSettings))
-
-
-_ports = Lazy(_build)
 
 
 class UnknownStep(Exception):
@@ -34,9 +32,6 @@ class UnknownStep(Exception):
 
 @instrumented()
 def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-    from shared.services.sync_machine import STEPS, ChunkResult, FinishResult  # noqa: PLC0415
-
     name = event.get("step")
     state = event.get("state")
     step = STEPS.get(name) if isinstance(name, str) else None
@@ -48,10 +43,10 @@ def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
         connection_id=state.get("connection_id"),
         run_id=state.get("run_id"),
     )
-    result = step(_ports.get(), state)
+    result = step(ports(), state)
     if isinstance(result, ChunkResult):
         observability.count_members(result.counts)
     if isinstance(result, FinishResult):
         observability.seconds(observability.SYNC_DURATION, result.duration_seconds)
-        observability.logger().info("sync finished", extra={"status": result.status.value})
+        observability.logger.info("sync finished", extra={"status": result.status.value})
     return result.model_dump(mode="json")

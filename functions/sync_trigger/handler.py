@@ -7,44 +7,39 @@ Takes the connection's lock and starts the state machine (``sync.request_sync``)
 that outlived its connection (deleted, disconnected) answers ``skipped`` instead of failing, so
 the Scheduler does not retry it. Other errors are raised: the Scheduler retries them.
 
-Importing this module reads no environment and builds nothing: the first invocation does.
+Importing this module reads no settings and builds no client: the first invocation does (``ports``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import Any
 
-from shared.bootstrap import Lazy
+from shared import observability
+from shared.bootstrap import build_ports
+from shared.errors import ConnectionNotFound, InvalidState, LockHeld
 from shared.observability import instrumented
+from shared.services.context import Ports
+from shared.services.sync import request_sync
+from shared.services.sync_machine import ExecutionInput
+from shared.settings import SyncTriggerSettings, load
 
-if TYPE_CHECKING:
-    from shared.services.context import Ports
 
-
-def _build() -> Ports:
-    from shared.bootstrap import build_ports  # noqa: PLC0415 - cold start: built on first call
-    from shared.settings import SyncTriggerSettings, load  # noqa: PLC0415
-
+@functools.lru_cache(maxsize=1)
+def ports() -> Ports:
+    """The composition root: settings read and adapters built on the first invocation."""
     return build_ports(load(SyncTriggerSettings))
-
-
-_ports = Lazy(_build)
 
 
 @instrumented()
 def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-    from shared.errors import ConnectionNotFound, InvalidState, LockHeld  # noqa: PLC0415
-    from shared.services.sync import request_sync  # noqa: PLC0415
-    from shared.services.sync_machine import ExecutionInput  # noqa: PLC0415
-
     given = ExecutionInput.model_validate(event)
     observability.bind(
         tenant_id=given.tenant_id, connection_id=given.connection_id, trigger=given.trigger.value
     )
-    log = observability.logger()
+    log = observability.logger
     try:
-        run = request_sync(_ports.get(), given.tenant_id, given.connection_id, given.trigger)
+        run = request_sync(ports(), given.tenant_id, given.connection_id, given.trigger)
     except LockHeld as held:
         log.info("full sync already running", extra={"run_id": held.holder})
         return {"status": "already_running", "run_id": held.holder}

@@ -6,58 +6,53 @@ size limit (1 MB), 200 for a handshake or a ping; 503 when the queue cannot take
 vendor retries). Every rejection is logged with its reason and counted
 (``WebhooksRejected`` by ``reason``); never a body, a header value or a secret.
 
-Importing this module reads no environment and imports neither boto3 nor the connectors: the first
-invocation builds them (``_root``). A connection's tenant (which never changes) and its webhook
+Importing this module reads no settings and builds no client: the first invocation builds them
+(``root``). A connection's tenant (which never changes) and its webhook
 secret are then cached for ``connection_cache_seconds``; the connection itself is read on every
 delivery (one item), so a disconnect or a changed ``require_signature`` applies at once.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import json
-from typing import TYPE_CHECKING, Any, NamedTuple
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from shared.bootstrap import Lazy
+from shared import observability
+from shared.adapters.caching import CachingConnectionStore, CachingSecretStore, TtlCache
+from shared.adapters.factory import AwsAdapters
+from shared.domain.ids import is_issued_id
+from shared.errors import ConnectionDisconnected, ConnectionNotFound, HrisSyncError
 from shared.observability import CORRELATION_API_GATEWAY, instrumented
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from shared.ports import MessageQueue
-    from shared.services.context import Ports
-    from shared.services.webhook_intake import Outcome
-    from shared.settings import WebhookIngestSettings
+from shared.providers.base import WebhookRejected, WebhookUnparseable
+from shared.services.provider_lookup import registry_lookup
+from shared.services.webhook_intake import IntakePorts, Outcome, intake
+from shared.settings import WebhookIngestSettings, load
 
 
-class _Root(NamedTuple):
+class Root(NamedTuple):
     settings: WebhookIngestSettings
-    ports: Ports
-    queue: MessageQueue
+    ports: IntakePorts
 
 
-def _build() -> _Root:
-    from shared.adapters.caching import (  # noqa: PLC0415 - cold start: built on first call
-        CachingConnectionStore,
-        CachingSecretStore,
-        TtlCache,
-    )
-    from shared.adapters.factory import AwsAdapters  # noqa: PLC0415
-    from shared.bootstrap import build_ports  # noqa: PLC0415
-    from shared.settings import WebhookIngestSettings, load  # noqa: PLC0415
-
+@functools.lru_cache(maxsize=1)
+def root() -> Root:
+    """The composition root: settings read on the first invocation, and only the adapters (and
+    boto3 clients) the intake names built: DynamoDB, Secrets Manager, SQS."""
     settings = load(WebhookIngestSettings)
     aws = AwsAdapters(settings.resources())
     cache = TtlCache(settings.connection_cache_seconds)
-    ports = build_ports(
-        settings,
-        adapters=aws,
+    ports = IntakePorts(
         connections=CachingConnectionStore(aws.connections, cache),
         secrets=CachingSecretStore(aws.secrets, cache),
+        providers=registry_lookup(),
+        clock=aws.clock,
+        queue=aws.webhook_queue,
     )
-    return _Root(settings=settings, ports=ports, queue=aws.webhook_queue)
-
-
-_root = Lazy(_build)
+    return Root(settings=settings, ports=ports)
 
 
 class _Reject(Exception):
@@ -82,9 +77,6 @@ def _raw_body(event: dict[str, Any], limit: int) -> bytes:
     if not isinstance(body, str):
         raise _Reject(400, "bad_request", "the request body is not text")
     if event.get("isBase64Encoded"):
-        import base64  # noqa: PLC0415 - only for binary bodies
-        import binascii  # noqa: PLC0415
-
         if len(body) > (limit + 2) // 3 * 4 + 4:
             raise _Reject(413, "too_large", f"a webhook body is at most {limit} bytes")
         try:
@@ -107,8 +99,6 @@ def _headers(event: dict[str, Any]) -> dict[str, str]:
 
 
 def _received_at(event: dict[str, Any]) -> datetime:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
     epoch_ms = (event.get("requestContext") or {}).get("requestTimeEpoch")
     if isinstance(epoch_ms, int | float) and epoch_ms > 0:
         return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
@@ -116,9 +106,7 @@ def _received_at(event: dict[str, Any]) -> datetime:
 
 
 def _rejected(status: int, code: str, message: str, connection_id: str | None) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-
-    observability.logger().warning(
+    observability.logger.warning(
         "webhook rejected", extra={"reason": code, "status": status, "connection_id": connection_id}
     )
     observability.count_with(observability.WEBHOOKS_REJECTED, "reason", code)
@@ -127,9 +115,6 @@ def _rejected(status: int, code: str, message: str, connection_id: str | None) -
 
 def _rejection(error: Exception) -> _Reject | None:
     """The answer to a request refused for what it is (never for our own failure)."""
-    from shared.errors import ConnectionDisconnected, ConnectionNotFound  # noqa: PLC0415
-    from shared.providers.base import WebhookRejected, WebhookUnparseable  # noqa: PLC0415
-
     if isinstance(error, _Reject):
         return error
     if isinstance(error, ConnectionNotFound):
@@ -145,10 +130,8 @@ def _rejection(error: Exception) -> _Reject | None:
 
 
 def _answer(outcome: Outcome) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-
     observability.bind(tenant_id=outcome.tenant_id)
-    log = observability.logger()
+    log = observability.logger
     if outcome.handshake is not None:
         log.info("webhook handshake answered", extra={"vendor": outcome.handshake.vendor})
         observability.count(observability.WEBHOOKS_IGNORED)
@@ -165,13 +148,7 @@ def _answer(outcome: Outcome) -> dict[str, Any]:
 
 @instrumented(correlation_id_path=CORRELATION_API_GATEWAY)
 def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-    from shared.domain.ids import is_issued_id  # noqa: PLC0415
-    from shared.errors import ConnectionDisconnected, ConnectionNotFound, HrisSyncError  # noqa: PLC0415
-    from shared.providers.base import WebhookRejected, WebhookUnparseable  # noqa: PLC0415
-    from shared.services.webhook_intake import intake  # noqa: PLC0415
-
-    root = _root.get()
+    built = root()
     connection_id = (event.get("pathParameters") or {}).get("connection_id")
     if not isinstance(connection_id, str) or not is_issued_id(connection_id):
         # Not the shape of any connection id (a "#", 600 characters ...): unknown, without a read.
@@ -179,12 +156,11 @@ def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
     observability.bind(connection_id=connection_id)
     try:
         outcome = intake(
-            root.ports,
-            root.queue,
+            built.ports,
             connection_id,
             headers=_headers(event),
             query={k: v for k, v in (event.get("queryStringParameters") or {}).items() if isinstance(v, str)},
-            raw_body=_raw_body(event, root.settings.max_webhook_bytes),
+            raw_body=_raw_body(event, built.settings.max_webhook_bytes),
             received_at=_received_at(event),
         )
     except (
@@ -199,7 +175,7 @@ def handler(event: dict[str, Any], _context: object) -> dict[str, Any]:
         return _rejected(reject.status, reject.code, reject.message, connection_id)
     except HrisSyncError as error:
         # The queue (or a store) failed: nothing was queued, so the vendor must retry.
-        observability.logger().error(
+        observability.logger.error(
             "webhook not queued", extra={"error": error.code, "connection_id": connection_id}
         )
         return _error(503, error.code, "try again later")

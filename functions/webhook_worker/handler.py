@@ -10,48 +10,54 @@ and its dead-letter queue are only for real failures (a record that keeps failin
 after the queue's ``maxReceiveCount``). Deactivations past the webhook guard's thresholds are
 held for an admin (``held``, R30).
 
-Importing this module reads no environment and builds nothing: the first invocation does.
+Importing this module reads no settings and builds no client: the first invocation does (``root``).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from shared.bootstrap import Lazy
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from shared import observability
+from shared.adapters.factory import AwsAdapters
+from shared.bootstrap import build_ports
+from shared.errors import HrisSyncError
 from shared.observability import instrumented
+from shared.services.context import Ports
+from shared.services.webhook_intake import QueuedWebhook
+from shared.services.webhooks import apply_webhook
+from shared.settings import WebhookWorkerSettings, load
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+# The idempotency key: one delivery of one connection (the ids are unique per connection).
+IDEMPOTENCY_KEY = "[connection_id, delivery_id]"
 
-    from shared.services.context import Ports
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-class _Root(NamedTuple):
+class Root(NamedTuple):
     ports: Ports
-    processor: BatchProcessor
     idempotency: IdempotencyConfig
     # The use case wrapped by Powertools Idempotency: ``apply(message=<queued webhook as a dict>)``.
     apply: Callable[..., dict[str, Any]]
 
 
-# The idempotency key: one delivery of one connection (the ids are unique per connection).
-IDEMPOTENCY_KEY = "[connection_id, delivery_id]"
-
-
 def _apply_message(ports: Ports, message: dict[str, Any]) -> dict[str, Any]:
-    from shared import observability  # noqa: PLC0415
-    from shared.services.webhook_intake import QueuedWebhook  # noqa: PLC0415
-    from shared.services.webhooks import apply_webhook  # noqa: PLC0415
-
     queued = QueuedWebhook.model_validate(message)
     result = apply_webhook(
         ports, queued.tenant_id, queued.connection_id, queued.employee_ids, queued.delivery_id
     )
     observability.count_members(result.counts)
-    observability.logger().info(
+    observability.logger.info(
         "webhook applied",
         extra={
             "delivery_id": queued.delivery_id,
@@ -72,18 +78,10 @@ def _apply_message(ports: Ports, message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _build() -> _Root:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: PLC0415
-    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    from shared.adapters.factory import AwsAdapters  # noqa: PLC0415
-    from shared.bootstrap import build_ports  # noqa: PLC0415
-    from shared.settings import WebhookWorkerSettings, load  # noqa: PLC0415
-
+@functools.lru_cache(maxsize=1)
+def root() -> Root:
+    """The composition root: settings read, adapters and the idempotency layer built on the first
+    invocation."""
     settings = load(WebhookWorkerSettings)
     aws = AwsAdapters(settings.resources())
     ports = build_ports(settings, adapters=aws)
@@ -102,23 +100,10 @@ def _build() -> _Root:
     wrapped = idempotent_function(
         data_keyword_argument="message", persistence_store=persistence, config=config
     )(apply)
-    return _Root(
-        ports=ports,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        idempotency=config,
-        apply=wrapped,
-    )
-
-
-_root = Lazy(_build)
+    return Root(ports=ports, idempotency=config, apply=wrapped)
 
 
 def _record(record: SQSRecord) -> dict[str, Any]:
-    import json  # noqa: PLC0415
-
-    from shared import observability  # noqa: PLC0415
-    from shared.errors import HrisSyncError  # noqa: PLC0415
-
     body = json.loads(record.body)
     if isinstance(body, dict):
         observability.bind(
@@ -127,20 +112,17 @@ def _record(record: SQSRecord) -> dict[str, Any]:
             delivery_id=body.get("delivery_id"),
         )
     try:
-        return _root.get().apply(message=body)
+        return root().apply(message=body)
     except HrisSyncError as error:
         # Re-raised: the record is reported failed and SQS delivers it again.
-        observability.logger().warning("webhook not applied yet", extra={"error": error.code})
+        observability.logger.warning("webhook not applied yet", extra={"error": error.code})
         raise
 
 
 @instrumented()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
-
-    root = _root.get()
-    root.idempotency.register_lambda_context(context)
+    root().idempotency.register_lambda_context(context)
     response = process_partial_response(
-        event=event, record_handler=_record, processor=root.processor, context=context
+        event=event, record_handler=_record, processor=processor, context=context
     )
     return dict(response)

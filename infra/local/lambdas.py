@@ -51,6 +51,17 @@ class FunctionError(Exception):
         return {"errorType": self.error_type, "errorMessage": self.message, "stackTrace": self.stack}
 
 
+def forget_composition(module: ModuleType) -> None:
+    """A cold start: forget what the handler module's composition root (its ``functools`` cached
+    ``ports()`` / ``root()``) built in an earlier stack of this process (clients of another endpoint)."""
+    for value in vars(module).values():
+        if (
+            callable(getattr(value, "cache_clear", None))
+            and getattr(value, "__module__", None) == module.__name__
+        ):
+            value.cache_clear()
+
+
 @dataclass
 class LambdaContext:
     """The parts of Lambda's context object that handlers and Powertools read."""
@@ -237,6 +248,7 @@ class LocalFunctions:
     def _load(self, function: LocalFunction) -> Handler:
         module_path, _, attribute = function.handler_path.rpartition(".")
         module = self._module(module_path, function.key)
+        forget_composition(module)
         function.module = module
         handler = getattr(module, attribute, None)
         if not callable(handler):

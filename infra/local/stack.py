@@ -37,7 +37,7 @@ from infra.local.resources import EVENT_TAP_QUEUE, LocalResources, create_resour
 from infra.local.template import REPO_ROOT, Resolver, load_template, resources_of_type
 from infra.local.tokens import DevTokens
 from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
-from shared import bootstrap
+from shared import bootstrap, observability
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 _GC_THRESHOLDS = (50_000, 20, 10)  # generation 0, 1, 2 (CPython's defaults: 700, 10, 10)
@@ -150,6 +150,7 @@ class LocalStack:
         # previous stack of this process loaded forget what they built (this stack starts cold).
         self.calls.install()
         bootstrap.reset_all()
+        observability.logger.setLevel(self.log_level)  # built once per process, at its first import
         resolve = Resolver(physical_ids(self.template, queue_endpoint=self.aws.endpoint))
         self._resolve = resolve
         self.resources = create_resources(self.template, resolve, self.client)

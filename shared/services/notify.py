@@ -46,7 +46,7 @@ def send_all(ports: Ports, emails: Sequence[Email]) -> list[Unsent]:
             if refused.stops_sending:
                 stopped = refused
     for item in unsent:
-        observability.logger().warning(
+        observability.logger.warning(
             "email not sent",
             extra={
                 "template": item.email.template.value,

@@ -23,9 +23,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared import json_bounds
-from shared.ports import MessageQueue
+from shared.ports import Clock, ConnectionStore, MessageQueue, ProviderLookup, SecretStore
 from shared.providers.base import WebhookKind
-from shared.services.context import Ports
 from shared.services.webhooks import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
 
 # A handshake token or challenge is echoed back: bounded, printable.
@@ -46,6 +45,18 @@ class QueuedWebhook(BaseModel):
     delivery_id: str = Field(min_length=1, max_length=512)
     received_at: AwareDatetime
     occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePorts:
+    """What the intake touches (and so what the ingest function's role allows): the connection
+    and its webhook secret read, the provider's verification, the clock, the queue."""
+
+    connections: ConnectionStore
+    secrets: SecretStore
+    providers: ProviderLookup
+    clock: Clock
+    queue: MessageQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +98,7 @@ def handshake_of(query: Mapping[str, str], raw_body: bytes) -> Handshake | None:
 
 
 def intake(
-    ports: Ports,
-    queue: MessageQueue,
+    ports: IntakePorts,
     connection_id: str,
     *,
     headers: Mapping[str, str],
@@ -104,12 +114,14 @@ def intake(
     (unreadable body), and the queue's errors (``Throttled`` ...): in every one of those cases
     nothing was queued.
     """
-    connection = receivable(ports, connection_id)
+    connection = receivable(ports.connections, connection_id)
     tenant_id, provider = connection.tenant_id, connection.provider
     shake = handshake_of(query, raw_body)
     if shake is not None:
         return Outcome("handshake", tenant_id, connection_id, handshake=shake)
-    receipt = verify_delivery(ports, connection, headers, raw_body)
+    receipt = verify_delivery(
+        connection, headers, raw_body, providers=ports.providers, secrets=ports.secrets, clock=ports.clock
+    )
     if receipt.event.kind is WebhookKind.PING:
         return Outcome("ping", tenant_id, connection_id)
     if not receipt.should_enqueue:
@@ -133,5 +145,5 @@ def intake(
         for index, part in enumerate(parts)
     )
     for message in messages:
-        queue.send(message.model_dump(mode="json"))
+        ports.queue.send(message.model_dump(mode="json"))
     return Outcome("queued", tenant_id, connection_id, messages=messages)

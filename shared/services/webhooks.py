@@ -16,7 +16,15 @@ from shared.errors import (
     ProviderFailure,
     SecretNotFound,
 )
-from shared.ports import MAX_PAGE_LIMIT, PENDING_LIST, PendingEmployee
+from shared.ports import (
+    MAX_PAGE_LIMIT,
+    PENDING_LIST,
+    Clock,
+    ConnectionStore,
+    PendingEmployee,
+    ProviderLookup,
+    SecretStore,
+)
 from shared.providers.base import (
     ProviderAuthError,
     ProviderError,
@@ -222,22 +230,28 @@ class WebhookReceipt:
         }
 
 
-def receivable(ports: Ports, connection_id: str) -> Connection:
+def receivable(connections: ConnectionStore, connection_id: str) -> Connection:
     """The connection a delivery to ``/webhooks/{connection_id}`` is for, read afresh.
 
     Raises ``ConnectionNotFound`` (HTTP 404) for an unknown connection and
     ``ConnectionDisconnected`` (HTTP 410) for a disconnected one (R20: nothing about it is accepted
     any more, from the moment it is disconnected).
     """
-    tenant_id = ports.connections.tenant_of(connection_id)
-    connection = ports.connections.get(tenant_id, connection_id)
+    tenant_id = connections.tenant_of(connection_id)
+    connection = connections.get(tenant_id, connection_id)
     if connection.status is ConnectionStatus.DISCONNECTED:
         raise ConnectionDisconnected(connection_id)
     return connection
 
 
 def verify_delivery(
-    ports: Ports, connection: Connection, headers: Mapping[str, str], raw_body: bytes
+    connection: Connection,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    providers: ProviderLookup,
+    secrets: SecretStore,
+    clock: Clock,
 ) -> WebhookReceipt:
     """Verify and parse a delivery for a connection that may receive webhooks (fast: no HR call).
 
@@ -247,25 +261,33 @@ def verify_delivery(
     ``WebhookUnparseable`` (HTTP 400) for a body the provider cannot read.
     """
     tenant_id, connection_id = connection.tenant_id, connection.connection_id
-    provider = ports.providers(connection.provider)
+    provider = providers(connection.provider)
     if not provider.supports_webhooks:
         raise WebhookRejected("this provider sends no webhooks")
     try:
-        credentials = ports.secrets.get(tenant_id, connection_id)
+        credentials = secrets.get(tenant_id, connection_id)
     except SecretNotFound:
         raise WebhookRejected("the connection has no credentials") from None
     secret = credentials.secrets.get(WEBHOOK_SECRET_KEY)
     if secret is None:
         raise WebhookRejected("the connection has no webhook secret")
     provider.verify_webhook(
-        headers, raw_body, secret, ports.clock.now(), require_signature=connection.require_signature
+        headers, raw_body, secret, clock.now(), require_signature=connection.require_signature
     )
     event = provider.parse_webhook(headers, raw_body)
     return WebhookReceipt(tenant_id=tenant_id, connection_id=connection_id, event=event)
 
 
 def receive_webhook(
-    ports: Ports, connection_id: str, headers: Mapping[str, str], raw_body: bytes
+    connection_id: str,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    connections: ConnectionStore,
+    providers: ProviderLookup,
+    secrets: SecretStore,
+    clock: Clock,
 ) -> WebhookReceipt:
     """``receivable`` then ``verify_delivery``: the errors of both."""
-    return verify_delivery(ports, receivable(ports, connection_id), headers, raw_body)
+    connection = receivable(connections, connection_id)
+    return verify_delivery(connection, headers, raw_body, providers=providers, secrets=secrets, clock=clock)

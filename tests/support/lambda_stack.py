@@ -9,6 +9,7 @@ handler's lazy composition root is reset around each test, so each test builds i
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from moto import mock_aws
 from infra.environment import FunctionEnvironment
 from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris
+from infra.local.lambdas import forget_composition
 from shared import bootstrap
 from shared.adapters.table_schema import create_idempotency_table, create_table
 from shared.domain.models import Connection
@@ -110,6 +112,14 @@ def _environment(tables: dict[str, str], queue_url: str, machine: str) -> Functi
     )
 
 
+def _cold_start() -> None:
+    """Forget the settings and what every loaded handler's composition root built (a new mock)."""
+    bootstrap.reset_all()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("functions.") and name.endswith(".handler"):
+            forget_composition(module)
+
+
 @contextmanager
 def mocked_stack() -> Iterator[Stack]:
     """Moto with the stack's resources and the functions' environment (until the block ends)."""
@@ -117,7 +127,7 @@ def mocked_stack() -> Iterator[Stack]:
         for name, value in FAKE_AWS.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
-        bootstrap.reset_all()
+        _cold_start()
         tables = {"main": "hris-sync-test", "idempotency": "hris-sync-test-idempotency"}
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_table(ddb, tables["main"])
@@ -151,7 +161,7 @@ def mocked_stack() -> Iterator[Stack]:
                 environment=environment, queue_url=queue_url, dlq_url=dlq_url, state_machine_arn=machine
             )
         finally:
-            bootstrap.reset_all()
+            _cold_start()
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ def live_issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv(name, value)
     settings.load.cache_clear()
     bootstrap.reset_all()
+    module.verifier.cache_clear()  # this issuer's verifier is built on the first invocation
     try:
         yield issuer.issuer
     finally:
@@ -63,6 +64,7 @@ def live_issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.server_close()
         settings.load.cache_clear()
         bootstrap.reset_all()
+        module.verifier.cache_clear()
 
 
 def _current(issuer: str, kid: str = "rsa-1") -> str:

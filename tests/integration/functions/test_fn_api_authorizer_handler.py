@@ -27,9 +27,10 @@ def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "hris-sync-test")
     fake = Issuer()
-    module._verifier.set(
-        TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=JwksCache(ISSUER, fake), leeway_seconds=60)
+    verifier = TokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, keys=JwksCache(ISSUER, fake), leeway_seconds=60
     )
+    monkeypatch.setattr(module, "verifier", lambda: verifier)
     yield fake
     bootstrap.reset_all()
 
@@ -38,7 +39,7 @@ def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
 def logged(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
     """Every line the function's logger writes, as Powertools formats it (plus caplog)."""
     caplog.set_level(logging.DEBUG)
-    logger = observability.logger()
+    logger = observability.logger
     lines = io.StringIO()
     stream = logging.StreamHandler(lines)
     stream.setFormatter(logger.registered_formatter)

@@ -40,9 +40,10 @@ def ready(stack: Stack, bamboohr: FakeHRServer) -> Iterator[tuple[Stack, Ports]]
         safety=SafetyThresholds(max_deactivations=2, max_deactivation_pct=5.0),
     )
     # Small chunks, so the Map has several items.
-    built = steps._ports.get()
-    steps._ports.set(replace(built, settings=ServiceSettings(chunk_size=CHUNK_SIZE)))
-    yield stack, ports
+    small = replace(steps.ports(), settings=ServiceSettings(chunk_size=CHUNK_SIZE))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(steps, "ports", lambda: small)
+        yield stack, ports
 
 
 def _step(name: str, state: dict[str, Any], stack: Stack) -> dict[str, Any]:

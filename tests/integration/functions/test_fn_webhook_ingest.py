@@ -39,11 +39,13 @@ def _connected() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def connected(_connected: Stack) -> Iterator[Stack]:
+def connected(_connected: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     bootstrap.reset_all()
-    root = ingest._root.get()
+    ingest.root.cache_clear()
+    root = ingest.root()
     # The sample events were signed at EVENT_TIME (BambooHR's signature covers a timestamp).
-    ingest._root.set(root._replace(ports=replace(root.ports, clock=fixed_clock())))
+    signed = root._replace(ports=replace(root.ports, clock=fixed_clock()))
+    monkeypatch.setattr(ingest, "root", lambda: signed)
     yield _connected
     _connected.queued()  # drain what a test left
 
@@ -174,7 +176,7 @@ def test_a_webhook_path_id_of_no_connection_shape_is_404_without_a_read(
     connection_id: str, connected: Stack
 ) -> None:
     calls: list[str] = []
-    cached = ingest._root.get().ports.connections
+    cached = ingest.root().ports.connections
     inner = cached._inner  # type: ignore[attr-defined]
 
     class Counting:
@@ -302,13 +304,13 @@ def test_a_hibob_ping_is_verified_and_answered_without_queueing(connected: Stack
 
 
 def test_nothing_is_lost_when_the_queue_fails_the_vendor_is_told_to_retry(
-    connected: Stack, caplog: pytest.LogCaptureFixture
+    connected: Stack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = ingest._root.get()
+    root = ingest.root()
     from shared.adapters.queue import SqsQueue
 
     missing = SqsQueue(connected.queue_url + "-missing", client=connected.client("sqs"))
-    ingest._root.set(root._replace(queue=missing))
+    monkeypatch.setattr(ingest, "root", lambda: root._replace(ports=replace(root.ports, queue=missing)))
 
     response = _call(load_event("webhook_ingest/bamboohr"), connected)
 
@@ -320,7 +322,7 @@ def test_the_route_is_read_once_per_cache_period_the_connection_on_every_deliver
     connected: Stack,
 ) -> None:
     calls: list[str] = []
-    cached = ingest._root.get().ports.connections
+    cached = ingest.root().ports.connections
     inner = cached._inner  # type: ignore[attr-defined]
 
     class Counting:

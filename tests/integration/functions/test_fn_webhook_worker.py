@@ -183,12 +183,13 @@ def test_partial_batch_failure_returns_only_the_bad_records(ready: tuple[Stack, 
 
 
 def test_nothing_is_lost_from_the_webhook_to_the_member(
-    ready: tuple[Stack, Ports], bamboohr: FakeHRServer
+    ready: tuple[Stack, Ports], bamboohr: FakeHRServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sample BambooHR webhook through the ingest, the queue and the worker."""
     stack, ports = ready
-    root = ingest._root.get()
-    ingest._root.set(root._replace(ports=replace(root.ports, clock=fixed_clock())))
+    root = ingest.root()
+    signed = root._replace(ports=replace(root.ports, clock=fixed_clock()))
+    monkeypatch.setattr(ingest, "root", lambda: signed)
     bamboohr.update(1001, last_name="Renamed")
 
     accepted = ingest.handler(load_event("webhook_ingest/bamboohr"), stack.context)

@@ -1,4 +1,9 @@
-"""Importing a handler reads no environment and imports no AWS SDK: composition is lazy."""
+"""Importing a handler reads none of its settings, builds no client and opens no connection.
+
+Imports are allowed (Lambda's init phase runs them at full CPU) and so are Powertools' objects,
+which read only Powertools' own optional switches. The settings are read, and the adapters and
+their boto3 clients built, by the function's cached composition root on its first invocation.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger", "api_authorizer")
+# Each handler module and its composition root (a ``functools.lru_cache`` of no arguments).
+ROOTS = {
+    "admin_api": "ports",
+    "webhook_ingest": "root",
+    "webhook_worker": "root",
+    "sync_steps": "ports",
+    "sync_trigger": "ports",
+    "api_authorizer": "verifier",
+}
 
 _PROBE = """
-import json, os, sys
+import json, os, socket
+
 reads = []
 real = dict(os.environ)
 
@@ -31,20 +45,46 @@ class Spy(dict):
         return key in real
 
 os.environ = Spy(real)
+
+connections = []
+def no_network(self, address, *args, **kwargs):
+    connections.append(repr(address))
+    raise OSError("no network at import")
+socket.socket.connect = no_network
+
+import boto3
+clients = []
+real_client = boto3.session.Session.client
+def recorded(self, service, *args, **kwargs):
+    clients.append(service)
+    return real_client(self, service, *args, **kwargs)
+boto3.session.Session.client = recorded
+
 import functions.{name}.handler as module
+from shared import settings
+
 assert callable(module.handler)
-heavy = sorted(
-    m for m in sys.modules
-    if m.split(".")[0] in ("boto3", "botocore", "httpx", "aws_lambda_powertools", "pydantic_settings")
-)
-print(json.dumps({{"reads": reads, "heavy": heavy}}))
+ours = {{
+    field.upper()
+    for model in (settings.FunctionSettings, *settings.FunctionSettings.__subclasses__())
+    for field in model.model_fields
+    if not field.upper().startswith("POWERTOOLS_")  # Powertools' own switches, read by its objects
+}}
+print(json.dumps({{
+    "settings_read": sorted(set(reads) & ours),
+    "settings_loaded": settings.load.cache_info().currsize,
+    "root_built": module.{root}.cache_info().currsize,
+    "clients": clients,
+    "connections": connections,
+}}))
 """
 
 
-@pytest.mark.parametrize("name", HANDLERS)
-def test_importing_a_handler_reads_no_environment_and_builds_nothing(name: str) -> None:
+@pytest.mark.parametrize(("name", "root"), ROOTS.items(), ids=ROOTS)
+def test_importing_a_handler_reads_no_settings_and_builds_no_client(name: str, root: str) -> None:
+    # An empty environment, as a broken deployment would give: the import must not need any of it.
     done = subprocess.run(  # noqa: S603 - our own interpreter and probe
-        [sys.executable, "-c", _PROBE.format(name=name)],
+        [sys.executable, "-c", _PROBE.format(name=name, root=root)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -52,4 +92,10 @@ def test_importing_a_handler_reads_no_environment_and_builds_nothing(name: str) 
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
     )
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found == {"reads": [], "heavy": []}
+    assert found == {
+        "settings_read": [],
+        "settings_loaded": 0,
+        "root_built": 0,
+        "clients": [],
+        "connections": [],
+    }

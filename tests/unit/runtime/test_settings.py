@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from functions.webhook_ingest import handler as ingest  # imported at collection: X-Ray opens its UDP socket
 from infra.environment import FunctionEnvironment
 from shared import bootstrap, settings
 from shared.settings import (
@@ -102,25 +103,15 @@ def test_settings_are_read_once_per_cold_start(monkeypatch: pytest.MonkeyPatch) 
     assert load(SyncTriggerSettings).table_name == "other"
 
 
-def test_lazy_builds_once_and_can_be_replaced() -> None:
-    built: list[int] = []
-    lazy = bootstrap.Lazy(lambda: built.append(1) or len(built))
-    assert built == []
-    assert lazy.get() == 1
-    assert lazy.get() == 1
-    lazy.set(42)
-    assert lazy.get() == 42
-    bootstrap.reset_all()
-    assert lazy.get() == 2
-
-
-def test_build_ports_creates_no_client_until_a_port_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_ports_builds_each_client_once_and_shares_the_table_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name, value in FULL.variables().items():
         monkeypatch.setenv(name, value)
     made: list[str] = []
 
     class Session:
-        def client(self, service: str) -> object:
+        def client(self, service: str, **_config: object) -> object:
             made.append(service)
             return object()
 
@@ -129,11 +120,11 @@ def test_build_ports_creates_no_client_until_a_port_is_used(monkeypatch: pytest.
     ports = bootstrap.build_ports(
         load(SyncStepsSettings), adapters=AwsAdapters(load(SyncStepsSettings).resources(), session=Session())
     )
-    assert made == []
+    # Every DynamoDB store shares one client; each other service has its own, built once.
+    assert sorted(made) == sorted(set(made))
+    assert "dynamodb" in made
+    assert ports.members is not ports.connections
     assert ports.clock.now().tzinfo is not None
-    assert made == []
-    ports.blobs.delete  # noqa: B018 - first use of the port builds its adapter
-    assert made == ["s3"]
     assert settings.DEFAULT_MAX_WEBHOOK_BYTES == 1_048_576
 
 
@@ -158,3 +149,26 @@ def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
     adapters.client("s3")
     assert made["dynamodb"].parameter_validation is False
     assert made["s3"] is None
+
+
+def test_the_webhook_ingest_builds_only_the_clients_its_use_case_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The intake names its ports (``IntakePorts``): the ingest's root builds DynamoDB, Secrets
+    Manager and SQS clients, never S3, SES, Scheduler, Step Functions or EventBridge."""
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    made: list[str] = []
+
+    def client(service: str, **_config: object) -> object:
+        made.append(service)
+        return object()
+
+    monkeypatch.setattr("shared.adapters.factory.boto3.client", client)
+    ingest.root.cache_clear()
+    try:
+        built = ingest.root()
+    finally:
+        ingest.root.cache_clear()
+    assert sorted(made) == ["dynamodb", "secretsmanager", "sqs"]
+    assert built.ports.clock.now().tzinfo is not None

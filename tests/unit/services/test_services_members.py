@@ -406,12 +406,25 @@ def _delivery(ids: list[str], kind: str = "updated") -> bytes:
     return json.dumps({"kind": kind, "ids": ids, "delivery": "dlv-9"}).encode()
 
 
+def _receive(
+    world: World, connection_id: str, headers: dict[str, str], body: bytes
+) -> webhooks.WebhookReceipt:
+    ports = world.ports
+    return webhooks.receive_webhook(
+        connection_id,
+        headers,
+        body,
+        connections=ports.connections,
+        providers=ports.providers,
+        secrets=ports.secrets,
+        clock=ports.clock,
+    )
+
+
 def test_receive_webhook_finds_the_tenant_verifies_and_parses(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
-    receipt = webhooks.receive_webhook(
-        world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"])
-    )
+    receipt = _receive(world, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"]))
     assert receipt.tenant_id == T
     assert receipt.should_enqueue
     assert receipt.message() == {
@@ -420,9 +433,7 @@ def test_receive_webhook_finds_the_tenant_verifies_and_parses(world: World) -> N
         "employee_ids": ["ann"],
         "delivery_id": "dlv-9",
     }
-    ping = webhooks.receive_webhook(
-        world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery([], "ping")
-    )
+    ping = _receive(world, conn.connection_id, {"x-signature": "whsec-1"}, _delivery([], "ping"))
     assert not ping.should_enqueue
 
 
@@ -430,11 +441,11 @@ def test_receive_webhook_refuses_bad_signatures_bodies_and_unknown_connections(w
     hire(world, "ann")
     conn = imported(world)
     with pytest.raises(WebhookRejected):
-        webhooks.receive_webhook(world.ports, conn.connection_id, {"x-signature": "nope"}, _delivery(["ann"]))
+        _receive(world, conn.connection_id, {"x-signature": "nope"}, _delivery(["ann"]))
     with pytest.raises(WebhookUnparseable):
-        webhooks.receive_webhook(world.ports, conn.connection_id, {"x-signature": "whsec-1"}, b"{oops")
+        _receive(world, conn.connection_id, {"x-signature": "whsec-1"}, b"{oops")
     with pytest.raises(ConnectionNotFound):
-        webhooks.receive_webhook(world.ports, "conn_nope", {"x-signature": "whsec-1"}, _delivery(["ann"]))
+        _receive(world, "conn_nope", {"x-signature": "whsec-1"}, _delivery(["ann"]))
 
 
 def test_r20_after_a_disconnect_webhooks_are_refused_as_gone(world: World) -> None:
@@ -442,6 +453,4 @@ def test_r20_after_a_disconnect_webhooks_are_refused_as_gone(world: World) -> No
     conn = imported(world)
     connections.disconnect(world.ports, T, conn.connection_id)
     with pytest.raises(ConnectionDisconnected):
-        webhooks.receive_webhook(
-            world.ports, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"])
-        )
+        _receive(world, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"]))

@@ -26,16 +26,14 @@ def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     services count refused emails, and a buffer left behind would be flushed by the next test's
     handler under whatever namespace its ``Metrics`` was first built with."""
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "hris-sync-test")
-    observability.metrics.cache_clear()
-    observability.metrics().clear_metrics()
+    observability.metrics.clear_metrics()
     yield
-    observability.metrics().clear_metrics()
-    observability.metrics.cache_clear()
+    observability.metrics.clear_metrics()
 
 
 def _counted() -> float:
     """What ``EmailsNotSent`` received during the test."""
-    metric = observability.metrics().metric_set.get(observability.EMAILS_NOT_SENT)
+    metric = observability.metrics.metric_set.get(observability.EMAILS_NOT_SENT)
     return float(sum(metric["Value"])) if metric else 0.0
 
 

@@ -34,15 +34,15 @@ def _powertools_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     for key, value in POWERTOOLS_ENV.items():
         monkeypatch.setenv(key, value)
+    # The resolver is kept across tests (built at import, as in Lambda); the ports are per test.
+    admin_handler.ports.cache_clear()
     yield
-    # The resolver is kept across tests (building it is the cold start); the ports are per test.
-    admin_handler.PORTS.reset()
 
 
 @pytest.fixture
-def world() -> World:
+def world(monkeypatch: pytest.MonkeyPatch) -> World:
     world = World()
-    admin_handler.PORTS.set(world.ports)
+    monkeypatch.setattr(admin_handler, "ports", lambda: world.ports)
     return world
 
 

@@ -63,7 +63,7 @@ def test_an_approval_whose_invite_ses_refuses_answers_502_and_the_approval_stand
 ) -> None:
     api = Client(tenant="tenant-a", sub="admin-a")
     assert api.get("/v1/members").status == 200  # composes the root
-    ports = admin_handler.PORTS.get()
+    ports = admin_handler.ports()
     waiting = Member(
         member_id="mem_wait",
         tenant_id="tenant-a",

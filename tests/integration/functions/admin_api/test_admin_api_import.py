@@ -1,5 +1,8 @@
-"""Importing the handler builds nothing: no AWS SDK, no settings, no environment read. The
-resolver, the settings and the adapters are built on the first invocation (lazy composition)."""
+"""The admin API's cold start: the OpenAPI models load only when the document is asked for.
+
+(That importing the handler reads no settings and builds no client is
+``tests/unit/runtime/test_handler_imports.py``.)
+"""
 
 from __future__ import annotations
 
@@ -10,43 +13,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[4]
 
-PROBE = """
-import json, os, socket, sys
-
-reads = []
-
-class Recording(type(os.environ)):
-    def __getitem__(self, key):
-        reads.append(key)
-        return super().__getitem__(key)
-
-os.environ.__class__ = Recording
-
-def no_network(*args, **kwargs):
-    raise AssertionError("network use at import")
-
-socket.socket.connect = no_network
-import functions.admin_api.handler as handler
-print(json.dumps({
-    "reads": reads,
-    "modules": sorted(m for m in ("boto3", "botocore", "pydantic_settings", "aws_xray_sdk",
-                                  "aws_lambda_powertools.event_handler", "shared.adapters.factory",
-                                  "functions.admin_api.app") if m in sys.modules),
-    "built": [handler.APP._built, handler.PORTS._built],
-}))
-"""
-
-
-def test_importing_the_handler_reads_no_environment_and_loads_no_aws_sdk() -> None:
-    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
-    )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["reads"] == []
-    assert found["modules"] == []
-    assert found["built"] == [False, False]
-
-
 FIRST_REQUEST = """
 import json, sys, warnings
 warnings.simplefilter("ignore")
@@ -55,7 +21,8 @@ from admin_api_client import Client
 from functions.admin_api import handler
 from tests.support.world import World
 
-handler.PORTS.set(World().ports)
+world = World()
+handler.ports = lambda: world.ports
 statuses = [Client().get("/v1/members").status, Client().post("/v1/invites/send", {"all": True}).status]
 models = "aws_lambda_powertools.event_handler.openapi.models"
 loaded = models in sys.modules

@@ -66,15 +66,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         }.items():
             monkeypatch.setenv(key, value)
         reset_all()  # the composition root reads these on the next invocation
+        admin_handler.ports.cache_clear()
         yield {"state_machine": machine}
         reset_all()
+        admin_handler.ports.cache_clear()
 
 
 def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> None:
     api = Client(tenant="tenant-a", sub="admin-a")
     connected = api.post("/v1/connections", connect_body(provider="bamboohr"))
     assert connected.status == 202, connected.text
-    assert admin_handler.PORTS._built  # composed on the first invocation, from the environment
+    assert admin_handler.ports.cache_info().currsize == 1  # composed on the first invocation
     connection_id = connected.json["connection"]["id"]
     run_id = connected.json["run"]["id"]
 
@@ -121,7 +123,7 @@ def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> Non
 def test_paging_members_on_dynamodb(aws: dict[str, Any]) -> None:
     api = Client(tenant="tenant-a")
     assert api.get("/v1/members").status == 200  # composes the root
-    ports = admin_handler.PORTS.get()
+    ports = admin_handler.ports()
     ports.members.write(
         "tenant-a",
         [

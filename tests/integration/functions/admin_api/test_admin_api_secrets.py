@@ -25,7 +25,7 @@ def _leaks(text: str) -> list[str]:
 def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
     """Every line the function's logger writes (as Powertools formats it, at DEBUG)."""
     caplog.set_level(logging.DEBUG)
-    logger = observability.logger()
+    logger = observability.logger
     lines = io.StringIO()
     handler = logging.StreamHandler(lines)
     handler.setFormatter(logger.registered_formatter)
