@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
@@ -83,7 +84,7 @@ def _warm(n: int) -> None:
     from tests.support.world import World
 
     world = World()
-    handler.ports = lambda: world.ports  # the composition root, on the in-memory fakes
+    handler.ports = functools.lru_cache(maxsize=1)(lambda: world.ports)  # the root, on in-memory fakes
     client = Client()
     tenant = connected(world, client, *(f"e{i:03d}" for i in range(60)))
     member = tenant.member_id(world, "e001")
