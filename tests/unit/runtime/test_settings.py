@@ -120,7 +120,7 @@ def test_build_ports_creates_no_client_until_a_port_is_used(monkeypatch: pytest.
     made: list[str] = []
 
     class Session:
-        def client(self, service: str) -> object:
+        def client(self, service: str, **_: Any) -> object:
             made.append(service)
             return object()
 
@@ -137,11 +137,11 @@ def test_build_ports_creates_no_client_until_a_port_is_used(monkeypatch: pytest.
     assert settings.DEFAULT_MAX_WEBHOOK_BYTES == 1_048_576
 
 
-def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
+def test_every_client_retries_in_botocores_standard_mode_and_validates_requests(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """docs/decisions.md: botocore's client-side walk of every attribute value is skipped for
-    DynamoDB only (the adapters build every request; DynamoDB validates it); other clients keep it."""
+    """shared/adapters/clients.py: botocore retries throttled requests (standard mode, bounded
+    attempts; no retry loop of ours) and validates every request before it is sent."""
     for name, value in FULL.variables().items():
         monkeypatch.setenv(name, value)
     made: dict[str, Any] = {}
@@ -154,7 +154,9 @@ def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
     from shared.adapters.factory import AwsAdapters
 
     adapters = AwsAdapters(load(SyncStepsSettings).resources(), session=Session())
-    adapters.client("dynamodb")
-    adapters.client("s3")
-    assert made["dynamodb"].parameter_validation is False
-    assert made["s3"] is None
+    for service in ("dynamodb", "s3", "sqs", "events"):
+        adapters.client(service)
+    assert made["dynamodb"].retries == {"mode": "standard", "total_max_attempts": 4}
+    for service in ("s3", "sqs", "events"):
+        assert made[service].retries == {"mode": "standard", "total_max_attempts": 3}
+    assert all(config.parameter_validation for config in made.values())
