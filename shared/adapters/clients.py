@@ -31,10 +31,20 @@ MAX_ATTEMPTS = {"dynamodb": 4}
 DEFAULT_MAX_ATTEMPTS = 3
 
 
+# DynamoDB requests are built only by the adapters (typed calls, checked by mypy against boto3's
+# stubs) and DynamoDB validates every request itself (a ValidationException). botocore's own walk
+# over each attribute value repeated that check at a fifth of a bulk import's process CPU
+# (bench/apply.py with BENCH_PARAMETER_VALIDATION=on; figures in docs/decisions.md).
+SKIP_PARAMETER_VALIDATION = frozenset({"dynamodb"})
+
+
 def client_config(service: str) -> Config:
     """The configuration every client of ``service`` is built with (botocore does the retrying)."""
     attempts = MAX_ATTEMPTS.get(service, DEFAULT_MAX_ATTEMPTS)
-    return Config(retries={"mode": "standard", "total_max_attempts": attempts})
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        parameter_validation=service not in SKIP_PARAMETER_VALIDATION,
+    )
 
 
 def aws_client(service: str, *, session: Any | None = None) -> Any:
