@@ -13,6 +13,11 @@ write per GSI the item is indexed in; moto reports no capacity for transactions)
 Wall time on moto is moto's speed, not DynamoDB's: read it as a regression signal only.
 
     BENCH_EMPLOYEES=2000 python bench/apply.py     # a smaller run
+    BENCH_PARAMETER_VALIDATION=on python bench/apply.py   # botocore's request validation on
+
+The clients are the product's (``shared.adapters.clients.client_config``: botocore's standard
+retries; DynamoDB requests not validated by botocore); the switch above measures what botocore's
+validation of DynamoDB requests would cost (``on`` or ``off`` for every client).
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ os.environ.update(
 )
 
 import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from infra.local import moto_patches  # noqa: E402
 from infra.local.company import generate_company  # noqa: E402
+from shared.adapters.clients import client_config  # noqa: E402
 from shared.adapters.factory import AwsAdapters, AwsResources  # noqa: E402
 from shared.adapters.table_schema import TABLE, create_table  # noqa: E402
 from shared.domain.records import RunStatus  # noqa: E402
@@ -50,6 +57,7 @@ from shared.services.context import ServiceSettings  # noqa: E402
 from tests.support.world import FakeHR, World, imported  # noqa: E402
 
 EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "10000"))
+VALIDATION = os.environ.get("BENCH_PARAMETER_VALIDATION")  # None: the product's choice
 TENANT = "tenant-bench"
 KINDS = (
     ("#M#", "member"),
@@ -118,6 +126,8 @@ class Meter:
     def _request(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         operation = model.name
         self.requests[operation] += 1
+        if operation in _WRITES:  # moto's own capacity figure, for comparison
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
         written = list(_written(operation, params))
         factor = 2 if operation == "TransactWriteItems" else 1
         kinds = set()
@@ -139,6 +149,9 @@ class Meter:
             for op, n in self.requests.items()
             if op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
         )
+
+
+_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
 def _written(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
@@ -194,8 +207,9 @@ def main() -> None:
     moto_patches.apply()
     with mock_aws():
         region = os.environ["AWS_DEFAULT_REGION"]
+        override = Config(parameter_validation=VALIDATION == "on") if VALIDATION else Config()
         clients: dict[str, Any] = {
-            name: boto3.client(name, region_name=region)
+            name: boto3.client(name, region_name=region, config=client_config(name).merge(override))
             for name in ("dynamodb", "s3", "secretsmanager", "sesv2", "events")
         }
         create_table(clients["dynamodb"], "hris-sync")
@@ -226,7 +240,10 @@ def main() -> None:
             events=adapters.events,  # type: ignore[arg-type]
             settings=ServiceSettings(chunk_size=250),
         )
-        print(f"{EMPLOYEES} employees (generated company), chunks of 250 members, pages of 500")
+        print(
+            f"{EMPLOYEES} employees (generated company), chunks of 250 members, pages of 500, "
+            f"botocore parameter validation {VALIDATION or 'as the product (DynamoDB off)'}"
+        )
 
         started = time.perf_counter()
         connection = imported(world, TENANT, invites="later")

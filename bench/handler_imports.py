@@ -16,6 +16,7 @@ HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger")
 # What the first invocation imports (lazily) on top of the handler module.
 FIRST_CALL = {
     "webhook_ingest": (
+        "functions.webhook_ingest.app",
         "shared.services.webhook_intake",
         "shared.adapters.factory",
         "shared.adapters.caching",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws_errors import is_not_found, typed
+from shared.adapters.clients import aws_client
 from shared.errors import BlobNotFound, HrisSyncError, InvalidInput
 
 
@@ -33,7 +33,7 @@ class S3BlobStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("s3")
+            self._client = aws_client("s3")
         return self._client
 
     def put(self, key: str, data: bytes) -> None:

@@ -1,14 +1,15 @@
-"""What every DynamoDB store shares: the client, typed errors, retries, batching, cursors, item mapping.
+"""What every DynamoDB store shares: the client, typed errors, batching, cursors, item mapping.
 
-``DynamoTable`` wraps one boto3 DynamoDB client (built lazily when none is given) and one table:
-- ``ClientError`` codes become our errors (throttling -> ``Throttled``, a missing table ->
-  ``NotFound``, the rest ``aws_errors.typed``); only conditional failures and cancelled
-  transactions stay ``ClientError``, for the callers, who know what the condition meant.
-- ``batch_write`` sends BatchWriteItem requests of 25 and re-sends unprocessed items with a bounded,
-  injectable backoff; ``transact`` sends one TransactWriteItems request and returns the
+``DynamoTable`` wraps one boto3 DynamoDB client (built lazily when none is given, with
+``clients.client_config``: botocore retries throttled and failed requests) and one table:
+- the typed call wrappers (``put_item`` ...) turn ``ClientError`` codes into our errors (a missing
+  table -> ``NotFound``, the rest ``aws_errors.typed``: throttling that outlasted botocore's
+  retries is ``Throttled``); only conditional failures and cancelled transactions stay
+  ``ClientError``, for the callers, who know what the condition meant.
+- ``batch_write`` sends BatchWriteItem requests of 25 and re-sends unprocessed items after a
+  bounded ``Backoff``; ``transact`` sends one TransactWriteItems request and returns the
   cancellation reasons instead of raising, so callers can tell which item failed.
 - ``query_page`` pages a query with an opaque cursor bound to the query's partition key.
-- ``stats`` counts requests and consumed capacity per operation (the benchmark prints them).
 """
 
 from __future__ import annotations
@@ -16,20 +17,34 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from shared.adapters.aws_errors import error_code, is_throttling, typed
-from shared.errors import CorruptItem, InvalidInput, NotFound, Throttled
+from shared.adapters.aws_errors import error_code, typed
+from shared.adapters.clients import Backoff, aws_client
+from shared.errors import CorruptItem, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        DeleteItemInputTypeDef,
+        DeleteItemOutputTypeDef,
+        PutItemInputTypeDef,
+        PutItemOutputTypeDef,
+        QueryInputTypeDef,
+        QueryOutputTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateItemInputTypeDef,
+        UpdateItemOutputTypeDef,
+        WriteRequestUnionTypeDef,
+    )
 
 Item = dict[str, Any]  # an item in DynamoDB's typed JSON ({"pk": {"S": "..."}})
 
@@ -47,53 +62,6 @@ _CALLER_HANDLES = frozenset({"ConditionalCheckFailedException", "TransactionCanc
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff; ``sleep`` is injectable so tests do not wait."""
-
-    max_attempts: int = 8
-    base_delay: float = 0.05
-    max_delay: float = 2.0
-    sleep: Callable[[float], None] = time.sleep
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.base_delay * (2**attempt)))
-
-
-@dataclass
-class OperationStats:
-    requests: int = 0
-    capacity_units: float = 0.0
-    items: int = 0
-
-
-@dataclass
-class TableStats:
-    """Requests, items and consumed capacity per DynamoDB operation since the store was built."""
-
-    operations: dict[str, OperationStats] = field(default_factory=dict)
-
-    def record(self, operation: str, response: Mapping[str, Any], items: int = 0) -> None:
-        stats = self.operations.setdefault(operation, OperationStats())
-        stats.requests += 1
-        stats.items += items
-        consumed = response.get("ConsumedCapacity")
-        entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
-        for entry in entries:
-            stats.capacity_units += float(entry.get("CapacityUnits", 0.0))
-
-    def reset(self) -> None:
-        self.operations.clear()
-
-    @property
-    def write_requests(self) -> int:
-        return sum(
-            s.requests
-            for name, s in self.operations.items()
-            if name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
-        )
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -250,105 +218,125 @@ class Cancelled:
 
 
 class DynamoTable:
-    """One table and one client, with our errors, retries and paging."""
+    """One table and one client, with our errors and paging; botocore retries whole requests.
+
+    Every request goes through a typed client call (mypy checks it against boto3's stubs); the
+    wrappers below only turn ``ClientError`` codes into our errors.
+    """
 
     def __init__(
         self,
         table_name: str,
         *,
-        client: Any | None = None,
-        retry: RetryPolicy | None = None,
-        stats: TableStats | None = None,
+        client: DynamoDBClient | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.table_name = table_name
         self._client = client
-        self.retry = retry or RetryPolicy()
-        self.stats = stats if stats is not None else TableStats()
+        self.backoff = backoff or Backoff()
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DynamoDBClient:
         if self._client is None:
-            self._client = boto3.client("dynamodb")
+            self._client = cast("DynamoDBClient", aws_client("dynamodb"))
         return self._client
 
-    # --- single calls ---------------------------------------------------------------------------
-    def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """One API call with ``TableName`` filled in, throttling retried, errors typed.
+    def error(self, error: ClientError, operation: str) -> Exception:
+        """What a failed call raises: ``NotFound`` for a missing table, the ``ClientError`` itself
+        for a failed condition or a cancelled transaction (the caller knows what the condition
+        meant), else ``aws_errors.typed`` (throttling that outlasted botocore's retries is
+        ``Throttled``)."""
+        code = error_code(error)
+        if code in _CALLER_HANDLES:
+            return error
+        if code == "ResourceNotFoundException":
+            return NotFound(self.table_name)
+        return typed(error, operation, f"table {self.table_name!r}")
 
-        ``ConditionalCheckFailedException`` and ``TransactionCanceledException`` propagate as
-        ``ClientError`` for the caller, who knows what the condition meant.
-        """
-        method = getattr(self.client, _snake(operation))
-        if operation not in ("TransactWriteItems", "BatchWriteItem", "BatchGetItem", "TransactGetItems"):
-            kwargs.setdefault("TableName", self.table_name)
-        if operation in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"):
-            kwargs.setdefault("ReturnConsumedCapacity", "TOTAL")
-        attempt = 0
-        while True:
-            try:
-                response: dict[str, Any] = method(**kwargs)
-            except ClientError as error:
-                if is_throttling(error):
-                    attempt += 1
-                    if attempt >= self.retry.max_attempts:
-                        raise Throttled(operation) from None
-                    self.retry.sleep(self.retry.delay(attempt))
-                    continue
-                if error_code(error) == "ResourceNotFoundException":
-                    raise NotFound(self.table_name) from None
-                if error_code(error) in _CALLER_HANDLES:
-                    raise
-                raise typed(error, operation, f"table {self.table_name!r}") from None
-            self.stats.record(operation, response, items=_count_items(operation, kwargs))
-            return response
+    # --- single calls ---------------------------------------------------------------------------
+    def put_item(self, **request: Unpack[PutItemInputTypeDef]) -> PutItemOutputTypeDef:
+        try:
+            return self.client.put_item(**request)
+        except ClientError as error:
+            raise self.error(error, "PutItem") from None
+
+    def update_item(self, **request: Unpack[UpdateItemInputTypeDef]) -> UpdateItemOutputTypeDef:
+        try:
+            return self.client.update_item(**request)
+        except ClientError as error:
+            raise self.error(error, "UpdateItem") from None
+
+    def delete_item(self, **request: Unpack[DeleteItemInputTypeDef]) -> DeleteItemOutputTypeDef:
+        try:
+            return self.client.delete_item(**request)
+        except ClientError as error:
+            raise self.error(error, "DeleteItem") from None
+
+    def query(self, **request: Unpack[QueryInputTypeDef]) -> QueryOutputTypeDef:
+        try:
+            return self.client.query(**request)
+        except ClientError as error:
+            raise self.error(error, "Query") from None
 
     def get(self, item_key: Item, *, consistent: bool = True) -> Item | None:
-        response = self.call("GetItem", Key=item_key, ConsistentRead=consistent)
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key=item_key, ConsistentRead=consistent
+            )
+        except ClientError as error:
+            raise self.error(error, "GetItem") from None
         item = response.get("Item")
         return dict(item) if item else None
 
     # --- batches --------------------------------------------------------------------------------
     def batch_get(self, keys: Sequence[Item], *, consistent: bool = True) -> list[Item]:
-        """Every existing item among ``keys`` (100 per request; unprocessed keys retried)."""
+        """Every existing item among ``keys`` (100 per request; unprocessed keys asked again)."""
         found: list[Item] = []
         unique = list({describe_key(k): k for k in keys}.values())
         for start in range(0, len(unique), BATCH_GET_LIMIT):
-            pending: list[Item] = unique[start : start + BATCH_GET_LIMIT]
+            pending: Sequence[Item] = unique[start : start + BATCH_GET_LIMIT]
             attempt = 0
             while pending:
-                response = self.call(
-                    "BatchGetItem",
-                    RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": consistent}},
-                )
+                try:
+                    response = self.client.batch_get_item(
+                        RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": consistent}}
+                    )
+                except ClientError as error:
+                    raise self.error(error, "BatchGetItem") from None
                 found.extend(response.get("Responses", {}).get(self.table_name, []))
-                pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                pending = unprocessed["Keys"] if unprocessed else []
                 if pending:
-                    attempt = self._backoff(attempt, "BatchGetItem")
+                    attempt = self.backoff.wait(attempt, "BatchGetItem")
         return found
 
     def batch_write(self, requests: Sequence[Item]) -> None:
         """Put/Delete requests (``{"PutRequest": {...}}``) 25 at a time, unprocessed ones re-sent.
 
         Requests on the same key collapse to the last one (BatchWriteItem refuses duplicates).
+        Not boto3's ``Table.batch_writer``: it re-sends unprocessed items at once and without bound.
         """
         unique: dict[str, Item] = {}
         for request in requests:
             body = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
             unique[describe_key(body or {})] = request
-        ordered = list(unique.values())
+        ordered = cast("list[WriteRequestUnionTypeDef]", list(unique.values()))
         for start in range(0, len(ordered), BATCH_WRITE_LIMIT):
-            pending = ordered[start : start + BATCH_WRITE_LIMIT]
+            pending: Sequence[WriteRequestUnionTypeDef] = ordered[start : start + BATCH_WRITE_LIMIT]
             attempt = 0
             while pending:
-                response = self.call("BatchWriteItem", RequestItems={self.table_name: pending})
+                try:
+                    response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+                except ClientError as error:
+                    raise self.error(error, "BatchWriteItem") from None
                 pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
                 if pending:
-                    attempt = self._backoff(attempt, "BatchWriteItem")
+                    attempt = self.backoff.wait(attempt, "BatchWriteItem")
 
     def transact(self, items: Sequence[Item], *, token: str | None = None) -> Cancelled | None:
         """One TransactWriteItems request; None when it succeeded, else the reasons per item.
 
-        Throttling of the whole request is retried (bounded) by ``call``.
+        Throttling of the whole request is retried (bounded) by botocore.
         """
         if not items:
             return None
@@ -356,14 +344,15 @@ class DynamoTable:
             return self._single(items[0])
         if len(items) > TRANSACT_LIMIT:
             raise ValueError(f"a transaction holds at most {TRANSACT_LIMIT} items")
-        kwargs: dict[str, Any] = {"TransactItems": list(items)}
-        if token is not None:
-            kwargs["ClientRequestToken"] = token
+        transact_items = cast("list[TransactWriteItemTypeDef]", list(items))
         try:
-            self.call("TransactWriteItems", **kwargs)
+            if token is None:
+                self.client.transact_write_items(TransactItems=transact_items)
+            else:
+                self.client.transact_write_items(TransactItems=transact_items, ClientRequestToken=token)
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
-                raise
+                raise self.error(error, "TransactWriteItems") from None
             raw = error.response.get("CancellationReasons") or []
             reasons: list[str | None] = [
                 (r.get("Code") if r.get("Code") not in (None, "None") else None) for r in raw
@@ -376,27 +365,20 @@ class DynamoTable:
     def _single(self, item: Item) -> Cancelled | None:
         """A one-item "transaction" as the plain conditional write it is (half the write units)."""
         ((kind, body),) = item.items()
-        operation = _SINGLE_OPERATIONS.get(kind)
-        if operation is None:
-            raise ValueError(f"unsupported transaction item {kind!r}")
         try:
-            self.call(operation, **body)
+            if kind == "Put":
+                self.put_item(**body)
+            elif kind == "Update":
+                self.update_item(**body)
+            elif kind == "Delete":
+                self.delete_item(**body)
+            else:
+                raise ValueError(f"unsupported transaction item {kind!r}")
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
             return Cancelled(["ConditionalCheckFailed"])
         return None
-
-    def _backoff(self, attempt: int, operation: str) -> int:
-        attempt += 1
-        if attempt >= self.retry.max_attempts:
-            raise Throttled(operation)
-        self.retry.sleep(self.retry.delay(attempt))
-        return attempt
-
-    def backoff(self, attempt: int, operation: str) -> int:
-        """Sleep before retry ``attempt + 1`` or raise ``Throttled`` once the budget is spent."""
-        return self._backoff(attempt, operation)
 
     # --- queries --------------------------------------------------------------------------------
     def query_page(
@@ -433,32 +415,33 @@ class DynamoTable:
             names.update(filter_names)
         if filter_values:
             values.update(filter_values)
-        kwargs: dict[str, Any] = {
+        request: QueryInputTypeDef = {
+            "TableName": self.table_name,
             "KeyConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": forward,
         }
         if index is not None:
-            kwargs["IndexName"] = index
+            request["IndexName"] = index
         else:
-            kwargs["ConsistentRead"] = True
+            request["ConsistentRead"] = True
         if filter_expression:
-            kwargs["FilterExpression"] = filter_expression
+            request["FilterExpression"] = filter_expression
         if cursor is not None:
-            kwargs["ExclusiveStartKey"] = decode_cursor(
+            request["ExclusiveStartKey"] = decode_cursor(
                 cursor, key_names=key_names, partition_attr=partition_attr, partition_value=partition_value
             )
         collected: list[Item] = []
         more = True
         while more and len(collected) < limit:
-            kwargs["Limit"] = limit - len(collected) if not filter_expression else max(limit, 100)
-            response = self.call("Query", **kwargs)
+            request["Limit"] = limit - len(collected) if not filter_expression else max(limit, 100)
+            response = self.query(**request)
             collected.extend(response.get("Items", []))
             last = response.get("LastEvaluatedKey")
             more = last is not None
-            if more:
-                kwargs["ExclusiveStartKey"] = last
+            if last is not None:
+                request["ExclusiveStartKey"] = last
         page = collected[:limit]
         cut_short = len(collected) > limit or more
         next_cursor = None
@@ -479,28 +462,6 @@ class DynamoTable:
             if result.next_cursor is None:
                 return
             cursor = result.next_cursor
-
-
-_SINGLE_OPERATIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
-
-
-def _snake(operation: str) -> str:
-    out = []
-    for i, ch in enumerate(operation):
-        if ch.isupper() and i:
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
-
-
-def _count_items(operation: str, kwargs: Mapping[str, Any]) -> int:
-    if operation == "TransactWriteItems":
-        return len(kwargs.get("TransactItems", ()))
-    if operation == "BatchWriteItem":
-        return sum(len(v) for v in kwargs.get("RequestItems", {}).values())
-    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-        return 1
-    return 0
 
 
 def epoch(at: datetime) -> int:

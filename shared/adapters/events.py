@@ -1,19 +1,23 @@
-"""Member, task and sync events on an EventBridge bus: put_events in batches of 10, failed entries
-re-sent with a bounded backoff, then a typed error naming how many were not delivered."""
+"""Member, task and sync events on an EventBridge bus: put_events in batches of 10 (botocore retries
+a throttled request), failed entries re-sent after a bounded backoff, then a typed error naming how
+many were not delivered."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
-import boto3
 from botocore.exceptions import ClientError
 
-from shared.adapters.aws_errors import is_throttling, typed
-from shared.adapters.dynamo import RetryPolicy
-from shared.errors import HrisSyncError, InvalidInput, Throttled
+from shared.adapters.aws_errors import typed
+from shared.adapters.clients import Backoff, aws_client
+from shared.errors import HrisSyncError, InvalidInput
 from shared.ports import EVENT_SOURCE, DomainEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 BATCH = 10
 MAX_ENTRY_BYTES = 256 * 1024
@@ -36,20 +40,22 @@ class EventsNotDelivered(HrisSyncError):
 class EventBridgePublisher:
     """``EventPublisher`` on one EventBridge bus."""
 
-    def __init__(self, bus_name: str, *, client: Any | None = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, bus_name: str, *, client: EventBridgeClient | None = None, backoff: Backoff | None = None
+    ) -> None:
         self._bus = bus_name
         self._client = client
-        self._retry = retry or RetryPolicy()
+        self._backoff = backoff or Backoff()
 
     @property
-    def client(self) -> Any:
+    def client(self) -> EventBridgeClient:
         if self._client is None:
-            self._client = boto3.client("events")
+            self._client = cast("EventBridgeClient", aws_client("events"))
         return self._client
 
-    def _entry(self, event: DomainEvent) -> dict[str, Any]:
+    def _entry(self, event: DomainEvent) -> PutEventsRequestEntryTypeDef:
         detail = json.dumps(dict(event.detail), sort_keys=True, default=str)
-        entry = {
+        entry: PutEventsRequestEntryTypeDef = {
             "Source": EVENT_SOURCE,
             "DetailType": event.detail_type,
             "Detail": detail,
@@ -64,27 +70,23 @@ class EventBridgePublisher:
         for start in range(0, len(entries), BATCH):
             self._put(entries[start : start + BATCH])
 
-    def _put(self, pending: list[dict[str, Any]]) -> None:
+    def _put(self, pending: list[PutEventsRequestEntryTypeDef]) -> None:
         attempt = 0
         while True:
             try:
                 response = self.client.put_events(Entries=pending)
-            except ClientError as error:
-                if not is_throttling(error):
-                    raise typed(error, "PutEvents", f"event bus {self._bus!r}") from None
-                attempt += 1
-                if attempt >= self._retry.max_attempts:
-                    raise Throttled("PutEvents") from None
-                self._retry.sleep(self._retry.delay(attempt))
-                continue
+            except ClientError as error:  # throttling here outlasted botocore's retries
+                raise typed(error, "PutEvents", f"event bus {self._bus!r}") from None
             if not response.get("FailedEntryCount"):
                 return
             results = response.get("Entries", [])
-            failed = [(e, r) for e, r in zip(pending, results, strict=False) if r.get("ErrorCode")]
+            failed = [
+                (e, r.get("ErrorCode")) for e, r in zip(pending, results, strict=False) if r.get("ErrorCode")
+            ]
             if len(results) != len(pending):  # no per-entry answer: resend all
-                failed = [(e, {"ErrorCode": "Unknown"}) for e in pending]
+                failed = [(e, "Unknown") for e in pending]
             attempt += 1
-            if attempt >= self._retry.max_attempts:
-                raise EventsNotDelivered(len(failed), [str(r.get("ErrorCode")) for _, r in failed])
-            self._retry.sleep(self._retry.delay(attempt))
+            if attempt >= self._backoff.max_attempts:
+                raise EventsNotDelivered(len(failed), [str(code) for _, code in failed])
+            self._backoff.sleep(self._backoff.delay(attempt))
             pending = [e for e, _ in failed]

@@ -1,8 +1,9 @@
 """Every AWS adapter, built lazily from resource names: what a composition root hands the services.
 
 ``AwsAdapters(resources)`` builds nothing until an adapter is first asked for (importing a handler
-touches no AWS), and every DynamoDB store shares one ``DynamoTable`` (one client, one retry policy,
-one set of request statistics). Each property is typed as its port, so mypy proves the adapters
+touches no AWS), every client is built with ``clients.client_config`` (botocore's standard retry
+mode), and every DynamoDB store shares one ``DynamoTable`` (one client, one backoff for the partial
+failures botocore cannot see). Each property is typed as its port, so mypy proves the adapters
 implement the ports.
 """
 
@@ -12,13 +13,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from shared.adapters import keys
 from shared.adapters.blobs import S3BlobStore
+from shared.adapters.clients import Backoff, aws_client
 from shared.adapters.connections import DynamoConnectionStore
-from shared.adapters.dynamo import DynamoTable, RetryPolicy
+from shared.adapters.dynamo import DynamoTable
 from shared.adapters.events import EventBridgePublisher
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
@@ -70,12 +69,6 @@ class AwsResources:
     webhook_queue_url: str = ""
 
 
-# DynamoDB requests are built only by the adapters, from typed models, and DynamoDB validates
-# every request itself (a ValidationException). botocore's own walk over each attribute value of a
-# request repeated that check at a quarter of a bulk import's handler time (docs/decisions.md).
-_CLIENT_CONFIG = {"dynamodb": Config(parameter_validation=False)}
-
-
 class AwsAdapters:
     """Lazily built adapters; ``session`` (or one client per service) may be injected."""
 
@@ -85,23 +78,21 @@ class AwsAdapters:
         *,
         session: Any | None = None,
         clients: dict[str, Any] | None = None,
-        retry: RetryPolicy | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.resources = resources
         self._session = session
         self._clients = dict(clients or {})
-        self._retry = retry
+        self._backoff = backoff
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            maker: Any = self._session.client if self._session is not None else boto3.client
-            config = _CLIENT_CONFIG.get(service)
-            self._clients[service] = maker(service, config=config) if config else maker(service)
+            self._clients[service] = aws_client(service, session=self._session)
         return self._clients[service]
 
     @cached_property
     def table(self) -> DynamoTable:
-        return DynamoTable(self.resources.table_name, client=self.client("dynamodb"), retry=self._retry)
+        return DynamoTable(self.resources.table_name, client=self.client("dynamodb"), backoff=self._backoff)
 
     @cached_property
     def connections(self) -> ConnectionStore:
@@ -176,7 +167,9 @@ class AwsAdapters:
 
     @cached_property
     def events(self) -> EventPublisher:
-        return EventBridgePublisher(self.resources.event_bus, client=self.client("events"), retry=self._retry)
+        return EventBridgePublisher(
+            self.resources.event_bus, client=self.client("events"), backoff=self._backoff
+        )
 
     @cached_property
     def webhook_queue(self) -> MessageQueue:

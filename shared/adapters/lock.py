@@ -59,8 +59,8 @@ class DynamoConnectionLock:
         }
         for _ in range(_TAKE_ATTEMPTS):
             try:
-                self._table.call(
-                    "PutItem",
+                self._table.put_item(
+                    TableName=self._table.table_name,
                     Item=item,
                     ConditionExpression="attribute_not_exists(pk) OR holder = :h OR expires_ms <= :now",
                     ExpressionAttributeValues={":h": s(holder), ":now": n(_ms(now))},
@@ -78,8 +78,8 @@ class DynamoConnectionLock:
     def renew(self, lease: Lease, now: datetime, ttl: timedelta) -> Lease:
         expires = now + ttl
         try:
-            self._table.call(
-                "UpdateItem",
+            self._table.update_item(
+                TableName=self._table.table_name,
                 Key=self._key(lease.tenant_id, lease.connection_id),
                 UpdateExpression="SET expires_at = :at, expires_ms = :ms, #ttl = :ttl",
                 ConditionExpression="holder = :h",
@@ -99,8 +99,8 @@ class DynamoConnectionLock:
 
     def release(self, lease: Lease) -> None:
         try:
-            self._table.call(
-                "DeleteItem",
+            self._table.delete_item(
+                TableName=self._table.table_name,
                 Key=self._key(lease.tenant_id, lease.connection_id),
                 ConditionExpression="holder = :h",
                 ExpressionAttributeValues={":h": s(lease.holder)},

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws_errors import error_code, is_throttling, typed
+from shared.adapters.clients import aws_client
 from shared.adapters.mail_templates import render
 from shared.errors import (
     EmailNotSent,
@@ -52,7 +52,7 @@ class SesMailer:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("sesv2")
+            self._client = aws_client("sesv2")
         return self._client
 
     def send(self, email: Email) -> None:

@@ -244,7 +244,7 @@ class DynamoMemberStore:
                         member_id=g.write.member.member_id,
                     )
                 if failed:
-                    g.attempts = self._table.backoff(g.attempts, "TransactWriteItems")
+                    g.attempts = self._table.backoff.wait(g.attempts, "TransactWriteItems")
                 retry.append(g)
             pending = retry + pending
         return [results[i] for i in range(len(writes))]

@@ -125,7 +125,7 @@ class DynamoTaskStore:
                 else:
                     raise InvalidInput(f"task {tasks[i].task_id!r} cannot be stored: {reason}")
             if any(r not in (None, "ConditionalCheckFailed") for r in cancelled.reasons):
-                attempts = self._table.backoff(attempts, "TransactWriteItems")
+                attempts = self._table.backoff.wait(attempts, "TransactWriteItems")
             pending = retry + pending
         return [created[i] for i in range(len(tasks))]
 
@@ -181,8 +181,8 @@ class DynamoTaskStore:
             return task
         done = task.model_copy(update={"status": TaskStatus.DONE, "completed_at": at, "completed_by": by})
         try:
-            self._table.call(
-                "PutItem",
+            self._table.put_item(
+                TableName=self._table.table_name,
                 Item=task_item(done),
                 ConditionExpression="#st = :open",
                 ExpressionAttributeNames={"#st": "status"},
@@ -293,7 +293,11 @@ class DynamoRunStore:
         if run.version != 1:
             raise InvalidInput("a new run has version 1", field="version")
         try:
-            self._table.call("PutItem", Item=run_item(run), ConditionExpression="attribute_not_exists(pk)")
+            self._table.put_item(
+                TableName=self._table.table_name,
+                Item=run_item(run),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise AlreadyExists("run", run.run_id) from None
@@ -329,8 +333,8 @@ class DynamoRunStore:
         if run.version != expected_version + 1:
             raise InvalidInput("a saved run's version is one more than the expected version")
         try:
-            self._table.call(
-                "PutItem",
+            self._table.put_item(
+                TableName=self._table.table_name,
                 Item=run_item(run),
                 ConditionExpression="attribute_exists(pk) AND #v = :v",
                 ExpressionAttributeNames={"#v": "version"},
@@ -360,8 +364,8 @@ class DynamoRunStore:
             values[f":f{i}"] = n(value)
             sets.append(f"#a.#f{i} = if_not_exists(#a.#f{i}, :zero) + :f{i}")
         try:
-            response = self._table.call(
-                "UpdateItem",
+            response = self._table.update_item(
+                TableName=self._table.table_name,
                 Key=key(keys.run_pk(tenant_id, run_id), keys.RUN_SK),
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_exists(pk) AND NOT contains(#cd, :chunk)",

@@ -14,10 +14,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws_errors import error_code, typed
+from shared.adapters.clients import aws_client
 from shared.errors import HrisSyncError, InvalidInput
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
 
@@ -49,7 +49,7 @@ class EventBridgeScheduler:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("scheduler")
+            self._client = aws_client("scheduler")
         return self._client
 
     def upsert(

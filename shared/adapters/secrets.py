@@ -9,10 +9,10 @@ import json
 import re
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws_errors import error_code, typed
+from shared.adapters.clients import aws_client
 from shared.errors import CorruptItem, HrisSyncError, InvalidInput, SecretNotFound
 from shared.providers.base import Credentials, Secret
 
@@ -39,7 +39,7 @@ class SecretsManagerStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("secretsmanager")
+            self._client = aws_client("secretsmanager")
         return self._client
 
     def name(self, tenant_id: str, connection_id: str) -> str:

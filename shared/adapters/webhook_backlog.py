@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,9 @@ from shared.adapters.aws_errors import error_code
 from shared.adapters.dynamo import DynamoTable, Item, deserialize, epoch, iso, key, s
 from shared.domain.models import MAX_WEBHOOK_WINDOW_MINUTES
 from shared.errors import CorruptItem, InvalidInput
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 from shared.ports import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, GuardState, Page, PendingEmployee
 
 ENTRY = "webhook_entry"
@@ -115,8 +118,8 @@ class DynamoPendingWebhooks:
         pk = keys.webhook_list_pk(tenant_id, connection_id, list_name)
         for entry in entries:
             try:
-                self._table.call(
-                    "DeleteItem",
+                self._table.delete_item(
+                    TableName=self._table.table_name,
                     Key=key(pk, keys.webhook_list_sk(entry.hris_id)),
                     ConditionExpression="attribute_not_exists(pk) OR #t = :t",
                     ExpressionAttributeNames={"#t": "token"},
@@ -161,7 +164,8 @@ class DynamoWebhookGuardStore:
         )
 
     def count_deactivations(self, tenant_id: str, connection_id: str, since: datetime) -> int:
-        kwargs: dict[str, Any] = {
+        request: QueryInputTypeDef = {
+            "TableName": self._table.table_name,
             "KeyConditionExpression": "pk = :p AND sk >= :since",
             "ExpressionAttributeValues": {
                 ":p": s(keys.webhook_deactivations_pk(tenant_id, connection_id)),
@@ -172,12 +176,12 @@ class DynamoWebhookGuardStore:
         }
         total = 0
         while True:
-            response = self._table.call("Query", **kwargs)
+            response = self._table.query(**request)
             total += int(response.get("Count", 0))
             last = response.get("LastEvaluatedKey")
             if last is None:
                 return total
-            kwargs["ExclusiveStartKey"] = last
+            request["ExclusiveStartKey"] = last
 
     def _key(self, tenant_id: str, connection_id: str) -> Item:
         return key(keys.tenant_pk(tenant_id), keys.webhook_guard_sk(connection_id))
@@ -198,8 +202,8 @@ class DynamoWebhookGuardStore:
 
     def hold(self, tenant_id: str, connection_id: str, run_id: str) -> str:
         try:
-            self._table.call(
-                "UpdateItem",
+            self._table.update_item(
+                TableName=self._table.table_name,
                 Key=self._key(tenant_id, connection_id),
                 UpdateExpression="SET entity = :e, held_run_id = :r",
                 ConditionExpression="attribute_not_exists(held_run_id)",
@@ -216,8 +220,8 @@ class DynamoWebhookGuardStore:
 
     def decide(self, tenant_id: str, connection_id: str, run_id: str, at: datetime) -> None:
         try:
-            self._table.call(
-                "UpdateItem",
+            self._table.update_item(
+                TableName=self._table.table_name,
                 Key=self._key(tenant_id, connection_id),
                 UpdateExpression="SET decided_at = :at REMOVE held_run_id",
                 ConditionExpression="held_run_id = :r",

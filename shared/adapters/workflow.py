@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws_errors import error_code, typed
+from shared.adapters.clients import aws_client
 from shared.errors import AlreadyExists, InvalidInput
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -31,7 +31,7 @@ class StepFunctionsWorkflow:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("stepfunctions")
+            self._client = aws_client("stepfunctions")
         return self._client
 
     def execution_arn(self, name: str) -> str:

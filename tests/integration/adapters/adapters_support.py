@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.awsrequest import AWSResponse
 
-from shared.adapters.dynamo import DynamoTable, RetryPolicy
+from shared.adapters.clients import Backoff, aws_client
+from shared.adapters.dynamo import DynamoTable
 from shared.domain.ids import member_id_for
 from shared.domain.models import Member, MemberFlag, MemberSource, MemberStatus, Profile
 from shared.ports import MemberWrite
@@ -39,8 +42,47 @@ def table_for(engine: Any, *, client: Any | None = None, sleeps: Sleeps | None =
     return DynamoTable(
         engine.table_name,
         client=client or engine.client,
-        retry=RetryPolicy(max_attempts=5, sleep=sleeps if sleeps is not None else Sleeps()),
+        backoff=Backoff(max_attempts=5, sleep=sleeps if sleeps is not None else Sleeps()),
     )
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+class ScriptedAws:
+    """A client built as the product builds it (``clients.aws_client``: botocore's retry mode and
+    budget) whose network is a script: each request botocore sends of ``operation`` is answered by
+    the next ``answers`` entry: an AWS error code (HTTP 400), or the body of a success (HTTP 200;
+    ``None`` for ``{}``).
+
+    The answers come from botocore's ``before-send`` hook, below its retry handler, so botocore
+    decides whether to retry exactly as for AWS's answer (``sends`` counts the attempts it made).
+    Nothing reaches a socket. ``waits`` holds the backoff botocore chose before each retry: the
+    fixture ``botocore_waits`` records them instead of sleeping.
+    """
+
+    def __init__(self, service: str, operation: str, answers: list[str | dict[str, Any] | None]) -> None:
+        self.client = aws_client(service, session=boto3.Session(region_name="eu-west-1"))
+        self.answers = list(answers)
+        self.sends = 0
+        service_id = self.client.meta.service_model.service_id.hyphenize()
+        self.client.meta.events.register(f"before-send.{service_id}.{operation}", self._answer)
+
+    def _answer(self, request: Any, **_: Any) -> AWSResponse:
+        self.sends += 1
+        if not self.answers:
+            raise AssertionError(f"botocore sent more requests than scripted ({self.sends})")
+        answer = self.answers.pop(0)
+        headers = {"x-amzn-RequestId": f"scripted-{self.sends}", "Content-Type": "application/x-amz-json-1.0"}
+        if isinstance(answer, str):
+            error = json.dumps({"__type": answer, "message": "scripted"}).encode()
+            return AWSResponse(request.url, 400, headers, _Body(error))
+        return AWSResponse(request.url, 200, headers, _Body(json.dumps(answer or {}).encode()))
 
 
 def member(
@@ -96,48 +138,24 @@ class CallCounter:
 
 
 class FlakyClient:
-    """Delegates to a real client, but answers some calls as DynamoDB does under load.
-
-    ``unprocessed``: how many BatchWriteItem / BatchGetItem calls return half their items unprocessed
-    (the other half is really written). ``throttle``: how many calls of ``throttle_operation`` fail
-    with ProvisionedThroughputExceededException before reaching the engine.
+    """Delegates to a real client, but answers some calls as DynamoDB does under load:
+    ``unprocessed`` is how many BatchWriteItem / BatchGetItem calls return half their items
+    unprocessed (the other half is really written). (Throttled requests are botocore's to retry:
+    ``ScriptedAws``.)
     """
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        unprocessed: int = 0,
-        throttle: int = 0,
-        throttle_operation: str = "transact_write_items",
-    ) -> None:
+    def __init__(self, client: Any, *, unprocessed: int = 0) -> None:
         self._client = client
         self.unprocessed = unprocessed
-        self.throttle = throttle
-        self.throttle_operation = throttle_operation
         self.meta = client.meta
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         real: Callable[..., Any] = getattr(self._client, name)
-        if name == self.throttle_operation:
-            return self._throttled(real, name)
         if name == "batch_write_item":
             return self._batch_write
         if name == "batch_get_item":
             return self._batch_get
         return real
-
-    def _throttled(self, real: Callable[..., Any], name: str) -> Callable[..., Any]:
-        def call(**kwargs: Any) -> Any:
-            if self.throttle > 0:
-                self.throttle -= 1
-                raise ClientError(
-                    {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
-                    name,
-                )
-            return real(**kwargs)
-
-        return call
 
     def _batch_get(self, **kwargs: Any) -> Any:
         if self.unprocessed <= 0:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -182,3 +183,17 @@ def aws() -> Iterator[None]:
     """moto for every other AWS service (S3, Secrets Manager, Scheduler, SFN, SES, EventBridge)."""
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def botocore_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays botocore's retry handler asks its endpoint to sleep, recorded, not slept."""
+    waits: list[float] = []
+
+    class _Time:
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+    monkeypatch.setattr(botocore.endpoint, "time", _Time)
+    return waits

@@ -8,13 +8,12 @@ import logging
 
 import boto3
 import pytest
-from adapters_support import Sleeps
-from botocore.exceptions import ClientError
+from adapters_support import ScriptedAws, Sleeps
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from shared.adapters.blobs import S3BlobStore
-from shared.adapters.dynamo import RetryPolicy
+from shared.adapters.clients import DEFAULT_MAX_ATTEMPTS, Backoff
 from shared.adapters.events import EventBridgePublisher, EventsNotDelivered
 from shared.adapters.mail_templates import render
 from shared.adapters.mailer import SesMailer
@@ -277,24 +276,24 @@ class _FailingEvents:
 def test_failed_event_entries_are_resent_then_raised():
     sleeps = Sleeps()
     client = _FailingEvents(fail_calls=2)
-    publisher = EventBridgePublisher("bus", client=client, retry=RetryPolicy(max_attempts=4, sleep=sleeps))
+    publisher = EventBridgePublisher("bus", client=client, backoff=Backoff(max_attempts=4, sleep=sleeps))
     publisher.publish([DomainEvent("task.opened", {"n": i}) for i in range(12)])
     assert client.sent == [list(range(10)), [0], [0], [10, 11]]
     assert len(sleeps) == 2
     client = _FailingEvents(fail_calls=10)
-    publisher = EventBridgePublisher("bus", client=client, retry=RetryPolicy(max_attempts=3, sleep=Sleeps()))
+    publisher = EventBridgePublisher("bus", client=client, backoff=Backoff(max_attempts=3, sleep=Sleeps()))
     with pytest.raises(EventsNotDelivered) as caught:
         publisher.publish([DomainEvent("task.opened", {"n": 1})])
     assert caught.value.failed == 1
 
 
-def test_throttled_put_events_is_a_throttled_error():
-    class Throttling:
-        def put_events(self, Entries):  # noqa: N803
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "PutEvents")
+def test_a_throttled_put_events_is_retried_by_botocore_then_throttled(botocore_waits):
+    aws = ScriptedAws("events", "PutEvents", ["ThrottlingException", None])
+    EventBridgePublisher("bus", client=aws.client).publish([DomainEvent("task.opened", {"n": 1})])
+    assert aws.sends == 2
+    assert len(botocore_waits) == 1
 
-    publisher = EventBridgePublisher(
-        "bus", client=Throttling(), retry=RetryPolicy(max_attempts=2, sleep=Sleeps())
-    )
+    aws.answers, aws.sends = ["ThrottlingException"] * DEFAULT_MAX_ATTEMPTS, 0
     with pytest.raises(Throttled):
-        publisher.publish([DomainEvent("task.opened", {"n": 1})])
+        EventBridgePublisher("bus", client=aws.client).publish([DomainEvent("task.opened", {"n": 1})])
+    assert aws.sends == DEFAULT_MAX_ATTEMPTS == 3

@@ -22,7 +22,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from shared.adapters.aws_errors import AwsAccessDenied, AwsServiceError
 from shared.adapters.blobs import S3BlobStore
-from shared.adapters.dynamo import DynamoTable, RetryPolicy
+from shared.adapters.dynamo import DynamoTable
 from shared.adapters.events import EventBridgePublisher
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
@@ -300,9 +300,7 @@ def dynamodb(aws: None) -> Any:
     ],
 )
 def test_table_codes_are_typed(dynamodb: Any, code: str, expected: type) -> None:
-    table = DynamoTable(
-        "hris-sync-errors", client=dynamodb, retry=RetryPolicy(max_attempts=2, sleep=lambda _: None)
-    )
+    table = DynamoTable("hris-sync-errors", client=dynamodb)
     answer(dynamodb, "GetItem", code)
     error = raised(lambda: table.get({"pk": {"S": "T#t1"}, "sk": {"S": "X"}}))
     assert type(error) is expected

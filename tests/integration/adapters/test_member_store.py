@@ -10,6 +10,7 @@ import pytest
 from adapters_support import (
     CallCounter,
     FlakyClient,
+    ScriptedAws,
     Sleeps,
     create,
     member,
@@ -18,7 +19,8 @@ from adapters_support import (
     update,
 )
 
-from shared.adapters.dynamo import serialize
+from shared.adapters.clients import MAX_ATTEMPTS
+from shared.adapters.dynamo import DynamoTable, serialize
 from shared.adapters.members import DynamoMemberStore
 from shared.domain.models import MemberFlag, MemberSource, MemberStatus
 from shared.errors import CorruptItem, InvalidInput, MemberNotFound, Throttled
@@ -346,12 +348,18 @@ def test_unprocessed_keys_of_a_batch_get_are_asked_again(ddb):
     assert len(sleeps) == 2
 
 
-def test_throttled_transactions_are_retried_with_backoff_then_raise(ddb):
-    sleeps = Sleeps()
-    flaky = FlakyClient(ddb.client, throttle=2)
-    store = store_for(ddb, client=flaky, sleeps=sleeps)
+def test_throttled_transactions_are_retried_by_botocore_then_raise_throttled(botocore_waits):
+    # Given the product's DynamoDB client, and DynamoDB throttling the transaction twice
+    aws = ScriptedAws(
+        "dynamodb", "TransactWriteItems", ["ProvisionedThroughputExceededException"] * 2 + [None]
+    )
+    store = DynamoMemberStore(DynamoTable("hris-sync", client=aws.client))
+    # Then botocore retries it (backing off each time) and the write is applied
     assert outcomes(store.write("t1", [create(member(hris_id="a"))])) == [WriteOutcome.APPLIED]
-    assert len(sleeps) == 2
-    flaky.throttle = 100
+    assert aws.sends == 3
+    assert len(botocore_waits) == 2
+    # And throttling that outlasts botocore's budget is our typed error, after exactly that budget
+    aws.answers, aws.sends = ["ProvisionedThroughputExceededException"] * MAX_ATTEMPTS["dynamodb"], 0
     with pytest.raises(Throttled):
         store.write("t1", [create(member(hris_id="b"))])
+    assert aws.sends == MAX_ATTEMPTS["dynamodb"] == 4

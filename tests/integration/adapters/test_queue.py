@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from adapters_support import ScriptedAws
 
 from shared.adapters.aws_errors import AwsServiceError
+from shared.adapters.clients import DEFAULT_MAX_ATTEMPTS
 from shared.adapters.queue import SqsQueue
 from shared.errors import InvalidInput, Throttled
 
@@ -33,21 +33,16 @@ def test_an_oversized_message_is_refused_before_the_call(aws: None) -> None:
         SqsQueue(url, client=sqs).send({"x": "a" * 300_000})
 
 
-class _Failing:
-    def __init__(self, code: str) -> None:
-        self.code = code
-        self.calls = 0
+def test_a_throttled_send_is_retried_by_botocore_then_throttled(botocore_waits: list[float]) -> None:
+    aws = ScriptedAws("sqs", "SendMessage", ["ThrottlingException", {"MessageId": "m-1"}])
+    assert SqsQueue("https://sqs.eu-west-1.amazonaws.com/1/q", client=aws.client).send({"a": 1}) == "m-1"
+    assert aws.sends == 2
+    assert len(botocore_waits) == 1
 
-    def send_message(self, **_: Any) -> dict[str, Any]:
-        self.calls += 1
-        raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "SendMessage")
-
-
-def test_throttling_is_retried_then_typed() -> None:
-    client = _Failing("ThrottlingException")
+    aws.answers, aws.sends = ["ThrottlingException"] * DEFAULT_MAX_ATTEMPTS, 0
     with pytest.raises(Throttled):
-        SqsQueue("https://sqs/q", client=client, attempts=3).send({"a": 1})
-    assert client.calls == 3
+        SqsQueue("https://sqs.eu-west-1.amazonaws.com/1/q", client=aws.client).send({"a": 1})
+    assert aws.sends == DEFAULT_MAX_ATTEMPTS
 
 
 def test_a_missing_queue_is_a_typed_error_without_awss_message(aws: None) -> None:

@@ -58,6 +58,22 @@ def _body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
 
 
+def _header(response: dict[str, Any], name: str) -> str:
+    """A response header as API Gateway reads it (single- or multi-value)."""
+    single = response.get("headers") or {}
+    if name in single:
+        return str(single[name])
+    (value,) = (response.get("multiValueHeaders") or {})[name]
+    return str(value)
+
+
+def _addressed_to(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
+    """The event as API Gateway sends it for ``POST /webhooks/<connection_id>``."""
+    event["path"] = f"/webhooks/{connection_id}"
+    event["pathParameters"]["connection_id"] = connection_id
+    return event
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_signed_delivery_is_queued_before_the_202(provider: str, connected: Stack) -> None:
     response = _call(load_event(f"webhook_ingest/{provider}"), connected)
@@ -120,8 +136,7 @@ def test_an_authentic_but_unreadable_body_is_400(connected: Stack) -> None:
 
 
 def test_an_unknown_connection_is_404(connected: Stack) -> None:
-    event = load_event("webhook_ingest/bamboohr")
-    event["pathParameters"]["connection_id"] = "conn-nobody"
+    event = _addressed_to(load_event("webhook_ingest/bamboohr"), "conn-nobody")
     response = _call(event, connected)
     assert response["statusCode"] == 404
     assert _body(response) == {
@@ -185,12 +200,36 @@ def test_a_webhook_path_id_of_no_connection_shape_is_404_without_a_read(
             return getattr(inner, name)
 
     cached._inner = Counting()  # type: ignore[attr-defined]
-    event = load_event("webhook_ingest/bamboohr")
-    event["pathParameters"]["connection_id"] = connection_id
+    event = _addressed_to(load_event("webhook_ingest/bamboohr"), connection_id)
     response = _call(event, connected)
     assert response["statusCode"] == 404
     assert _body(response)["error"]["code"] == "connection_not_found"
     assert calls == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_only_a_post_is_a_delivery_another_method_is_404_without_a_read(
+    method: str, connected: Stack
+) -> None:
+    # The resolver routes POST /webhooks/<connection_id> only: a signed body sent with another
+    # method (were a route ever added upstream) is no delivery and reads nothing.
+    calls: list[str] = []
+    cached = ingest.root().ports.connections
+    inner = cached._inner  # type: ignore[attr-defined]
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(inner, name)
+
+    cached._inner = Counting()  # type: ignore[attr-defined]
+    event = load_event("webhook_ingest/bamboohr")
+    event["httpMethod"] = method
+    response = _call(event, connected)
+    assert response["statusCode"] == 404
+    assert _body(response)["error"]["code"] == "connection_not_found"
+    assert calls == []
+    assert connected.queued() == []
 
 
 @pytest.mark.parametrize(
@@ -280,7 +319,7 @@ def test_microsoft_graph_validation_echoes_the_token_as_plain_text(connected: St
     event = load_event("webhook_ingest/graph_validation")
     response = _call(event, connected)
     assert response["statusCode"] == 200
-    assert response["headers"]["Content-Type"] == "text/plain"
+    assert _header(response, "Content-Type") == "text/plain"
     assert response["body"] == event["queryStringParameters"]["validationToken"]
     assert connected.queued() == []
 

@@ -111,7 +111,7 @@ def test_build_ports_builds_each_client_once_and_shares_the_table_client(
     made: list[str] = []
 
     class Session:
-        def client(self, service: str, **_config: object) -> object:
+        def client(self, service: str, **_: Any) -> object:
             made.append(service)
             return object()
 
@@ -128,11 +128,12 @@ def test_build_ports_builds_each_client_once_and_shares_the_table_client(
     assert settings.DEFAULT_MAX_WEBHOOK_BYTES == 1_048_576
 
 
-def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
+def test_every_client_retries_in_botocores_standard_mode(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """docs/decisions.md: botocore's client-side walk of every attribute value is skipped for
-    DynamoDB only (the adapters build every request; DynamoDB validates it); other clients keep it."""
+    """shared/adapters/clients.py: botocore retries throttled requests (standard mode, bounded
+    attempts; no retry loop of ours). Its request validation is skipped for DynamoDB only (the
+    adapters' typed calls; DynamoDB validates each request itself), kept for the others."""
     for name, value in FULL.variables().items():
         monkeypatch.setenv(name, value)
     made: dict[str, Any] = {}
@@ -145,10 +146,13 @@ def test_the_dynamodb_client_leaves_request_validation_to_dynamodb(
     from shared.adapters.factory import AwsAdapters
 
     adapters = AwsAdapters(load(SyncStepsSettings).resources(), session=Session())
-    adapters.client("dynamodb")
-    adapters.client("s3")
+    for service in ("dynamodb", "s3", "sqs", "events"):
+        adapters.client(service)
+    assert made["dynamodb"].retries == {"mode": "standard", "total_max_attempts": 4}
+    for service in ("s3", "sqs", "events"):
+        assert made[service].retries == {"mode": "standard", "total_max_attempts": 3}
     assert made["dynamodb"].parameter_validation is False
-    assert made["s3"] is None
+    assert all(made[service].parameter_validation for service in ("s3", "sqs", "events"))
 
 
 def test_the_webhook_ingest_builds_only_the_clients_its_use_case_names(
@@ -164,7 +168,7 @@ def test_the_webhook_ingest_builds_only_the_clients_its_use_case_names(
         made.append(service)
         return object()
 
-    monkeypatch.setattr("shared.adapters.factory.boto3.client", client)
+    monkeypatch.setattr("shared.adapters.clients.boto3.client", client)
     ingest.root.cache_clear()
     try:
         built = ingest.root()
