@@ -2,9 +2,9 @@
 
 Runs the services' real sync steps (``shared.services.sync``: start, fetch pages, plan, apply
 chunks, finish) on the real AWS adapters: the table on DynamoDB Local (as the local stack runs it),
-S3, Secrets Manager, SES v2 and EventBridge on moto in-process; with the generated company of ``infra/local/company.py`` served by the
-test suite's scriptable HR system. Schedules and the workflow start use the in-memory fakes (the
-steps are driven here, as the state machine would).
+S3, Secrets Manager, SES v2 and EventBridge on moto in-process; with the generated company of
+``infra/local/company.py`` served by the test suite's scriptable HR system. Schedules and the
+workflow start use the in-memory fakes (the steps are driven here, as the state machine would).
 
 Prints, for both syncs: DynamoDB requests per operation, the items written by kind (member, email
 guard, link guard, audit, task, run/lock/connection), write capacity units (DynamoDB's sizing
