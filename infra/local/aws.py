@@ -1,11 +1,13 @@
 """AWS on one machine: moto's server in this process, and a proxy that answers Lambda for it.
 
+(The tables are not here: they run on DynamoDB Local, ``infra.local.dynamodb_local``.)
 ``LocalAws.start()`` runs moto's server on a free port of 127.0.0.1 and, on another, a small
 proxy. ``MOTO_PORT`` points moto's Step Functions interpreter at the proxy, so every Lambda task
 of an execution arrives there as ``POST /2015-03-31/functions/{name}/invocations``: the proxy
 calls the real handler in-process (``LocalFunctions``) and passes every other request to moto
 unchanged. Execution is switched on through ``/moto-api/config``. The facts this relies on were
-measured on moto 5.2.5 (DESIGN.md, "Running the state machine locally").
+measured on moto 5.2.5 (DESIGN.md, "Running the state machine locally"). ``start()`` applies
+``MotoPatches`` and ``stop()`` undoes them.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from infra.local import moto_patches
 from infra.local.lambdas import FunctionError, UnknownFunction
+from infra.local.moto_patches import MotoPatches
 from infra.local.template import ACCOUNT, REGION
 
 HOST = "127.0.0.1"
@@ -145,11 +147,40 @@ class _ProxyServer(ThreadingHTTPServer):
             self._local.connection = None
 
 
+class _MotoServer:
+    """moto's WSGI app on a werkzeug server of our own (as ``ThreadedMotoServer`` builds it), whose
+    request handler sets TCP_NODELAY: moto's writes headers and body separately, so without it
+    every AWS call waits out a delayed ACK (~40 ms; a sync step's 181 calls took 16 s)."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto loads only for the stack
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415
+
+        class NoDelayHandler(MotoRequestHandler):
+            disable_nagle_algorithm = True
+
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(HOST, 0, app, threaded=True, request_handler=NoDelayHandler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
 class LocalAws:
     """moto's server and the Lambda proxy, on loopback; ``clients`` talk to moto directly."""
 
     def __init__(self) -> None:
-        self._moto: Any = None
+        self._moto: _MotoServer | None = None
+        self._patches = MotoPatches()
         self._proxy: _ProxyServer | None = None
         self._proxy_thread: threading.Thread | None = None
         self._invoke: Invoker | None = None
@@ -161,15 +192,12 @@ class LocalAws:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> LocalAws:
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - moto loads only for the stack
-
-        moto_patches.apply()
+        self._patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         # The interpreter logs every failed state with its whole parse tree; the run records why.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-        self._moto.start()
-        self.port = int(self._moto.get_host_and_port()[1])
+        self._moto = _MotoServer()
+        self.port = self._moto.port
         self._proxy = _ProxyServer(self.port, self._dispatch)
         self.proxy_port = int(self._proxy.server_address[1])
         self._proxy_thread = threading.Thread(
@@ -200,6 +228,7 @@ class LocalAws:
             self._moto.stop()
             self._moto = None
         os.environ.pop("MOTO_PORT", None)
+        self._patches.undo()
 
     def moto_api(self, path: str, body: Any | None = None, *, method: str | None = None) -> Any:
         """Call moto's own API (``/moto-api/<path>``): config, reset, SES's sent mail ..."""

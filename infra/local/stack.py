@@ -5,10 +5,15 @@
         stack.token("tenant-a")         # a dev token for that tenant's admin
         stack.drain()                   # webhook queue empty, executions finished, mail and events in
 
-Start order: the template (synthesized once, cached), moto and the Lambda proxy, the resources,
-the functions with their environments, saved state (unless reset), the queue poller, the
-scheduler ticker, the outbox, the event log, and the gateway. ``stop()`` undoes all of it,
-including the process environment it set, and saves the data when ``persist`` is on.
+Start order: DynamoDB Local (launched first: the JVM starts while the rest does), the template
+(synthesized once, cached), moto and the Lambda proxy, the resources, the functions with their
+environments, saved state (unless reset), the queue poller, the scheduler ticker, the outbox, the
+event log, and the gateway. ``stop()`` undoes all of it, including the process environment it set
+and moto's patches, saves the data when ``persist`` is on, and kills DynamoDB Local.
+
+The tables (and their streams) are on DynamoDB Local, AWS's own engine; every other service is on
+moto. botocore's per-service endpoint (``AWS_ENDPOINT_URL_DYNAMODB``) sends the handlers' DynamoDB
+clients there while ``AWS_ENDPOINT_URL`` sends the rest to moto.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 from infra.local import state
 from infra.local.aws import BASE_ENVIRONMENT, LocalAws
 from infra.local.calls import AwsCallLog
+from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.gateway import Gateway, routes_from_template
 from infra.local.iam import FunctionPolicies
 from infra.local.lambdas import LocalFunctions
@@ -40,6 +46,7 @@ from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
 from shared import bootstrap, observability
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+_ON_DYNAMODB_LOCAL = frozenset({"dynamodb", "dynamodbstreams"})
 _GC_THRESHOLDS = (50_000, 20, 10)  # generation 0, 1, 2 (CPython's defaults: 700, 10, 10)
 
 
@@ -81,6 +88,7 @@ class LocalStack:
         self.on_event = on_event
         self.ticker_interval = ticker_interval
         self.aws = LocalAws()
+        self.dynamodb = DynamoDBLocal(log_path=state_dir / "dynamodb-local.log")
         # Every AWS call each function makes, to check against its IAM policy (iam_denied()).
         self.calls = AwsCallLog()
         self.template: dict[str, Any] = {}
@@ -121,10 +129,12 @@ class LocalStack:
                 elif path.exists():
                     path.unlink()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        root = self._functions_root_context()
-        self.template = load_template(self.synth_dir, functions_root=root)
-        self.aws.start()
+        self.dynamodb.launch()
         try:
+            root = self._functions_root_context()
+            self.template = load_template(self.synth_dir, functions_root=root)
+            self.aws.start()
+            self.dynamodb.wait_ready()
             self._start_rest()
         except BaseException:
             self.stop()
@@ -142,6 +152,9 @@ class LocalStack:
         env = {
             **BASE_ENVIRONMENT,
             "AWS_ENDPOINT_URL": self.aws.endpoint,
+            # The tables and their streams on DynamoDB Local; every other service on moto.
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb.endpoint,
             "POWERTOOLS_LOG_LEVEL": self.log_level,
             "POWERTOOLS_DEV": "false",
         }
@@ -206,6 +219,7 @@ class LocalStack:
         if self.persist and self.resources is not None:
             state.save(self.state_dir / "state", self.resources, self.client)
         self.aws.stop()
+        self.dynamodb.stop()
         self.calls.uninstall()
         self._restore_env()
         self._restore_gc()
@@ -260,7 +274,10 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.aws.client(service)
+            if service in _ON_DYNAMODB_LOCAL:
+                self._clients[service] = self.dynamodb.client(service=service)
+            else:
+                self._clients[service] = self.aws.client(service)
         return self._clients[service]
 
     def _function_key(self, key: str) -> str | None:

@@ -47,6 +47,7 @@ def serve(
         # soft_wrap: a long line is never folded, so a URL or the token copies as one piece
         console.print(f"Admin API     {stack.url}/v1/   (Swagger UI: {stack.url}/v1/docs)", soft_wrap=True)
         console.print(f"Webhooks      {stack.url}/webhooks/{{connection_id}}")
+        console.print(f"Tables        DynamoDB Local at {stack.dynamodb.endpoint}", soft_wrap=True)
         console.print(f"Outbox        {state_dir / 'outbox'}/*.eml")
         console.print(f"Events        {state_dir / 'events.jsonl'}")
         console.print(

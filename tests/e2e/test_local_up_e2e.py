@@ -35,14 +35,16 @@ class Up:
     lines: list[str] = field(default_factory=list)
     url: str = ""
     token: str = ""
+    tables: str = ""
 
     def output(self) -> str:
         return "\n".join(self.lines)
 
     def stop(self) -> int:
-        """Ctrl-C, as a user stops it; its exit code."""
+        """Ctrl-C, as a user stops it (the terminal signals the whole foreground process group);
+        its exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
         try:
             return self.process.wait(timeout=120)
         finally:
@@ -60,6 +62,7 @@ def _start(state_dir: Path, tenant: str, *, reset: bool) -> Up:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     up = Up(process)
     lines: queue.Queue[str | None] = queue.Queue()
@@ -85,6 +88,8 @@ def _start(state_dir: Path, tenant: str, *, reset: bool) -> Up:
         up.lines.append(line)
         if found := re.match(r"Admin API\s+(http://127\.0\.0\.1:\d+)/v1/", line):
             up.url = found.group(1)
+        if found := re.match(r"Tables\s+DynamoDB Local at (http://127\.0\.0\.1:\d+)$", line):
+            up.tables = found.group(1)
         if found := re.match(r"Dev token\s+(\S+)$", line):
             up.token = found.group(1)
 
@@ -149,6 +154,10 @@ def test_local_up_serves_the_api_and_webhooks_and_keeps_state_between_runs(
 
     assert first.stop() == 0, first.output()
     assert "Stopped." in first.output()
+    # Ctrl-C reached the whole group, yet the table was read on the way out, then its engine killed.
+    assert first.tables, first.output()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(first.tables, timeout=5)
     assert (state_dir / "state" / "table.jsonl").is_file()
     assert list((state_dir / "outbox").glob("*.eml")), "the first import's completion email"
 
