@@ -131,7 +131,14 @@ SYNC_TRIGGER = FunctionSpec(
     description="Target of each connection's schedule: takes the connection's lock, starts the full sync",
     memory_mb=256,
     timeout=Duration.seconds(30),
-    access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.WORKFLOW_START}),
+    access=frozenset(
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,
+            Access.WORKFLOW_START,
+            Access.EVENTS_PUT,  # a run whose state machine could not start is announced closed
+        }
+    ),
 )
 API_AUTHORIZER = FunctionSpec(
     name="api_authorizer",

@@ -1,15 +1,10 @@
-"""The composition root's building block: typed settings -> AWS adapters -> ``Ports``.
+"""Every port on AWS, from a function's settings: the admin API's root and the tests' stacks.
 
-Each function's handler module has one cached root, built on its first invocation::
-
-    @functools.lru_cache(maxsize=1)
-    def ports() -> Ports:
-        return build_ports(load(SyncStepsSettings))
-
-so the first invocation of a container reads the settings and builds the adapters and their boto3
-clients; later invocations reuse them. Importing a handler reads no settings and builds no client.
-Tests hand a handler their own objects by patching its ``ports`` and forget what a handler built
-with ``ports.cache_clear()``; ``reset_all()`` forgets the cached settings (after changing the
+A function's composition root builds, on its first invocation, only the adapters its use cases
+name (a frozen dataclass of exactly those ports: ``IntakePorts``, ``SyncStepsPorts`` ...), so its
+first call builds only the boto3 clients its role allows. ``build_ports`` builds them all
+(``Ports``): the admin API's routes between them use every port. Importing a handler reads no
+settings and builds no client; ``reset_all()`` forgets the cached settings (after changing the
 environment).
 """
 

@@ -10,20 +10,83 @@ Importing this module reads no settings and builds no client: the first invocati
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from shared import observability
-from shared.bootstrap import build_ports
+from shared.adapters.factory import AwsAdapters
 from shared.observability import instrumented
-from shared.services.context import Ports
+from shared.ports import (
+    AuditLog,
+    BlobStore,
+    Clock,
+    ConnectionLock,
+    ConnectionStore,
+    EventPublisher,
+    IdGenerator,
+    Mailer,
+    MemberStore,
+    PendingWebhooks,
+    ProviderLookup,
+    RunStore,
+    SecretStore,
+    TaskStore,
+    WebhookGuardStore,
+)
+from shared.services.context import ServiceSettings
+from shared.services.provider_lookup import registry_lookup
 from shared.services.sync_machine import STEPS, ChunkResult, FinishResult
 from shared.settings import SyncStepsSettings, load
 
 
+@dataclass(frozen=True, slots=True)
+class SyncStepsPorts:
+    """What the machine's steps touch (``sync.SyncPorts``), and so what the function's role allows:
+    the table, the bucket (pages and plan chunks), the connections' secrets, SES, the event bus."""
+
+    connections: ConnectionStore
+    members: MemberStore
+    tasks: TaskStore
+    audit: AuditLog
+    runs: RunStore
+    lock: ConnectionLock
+    pending: PendingWebhooks
+    webhook_guard: WebhookGuardStore
+    token_lock: ConnectionLock
+    blobs: BlobStore
+    secrets: SecretStore
+    mailer: Mailer
+    events: EventPublisher
+    clock: Clock
+    ids: IdGenerator
+    providers: ProviderLookup
+    settings: ServiceSettings
+
+
 @functools.lru_cache(maxsize=1)
-def ports() -> Ports:
-    """The composition root: settings read and adapters built on the first invocation."""
-    return build_ports(load(SyncStepsSettings))
+def ports() -> SyncStepsPorts:
+    """The composition root: settings read on the first invocation, and only the adapters (and
+    boto3 clients) the steps name built: DynamoDB, S3, Secrets Manager, SES, EventBridge."""
+    aws = AwsAdapters(load(SyncStepsSettings).resources())
+    return SyncStepsPorts(
+        connections=aws.connections,
+        members=aws.members,
+        tasks=aws.tasks,
+        audit=aws.audit,
+        runs=aws.runs,
+        lock=aws.lock,
+        pending=aws.pending,
+        webhook_guard=aws.webhook_guard,
+        token_lock=aws.token_lock,
+        blobs=aws.blobs,
+        secrets=aws.secrets,
+        mailer=aws.mailer,
+        events=aws.events,
+        clock=aws.clock,
+        ids=aws.ids,
+        providers=registry_lookup(),
+        settings=ServiceSettings(),
+    )
 
 
 class UnknownStep(Exception):

@@ -13,22 +13,59 @@ Importing this module reads no settings and builds no client: the first invocati
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from shared import observability
-from shared.bootstrap import build_ports
+from shared.adapters.factory import AwsAdapters
 from shared.errors import ConnectionNotFound, InvalidState, LockHeld
 from shared.observability import instrumented
-from shared.services.context import Ports
+from shared.ports import (
+    Clock,
+    ConnectionLock,
+    ConnectionStore,
+    EventPublisher,
+    IdGenerator,
+    RunStore,
+    Workflow,
+)
+from shared.services.context import ServiceSettings
 from shared.services.sync import request_sync
 from shared.services.sync_machine import ExecutionInput
 from shared.settings import SyncTriggerSettings, load
 
 
+@dataclass(frozen=True, slots=True)
+class SyncTriggerPorts:
+    """What ``request_sync`` touches (``sync.TriggerPorts``), and so what the function's role
+    allows: the table (the connection, its run and lock), the state machine, the event bus (a run
+    that could not start is announced closed)."""
+
+    connections: ConnectionStore
+    runs: RunStore
+    lock: ConnectionLock
+    workflow: Workflow
+    events: EventPublisher
+    clock: Clock
+    ids: IdGenerator
+    settings: ServiceSettings
+
+
 @functools.lru_cache(maxsize=1)
-def ports() -> Ports:
-    """The composition root: settings read and adapters built on the first invocation."""
-    return build_ports(load(SyncTriggerSettings))
+def ports() -> SyncTriggerPorts:
+    """The composition root: settings read on the first invocation, and only the adapters (and
+    boto3 clients) ``request_sync`` names built: DynamoDB, Step Functions, EventBridge."""
+    aws = AwsAdapters(load(SyncTriggerSettings).resources())
+    return SyncTriggerPorts(
+        connections=aws.connections,
+        runs=aws.runs,
+        lock=aws.lock,
+        workflow=aws.workflow,
+        events=aws.events,
+        clock=aws.clock,
+        ids=aws.ids,
+        settings=ServiceSettings(),
+    )
 
 
 @instrumented()

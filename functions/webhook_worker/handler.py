@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -30,10 +31,26 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from shared import observability
 from shared.adapters.factory import AwsAdapters
-from shared.bootstrap import build_ports
 from shared.errors import HrisSyncError
 from shared.observability import instrumented
-from shared.services.context import Ports
+from shared.ports import (
+    AuditLog,
+    Clock,
+    ConnectionLock,
+    ConnectionStore,
+    EventPublisher,
+    IdGenerator,
+    Mailer,
+    MemberStore,
+    PendingWebhooks,
+    ProviderLookup,
+    RunStore,
+    SecretStore,
+    TaskStore,
+    WebhookGuardStore,
+)
+from shared.services.context import ServiceSettings
+from shared.services.provider_lookup import registry_lookup
 from shared.services.webhook_intake import QueuedWebhook
 from shared.services.webhooks import apply_webhook
 from shared.settings import WebhookWorkerSettings, load
@@ -44,14 +61,38 @@ IDEMPOTENCY_KEY = "[connection_id, delivery_id]"
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookWorkerPorts:
+    """What ``apply_webhook`` touches (``webhooks.WebhookPorts``), and so what the function's role
+    allows: the table, the connections' secrets (a refreshed OAuth token is saved), SES, the event
+    bus. Never the bucket, the schedules or the state machine."""
+
+    connections: ConnectionStore
+    members: MemberStore
+    tasks: TaskStore
+    audit: AuditLog
+    runs: RunStore
+    lock: ConnectionLock
+    pending: PendingWebhooks
+    webhook_guard: WebhookGuardStore
+    token_lock: ConnectionLock
+    secrets: SecretStore
+    mailer: Mailer
+    events: EventPublisher
+    clock: Clock
+    ids: IdGenerator
+    providers: ProviderLookup
+    settings: ServiceSettings
+
+
 class Root(NamedTuple):
-    ports: Ports
+    ports: WebhookWorkerPorts
     idempotency: IdempotencyConfig
     # The use case wrapped by Powertools Idempotency: ``apply(message=<queued webhook as a dict>)``.
     apply: Callable[..., dict[str, Any]]
 
 
-def _apply_message(ports: Ports, message: dict[str, Any]) -> dict[str, Any]:
+def _apply_message(ports: WebhookWorkerPorts, message: dict[str, Any]) -> dict[str, Any]:
     queued = QueuedWebhook.model_validate(message)
     result = apply_webhook(
         ports, queued.tenant_id, queued.connection_id, queued.employee_ids, queued.delivery_id
@@ -80,11 +121,29 @@ def _apply_message(ports: Ports, message: dict[str, Any]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def root() -> Root:
-    """The composition root: settings read, adapters and the idempotency layer built on the first
-    invocation."""
+    """The composition root: settings read, the idempotency layer and only the adapters (and boto3
+    clients) ``apply_webhook`` names built on the first invocation: DynamoDB (shared with the
+    idempotency layer), Secrets Manager, SES, EventBridge."""
     settings = load(WebhookWorkerSettings)
     aws = AwsAdapters(settings.resources())
-    ports = build_ports(settings, adapters=aws)
+    ports = WebhookWorkerPorts(
+        connections=aws.connections,
+        members=aws.members,
+        tasks=aws.tasks,
+        audit=aws.audit,
+        runs=aws.runs,
+        lock=aws.lock,
+        pending=aws.pending,
+        webhook_guard=aws.webhook_guard,
+        token_lock=aws.token_lock,
+        secrets=aws.secrets,
+        mailer=aws.mailer,
+        events=aws.events,
+        clock=aws.clock,
+        ids=aws.ids,
+        providers=registry_lookup(),
+        settings=ServiceSettings(),
+    )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name, boto3_client=aws.client("dynamodb")
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from shared.domain.models import (
     Action,
@@ -52,8 +52,24 @@ from shared.ports import (
     WriteOutcome,
 )
 from shared.services import notify
-from shared.services.context import Ports
+from shared.services.context import (
+    WithAudit,
+    WithClock,
+    WithEvents,
+    WithIds,
+    WithMailer,
+    WithMembers,
+    WithSettings,
+    WithTasks,
+)
 from shared.services.member_actions import apply_actions
+
+
+class ApplyPorts(
+    WithMembers, WithTasks, WithAudit, WithMailer, WithEvents, WithClock, WithIds, WithSettings, Protocol
+):
+    """Applying member changes: the members written, their audit, tasks, events and emails."""
+
 
 # Fields that are bookkeeping, not a change a person made.
 _NOT_CHANGES = frozenset({"version", "updated_at", "created_at"})
@@ -167,7 +183,7 @@ class _Prepared:
     write: MemberWrite | None
 
 
-def _prepare(ports: Ports, group: MemberGroup, origin: Origin) -> _Prepared:
+def _prepare(ports: WithClock, group: MemberGroup, origin: Origin) -> _Prepared:
     now = ports.clock.now()
 
     states = apply_actions(group.base, group.actions, connection=origin.connection, now=now)
@@ -193,7 +209,7 @@ def _hris_id(p: _Prepared) -> str:
 
 
 def apply_groups(
-    ports: Ports,
+    ports: ApplyPorts,
     tenant_id: str,
     groups: Sequence[MemberGroup],
     origin: Origin,
@@ -267,7 +283,7 @@ class _Effects:
     events: list[DomainEvent] = field(default_factory=list)
     emails: list[Email] = field(default_factory=list)
 
-    def flush(self, ports: Ports) -> list[notify.Unsent]:
+    def flush(self, ports: ApplyPorts) -> list[notify.Unsent]:
         """Write and send everything; return the emails SES did not take (they fail nothing)."""
         if self.audit:
             ports.audit.append(self.audit)
@@ -279,7 +295,7 @@ class _Effects:
 
 
 def _effects(
-    ports: Ports,
+    ports: ApplyPorts,
     tenant_id: str,
     p: _Prepared,
     origin: Origin,
@@ -420,7 +436,7 @@ class AdminChange:
 
 
 def write_admin_change(
-    ports: Ports, change: AdminChange, *, admin_id: str, connection: Connection | None
+    ports: ApplyPorts, change: AdminChange, *, admin_id: str, connection: Connection | None
 ) -> Member:
     """Write one admin change conditionally on ``change.before.version`` and record its effects.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -32,10 +32,91 @@ from shared.errors import (
 from shared.providers.base import Credentials, Directory, Provider, ProviderAuthError, ProviderError, Tier
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
 from shared.services.applying import MemberGroup, Origin, apply_groups
-from shared.services.context import Ports
+from shared.services.context import (
+    WithAudit,
+    WithClock,
+    WithConnections,
+    WithEvents,
+    WithIds,
+    WithLock,
+    WithMailer,
+    WithMembers,
+    WithProviders,
+    WithRuns,
+    WithScheduler,
+    WithSecrets,
+    WithSettings,
+    WithTasks,
+    WithTokenLock,
+    WithWorkflow,
+)
 from shared.services.planning import make_plan
 from shared.services.sync import request_sync
 from shared.services.tokens import provider_for
+
+
+class ConnectPorts(
+    WithConnections,
+    WithRuns,
+    WithLock,
+    WithSecrets,
+    WithScheduler,
+    WithWorkflow,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSettings,
+    Protocol,
+):
+    """A connection created or edited: its credentials, its schedule (R28), its first or scope sync."""
+
+
+class DisconnectPorts(WithConnections, WithSecrets, WithScheduler, WithClock, Protocol):
+    """A connection disconnected: its schedule and credentials deleted (R20)."""
+
+
+class DirectoryPorts(
+    WithConnections, WithTokenLock, WithSecrets, WithClock, WithIds, WithProviders, WithSettings, Protocol
+):
+    """A connection's HR system read now."""
+
+
+class PreviewPorts(
+    WithConnections,
+    WithMembers,
+    WithTokenLock,
+    WithSecrets,
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSettings,
+    Protocol,
+):
+    """A plan made now, from the HR system and the members."""
+
+
+class MatchPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithTokenLock,
+    WithSecrets,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSettings,
+    Protocol,
+):
+    """A plan made now and applied (or only counted, in a dry run)."""
+
+
+class SchedulePorts(WithScheduler, WithSettings, Protocol):
+    """A connection's schedule (R28)."""
+
 
 # What an admin may set on a connection (everything else is the service's bookkeeping).
 EDITABLE_FIELDS = frozenset(Connection.model_fields) - {
@@ -50,7 +131,7 @@ EDITABLE_FIELDS = frozenset(Connection.model_fields) - {
 }
 
 
-def _provider(ports: Ports, name: str) -> Provider:
+def _provider(ports: WithProviders, name: str) -> Provider:
     try:
         return ports.providers(name)
     except ProviderNotFound as exc:
@@ -77,7 +158,7 @@ def _with_options(base: Connection, options: Mapping[str, Any]) -> Connection:
     return connection
 
 
-def _schedule_expression(ports: Ports, connection: Connection, provider: Provider) -> str:
+def _schedule_expression(ports: WithSettings, connection: Connection, provider: Provider) -> str:
     """R28: the connection's own expression, else the provider tier's default."""
     if connection.schedule.expression:
         return validate_schedule_expression(connection.schedule.expression)
@@ -86,7 +167,7 @@ def _schedule_expression(ports: Ports, connection: Connection, provider: Provide
     return ports.settings.basic_tier_schedule
 
 
-def _upsert_schedule(ports: Ports, connection: Connection, provider: Provider) -> None:
+def _upsert_schedule(ports: SchedulePorts, connection: Connection, provider: Provider) -> None:
     ports.scheduler.upsert(
         connection.tenant_id,
         connection.connection_id,
@@ -101,11 +182,11 @@ def _upsert_schedule(ports: Ports, connection: Connection, provider: Provider) -
     )
 
 
-def get_connection(ports: Ports, tenant_id: str, connection_id: str) -> Connection:
+def get_connection(ports: WithConnections, tenant_id: str, connection_id: str) -> Connection:
     return ports.connections.get(tenant_id, connection_id)
 
 
-def list_connections(ports: Ports, tenant_id: str) -> list[Connection]:
+def list_connections(ports: WithConnections, tenant_id: str) -> list[Connection]:
     return ports.connections.list_for_tenant(tenant_id)
 
 
@@ -121,7 +202,7 @@ class ConnectResult:
 
 
 def connect(
-    ports: Ports,
+    ports: ConnectPorts,
     tenant_id: str,
     *,
     provider: str,
@@ -182,7 +263,7 @@ _EDIT_ATTEMPTS = 3
 
 
 def edit_connection(
-    ports: Ports,
+    ports: ConnectPorts,
     tenant_id: str,
     connection_id: str,
     options: Mapping[str, Any],
@@ -230,7 +311,7 @@ def edit_connection(
     return EditResult(connection=saved, run=run)
 
 
-def disconnect(ports: Ports, tenant_id: str, connection_id: str) -> Connection:
+def disconnect(ports: DisconnectPorts, tenant_id: str, connection_id: str) -> Connection:
     """R20: remove the schedule and the credentials (webhooks are refused from now on, their
     signing secret being part of the credentials); no member changes, links are kept."""
     current = ports.connections.get(tenant_id, connection_id)
@@ -254,14 +335,14 @@ def disconnect(ports: Ports, tenant_id: str, connection_id: str) -> Connection:
 # ---------------------------------------------------------------------------------------------
 
 
-def _active(ports: Ports, tenant_id: str, connection_id: str) -> Connection:
+def _active(ports: WithConnections, tenant_id: str, connection_id: str) -> Connection:
     connection = ports.connections.get(tenant_id, connection_id)
     if connection.status is ConnectionStatus.DISCONNECTED:
         raise InvalidState("the connection is disconnected", connection_id=connection_id)
     return connection
 
 
-def directory(ports: Ports, tenant_id: str, connection_id: str) -> Directory:
+def directory(ports: DirectoryPorts, tenant_id: str, connection_id: str) -> Directory:
     """The HR system's companies, groups and people, for picking a scope (R01)."""
     connection = _active(ports, tenant_id, connection_id)
     provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
@@ -274,7 +355,7 @@ def directory(ports: Ports, tenant_id: str, connection_id: str) -> Directory:
         raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
 
 
-def fetch_snapshot(ports: Ports, provider: Provider, credentials: Credentials) -> Snapshot:
+def fetch_snapshot(ports: WithSettings, provider: Provider, credentials: Credentials) -> Snapshot:
     """Every page at once (preview and match); a failure makes the snapshot incomplete (R09)."""
     employees: list[Employee] = []
     cursor: str | None = None
@@ -296,7 +377,7 @@ def fetch_snapshot(ports: Ports, provider: Provider, credentials: Credentials) -
     return Snapshot(employees=tuple(employees), complete=False, reasons=(reason,))
 
 
-def _plan_now(ports: Ports, connection: Connection, members: Sequence[Member]) -> Plan:
+def _plan_now(ports: PreviewPorts, connection: Connection, members: Sequence[Member]) -> Plan:
     """Fetch every page now and plan over them with the fields these credentials supply (R15)."""
     provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
@@ -306,7 +387,7 @@ def _plan_now(ports: Ports, connection: Connection, members: Sequence[Member]) -
     )
 
 
-def preview(ports: Ports, tenant_id: str, connection_id: str) -> Plan:
+def preview(ports: PreviewPorts, tenant_id: str, connection_id: str) -> Plan:
     """The plan a full sync would apply now; applies nothing."""
     connection = _active(ports, tenant_id, connection_id)
     members = list(ports.members.iter_all(tenant_id))
@@ -327,7 +408,9 @@ class MatchResult:
     linked: int
 
 
-def match(ports: Ports, tenant_id: str, connection_id: str, *, dry_run: bool, admin_id: str) -> MatchResult:
+def match(
+    ports: MatchPorts, tenant_id: str, connection_id: str, *, dry_run: bool, admin_id: str
+) -> MatchResult:
     """R05 alone: pair employees with existing members (stored link, then email, case-insensitive);
     ``dry_run`` shows the pairs; otherwise the new links are stored and nothing else changes."""
     connection = _active(ports, tenant_id, connection_id)

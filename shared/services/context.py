@@ -1,9 +1,18 @@
-"""What every use case receives: the ports (built by a function's composition root) and settings."""
+"""What the use cases touch: one protocol per port, the settings, and the tests' bag of all of them.
+
+Each use case names the ports it uses (``../shared/STYLE.md``): its parameter is typed by a
+protocol composed of the one-port protocols below (``class ApplyPorts(WithMembers, WithAudit, ...,
+Protocol)``), so its needs (and its function's IAM) read from its signature, and mypy proves that
+what a function's composition root builds (a frozen dataclass of exactly those ports) has them.
+``Ports`` holds every port: the tests' convenience (``tests/support/world.py``), which any use
+case accepts; no composition root builds it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from shared.ports import (
     AuditLog,
@@ -87,3 +96,101 @@ class Ports:
     ids: IdGenerator
     providers: ProviderLookup
     settings: ServiceSettings = field(default_factory=ServiceSettings)
+
+
+# One protocol per port (read-only: a frozen dataclass's field satisfies it).
+
+
+class WithConnections(Protocol):
+    @property
+    def connections(self) -> ConnectionStore: ...
+
+
+class WithMembers(Protocol):
+    @property
+    def members(self) -> MemberStore: ...
+
+
+class WithTasks(Protocol):
+    @property
+    def tasks(self) -> TaskStore: ...
+
+
+class WithAudit(Protocol):
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+class WithRuns(Protocol):
+    @property
+    def runs(self) -> RunStore: ...
+
+
+class WithLock(Protocol):
+    @property
+    def lock(self) -> ConnectionLock: ...
+
+
+class WithPending(Protocol):
+    @property
+    def pending(self) -> PendingWebhooks: ...
+
+
+class WithWebhookGuard(Protocol):
+    @property
+    def webhook_guard(self) -> WebhookGuardStore: ...
+
+
+class WithTokenLock(Protocol):
+    @property
+    def token_lock(self) -> ConnectionLock: ...
+
+
+class WithBlobs(Protocol):
+    @property
+    def blobs(self) -> BlobStore: ...
+
+
+class WithSecrets(Protocol):
+    @property
+    def secrets(self) -> SecretStore: ...
+
+
+class WithScheduler(Protocol):
+    @property
+    def scheduler(self) -> Scheduler: ...
+
+
+class WithWorkflow(Protocol):
+    @property
+    def workflow(self) -> Workflow: ...
+
+
+class WithMailer(Protocol):
+    @property
+    def mailer(self) -> Mailer: ...
+
+
+class WithEvents(Protocol):
+    @property
+    def events(self) -> EventPublisher: ...
+
+
+class WithClock(Protocol):
+    @property
+    def clock(self) -> Clock: ...
+
+
+class WithIds(Protocol):
+    @property
+    def ids(self) -> IdGenerator: ...
+
+
+class WithProviders(Protocol):
+    @property
+    def providers(self) -> ProviderLookup: ...
+
+
+class WithSettings(Protocol):
+    @property
+    def settings(self) -> ServiceSettings: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -46,11 +46,66 @@ from shared.ports import (
 )
 from shared.providers.base import ProviderAuthError, ProviderError
 from shared.services.applying import AdminChange, write_admin_change
-from shared.services.context import Ports
+from shared.services.context import (
+    WithAudit,
+    WithClock,
+    WithConnections,
+    WithEvents,
+    WithIds,
+    WithMailer,
+    WithMembers,
+    WithProviders,
+    WithSecrets,
+    WithSettings,
+    WithTasks,
+    WithTokenLock,
+)
 from shared.services.member_actions import apply_actions
 from shared.services.planning import make_plan
 from shared.services.sync import check_limit
 from shared.services.tokens import provider_for
+
+
+class DecisionPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithSettings,
+    Protocol,
+):
+    """An admin's change to a member, applied with its effects (audit, tasks, events, emails)."""
+
+
+class ResyncPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithTokenLock,
+    WithSecrets,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSettings,
+    Protocol,
+):
+    """One member re-read from the HR system and the change applied."""
+
+
+class TaskDonePorts(WithTasks, WithClock, Protocol):
+    """A task completed."""
+
+
+class AuditReadPorts(WithMembers, WithAudit, Protocol):
+    """A member's (or the tenant's) audit trail."""
+
 
 MAX_INVITES_PER_CALL = 500
 _ATTEMPTS = 3
@@ -59,12 +114,12 @@ _DEFAULT_INVITE_TTL_DAYS = 30
 Decision = Callable[[Member, Connection | None], AdminChange | None]
 
 
-def get_member(ports: Ports, tenant_id: str, member_id: str) -> Member:
+def get_member(ports: WithMembers, tenant_id: str, member_id: str) -> Member:
     return ports.members.get(tenant_id, member_id)
 
 
 def list_members(
-    ports: Ports,
+    ports: WithMembers,
     tenant_id: str,
     *,
     status: MemberStatus | None = None,
@@ -77,7 +132,7 @@ def list_members(
     return ports.members.query(tenant_id, query, cursor=cursor, limit=check_limit(limit))
 
 
-def _connection_of(ports: Ports, member: Member) -> Connection | None:
+def _connection_of(ports: WithConnections, member: Member) -> Connection | None:
     if member.connection_id is None:
         return None
     try:
@@ -86,7 +141,7 @@ def _connection_of(ports: Ports, member: Member) -> Connection | None:
         return None
 
 
-def _decide(ports: Ports, tenant_id: str, member_id: str, admin_id: str, decide: Decision) -> Member:
+def _decide(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str, decide: Decision) -> Member:
     """Read, decide, write conditionally; on a concurrent change read and decide again."""
     for attempt in range(_ATTEMPTS):
         member = ports.members.get(tenant_id, member_id)
@@ -107,7 +162,7 @@ def _not_archived(member: Member, what: str) -> None:
         raise InvalidState(f"an archived member cannot be {what}", member_id=member.member_id)
 
 
-def _invited(ports: Ports, member: Member, connection: Connection | None) -> Member:
+def _invited(ports: WithClock, member: Member, connection: Connection | None) -> Member:
     now = ports.clock.now()
     ttl = connection.invite_ttl_days if connection else _DEFAULT_INVITE_TTL_DAYS
     return member.model_copy(
@@ -136,7 +191,7 @@ def _deactivated(member: Member, reason: DeactivationReason) -> Member:
 # ---------------------------------------------------------------------------------------------
 
 
-def approve(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def approve(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """``pending_approval`` -> ``invited`` (invite sent) or ``queued`` (invites later)."""
 
     def decide(member: Member, connection: Connection | None) -> AdminChange:
@@ -151,7 +206,7 @@ def approve(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Memb
     return _decide(ports, tenant_id, member_id, admin_id, decide)
 
 
-def reject(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def reject(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """Rejected -> deactivated by an admin, so later syncs leave it alone (R10)."""
 
     def decide(member: Member, _connection: Connection | None) -> AdminChange:
@@ -177,7 +232,7 @@ class InviteResult:
 
 
 def send_invites(
-    ports: Ports, tenant_id: str, admin_id: str, member_ids: Sequence[str] | None = None
+    ports: DecisionPorts, tenant_id: str, admin_id: str, member_ids: Sequence[str] | None = None
 ) -> InviteResult:
     """Send the invites of some queued members, or of all of them (``member_ids`` None).
 
@@ -225,7 +280,7 @@ def send_invites(
     return InviteResult(sent=tuple(sent), not_sent=tuple(not_sent))
 
 
-def _invite_decision(ports: Ports) -> Decision:
+def _invite_decision(ports: DecisionPorts) -> Decision:
     def decide(member: Member, connection: Connection | None) -> AdminChange:
         if member.status is not MemberStatus.QUEUED:
             raise InvalidState("member is not queued", member_id=member.member_id, reason="not_queued")
@@ -242,7 +297,7 @@ def _invite_decision(ports: Ports) -> Decision:
 # ---------------------------------------------------------------------------------------------
 
 
-def deactivate(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def deactivate(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """Deactivated by an admin: no sync ever reactivates it (R10)."""
 
     def decide(member: Member, _connection: Connection | None) -> AdminChange | None:
@@ -256,7 +311,7 @@ def deactivate(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> M
     return _decide(ports, tenant_id, member_id, admin_id, decide)
 
 
-def reactivate(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def reactivate(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """Only an admin undoes an admin's deactivation (R10); the member gets its earlier status back."""
 
     def decide(member: Member, _connection: Connection | None) -> AdminChange:
@@ -276,7 +331,7 @@ def reactivate(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> M
     return _decide(ports, tenant_id, member_id, admin_id, decide)
 
 
-def offboard(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def offboard(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """R27: deactivate at once (by an admin) and open an offboarding task."""
 
     def decide(member: Member, _connection: Connection | None) -> AdminChange | None:
@@ -291,7 +346,7 @@ def offboard(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Mem
     return _decide(ports, tenant_id, member_id, admin_id, decide)
 
 
-def archive(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def archive(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """R14: archived members are never changed, reactivated or re-created by a sync."""
 
     def decide(member: Member, _connection: Connection | None) -> AdminChange | None:
@@ -310,7 +365,7 @@ def archive(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Memb
 
 
 def edit_member(
-    ports: Ports, tenant_id: str, member_id: str, admin_id: str, changes: Mapping[str, Any]
+    ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str, changes: Mapping[str, Any]
 ) -> Member:
     """An admin's edit of profile fields; for HRIS-managed members each edited synced field is
     recorded as an override (R16). A taken email raises ``EmailTaken``."""
@@ -343,7 +398,7 @@ def edit_member(
     return _decide(ports, tenant_id, member_id, admin_id, decide)
 
 
-def resync_member(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -> Member:
+def resync_member(ports: ResyncPorts, tenant_id: str, member_id: str, admin_id: str) -> Member:
     """R16: drop the member's overrides and take the HR system's values at once."""
 
     def decide(member: Member, connection: Connection | None) -> AdminChange | None:
@@ -389,7 +444,7 @@ def resync_member(ports: Ports, tenant_id: str, member_id: str, admin_id: str) -
 
 
 def list_tasks(
-    ports: Ports,
+    ports: WithTasks,
     tenant_id: str,
     *,
     type: TaskType | None = None,
@@ -400,12 +455,12 @@ def list_tasks(
     return ports.tasks.query(tenant_id, type=type, status=status, cursor=cursor, limit=check_limit(limit))
 
 
-def complete_task(ports: Ports, tenant_id: str, task_id: str, admin_id: str) -> Task:
+def complete_task(ports: TaskDonePorts, tenant_id: str, task_id: str, admin_id: str) -> Task:
     return ports.tasks.complete(tenant_id, task_id, by=admin_id, at=ports.clock.now())
 
 
 def list_audit(
-    ports: Ports,
+    ports: AuditReadPorts,
     tenant_id: str,
     *,
     member_id: str | None = None,

@@ -18,7 +18,7 @@ from shared import observability
 from shared.domain.records import MAX_UNSENT_MEMBER_IDS, UnsentEmails
 from shared.errors import EmailNotSent
 from shared.ports import Email
-from shared.services.context import Ports
+from shared.services.context import WithMailer
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class Unsent:
     error: EmailNotSent
 
 
-def send_all(ports: Ports, emails: Sequence[Email]) -> list[Unsent]:
+def send_all(ports: WithMailer, emails: Sequence[Email]) -> list[Unsent]:
     """Send each email; return those SES did not take (nothing raised for them)."""
     unsent: list[Unsent] = []
     stopped: EmailNotSent | None = None
@@ -58,7 +58,7 @@ def send_all(ports: Ports, emails: Sequence[Email]) -> list[Unsent]:
     return unsent
 
 
-def send(ports: Ports, email: Email) -> Unsent | None:
+def send(ports: WithMailer, email: Email) -> Unsent | None:
     """One email; the refusal when SES did not take it."""
     unsent = send_all(ports, [email])
     return unsent[0] if unsent else None

@@ -15,7 +15,7 @@ from shared.domain.models import Action, Connection, Employee, Member, Plan, Sna
 from shared.domain.reconciler import plan as reconcile
 from shared.errors import CorruptItem
 from shared.services.applying import MemberGroup
-from shared.services.context import Ports
+from shared.services.context import WithBlobs, WithClock
 
 _ACTIONS = TypeAdapter(list[Action])
 _EMPLOYEES = TypeAdapter(list[Employee])
@@ -34,7 +34,7 @@ def chunk_key(prefix: str, chunk: int) -> str:
 
 
 def make_plan(
-    ports: Ports,
+    ports: WithClock,
     source: Snapshot | Targeted,
     members: Sequence[Member],
     connection: Connection,
@@ -71,7 +71,7 @@ def dump_employees(employees: Sequence[Employee]) -> bytes:
     return json.dumps([e.model_dump(mode="json", exclude={"raw"}) for e in employees]).encode()
 
 
-def load_employees(ports: Ports, key: str) -> list[Employee]:
+def load_employees(ports: WithBlobs, key: str) -> list[Employee]:
     data = ports.blobs.get(key)
     try:
         return _EMPLOYEES.validate_json(data)
@@ -92,7 +92,7 @@ def dump_groups(groups: Sequence[MemberGroup]) -> bytes:
     ).encode()
 
 
-def load_groups(ports: Ports, key: str) -> list[MemberGroup]:
+def load_groups(ports: WithBlobs, key: str) -> list[MemberGroup]:
     data = ports.blobs.get(key)
     try:
         rows = json.loads(data)

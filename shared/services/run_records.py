@@ -9,13 +9,13 @@ from typing import Any
 from shared.domain.records import SyncRun
 from shared.errors import VersionConflict
 from shared.services import notify
-from shared.services.context import Ports
+from shared.services.context import WithRuns
 
 _ATTEMPTS = 8
 
 
 def mutate_run(
-    ports: Ports, tenant_id: str, run_id: str, change: Callable[[SyncRun], Mapping[str, Any]]
+    ports: WithRuns, tenant_id: str, run_id: str, change: Callable[[SyncRun], Mapping[str, Any]]
 ) -> SyncRun:
     """Save ``change(run)`` on the latest version of the run, re-reading on a conflict."""
     for _ in range(_ATTEMPTS):
@@ -29,7 +29,7 @@ def mutate_run(
     raise VersionConflict("run", run_id, None)
 
 
-def record_unsent(ports: Ports, run: SyncRun, unsent: Sequence[notify.Unsent]) -> SyncRun:
+def record_unsent(ports: WithRuns, run: SyncRun, unsent: Sequence[notify.Unsent]) -> SyncRun:
     """Fold the emails SES did not take into the run's ``emails_not_sent`` (shown as warnings)."""
     if not unsent:
         return run

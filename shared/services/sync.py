@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, Snapshot
 from shared.domain.records import RunPhase, RunStatus, RunTrigger, SkippedRecord, SyncRun
@@ -44,7 +44,26 @@ from shared.ports import (
 from shared.providers.base import ProviderAuthError, ProviderError
 from shared.services import notify, run_records, webhook_guard, webhooks
 from shared.services.applying import MemberGroup, Origin, apply_groups
-from shared.services.context import Ports
+from shared.services.context import (
+    WithAudit,
+    WithBlobs,
+    WithClock,
+    WithConnections,
+    WithEvents,
+    WithIds,
+    WithLock,
+    WithMailer,
+    WithMembers,
+    WithPending,
+    WithProviders,
+    WithRuns,
+    WithSecrets,
+    WithSettings,
+    WithTasks,
+    WithTokenLock,
+    WithWebhookGuard,
+    WithWorkflow,
+)
 from shared.services.planning import (
     chunk_key,
     dump_employees,
@@ -57,6 +76,74 @@ from shared.services.planning import (
     plan_prefix,
 )
 from shared.services.tokens import provider_for
+from shared.services.webhook_guard import GuardPorts
+from shared.services.webhooks import WebhookPorts
+
+
+class LeasePorts(WithLock, WithClock, WithSettings, Protocol):
+    """A full sync's lease on its connection (R29)."""
+
+
+class StartPorts(WithConnections, WithRuns, WithLock, WithClock, WithIds, WithSettings, Protocol):
+    """A run recorded and the connection's lock taken for it."""
+
+
+class TriggerPorts(
+    WithConnections, WithRuns, WithLock, WithWorkflow, WithEvents, WithClock, WithIds, WithSettings, Protocol
+):
+    """A full sync requested: its run started and the state machine started (or the run closed)."""
+
+
+class SyncPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithRuns,
+    WithLock,
+    WithPending,
+    WithWebhookGuard,
+    WithTokenLock,
+    WithBlobs,
+    WithSecrets,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSettings,
+    Protocol,
+):
+    """The full sync's steps: pages fetched to the bucket, planned, applied, finished or failed."""
+
+
+class ReportPorts(WithRuns, WithMailer, Protocol):
+    """An email to the connection's admins, and those SES did not take recorded on the run."""
+
+
+class RunListPorts(WithConnections, WithRuns, Protocol):
+    """A connection's runs."""
+
+
+class HeldPlanPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithRuns,
+    WithLock,
+    WithPending,
+    WithWebhookGuard,
+    WithWorkflow,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithSettings,
+    Protocol,
+):
+    """An admin's decision on a held plan (R30): applied by the state machine, or discarded."""
+
 
 _MAX_ERROR = 500
 _MAX_WARNINGS = 200
@@ -83,12 +170,12 @@ def check_limit(limit: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def get_run(ports: Ports, tenant_id: str, run_id: str) -> SyncRun:
+def get_run(ports: WithRuns, tenant_id: str, run_id: str) -> SyncRun:
     return ports.runs.get(tenant_id, run_id)
 
 
 def list_runs(
-    ports: Ports,
+    ports: RunListPorts,
     tenant_id: str,
     connection_id: str,
     *,
@@ -99,24 +186,24 @@ def list_runs(
     return ports.runs.list_for_connection(tenant_id, connection_id, cursor=cursor, limit=check_limit(limit))
 
 
-def _run_of(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
+def _run_of(ports: WithRuns, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
     run = ports.runs.get(tenant_id, run_id)
     if run.connection_id != connection_id:
         raise RunNotFound(run_id, tenant_id=tenant_id)
     return run
 
 
-def _renew(ports: Ports, run: SyncRun) -> Lease:
+def _renew(ports: LeasePorts, run: SyncRun) -> Lease:
     now = ports.clock.now()
     lease = Lease(run.tenant_id, run.connection_id, run.run_id, now)
     return ports.lock.renew(lease, now, ports.settings.lock_ttl)
 
 
-def _release(ports: Ports, run: SyncRun) -> None:
+def _release(ports: LeasePorts, run: SyncRun) -> None:
     ports.lock.release(Lease(run.tenant_id, run.connection_id, run.run_id, ports.clock.now()))
 
 
-def _drain_webhooks(ports: Ports, run: SyncRun) -> None:
+def _drain_webhooks(ports: WebhookPorts, run: SyncRun) -> None:
     """R29: the webhooks that met this sync are applied now that it has let go of the lock
     (completed, partial, failed or held). A failure leaves them listed, for the next webhook or
     the next sync's end, and says so on the run; it never changes how the run ended."""
@@ -148,7 +235,7 @@ def _admin_email(
     )
 
 
-def _notify_admins(ports: Ports, run: SyncRun, email: Email) -> SyncRun:
+def _notify_admins(ports: ReportPorts, run: SyncRun, email: Email) -> SyncRun:
     """Email the admins; an email SES refuses is recorded on the run, never fails it."""
     unsent = notify.send_all(ports, [email])
     return run_records.record_unsent(ports, run, unsent)
@@ -168,7 +255,7 @@ class StartResult:
 
 
 def start_run(
-    ports: Ports, tenant_id: str, connection_id: str, trigger: RunTrigger, run_id: str | None = None
+    ports: StartPorts, tenant_id: str, connection_id: str, trigger: RunTrigger, run_id: str | None = None
 ) -> StartResult:
     """Create a run and take the connection's lock (R29); report the running sync instead."""
     connection = ports.connections.get(tenant_id, connection_id)
@@ -201,7 +288,7 @@ def start_run(
 
 
 def request_sync(
-    ports: Ports, tenant_id: str, connection_id: str, trigger: RunTrigger = RunTrigger.MANUAL
+    ports: TriggerPorts, tenant_id: str, connection_id: str, trigger: RunTrigger = RunTrigger.MANUAL
 ) -> SyncRun:
     """Sync now (API, connect, scope edit): start a run and its state machine execution.
 
@@ -230,7 +317,7 @@ def _start_failure(error: BaseException) -> str:
     return f"the sync workflow could not be started: {detail}"[:_MAX_ERROR]
 
 
-def _close_unstarted(ports: Ports, run: SyncRun, reason: str) -> SyncRun:
+def _close_unstarted(ports: TriggerPorts, run: SyncRun, reason: str) -> SyncRun:
     """The run failed before its machine ran: failed with the reason, the lock freed (even when
     recording fails), ``sync.failed`` emitted. The connection is not marked failing: its HR
     system was never called."""
@@ -279,7 +366,7 @@ class FetchResult:
 
 
 def fetch_page(
-    ports: Ports, tenant_id: str, connection_id: str, run_id: str, *, page: int, cursor: str | None
+    ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, *, page: int, cursor: str | None
 ) -> FetchResult:
     """Fetch one page from the HR system and store it; a failure makes the snapshot incomplete
     with the reason (R09), so planning goes on without deactivating anyone for being absent.
@@ -337,7 +424,7 @@ class FetchBatch:
 
 
 def fetch_pages(
-    ports: Ports, tenant_id: str, connection_id: str, run_id: str, *, page: int, cursor: str | None
+    ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, *, page: int, cursor: str | None
 ) -> FetchBatch:
     """``fetch_page`` from ``page``/``cursor`` on, until the last page, or until this call has
     fetched ``settings.pages_per_task`` pages or run for ``settings.fetch_budget``, whichever
@@ -366,7 +453,7 @@ def fetch_pages(
             return FetchBatch(pages=fetched, employees=employees, next_cursor=cursor, done=result.done)
 
 
-def _mark_incomplete(ports: Ports, run: SyncRun, reason: str) -> None:
+def _mark_incomplete(ports: SyncPorts, run: SyncRun, reason: str) -> None:
     run_records.mutate_run(
         ports,
         run.tenant_id,
@@ -380,7 +467,7 @@ def _mark_incomplete(ports: Ports, run: SyncRun, reason: str) -> None:
     )
 
 
-def load_snapshot(ports: Ports, run: SyncRun) -> Snapshot:
+def load_snapshot(ports: WithBlobs, run: SyncRun) -> Snapshot:
     employees = []
     for page in range(len(run.page_sizes)):
         employees.extend(load_employees(ports, page_key(run.tenant_id, run.connection_id, run.run_id, page)))
@@ -389,7 +476,7 @@ def load_snapshot(ports: Ports, run: SyncRun) -> Snapshot:
     )
 
 
-def snapshot_capabilities(ports: Ports, connection: Connection, run: SyncRun) -> frozenset[str]:
+def snapshot_capabilities(ports: WithProviders, connection: Connection, run: SyncRun) -> frozenset[str]:
     """The fields the run's pages supply (R15), as recorded when they were fetched.
 
     A run that recorded none (no page stored) plans with what every connection of the provider
@@ -413,7 +500,7 @@ class PlanResult:
     counts: PlanCounts
 
 
-def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> PlanResult:
+def plan_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str) -> PlanResult:
     """Plan over the stored pages; store the plan in chunks; hold it when the guard says so.
 
     A repeated call (a retried step) returns the plan already stored instead of planning again.
@@ -476,7 +563,7 @@ def plan_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> P
     return PlanResult(outcome=outcome, chunks=tuple(range(len(chunks))), counts=plan.counts)
 
 
-def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
+def _supersede_held_plans(ports: SyncPorts, run: SyncRun) -> None:
     """A newer plan replaces any plan still held for the connection: confirming an older one
     would apply a stale snapshot."""
     recent = ports.runs.list_for_connection(run.tenant_id, run.connection_id, limit=DEFAULT_PAGE_LIMIT)
@@ -500,7 +587,7 @@ def _supersede_held_plans(ports: Ports, run: SyncRun) -> None:
             )
 
 
-def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int, active: int) -> None:
+def _hold(ports: SyncPorts, connection: Connection, run: SyncRun, deactivations: int, active: int) -> None:
     """R23: nothing is applied; the admins are told; the lock is freed until someone decides
     (and the webhooks that waited for the sync are applied, R29)."""
     _release(ports, run)
@@ -538,7 +625,7 @@ def _hold(ports: Ports, connection: Connection, run: SyncRun, deactivations: int
 # ---------------------------------------------------------------------------------------------
 
 
-def apply_chunk(ports: Ports, tenant_id: str, connection_id: str, run_id: str, chunk: int) -> PlanCounts:
+def apply_chunk(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, chunk: int) -> PlanCounts:
     """Apply one stored chunk of the plan; repeating a chunk changes nothing twice."""
     run = _run_of(ports, tenant_id, connection_id, run_id)
     if chunk in run.chunks_done:
@@ -598,7 +685,7 @@ def _changed_anything(counts: PlanCounts) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
+def finish_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
     """Close the run: ``completed`` (or ``partial`` after an incomplete snapshot, R09); R21's first
     complete sync is recorded; the lock is released; the first import emails the admins; a
     ``sync.completed`` event unless nothing changed (R24)."""
@@ -661,7 +748,7 @@ def finish_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str) ->
 
 
 def _connection_after_success(
-    ports: Ports, tenant_id: str, connection_id: str, *, complete: bool
+    ports: SyncPorts, tenant_id: str, connection_id: str, *, complete: bool
 ) -> Connection:
     for _ in range(5):
         connection = ports.connections.get(tenant_id, connection_id)
@@ -683,7 +770,7 @@ def _connection_after_success(
     raise VersionConflict("connection", connection_id, None)
 
 
-def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
+def fail_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
     """The machine caught an error: the run fails, the lock is freed, the connection is marked
     failing, the admins are told and ``sync.failed`` is emitted (once). A run that already
     finished stays as it is."""
@@ -725,7 +812,7 @@ def fail_run(ports: Ports, tenant_id: str, connection_id: str, run_id: str, erro
 # ---------------------------------------------------------------------------------------------
 
 
-def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
+def confirm_held_plan(ports: HeldPlanPorts, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
     """Apply a plan the guard held: take the lock again and run the machine's apply phase.
     Webhook deactivations held by the webhook guard (R30) are applied at once instead."""
     run = ports.runs.get(tenant_id, run_id)
@@ -770,7 +857,7 @@ def confirm_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
     return run
 
 
-def discard_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
+def discard_held_plan(ports: GuardPorts, tenant_id: str, run_id: str, admin_id: str) -> SyncRun:
     """Drop a held plan (or the webhook guard's held deactivations, R30): nothing of it is applied."""
     run = ports.runs.get(tenant_id, run_id)
     if run.status is not RunStatus.BLOCKED:
@@ -791,7 +878,7 @@ def discard_held_plan(ports: Ports, tenant_id: str, run_id: str, admin_id: str) 
     )
 
 
-def held_chunks(ports: Ports, tenant_id: str, run_id: str) -> tuple[int, ...]:
+def held_chunks(ports: WithRuns, tenant_id: str, run_id: str) -> tuple[int, ...]:
     """The chunks a confirmed plan still has to apply (the machine's ``apply`` phase)."""
     run = ports.runs.get(tenant_id, run_id)
     return tuple(i for i in range(run.progress.chunks_total) if i not in run.chunks_done)

@@ -29,7 +29,7 @@ from shared.domain.models import PlanCounts
 from shared.domain.records import RunStatus, RunTrigger
 from shared.errors import InvalidInput, LockHeld
 from shared.services import sync
-from shared.services.context import Ports
+from shared.services.sync import SyncPorts
 
 _MAX_ERROR = 500
 
@@ -115,7 +115,7 @@ class FailResult(_Model):
     error: str
 
 
-def start(ports: Ports, state: Mapping[str, Any]) -> SyncState:
+def start(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
     given = ExecutionInput.model_validate(state)
     started = sync.start_run(ports, given.tenant_id, given.connection_id, given.trigger, given.run_id)
     if started.run is None:
@@ -134,7 +134,7 @@ def start(ports: Ports, state: Mapping[str, Any]) -> SyncState:
     )
 
 
-def fetch_page(ports: Ports, state: Mapping[str, Any]) -> SyncState:
+def fetch_page(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
     current = SyncState.model_validate(state)
     fetched = sync.fetch_pages(
         ports,
@@ -153,7 +153,7 @@ def fetch_page(ports: Ports, state: Mapping[str, Any]) -> SyncState:
     )
 
 
-def plan(ports: Ports, state: Mapping[str, Any]) -> SyncState:
+def plan(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
     current = SyncState.model_validate(state)
     planned = sync.plan_run(ports, current.tenant_id, current.connection_id, current.run_id)
     if planned.outcome not in ("apply", "blocked", "nothing"):  # pragma: no cover - the service's contract
@@ -161,13 +161,13 @@ def plan(ports: Ports, state: Mapping[str, Any]) -> SyncState:
     return current.model_copy(update={"verdict": planned.outcome, "chunks": planned.chunks, "cursor": None})
 
 
-def apply_chunk(ports: Ports, state: Mapping[str, Any]) -> ChunkResult:
+def apply_chunk(ports: SyncPorts, state: Mapping[str, Any]) -> ChunkResult:
     item = ChunkInput.model_validate(state)
     counts = sync.apply_chunk(ports, item.tenant_id, item.connection_id, item.run_id, item.chunk)
     return ChunkResult(run_id=item.run_id, chunk=item.chunk, counts=counts)
 
 
-def finish(ports: Ports, state: Mapping[str, Any]) -> FinishResult:
+def finish(ports: SyncPorts, state: Mapping[str, Any]) -> FinishResult:
     current = SyncState.model_validate(state)
     run = sync.finish_run(ports, current.tenant_id, current.connection_id, current.run_id)
     ended = run.finished_at or ports.clock.now()
@@ -179,7 +179,7 @@ def finish(ports: Ports, state: Mapping[str, Any]) -> FinishResult:
     )
 
 
-def fail(ports: Ports, state: Mapping[str, Any]) -> FailResult:
+def fail(ports: SyncPorts, state: Mapping[str, Any]) -> FailResult:
     given = FailInput.model_validate(state)
     reason = given.error.summary()
     if given.run_id is None:
@@ -188,7 +188,7 @@ def fail(ports: Ports, state: Mapping[str, Any]) -> FailResult:
     return FailResult(run_id=run.run_id, status=run.status, error=reason)
 
 
-Step = Callable[[Ports, Mapping[str, Any]], BaseModel]
+Step = Callable[[SyncPorts, Mapping[str, Any]], BaseModel]
 
 # The `step` names the state machine sends (infra/constructs/sync.py imports nothing from here;
 # tests/infra checks the two lists are the same).

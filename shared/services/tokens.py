@@ -20,13 +20,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from shared.domain.models import Connection
 from shared.errors import LockHeld
 from shared.ports import Lease
 from shared.providers.base import Credentials, Provider, ProviderUnavailable, Secret
 from shared.providers.oauth import KeepsTokens, token_from
-from shared.services.context import Ports
+from shared.services.context import (
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSecrets,
+    WithSettings,
+    WithTokenLock,
+)
+
+
+class TokenPorts(WithTokenLock, WithSecrets, WithClock, WithIds, WithProviders, WithSettings, Protocol):
+    """A connector whose OAuth tokens are refreshed under the connection's token lease and saved."""
+
 
 # How often a waiting refresher looks at the lease again.
 _POLL_SECONDS = 0.05
@@ -37,7 +50,7 @@ class LeasedTokens:
 
     def __init__(
         self,
-        ports: Ports,
+        ports: TokenPorts,
         tenant_id: str,
         connection_id: str,
         *,
@@ -91,7 +104,7 @@ class LeasedTokens:
         raise ProviderUnavailable("another refresh of the connection's token did not finish in time")
 
 
-def provider_for(ports: Ports, connection: Connection) -> Provider:
+def provider_for(ports: TokenPorts, connection: Connection) -> Provider:
     """The connection's connector, its token refreshes coordinated and saved (``LeasedTokens``)."""
     provider = ports.providers(connection.provider)
     if isinstance(provider, KeepsTokens):

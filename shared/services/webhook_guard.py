@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from shared.domain.models import (
     Actor,
@@ -44,7 +45,39 @@ from shared.ports import (
 )
 from shared.services import notify, run_records
 from shared.services.applying import MemberGroup, Origin, apply_groups
-from shared.services.context import Ports
+from shared.services.context import (
+    WithAudit,
+    WithClock,
+    WithConnections,
+    WithEvents,
+    WithIds,
+    WithMailer,
+    WithMembers,
+    WithPending,
+    WithRuns,
+    WithSettings,
+    WithTasks,
+    WithWebhookGuard,
+)
+
+
+class GuardPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithRuns,
+    WithPending,
+    WithWebhookGuard,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithSettings,
+    Protocol,
+):
+    """The webhook guard (R30): its window, the held deactivations and their run, applied on confirm."""
+
 
 # Re-reads of the guard's state when an admin decides while a worker is adding to the held run.
 _HOLD_ATTEMPTS = 3
@@ -82,7 +115,7 @@ def _without_deactivation(group: MemberGroup) -> MemberGroup | None:
 
 
 def screen(
-    ports: Ports,
+    ports: GuardPorts,
     connection: Connection,
     groups: Sequence[MemberGroup],
     members: Sequence[Member],
@@ -128,7 +161,7 @@ def screen(
 
 
 def _hold(
-    ports: Ports,
+    ports: GuardPorts,
     connection: Connection,
     held: Sequence[MemberGroup],
     held_run_id: str | None,
@@ -170,7 +203,7 @@ def _hold(
     return run_id
 
 
-def _ensure_run(ports: Ports, connection: Connection, run_id: str, now: datetime) -> bool:
+def _ensure_run(ports: WithRuns, connection: Connection, run_id: str, now: datetime) -> bool:
     """The held run exists; True when this call created it (the one that sends the email)."""
     try:
         ports.runs.get(connection.tenant_id, run_id)
@@ -195,7 +228,7 @@ def _ensure_run(ports: Ports, connection: Connection, run_id: str, now: datetime
     return True
 
 
-def _announce(ports: Ports, connection: Connection, run: SyncRun, *, applied: int, active: int) -> None:
+def _announce(ports: GuardPorts, connection: Connection, run: SyncRun, *, applied: int, active: int) -> None:
     window = connection.safety.webhook_window_minutes
     before = active + applied
     unsent = notify.send_all(
@@ -241,7 +274,9 @@ def _announce(ports: Ports, connection: Connection, run: SyncRun, *, applied: in
 # ---------------------------------------------------------------------------------------------
 
 
-def held_entries(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> list[PendingEmployee]:
+def held_entries(
+    ports: WithPending, tenant_id: str, connection_id: str, run_id: str
+) -> list[PendingEmployee]:
     entries: list[PendingEmployee] = []
     cursor: str | None = None
     while True:
@@ -254,7 +289,7 @@ def held_entries(ports: Ports, tenant_id: str, connection_id: str, run_id: str) 
         cursor = page.next_cursor
 
 
-def _count_held(ports: Ports, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
+def _count_held(ports: GuardPorts, tenant_id: str, connection_id: str, run_id: str) -> SyncRun:
     """The held run shows how many deactivations it holds (its ``planned`` counts)."""
     held = len(held_entries(ports, tenant_id, connection_id, run_id))
     return run_records.mutate_run(
@@ -277,7 +312,7 @@ def _check_held(run: SyncRun) -> None:
         raise InvalidState(f"run {run.run_id!r} is {run.status.value}, not blocked", run_id=run.run_id)
 
 
-def confirm_held(ports: Ports, run: SyncRun, admin_id: str) -> SyncRun:
+def confirm_held(ports: GuardPorts, run: SyncRun, admin_id: str) -> SyncRun:
     """Apply the held deactivations: each held member still live and linked to the same employee
     is deactivated with the HR system's reason (and its offboarding task); the run completes."""
     _check_held(run)
@@ -332,7 +367,7 @@ def confirm_held(ports: Ports, run: SyncRun, admin_id: str) -> SyncRun:
     )
 
 
-def discard_held(ports: Ports, run: SyncRun, admin_id: str) -> SyncRun:
+def discard_held(ports: GuardPorts, run: SyncRun, admin_id: str) -> SyncRun:
     """Drop the held deactivations: nothing of them is applied."""
     _check_held(run)
     t, c = run.tenant_id, run.connection_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from shared.domain.models import Actor, Connection, ConnectionStatus, Member, PlanCounts, Targeted
 from shared.domain.records import SkippedRecord
@@ -34,9 +34,50 @@ from shared.providers.base import (
 )
 from shared.services import webhook_guard
 from shared.services.applying import MemberGroup, Origin, apply_groups
-from shared.services.context import Ports
+from shared.services.context import (
+    WithAudit,
+    WithClock,
+    WithConnections,
+    WithEvents,
+    WithIds,
+    WithLock,
+    WithMailer,
+    WithMembers,
+    WithPending,
+    WithProviders,
+    WithRuns,
+    WithSecrets,
+    WithSettings,
+    WithTasks,
+    WithTokenLock,
+    WithWebhookGuard,
+)
 from shared.services.planning import group_actions, make_plan
 from shared.services.tokens import provider_for
+
+
+class WebhookPorts(
+    WithConnections,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithRuns,
+    WithLock,
+    WithPending,
+    WithWebhookGuard,
+    WithTokenLock,
+    WithSecrets,
+    WithMailer,
+    WithEvents,
+    WithClock,
+    WithIds,
+    WithProviders,
+    WithSettings,
+    Protocol,
+):
+    """Applying a webhook or a connection's pending ones: the HR system read, the plan applied,
+    deferred while a full sync holds the lock (R29), deactivations screened (R30)."""
+
 
 MAX_WEBHOOK_EMPLOYEES = 100
 
@@ -69,12 +110,12 @@ class WebhookResult:
 _NOTHING = WebhookResult(counts=PlanCounts(), skipped=())
 
 
-def _sync_running(ports: Ports, tenant_id: str, connection_id: str) -> bool:
+def _sync_running(ports: WebhookPorts, tenant_id: str, connection_id: str) -> bool:
     return ports.lock.current(tenant_id, connection_id, ports.clock.now()) is not None
 
 
 def apply_webhook(
-    ports: Ports, tenant_id: str, connection_id: str, employee_ids: Sequence[str], delivery_id: str
+    ports: WebhookPorts, tenant_id: str, connection_id: str, employee_ids: Sequence[str], delivery_id: str
 ) -> WebhookResult:
     """Fetch the named employees and apply a targeted plan for them alone.
 
@@ -112,7 +153,7 @@ def apply_webhook(
     return applied + drain_pending(ports, tenant_id, connection_id)
 
 
-def drain_pending(ports: Ports, tenant_id: str, connection_id: str) -> WebhookResult:
+def drain_pending(ports: WebhookPorts, tenant_id: str, connection_id: str) -> WebhookResult:
     """Apply the connection's pending webhook employees (R29), ``MAX_WEBHOOK_EMPLOYEES`` at a time.
 
     Called when a full sync ends (completed, partial, failed or held by the guard) and after
@@ -149,7 +190,7 @@ def drain_pending(ports: Ports, tenant_id: str, connection_id: str) -> WebhookRe
 
 
 def apply_targeted(
-    ports: Ports, connection: Connection, ids: Sequence[str], *, key: str, actor_id: str
+    ports: WebhookPorts, connection: Connection, ids: Sequence[str], *, key: str, actor_id: str
 ) -> WebhookResult:
     """Fetch ``ids`` from the HR system and apply their targeted plan, deactivations screened by
     the webhook guard (R30). ``key`` makes repeating the same application harmless (R24)."""

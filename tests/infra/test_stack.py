@@ -73,7 +73,7 @@ EXPECTED_ACTIONS = {
     | XRAY
     | TABLE_READ
     | TABLE_WRITE
-    | {"states:StartExecution", "states:DescribeExecution"},
+    | {"states:StartExecution", "states:DescribeExecution", "events:PutEvents"},
 }
 # The `stack` fixture is in Cognito mode: every function but the OIDC token authorizer (its own
 # assertions, in OIDC mode, are in test_oidc_authorizer.py).

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from functions.webhook_ingest import handler as ingest  # imported at collection: X-Ray opens its UDP socket
+# Imported at collection: X-Ray opens its UDP socket.
+from functions.admin_api import handler as admin
+from functions.sync_steps import handler as steps
+from functions.sync_trigger import handler as trigger
+from functions.webhook_ingest import handler as ingest
+from functions.webhook_worker import handler as worker
+from infra.catalog import FUNCTIONS, Access
 from infra.environment import FunctionEnvironment
 from shared import bootstrap, settings
 from shared.settings import (
@@ -155,11 +161,40 @@ def test_every_client_retries_in_botocores_standard_mode(
     assert all(made[service].parameter_validation for service in ("s3", "sqs", "events"))
 
 
-def test_the_webhook_ingest_builds_only_the_clients_its_use_case_names(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The intake names its ports (``IntakePorts``): the ingest's root builds DynamoDB, Secrets
-    Manager and SQS clients, never S3, SES, Scheduler, Step Functions or EventBridge."""
+# The boto3 client each kind of access in infra/catalog.py is for (the role's grants).
+CLIENT_OF_ACCESS: dict[Access, str | None] = {
+    Access.TABLE_READ: "dynamodb",
+    Access.TABLE_WRITE: "dynamodb",
+    Access.IDEMPOTENCY: "dynamodb",
+    Access.BLOBS_READ: "s3",
+    Access.BLOBS_WRITE: "s3",
+    Access.SECRETS_READ: "secretsmanager",
+    Access.SECRETS_WRITE: "secretsmanager",
+    Access.SECRETS_MANAGE: "secretsmanager",
+    Access.SCHEDULES_MANAGE: "scheduler",
+    Access.WORKFLOW_START: "stepfunctions",
+    Access.WEBHOOK_QUEUE_SEND: "sqs",
+    Access.MAIL_SEND: "sesv2",
+    Access.EVENTS_PUT: "events",
+    Access.TOKEN_VERIFY: None,
+}
+# What each function's composition root builds: the clients of exactly the ports its use cases
+# name (their signatures: ``IntakePorts``, ``webhooks.WebhookPorts``, ``sync.SyncPorts`` ...).
+ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
+    "webhook_ingest": (ingest, "root", {"dynamodb", "secretsmanager", "sqs"}),
+    "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events"}),
+    "sync_steps": (steps, "ports", {"dynamodb", "s3", "secretsmanager", "sesv2", "events"}),
+    "sync_trigger": (trigger, "ports", {"dynamodb", "stepfunctions", "events"}),
+    # Every route's ports between them: all but SQS.
+    "admin_api": (
+        admin,
+        "ports",
+        {"dynamodb", "s3", "secretsmanager", "scheduler", "stepfunctions", "sesv2", "events"},
+    ),
+}
+
+
+def _clients_built_by(monkeypatch: pytest.MonkeyPatch, module: Any, root_name: str) -> list[str]:
     for name, value in FULL.variables().items():
         monkeypatch.setenv(name, value)
     made: list[str] = []
@@ -169,10 +204,37 @@ def test_the_webhook_ingest_builds_only_the_clients_its_use_case_names(
         return object()
 
     monkeypatch.setattr("shared.adapters.clients.boto3.client", client)
-    ingest.root.cache_clear()
+    root = getattr(module, root_name)
+    root.cache_clear()
     try:
-        built = ingest.root()
+        built = root()
     finally:
-        ingest.root.cache_clear()
-    assert sorted(made) == ["dynamodb", "secretsmanager", "sqs"]
-    assert built.ports.clock.now().tzinfo is not None
+        root.cache_clear()
+    ports = getattr(built, "ports", built)
+    assert ports.clock.now().tzinfo is not None
+    return made
+
+
+@pytest.mark.parametrize("function", sorted(ROOT_CLIENTS))
+def test_each_function_builds_only_the_clients_its_use_cases_name(
+    function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest builds DynamoDB, Secrets Manager and SQS; the worker never S3, Scheduler or Step
+    Functions; the steps never Scheduler, Step Functions or SQS; the trigger only DynamoDB, Step
+    Functions and EventBridge. Each client once (the DynamoDB stores share one)."""
+    module, root_name, expected = ROOT_CLIENTS[function]
+    made = _clients_built_by(monkeypatch, module, root_name)
+    assert sorted(made) == sorted(expected)
+
+
+@pytest.mark.parametrize("function", sorted(ROOT_CLIENTS))
+def test_what_each_function_builds_its_role_allows(function: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The services a function's root builds clients for are among those its catalog access grants
+    (infra/catalog.py decides its IAM statements): a use case that names a port its function's
+    role cannot use fails here, not with AccessDenied in production."""
+    assert set(CLIENT_OF_ACCESS) == set(Access)
+    module, root_name, _ = ROOT_CLIENTS[function]
+    made = _clients_built_by(monkeypatch, module, root_name)
+    spec = {spec.name: spec for spec in FUNCTIONS}[function]
+    allowed = {CLIENT_OF_ACCESS[access] for access in spec.access} - {None}
+    assert set(made) <= allowed, f"{function} builds {sorted(set(made) - allowed)} its role does not allow"
