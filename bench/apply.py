@@ -1,6 +1,6 @@
 """Applying a first import of 10,000 employees, then a resync in which nothing changed.
 
-Runs the services' real sync steps (``shared.services.sync``: start, fetch pages, plan, apply
+Runs the services' real sync steps (``shared.services.full_sync``: start, fetch pages, plan, apply
 chunks, finish) on the real AWS adapters: the table on DynamoDB Local (as the local stack runs it),
 S3, Secrets Manager, SES v2 and EventBridge on moto in-process; with the generated company of
 ``infra/local/company.py`` served by the test suite's scriptable HR system. Schedules and the

@@ -17,7 +17,7 @@ HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger")
 FIRST_CALL = {
     "webhook_ingest": (
         "functions.webhook_ingest.app",
-        "shared.services.webhook_intake",
+        "shared.services.webhook_ingest",
         "shared.adapters.factory",
         "shared.adapters.caching",
         "shared.settings",
@@ -25,8 +25,8 @@ FIRST_CALL = {
         "aws_lambda_powertools.metrics",
     ),
     "webhook_worker": (
-        "shared.services.webhooks",
-        "shared.services.webhook_intake",
+        "shared.services.webhook_apply",
+        "shared.services.webhook_ingest",
         "shared.adapters.factory",
         "shared.settings",
         "aws_lambda_powertools.utilities.batch",
@@ -35,15 +35,15 @@ FIRST_CALL = {
         "aws_lambda_powertools.metrics",
     ),
     "sync_steps": (
-        "shared.services.sync_machine",
+        "shared.services.state_machine_tasks",
         "shared.adapters.factory",
         "shared.settings",
         "aws_lambda_powertools.logging",
         "aws_lambda_powertools.metrics",
     ),
     "sync_trigger": (
-        "shared.services.sync",
-        "shared.services.sync_machine",
+        "shared.services.full_sync",
+        "shared.services.state_machine_tasks",
         "shared.adapters.factory",
         "shared.settings",
         "aws_lambda_powertools.logging",

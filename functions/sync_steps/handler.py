@@ -1,6 +1,6 @@
 """The full-sync state machine's tasks: ``{"step": <name>, "state": {...}}`` -> the new state.
 
-One function answers every task (``shared.services.sync_machine.STEPS``; docs/state-machine.md).
+One function answers every task (``shared.services.state_machine_tasks.STEPS``; docs/state-machine.md).
 An error is raised, not answered: Step Functions retries ``Throttled`` and ``ProviderUnavailable``
 by their class name and sends everything else to the ``fail`` step.
 
@@ -35,7 +35,7 @@ from shared.ports import (
 )
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
-from shared.services.sync_machine import STEPS, ChunkResult, FinishResult
+from shared.services.state_machine_tasks import STEPS, ChunkResult, FinishResult
 from shared.settings import SyncStepsSettings, load
 
 

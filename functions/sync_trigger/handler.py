@@ -30,8 +30,8 @@ from shared.ports import (
     Workflow,
 )
 from shared.services.context import ServiceSettings
-from shared.services.sync import request_sync
-from shared.services.sync_machine import ExecutionInput
+from shared.services.full_sync import request_sync
+from shared.services.state_machine_tasks import ExecutionInput
 from shared.settings import SyncTriggerSettings, load
 
 

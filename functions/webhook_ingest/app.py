@@ -24,10 +24,10 @@ from shared import observability
 from shared.domain.ids import is_issued_id
 from shared.errors import ConnectionDisconnected, ConnectionNotFound, HrisSyncError
 from shared.providers.base import WebhookRejected, WebhookUnparseable
-from shared.services.webhook_intake import intake
+from shared.services.webhook_ingest import intake
 
 if TYPE_CHECKING:
-    from shared.services.webhook_intake import Outcome
+    from shared.services.webhook_ingest import Outcome
 
 ROOT_KEY = "root"
 _CONNECTION_KEY = "connection_id"

@@ -19,7 +19,7 @@ from shared.adapters.caching import CachingConnectionStore, CachingSecretStore, 
 from shared.adapters.factory import AwsAdapters
 from shared.observability import CORRELATION_API_GATEWAY, instrumented
 from shared.services.provider_lookup import registry_lookup
-from shared.services.webhook_intake import IntakePorts
+from shared.services.webhook_ingest import IntakePorts
 from shared.settings import WebhookIngestSettings, load
 
 

@@ -51,8 +51,8 @@ from shared.ports import (
 )
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
-from shared.services.webhook_intake import QueuedWebhook
-from shared.services.webhooks import apply_webhook
+from shared.services.webhook_apply import apply_webhook
+from shared.services.webhook_ingest import QueuedWebhook
 from shared.settings import WebhookWorkerSettings, load
 
 # The idempotency key: one delivery of one connection (the ids are unique per connection).

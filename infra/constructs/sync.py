@@ -193,7 +193,7 @@ class Sync(Construct):
         )
         plan.next(guard)
         # One turn per FetchPage task, and a task fetches many pages (a page and a time budget,
-        # shared/services/sync.py): the history stays under Step Functions' 25,000 events
+        # shared/services/full_sync.py): the history stays under Step Functions' 25,000 events
         # (docs/state-machine.md; tests/infra/test_state_machine_history.py counts them).
         more_pages = (
             sfn.Choice(self, "MorePages")

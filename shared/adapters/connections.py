@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters import keys
-from shared.adapters.dynamo import DynamoTable, Item, key, model_attributes, model_from_item, n, serialize
+from shared.adapters.dynamo import (
+    DynamoTable,
+    Item,
+    key,
+    model_attributes,
+    model_from_item,
+    num_attr,
+    serialize,
+)
 from shared.domain.models import Connection, ConnectionStatus
 from shared.errors import (
     AlreadyExists,
@@ -50,11 +58,15 @@ class DynamoConnectionStore:
             "TableName": self._table.table_name,
             "Key": key(keys.tenant_pk(tenant_id), keys.CONNECTION_COUNTER_SK),
             "UpdateExpression": "SET active = if_not_exists(active, :zero) + :d, entity = :e",
-            "ExpressionAttributeValues": {":zero": n(0), ":d": n(delta), ":e": {"S": "counter"}},
+            "ExpressionAttributeValues": {
+                ":zero": num_attr(0),
+                ":d": num_attr(delta),
+                ":e": {"S": "counter"},
+            },
         }
         if limit is not None:
             update["ConditionExpression"] = "attribute_not_exists(active) OR active < :max"
-            update["ExpressionAttributeValues"][":max"] = n(limit)
+            update["ExpressionAttributeValues"][":max"] = num_attr(limit)
         return {"Update": update}
 
     def create(self, connection: Connection, *, max_active: int) -> None:
@@ -130,7 +142,7 @@ class DynamoConnectionStore:
                     "Item": self._item(connection),
                     "ConditionExpression": "#v = :v",
                     "ExpressionAttributeNames": {"#v": "version"},
-                    "ExpressionAttributeValues": {":v": n(expected_version)},
+                    "ExpressionAttributeValues": {":v": num_attr(expected_version)},
                 }
             }
         ]

@@ -97,16 +97,16 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: from_dynamo_value(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def s(value: str) -> dict[str, str]:
+def str_attr(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def n(value: int | float) -> dict[str, str]:
+def num_attr(value: int | float) -> dict[str, str]:
     return {"N": str(value)}
 
 
 def key(pk: str, sk: str) -> Item:
-    return {"pk": s(pk), "sk": s(sk)}
+    return {"pk": str_attr(pk), "sk": str_attr(sk)}
 
 
 def describe_key(item_key: Mapping[str, Any]) -> str:
@@ -201,7 +201,7 @@ def decode_cursor(
         or plain.get(partition_attr) != partition_value
     ):
         raise InvalidInput("invalid cursor", field="cursor")
-    return {k: s(v) for k, v in plain.items()}
+    return {k: str_attr(v) for k, v in plain.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,11 +405,11 @@ class DynamoTable:
         if index is not None:
             key_names += [partition_attr, sort_attr or ""]
         names: dict[str, str] = {"#p": partition_attr}
-        values: dict[str, Any] = {":p": s(partition_value)}
+        values: dict[str, Any] = {":p": str_attr(partition_value)}
         condition = "#p = :p"
         if sort_prefix is not None and sort_attr is not None:
             names["#s"] = sort_attr
-            values[":s"] = s(sort_prefix)
+            values[":s"] = str_attr(sort_prefix)
             condition += " AND begins_with(#s, :s)"
         if filter_names:
             names.update(filter_names)

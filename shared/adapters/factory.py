@@ -23,7 +23,7 @@ from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
 from shared.adapters.members import DynamoMemberStore
 from shared.adapters.queue import SqsQueue
-from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
+from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.scheduler import EventBridgeScheduler
 from shared.adapters.secrets import DEFAULT_PREFIX, SecretsManagerStore
 from shared.adapters.system import RandomIds, SystemClock

@@ -16,7 +16,16 @@ from botocore.exceptions import ClientError
 
 from shared.adapters import keys
 from shared.adapters.aws_errors import error_code
-from shared.adapters.dynamo import DynamoTable, Item, deserialize, epoch, iso, key, n, s
+from shared.adapters.dynamo import (
+    DynamoTable,
+    Item,
+    deserialize,
+    epoch,
+    iso,
+    key,
+    num_attr,
+    str_attr,
+)
 from shared.errors import CorruptItem, InvalidInput, LockHeld, LockLost
 from shared.ports import Lease
 
@@ -49,13 +58,13 @@ class DynamoConnectionLock:
         expires = now + ttl
         item = {
             **self._key(tenant_id, connection_id),
-            "entity": s("lock"),
-            "tenant_id": s(tenant_id),
-            "connection_id": s(connection_id),
-            "holder": s(holder),
-            "expires_at": s(iso(expires)),
-            "expires_ms": n(_ms(expires)),
-            "ttl": n(epoch(expires + _CLEANUP_AFTER)),
+            "entity": str_attr("lock"),
+            "tenant_id": str_attr(tenant_id),
+            "connection_id": str_attr(connection_id),
+            "holder": str_attr(holder),
+            "expires_at": str_attr(iso(expires)),
+            "expires_ms": num_attr(_ms(expires)),
+            "ttl": num_attr(epoch(expires + _CLEANUP_AFTER)),
         }
         for _ in range(_TAKE_ATTEMPTS):
             try:
@@ -63,7 +72,7 @@ class DynamoConnectionLock:
                     TableName=self._table.table_name,
                     Item=item,
                     ConditionExpression="attribute_not_exists(pk) OR holder = :h OR expires_ms <= :now",
-                    ExpressionAttributeValues={":h": s(holder), ":now": n(_ms(now))},
+                    ExpressionAttributeValues={":h": str_attr(holder), ":now": num_attr(_ms(now))},
                 )
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
@@ -85,10 +94,10 @@ class DynamoConnectionLock:
                 ConditionExpression="holder = :h",
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues={
-                    ":h": s(lease.holder),
-                    ":at": s(iso(expires)),
-                    ":ms": n(_ms(expires)),
-                    ":ttl": n(epoch(expires + _CLEANUP_AFTER)),
+                    ":h": str_attr(lease.holder),
+                    ":at": str_attr(iso(expires)),
+                    ":ms": num_attr(_ms(expires)),
+                    ":ttl": num_attr(epoch(expires + _CLEANUP_AFTER)),
                 },
             )
         except ClientError as error:
@@ -103,7 +112,7 @@ class DynamoConnectionLock:
                 TableName=self._table.table_name,
                 Key=self._key(lease.tenant_id, lease.connection_id),
                 ConditionExpression="holder = :h",
-                ExpressionAttributeValues={":h": s(lease.holder)},
+                ExpressionAttributeValues={":h": str_attr(lease.holder)},
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":

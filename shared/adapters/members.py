@@ -32,9 +32,9 @@ from shared.adapters.dynamo import (
     doc_attributes,
     key,
     model_from_doc,
-    n,
-    s,
+    num_attr,
     serialize,
+    str_attr,
 )
 from shared.adapters.table_schema import GSI_FLAG, GSI_SOURCE, GSI_STATUS
 from shared.domain.models import Member
@@ -184,9 +184,9 @@ class DynamoMemberStore:
             if query.source is not None:
                 sort_prefix = keys.member_source_prefix(query.source.value)
         if "#st = :st" in filters and query.status is not None:
-            names["#st"], values[":st"] = "status", s(query.status.value)
+            names["#st"], values[":st"] = "status", str_attr(query.status.value)
         if "#src = :src" in filters and query.source is not None:
-            names["#src"], values[":src"] = "source", s(query.source.value)
+            names["#src"], values[":src"] = "source", str_attr(query.source.value)
         result = self._table.query_page(
             index=index,
             partition_attr=attr,
@@ -279,7 +279,7 @@ class DynamoMemberStore:
         else:
             put["ConditionExpression"] = "#v = :v"
             put["ExpressionAttributeNames"] = {"#v": "version"}
-            put["ExpressionAttributeValues"] = {":v": n(previous.version)}
+            put["ExpressionAttributeValues"] = {":v": num_attr(previous.version)}
         items: list[Item] = [{"Put": put}]
         old_email = previous.email_key if previous is not None else None
         if member.email_key != old_email:
@@ -307,7 +307,7 @@ class DynamoMemberStore:
                 "TableName": self._table.table_name,
                 "Item": serialize({"pk": pk, "sk": sk, "entity": entity, "member_id": member_id}),
                 "ConditionExpression": "attribute_not_exists(pk) OR member_id = :m",
-                "ExpressionAttributeValues": {":m": s(member_id)},
+                "ExpressionAttributeValues": {":m": str_attr(member_id)},
             }
         }
 
@@ -317,7 +317,7 @@ class DynamoMemberStore:
                 "TableName": self._table.table_name,
                 "Key": key(pk, sk),
                 "ConditionExpression": "attribute_not_exists(pk) OR member_id = :m",
-                "ExpressionAttributeValues": {":m": s(member_id)},
+                "ExpressionAttributeValues": {":m": str_attr(member_id)},
             }
         }
 

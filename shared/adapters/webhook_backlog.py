@@ -24,7 +24,15 @@ from botocore.exceptions import ClientError
 
 from shared.adapters import keys
 from shared.adapters.aws_errors import error_code
-from shared.adapters.dynamo import DynamoTable, Item, deserialize, epoch, iso, key, s
+from shared.adapters.dynamo import (
+    DynamoTable,
+    Item,
+    deserialize,
+    epoch,
+    iso,
+    key,
+    str_attr,
+)
 from shared.domain.models import MAX_WEBHOOK_WINDOW_MINUTES
 from shared.errors import CorruptItem, InvalidInput
 
@@ -47,16 +55,16 @@ def _entry_item(tenant_id: str, connection_id: str, list_name: str, entry: Pendi
         raise InvalidInput("a listed employee needs an HR id", field="hris_id")
     item: Item = {
         **key(keys.webhook_list_pk(tenant_id, connection_id, list_name), keys.webhook_list_sk(entry.hris_id)),
-        "entity": s(ENTRY),
-        "hris_id": s(entry.hris_id),
-        "token": s(entry.token),
-        "added_at": s(iso(entry.added_at)),
+        "entity": str_attr(ENTRY),
+        "hris_id": str_attr(entry.hris_id),
+        "token": str_attr(entry.token),
+        "added_at": str_attr(iso(entry.added_at)),
         "ttl": {"N": str(epoch(entry.added_at + _ENTRY_KEEP))},
     }
     if entry.member_id is not None:
-        item["member_id"] = s(entry.member_id)
+        item["member_id"] = str_attr(entry.member_id)
     if entry.reason is not None:
-        item["reason"] = s(entry.reason)
+        item["reason"] = str_attr(entry.reason)
     return item
 
 
@@ -123,7 +131,7 @@ class DynamoPendingWebhooks:
                     Key=key(pk, keys.webhook_list_sk(entry.hris_id)),
                     ConditionExpression="attribute_not_exists(pk) OR #t = :t",
                     ExpressionAttributeNames={"#t": "token"},
-                    ExpressionAttributeValues={":t": s(entry.token)},
+                    ExpressionAttributeValues={":t": str_attr(entry.token)},
                 )
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
@@ -153,8 +161,8 @@ class DynamoWebhookGuardStore:
                     "PutRequest": {
                         "Item": {
                             **key(pk, keys.time_sort(iso(at), keys.part(member_id, "member_id"))),
-                            "entity": s(DEACTIVATION),
-                            "member_id": s(member_id),
+                            "entity": str_attr(DEACTIVATION),
+                            "member_id": str_attr(member_id),
                             "ttl": {"N": str(epoch(at + _WINDOW_KEEP))},
                         }
                     }
@@ -168,8 +176,8 @@ class DynamoWebhookGuardStore:
             "TableName": self._table.table_name,
             "KeyConditionExpression": "pk = :p AND sk >= :since",
             "ExpressionAttributeValues": {
-                ":p": s(keys.webhook_deactivations_pk(tenant_id, connection_id)),
-                ":since": s(iso(since)),
+                ":p": str_attr(keys.webhook_deactivations_pk(tenant_id, connection_id)),
+                ":since": str_attr(iso(since)),
             },
             "Select": "COUNT",
             "ConsistentRead": True,
@@ -207,7 +215,7 @@ class DynamoWebhookGuardStore:
                 Key=self._key(tenant_id, connection_id),
                 UpdateExpression="SET entity = :e, held_run_id = :r",
                 ConditionExpression="attribute_not_exists(held_run_id)",
-                ExpressionAttributeValues={":e": s(GUARD), ":r": s(run_id)},
+                ExpressionAttributeValues={":e": str_attr(GUARD), ":r": str_attr(run_id)},
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -225,7 +233,7 @@ class DynamoWebhookGuardStore:
                 Key=self._key(tenant_id, connection_id),
                 UpdateExpression="SET decided_at = :at REMOVE held_run_id",
                 ConditionExpression="held_run_id = :r",
-                ExpressionAttributeValues={":r": s(run_id), ":at": s(iso(at))},
+                ExpressionAttributeValues={":r": str_attr(run_id), ":at": str_attr(iso(at))},
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":

@@ -31,7 +31,6 @@ from shared.errors import (
 )
 from shared.providers.base import Credentials, Directory, Provider, ProviderAuthError, ProviderError, Tier
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
-from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import (
     WithAudit,
     WithClock,
@@ -50,8 +49,9 @@ from shared.services.context import (
     WithTokenLock,
     WithWorkflow,
 )
+from shared.services.full_sync import request_sync
+from shared.services.member_writes import MemberGroup, Origin, apply_groups
 from shared.services.planning import make_plan
-from shared.services.sync import request_sync
 from shared.services.tokens import provider_for
 
 

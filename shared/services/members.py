@@ -45,7 +45,6 @@ from shared.ports import (
     Page,
 )
 from shared.providers.base import ProviderAuthError, ProviderError
-from shared.services.applying import AdminChange, write_admin_change
 from shared.services.context import (
     WithAudit,
     WithClock,
@@ -60,9 +59,10 @@ from shared.services.context import (
     WithTasks,
     WithTokenLock,
 )
+from shared.services.full_sync import check_limit
 from shared.services.member_actions import apply_actions
+from shared.services.member_writes import AdminChange, write_admin_change
 from shared.services.planning import make_plan
-from shared.services.sync import check_limit
 from shared.services.tokens import provider_for
 
 

@@ -14,8 +14,8 @@ from pydantic import TypeAdapter, ValidationError
 from shared.domain.models import Action, Connection, Employee, Member, Plan, Snapshot, Targeted
 from shared.domain.reconciler import plan as reconcile
 from shared.errors import CorruptItem
-from shared.services.applying import MemberGroup
 from shared.services.context import WithBlobs, WithClock
+from shared.services.member_writes import MemberGroup
 
 _ACTIONS = TypeAdapter(list[Action])
 _EMPLOYEES = TypeAdapter(list[Employee])

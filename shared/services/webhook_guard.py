@@ -44,7 +44,6 @@ from shared.ports import (
     held_list,
 )
 from shared.services import notify, run_records
-from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import (
     WithAudit,
     WithClock,
@@ -59,6 +58,7 @@ from shared.services.context import (
     WithTasks,
     WithWebhookGuard,
 )
+from shared.services.member_writes import MemberGroup, Origin, apply_groups
 
 
 class GuardPorts(

@@ -850,6 +850,6 @@ def test_a_confirmed_held_plan_skips_fetch_and_plan(stack: Synthesized) -> None:
 
 def test_the_machine_asks_only_for_steps_the_function_has() -> None:
     from infra.constructs.sync import STEPS
-    from shared.services.sync_machine import STEPS as HANDLED
+    from shared.services.state_machine_tasks import STEPS as HANDLED
 
     assert set(STEPS) == set(HANDLED)

@@ -29,7 +29,7 @@ from shared.adapters.table_schema import create_idempotency_table, create_table
 from shared.domain.models import Connection
 from shared.providers.base import Credentials, Secret
 from shared.services.context import Ports
-from shared.services.webhooks import WEBHOOK_SECRET_KEY
+from shared.services.webhook_apply import WEBHOOK_SECRET_KEY
 from tests.support.events import EVENT_TENANT, TEST_WEBHOOK_SECRET, connection_of
 from tests.support.memory import FixedClock
 

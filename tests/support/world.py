@@ -34,7 +34,7 @@ from shared.providers.base import (
     WebhookRejected,
     WebhookUnparseable,
 )
-from shared.services import connections, sync
+from shared.services import connections, full_sync
 from shared.services.connections import ConnectResult
 from shared.services.context import Ports, ServiceSettings
 from tests.support.memory import (
@@ -217,28 +217,28 @@ class World:
         """Run a started run's steps like the state machine; a step's typed error fails the run."""
         ports, t, c, r = self.ports, run.tenant_id, run.connection_id, run.run_id
         try:
-            sync.start_run(ports, t, c, run.trigger, run_id=r)
+            full_sync.start_run(ports, t, c, run.trigger, run_id=r)
             if phase == "fetch":
                 page, cursor = 0, None
                 while True:
-                    fetched = sync.fetch_page(ports, t, c, r, page=page, cursor=cursor)
+                    fetched = full_sync.fetch_page(ports, t, c, r, page=page, cursor=cursor)
                     if fetched.done:
                         break
                     page, cursor = page + 1, fetched.next_cursor
-                planned = sync.plan_run(ports, t, c, r)
+                planned = full_sync.plan_run(ports, t, c, r)
                 if planned.outcome == "blocked":
                     return self.runs.get(t, r)
                 chunks: Sequence[int] = planned.chunks
             else:
-                chunks = sync.held_chunks(ports, t, r)
+                chunks = full_sync.held_chunks(ports, t, r)
             for chunk in chunks:
-                sync.apply_chunk(ports, t, c, r, chunk)
-            return sync.finish_run(ports, t, c, r)
+                full_sync.apply_chunk(ports, t, c, r, chunk)
+            return full_sync.finish_run(ports, t, c, r)
         except HrisSyncError as exc:
-            return sync.fail_run(ports, t, c, r, f"{type(exc).__name__}: {exc}")
+            return full_sync.fail_run(ports, t, c, r, f"{type(exc).__name__}: {exc}")
 
     def sync_now(self, tenant_id: str, connection_id: str) -> SyncRun:
-        return self.drive(sync.request_sync(self.ports, tenant_id, connection_id))
+        return self.drive(full_sync.request_sync(self.ports, tenant_id, connection_id))
 
     def emails(self, template: str | None = None) -> list[Email]:
         return [e for e in self.mailer.sent if template is None or e.template.value == template]

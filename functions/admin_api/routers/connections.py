@@ -24,7 +24,7 @@ from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOu
 from functions.admin_api.paging import page_of
 from functions.admin_api.routers import new_router
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
-from shared.services import connections, sync
+from shared.services import connections, full_sync
 
 router = new_router()
 
@@ -201,7 +201,7 @@ def match(
     responses=responses(202, "The run, started", 403, 404, 409),
 )
 def sync_now(connection_id: ConnectionId, caller: Admin, ports: Services) -> RunOut:
-    return RunOut.of(sync.request_sync(ports, caller.tenant_id, connection_id))
+    return RunOut.of(full_sync.request_sync(ports, caller.tenant_id, connection_id))
 
 
 @router.get(
@@ -217,5 +217,5 @@ def list_runs(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> RunList:
-    page = sync.list_runs(ports, caller.tenant_id, connection_id, cursor=cursor, limit=limit)
+    page = full_sync.list_runs(ports, caller.tenant_id, connection_id, cursor=cursor, limit=limit)
     return RunList(items=[RunSummaryOut.of(r) for r in page.items], next_cursor=page.next_cursor)

@@ -11,7 +11,7 @@ from functions.admin_api.errors import responses
 from functions.admin_api.models.runs import RunOut
 from functions.admin_api.routers import new_router
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
-from shared.services import sync
+from shared.services import full_sync
 
 router = new_router()
 
@@ -29,7 +29,7 @@ RunId = Annotated[
     responses=responses(200, "The run", 404),
 )
 def get_run(run_id: RunId, caller: Caller, ports: Services) -> RunOut:
-    return RunOut.of(sync.get_run(ports, caller.tenant_id, run_id))
+    return RunOut.of(full_sync.get_run(ports, caller.tenant_id, run_id))
 
 
 @router.post(
@@ -42,7 +42,7 @@ def get_run(run_id: RunId, caller: Caller, ports: Services) -> RunOut:
     responses=responses(202, "The run, applying", 403, 404, 409),
 )
 def confirm(run_id: RunId, caller: Admin, ports: Services) -> RunOut:
-    return RunOut.of(sync.confirm_held_plan(ports, caller.tenant_id, run_id, caller.subject))
+    return RunOut.of(full_sync.confirm_held_plan(ports, caller.tenant_id, run_id, caller.subject))
 
 
 @router.post(
@@ -52,4 +52,4 @@ def confirm(run_id: RunId, caller: Admin, ports: Services) -> RunOut:
     responses=responses(200, "The run, discarded", 403, 404, 409),
 )
 def discard(run_id: RunId, caller: Admin, ports: Services) -> RunOut:
-    return RunOut.of(sync.discard_held_plan(ports, caller.tenant_id, run_id, caller.subject))
+    return RunOut.of(full_sync.discard_held_plan(ports, caller.tenant_id, run_id, caller.subject))

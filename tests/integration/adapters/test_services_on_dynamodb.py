@@ -13,7 +13,7 @@ from shared.adapters import keys
 from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.members import DynamoMemberStore
-from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
+from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.webhook_backlog import DynamoPendingWebhooks, DynamoWebhookGuardStore
 from shared.domain.models import MemberStatus
 from shared.domain.records import RunStatus, TaskStatus

@@ -13,7 +13,7 @@ from shared.adapters import keys
 from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.dynamo import serialize
 from shared.adapters.lock import DynamoConnectionLock
-from shared.adapters.records import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
+from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, TaskType
 from shared.domain.records import AuditEntry, RunStatus, RunTrigger, SyncRun, Task, TaskStatus
 from shared.errors import (

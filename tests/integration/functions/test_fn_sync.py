@@ -20,7 +20,7 @@ from infra.local.fake_hris import FakeHRServer
 from shared.domain.models import MemberStatus, SafetyThresholds
 from shared.domain.records import RunStatus
 from shared.errors import LockHeld, RunNotFound
-from shared.services import sync
+from shared.services import full_sync
 from shared.services.context import Ports, ServiceSettings
 from tests.support.events import EVENT_TENANT, connection_of, load_event, with_state
 from tests.support.lambda_stack import Stack, add_connection, aws_ports, fake_credentials
@@ -147,7 +147,7 @@ def test_r23_a_held_plan_stops_the_machine_and_its_confirmation_applies_it(
     assert ports.lock.current(EVENT_TENANT, CONNECTION, ports.clock.now()) is None
     active = [m for m in ports.members.iter_all(EVENT_TENANT) if m.status is not MemberStatus.DEACTIVATED]
 
-    sync.confirm_held_plan(ports, EVENT_TENANT, second["run_id"], "admin-1")
+    full_sync.confirm_held_plan(ports, EVENT_TENANT, second["run_id"], "admin-1")
     confirmed = _execution_input(stack, f"{second['run_id']}-confirmed")
     assert confirmed["phase"] == "apply"
     start = _step("start", with_state(load_event("sync_steps/start_confirmed"), **confirmed)["state"], stack)

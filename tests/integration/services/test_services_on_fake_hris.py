@@ -18,7 +18,7 @@ from shared.domain.models import DeactivationReason, EmployeeStatus, MemberStatu
 from shared.domain.records import RunStatus
 from shared.ports import MemberQuery
 from shared.providers.base import Credentials, Secret
-from shared.services import connections, webhooks
+from shared.services import connections, webhook_apply
 from shared.services import members as members_service
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
@@ -88,7 +88,7 @@ def test_connect_import_resync_webhook_and_leaver_through_a_real_connector(
     )
     hris_id = fake.vendor.expected_employee(person).hris_id
     fake.update(person.id, last_name="Renamed")
-    applied = webhooks.apply_webhook(world.ports, T, cid, [hris_id], "delivery-1")
+    applied = webhook_apply.apply_webhook(world.ports, T, cid, [hris_id], "delivery-1")
     assert applied.counts.updated == 1
     assert world.member_by_hris(T, cid, hris_id).profile.last_name == "Renamed"
 
@@ -148,7 +148,7 @@ def test_r15_bamboohr_api_key_fills_employee_number_home_country_and_termination
 
         # Webhook follow-up (a custom report restricted to the ids).
         fake.update(moving.id, home_country="PT")
-        applied = webhooks.apply_webhook(world.ports, T, cid, [moving.key], "delivery-1")
+        applied = webhook_apply.apply_webhook(world.ports, T, cid, [moving.key], "delivery-1")
         assert applied.counts.updated == 1
         assert world.member_by_hris(T, cid, moving.key).profile.home_country == "PT"
 

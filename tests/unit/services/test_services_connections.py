@@ -24,7 +24,7 @@ from shared.errors import (
 )
 from shared.ports import MemberQuery
 from shared.providers.base import Credentials, ProviderAuthError, Tier
-from shared.services import connections, sync
+from shared.services import connections, full_sync
 from shared.services.context import ServiceSettings
 from tests.support.world import CREDENTIALS, T, World, connect, employee, hire, imported, manual_member
 
@@ -45,7 +45,7 @@ def test_connect_stores_the_secret_schedules_and_starts_the_first_import(world: 
         "phase": "fetch",
     }
     assert result.run.trigger is RunTrigger.FIRST_IMPORT and result.run.status is RunStatus.RUNNING
-    assert world.workflow.executions[result.run.run_id] == sync.workflow_input(result.run)
+    assert world.workflow.executions[result.run.run_id] == full_sync.workflow_input(result.run)
     assert world.lock.current(T, conn.connection_id, world.clock.now()) is not None
 
 
@@ -157,7 +157,7 @@ def test_r19_quick_settings_do_not_start_a_sync_and_a_no_op_edit_writes_nothing(
 def test_r19_a_scope_edit_during_a_running_sync_names_that_run(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
-    running = sync.request_sync(world.ports, T, conn.connection_id)
+    running = full_sync.request_sync(world.ports, T, conn.connection_id)
     edited = connections.edit_connection(world.ports, T, conn.connection_id, {"scope": {"mode": "manual"}})
     assert edited.run is None and edited.running_run_id == running.run_id
 
@@ -208,7 +208,7 @@ def test_r20_disconnect_removes_schedule_and_credentials_and_changes_no_member(w
     # Disconnecting again is harmless; a disconnected connection cannot sync or be edited.
     assert connections.disconnect(world.ports, T, conn.connection_id).version == gone.version
     with pytest.raises(InvalidState):
-        sync.request_sync(world.ports, T, conn.connection_id)
+        full_sync.request_sync(world.ports, T, conn.connection_id)
     with pytest.raises(InvalidState):
         connections.edit_connection(world.ports, T, conn.connection_id, {"label": "x"})
 
@@ -221,7 +221,7 @@ def test_unknown_connection_is_a_typed_not_found_everywhere(world: World) -> Non
         lambda: connections.directory(world.ports, T, "conn_nope"),
         lambda: connections.preview(world.ports, T, "conn_nope"),
         lambda: connections.match(world.ports, T, "conn_nope", dry_run=True, admin_id="a"),
-        lambda: sync.list_runs(world.ports, T, "conn_nope"),
+        lambda: full_sync.list_runs(world.ports, T, "conn_nope"),
     ):
         with pytest.raises(ConnectionNotFound):
             call()

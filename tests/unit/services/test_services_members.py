@@ -30,7 +30,7 @@ from shared.errors import (
 )
 from shared.ports import MemberQuery
 from shared.providers.base import WebhookRejected, WebhookUnparseable
-from shared.services import connections, members, webhooks
+from shared.services import connections, members, webhook_apply
 from tests.support.world import T, World, employee, hire, imported, manual_member
 
 
@@ -255,7 +255,7 @@ def test_webhook_applies_a_targeted_plan_for_the_named_employees_only(world: Wor
     world.hr.remove("bob")  # absent, but a webhook never deactivates the absent (R09)
     writes = world.members.write_calls
 
-    result = webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann", "new"], "dlv-1")
+    result = webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann", "new"], "dlv-1")
 
     assert result.counts.updated == 1 and result.counts.created == 1
     assert _member(world, conn, "ann").profile.job_title == "Director"
@@ -269,10 +269,10 @@ def test_r24_a_replayed_webhook_changes_nothing(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
     world.hr.set(employee("ann", job_title="Director"))
-    webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
+    webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
     writes, events, emails = world.members.write_calls, len(world.events.published), len(world.mailer.sent)
 
-    result = webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
+    result = webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
 
     assert result.counts.updated == 0
     assert (world.members.write_calls, len(world.events.published), len(world.mailer.sent)) == (
@@ -286,7 +286,7 @@ def test_r20_a_webhook_for_a_disconnected_connection_is_ignored(world: World) ->
     hire(world, "ann")
     conn = imported(world)
     connections.disconnect(world.ports, T, conn.connection_id)
-    result = webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-3")
+    result = webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-3")
     assert result.ignored
 
 
@@ -294,9 +294,9 @@ def test_webhook_bad_input_is_refused(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
     with pytest.raises(InvalidInput):
-        webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "")
+        webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "")
     with pytest.raises(InvalidInput):
-        webhooks.apply_webhook(world.ports, T, conn.connection_id, [f"e{i}" for i in range(101)], "d")
+        webhook_apply.apply_webhook(world.ports, T, conn.connection_id, [f"e{i}" for i in range(101)], "d")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,9 +408,9 @@ def _delivery(ids: list[str], kind: str = "updated") -> bytes:
 
 def _receive(
     world: World, connection_id: str, headers: dict[str, str], body: bytes
-) -> webhooks.WebhookReceipt:
+) -> webhook_apply.WebhookReceipt:
     ports = world.ports
-    return webhooks.receive_webhook(
+    return webhook_apply.receive_webhook(
         connection_id,
         headers,
         body,

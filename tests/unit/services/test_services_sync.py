@@ -27,7 +27,7 @@ from shared.errors import (
 )
 from shared.ports import MemberQuery, WriteOutcome
 from shared.providers.base import ProviderAuthError, ProviderUnavailable
-from shared.services import connections, members, sync
+from shared.services import connections, full_sync, members
 from tests.support.world import T, World, connect, employee, hire, imported
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def test_r24_repeating_an_applied_chunk_changes_nothing(world: World) -> None:
     run = world.drive(result.run)
     writes, events = world.members.write_calls, len(world.events.published)
 
-    counts = sync.apply_chunk(world.ports, T, run.connection_id, run.run_id, 0)
+    counts = full_sync.apply_chunk(world.ports, T, run.connection_id, run.run_id, 0)
 
     assert counts.created == 0
     assert (world.members.write_calls, len(world.events.published)) == (writes, events)
@@ -120,10 +120,10 @@ def test_r24_chunk_repeated_after_a_crash_is_idempotent_by_action(world: World) 
     hire(world, "ann", "bob")
     result = connect(world)
     ports, cid, rid = world.ports, result.connection.connection_id, result.run.run_id
-    sync.start_run(ports, T, cid, RunTrigger.FIRST_IMPORT, run_id=rid)
-    sync.fetch_page(ports, T, cid, rid, page=0, cursor=None)
-    sync.plan_run(ports, T, cid, rid)
-    sync.apply_chunk(ports, T, cid, rid, 0)
+    full_sync.start_run(ports, T, cid, RunTrigger.FIRST_IMPORT, run_id=rid)
+    full_sync.fetch_page(ports, T, cid, rid, page=0, cursor=None)
+    full_sync.plan_run(ports, T, cid, rid)
+    full_sync.apply_chunk(ports, T, cid, rid, 0)
     # Forget the chunk as if the step died before recording it.
     run = world.runs.get(T, rid)
     world.runs.items[(T, rid)] = run.model_copy(update={"chunks_done": frozenset(), "applied": PlanCounts()})
@@ -137,7 +137,7 @@ def test_r24_chunk_repeated_after_a_crash_is_idempotent_by_action(world: World) 
         return got
 
     world.members._write_one = spy  # type: ignore[method-assign]
-    sync.apply_chunk(ports, T, cid, rid, 0)
+    full_sync.apply_chunk(ports, T, cid, rid, 0)
 
     assert outcomes == [WriteOutcome.ALREADY_APPLIED, WriteOutcome.ALREADY_APPLIED]
     assert (len(world.events.published), len(world.mailer.sent), len(world.tasks.items)) == (
@@ -145,7 +145,7 @@ def test_r24_chunk_repeated_after_a_crash_is_idempotent_by_action(world: World) 
         emails,
         tasks,
     )
-    assert sync.finish_run(ports, T, cid, rid).status is RunStatus.COMPLETED
+    assert full_sync.finish_run(ports, T, cid, rid).status is RunStatus.COMPLETED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_rejected_credentials_fail_the_run_mark_the_connection_failing_and_tell_
     assert world.events.types()[-1] == "sync.failed"
     assert world.lock.current(T, conn.connection_id, world.clock.now()) is None
     # Failing twice (a retried catch) does not notify twice.
-    sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "again")
+    full_sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "again")
     assert len(world.emails("connection_failing")) == 1
 
     del world.hr.fail_pages[0]
@@ -257,7 +257,7 @@ def test_r23_a_plan_over_both_thresholds_is_held_and_the_admins_are_told(world: 
 
 def test_r23_confirm_applies_the_held_plan(world: World) -> None:
     _conn, run_id = _guarded(world)
-    confirmed = sync.confirm_held_plan(world.ports, T, run_id, "admin-1")
+    confirmed = full_sync.confirm_held_plan(world.ports, T, run_id, "admin-1")
     assert confirmed.status is RunStatus.RUNNING
     assert world.workflow.executions[f"{run_id}-confirmed"]["phase"] == "apply"
 
@@ -274,12 +274,12 @@ def test_r23_discard_drops_the_held_plan(world: World) -> None:
     _conn, run_id = _guarded(world)
     writes = world.members.write_calls
 
-    run = sync.discard_held_plan(world.ports, T, run_id, "admin-1")
+    run = full_sync.discard_held_plan(world.ports, T, run_id, "admin-1")
 
     assert run.status is RunStatus.DISCARDED
     assert world.members.write_calls == writes
     with pytest.raises(InvalidState):
-        sync.confirm_held_plan(world.ports, T, run_id, "admin-1")
+        full_sync.confirm_held_plan(world.ports, T, run_id, "admin-1")
 
 
 def test_r23_confirm_of_a_run_that_is_not_blocked_is_refused(world: World) -> None:
@@ -287,7 +287,7 @@ def test_r23_confirm_of_a_run_that_is_not_blocked_is_refused(world: World) -> No
     conn = imported(world)
     run = world.last_run(T, conn.connection_id)
     with pytest.raises(InvalidState):
-        sync.confirm_held_plan(world.ports, T, run.run_id, "admin-1")
+        full_sync.confirm_held_plan(world.ports, T, run.run_id, "admin-1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,10 +299,10 @@ def test_r29_a_second_full_sync_is_refused_while_one_runs(world: World) -> None:
     hire(world, "ann")
     result = connect(world)
     with pytest.raises(LockHeld) as held:
-        sync.request_sync(world.ports, T, result.connection.connection_id)
+        full_sync.request_sync(world.ports, T, result.connection.connection_id)
     assert held.value.holder == result.run.run_id
     # The scheduler's start step reports it instead of failing.
-    started = sync.start_run(world.ports, T, result.connection.connection_id, RunTrigger.SCHEDULE)
+    started = full_sync.start_run(world.ports, T, result.connection.connection_id, RunTrigger.SCHEDULE)
     assert started.run is None
     assert started.running is not None and started.running.holder == result.run.run_id
 
@@ -311,7 +311,7 @@ def test_r29_an_expired_lease_is_taken_over(world: World) -> None:
     hire(world, "ann")
     result = connect(world)
     world.clock.advance(world.settings.lock_ttl + timedelta(seconds=1))
-    run = sync.request_sync(world.ports, T, result.connection.connection_id)
+    run = full_sync.request_sync(world.ports, T, result.connection.connection_id)
     assert run.run_id != result.run.run_id
 
 
@@ -326,15 +326,15 @@ def test_stale_version_is_resolved_by_replanning_and_keeps_both_changes(world: W
     ann = world.member_by_hris(T, conn.connection_id, "ann")
     world.hr.set(employee("ann", job_title="CTO", department="Tech"))
     ports = world.ports
-    run = sync.request_sync(ports, T, conn.connection_id)
-    sync.fetch_page(ports, T, conn.connection_id, run.run_id, page=0, cursor=None)
-    sync.plan_run(ports, T, conn.connection_id, run.run_id)
+    run = full_sync.request_sync(ports, T, conn.connection_id)
+    full_sync.fetch_page(ports, T, conn.connection_id, run.run_id, page=0, cursor=None)
+    full_sync.plan_run(ports, T, conn.connection_id, run.run_id)
     # Between planning and applying an admin edits ann's department.
     members.edit_member(ports, T, ann.member_id, "admin-1", {"department": "Research"})
     writes = world.members.write_calls
 
-    sync.apply_chunk(ports, T, conn.connection_id, run.run_id, 0)
-    sync.finish_run(ports, T, conn.connection_id, run.run_id)
+    full_sync.apply_chunk(ports, T, conn.connection_id, run.run_id, 0)
+    full_sync.finish_run(ports, T, conn.connection_id, run.run_id)
 
     after = world.members.get(T, ann.member_id)
     assert after.profile.job_title == "CTO"  # the sync's change
@@ -347,9 +347,9 @@ def test_a_create_racing_a_webhook_create_is_replanned_not_duplicated(world: Wor
     conn = imported(world)
     hire(world, "zed")
     ports = world.ports
-    run = sync.request_sync(ports, T, conn.connection_id)
-    sync.fetch_page(ports, T, conn.connection_id, run.run_id, page=0, cursor=None)
-    plan = sync.plan_run(ports, T, conn.connection_id, run.run_id)
+    run = full_sync.request_sync(ports, T, conn.connection_id)
+    full_sync.fetch_page(ports, T, conn.connection_id, run.run_id, page=0, cursor=None)
+    plan = full_sync.plan_run(ports, T, conn.connection_id, run.run_id)
     # The lock is held, but suppose a racing writer created zed meanwhile (deterministic id).
     zed_created = {"done": False}
 
@@ -360,7 +360,7 @@ def test_a_create_racing_a_webhook_create_is_replanned_not_duplicated(world: Wor
 
     world.members.before_write = race
     for chunk in plan.chunks:
-        sync.apply_chunk(ports, T, conn.connection_id, run.run_id, chunk)
+        full_sync.apply_chunk(ports, T, conn.connection_id, run.run_id, chunk)
     world.members.before_write = None
 
     linked = [m for m in world.members.query(T, MemberQuery()).items if m.hris_id == "zed"]
@@ -393,17 +393,17 @@ def test_r21_a_new_connection_claims_the_members_of_the_old_one_by_email(world: 
 
 def test_unknown_connection_or_run_is_a_typed_not_found(world: World) -> None:
     with pytest.raises(ConnectionNotFound):
-        sync.request_sync(world.ports, T, "conn_nope")
+        full_sync.request_sync(world.ports, T, "conn_nope")
     with pytest.raises(RunNotFound):
-        sync.get_run(world.ports, T, "run_nope")
+        full_sync.get_run(world.ports, T, "run_nope")
     hire(world, "ann")
     conn = imported(world)
     run = world.last_run(T, conn.connection_id)
     # A run is found only in its own tenant, and only under its own connection.
     with pytest.raises(RunNotFound):
-        sync.get_run(world.ports, "tenant-b", run.run_id)
+        full_sync.get_run(world.ports, "tenant-b", run.run_id)
     with pytest.raises(RunNotFound):
-        sync.fetch_page(world.ports, T, "conn_other", run.run_id, page=0, cursor=None)
+        full_sync.fetch_page(world.ports, T, "conn_other", run.run_id, page=0, cursor=None)
 
 
 def test_runs_are_listed_newest_first_with_counts_and_skipped_records(world: World) -> None:
@@ -412,7 +412,7 @@ def test_runs_are_listed_newest_first_with_counts_and_skipped_records(world: Wor
     conn = imported(world)
     world.clock.advance(timedelta(hours=1))
     world.sync_now(T, conn.connection_id)
-    page = sync.list_runs(world.ports, T, conn.connection_id)
+    page = full_sync.list_runs(world.ports, T, conn.connection_id)
     assert [r.trigger for r in page.items] == [RunTrigger.MANUAL, RunTrigger.FIRST_IMPORT]
     first = page.items[1]
     assert first.applied.created == 2
@@ -501,12 +501,12 @@ def test_a_retried_plan_step_returns_the_stored_plan_without_planning_again(worl
     hire(world, "ann", "bob", "cid")
     result = connect(world)
     ports, cid, rid = world.ports, result.connection.connection_id, result.run.run_id
-    sync.fetch_page(ports, T, cid, rid, page=0, cursor=None)
-    first = sync.plan_run(ports, T, cid, rid)
+    full_sync.fetch_page(ports, T, cid, rid, page=0, cursor=None)
+    first = full_sync.plan_run(ports, T, cid, rid)
     blobs = dict(world.blobs.items)
     world.hr.set(employee("dan"))  # would change a new plan
 
-    again = sync.plan_run(ports, T, cid, rid)
+    again = full_sync.plan_run(ports, T, cid, rid)
 
     assert again == first
     assert world.blobs.items == blobs
@@ -521,7 +521,7 @@ def test_a_workflow_that_cannot_start_leaves_no_running_run_and_no_lock(world: W
 
     world.workflow.start = refuse  # type: ignore[method-assign]
     with pytest.raises(WorkflowNotStarted) as caught:
-        sync.request_sync(world.ports, T, conn.connection_id)
+        full_sync.request_sync(world.ports, T, conn.connection_id)
     assert isinstance(caught.value.__cause__, Throttled)
     assert world.last_run(T, conn.connection_id).status is RunStatus.FAILED
     assert world.lock.current(T, conn.connection_id, world.clock.now()) is None
@@ -536,14 +536,14 @@ def test_r23_a_newer_plan_supersedes_a_held_one(world: World) -> None:
     assert old.status is RunStatus.DISCARDED
     assert old.decided_by == f"superseded by {second.run_id}"
     with pytest.raises(InvalidState):
-        sync.confirm_held_plan(world.ports, T, first, "admin-1")
+        full_sync.confirm_held_plan(world.ports, T, first, "admin-1")
 
 
 def test_an_error_after_a_run_finished_does_not_turn_it_into_a_failure(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
     run = world.last_run(T, conn.connection_id)
-    after = sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "SES throttled")
+    after = full_sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "SES throttled")
     assert after.status is RunStatus.COMPLETED
     assert world.connections.get(T, conn.connection_id).status is ConnectionStatus.ACTIVE
     assert world.emails("connection_failing") == []

@@ -14,7 +14,7 @@ from shared.domain.models import MemberStatus
 from shared.domain.records import RunStatus, UnsentEmails
 from shared.errors import EmailRejected, EmailSendingPaused, EmailThrottled, Throttled, WorkflowNotStarted
 from shared.ports import Email, MailTemplate, MemberQuery
-from shared.services import connections, members, notify, sync, webhooks
+from shared.services import connections, full_sync, members, notify, webhook_apply
 from tests.support.world import T, World, connect, hire, imported
 
 MISSING_MACHINE = AwsServiceError("StartExecution", "StateMachineDoesNotExist", "execution 'run_x'")
@@ -50,7 +50,7 @@ def test_r29_a_sync_whose_workflow_does_not_start_is_failed_with_the_reason_and_
     world.workflow.refusal = MISSING_MACHINE
 
     with pytest.raises(WorkflowNotStarted) as caught:
-        sync.request_sync(world.ports, T, conn.connection_id)
+        full_sync.request_sync(world.ports, T, conn.connection_id)
 
     run = world.last_run(T, conn.connection_id)
     assert caught.value.run_id == run.run_id and caught.value.__cause__ is MISSING_MACHINE
@@ -65,7 +65,7 @@ def test_r29_a_sync_whose_workflow_does_not_start_is_failed_with_the_reason_and_
     assert world.emails("connection_failing") == []
 
     world.workflow.refusal = None
-    again = sync.request_sync(world.ports, T, conn.connection_id)  # no 15-minute wait for the lease
+    again = full_sync.request_sync(world.ports, T, conn.connection_id)  # no 15-minute wait for the lease
     assert again.run_id != run.run_id and again.status is RunStatus.RUNNING
 
 
@@ -109,7 +109,7 @@ def test_r23_confirming_a_held_plan_whose_workflow_does_not_start_keeps_it_held_
     world.workflow.refusal = MISSING_MACHINE
 
     with pytest.raises(WorkflowNotStarted):
-        sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
+        full_sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
 
     run = world.runs.get(T, held.run_id)
     assert run.status is RunStatus.BLOCKED and run.decided_by is None
@@ -118,7 +118,7 @@ def test_r23_confirming_a_held_plan_whose_workflow_does_not_start_keeps_it_held_
     )
     assert world.lock.current(T, conn.connection_id, world.clock.now()) is None
     world.workflow.refusal = None
-    confirmed = sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
+    confirmed = full_sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
     assert world.drive(confirmed, phase="apply").applied.deactivated == 5
 
 
@@ -196,10 +196,10 @@ def test_r23_a_held_plan_whose_email_ses_refuses_is_still_held_with_the_warning(
 def test_a_failing_sync_whose_email_ses_refuses_is_failed_for_its_own_reason(world: World) -> None:
     hire(world, "ann")
     conn = imported(world)
-    run = sync.request_sync(world.ports, T, conn.connection_id)
+    run = full_sync.request_sync(world.ports, T, conn.connection_id)
     world.mailer.refuse(EmailRejected("connection_failing", "MessageRejected"))
 
-    failed = sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "ProviderFailure: 500")
+    failed = full_sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "ProviderFailure: 500")
 
     assert failed.status is RunStatus.FAILED and failed.error == "ProviderFailure: 500"
     assert [u.template for u in failed.emails_not_sent] == ["connection_failing"]
@@ -213,7 +213,7 @@ def test_a_webhook_hire_whose_invite_ses_refuses_is_applied(world: World, metric
     hire(world, "ann", "new")
     world.mailer.refuse(EmailRejected("member_invite", "MessageRejected"), to="new@acme.test")
 
-    result = webhooks.apply_webhook(world.ports, T, conn.connection_id, ["new"], "dlv-1")
+    result = webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["new"], "dlv-1")
 
     assert result.counts.created == 1
     assert world.member_by_hris(T, conn.connection_id, "new").status is MemberStatus.INVITED

@@ -17,7 +17,7 @@ from shared.domain.records import RunStatus, RunTrigger, SyncRun
 from shared.errors import EmailRejected, InvalidState, LockHeld
 from shared.ports import PENDING_LIST, Lease, PendingEmployee, held_list
 from shared.providers.base import ProviderError
-from shared.services import sync, webhooks
+from shared.services import full_sync, webhook_apply
 from tests.support.world import T, World, employee, hire, imported
 
 # The webhook queue's whole retry budget (infra/constants.py): a record comes back every
@@ -28,10 +28,12 @@ VISIBILITY_TIMEOUT = timedelta(minutes=12)
 
 def _start_and_fetch(world: World, conn: Connection) -> SyncRun:
     """A full sync that has fetched its snapshot and still holds the lock (plan and apply to come)."""
-    run = sync.request_sync(world.ports, T, conn.connection_id)
+    run = full_sync.request_sync(world.ports, T, conn.connection_id)
     page, cursor = 0, None
     while True:
-        fetched = sync.fetch_page(world.ports, T, conn.connection_id, run.run_id, page=page, cursor=cursor)
+        fetched = full_sync.fetch_page(
+            world.ports, T, conn.connection_id, run.run_id, page=page, cursor=cursor
+        )
         if fetched.done:
             return run
         page, cursor = page + 1, fetched.next_cursor
@@ -40,10 +42,10 @@ def _start_and_fetch(world: World, conn: Connection) -> SyncRun:
 def _finish(world: World, run: SyncRun) -> SyncRun:
     """The rest of the machine: plan, apply the chunks, finish."""
     t, c, r = run.tenant_id, run.connection_id, run.run_id
-    planned = sync.plan_run(world.ports, t, c, r)
+    planned = full_sync.plan_run(world.ports, t, c, r)
     for chunk in planned.chunks:
-        sync.apply_chunk(world.ports, t, c, r, chunk)
-    return sync.finish_run(world.ports, t, c, r)
+        full_sync.apply_chunk(world.ports, t, c, r, chunk)
+    return full_sync.finish_run(world.ports, t, c, r)
 
 
 def _keep_running(world: World, run: SyncRun, delta: timedelta) -> None:
@@ -61,7 +63,7 @@ def _deliver_until_acknowledged(
     (then it is dead-lettered). Returns how many receives it took; QUEUE_MAX_RECEIVES + 1 = dead."""
     for receive in range(1, QUEUE_MAX_RECEIVES + 1):
         try:
-            webhooks.apply_webhook(world.ports, T, conn.connection_id, ids, delivery)
+            webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ids, delivery)
         except LockHeld:
             _keep_running(world, run, VISIBILITY_TIMEOUT)
             continue
@@ -110,19 +112,19 @@ def test_r29_every_end_of_the_sync_applies_the_waiting_webhooks(world: World, en
         world.hr.remove("dan")  # the full sync's plan deactivates dan: the guard holds it (R23)
     run = _start_and_fetch(world, conn)
     world.hr.set(employee("ann", job_title="Director"))
-    assert webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1").deferred == 1
+    assert webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1").deferred == 1
 
     if ending == "failed":
-        ended = sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "ProviderFailure: boom")
+        ended = full_sync.fail_run(world.ports, T, conn.connection_id, run.run_id, "ProviderFailure: boom")
     else:
         t, c = T, conn.connection_id
-        planned = sync.plan_run(world.ports, t, c, run.run_id)
+        planned = full_sync.plan_run(world.ports, t, c, run.run_id)
         for chunk in () if planned.outcome == "blocked" else planned.chunks:
-            sync.apply_chunk(world.ports, t, c, run.run_id, chunk)
+            full_sync.apply_chunk(world.ports, t, c, run.run_id, chunk)
         ended = (
             world.runs.get(t, run.run_id)
             if planned.outcome == "blocked"
-            else sync.finish_run(world.ports, t, c, run.run_id)
+            else full_sync.finish_run(world.ports, t, c, run.run_id)
         )
 
     assert ended.status.value == ending
@@ -135,7 +137,7 @@ def test_r29_webhooks_for_one_employee_during_a_sync_are_kept_once(world: World)
     run = _start_and_fetch(world, conn)
     world.hr.set(employee("ann", job_title="Director"))
     for delivery in ("dlv-1", "dlv-2", "dlv-3"):
-        webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann", "bob"], delivery)
+        webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann", "bob"], delivery)
     assert world.pending.ids(T, conn.connection_id, PENDING_LIST) == {"ann", "bob"}
     gets_before = [c for c in world.hr.calls if c[0] == "get"]
 
@@ -163,7 +165,7 @@ def test_r29_a_sync_that_ends_while_a_webhook_is_being_kept_strands_nothing(
 
     monkeypatch.setattr(world.pending, "add", add_after_the_sync_ended)
 
-    result = webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
+    result = webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
 
     assert world.runs.get(T, run.run_id).status is RunStatus.COMPLETED
     assert result.deferred == 0 and result.counts.updated == 1
@@ -175,7 +177,7 @@ def test_r29_a_drain_that_fails_keeps_the_updates_for_the_next_webhook(world: Wo
     conn = imported(world)
     run = _start_and_fetch(world, conn)
     world.hr.set(employee("ann", job_title="Director"))
-    webhooks.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
+    webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["ann"], "dlv-1")
     world.hr.fail_get = ProviderError("the HR system is down")
 
     finished = _finish(world, run)
@@ -186,7 +188,7 @@ def test_r29_a_drain_that_fails_keeps_the_updates_for_the_next_webhook(world: Wo
 
     world.hr.fail_get = None
     world.hr.set(employee("bob", job_title="Engineer"))
-    webhooks.apply_webhook(world.ports, T, conn.connection_id, ["bob"], "dlv-2")
+    webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["bob"], "dlv-2")
 
     assert (_title(world, conn, "ann"), _title(world, conn, "bob")) == ("Director", "Engineer")
     assert world.pending.ids(T, conn.connection_id, PENDING_LIST) == set()
@@ -210,13 +212,13 @@ def test_r29_a_newer_webhook_for_an_employee_being_drained_is_kept(world: World)
 # ---------------------------------------------------------------------------------------------
 
 
-def _terminate(world: World, conn: Connection, *hris_ids: str) -> list[webhooks.WebhookResult]:
+def _terminate(world: World, conn: Connection, *hris_ids: str) -> list[webhook_apply.WebhookResult]:
     """Each employee's termination arrives as its own webhook (as HiBob sends them)."""
     results = []
     for hris_id in hris_ids:
         world.hr.set(employee(hris_id, status=EmployeeStatus.TERMINATED))
         results.append(
-            webhooks.apply_webhook(world.ports, T, conn.connection_id, [hris_id], f"term-{hris_id}")
+            webhook_apply.apply_webhook(world.ports, T, conn.connection_id, [hris_id], f"term-{hris_id}")
         )
     return results
 
@@ -294,7 +296,7 @@ def test_r30_hires_and_updates_keep_flowing_while_deactivations_are_held(world: 
     world.hr.set(employee("new", first_name="Nia"), employee("e005", job_title="Director"))
     world.hr.set(employee("e003", status=EmployeeStatus.TERMINATED, job_title="Former"))
 
-    result = webhooks.apply_webhook(world.ports, T, conn.connection_id, ["new", "e005", "e003"], "mixed")
+    result = webhook_apply.apply_webhook(world.ports, T, conn.connection_id, ["new", "e005", "e003"], "mixed")
 
     assert (result.counts.created, result.held) == (1, 1)
     assert _status(world, conn, "new") is MemberStatus.INVITED
@@ -310,7 +312,7 @@ def test_r30_confirm_applies_the_held_deactivations_and_restarts_the_window(worl
     conn, held = _held_after(world, leavers=4)
     assert world.runs.get(T, held.run_id).planned.deactivated == 2
 
-    confirmed = sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
+    confirmed = full_sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
 
     assert confirmed.status is RunStatus.COMPLETED and confirmed.decided_by == "admin-1"
     assert confirmed.applied.deactivated == 2
@@ -322,7 +324,7 @@ def test_r30_confirm_applies_the_held_deactivations_and_restarts_the_window(worl
     assert len(offboarding) == 4
     assert world.pending.ids(T, conn.connection_id, held_list(held.run_id)) == set()
     with pytest.raises(InvalidState):
-        sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
+        full_sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
     # The window restarts at the decision: the next termination is applied at once.
     world.clock.advance(timedelta(minutes=1))
     [after] = _terminate(world, conn, STAFF[4])
@@ -332,22 +334,22 @@ def test_r30_confirm_applies_the_held_deactivations_and_restarts_the_window(worl
 def test_r30_discard_drops_the_held_deactivations(world: World) -> None:
     conn, held = _held_after(world, leavers=4)
 
-    discarded = sync.discard_held_plan(world.ports, T, held.run_id, "admin-1")
+    discarded = full_sync.discard_held_plan(world.ports, T, held.run_id, "admin-1")
 
     assert discarded.status is RunStatus.DISCARDED and discarded.decided_by == "admin-1"
     assert [_status(world, conn, i) for i in STAFF[2:4]] == [MemberStatus.INVITED] * 2
     assert world.pending.ids(T, conn.connection_id, held_list(held.run_id)) == set()
     with pytest.raises(InvalidState):
-        sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
+        full_sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
 
 
 def test_r30_an_employee_back_before_the_decision_leaves_the_held_run(world: World) -> None:
     conn, held = _held_after(world, leavers=4)
     world.hr.set(employee(STAFF[3]))  # rehired: active again in the HR system
-    webhooks.apply_webhook(world.ports, T, conn.connection_id, [STAFF[3]], "back")
+    webhook_apply.apply_webhook(world.ports, T, conn.connection_id, [STAFF[3]], "back")
     assert world.runs.get(T, held.run_id).planned.deactivated == 1
 
-    sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
+    full_sync.confirm_held_plan(world.ports, T, held.run_id, "admin-1")
 
     assert _status(world, conn, STAFF[2]) is MemberStatus.DEACTIVATED
     assert _status(world, conn, STAFF[3]) is MemberStatus.INVITED

@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.domain.records import RunStatus
 from shared.providers.base import Credentials, EmployeePage, ProviderUnavailable
-from shared.services import sync, sync_machine
+from shared.services import full_sync, state_machine_tasks
 from shared.services.context import ServiceSettings
 from tests.support.memory import FixedClock
 from tests.support.world import FakeHR, T, World, connect, hire
@@ -32,11 +32,11 @@ def _fetch_tasks(world: World) -> tuple[list[int], dict[str, Any]]:
     """Connect, then run the machine's Start and FetchPage tasks as its loop does: the pages each
     FetchPage task fetched, and the state the loop ends with."""
     started = connect(world).run
-    state = sync_machine.start(world.ports, sync.workflow_input(started)).model_dump(mode="json")
+    state = state_machine_tasks.start(world.ports, full_sync.workflow_input(started)).model_dump(mode="json")
     per_task = []
     while state["has_more"]:
         before = len(world.hr.calls)
-        state = sync_machine.fetch_page(world.ports, state).model_dump(mode="json")
+        state = state_machine_tasks.fetch_page(world.ports, state).model_dump(mode="json")
         per_task.append(len(world.hr.calls) - before)
     return per_task, state
 
@@ -52,7 +52,7 @@ def test_one_fetch_task_fetches_pages_up_to_its_page_budget_and_hands_back_the_c
     assert (state["page"], state["cursor"], state["has_more"]) == (7, None, False)
     run = world.runs.get(T, state["run_id"])
     assert (run.progress.pages_fetched, run.progress.employees_fetched) == (7, 7)
-    assert len(sync.load_snapshot(world.ports, run).employees) == 7
+    assert len(full_sync.load_snapshot(world.ports, run).employees) == 7
     assert run.snapshot_complete
 
 

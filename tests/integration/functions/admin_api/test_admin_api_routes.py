@@ -12,7 +12,7 @@ from shared.domain.models import ConnectionStatus, Employee, EmployeeStatus, Mem
 from shared.domain.records import RunStatus
 from shared.providers.common import build_employee
 from shared.providers.personio import STATUSES as PERSONIO_STATUSES
-from shared.services import webhooks
+from shared.services import webhook_apply
 from tests.support.world import World, employee, hire
 
 # --- connections -------------------------------------------------------------------------------
@@ -295,7 +295,9 @@ def _held_by_webhooks(world: World, api: Client, *leavers: str) -> tuple[Tenant,
     tenant = connected(world, api, "ann", "bob", "cyd", "dan", **WEBHOOK_GUARD)
     for hris_id in leavers:
         world.hr.set(employee(hris_id, status=EmployeeStatus.TERMINATED))
-        webhooks.apply_webhook(world.ports, api.tenant, tenant.connection_id, [hris_id], f"term-{hris_id}")
+        webhook_apply.apply_webhook(
+            world.ports, api.tenant, tenant.connection_id, [hris_id], f"term-{hris_id}"
+        )
     runs = api.get(f"/v1/connections/{tenant.connection_id}/runs").json["items"]
     [held] = [r for r in runs if r["trigger"] == "webhook_guard"]
     return tenant, held

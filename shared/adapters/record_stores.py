@@ -30,9 +30,9 @@ from shared.adapters.dynamo import (
     model_attributes,
     model_from_doc,
     model_from_item,
-    n,
-    s,
+    num_attr,
     serialize,
+    str_attr,
 )
 from shared.adapters.table_schema import GSI_FLAG, GSI_SOURCE, GSI_STATUS
 from shared.domain.models import PlanCounts, TaskType
@@ -160,7 +160,7 @@ class DynamoTaskStore:
             index, attr, partition = GSI_FLAG, "gsi3", keys.tasks_gsi(tenant_id)
             if type is not None:  # tasks of one type, any status: the tenant's tasks, filtered
                 filter_expression = "#ty = :ty"
-                names["#ty"], values[":ty"] = "type", s(type.value)
+                names["#ty"], values[":ty"] = "type", str_attr(type.value)
         result = self._table.query_page(
             index=index,
             partition_attr=f"{attr}pk",
@@ -186,7 +186,7 @@ class DynamoTaskStore:
                 Item=task_item(done),
                 ConditionExpression="#st = :open",
                 ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues={":open": s(TaskStatus.OPEN.value)},
+                ExpressionAttributeValues={":open": str_attr(TaskStatus.OPEN.value)},
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -338,7 +338,7 @@ class DynamoRunStore:
                 Item=run_item(run),
                 ConditionExpression="attribute_exists(pk) AND #v = :v",
                 ExpressionAttributeNames={"#v": "version"},
-                ExpressionAttributeValues={":v": n(expected_version)},
+                ExpressionAttributeValues={":v": num_attr(expected_version)},
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -349,10 +349,10 @@ class DynamoRunStore:
     def record_chunk(self, tenant_id: str, run_id: str, chunk: int, applied: PlanCounts) -> SyncRun:
         names: dict[str, str] = {"#v": "version", "#a": "applied", "#p": "progress", "#cd": "chunks_done"}
         values: dict[str, Any] = {
-            ":one": n(1),
-            ":zero": n(0),
-            ":chunk": n(chunk),
-            ":chunks": {"L": [n(chunk)]},
+            ":one": num_attr(1),
+            ":zero": num_attr(0),
+            ":chunk": num_attr(chunk),
+            ":chunks": {"L": [num_attr(chunk)]},
         }
         sets = [
             "#v = #v + :one",
@@ -361,7 +361,7 @@ class DynamoRunStore:
         ]
         for i, (name, value) in enumerate(applied.model_dump().items()):
             names[f"#f{i}"] = name
-            values[f":f{i}"] = n(value)
+            values[f":f{i}"] = num_attr(value)
             sets.append(f"#a.#f{i} = if_not_exists(#a.#f{i}, :zero) + :f{i}")
         try:
             response = self._table.update_item(

@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared import json_bounds
 from shared.ports import Clock, ConnectionStore, MessageQueue, ProviderLookup, SecretStore
 from shared.providers.base import WebhookKind
-from shared.services.webhooks import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
+from shared.services.webhook_apply import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
 
 # A handshake token or challenge is echoed back: bounded, printable.
 MAX_HANDSHAKE_TOKEN = 1_024

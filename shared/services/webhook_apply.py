@@ -33,7 +33,6 @@ from shared.providers.base import (
     WebhookRejected,
 )
 from shared.services import webhook_guard
-from shared.services.applying import MemberGroup, Origin, apply_groups
 from shared.services.context import (
     WithAudit,
     WithClock,
@@ -52,6 +51,7 @@ from shared.services.context import (
     WithTokenLock,
     WithWebhookGuard,
 )
+from shared.services.member_writes import MemberGroup, Origin, apply_groups
 from shared.services.planning import group_actions, make_plan
 from shared.services.tokens import provider_for
 

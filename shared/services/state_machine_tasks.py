@@ -2,7 +2,7 @@
 
 Every task of the machine (``infra/constructs/sync.py``, docs/state-machine.md) invokes the
 ``sync_steps`` function with ``{"step": <name>, "state": <the state>}`` and takes its answer as the
-new state. ``STEPS`` maps each name to a thin call into ``shared.services.sync``; the payloads stay
+new state. ``STEPS`` maps each name to a thin call into ``shared.services.full_sync``; the payloads stay
 small (a cursor, a page number, chunk numbers): snapshot pages and plan chunks live in S3.
 
 - ``start``: the execution input (``ExecutionInput``) -> ``SyncState``. A run started by
@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.domain.models import PlanCounts
 from shared.domain.records import RunStatus, RunTrigger
 from shared.errors import InvalidInput, LockHeld
-from shared.services import sync
-from shared.services.sync import SyncPorts
+from shared.services import full_sync
+from shared.services.full_sync import SyncPorts
 
 _MAX_ERROR = 500
 
@@ -117,12 +117,12 @@ class FailResult(_Model):
 
 def start(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
     given = ExecutionInput.model_validate(state)
-    started = sync.start_run(ports, given.tenant_id, given.connection_id, given.trigger, given.run_id)
+    started = full_sync.start_run(ports, given.tenant_id, given.connection_id, given.trigger, given.run_id)
     if started.run is None:
         assert started.running is not None  # noqa: S101 - start_run returns one or the other
         raise LockHeld(given.connection_id, started.running.holder, started.running.expires_at)
     run = started.run
-    chunks = sync.held_chunks(ports, run.tenant_id, run.run_id) if given.phase == "apply" else ()
+    chunks = full_sync.held_chunks(ports, run.tenant_id, run.run_id) if given.phase == "apply" else ()
     return SyncState(
         tenant_id=run.tenant_id,
         connection_id=run.connection_id,
@@ -136,7 +136,7 @@ def start(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
 
 def fetch_page(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
     current = SyncState.model_validate(state)
-    fetched = sync.fetch_pages(
+    fetched = full_sync.fetch_pages(
         ports,
         current.tenant_id,
         current.connection_id,
@@ -155,7 +155,7 @@ def fetch_page(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
 
 def plan(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
     current = SyncState.model_validate(state)
-    planned = sync.plan_run(ports, current.tenant_id, current.connection_id, current.run_id)
+    planned = full_sync.plan_run(ports, current.tenant_id, current.connection_id, current.run_id)
     if planned.outcome not in ("apply", "blocked", "nothing"):  # pragma: no cover - the service's contract
         raise InvalidInput(f"unknown plan outcome {planned.outcome!r}", field="outcome")
     return current.model_copy(update={"verdict": planned.outcome, "chunks": planned.chunks, "cursor": None})
@@ -163,13 +163,13 @@ def plan(ports: SyncPorts, state: Mapping[str, Any]) -> SyncState:
 
 def apply_chunk(ports: SyncPorts, state: Mapping[str, Any]) -> ChunkResult:
     item = ChunkInput.model_validate(state)
-    counts = sync.apply_chunk(ports, item.tenant_id, item.connection_id, item.run_id, item.chunk)
+    counts = full_sync.apply_chunk(ports, item.tenant_id, item.connection_id, item.run_id, item.chunk)
     return ChunkResult(run_id=item.run_id, chunk=item.chunk, counts=counts)
 
 
 def finish(ports: SyncPorts, state: Mapping[str, Any]) -> FinishResult:
     current = SyncState.model_validate(state)
-    run = sync.finish_run(ports, current.tenant_id, current.connection_id, current.run_id)
+    run = full_sync.finish_run(ports, current.tenant_id, current.connection_id, current.run_id)
     ended = run.finished_at or ports.clock.now()
     return FinishResult(
         run_id=run.run_id,
@@ -184,7 +184,7 @@ def fail(ports: SyncPorts, state: Mapping[str, Any]) -> FailResult:
     reason = given.error.summary()
     if given.run_id is None:
         return FailResult(run_id=None, status=None, error=reason)
-    run = sync.fail_run(ports, given.tenant_id, given.connection_id, given.run_id, reason)
+    run = full_sync.fail_run(ports, given.tenant_id, given.connection_id, given.run_id, reason)
     return FailResult(run_id=run.run_id, status=run.status, error=reason)
 
 

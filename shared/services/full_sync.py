@@ -42,8 +42,7 @@ from shared.ports import (
     Page,
 )
 from shared.providers.base import ProviderAuthError, ProviderError
-from shared.services import notify, run_records, webhook_guard, webhooks
-from shared.services.applying import MemberGroup, Origin, apply_groups
+from shared.services import notify, run_records, webhook_apply, webhook_guard
 from shared.services.context import (
     WithAudit,
     WithBlobs,
@@ -64,6 +63,7 @@ from shared.services.context import (
     WithWebhookGuard,
     WithWorkflow,
 )
+from shared.services.member_writes import MemberGroup, Origin, apply_groups
 from shared.services.planning import (
     chunk_key,
     dump_employees,
@@ -76,8 +76,8 @@ from shared.services.planning import (
     plan_prefix,
 )
 from shared.services.tokens import provider_for
+from shared.services.webhook_apply import WebhookPorts
 from shared.services.webhook_guard import GuardPorts
-from shared.services.webhooks import WebhookPorts
 
 
 class LeasePorts(WithLock, WithClock, WithSettings, Protocol):
@@ -208,7 +208,7 @@ def _drain_webhooks(ports: WebhookPorts, run: SyncRun) -> None:
     (completed, partial, failed or held). A failure leaves them listed, for the next webhook or
     the next sync's end, and says so on the run; it never changes how the run ended."""
     try:
-        webhooks.drain_pending(ports, run.tenant_id, run.connection_id)
+        webhook_apply.drain_pending(ports, run.tenant_id, run.connection_id)
     except HrisSyncError as error:
         note = f"webhook_updates_waiting: {error.code}: {error.message}"[:_MAX_ERROR]
         run_records.mutate_run(
