@@ -11,13 +11,12 @@ unknown fields are refused. Every failure is a ``pydantic.ValidationError``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import InitErrorDetails
+from pydantic_core import InitErrorDetails, from_json
 
 from shared.domain.models import Employee, Member, Profile, lenient_employee_fields
 
@@ -61,8 +60,12 @@ def member_from(data: Mapping[str, Any]) -> Member:
 
 
 def member_from_json(data: str | bytes) -> Member:
-    """A ``Member`` from its JSON document (``to_json``), as the member store keeps it."""
-    plain = json.loads(data)
+    """A ``Member`` from its JSON document (``to_json``), as the member store keeps it.
+
+    Decoded with pydantic-core's string cache: the values that repeat across a tenant (its id,
+    the connection, departments, titles, locations ...) become one string object each instead of
+    one per member, which halves the memory of 100,000 members (bench/reconcile.py)."""
+    plain = from_json(data, cache_strings="all")
     if not isinstance(plain, dict):
         return _MEMBER.validate_python(plain)  # raises: not an object
     return member_from(plain)
