@@ -141,7 +141,7 @@ def model_from_item[M: BaseModel](model_type: type[M], item: Mapping[str, Any], 
     try:
         return model_type.model_validate(fields)
     except ValidationError as error:
-        raise CorruptItem(where, _problems(error)) from error
+        raise CorruptItem(where, validation_problems(error)) from error
 
 
 def doc_attributes(model: BaseModel, *top_level: str) -> dict[str, Any]:
@@ -170,10 +170,10 @@ def model_from_doc[M: BaseModel](model_type: type[M], item: Mapping[str, Any], *
     try:
         return model_type.model_validate_json(doc["S"])
     except ValidationError as error:
-        raise CorruptItem(where, _problems(error)) from error
+        raise CorruptItem(where, validation_problems(error)) from error
 
 
-def _problems(error: ValidationError) -> str:
+def validation_problems(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '(item)'}: {e['msg']}" for e in error.errors()[:5]
     )

@@ -20,23 +20,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from shared.adapters import keys
 from shared.adapters.aws_errors import error_code
 from shared.adapters.dynamo import (
+    DOC_ATTRIBUTE,
     TRANSACT_LIMIT,
     DynamoTable,
     Item,
     describe_key,
     deserialize,
-    doc_attributes,
     key,
-    model_from_doc,
     num_attr,
     serialize,
     str_attr,
+    validation_problems,
 )
 from shared.adapters.table_schema import GSI_FLAG, GSI_SOURCE, GSI_STATUS
+from shared.codecs import member_from_json, to_json
 from shared.domain.models import Member
 from shared.errors import CorruptItem, InvalidInput, KeyTooLong, MemberNotFound
 from shared.ports import (
@@ -63,7 +65,12 @@ def member_item(member: Member, action_key: str | None = None) -> Item:
         "gsi1sk": keys.member_sort(m),
         "gsi2pk": keys.member_source_gsi(t),
         "gsi2sk": keys.member_source_sort(member.source.value, m),
-        **doc_attributes(member, "tenant_id", "member_id", "status", "source", "version"),
+        "tenant_id": t,
+        "member_id": m,
+        "status": member.status.value,
+        "source": member.source.value,
+        "version": member.version,
+        DOC_ATTRIBUTE: to_json(member),
     }
     if member.flags:
         # One flag exists today (MemberFlag); the sparse index holds the member under it.
@@ -75,7 +82,21 @@ def member_item(member: Member, action_key: str | None = None) -> Item:
 
 
 def member_from_item(item: Item) -> Member:
-    member = model_from_doc(Member, item, entity=ENTITY)
+    """The member a stored item holds (its ``doc``), or ``CorruptItem`` naming the key."""
+    where = describe_key(item)
+    entity = item.get("entity")
+    if not isinstance(entity, dict) or entity.get("S") != ENTITY:
+        found = entity.get("S") if isinstance(entity, dict) else None
+        raise CorruptItem(where, f"expected a {ENTITY} item, found entity {found!r}")
+    doc = item.get(DOC_ATTRIBUTE)
+    if not isinstance(doc, dict) or not isinstance(doc.get("S"), str):
+        raise CorruptItem(where, f"no {DOC_ATTRIBUTE!r} document")
+    try:
+        member = member_from_json(doc["S"])
+    except ValidationError as error:
+        raise CorruptItem(where, validation_problems(error)) from error
+    except ValueError as error:  # not JSON
+        raise CorruptItem(where, f"unreadable {DOC_ATTRIBUTE!r} document") from error
     expected = keys.member_pk(member.tenant_id, member.member_id)
     if item["pk"]["S"] != expected:
         raise CorruptItem(describe_key(item), f"member fields do not match its key (expected {expected!r})")

@@ -22,6 +22,7 @@ Every changed member gets ``version + 1`` (once per plan) and ``updated_at = now
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,7 +82,7 @@ def apply_plan(
             raise PlanDoesNotFit(f"the plan names member {member_id}, which does not exist")
         changed[member_id] = _changed(member, action, now, expires)
     return {
-        member_id: member.model_copy(update={"version": member.version + 1, "updated_at": now})
+        member_id: replace(member, version=member.version + 1, updated_at=now)
         for member_id, member in changed.items()
     }
 
@@ -140,7 +141,7 @@ def _changed(member: Member, action: Any, now: datetime, expires: datetime) -> M
         update = {"flags": flags}
     else:  # pragma: no cover - every action kind is handled above
         raise TypeError(f"unknown plan action {type(action).__name__}")
-    return member.model_copy(update=update)
+    return replace(member, **update)
 
 
 def _field_update(member: Member, action: UpdateMember) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def _field_update(member: Member, action: UpdateMember) -> dict[str, Any]:
         else:
             raise PlanDoesNotFit(f"unknown field {name!r} in an update of member {member.member_id}")
     if profile:
-        update["profile"] = member.profile.model_copy(update=profile)
+        update["profile"] = replace(member.profile, **profile)
     if action.clear_overrides:
         update["overrides"] = {k: v for k, v in member.overrides.items() if k not in action.clear_overrides}
     return update

@@ -1,18 +1,22 @@
 """The domain's data: employees as HR systems report them, members of the app, connections and plans.
 
-Pure pydantic models: no I/O, no clock. Everything that crosses a boundary (provider, table, API)
-is mapped to and from these on purpose (see docs/decisions.md, "Separate models").
+No I/O, no clock. The values a sync handles by the hundred thousand (``Employee``, ``Profile``,
+``Member``) are plain slotted dataclasses: they validate nothing themselves; ``shared.codecs``
+validates outside data (HR records, stored items) into them. Connections, plans and their
+actions are frozen pydantic models. Everything that crosses a boundary (provider, table, API) is
+mapped to and from these on purpose (see docs/decisions.md, "Separate models").
 """
 
 from __future__ import annotations
 
 import re
-import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # ---------------------------------------------------------------------------------------------
 # Employees (what a provider reports, normalised)
@@ -48,90 +52,23 @@ _DATE_FIELDS = ("birthday", "start_date", "termination_date")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-# One canonical ``__pydantic_fields_set__`` per distinct set of names (see ``_Frozen``); bounded so
-# a process that sees odd combinations of fields never grows it without limit.
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-_FIELDS_SETS_MAX = 4096
-# Canonical group tuples and dates (strings go to ``sys.intern``), bounded likewise.
-_SHARED_VALUES: dict[Any, Any] = {}
-_SHARED_VALUES_MAX = 65_536
-
-
-def _shared_value(value: Any) -> Any:
-    """One object per distinct value of a field that repeats across people (``_Frozen``)."""
-    kind = type(value)
-    if kind is str:
-        return sys.intern(value)
-    if kind is tuple:
-        value = tuple(sys.intern(item) if type(item) is str else item for item in value)
-    elif kind is not date:  # not datetimes: equal instants in other zones compare equal
-        return value
-    shared = _SHARED_VALUES.get(value)
-    if shared is None:
-        if len(_SHARED_VALUES) >= _SHARED_VALUES_MAX:
-            return value
-        shared = _SHARED_VALUES[value] = value
-    return shared
-
-
-# The person fields an Employee and a Profile share whose values repeat across a company (one
-# department, title or date for many people): each is kept once (``_Frozen.model_post_init``).
-_PERSON_SHARED_FIELDS = (
-    "job_title",
-    "department",
-    "company",
-    "groups",
-    "office_location",
-    "home_country",
-    "birthday",
-    "start_date",
-    "termination_date",
-    "manager_hris_id",
-)
-
-
 class _Frozen(BaseModel):
-    """Base of every domain model: immutable, no unknown fields.
-
-    Memory: pydantic keeps a per-instance ``set`` of the names set at construction
-    (``__pydantic_fields_set__``, ~1-2 KB for our models: half the memory of a validated employee
-    or member). Frozen instances never add to it (``__setattr__`` is refused) and pydantic's
-    ``__copy__``/``model_copy`` copy the set before updating it, so instances share one canonical
-    set per distinct set of names. ``model_fields_set`` therefore returns a shared set: read it,
-    never mutate it. Likewise the values of ``_shared_fields`` (departments, titles, companies,
-    locations, group tuples, dates ... that repeat across people: JSON decoding makes a new
-    object for each) are replaced by one canonical object per distinct value.
-    """
+    """Base of the domain's pydantic models (connections, plans): immutable, no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    _shared_fields: ClassVar[tuple[str, ...]] = ()
-
-    def model_post_init(self, _context: Any, /) -> None:
-        if self._shared_fields:
-            values = self.__dict__
-            for name in self._shared_fields:
-                value = values[name]
-                if value is not None:
-                    values[name] = _shared_value(value)
-        names = self.__pydantic_fields_set__
-        key = frozenset(names)
-        shared = _FIELDS_SETS.get(key)
-        if shared is None:
-            if len(_FIELDS_SETS) >= _FIELDS_SETS_MAX:
-                return
-            shared = _FIELDS_SETS[key] = set(key)
-        object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 
-class Employee(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Employee:
     """One person as an HR system reports them, normalised by a provider connector.
 
-    Validation is lenient on purpose (R04, R25): a malformed date becomes ``None`` and an unknown
-    status becomes ``active``, each recorded in ``warnings`` so the run reports it; nothing here
-    raises for data an HR system really sends.
+    A plain immutable value: the providers build it (``shared.providers.common.build_employee``)
+    through ``shared.codecs.employee_from``, which is lenient on purpose (R04, R25): a malformed
+    date becomes ``None`` and an unknown status becomes ``active``, each recorded in ``warnings``
+    so the run reports it; nothing there raises for data an HR system really sends.
     """
 
-    hris_id: str = Field(min_length=1)
+    hris_id: str
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
@@ -158,49 +95,7 @@ class Employee(_Frozen):
     status_unknown: bool = False
     # Data problems found while normalising (unknown status, malformed date ...).
     warnings: tuple[str, ...] = ()
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
-
-    _shared_fields = (*_PERSON_SHARED_FIELDS, "hris_role", "raw_status")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lenient(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        warnings: list[str] = list(data.get("warnings") or ())
-        fixed: dict[str, Any] | None = None
-        for name in _DATE_FIELDS:
-            value = data.get(name)
-            if value is None or isinstance(value, date):
-                continue
-            parsed = _parse_date(value)
-            if parsed is None:
-                fixed = fixed if fixed is not None else dict(data)
-                fixed[name] = None
-                warnings.append(f"malformed {name} {str(value)[:40]!r} ignored")
-            elif not isinstance(value, str) or parsed.isoformat() != value:
-                fixed = fixed if fixed is not None else dict(data)
-                fixed[name] = parsed
-        status = data.get("status")
-        if status is not None and not isinstance(status, EmployeeStatus):
-            try:
-                EmployeeStatus(status)
-            except ValueError:
-                fixed = fixed if fixed is not None else dict(data)
-                fixed["status"] = EmployeeStatus.ACTIVE
-                fixed.setdefault("raw_status", str(status))
-                fixed["status_unknown"] = True
-                warnings.append(f"unknown status {str(status)[:40]!r} treated as active")
-        email = data.get("email")
-        if isinstance(email, str):
-            stripped = email.strip()
-            if stripped != email or not stripped:
-                fixed = fixed if fixed is not None else dict(data)
-                fixed["email"] = stripped or None
-        if fixed is None:
-            return data
-        fixed["warnings"] = tuple(warnings)
-        return fixed
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def email_key(self) -> str | None:
@@ -208,6 +103,45 @@ class Employee(_Frozen):
         if self.email is None or not _EMAIL.match(self.email):
             return None
         return self.email.lower()
+
+
+def lenient_employee_fields(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An HR record's normalised fields, before they are typed (R04, R25): malformed dates become
+    ``None`` and unknown statuses ``active`` (each with a warning); emails are trimmed."""
+    warnings: list[str] = list(data.get("warnings") or ())
+    fixed: dict[str, Any] | None = None
+    for name in _DATE_FIELDS:
+        value = data.get(name)
+        if value is None or isinstance(value, date):
+            continue
+        parsed = _parse_date(value)
+        if parsed is None:
+            fixed = fixed if fixed is not None else dict(data)
+            fixed[name] = None
+            warnings.append(f"malformed {name} {str(value)[:40]!r} ignored")
+        elif not isinstance(value, str) or parsed.isoformat() != value:
+            fixed = fixed if fixed is not None else dict(data)
+            fixed[name] = parsed
+    status = data.get("status")
+    if status is not None and not isinstance(status, EmployeeStatus):
+        try:
+            EmployeeStatus(status)
+        except ValueError:
+            fixed = fixed if fixed is not None else dict(data)
+            fixed["status"] = EmployeeStatus.ACTIVE
+            fixed.setdefault("raw_status", str(status))
+            fixed["status_unknown"] = True
+            warnings.append(f"unknown status {str(status)[:40]!r} treated as active")
+    email = data.get("email")
+    if isinstance(email, str):
+        stripped = email.strip()
+        if stripped != email or not stripped:
+            fixed = fixed if fixed is not None else dict(data)
+            fixed["email"] = stripped or None
+    if fixed is None:
+        return data
+    fixed["warnings"] = tuple(warnings)
+    return fixed
 
 
 def _parse_date(value: Any) -> date | None:
@@ -273,7 +207,8 @@ class MemberFlag(StrEnum):
     NO_APPROVER = "no_approver"  # R17
 
 
-class Profile(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
     """The synced fields of a member (R15): the HR values as last applied, or an admin's edits."""
 
     first_name: str | None = None
@@ -292,12 +227,13 @@ class Profile(_Frozen):
     termination_date: date | None = None
     manager_hris_id: str | None = None
 
-    _shared_fields = _PERSON_SHARED_FIELDS
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """A person in the app (a plain immutable value; ``shared.codecs`` reads and writes it)."""
 
-class Member(_Frozen):
-    member_id: str = Field(min_length=1)
-    tenant_id: str = Field(min_length=1)
+    member_id: str
+    tenant_id: str
     source: MemberSource
     # The link to an employee (R05): set for HRIS-managed members, kept after a disconnect (R20).
     connection_id: str | None = None
@@ -307,9 +243,9 @@ class Member(_Frozen):
     status_before_deactivation: MemberStatus | None = None
     deactivation_reason: DeactivationReason | None = None
     deactivated_by: Actor | None = None
-    profile: Profile = Field(default_factory=Profile)
+    profile: Profile = field(default_factory=Profile)
     # Fields an admin edited by hand, with the admin's value (R16).
-    overrides: dict[str, Any] = Field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
     approver_member_id: str | None = None
     # App-side values derived through the connection's mappings (R18).
     groups: tuple[str, ...] = ()
@@ -319,19 +255,9 @@ class Member(_Frozen):
     flags: frozenset[MemberFlag] = frozenset()
     invite_sent_at: datetime | None = None
     invite_expires_at: datetime | None = None
-    version: int = Field(default=0, ge=0)
+    version: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
-
-    _shared_fields = (
-        "tenant_id",
-        "connection_id",
-        "approver_member_id",
-        "groups",
-        "location",
-        "role",
-        "region",
-    )
 
     @property
     def email_key(self) -> str | None:

@@ -49,7 +49,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from operator import itemgetter
+from enum import Enum
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -119,16 +120,21 @@ KIND_ORDER: tuple[str, ...] = (
     "open_task",
 )
 
-# How an employee is judged (see the module docstring).
-_TERMINATED = "terminated"
-_OUT_OF_SCOPE = "out_of_scope"
-_ON_LEAVE = "on_leave"
-_NOT_STARTED = "not_started"
-_ELIGIBLE = "eligible"
+
+class Judgement(Enum):
+    """How an employee is judged (see the module docstring; first match wins)."""
+
+    TERMINATED = "terminated"  # R03
+    OUT_OF_SCOPE = "out_of_scope"  # R01, R11
+    ON_LEAVE = "on_leave"  # R04
+    NOT_STARTED = "not_started"  # R02
+    ELIGIBLE = "eligible"
+
+
 _REASON_FOR = {
-    _TERMINATED: DeactivationReason.TERMINATED,
-    _OUT_OF_SCOPE: DeactivationReason.OUT_OF_SCOPE,
-    _ON_LEAVE: DeactivationReason.ON_LEAVE,
+    Judgement.TERMINATED: DeactivationReason.TERMINATED,
+    Judgement.OUT_OF_SCOPE: DeactivationReason.OUT_OF_SCOPE,
+    Judgement.ON_LEAVE: DeactivationReason.ON_LEAVE,
 }
 # How much of an unknown status value a plan keeps (R04: the value is for an admin to recognise).
 _RAW_STATUS_KEPT = 100
@@ -195,21 +201,20 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _AppValues = tuple[tuple[str, ...], str | None, str | None, str | None]
 
 
-def _items(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A fast getter of several keys of a dict, always returning a tuple."""
+def _fields_of(names: Sequence[str]) -> Callable[[Employee | Profile], tuple[Any, ...]]:
+    """A fast getter of several attributes, always returning a tuple."""
     if len(names) == 1:
         only = names[0]
-        return lambda values: (values[only],)
+        return lambda value: (getattr(value, only),)
     if not names:
-        return lambda _values: ()
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = itemgetter(*names)
+        return lambda _value: ()
+    getter: Callable[[Employee | Profile], tuple[Any, ...]] = attrgetter(*names)
     return getter
 
 
 class _Run:
-    """One planning run. Hot loops read models' ``__dict__`` (pydantic v2 keeps field values
-    there): attribute access on pydantic models costs several times a dict lookup, and a plan
-    touches every field of 100,000 employees and members (bench/reconcile.py)."""
+    """One planning run. A plan touches every field of 100,000 employees and members
+    (bench/reconcile.py): hot loops bind what they use to locals once."""
 
     def __init__(
         self,
@@ -252,7 +257,7 @@ class _Run:
         self.fields = (
             SYNCED_FIELDS if capabilities is None else tuple(f for f in SYNCED_FIELDS if f in capabilities)
         )
-        self.profile_values = _items(self.fields)
+        self.profile_values = _fields_of(self.fields)
         self.email_at = self.fields.index("email") if "email" in self.fields else -1
         self.manager_known = "manager_hris_id" in self.fields
         self.hris_wins = connection.field_policy is FieldPolicy.HRIS_WINS
@@ -276,9 +281,9 @@ class _Run:
         # Linked employees as parallel lists (no tuple per employee: less memory, no GC work).
         self.linked_employees: list[Employee] = []
         self.linked_members: list[Member] = []
-        self.linked_judgements: list[str] = []
+        self.linked_judgements: list[Judgement] = []
         self.linked_keys: list[str | None] = []
-        self.unlinked: list[tuple[Employee, str, str | None]] = []
+        self.unlinked: list[tuple[Employee, Judgement, str | None]] = []
         self.relinked_away: set[str] = set()  # hris ids whose member was relinked by email
         self.claimed: set[str] = set()  # member ids linked by email in this plan
         self.created: dict[str, str] = {}  # hris_id -> member id created by this plan
@@ -302,17 +307,16 @@ class _Run:
         claiming = self.claiming
         active = 0
         for member in members:
-            values = member.__dict__
-            hris_id = values["hris_id"]
-            if values["connection_id"] == cid and hris_id is not None:
+            hris_id = member.hris_id
+            if member.connection_id == cid and hris_id is not None:
                 previous = ours.get(hris_id)
                 if previous is None or _precedence(member) < _precedence(previous):
                     ours[hris_id] = member
-                if values["status"] in live:
+                if member.status in live:
                     active += 1
-            elif claiming and values["source"] is hris and values["status"] is not archived:
+            elif claiming and member.source is hris and member.status is not archived:
                 self.claimable.append(member)
-                if values["status"] in live:
+                if member.status in live:
                     active += 1
         self.members = members
         self.active_members = active
@@ -324,7 +328,7 @@ class _Run:
             index: dict[str, list[Member]] = {}
             if wanted:
                 for member in self.members:
-                    email = member.__dict__["profile"].__dict__["email"]
+                    email = member.profile.email
                     if email:
                         key = email.strip().lower()
                         if key in wanted:
@@ -354,24 +358,23 @@ class _Run:
         linked_judgements, linked_keys = self.linked_judgements, self.linked_keys
         unlinked = self.unlinked
         for employee in employees:
-            values = employee.__dict__
-            hris_id = values["hris_id"]
+            hris_id = employee.hris_id
             if hris_id in seen:
                 self._warn("duplicate_hris_id", "a second record with this HR id was ignored", hris_id)
                 continue
             seen.add(hris_id)
-            if values["warnings"]:
-                for text in values["warnings"]:
+            if employee.warnings:
+                for text in employee.warnings:
                     self._warn(_warning_code(text), text, hris_id)
-            if values["status_unknown"]:  # R04: kept active, and listed on the run
-                raw = values["raw_status"]
+            if employee.status_unknown:  # R04: kept active, and listed on the run
+                raw = employee.raw_status
                 self.unknown_statuses.append(
                     UnknownStatus(hris_id=hris_id, raw_status=None if raw is None else raw[:_RAW_STATUS_KEPT])
                 )
             member = ours_get(hris_id)
             scoped_in = (member is not None) if manual_scope else (everyone or in_scope(employee))
-            judgement = judge(values, scoped_in)
-            email = values["email"]
+            judgement = judge(employee, scoped_in)
+            email = employee.email
             key = email.lower() if email else None
             if key is not None and scoped_in:
                 if key in scoped_seen:
@@ -398,10 +401,10 @@ class _Run:
             )
         )
 
-    def _settle(self, employee: Employee, member: Member, judgement: str, key: str | None) -> None:
+    def _settle(self, employee: Employee, member: Member, judgement: Judgement, key: str | None) -> None:
         self._settle_all(((employee, member, judgement, key),))
 
-    def _settle_all(self, linked: Iterable[tuple[Employee, Member, str, str | None]]) -> None:
+    def _settle_all(self, linked: Iterable[tuple[Employee, Member, Judgement, str | None]]) -> None:
         """Status (R03, R04, R08, R10-R12) and fields (R15, R16, R18, R25) of linked members.
 
         The common case (a live member whose employee stays, nothing changed) runs inline with
@@ -409,7 +412,7 @@ class _Run:
         """
         archived, invited = MemberStatus.ARCHIVED, MemberStatus.INVITED
         live = LIVE_STATUSES
-        settled = (_ELIGIBLE, _NOT_STARTED)
+        settled = (Judgement.ELIGIBLE, Judgement.NOT_STARTED)
         manual_scope = self.manual_scope
         cutoff = self.expiry_cutoff
         duplicates = self.duplicate_emails
@@ -418,8 +421,7 @@ class _Run:
         email_ok = _EMAIL.match
         pair_employees, pair_members, pair_ids = self.pair_employees, self.pair_members, self.pair_ids
         for employee, member, judgement, key in linked:
-            values = member.__dict__
-            status = values["status"]
+            status = member.status
             if status is archived:
                 continue  # R14
             if manual_scope:
@@ -427,28 +429,26 @@ class _Run:
             elif status not in live or judgement not in settled:
                 self._status_change(member, judgement)
             elif (
-                status is invited
-                and (expires := values["invite_expires_at"]) is not None
-                and expires <= cutoff
+                status is invited and (expires := member.invite_expires_at) is not None and expires <= cutoff
             ):
                 self._maybe_resend(member, judgement)
-            employee_values = employee.__dict__
-            profile = values["profile"].__dict__
-            wanted = profile_values(employee_values)
+            profile = member.profile
+            wanted = profile_values(employee)
             current = profile_values(profile)
+            email = employee.email
             if (
                 key is None
                 or (duplicates and key in duplicates)
-                or (employee_values["email"] != profile["email"] and not email_ok(employee_values["email"]))
+                or (email != profile.email and not email_ok(email or ""))
             ):
                 wanted = self._keep_email(employee, member, key, wanted, current)
-            app_now: _AppValues = (values["groups"], values["location"], values["role"], values["region"])
+            app_now: _AppValues = (member.groups, member.location, member.role, member.region)
             app_wanted = values_for(employee, app_now)
-            if wanted != current or app_wanted != app_now or values["overrides"]:
-                self._record_changes(values, wanted, current, app_wanted, app_now)
+            if wanted != current or app_wanted != app_now or member.overrides:
+                self._record_changes(member, wanted, current, app_wanted, app_now)
             pair_employees.append(employee)
             pair_members.append(member)
-            pair_ids.append(values["member_id"])
+            pair_ids.append(member.member_id)
 
     def _keep_email(
         self,
@@ -478,7 +478,7 @@ class _Run:
         self._warn(problem, "kept the member's current email", employee.hris_id)
         return False
 
-    def _status_change(self, member: Member, judgement: str) -> None:
+    def _status_change(self, member: Member, judgement: Judgement) -> None:
         member_id = member.member_id
         if member.status in LIVE_STATUSES:
             reason = _REASON_FOR.get(judgement)
@@ -488,7 +488,7 @@ class _Run:
         # Deactivated.
         if member.deactivated_by is Actor.ADMIN or member.deactivation_reason not in SYNC_REASONS:
             return  # R10: an admin's deactivation sticks
-        if judgement is _ELIGIBLE:
+        if judgement is Judgement.ELIGIBLE:
             to_status = member.status_before_deactivation
             if to_status is None or to_status not in LIVE_STATUSES:
                 to_status = initial_status(self.connection)
@@ -497,7 +497,7 @@ class _Run:
             if to_status is MemberStatus.INVITED:
                 self._invite_on_return(member)
         elif (
-            judgement is _TERMINATED
+            judgement is Judgement.TERMINATED
             and member.deactivation_reason not in OFFBOARDING_REASONS
             and self.may_deactivate
         ):
@@ -519,11 +519,11 @@ class _Run:
         expires = member.invite_expires_at
         return expires is not None and expires <= self.expiry_cutoff
 
-    def _maybe_resend(self, member: Member, judgement: str) -> None:
+    def _maybe_resend(self, member: Member, judgement: Judgement) -> None:
         """R08: re-send an expired invite of a member still in scope."""
         email = member.profile.email
         if (
-            judgement is _ELIGIBLE
+            judgement is Judgement.ELIGIBLE
             and self.connection.resend_expired_invites
             and email
             and self._expired(member)
@@ -543,15 +543,15 @@ class _Run:
 
     def _record_changes(
         self,
-        values: dict[str, Any],
+        member: Member,
         wanted: tuple[Any, ...],
         current: tuple[Any, ...],
         app_wanted: _AppValues,
         app_now: _AppValues,
     ) -> None:
         """R15, R16, R18: record the synced and mapped fields of a member that change."""
-        overrides = values["overrides"]
-        drop = self.hris_wins or values["member_id"] in self.resync
+        overrides = member.overrides
+        drop = self.hris_wins or member.member_id in self.resync
         changes: dict[str, FieldChange] = {}
         cleared: list[str] = []
         names = (*self.fields, *APP_FIELDS)
@@ -563,7 +563,7 @@ class _Run:
             if after != before:
                 changes[name] = FieldChange(before=before, after=after)
         if changes or cleared:
-            self.changes[values["member_id"]] = (changes, cleared)
+            self.changes[member.member_id] = (changes, cleared)
 
     # -- matching and creating -------------------------------------------------------------------
 
@@ -572,7 +572,7 @@ class _Run:
         if self.manual_scope:
             return
         for employee, judgement, key in sorted(self.unlinked, key=lambda item: item[0].hris_id):
-            would_create = judgement is _ELIGIBLE
+            would_create = judgement is Judgement.ELIGIBLE
             if not (would_create or self.claiming):
                 continue
             problem = self._email_problem(employee, key, would_create)
@@ -643,7 +643,7 @@ class _Run:
             reason = "linked_to_other_connection"
         return reason
 
-    def _link(self, employee: Employee, member: Member, judgement: str, key: str | None) -> None:
+    def _link(self, employee: Employee, member: Member, judgement: Judgement, key: str | None) -> None:
         if member.connection_id == self.connection.connection_id and member.hris_id is not None:
             self.relinked_away.add(member.hris_id)
             self.ours.pop(member.hris_id, None)
@@ -711,29 +711,26 @@ class _Run:
         ):
             # The live member linked to the employee's manager, after this plan.
             approver: str | None = None
-            employee_values = employee.__dict__
-            manager = employee_values["manager_hris_id"]
-            if known and manager is not None and manager != employee_values["hris_id"]:
+            manager = employee.manager_hris_id
+            if known and manager is not None and manager != employee.hris_id:
                 manager_member = ours_get(manager)
                 if manager_member is None:
                     approver = created_get(manager)
                 else:
-                    manager_values = manager_member.__dict__
-                    approver = manager_values["member_id"]
-                    if status_get(approver, manager_values["status"]) not in live:
+                    approver = manager_member.member_id
+                    if status_get(approver, manager_member.status) not in live:
                         approver = None
             if member is None:
                 self._create_record(employee, member_id, approver)
                 continue
-            values = member.__dict__
-            has_flag = no_approver in values["flags"]
-            final = final_status.get(member_id, values["status"])
+            has_flag = no_approver in member.flags
+            final = final_status.get(member_id, member.status)
             if final not in live or not known:
                 if has_flag and final is deactivated:
                     self._flag(member_id, on=False)
                 continue
-            if approver != values["approver_member_id"]:
-                change = FieldChange(before=values["approver_member_id"], after=approver)
+            if approver != member.approver_member_id:
+                change = FieldChange(before=member.approver_member_id, after=approver)
                 self.changes.setdefault(member_id, ({}, []))[0]["approver_member_id"] = change
             if (approver is None) != has_flag:
                 self._flag(member_id, on=approver is None)
@@ -742,7 +739,6 @@ class _Run:
         self.actions["flag"].append(SetFlag(member_id=member_id, flag=MemberFlag.NO_APPROVER, on=on))
 
     def _create_record(self, employee: Employee, member_id: str, approver: str | None) -> None:
-        values = employee.__dict__
         groups, location, role, region = self.mapper.values_for(employee, None)
         flags = (
             frozenset({MemberFlag.NO_APPROVER}) if self.manager_known and approver is None else frozenset()
@@ -752,7 +748,7 @@ class _Run:
                 member_id=member_id,
                 hris_id=employee.hris_id,
                 status=self.final_status[member_id],
-                profile=Profile.model_validate({name: values[name] for name in self.fields}),
+                profile=Profile(**{name: getattr(employee, name) for name in self.fields}),
                 groups=groups,
                 location=location,
                 role=role,
@@ -844,25 +840,25 @@ def _warning_code(text: str) -> str:
     return "employee_warning"
 
 
-def _judge(connection: Connection, today: date) -> Callable[[dict[str, Any], bool], str]:
-    """How an employee (their field values) is judged: see the module docstring."""
+def _judge(connection: Connection, today: date) -> Callable[[Employee, bool], Judgement]:
+    """How an employee is judged: see the module docstring."""
     gating = connection.start_date_gating
     leave_deactivates = connection.deactivate_on_leave
     terminated, on_leave, pending = EmployeeStatus.TERMINATED, EmployeeStatus.ON_LEAVE, EmployeeStatus.PENDING
 
-    def judge(values: dict[str, Any], scoped_in: bool) -> str:
-        termination = values["termination_date"]
-        status = values["status"]
+    def judge(employee: Employee, scoped_in: bool) -> Judgement:
+        termination = employee.termination_date
+        status = employee.status
         if status is terminated or (termination is not None and termination <= today):
-            return _TERMINATED  # R03
+            return Judgement.TERMINATED  # R03
         if not scoped_in:
-            return _OUT_OF_SCOPE  # R01, R11
+            return Judgement.OUT_OF_SCOPE  # R01, R11
         if status is on_leave and leave_deactivates:
-            return _ON_LEAVE  # R04
-        start = values["start_date"]
+            return Judgement.ON_LEAVE  # R04
+        start = employee.start_date
         if gating and ((start is not None and start > today) or (status is pending and start is None)):
-            return _NOT_STARTED  # R02
-        return _ELIGIBLE
+            return Judgement.NOT_STARTED  # R02
+        return Judgement.ELIGIBLE
 
     return judge
 
@@ -929,18 +925,17 @@ class _Mapper:
         def values_for(employee: Employee, current: _AppValues | None) -> _AppValues:
             if current is None or additive:
                 return slow(employee, current)
-            values = employee.__dict__
             groups, location, role, region = current
             if groups_known:
-                department, hris_groups = values["department"], values["groups"]
+                department, hris_groups = employee.department, employee.groups
                 groups = group_cache_get((hris_groups, department)) or groups_of(department, hris_groups)
             if location_known:
-                office = values["office_location"]
+                office = employee.office_location
                 location = locations_get(office, office) if office else None
             if region_known:
-                country = values["home_country"]
+                country = employee.home_country
                 region = regions_get(country, country) if country else None
-            hris_role = values["hris_role"]
+            hris_role = employee.hris_role
             if hris_role is not None:
                 mapped_role = roles_get(hris_role)
                 if mapped_role is not None:
@@ -958,22 +953,21 @@ class _Mapper:
         stays as it is; with ``additive`` a member's groups are only added to, and its location,
         role and region only filled when empty.
         """
-        values = employee.__dict__
         groups, location, role, region = current if current is not None else ((), None, None, None)
         additive = self.additive and current is not None
         if self.groups_known:
-            mapped = self._groups(values["department"], values["groups"])
+            mapped = self._groups(employee.department, employee.groups)
             if not additive:
                 groups = mapped
             elif not set(mapped).issubset(groups):
                 groups = tuple(dict.fromkeys((*groups, *mapped)))
         if self.location_known and not (additive and location):
-            office = values["office_location"]
+            office = employee.office_location
             location = self.locations.get(office, office) if office else None
         if self.region_known and not (additive and region):
-            country = values["home_country"]
+            country = employee.home_country
             region = self.regions.get(country, country) if country else None
-        hris_role = values["hris_role"]
+        hris_role = employee.hris_role
         mapped_role = self.roles.get(hris_role) if hris_role is not None else None
         if mapped_role is None and hris_role is not None and self.report_roles:
             self.unmapped_roles[hris_role] += 1

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from shared.codecs import employee_from
 from shared.domain.models import Employee, EmployeeStatus
 from shared.providers.base import (
     Credentials,
@@ -397,7 +398,7 @@ def build_employee(
 ) -> Employee:
     """An ``Employee`` from mapped fields; the domain model stays lenient on dates and emails."""
     all_warnings = [*([mapped.warning] if mapped.warning else []), *warnings]
-    return Employee.model_validate(
+    return employee_from(
         {
             "hris_id": hris_id,
             **fields,

@@ -8,8 +8,10 @@ member's actions one by one through it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from shared.codecs import member_from, to_plain
 from shared.domain.apply import apply_plan
 from shared.domain.models import (
     Action,
@@ -27,9 +29,9 @@ _NO_GUARD = GuardVerdict(hold=False, deactivations=0, active_members=0, pct=0.0)
 
 
 def _validated(member: Member) -> Member:
-    """Re-validate a member ``apply_plan`` updated with ``model_copy`` (which skips validation): an
+    """Re-validate a member ``apply_plan`` updated (``dataclasses.replace`` validates nothing): an
     update read back from a blob carries its ``after`` values as JSON (dates as strings)."""
-    return Member.model_validate(member.model_dump(warnings=False))
+    return member_from(to_plain(member, mode="python", warnings=False))
 
 
 def apply_actions(
@@ -61,8 +63,6 @@ def apply_actions(
         if changed is not None and changed is not current and isinstance(action, UpdateMember):
             changed = _validated(changed)
             if current is not None:
-                changed = changed.model_copy(
-                    update={"version": current.version, "updated_at": current.updated_at}
-                )
+                changed = replace(changed, version=current.version, updated_at=current.updated_at)
         states.append(changed)
     return states

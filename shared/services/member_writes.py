@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from shared.codecs import to_plain
 from shared.domain.models import (
     Action,
     Actor,
@@ -134,7 +135,7 @@ def _digest(*parts: str) -> str:
 
 
 def _comparable(member: Member | None) -> dict[str, Any] | None:
-    return None if member is None else member.model_dump(mode="json", exclude=set(_NOT_CHANGES))
+    return None if member is None else to_plain(member, exclude=set(_NOT_CHANGES))
 
 
 def _diff(
@@ -195,7 +196,7 @@ def _prepare(ports: WithClock, group: MemberGroup, origin: Origin) -> _Prepared:
     write = None
     if final is not None and _comparable(final) != _comparable(group.base):
         version = group.base.version + 1 if group.base is not None else 1
-        final = final.model_copy(update={"version": version, "updated_at": now})
+        final = replace(final, version=version, updated_at=now)
         states[-1] = final
         write = MemberWrite(member=final, previous=group.base, action_key=f"{origin.key}:{group.member_id}")
     return _Prepared(group, actions, states, write)
@@ -447,7 +448,7 @@ def write_admin_change(
     tenant_id = change.before.tenant_id
     now = ports.clock.now()
     request = ports.ids.new_id("req")
-    after = change.after.model_copy(update={"version": change.before.version + 1, "updated_at": now})
+    after = replace(change.after, version=change.before.version + 1, updated_at=now)
     [result] = ports.members.write(
         tenant_id, [MemberWrite(member=after, previous=change.before, action_key=f"adm:{request}")]
     )

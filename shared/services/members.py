@@ -4,12 +4,13 @@ archive (R14), edit with overrides and resync (R16), offboard now (R27); tasks a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from shared.codecs import profile_from, to_plain
 from shared.domain.models import (
     SYNCED_FIELDS,
     Actor,
@@ -21,7 +22,6 @@ from shared.domain.models import (
     MemberFlag,
     MemberSource,
     MemberStatus,
-    Profile,
     Targeted,
     TaskType,
 )
@@ -165,24 +165,22 @@ def _not_archived(member: Member, what: str) -> None:
 def _invited(ports: WithClock, member: Member, connection: Connection | None) -> Member:
     now = ports.clock.now()
     ttl = connection.invite_ttl_days if connection else _DEFAULT_INVITE_TTL_DAYS
-    return member.model_copy(
-        update={
-            "status": MemberStatus.INVITED,
-            "invite_sent_at": now,
-            "invite_expires_at": now + timedelta(days=ttl),
-        }
+    return replace(
+        member,
+        status=MemberStatus.INVITED,
+        invite_sent_at=now,
+        invite_expires_at=now + timedelta(days=ttl),
     )
 
 
 def _deactivated(member: Member, reason: DeactivationReason) -> Member:
     was = member.status_before_deactivation if member.status is MemberStatus.DEACTIVATED else member.status
-    return member.model_copy(
-        update={
-            "status": MemberStatus.DEACTIVATED,
-            "status_before_deactivation": was,
-            "deactivation_reason": reason,
-            "deactivated_by": Actor.ADMIN,
-        }
+    return replace(
+        member,
+        status=MemberStatus.DEACTIVATED,
+        status_before_deactivation=was,
+        deactivation_reason=reason,
+        deactivated_by=Actor.ADMIN,
     )
 
 
@@ -198,7 +196,7 @@ def approve(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str)
         if member.status is not MemberStatus.PENDING_APPROVAL:
             raise InvalidState(f"member is {member.status.value}, not pending approval", member_id=member_id)
         if connection is not None and connection.invites is InviteMode.LATER:
-            after = member.model_copy(update={"status": MemberStatus.QUEUED})
+            after = replace(member, status=MemberStatus.QUEUED)
             return AdminChange(member, after, "approve", (MEMBER_UPDATED,))
         after = _invited(ports, member, connection)
         return AdminChange(member, after, "approve", (MEMBER_UPDATED, MEMBER_INVITED), invite=True)
@@ -318,13 +316,12 @@ def reactivate(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: s
         _not_archived(member, "reactivated")
         if member.status is not MemberStatus.DEACTIVATED:
             raise InvalidState(f"member is {member.status.value}, not deactivated", member_id=member_id)
-        after = member.model_copy(
-            update={
-                "status": member.status_before_deactivation or MemberStatus.ACTIVE,
-                "status_before_deactivation": None,
-                "deactivation_reason": None,
-                "deactivated_by": None,
-            }
+        after = replace(
+            member,
+            status=member.status_before_deactivation or MemberStatus.ACTIVE,
+            status_before_deactivation=None,
+            deactivation_reason=None,
+            deactivated_by=None,
         )
         return AdminChange(member, after, "reactivate", (MEMBER_REACTIVATED,))
 
@@ -353,7 +350,7 @@ def archive(ports: DecisionPorts, tenant_id: str, member_id: str, admin_id: str)
         if member.status is MemberStatus.ARCHIVED:
             return None
         return AdminChange(
-            member, member.model_copy(update={"status": MemberStatus.ARCHIVED}), "archive", (MEMBER_UPDATED,)
+            member, replace(member, status=MemberStatus.ARCHIVED), "archive", (MEMBER_UPDATED,)
         )
 
     return _decide(ports, tenant_id, member_id, admin_id, decide)
@@ -378,7 +375,7 @@ def edit_member(
     def decide(member: Member, _connection: Connection | None) -> AdminChange | None:
         _not_archived(member, "edited")
         try:
-            profile = Profile.model_validate({**member.profile.model_dump(), **changes})
+            profile = profile_from({**to_plain(member.profile, mode="python"), **changes})
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -390,9 +387,9 @@ def edit_member(
             return None
         overrides = dict(member.overrides)
         if member.is_hris_managed:
-            dumped = profile.model_dump(mode="json")
+            dumped = to_plain(profile)
             overrides.update({k: dumped[k] for k in edited})
-        after = member.model_copy(update={"profile": profile, "overrides": overrides})
+        after = replace(member, profile=profile, overrides=overrides)
         return AdminChange(member, after, "edit", (MEMBER_UPDATED,))
 
     return _decide(ports, tenant_id, member_id, admin_id, decide)
@@ -430,7 +427,7 @@ def resync_member(ports: ResyncPorts, tenant_id: str, member_id: str, admin_id: 
         updates = [a for a in plan.actions if a.kind == "update" and a.member_id == member_id]
         after = apply_actions(member, updates, connection=connection, now=ports.clock.now())[-1]
         if after is not None and after.overrides:
-            after = after.model_copy(update={"overrides": {}})
+            after = replace(after, overrides={})
         if after is None or after == member:
             return None
         return AdminChange(member, after, "resync", (MEMBER_UPDATED,))

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from pydantic import TypeAdapter, ValidationError
 
+from shared.codecs import employees_from_json, member_from, to_plain
 from shared.domain.models import Action, Connection, Employee, Member, Plan, Snapshot, Targeted
 from shared.domain.reconciler import plan as reconcile
 from shared.errors import CorruptItem
@@ -18,7 +19,6 @@ from shared.services.context import WithBlobs, WithClock
 from shared.services.member_writes import MemberGroup
 
 _ACTIONS = TypeAdapter(list[Action])
-_EMPLOYEES = TypeAdapter(list[Employee])
 
 
 def page_key(tenant_id: str, connection_id: str, run_id: str, page: int) -> str:
@@ -68,13 +68,13 @@ def group_actions(actions: Iterable[Action], bases: Mapping[str, Member]) -> lis
 
 
 def dump_employees(employees: Sequence[Employee]) -> bytes:
-    return json.dumps([e.model_dump(mode="json", exclude={"raw"}) for e in employees]).encode()
+    return json.dumps([to_plain(e, exclude={"raw"}) for e in employees]).encode()
 
 
 def load_employees(ports: WithBlobs, key: str) -> list[Employee]:
     data = ports.blobs.get(key)
     try:
-        return _EMPLOYEES.validate_json(data)
+        return employees_from_json(data)
     except ValidationError as exc:
         raise CorruptItem(key, f"{exc.error_count()} invalid field(s)") from exc
 
@@ -84,7 +84,7 @@ def dump_groups(groups: Sequence[MemberGroup]) -> bytes:
         [
             {
                 "member_id": g.member_id,
-                "base": g.base.model_dump(mode="json") if g.base is not None else None,
+                "base": to_plain(g.base) if g.base is not None else None,
                 "actions": _ACTIONS.dump_python(list(g.actions), mode="json"),
             }
             for g in groups
@@ -99,7 +99,7 @@ def load_groups(ports: WithBlobs, key: str) -> list[MemberGroup]:
         return [
             MemberGroup(
                 member_id=str(row["member_id"]),
-                base=Member.model_validate(row["base"]) if row["base"] is not None else None,
+                base=member_from(row["base"]) if row["base"] is not None else None,
                 actions=tuple(_ACTIONS.validate_python(row["actions"])),
             )
             for row in rows

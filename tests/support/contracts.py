@@ -12,6 +12,7 @@ so the fakes the service tests rely on and the real adapters cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,7 +89,7 @@ def create(store: MemberStore, member: Member, key: str = "k") -> WriteOutcome:
 
 
 def update(store: MemberStore, previous: Member, key: str, **changes: Any) -> tuple[Member, WriteOutcome]:
-    after = previous.model_copy(update={**changes, "version": previous.version + 1})
+    after = replace(previous, **{**changes, "version": previous.version + 1})
     [result] = store.write(previous.tenant_id, [MemberWrite(member=after, previous=previous, action_key=key)])
     return after, result.outcome
 

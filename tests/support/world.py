@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.codecs import employee_from
 from shared.domain.models import (
     SYNCED_FIELDS,
     Connection,
@@ -67,7 +68,7 @@ def employee(hris_id: str, **fields: Any) -> Employee:
     fields.setdefault("first_name", hris_id.title())
     fields.setdefault("last_name", "Person")
     fields.setdefault("email", f"{hris_id}@acme.test")
-    return Employee(hris_id=hris_id, **fields)
+    return employee_from({"hris_id": hris_id, **fields})
 
 
 def manual_member(tenant_id: str, member_id: str, email: str, **fields: Any) -> Member:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
+from shared.codecs import to_plain
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import (
     Actor,
@@ -45,7 +46,7 @@ class ProfileOut(ResponseModel):
 
     @classmethod
     def of(cls, p: Profile) -> ProfileOut:
-        return cls.model_validate({**p.model_dump(), "groups": list(p.groups)})
+        return cls.model_validate({**to_plain(p, mode="python"), "groups": list(p.groups)})
 
 
 class MemberOut(ResponseModel):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from shared.codecs import employee_from, to_plain
 from shared.domain.models import SYNCED_FIELDS, Employee, EmployeeStatus
 
 _VENDOR_IDS = uuid.UUID("b0c4a1f2-6d3e-4f5a-8b9c-0d1e2f3a4b5c")
@@ -123,7 +124,7 @@ class FakeCompany:
             manager = mapping.get(e.manager_hris_id) if e.manager_hris_id else None
             employee = e
             if new_id != e.hris_id or manager != e.manager_hris_id:
-                employee = e.model_copy(update={"hris_id": new_id, "manager_hris_id": manager})
+                employee = replace(e, hris_id=new_id, manager_hris_id=manager)
             self._insert(Person(id=int(new_id), employee=employee, created_at=now, updated_at=now))
         self._order.sort()
         self._next_id = max(self._order, default=0) + 1
@@ -220,14 +221,14 @@ class FakeCompany:
                     raise InvalidChange("an employee cannot manage themselves")
                 self.get(manager)
                 updates["manager_hris_id"] = str(int(manager))
-            before = person.employee.model_dump()
+            before = to_plain(person.employee, mode="python")
             data = {**before, **updates}
             data.pop("warnings", None)
             try:
-                employee = Employee.model_validate(data)
+                employee = employee_from(data)
             except ValueError as exc:
                 raise InvalidChange(str(exc).splitlines()[0]) from None
-            after = employee.model_dump()
+            after = to_plain(employee, mode="python")
             changed = [name for name in sorted(MUTABLE_FIELDS) if before.get(name) != after.get(name)]
             person.employee = employee
             self._register(employee)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from shared.domain.models import Employee, EmployeeStatus
@@ -74,9 +75,7 @@ class EmploymentHero(Vendor):
     def expected_employee(self, person: Person) -> Employee:
         e = person.employee
         manager = vendor_uuid("eh-employee", e.manager_hris_id) if e.manager_hris_id else None
-        return e.model_copy(
-            update={"hris_id": vendor_uuid("eh-employee", person.key), "manager_hris_id": manager}
-        )
+        return replace(e, hris_id=vendor_uuid("eh-employee", person.key), manager_hris_id=manager)
 
     # -- OAuth ----------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -86,9 +87,7 @@ class Merge(Vendor):
     def expected_employee(self, person: Person) -> Employee:
         e = person.employee
         manager = vendor_uuid("merge-employee", e.manager_hris_id) if e.manager_hris_id else None
-        return e.model_copy(
-            update={"hris_id": vendor_uuid("merge-employee", person.key), "manager_hris_id": manager}
-        )
+        return replace(e, hris_id=vendor_uuid("merge-employee", person.key), manager_hris_id=manager)
 
     def _auth(self, request: Request) -> None:
         token = bearer(request.header("Authorization"))

@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+from shared.codecs import to_plain
+
 from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee, vendor_uuid
 
 _T = TypeVar("_T")
@@ -708,7 +710,7 @@ def asdict_change(change: Change) -> dict[str, Any]:
 
 
 def _employee_json(person: Person) -> dict[str, Any]:
-    data = person.employee.model_dump(mode="json", exclude={"raw", "warnings"})
+    data = to_plain(person.employee, exclude={"raw", "warnings"})
     data["deleted"] = person.deleted
     return data
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,7 +119,7 @@ def create(m: Member, key: str = "run1#0") -> MemberWrite:
 
 
 def update(previous: Member, key: str = "run2#0", **changes: Any) -> MemberWrite:
-    after = previous.model_copy(update={**changes, "version": previous.version + 1})
+    after = replace(previous, **{**changes, "version": previous.version + 1})
     return MemberWrite(member=after, previous=previous, action_key=key)
 
 

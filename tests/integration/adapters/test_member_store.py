@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from adapters_support import (
@@ -204,7 +205,7 @@ def test_version_conflict_on_a_stale_update_and_the_fresh_one_applies(ddb):
     store = store_for(ddb)
     m = member(hris_id="a")
     store.write("t1", [create(m)])
-    webhook = update(m, "hook#1", job_title="Engineer")
+    webhook = update(m, "hook#1", profile=replace(m.profile, job_title="Engineer"))
     assert outcomes(store.write("t1", [webhook])) == [WriteOutcome.APPLIED]
     stale = update(m, "run#7", status=MemberStatus.ACTIVE)
     assert outcomes(store.write("t1", [stale])) == [WriteOutcome.VERSION_CONFLICT]
@@ -240,7 +241,7 @@ def test_email_change_moves_the_guard(ddb):
     store = store_for(ddb)
     a = member(hris_id="a", email="old@example.com")
     store.write("t1", [create(a)])
-    moved = update(a, profile=a.profile.model_copy(update={"email": "New@example.com"}))
+    moved = update(a, profile=replace(a.profile, email="New@example.com"))
     assert outcomes(store.write("t1", [moved])) == [WriteOutcome.APPLIED]
     assert store.find_by_email("t1", "old@example.com") is None
     assert store.find_by_email("t1", "new@example.com").member_id == a.member_id
@@ -254,8 +255,8 @@ def test_email_swap_in_one_call_keeps_order(ddb):
     b = member(hris_id="b", email="b@example.com")
     store.write("t1", [create(a), create(b)])
     # a leaves its email for c@; b takes a@ afterwards in the same call.
-    a2 = update(a, profile=a.profile.model_copy(update={"email": "c@example.com"}))
-    b2 = update(b, profile=b.profile.model_copy(update={"email": "a@example.com"}))
+    a2 = update(a, profile=replace(a.profile, email="c@example.com"))
+    b2 = update(b, profile=replace(b.profile, email="a@example.com"))
     assert outcomes(store.write("t1", [a2, b2])) == [WriteOutcome.APPLIED, WriteOutcome.APPLIED]
     assert store.find_by_email("t1", "a@example.com").member_id == b.member_id
     assert store.find_by_email("t1", "b@example.com") is None
@@ -289,7 +290,7 @@ def test_writes_are_checked_before_anything_is_sent(ddb):
     with pytest.raises(InvalidInput):
         store.write("t1", [create(a), create(a, "other")])
     with pytest.raises(InvalidInput):
-        store.write("t1", [create(a.model_copy(update={"version": 3}))])
+        store.write("t1", [create(replace(a, **{"version": 3}))])
     with pytest.raises(InvalidInput):
         store.write("t1", [create(member("t2", "a"))])
 

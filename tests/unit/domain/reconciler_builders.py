@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.codecs import employee_from, member_from
 from shared.domain.apply import apply_plan
 from shared.domain.models import (
     Actor,
@@ -53,7 +55,7 @@ def employee(hris_id: str, **fields: Any) -> Employee:
         "start_date": date(2020, 1, 6),
     }
     values.update(fields)
-    return Employee.model_validate(values)
+    return employee_from(values)
 
 
 def member(member_id: str, **fields: Any) -> Member:
@@ -69,17 +71,18 @@ def member(member_id: str, **fields: Any) -> Member:
     if "hris_id" in fields:
         values["connection_id"] = CONN
     values.update(fields)
-    return Member(**values)
+    return member_from(values)
 
 
 def deactivated(m: Member, reason: DeactivationReason, by: Actor = Actor.SYNC) -> Member:
-    return m.model_copy(
-        update={
+    return replace(
+        m,
+        **{
             "status": MemberStatus.DEACTIVATED,
             "deactivation_reason": reason,
             "deactivated_by": by,
             "status_before_deactivation": m.status,
-        }
+        },
     )
 
 

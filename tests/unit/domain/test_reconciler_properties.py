@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from reconciler_builders import NOW, TENANT, TODAY, connection, sync
 
 from infra.local.company import generate_company
+from shared.codecs import employee_from, to_plain
 from shared.domain.apply import apply_plan
 from shared.domain.models import (
     Actor,
@@ -126,14 +127,14 @@ def _mutate(rng: random.Random, staff: list[Employee]) -> list[Employee]:
             update["termination_date"] = TODAY + timedelta(days=rng.randint(-5, 5))
         elif roll < 0.38:
             update["start_date"] = TODAY + timedelta(days=rng.randint(-3, 3))
-        data = e.model_dump()
+        data = to_plain(e, mode="python")
         data.update(update)
         if rng.random() < 0.03:
             data["birthday"] = "not a date"
-        out.append(Employee.model_validate(data))
+        out.append(employee_from(data))
     for i in range(rng.randint(0, 3)):
         out.append(
-            Employee.model_validate(
+            employee_from(
                 {
                     "hris_id": f"new{i}",
                     "email": rng.choice([f"new{i}@northwind.example", None, rng.choice(emails or ["a@b.c"])]),
@@ -155,27 +156,29 @@ def _tamper(rng: random.Random, members: list[Member]) -> list[Member]:
         m = original
         roll = rng.random()
         if roll < 0.05:
-            m = m.model_copy(update={"status": MemberStatus.ARCHIVED})
+            m = replace(m, **{"status": MemberStatus.ARCHIVED})
         elif roll < 0.10:
-            m = m.model_copy(
-                update={
+            m = replace(
+                m,
+                **{
                     "status": MemberStatus.DEACTIVATED,
                     "deactivation_reason": DeactivationReason.ADMIN,
                     "deactivated_by": Actor.ADMIN,
                     "status_before_deactivation": m.status
                     if m.status is not MemberStatus.DEACTIVATED
                     else None,
-                }
+                },
             )
         elif roll < 0.15:
-            m = m.model_copy(
-                update={
-                    "profile": m.profile.model_copy(update={"job_title": "Edited"}),
+            m = replace(
+                m,
+                **{
+                    "profile": replace(m.profile, **{"job_title": "Edited"}),
                     "overrides": {"job_title": "Edited"},
-                }
+                },
             )
         elif roll < 0.18 and m.status is MemberStatus.INVITED:
-            m = m.model_copy(update={"invite_expires_at": NOW - timedelta(days=2)})
+            m = replace(m, **{"invite_expires_at": NOW - timedelta(days=2)})
         out.append(m)
     emails = [m.profile.email for m in members if m.profile.email]
     for i in range(rng.randint(0, 3)):
@@ -296,7 +299,7 @@ def test_r09_incomplete_snapshot_never_deactivates(world: World) -> None:
     st.booleans(),
 )
 def test_r25_bad_records_never_crash_a_plan(records: list[dict[str, Any]], complete: bool) -> None:
-    staff = [Employee.model_validate({k: v for k, v in r.items() if v is not None}) for r in records]
+    staff = [employee_from({k: v for k, v in r.items() if v is not None}) for r in records]
     members = [
         Member(
             member_id="m1",

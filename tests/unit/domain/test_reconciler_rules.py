@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -284,9 +285,13 @@ def test_r08_expired_invites_of_members_in_scope_are_resent() -> None:
         invite_sent_at=NOW - timedelta(days=40),
         invite_expires_at=NOW - timedelta(days=10),
     )
-    fresh = expired.model_copy(
-        update={"member_id": "m2", "hris_id": "2", "invite_expires_at": NOW + timedelta(days=5)}
-    ).model_copy(update={"profile": expired.profile.model_copy(update={"email": "person2@acme.example"})})
+    fresh = replace(
+        expired,
+        member_id="m2",
+        hris_id="2",
+        invite_expires_at=NOW + timedelta(days=5),
+        profile=replace(expired.profile, email="person2@acme.example"),
+    )
     staff = [employee("1"), employee("2")]
 
     result, after = sync(full(staff), [expired, fresh], connection())

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from infra.local.company import DEFAULT_TODAY, generate_company
+from shared.codecs import employee_from, to_plain
 from shared.domain.models import Employee, EmployeeStatus
 
 
@@ -31,7 +32,7 @@ def test_sizes_and_empty_company() -> None:
 
 def test_records_are_valid_domain_employees(company: list[Employee]) -> None:
     for employee in company[:300]:
-        assert Employee.model_validate(employee.model_dump()) == employee
+        assert employee_from(to_plain(employee, mode="python")) == employee
 
 
 def test_ids_emails_and_employee_numbers_are_unique(company: list[Employee]) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from shared.codecs import to_plain
 from shared.domain.models import EmployeeStatus
 from shared.providers.bamboohr import CAPABILITIES, DATASET_EXTRAS, BambooHR
 from shared.providers.base import (
@@ -158,7 +159,7 @@ def test_every_dataset_field_is_mapped() -> None:
 
     (employee,) = connector().list_employees(API_KEY, None).employees
 
-    assert employee.model_dump(exclude={"raw"}) == {
+    assert to_plain(employee, mode="python", exclude={"raw"}) == {
         "hris_id": "9",
         "first_name": "Avy",
         "last_name": "Nguyen",

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from shared.codecs import to_plain
 from shared.domain.models import EmployeeStatus
 from shared.providers.base import Credentials, InvalidCursor, ProviderAuthError, ProviderUnavailable, Secret
 from shared.providers.common import encode_cursor
@@ -82,7 +83,7 @@ def test_every_field_is_mapped() -> None:
 
     (employee,) = connector().list_employees(CREDENTIALS, None).employees
 
-    assert employee.model_dump(exclude={"raw"}) == {
+    assert to_plain(employee, mode="python", exclude={"raw"}) == {
         "hris_id": "3332883884017713238",
         "first_name": "Ada",
         "last_name": "Lovelace",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from shared.codecs import to_plain
 from shared.domain.models import EmployeeStatus
 from shared.providers.base import (
     Credentials,
@@ -116,7 +117,7 @@ def test_every_field_is_mapped_from_expanded_objects() -> None:
 
     (employee,) = connector().list_employees(CREDENTIALS, None).employees
 
-    assert employee.model_dump(exclude={"raw"}) == {
+    assert to_plain(employee, mode="python", exclude={"raw"}) == {
         "hris_id": "e1",
         "first_name": "Fe1",
         "last_name": "Le1",

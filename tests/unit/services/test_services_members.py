@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -392,8 +393,8 @@ def test_an_admin_change_racing_another_write_is_decided_again(world: World) -> 
         if not raced["done"]:
             raced["done"] = True
             stored = world.members.items[(T, ann.member_id)]
-            world.members.items[(T, ann.member_id)] = stored.model_copy(
-                update={"version": stored.version + 1, "role": "owner"}
+            world.members.items[(T, ann.member_id)] = replace(
+                stored, **{"version": stored.version + 1, "role": "owner"}
             )
 
     world.members.before_write = race

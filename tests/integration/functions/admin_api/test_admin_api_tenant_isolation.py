@@ -17,6 +17,7 @@ from admin_api_client import Client
 from admin_api_scenarios import STRICT_GUARD, Tenant, connect_body, connected, held_run
 
 from functions.admin_api.openapi import document
+from shared.codecs import to_json
 from shared.domain.models import TaskType
 from tests.support.world import World
 
@@ -80,7 +81,7 @@ class Scene:
 def _state_of(world: World, tenant: str, connection_id: str) -> str:
     """Everything of a tenant, as one comparable text."""
     state = {
-        "members": sorted(m.model_dump_json() for m in world.members.iter_all(tenant)),
+        "members": sorted(to_json(m) for m in world.members.iter_all(tenant)),
         "connections": [c.model_dump_json() for c in world.connections.list_for_tenant(tenant)],
         "runs": [
             r.model_dump_json()
