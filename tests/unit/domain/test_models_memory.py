@@ -98,6 +98,19 @@ def test_codecs_refuse_unknown_fields_empty_ids_and_wrong_types() -> None:
         member_from({**_BARE, "status": "asleep"})
 
 
+def test_stored_json_is_refused_like_plain_values_and_every_failure_is_a_validation_error() -> None:
+    bare = '"member_id": "m", "tenant_id": "t", "source": "hris", "status": "active"'
+    with pytest.raises(ValidationError, match="nickname"):
+        member_from_json(f'{{{bare}, "nickname": "x"}}')
+    with pytest.raises(ValidationError, match=r"profile\.nickname"):
+        member_from_json(f'{{{bare}, "profile": {{"nickname": "x"}}}}')
+    with pytest.raises(ValidationError, match="version"):
+        member_from_json(f'{{{bare}, "version": -1}}')
+    for not_a_member in (f"{{{bare}, ", "[]", "null"):
+        with pytest.raises(ValidationError):
+            member_from_json(not_a_member)
+
+
 def test_datetimes_keep_their_own_zone() -> None:
     paris = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).astimezone(timezone(timedelta(hours=1)))
     member = Member(
