@@ -288,7 +288,7 @@ def test_writes_are_checked_before_anything_is_sent(ddb):
     with pytest.raises(InvalidInput):
         store.write("t1", [create(a), create(a, "other")])
     with pytest.raises(InvalidInput):
-        store.write("t1", [create(replace(a, **{"version": 3}))])
+        store.write("t1", [create(replace(a, version=3))])
     with pytest.raises(InvalidInput):
         store.write("t1", [create(member("t2", "a"))])
 
