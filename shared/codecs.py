@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import InitErrorDetails, SchemaValidator
+from pydantic_core import InitErrorDetails, SchemaValidator, core_schema
 
-from shared.domain.models import Employee, Member, Profile, lenient_employee_fields
+from shared.domain.models import NO_FLAGS, Employee, Member, Profile, lenient_employee_fields
 
 _EMPLOYEE: TypeAdapter[Employee] = TypeAdapter(Employee)
 _EMPLOYEES: TypeAdapter[list[Employee]] = TypeAdapter(list[Employee])
@@ -31,26 +31,34 @@ _PROFILE: TypeAdapter[Profile] = TypeAdapter(Profile)
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {Employee: _EMPLOYEE, Member: _MEMBER, Profile: _PROFILE}
 
 
-def _refusing_unknown_fields(adapter: TypeAdapter[Any]) -> SchemaValidator:
-    """The adapter's validator with unknown fields refused (``unexpected_keyword_argument``), in
-    nested dataclasses too: plain dataclasses carry no pydantic config, so their schema says it."""
+def _reader(adapter: TypeAdapter[Any]) -> SchemaValidator:
+    """The adapter's validator, with unknown fields refused (``unexpected_keyword_argument``) in
+    nested dataclasses too (plain dataclasses carry no pydantic config, so their schema says it),
+    and an empty frozenset (``Member.flags``, the only one) read as the shared ``NO_FLAGS``:
+    immutable, and 20 MB fewer for 100,000 members, most without flags (bench/reconcile.py)."""
 
-    def forbid(schema: Any) -> Any:
+    def adapted(schema: Any) -> Any:
         if isinstance(schema, list):
-            return [forbid(item) for item in schema]
+            return [adapted(item) for item in schema]
         if not isinstance(schema, dict):
             return schema
-        copied = {key: forbid(value) for key, value in schema.items()}
+        copied = {key: adapted(value) for key, value in schema.items()}
         if copied.get("type") == "dataclass-args":
             copied["extra_behavior"] = "forbid"
+        if copied.get("type") == "frozenset":
+            return core_schema.no_info_after_validator_function(_shared_when_empty, copied)
         return copied
 
-    return SchemaValidator(forbid(adapter.core_schema))
+    return SchemaValidator(adapted(adapter.core_schema))
 
 
-_EMPLOYEE_READER = _refusing_unknown_fields(_EMPLOYEE)
-_MEMBER_READER = _refusing_unknown_fields(_MEMBER)
-_PROFILE_READER = _refusing_unknown_fields(_PROFILE)
+def _shared_when_empty(items: frozenset[Any]) -> frozenset[Any]:
+    return items or NO_FLAGS
+
+
+_EMPLOYEE_READER = _reader(_EMPLOYEE)
+_MEMBER_READER = _reader(_MEMBER)
+_PROFILE_READER = _reader(_PROFILE)
 
 Domain = Employee | Member | Profile
 
