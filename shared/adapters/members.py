@@ -94,9 +94,9 @@ def member_from_item(item: Item) -> Member:
     try:
         member = member_from_json(doc["S"])
     except ValidationError as error:
+        if any(problem["type"] == "json_invalid" for problem in error.errors()):
+            raise CorruptItem(where, f"unreadable {DOC_ATTRIBUTE!r} document") from error
         raise CorruptItem(where, validation_problems(error)) from error
-    except ValueError as error:  # not JSON
-        raise CorruptItem(where, f"unreadable {DOC_ATTRIBUTE!r} document") from error
     expected = keys.member_pk(member.tenant_id, member.member_id)
     if item["pk"]["S"] != expected:
         raise CorruptItem(describe_key(item), f"member fields do not match its key (expected {expected!r})")

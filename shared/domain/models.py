@@ -207,6 +207,10 @@ class MemberFlag(StrEnum):
     NO_APPROVER = "no_approver"  # R17
 
 
+# A member without flags (most of them): one shared empty set, also as read from storage.
+NO_FLAGS: frozenset[MemberFlag] = frozenset()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
     """The synced fields of a member (R15): the HR values as last applied, or an admin's edits."""
@@ -252,7 +256,7 @@ class Member:
     location: str | None = None
     role: str | None = None
     region: str | None = None
-    flags: frozenset[MemberFlag] = frozenset()
+    flags: frozenset[MemberFlag] = NO_FLAGS
     invite_sent_at: datetime | None = None
     invite_expires_at: datetime | None = None
     version: int = 0

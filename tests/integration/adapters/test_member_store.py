@@ -290,7 +290,7 @@ def test_writes_are_checked_before_anything_is_sent(ddb):
     with pytest.raises(InvalidInput):
         store.write("t1", [create(a), create(a, "other")])
     with pytest.raises(InvalidInput):
-        store.write("t1", [create(replace(a, **{"version": 3}))])
+        store.write("t1", [create(replace(a, version=3))])
     with pytest.raises(InvalidInput):
         store.write("t1", [create(member("t2", "a"))])
 
@@ -318,6 +318,8 @@ def test_corrupted_member_item_is_a_corrupt_item_error_naming_the_key(ddb):
         with pytest.raises(CorruptItem) as caught:
             store.get("t1", "m_bad")
         assert "T#t1#M#m_bad" in caught.value.key
+        if broken.get("doc") == "{not json":
+            assert "unreadable 'doc' document" in str(caught.value)
     # A document that belongs to another key is refused too.
     moved = {**item, "pk": {"S": "T#t1#M#m_elsewhere"}}
     ddb.client.put_item(TableName=ddb.table_name, Item=moved)

@@ -77,12 +77,10 @@ def member(member_id: str, **fields: Any) -> Member:
 def deactivated(m: Member, reason: DeactivationReason, by: Actor = Actor.SYNC) -> Member:
     return replace(
         m,
-        **{
-            "status": MemberStatus.DEACTIVATED,
-            "deactivation_reason": reason,
-            "deactivated_by": by,
-            "status_before_deactivation": m.status,
-        },
+        status=MemberStatus.DEACTIVATED,
+        deactivation_reason=reason,
+        deactivated_by=by,
+        status_before_deactivation=m.status,
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.codecs import employee_from, member_from, member_from_json, profile_from, to_json, to_plain
-from shared.domain.models import Employee, Member, MemberSource, MemberStatus, Profile
+from shared.domain.models import Employee, Member, MemberFlag, MemberSource, MemberStatus, Profile
 
 _BARE = {"member_id": "m", "tenant_id": "t", "source": "hris", "status": "active"}
 
@@ -96,6 +96,27 @@ def test_codecs_refuse_unknown_fields_empty_ids_and_wrong_types() -> None:
         member_from({**_BARE, "version": -1})
     with pytest.raises(ValidationError, match="status"):
         member_from({**_BARE, "status": "asleep"})
+
+
+def test_stored_json_is_refused_like_plain_values_and_every_failure_is_a_validation_error() -> None:
+    bare = '"member_id": "m", "tenant_id": "t", "source": "hris", "status": "active"'
+    with pytest.raises(ValidationError, match="nickname"):
+        member_from_json(f'{{{bare}, "nickname": "x"}}')
+    with pytest.raises(ValidationError, match=r"profile\.nickname"):
+        member_from_json(f'{{{bare}, "profile": {{"nickname": "x"}}}}')
+    with pytest.raises(ValidationError, match="version"):
+        member_from_json(f'{{{bare}, "version": -1}}')
+    for not_a_member in (f"{{{bare}, ", "[]", "null"):
+        with pytest.raises(ValidationError):
+            member_from_json(not_a_member)
+
+
+def test_members_read_without_flags_share_one_empty_set_and_flags_are_kept() -> None:
+    first, second = _member("m1"), member_from_json(to_json(_member("m2")))
+    flagged = dataclasses.replace(first, flags=frozenset({MemberFlag.NO_APPROVER}))
+
+    assert first.flags is second.flags  # one object, not one per member (memory)
+    assert member_from_json(to_json(flagged)).flags == {MemberFlag.NO_APPROVER}
 
 
 def test_datetimes_keep_their_own_zone() -> None:

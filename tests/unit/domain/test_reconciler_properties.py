@@ -156,29 +156,23 @@ def _tamper(rng: random.Random, members: list[Member]) -> list[Member]:
         m = original
         roll = rng.random()
         if roll < 0.05:
-            m = replace(m, **{"status": MemberStatus.ARCHIVED})
+            m = replace(m, status=MemberStatus.ARCHIVED)
         elif roll < 0.10:
             m = replace(
                 m,
-                **{
-                    "status": MemberStatus.DEACTIVATED,
-                    "deactivation_reason": DeactivationReason.ADMIN,
-                    "deactivated_by": Actor.ADMIN,
-                    "status_before_deactivation": m.status
-                    if m.status is not MemberStatus.DEACTIVATED
-                    else None,
-                },
+                status=MemberStatus.DEACTIVATED,
+                deactivation_reason=DeactivationReason.ADMIN,
+                deactivated_by=Actor.ADMIN,
+                status_before_deactivation=m.status if m.status is not MemberStatus.DEACTIVATED else None,
             )
         elif roll < 0.15:
             m = replace(
                 m,
-                **{
-                    "profile": replace(m.profile, **{"job_title": "Edited"}),
-                    "overrides": {"job_title": "Edited"},
-                },
+                profile=replace(m.profile, job_title="Edited"),
+                overrides={"job_title": "Edited"},
             )
         elif roll < 0.18 and m.status is MemberStatus.INVITED:
-            m = replace(m, **{"invite_expires_at": NOW - timedelta(days=2)})
+            m = replace(m, invite_expires_at=NOW - timedelta(days=2))
         out.append(m)
     emails = [m.profile.email for m in members if m.profile.email]
     for i in range(rng.randint(0, 3)):

@@ -27,6 +27,7 @@ from reconciler_builders import (
 from shared.domain.apply import apply_plan
 from shared.domain.ids import member_id_for
 from shared.domain.models import (
+    SYNCED_FIELDS,
     Actor,
     ApprovalMode,
     DeactivationReason,
@@ -37,6 +38,7 @@ from shared.domain.models import (
     MemberFlag,
     MemberSource,
     MemberStatus,
+    Profile,
     SafetyThresholds,
     Scope,
     ScopeMode,
@@ -468,6 +470,51 @@ def test_r15_a_field_the_provider_does_not_supply_is_never_blanked() -> None:
     changes = actions(result, "update")[0].changes
     assert "avatar_url" not in changes
     assert changes["job_title"].after is None  # supplied, and blank in the HR system
+
+
+_EVERY_SYNCED_FIELD = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "person1@acme.example",
+    "employee_number": "E1",
+    "avatar_url": "https://x/a.png",
+    "job_title": "Engineer",
+    "department": "Engineering",
+    "company": "Acme Ltd",
+    "groups": ("Engineering",),
+    "office_location": "London",
+    "home_country": "GB",
+    "birthday": date(1990, 1, 2),
+    "start_date": date(2020, 1, 6),
+    "termination_date": date(2030, 1, 1),
+    "manager_hris_id": "1",
+}
+_ANOTHER_VALUE = {
+    "email": "other@acme.example",
+    "groups": ("Sales",),
+    "birthday": date(1999, 9, 9),
+    "start_date": date(2019, 9, 9),
+    "termination_date": date(2031, 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", SYNCED_FIELDS)
+def test_r15_a_synced_field_that_differs_is_updated_alone(name: str) -> None:
+    assert set(_EVERY_SYNCED_FIELD) == set(SYNCED_FIELDS)
+    staff = [employee("1", **_EVERY_SYNCED_FIELD)]
+    mapped = {
+        "groups": ("Engineering",),
+        "location": "London",
+        "region": "GB",
+        "flags": {MemberFlag.NO_APPROVER},
+    }
+    current = member("m1", hris_id="1", profile=Profile(**_EVERY_SYNCED_FIELD), **mapped)
+    stale = replace(current, profile=replace(current.profile, **{name: _ANOTHER_VALUE.get(name, "Other")}))
+
+    assert plan(full(staff), [current], connection(), TODAY).is_empty
+    [update] = actions(plan(full(staff), [stale], connection(), TODAY), "update")
+    assert list(update.changes) == [name]
+    assert update.changes[name].after == _EVERY_SYNCED_FIELD[name]
 
 
 def test_r16_hris_wins_overwrites_and_clears_the_override() -> None:

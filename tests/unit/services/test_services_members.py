@@ -394,7 +394,7 @@ def test_an_admin_change_racing_another_write_is_decided_again(world: World) -> 
             raced["done"] = True
             stored = world.members.items[(T, ann.member_id)]
             world.members.items[(T, ann.member_id)] = replace(
-                stored, **{"version": stored.version + 1, "role": "owner"}
+                stored, version=stored.version + 1, role="owner"
             )
 
     world.members.before_write = race

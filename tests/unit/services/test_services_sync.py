@@ -357,7 +357,7 @@ def test_a_create_racing_a_webhook_create_is_replanned_not_duplicated(world: Wor
     def race(w: Any) -> None:
         if w.member.hris_id == "zed" and not zed_created["done"]:
             zed_created["done"] = True
-            world.members.seed(replace(w.member, **{"version": 1}))
+            world.members.seed(replace(w.member, version=1))
 
     world.members.before_write = race
     for chunk in plan.chunks:
@@ -428,7 +428,7 @@ def test_tenant_isolation_a_sync_of_tenant_a_never_touches_tenant_b(world: World
     for store in (world.members, world.connections, world.runs, world.tasks, world.audit, world.lock):
         store.tenants_seen.clear()
     b_member = world.members.items[(T, world.member_by_hris(T, conn_a.connection_id, "bob").member_id)]
-    world.members.seed(replace(b_member, **{"tenant_id": "tenant-b"}))
+    world.members.seed(replace(b_member, tenant_id="tenant-b"))
 
     world.sync_now("tenant-a", conn_a.connection_id)
 
@@ -470,7 +470,7 @@ def test_a_member_that_keeps_changing_is_reported_as_skipped_not_lost(world: Wor
 
     def always_race(w: Any) -> None:
         stored = world.members.items[(T, ann.member_id)]
-        world.members.items[(T, ann.member_id)] = replace(stored, **{"version": stored.version + 1})
+        world.members.items[(T, ann.member_id)] = replace(stored, version=stored.version + 1)
 
     world.members.before_write = always_race
     run = world.sync_now(T, conn.connection_id)
