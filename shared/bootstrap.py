@@ -1,11 +1,11 @@
-"""Every port on AWS, from a function's settings: the admin API's root and the tests' stacks.
+"""Every port on AWS, from a function's settings: the tests' stacks.
 
 A function's composition root builds, on its first invocation, only the adapters its use cases
 name (a frozen dataclass of exactly those ports: ``IntakePorts``, ``SyncStepsPorts`` ...), so its
-first call builds only the boto3 clients its role allows. ``build_ports`` builds them all
-(``Ports``): the admin API's routes between them use every port. Importing a handler reads no
-settings and builds no client; ``reset_all()`` forgets the cached settings (after changing the
-environment).
+first call builds only the boto3 clients its role allows; the admin API's root builds each adapter
+when a route's use case first touches it (``functions.admin_api.handler.AdminPorts``).
+``build_ports`` builds them all (``Ports``). Importing a handler reads no settings and builds no
+client; ``reset_all()`` forgets the cached settings (after changing the environment).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from functions.admin_api.deps import Admin, Caller, Services
+from functions.admin_api.deps import Admin, AdminServices, Caller, Services
 from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.members import MemberEditRequest, MemberList, MemberOut
@@ -16,7 +16,6 @@ from functions.admin_api.routers import new_router
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import Member, MemberFlag, MemberSource, MemberStatus
 from shared.services import members
-from shared.services.context import Ports
 
 router = new_router()
 
@@ -24,7 +23,7 @@ TAG = "Members"
 MemberId = Annotated[
     str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, description="The member's id")
 ]
-Action = Callable[[Ports, str, str, str], Member]
+Action = Callable[[AdminServices, str, str, str], Member]
 
 
 @router.get(

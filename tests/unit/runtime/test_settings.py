@@ -25,6 +25,7 @@ from shared.settings import (
     WebhookWorkerSettings,
     load,
 )
+from tests.support.clients import CLIENT_OF_ACCESS, clients_allowed
 
 FULL = FunctionEnvironment(
     stage="test",
@@ -161,23 +162,6 @@ def test_every_client_retries_in_botocores_standard_mode(
     assert all(made[service].parameter_validation for service in ("s3", "sqs", "events"))
 
 
-# The boto3 client each kind of access in infra/catalog.py is for (the role's grants).
-CLIENT_OF_ACCESS: dict[Access, str | None] = {
-    Access.TABLE_READ: "dynamodb",
-    Access.TABLE_WRITE: "dynamodb",
-    Access.IDEMPOTENCY: "dynamodb",
-    Access.BLOBS_READ: "s3",
-    Access.BLOBS_WRITE: "s3",
-    Access.SECRETS_READ: "secretsmanager",
-    Access.SECRETS_WRITE: "secretsmanager",
-    Access.SECRETS_MANAGE: "secretsmanager",
-    Access.SCHEDULES_MANAGE: "scheduler",
-    Access.WORKFLOW_START: "stepfunctions",
-    Access.WEBHOOK_QUEUE_SEND: "sqs",
-    Access.MAIL_SEND: "sesv2",
-    Access.EVENTS_PUT: "events",
-    Access.TOKEN_VERIFY: None,
-}
 # What each function's composition root builds: the clients of exactly the ports its use cases
 # name (their signatures: ``IntakePorts``, ``webhooks.WebhookPorts``, ``sync.SyncPorts`` ...).
 ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
@@ -185,12 +169,9 @@ ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
     "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events"}),
     "sync_steps": (steps, "ports", {"dynamodb", "s3", "secretsmanager", "sesv2", "events"}),
     "sync_trigger": (trigger, "ports", {"dynamodb", "stepfunctions", "events"}),
-    # Every route's ports between them: all but SQS.
-    "admin_api": (
-        admin,
-        "ports",
-        {"dynamodb", "s3", "secretsmanager", "scheduler", "stepfunctions", "sesv2", "events"},
-    ),
+    # None: each route's use case builds the clients of the ports it touches, on first use
+    # (tests/integration/functions/admin_api/test_admin_api_on_moto.py).
+    "admin_api": (admin, "ports", set()),
 }
 
 
@@ -221,7 +202,8 @@ def test_each_function_builds_only_the_clients_its_use_cases_name(
 ) -> None:
     """The ingest builds DynamoDB, Secrets Manager and SQS; the worker never S3, Scheduler or Step
     Functions; the steps never Scheduler, Step Functions or SQS; the trigger only DynamoDB, Step
-    Functions and EventBridge. Each client once (the DynamoDB stores share one)."""
+    Functions and EventBridge; the admin API none until a route touches a port. Each client once
+    (the DynamoDB stores share one)."""
     module, root_name, expected = ROOT_CLIENTS[function]
     made = _clients_built_by(monkeypatch, module, root_name)
     assert sorted(made) == sorted(expected)
@@ -235,6 +217,5 @@ def test_what_each_function_builds_its_role_allows(function: str, monkeypatch: p
     assert set(CLIENT_OF_ACCESS) == set(Access)
     module, root_name, _ = ROOT_CLIENTS[function]
     made = _clients_built_by(monkeypatch, module, root_name)
-    spec = {spec.name: spec for spec in FUNCTIONS}[function]
-    allowed = {CLIENT_OF_ACCESS[access] for access in spec.access} - {None}
+    allowed = clients_allowed({spec.name: spec for spec in FUNCTIONS}[function])
     assert set(made) <= allowed, f"{function} builds {sorted(set(made) - allowed)} its role does not allow"

@@ -15,10 +15,12 @@ from admin_api_scenarios import SECRET_API_KEY, connect_body
 from moto import mock_aws
 
 from functions.admin_api import handler as admin_handler
+from infra.catalog import ADMIN_API
 from shared.adapters.table_schema import create_table
 from shared.bootstrap import reset_all
 from shared.domain.models import Member, MemberSource, MemberStatus, Profile
 from shared.ports import MemberWrite
+from tests.support.clients import clients_allowed
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/hris-sync-test"
@@ -70,6 +72,43 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         yield {"state_machine": machine}
         reset_all()
         admin_handler.ports.cache_clear()
+
+
+@pytest.fixture
+def built(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The boto3 clients the admin API's adapters build from here on (moto's, recorded)."""
+    made: list[str] = []
+    real = boto3.client
+
+    def client(service: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service)
+        return real(service, *args, **kwargs)
+
+    monkeypatch.setattr("shared.adapters.clients.boto3.client", client)
+    return made
+
+
+READS = ["/v1/members", "/v1/members/mem_x", "/v1/connections", "/v1/tasks", "/v1/audit", "/v1/runs/run_x"]
+
+
+@pytest.mark.parametrize("path", READS)
+def test_a_read_route_builds_only_the_dynamodb_client(path: str, built: list[str]) -> None:
+    answer = Client(tenant="tenant-a").get(path)
+    assert answer.status in (200, 404), answer.text
+    assert built == ["dynamodb"]
+
+
+def test_connect_builds_only_the_clients_connect_needs_and_its_role_allows(built: list[str]) -> None:
+    """The table, the credentials' secret, the schedule (R28), the first import's execution: not
+    S3 or SES, which other routes use; each client once, and each one the role grants."""
+    api = Client(tenant="tenant-a", sub="admin-a")
+    assert api.post("/v1/connections", connect_body(provider="bamboohr")).status == 202
+    assert sorted(built) == ["dynamodb", "scheduler", "secretsmanager", "stepfunctions"]
+    assert set(built) <= clients_allowed(ADMIN_API)
+
+    assert api.get("/v1/members").status == 200  # the warm container reuses what it built
+    assert api.post("/v1/connections/nothing/sync").status == 404
+    assert sorted(built) == ["dynamodb", "scheduler", "secretsmanager", "stepfunctions"]
 
 
 def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> None:
