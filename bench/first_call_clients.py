@@ -2,7 +2,9 @@
 
 A fresh interpreter per function and run imports the handler (not timed), sets the variables the
 stack sets, then times the root's first call (settings read, adapters and their boto3 clients
-built; no network: building a client sends nothing). The figure is the median of several runs.
+built; no network: building a client sends nothing). The admin API's root builds no adapter: a
+route's use case builds those of the ports it touches, so its rows add the ports a first request
+touches (``TOUCHED``). The figure is the median of several runs.
 Run: ``.venv/bin/python bench/first_call_clients.py``.
 """
 
@@ -23,6 +25,11 @@ ROOTS = {
     "sync_steps": "ports",
     "sync_trigger": "ports",
     "admin_api": "ports",
+}
+# The admin API's first requests: the ports their use cases touch (the root builds none).
+TOUCHED = {
+    "admin_api GET /v1/members": ("members", "clock"),
+    "admin_api POST /v1/connections": ("connections", "runs", "lock", "secrets", "scheduler", "workflow"),
 }
 # What the stack sets (infra/environment.py), with resource names that reach nothing.
 ENVIRONMENT = {
@@ -65,17 +72,20 @@ if hasattr(root, "cache_clear"):
     root.cache_clear()
 os.environ.update(json.loads(sys.argv[1]))
 t = time.perf_counter()
-root()
+built = root()
+for port in {touched!r}:
+    getattr(built, port)
 print(json.dumps({{"ms": (time.perf_counter() - t) * 1000, "clients": sorted(made)}}))
 """
 
 
-def _first_call(name: str, root: str) -> tuple[float, list[str]]:
+def _first_call(name: str, root: str, touched: tuple[str, ...] = ()) -> tuple[float, list[str]]:
     samples: list[float] = []
     clients: list[str] = []
+    probe = _PROBE.format(name=name, root=root, touched=touched)
     for _ in range(RUNS):
         out = subprocess.run(
-            [sys.executable, "-c", _PROBE.format(name=name, root=root), json.dumps(ENVIRONMENT)],
+            [sys.executable, "-c", probe, json.dumps(ENVIRONMENT)],
             capture_output=True,
             text=True,
             check=True,
@@ -91,7 +101,11 @@ def main() -> None:
     print(f"{'function':<16} {'root first call':>16}  clients built")
     for name, root in ROOTS.items():
         ms, clients = _first_call(name, root)
-        print(f"{name:<16} {ms:>13.1f} ms  {', '.join(clients)}")
+        print(f"{name:<16} {ms:>13.1f} ms  {', '.join(clients) or '(none)'}")
+    for row, touched in TOUCHED.items():
+        name = row.split()[0]
+        ms, clients = _first_call(name, ROOTS[name], touched)
+        print(f"{row}: {ms:.1f} ms  {', '.join(clients)}")
 
 
 if __name__ == "__main__":
