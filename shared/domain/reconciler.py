@@ -269,6 +269,8 @@ class _Run:
         # Members.
         self.members: Sequence[Member] = ()
         self.ours: dict[str, Member] = {}  # hris_id -> member linked to this connection
+        # The members of ``ours`` whose HR id no employee of the source has (R09's absent).
+        self.unseen: dict[str, Member] = {}
         self.claimable: list[Member] = []  # R21
         self.active_members = 0
         self._by_email: dict[str, list[Member]] | None = None
@@ -287,10 +289,15 @@ class _Run:
         self.relinked_away: set[str] = set()  # hris ids whose member was relinked by email
         self.claimed: set[str] = set()  # member ids linked by email in this plan
         self.created: dict[str, str] = {}  # hris_id -> member id created by this plan
-        # Employees whose member syncs (linked or created), the member (None: created), its id.
+        # Employees whose member syncs (linked or created), as parallel lists: the member's id, its
+        # status after this plan, and what R17 compares, read while the member is being settled
+        # (a second visit to 100,000 members costs more than the lists): its approver and whether
+        # it has the ``no_approver`` flag (None: a member this plan creates).
         self.pair_employees: list[Employee] = []
-        self.pair_members: list[Member | None] = []
         self.pair_ids: list[str] = []
+        self.pair_statuses: list[MemberStatus] = []
+        self.pair_approvers: list[str | None] = []
+        self.pair_flagged: list[bool | None] = []
         # Outcome.
         self.final_status: dict[str, MemberStatus] = {}
         self.changes: dict[str, tuple[dict[str, FieldChange], list[str]]] = {}
@@ -350,7 +357,9 @@ class _Run:
         in_scope = _scope_test(connection)
         judge = _judge(connection, self.today)
         manual_scope = self.manual_scope
-        ours_get = self.ours.get
+        # Each HR id is looked up once: what is left over is absent (no second scan of members).
+        self.unseen = unseen = self.ours.copy()
+        take_linked = unseen.pop
         seen = self.source_ids
         scoped_seen: set[str] = set()
         duplicates = self.duplicate_emails
@@ -371,7 +380,7 @@ class _Run:
                 self.unknown_statuses.append(
                     UnknownStatus(hris_id=hris_id, raw_status=None if raw is None else raw[:_RAW_STATUS_KEPT])
                 )
-            member = ours_get(hris_id)
+            member = take_linked(hris_id, None)
             scoped_in = (member is not None) if manual_scope else (everyone or in_scope(employee))
             judgement = judge(employee, scoped_in)
             email = employee.email
@@ -422,7 +431,10 @@ class _Run:
         values_for = self.mapper.values_for
         email_ok = _EMAIL.match
         same_synced_values = _same_synced_values
-        pair_employees, pair_members, pair_ids = self.pair_employees, self.pair_members, self.pair_ids
+        pair_employees, pair_ids, pair_statuses = self.pair_employees, self.pair_ids, self.pair_statuses
+        pair_approvers, pair_flagged = self.pair_approvers, self.pair_flagged
+        final_status_get = self.final_status.get
+        no_approver = MemberFlag.NO_APPROVER
         for employee, member, judgement, key in linked:
             status = member.status
             if status is archived:
@@ -451,9 +463,14 @@ class _Run:
                     wanted = self._with_current_email(wanted, current)
                 if wanted != current or app_wanted != app_now or member.overrides:
                     self._record_changes(member, wanted, current, app_wanted, app_now)
+            # Nothing after settling changes a settled member's status (the absent and the claimed
+            # but unmatched, deactivated later, are never settled).
+            member_id = member.member_id
             pair_employees.append(employee)
-            pair_members.append(member)
-            pair_ids.append(member.member_id)
+            pair_ids.append(member_id)
+            pair_statuses.append(final_status_get(member_id, status))
+            pair_approvers.append(member.approver_member_id)
+            pair_flagged.append(no_approver in member.flags)
 
     def _with_current_email(self, wanted: tuple[Any, ...], current: tuple[Any, ...]) -> tuple[Any, ...]:
         """R25: the wanted profile values with the member's own email (the HR one is unusable)."""
@@ -667,8 +684,10 @@ class _Run:
         self.final_status[member_id] = status
         self.created[employee.hris_id] = member_id
         self.pair_employees.append(employee)
-        self.pair_members.append(None)
         self.pair_ids.append(member_id)
+        self.pair_statuses.append(status)
+        self.pair_approvers.append(None)
+        self.pair_flagged.append(None)
         if status is MemberStatus.INVITED and employee.email:
             self.actions["send_invite"].append(SendInvite(member_id=member_id, email=employee.email))
         self.actions["open_task"].append(
@@ -684,9 +703,10 @@ class _Run:
         """R09 (absent from a complete snapshot) and R21 (claimed members not matched)."""
         if not self.complete or self.manual_scope:
             return
-        present = self.source_ids
-        for hris_id, member in self.ours.items():
-            if hris_id not in present and member.status in LIVE_STATUSES:
+        ours = self.ours
+        for hris_id, member in self.unseen.items():
+            # Still linked: a member relinked by email (``_link``) is no longer ours.
+            if ours.get(hris_id) is member and member.status in LIVE_STATUSES:
                 self._deactivate(member, DeactivationReason.LEFT_HRIS)
         for member in self.claimable:
             if member.member_id not in self.claimed and member.status in LIVE_STATUSES:
@@ -698,14 +718,17 @@ class _Run:
         """R17 for every pair (the approver and ``no_approver`` flag), and the creates' records."""
         live = LIVE_STATUSES
         deactivated = MemberStatus.DEACTIVATED
-        no_approver = MemberFlag.NO_APPROVER
         known = self.manager_known
-        final_status = self.final_status
         ours_get = self.ours.get
         created_get = self.created.get
-        status_get = final_status.get
-        for employee, member, member_id in zip(
-            self.pair_employees, self.pair_members, self.pair_ids, strict=True
+        status_get = self.final_status.get
+        for employee, member_id, final, current, has_flag in zip(
+            self.pair_employees,
+            self.pair_ids,
+            self.pair_statuses,
+            self.pair_approvers,
+            self.pair_flagged,
+            strict=True,
         ):
             # The live member linked to the employee's manager, after this plan.
             approver: str | None = None
@@ -718,17 +741,15 @@ class _Run:
                     approver = manager_member.member_id
                     if status_get(approver, manager_member.status) not in live:
                         approver = None
-            if member is None:
+            if has_flag is None:
                 self._create_record(employee, member_id, approver)
                 continue
-            has_flag = no_approver in member.flags
-            final = final_status.get(member_id, member.status)
             if final not in live or not known:
                 if has_flag and final is deactivated:
                     self._flag(member_id, on=False)
                 continue
-            if approver != member.approver_member_id:
-                change = FieldChange(before=member.approver_member_id, after=approver)
+            if approver != current:
+                change = FieldChange(before=current, after=approver)
                 self.changes.setdefault(member_id, ({}, []))[0]["approver_member_id"] = change
             if (approver is None) != has_flag:
                 self._flag(member_id, on=approver is None)
