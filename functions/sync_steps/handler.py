@@ -41,7 +41,7 @@ from shared.settings import SyncStepsSettings, load
 
 @dataclass(frozen=True, slots=True)
 class SyncStepsPorts:
-    """What the machine's steps touch (``sync.SyncPorts``), and so what the function's role allows:
+    """What the machine's steps touch (``full_sync.SyncPorts``), and so what the function's role allows:
     the table, the bucket (pages and plan chunks), the connections' secrets, SES, the event bus."""
 
     connections: ConnectionStore

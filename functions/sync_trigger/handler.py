@@ -1,7 +1,7 @@
 """Start a full sync: the target of each connection's EventBridge Scheduler schedule and of "sync now".
 
 Input: ``{"tenant_id", "connection_id", "trigger"}`` (what ``connections`` puts in the schedule).
-Takes the connection's lock and starts the state machine (``sync.request_sync``), answering
+Takes the connection's lock and starts the state machine (``full_sync.request_sync``), answering
 ``{"status": "started", "run_id"}``; while another full sync holds the lock it answers
 ``{"status": "already_running", "run_id": <the running run>}`` (R29) and starts nothing. A schedule
 that outlived its connection (deleted, disconnected) answers ``skipped`` instead of failing, so
@@ -37,7 +37,7 @@ from shared.settings import SyncTriggerSettings, load
 
 @dataclass(frozen=True, slots=True)
 class SyncTriggerPorts:
-    """What ``request_sync`` touches (``sync.TriggerPorts``), and so what the function's role
+    """What ``request_sync`` touches (``full_sync.TriggerPorts``), and so what the function's role
     allows: the table (the connection, its run and lock), the state machine, the event bus (a run
     that could not start is announced closed)."""
 

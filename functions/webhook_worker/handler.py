@@ -63,7 +63,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @dataclass(frozen=True, slots=True)
 class WebhookWorkerPorts:
-    """What ``apply_webhook`` touches (``webhooks.WebhookPorts``), and so what the function's role
+    """What ``apply_webhook`` touches (``webhook_apply.WebhookPorts``), and so what the function's role
     allows: the table, the connections' secrets (a refreshed OAuth token is saved), SES, the event
     bus. Never the bucket, the schedules or the state machine."""
 

@@ -1,7 +1,7 @@
 """The full-sync state machine on Step Functions: start an execution with a name (unique per run).
 
 Every refusal is typed: throttling is ``Throttled``, a missing state machine, a refused
-permission or anything else an ``AwsServiceError`` naming the code (``sync.request_sync`` then
+permission or anything else an ``AwsServiceError`` naming the code (``full_sync.request_sync`` then
 closes the run with that reason and frees the lock).
 """
 

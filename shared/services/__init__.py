@@ -8,9 +8,9 @@ Admin API routes (DESIGN.md) and the function behind each:
 - ``GET /v1/connections/{id}/directory``: ``connections.directory``;
   ``POST /v1/connections/{id}/preview``: ``connections.preview``;
   ``POST /v1/connections/{id}/match``: ``connections.match``.
-- ``POST /v1/connections/{id}/sync``: ``sync.request_sync``; ``GET /v1/connections/{id}/runs``:
-  ``sync.list_runs``; ``GET /v1/runs/{run_id}``: ``sync.get_run``;
-  ``POST /v1/runs/{run_id}/confirm|discard``: ``sync.confirm_held_plan`` / ``discard_held_plan``.
+- ``POST /v1/connections/{id}/sync``: ``full_sync.request_sync``; ``GET /v1/connections/{id}/runs``:
+  ``full_sync.list_runs``; ``GET /v1/runs/{run_id}``: ``full_sync.get_run``;
+  ``POST /v1/runs/{run_id}/confirm|discard``: ``full_sync.confirm_held_plan`` / ``discard_held_plan``.
 - ``GET /v1/members``: ``members.list_members``; ``GET|PATCH /v1/members/{id}``:
   ``members.get_member`` / ``edit_member``; ``POST /v1/members/{id}/approve|reject|deactivate|
   reactivate|offboard|resync|archive``: ``members.approve`` / ``reject`` / ``deactivate`` /
@@ -19,12 +19,12 @@ Admin API routes (DESIGN.md) and the function behind each:
   ``POST /v1/tasks/{id}/complete``: ``members.complete_task``; ``GET /v1/audit``:
   ``members.list_audit``.
 
-Webhooks: ``POST /webhooks/{connection_id}``: ``webhooks.receive_webhook`` (verify + parse, then
-enqueue ``receipt.message()``); the queue worker: ``webhooks.apply_webhook``.
+Webhooks: ``POST /webhooks/{connection_id}``: ``webhook_ingest.intake`` (a handshake, or verify +
+parse, then enqueue); the queue worker: ``webhook_apply.apply_webhook``.
 
-The full-sync state machine's steps: ``sync.start_run``, ``sync.fetch_page`` (loop while not
-``done``), ``sync.plan_run`` (``outcome`` apply / blocked / nothing), ``sync.apply_chunk`` (a Map
-over ``chunks``), ``sync.finish_run``; on any error ``sync.fail_run``. A confirmed held plan
-(``phase = "apply"``) runs ``sync.start_run`` (with the run id), ``sync.held_chunks``, the Map and
-``sync.finish_run``.
+The full-sync state machine's steps: ``full_sync.start_run``, ``full_sync.fetch_page`` (loop while not
+``done``), ``full_sync.plan_run`` (``outcome`` apply / blocked / nothing), ``full_sync.apply_chunk`` (a Map
+over ``chunks``), ``full_sync.finish_run``; on any error ``full_sync.fail_run``. A confirmed held plan
+(``phase = "apply"``) runs ``full_sync.start_run`` (with the run id), ``full_sync.held_chunks``, the Map and
+``full_sync.finish_run``.
 """

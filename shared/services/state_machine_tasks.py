@@ -9,7 +9,7 @@ small (a cursor, a page number, chunk numbers): snapshot pages and plan chunks l
   ``sync_trigger`` or the admin API already holds the lock (``run_id`` given: the lease is renewed);
   ``phase = "apply"`` (a confirmed held plan) returns the chunks still to apply.
 - ``fetch_page`` -> the state with the next ``cursor``/``page`` and ``has_more``. One call fetches
-  many pages (``sync.fetch_pages``: up to a page count and a time budget); the step keeps its name
+  many pages (``full_sync.fetch_pages``: up to a page count and a time budget); the step keeps its name
   so executions already running when a new version deploys go on calling it.
 - ``plan`` -> the state with ``verdict`` (``apply`` | ``blocked`` | ``nothing``) and ``chunks``
   (the plan is held, the admins told and the lock freed by the service when ``blocked``, R23).
@@ -40,7 +40,7 @@ class _Model(BaseModel):
 
 
 class ExecutionInput(_Model):
-    """What starts an execution (``sync.workflow_input``; a schedule's payload has no run)."""
+    """What starts an execution (``full_sync.workflow_input``; a schedule's payload has no run)."""
 
     tenant_id: str = Field(min_length=1)
     connection_id: str = Field(min_length=1)

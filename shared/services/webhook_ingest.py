@@ -1,7 +1,7 @@
 """Webhook intake: what the ingest function does between the HTTP request and the queue.
 
-``intake`` answers a vendor's handshake, or verifies and parses a delivery (``webhooks.receivable``
-then ``webhooks.verify_delivery``) and puts it on the queue as a ``QueuedWebhook``: only once the
+``intake`` answers a vendor's handshake, or verifies and parses a delivery (``webhook_apply.receivable``
+then ``webhook_apply.verify_delivery``) and puts it on the queue as a ``QueuedWebhook``: only once the
 queue has stored it may the caller answer 202 (nothing is lost). The worker reads the same model back.
 
 Handshakes (answered for a known, connected connection, before any signature check, because the

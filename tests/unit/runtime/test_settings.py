@@ -163,7 +163,7 @@ def test_every_client_retries_in_botocores_standard_mode(
 
 
 # What each function's composition root builds: the clients of exactly the ports its use cases
-# name (their signatures: ``IntakePorts``, ``webhooks.WebhookPorts``, ``sync.SyncPorts`` ...).
+# name (their signatures: ``IntakePorts``, ``webhook_apply.WebhookPorts``, ``full_sync.SyncPorts`` ...).
 ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
     "webhook_ingest": (ingest, "root", {"dynamodb", "secretsmanager", "sqs"}),
     "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events"}),
