@@ -262,6 +262,8 @@ class Member:
     version: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # users (R34): the app's own id of the member.
+    external_id: str | None = None
 
     @property
     def email_key(self) -> str | None:
