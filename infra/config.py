@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, HttpUrl, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
 from infra.constants import DEFAULT_FUNCTIONS_ROOT
+from shared.domain.invite_links import check_template
+from shared.settings import MAX_CONNECTIONS_CEILING
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -31,6 +33,12 @@ class DeployConfig(BaseModel):
     cors_origins: tuple[str, ...] = ()
     functions_root: str = DEFAULT_FUNCTIONS_ROOT
     removal: Literal["retain", "destroy"] = "retain"
+    # R22: active connections per tenant (the admin API's MAX_CONNECTIONS).
+    max_connections: int = Field(default=1, ge=1, le=MAX_CONNECTIONS_CEILING)
+    # The invite email's link, e.g. https://app.example.com/invites/{member_id}?user={external_id}
+    # (the invite-sending functions' INVITE_URL_TEMPLATE); unset: invites carry no link and tell
+    # the member to sign in to the app.
+    invite_url_template: str | None = None
 
     @field_validator("stage")
     @classmethod
@@ -45,6 +53,11 @@ class DeployConfig(BaseModel):
         if not _EMAIL.fullmatch(value):
             raise ValueError(f"{value!r} is not an email address")
         return value
+
+    @field_validator("invite_url_template")
+    @classmethod
+    def _invite_url_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value)  # its error is a ValueError
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -74,7 +87,8 @@ class DeployConfig(BaseModel):
             config = cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'context'}: {e['msg']}" for e in error.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or 'context'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in error.errors()
             )
             raise ConfigError(f"bad deploy context ({problems})") from None
         if config.oidc_issuer is not None and not config.oidc_audience:

@@ -11,17 +11,23 @@ a composition root, on the first invocation.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain.invite_links import check_template
 
 if TYPE_CHECKING:  # pragma: no cover - the factory imports boto3: only when resources() is called
     from shared.adapters.factory import AwsResources
+    from shared.services.context import ServiceSettings
 
 # Webhook bodies larger than this are refused with 413 (API Gateway's own limit is 10 MB).
 DEFAULT_MAX_WEBHOOK_BYTES = 1_048_576
+# R22: the most active connections a deployment may allow a tenant (``max_connections``).
+MAX_CONNECTIONS_CEILING = 100
 
 
 class FunctionSettings(BaseSettings):
@@ -47,6 +53,19 @@ class FunctionSettings(BaseSettings):
     event_bus_name: str | None = None
     ses_sender: str | None = None
     ses_configuration_set: str | None = None
+    # The invite email's link (functions that send invites); unset: no link.
+    invite_url_template: str | None = None
+
+    @field_validator("invite_url_template")
+    @classmethod
+    def _invite_url_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value)
+
+    def services(self) -> ServiceSettings:
+        """The use cases' settings this function's environment decides."""
+        from shared.services.context import ServiceSettings  # noqa: PLC0415
+
+        return ServiceSettings(invite_url_template=self.invite_url_template)
 
     def resources(self) -> AwsResources:
         """The resource names the adapters factory needs (unset ones keep harmless defaults: the
@@ -83,6 +102,11 @@ class AdminApiSettings(FunctionSettings):
     event_bus_name: str = Field(min_length=1)
     ses_sender: str = Field(min_length=1)
     ses_configuration_set: str | None = None
+    # R22: active connections per tenant.
+    max_connections: int = Field(default=1, ge=1, le=MAX_CONNECTIONS_CEILING)
+
+    def services(self) -> ServiceSettings:
+        return dataclasses.replace(super().services(), max_connections=self.max_connections)
 
 
 class WebhookIngestSettings(FunctionSettings):

@@ -51,10 +51,10 @@ class AdminPorts:
 
     __slots__ = ("_aws", "providers", "settings")
 
-    def __init__(self, aws: AwsAdapters) -> None:
+    def __init__(self, aws: AwsAdapters, settings: ServiceSettings) -> None:
         self._aws = aws
         self.providers: ProviderLookup = registry_lookup()
-        self.settings = ServiceSettings()
+        self.settings = settings
 
     @property
     def connections(self) -> ConnectionStore:
@@ -128,7 +128,8 @@ class AdminPorts:
 @functools.lru_cache(maxsize=1)
 def ports() -> AdminServices:
     """The composition root: settings read on the first invocation; no adapter built yet."""
-    return AdminPorts(AwsAdapters(load(AdminApiSettings).resources()))
+    settings = load(AdminApiSettings)
+    return AdminPorts(AwsAdapters(settings.resources()), settings.services())
 
 
 @observability.instrumented(observability.CORRELATION_API_GATEWAY)

@@ -67,7 +67,8 @@ class SyncStepsPorts:
 def ports() -> SyncStepsPorts:
     """The composition root: settings read on the first invocation, and only the adapters (and
     boto3 clients) the steps name built: DynamoDB, S3, Secrets Manager, SES, EventBridge."""
-    aws = AwsAdapters(load(SyncStepsSettings).resources())
+    settings = load(SyncStepsSettings)
+    aws = AwsAdapters(settings.resources())
     return SyncStepsPorts(
         connections=aws.connections,
         members=aws.members,
@@ -85,7 +86,7 @@ def ports() -> SyncStepsPorts:
         clock=aws.clock,
         ids=aws.ids,
         providers=registry_lookup(),
-        settings=ServiceSettings(),
+        settings=settings.services(),
     )
 
 

@@ -142,7 +142,7 @@ def root() -> Root:
         clock=aws.clock,
         ids=aws.ids,
         providers=registry_lookup(),
-        settings=ServiceSettings(),
+        settings=settings.services(),
     )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name, boto3_client=aws.client("dynamodb")

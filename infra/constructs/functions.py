@@ -217,6 +217,10 @@ class ServiceFunctions(Construct):
             if Access.TOKEN_VERIFY in access and config.oidc_issuer
             else None,
             oidc_audience=config.oidc_audience if Access.TOKEN_VERIFY in access else None,
+            # Invites are emails: every function that sends mail may send one.
+            invite_url_template=config.invite_url_template if Access.MAIL_SEND in access else None,
+            # R22 is checked where connections are created, which is where their secrets are.
+            max_connections=config.max_connections if Access.SECRETS_MANAGE in access else None,
         )
 
     def _statements(self, spec: FunctionSpec, w: Wiring) -> list[tuple[iam.PolicyStatement, str | None]]:
@@ -297,7 +301,9 @@ class ServiceFunctions(Construct):
         if Access.WEBHOOK_QUEUE_SEND in access:
             allow(("sqs:SendMessage",), [w.webhook_queue.queue_arn])
         if Access.MAIL_SEND in access:
-            allow(("ses:SendEmail",), [w.ses_identity_arn, w.ses_configuration_set_arn])
+            # The mailer sends raw MIME, which SES v2's SendEmail authorizes as ses:SendRawEmail;
+            # ses:SendEmail beside it is the same capability (CDK's grantSendEmail grants the pair).
+            allow(("ses:SendEmail", "ses:SendRawEmail"), [w.ses_identity_arn, w.ses_configuration_set_arn])
         if Access.EVENTS_PUT in access:
             allow(("events:PutEvents",), [w.event_bus_arn])
         return statements

@@ -158,11 +158,11 @@ def _sesv2(operation: str, params: Mapping[str, Any]) -> list[Need]:
         raise UnmappedCall(f"sesv2 {operation}")
     sender = str(params.get("FromEmailAddress") or "")
     address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
-    needs = [Need("ses:SendEmail", _arn("ses", f"identity/{address}"))]
+    # SES authorizes a send of raw MIME content as ses:SendRawEmail, of simple content as ses:SendEmail.
+    action = "ses:SendRawEmail" if "Raw" in (params.get("Content") or {}) else "ses:SendEmail"
+    needs = [Need(action, _arn("ses", f"identity/{address}"))]
     if params.get("ConfigurationSetName"):
-        needs.append(
-            Need("ses:SendEmail", _arn("ses", f"configuration-set/{params['ConfigurationSetName']}"))
-        )
+        needs.append(Need(action, _arn("ses", f"configuration-set/{params['ConfigurationSetName']}")))
     return needs
 
 

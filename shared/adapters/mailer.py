@@ -1,6 +1,11 @@
 """Emails through SES v2: our templates rendered to plain text + HTML, one message per recipient
 list, from a verified sender (optionally through a configuration set for bounce tracking).
 
+The message is built here (``compose``: a ``multipart/alternative`` MIME message, text first, both
+parts UTF-8) and sent as SendEmail's ``Raw`` content, so what SES delivers is byte for byte what the
+tests parse and what the local stack's outbox writes (``Simple`` content would leave SES, or moto,
+to assemble the parts). SES authorizes a raw send as ``ses:SendRawEmail``.
+
 SES's refusals are typed by code: the message itself (``MessageRejected``: in the sandbox an
 unverified recipient or sender; ``BadRequestException``) is ``EmailRejected``; throttling (rate or
 daily quota, after botocore's retries) is ``EmailThrottled``; an account or configuration set that
@@ -9,13 +14,17 @@ cannot send now is ``EmailSendingPaused``. Anything else (IAM ...) goes through 
 
 from __future__ import annotations
 
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws_errors import error_code, is_throttling, typed
 from shared.adapters.clients import aws_client
-from shared.adapters.mail_templates import render
+from shared.adapters.mail_templates import LANG, Rendered, render
 from shared.errors import (
     EmailNotSent,
     EmailRejected,
@@ -61,18 +70,14 @@ class SesMailer:
             return  # nobody to tell (a connection without admin emails)
         message = render(email.template, email.data)
         for start in range(0, len(recipients), MAX_RECIPIENTS):
+            try:
+                mime = compose(message, sender=self._sender, to=recipients[start : start + MAX_RECIPIENTS])
+            except ValueError:  # a malformed address (SES answers BadRequestException for it)
+                raise EmailRejected(email.template.value, "BadRequestException") from None
             kwargs: dict[str, Any] = {
                 "FromEmailAddress": self._sender,
-                "Destination": {"ToAddresses": recipients[start : start + MAX_RECIPIENTS]},
-                "Content": {
-                    "Simple": {
-                        "Subject": {"Data": message.subject, "Charset": "UTF-8"},
-                        "Body": {
-                            "Text": {"Data": message.text, "Charset": "UTF-8"},
-                            "Html": {"Data": message.html, "Charset": "UTF-8"},
-                        },
-                    }
-                },
+                # No Destination: SES takes the recipients from the message's To header.
+                "Content": {"Raw": {"Data": mime.as_bytes(policy=SMTP)}},
                 "EmailTags": [{"Name": "template", "Value": email.template.value}],
             }
             if self._configuration_set:
@@ -81,6 +86,22 @@ class SesMailer:
                 self.client.send_email(**kwargs)
             except ClientError as error:
                 raise _typed(error, email) from None
+
+
+def compose(message: Rendered, *, sender: str, to: list[str]) -> EmailMessage:
+    """The MIME message: headers, then the text part and the HTML part as alternatives."""
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = [Address(addr_spec=address) for address in to]
+    mime["Subject"] = message.subject
+    mime["Date"] = formatdate(usegmt=True)
+    mime["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    mime["Content-Language"] = LANG
+    mime.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    mime.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for part in mime.iter_parts():
+        del part["MIME-Version"]  # add_alternative gives the moved part its own; the message has it
+    return mime
 
 
 def _typed(error: ClientError, email: Email) -> HrisSyncError:

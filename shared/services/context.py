@@ -37,8 +37,12 @@ from shared.ports import (
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
-    # R22: active connections per tenant.
+    # R22: active connections per tenant (deploy-time: CDK context ``max_connections``).
     max_connections: int = 1
+    # The invite email's link (deploy-time: CDK context ``invite_url_template``, checked by
+    # ``shared.domain.invite_links.check_template``); None: the invite has no link and tells the
+    # member to sign in to the app.
+    invite_url_template: str | None = None
     # R29: how long a full sync's lease lasts without renewal (each step renews it).
     lock_ttl: timedelta = timedelta(minutes=15)
     # How long one OAuth token refresh may hold the connection's token lease, and how long a

@@ -726,6 +726,9 @@ def finish_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str
                 status=status.value,
                 created=run.applied.created,
                 linked=run.applied.linked,
+                updated=run.applied.updated,
+                reactivated=run.applied.reactivated,
+                deactivated=run.applied.deactivated,
                 skipped=len(run.skipped),
             ),
         )

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from shared.codecs import to_plain
+from shared.domain import invite_links
 from shared.domain.models import (
     Action,
     Actor,
@@ -54,6 +55,7 @@ from shared.ports import (
 )
 from shared.services import notify
 from shared.services.context import (
+    ServiceSettings,
     WithAudit,
     WithClock,
     WithEvents,
@@ -375,7 +377,7 @@ def _effects(
         detail["changed"] = sorted(new.keys() | old.keys())
         events.extend(_events_for(action, after, detail))
         if isinstance(action, SendInvite | ResendInvite) and after is not None:
-            emails.append(_invite_email(action.email, after, origin.connection))
+            emails.append(_invite_email(action.email, after, origin.connection, ports.settings))
     out.audit += audit
     out.tasks += tasks
     if not repeated:
@@ -405,12 +407,21 @@ def _events_for(action: Action, after: Member | None, detail: dict[str, Any]) ->
     return [DomainEvent(MEMBER_UPDATED, detail)]
 
 
-def _invite_email(to: str, member: Member, connection: Connection | None) -> Email:
+def _invite_email(to: str, member: Member, connection: Connection | None, settings: ServiceSettings) -> Email:
+    template = settings.invite_url_template
+    link = (
+        None
+        if template is None
+        else invite_links.render(
+            template, member_id=member.member_id, external_id=member.external_id, tenant_id=member.tenant_id
+        )
+    )
     return Email(
         template=MailTemplate.MEMBER_INVITE,
         to=(to,),
         data={
             "member_id": member.member_id,
+            "invite_url": link,
             "first_name": member.profile.first_name,
             "last_name": member.profile.last_name,
             "expires_at": member.invite_expires_at.isoformat() if member.invite_expires_at else None,
@@ -513,7 +524,7 @@ def write_admin_change(
         )
     ports.events.publish(events)
     if change.invite and after.profile.email:
-        unsent = notify.send(ports, _invite_email(after.profile.email, after, connection))
+        unsent = notify.send(ports, _invite_email(after.profile.email, after, connection, ports.settings))
         if unsent is not None:
             raise unsent.error
     return after

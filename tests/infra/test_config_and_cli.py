@@ -48,11 +48,37 @@ def test_context_values_are_parsed_and_validated() -> None:
         ({"cors_origins": "https://admin.acme.example/path"}, "cors_origins"),
         ({"oidc_issuer": "not a url", "oidc_audience": "x"}, "oidc_issuer"),
         ({"oidc_issuer": "https://auth.acme.example/"}, "oidc_audience"),
+        ({"max_connections": "0"}, "max_connections"),
+        ({"max_connections": "101"}, "max_connections"),
+        ({"max_connections": "two"}, "max_connections"),
+        ({"invite_url_template": "http://app.acme.example/i/{member_id}"}, "invite_url_template: .*https"),
+        ({"invite_url_template": "https://app.acme.example/i/{user}"}, r"unknown placeholder \{user\}"),
     ],
 )
 def test_bad_context_is_a_clear_error_naming_the_key(context: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         _config(**context)
+
+
+def test_deploy_settings_of_the_app_come_from_context() -> None:
+    assert (_config().max_connections, _config().invite_url_template) == (1, None)
+    template = "https://app.acme.example/invites/{member_id}?user={external_id}&t={tenant_id}"
+    config = _config(max_connections="3", invite_url_template=template)
+    assert (config.max_connections, config.invite_url_template) == (3, template)
+
+
+def test_a_bad_invite_url_template_fails_the_synth_with_a_clear_message(tmp_path: Path) -> None:
+    from aws_cdk import App
+
+    from infra.app import build
+
+    context = {**NO_BUNDLING, "invite_url_template": "https://{tenant_id}.acme.example/invite"}
+    with pytest.raises(ConfigError) as refused:
+        build(App(outdir=str(tmp_path / "out"), context=context))
+    assert str(refused.value) == (
+        "bad deploy context (invite_url_template: the invite URL template must start with "
+        "https://<host> (placeholders may only follow the host))"
+    )
 
 
 def test_an_oidc_issuer_without_its_authorizer_handler_is_refused(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from infra.catalog import API_AUTHORIZER, FUNCTIONS, Access
 from infra.environment import FunctionEnvironment
 from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
-from tests.infra.conftest import Synthesized, resolve_join
+from tests.infra.conftest import FIXTURE_FUNCTIONS, Synthesized, resolve_join
 
 STAGE = "dev"
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -54,6 +54,7 @@ EXPECTED_ACTIONS = {
         "states:StartExecution",
         "states:DescribeExecution",
         "ses:SendEmail",
+        "ses:SendRawEmail",
         "events:PutEvents",
     },
     "webhook_ingest": LOGS | XRAY | TABLE_READ | {"secretsmanager:GetSecretValue", "sqs:SendMessage"},
@@ -62,13 +63,25 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | SQS_CONSUME
-    | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "ses:SendEmail", "events:PutEvents"},
+    | {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "ses:SendEmail",
+        "ses:SendRawEmail",
+        "events:PutEvents",
+    },
     "sync_steps": LOGS
     | XRAY
     | TABLE_READ
     | TABLE_WRITE
     | BLOBS
-    | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "ses:SendEmail", "events:PutEvents"},
+    | {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "ses:SendEmail",
+        "ses:SendRawEmail",
+        "events:PutEvents",
+    },
     "sync_trigger": LOGS
     | XRAY
     | TABLE_READ
@@ -379,6 +392,30 @@ def test_function_environment_comes_from_the_settings_model_and_only_what_access
     assert admin["SCHEDULE_TARGET_ARN"] == {"Fn::GetAtt": [trigger_id, "Arn"]}
     assert admin["SES_SENDER"] == "no-reply@example.com"
     assert admin["SECRETS_PREFIX"] == f"hris-sync/{STAGE}"
+    # R22's default, and no invite link unless one is configured.
+    assert admin["MAX_CONNECTIONS"] == "1"
+    assert "INVITE_URL_TEMPLATE" not in admin
+
+
+def test_deploy_settings_reach_the_functions_that_use_them(synth_with: Callable[..., Synthesized]) -> None:
+    template = "https://app.acme.example/invites/{member_id}?user={external_id}"
+    stack = synth_with(
+        functions_root=str(FIXTURE_FUNCTIONS), max_connections="3", invite_url_template=template
+    )
+    variables = {
+        spec.name: _function(stack, spec.name)[1]["Properties"]["Environment"]["Variables"]
+        for spec in COGNITO_FUNCTIONS
+    }
+    # Invites are sent by every function that sends mail; R22 is checked where connections are made.
+    assert {name for name, v in variables.items() if "INVITE_URL_TEMPLATE" in v} == {
+        "admin_api",
+        "sync_steps",
+        "webhook_worker",
+    }
+    assert {v["INVITE_URL_TEMPLATE"] for v in variables.values() if "INVITE_URL_TEMPLATE" in v} == {template}
+    assert {name: v["MAX_CONNECTIONS"] for name, v in variables.items() if "MAX_CONNECTIONS" in v} == {
+        "admin_api": "3"
+    }
 
 
 # --- api -------------------------------------------------------------------------------------------

@@ -15,14 +15,22 @@ from moto.ses.models import ses_backends
 from shared.adapters.blobs import S3BlobStore
 from shared.adapters.clients import DEFAULT_MAX_ATTEMPTS, Backoff
 from shared.adapters.events import EventBridgePublisher, EventsNotDelivered
-from shared.adapters.mail_templates import render
 from shared.adapters.mailer import SesMailer
 from shared.adapters.scheduler import EventBridgeScheduler, schedule_name
 from shared.adapters.secrets import SecretsManagerStore
 from shared.adapters.workflow import StepFunctionsWorkflow
-from shared.errors import AlreadyExists, BlobNotFound, CorruptItem, InvalidInput, SecretNotFound, Throttled
+from shared.errors import (
+    AlreadyExists,
+    BlobNotFound,
+    CorruptItem,
+    EmailRejected,
+    InvalidInput,
+    SecretNotFound,
+    Throttled,
+)
 from shared.ports import DomainEvent, Email, MailTemplate
 from shared.providers.base import Credentials, Secret
+from tests.support.mail import HOSTILE, assert_readable, read
 
 REGION = "eu-west-1"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/scheduler"
@@ -177,7 +185,7 @@ def sent_messages() -> list:
     return ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
 
 
-def test_templated_emails_as_text_and_html(aws):
+def test_templated_emails_reach_ses_as_one_mime_message_with_text_and_html(aws):
     ses = boto3.client("sesv2", region_name=REGION)
     ses.create_email_identity(EmailIdentity="sync@example.com")
     mailer = SesMailer("sync@example.com", client=ses)
@@ -186,7 +194,7 @@ def test_templated_emails_as_text_and_html(aws):
             MailTemplate.SYNC_BLOCKED,
             ("admin@acme.test", "ADMIN@acme.test "),
             {
-                "connection_label": "<BambooHR>",
+                "connection_label": HOSTILE,
                 "deactivations": 120,
                 "active_members": 400,
                 "pct": 30,
@@ -195,7 +203,7 @@ def test_templated_emails_as_text_and_html(aws):
         )
     )
     mailer.send(
-        Email(MailTemplate.MEMBER_INVITE, ("new@acme.test",), {"first_name": "Ada", "app_name": "Acme"})
+        Email(MailTemplate.MEMBER_INVITE, ("new@acme.test",), {"first_name": HOSTILE, "app_name": "Acme"})
     )
     mailer.send(
         Email(MailTemplate.IMPORT_COMPLETE, ("admin@acme.test",), {"connection_label": "HR", "created": 10})
@@ -208,18 +216,37 @@ def test_templated_emails_as_text_and_html(aws):
     mailer.send(Email(MailTemplate.IMPORT_COMPLETE, (), {"connection_label": "HR"}))  # nobody to tell
     messages = sent_messages()
     assert len(messages) == 4
-    blocked = messages[0]
+    mails = [read(m.raw_data) for m in messages]  # the raw MIME as SES received it
+    for mail in mails:
+        assert_readable(mail)
+    blocked = mails[0]
     assert "120" in blocked.subject
-    assert blocked.destinations["ToAddresses"] == ["admin@acme.test", "ADMIN@acme.test"]
-    assert "&lt;BambooHR&gt;" in blocked.body and "30%" in blocked.body  # moto keeps the HTML part
-    text = render(
-        MailTemplate.SYNC_BLOCKED,
-        {"connection_label": "<HR>", "deactivations": 1, "active_members": 2, "pct": 50},
-    )
-    assert "<HR>" in text.text and "&lt;HR&gt;" in text.html and "Review the plan" in text.text
-    assert messages[1].subject == "You're invited to Acme"
+    assert blocked.to == ["admin@acme.test", "ADMIN@acme.test"]
+    assert HOSTILE in blocked.text and HOSTILE in blocked.html_text and "30%" in blocked.text
+    assert mails[1].subject == "You're invited to Acme"
+    assert mails[2].paragraphs[1] == "- Created: 10"
     with pytest.raises(InvalidInput):
         mailer.send(Email(MailTemplate.SYNC_BLOCKED, ("a@acme.test",), {"connection_label": "HR"}))
+
+
+def test_recipients_are_split_into_messages_of_at_most_fifty(aws):
+    ses = boto3.client("sesv2", region_name=REGION)
+    ses.create_email_identity(EmailIdentity="sync@example.com")
+    admins = tuple(f"admin{i}@acme.test" for i in range(51))
+    SesMailer("sync@example.com", client=ses).send(
+        Email(MailTemplate.CONNECTION_FAILING, admins, {"connection_label": "HR", "reason": "401"})
+    )
+    assert [len(read(m.raw_data).to) for m in sent_messages()] == [50, 1]
+
+
+def test_a_malformed_recipient_address_is_a_rejected_email(aws):
+    ses = boto3.client("sesv2", region_name=REGION)
+    ses.create_email_identity(EmailIdentity="sync@example.com")
+    with pytest.raises(EmailRejected):
+        SesMailer("sync@example.com", client=ses).send(
+            Email(MailTemplate.MEMBER_INVITE, ("not an address@acme.test",), {"first_name": "Ada"})
+        )
+    assert sent_messages() == []
 
 
 # --- EventBridge -------------------------------------------------------------------------------

@@ -152,6 +152,10 @@ def test_each_service_call_names_the_resource_iam_authorizes() -> None:
         Need("ses:SendEmail", arn.format("ses", "identity/no-reply@x.example")),
         Need("ses:SendEmail", arn.format("ses", "configuration-set/cs")),
     )
+    raw = {"FromEmailAddress": "no-reply@x.example", "Content": {"Raw": {"Data": b"..."}}}
+    assert needs_of("sesv2", "SendEmail", raw) == (
+        Need("ses:SendRawEmail", arn.format("ses", "identity/no-reply@x.example")),
+    )
     assert needs_of("events", "PutEvents", {"Entries": [{"EventBusName": "bus"}]}) == (
         Need("events:PutEvents", arn.format("events", "event-bus/bus")),
     )

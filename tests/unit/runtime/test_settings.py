@@ -219,3 +219,48 @@ def test_what_each_function_builds_its_role_allows(function: str, monkeypatch: p
     made = _clients_built_by(monkeypatch, module, root_name)
     allowed = clients_allowed({spec.name: spec for spec in FUNCTIONS}[function])
     assert set(made) <= allowed, f"{function} builds {sorted(set(made) - allowed)} its role does not allow"
+
+
+def test_the_deploy_time_settings_reach_the_use_cases(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    # The admin API's composition root reads its settings again, here and after.
+    admin.ports.cache_clear()
+    request.addfinalizer(admin.ports.cache_clear)
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    template = "https://app.example/invites/{member_id}?user={external_id}"
+    monkeypatch.setenv("MAX_CONNECTIONS", "2")
+    monkeypatch.setenv("INVITE_URL_TEMPLATE", template)
+    services = admin.ports().settings
+    assert (services.max_connections, services.invite_url_template) == (2, template)
+    assert load(SyncStepsSettings).services().invite_url_template == template
+    assert load(WebhookWorkerSettings).services().invite_url_template == template
+
+
+def test_without_the_deploy_time_settings_one_connection_and_no_invite_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    services = load(AdminApiSettings).services()
+    assert (services.max_connections, services.invite_url_template) == (1, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("MAX_CONNECTIONS", "0", "max_connections"),
+        ("MAX_CONNECTIONS", "101", "max_connections"),
+        ("INVITE_URL_TEMPLATE", "https://app.example/{member}", "unknown placeholder"),
+        ("INVITE_URL_TEMPLATE", "http://app.example/{member_id}", "https"),
+    ],
+)
+def test_a_bad_deploy_time_setting_fails_the_cold_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    for variable, setting in FULL.variables().items():
+        monkeypatch.setenv(variable, setting)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=says):
+        load(AdminApiSettings)

@@ -455,3 +455,38 @@ def test_r20_after_a_disconnect_webhooks_are_refused_as_gone(world: World) -> No
     connections.disconnect(world.ports, T, conn.connection_id)
     with pytest.raises(ConnectionDisconnected):
         _receive(world, conn.connection_id, {"x-signature": "whsec-1"}, _delivery(["ann"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The invite's link (deploy-time invite_url_template)
+# ---------------------------------------------------------------------------------------------
+INVITE_TEMPLATE = "https://app.acme.test/t/{tenant_id}/invites/{member_id}?user={external_id}"
+
+
+def test_an_invite_carries_the_link_built_from_the_deploy_time_template(world: World) -> None:
+    world.settings = replace(world.settings, invite_url_template=INVITE_TEMPLATE)
+    hire(world, "ann")
+    conn = imported(world, approval="admin")
+    pending = _member(world, conn, "ann")
+    world.members.seed(replace(pending, external_id="app/u 7"))  # the app's own id (R34)
+    members.approve(world.ports, T, pending.member_id, "admin-1")
+    [invite] = world.emails("member_invite")
+    assert invite.data["invite_url"] == (
+        f"https://app.acme.test/t/{T}/invites/{pending.member_id}?user=app%2Fu%207"
+    )
+
+
+def test_an_invite_of_a_member_without_an_external_id_leaves_that_placeholder_empty(world: World) -> None:
+    world.settings = replace(world.settings, invite_url_template=INVITE_TEMPLATE)
+    hire(world, "ann")
+    conn = imported(world)
+    ann = _member(world, conn, "ann")
+    [invite] = world.emails("member_invite")
+    assert invite.data["invite_url"] == f"https://app.acme.test/t/{T}/invites/{ann.member_id}?user="
+
+
+def test_without_a_template_an_invite_has_no_link(world: World) -> None:
+    hire(world, "ann")
+    imported(world)
+    [invite] = world.emails("member_invite")
+    assert invite.data.get("invite_url") is None
