@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from shared.domain.invite_links import InviteUrlTemplateError, check_template
+from shared.settings import MAX_CONNECTIONS_CEILING
 
 app = typer.Typer(
     name="hris-sync",
@@ -52,13 +55,38 @@ local_app = typer.Typer(help="The local stack: the whole product on 127.0.0.1 (n
 app.add_typer(local_app, name="local")
 
 
+def _invite_url_template(value: str | None) -> str | None:
+    """Refuse a bad template before anything starts, with the reason."""
+    if value is None:
+        return None
+    try:
+        return check_template(value)
+    except InviteUrlTemplateError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 @local_app.command("up")
 def local_up(
+    *,
     port: int = typer.Option(8000, min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
     tenant: str = typer.Option("tenant-dev", help="The tenant the printed dev token belongs to."),
     reset: bool = typer.Option(False, "--reset", help="Start clean (forget the state kept in .local/)."),
     state_dir: str | None = typer.Option(
         None, "--state-dir", help="Where the state is kept between runs (default: .local/ in the repository)."
+    ),
+    max_connections: int = typer.Option(
+        1,
+        "--max-connections",
+        min=1,
+        max=MAX_CONNECTIONS_CEILING,
+        help="Active connections per tenant (R22).",
+    ),
+    invite_url_template: str | None = typer.Option(
+        None,
+        "--invite-url-template",
+        callback=_invite_url_template,
+        help="The invite email's link, e.g. http://localhost:3000/invites/{member_id}?user={external_id} "
+        "(placeholders {member_id}, {external_id}, {tenant_id}); unset: invites have no link.",
     ),
 ) -> None:
     """Serve the admin API (Swagger UI at /v1/docs) and webhooks until Ctrl-C; state kept in .local/."""
@@ -66,8 +94,11 @@ def local_up(
     from infra.local.up import serve  # noqa: PLC0415
 
     folder = Path(state_dir) if state_dir else DEFAULT_STATE_DIR
+    deploy: dict[str, Any] = {"max_connections": max_connections}
+    if invite_url_template:
+        deploy["invite_url_template"] = invite_url_template
     _dynamodb_local()
-    serve(port=port, tenant=tenant, reset=reset, state_dir=folder)
+    serve(port=port, tenant=tenant, reset=reset, state_dir=folder, deploy=deploy)
 
 
 @app.command("fake-hris")

@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +77,7 @@ class LocalStack:
         log_level: str = "WARNING",
         on_event: Callable[[dict[str, Any]], None] | None = None,
         ticker_interval: float = 1.0,
+        deploy: Mapping[str, Any] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.synth_dir = synth_dir
@@ -87,6 +88,8 @@ class LocalStack:
         self.log_level = log_level
         self.on_event = on_event
         self.ticker_interval = ticker_interval
+        # Deploy-time context of this stack's synth (``-c max_connections=3`` ...).
+        self.deploy = dict(deploy or {})
         self.aws = LocalAws()
         self.dynamodb = DynamoDBLocal(log_path=state_dir / "dynamodb-local.log")
         # Every AWS call each function makes, to check against its IAM policy (iam_denied()).
@@ -132,7 +135,7 @@ class LocalStack:
         self.dynamodb.launch()
         try:
             root = self._functions_root_context()
-            self.template = load_template(self.synth_dir, functions_root=root)
+            self.template = load_template(self.synth_dir, functions_root=root, deploy=self.deploy)
             self.aws.start()
             self.dynamodb.wait_ready()
             self._start_rest()

@@ -80,10 +80,14 @@ def load_template(
     *,
     repo_root: Path = REPO_ROOT,
     functions_root: str | None = None,
+    deploy: Mapping[str, Any] | None = None,
     synth: Callable[[Path, Mapping[str, Any]], dict[str, Any]] = synthesize,
 ) -> dict[str, Any]:
-    """The template for the local stage, synthesized once per change of its sources."""
-    context: dict[str, Any] = {"stage": LOCAL_STAGE, "removal": "destroy"}
+    """The template for the local stage, synthesized once per change of its sources.
+
+    ``deploy``: deploy-time context for this stack (``max_connections``, ``invite_url_template``
+    ...), checked by the synth as ``cdk synth -c`` checks it (``infra.config.ConfigError``)."""
+    context: dict[str, Any] = {**(deploy or {}), "stage": LOCAL_STAGE, "removal": "destroy"}
     if functions_root is not None:
         context["functions_root"] = functions_root
     key = synth_key(repo_root, context)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def serve(
     state_dir: Path = DEFAULT_STATE_DIR,
     console: Console | None = None,
     stop: threading.Event | None = None,
+    deploy: Mapping[str, Any] | None = None,
 ) -> None:
     """Run the stack until ``stop`` is set (or SIGINT/SIGTERM)."""
     console = console or Console()
@@ -36,7 +38,13 @@ def serve(
         console.print(f"[dim]event[/] {event.get('detail-type', '?'):<28} {who}")
 
     stack = LocalStack(
-        state_dir=state_dir, reset=reset, persist=True, port=port, log_level="INFO", on_event=show
+        state_dir=state_dir,
+        reset=reset,
+        persist=True,
+        port=port,
+        log_level="INFO",
+        on_event=show,
+        deploy=deploy,
     )
     with console.status("Starting the local stack"):
         stack.start()
