@@ -162,3 +162,36 @@ def test_synth_without_the_cdk_cli_says_how_to_install_it(
     result = CliRunner().invoke(cli.app, ["synth"])
     assert result.exit_code == 2
     assert "make cdk-cli" in result.output
+
+
+def test_local_up_passes_the_deploy_settings_to_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.local import up
+
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli, "_dynamodb_local", lambda: None)
+    monkeypatch.setattr(up, "serve", lambda **kwargs: started.append(kwargs["deploy"]))
+    template = "http://localhost:3000/invites/{member_id}"
+    args = ["local", "up", "--max-connections", "3", "--invite-url-template", template]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert started == [{"max_connections": 3, "invite_url_template": template}]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--max-connections", "0"], "--max-connections"),
+        (["--max-connections", "101"], "--max-connections"),
+        (["--invite-url-template", "https://app.example/{user}"], "unknown placeholder"),
+    ],
+)
+def test_local_up_refuses_bad_deploy_settings_before_starting(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], says: str
+) -> None:
+    from infra.local import up
+
+    monkeypatch.setattr(cli, "_dynamodb_local", lambda: pytest.fail("started"))
+    monkeypatch.setattr(up, "serve", lambda **_: pytest.fail("started"))
+    result = CliRunner().invoke(cli.app, ["local", "up", *args])
+    assert result.exit_code == 2
+    assert says in " ".join(result.output.split())
