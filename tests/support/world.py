@@ -67,7 +67,7 @@ from tests.support.memory import (
 
 CREDENTIALS = Credentials(
     secrets={"api_key": Secret("sk-very-secret"), "webhook_secret": Secret("whsec-1")},
-    settings={"subdomain": "acme"},
+    settings={"company_domain": "acme"},
 )
 
 
@@ -110,7 +110,7 @@ class FakeHR:
             api_key_fields=(
                 CredentialField("api_key", "API key", "The fake's key.", secret=True),
                 CredentialField(
-                    "subdomain", "Subdomain", "The fake's company.", secret=False, required=False
+                    "company_domain", "Company domain", "The company.", secret=False, required=False
                 ),
                 webhook_secret_field("Webhook secret", "Signs the fake's webhooks."),
             ),

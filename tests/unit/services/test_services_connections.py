@@ -179,7 +179,7 @@ def test_edit_can_rotate_credentials_and_checks_an_expected_version(world: World
     hire(world, "ann")
     conn = imported(world)
     rotated = Credentials(
-        secrets={"api_key": CREDENTIALS.secrets["api_key"]}, settings={"subdomain": "acme2"}
+        secrets={"api_key": CREDENTIALS.secrets["api_key"]}, settings={"company_domain": "acme2"}
     )
     connections.edit_connection(world.ports, T, conn.connection_id, {}, credentials=rotated)
     assert world.secrets.get(T, conn.connection_id) == rotated
