@@ -92,9 +92,12 @@ OAUTH_TOKEN_FIELDS = (
 )
 
 
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - the name of a credential (the webhook intake reads it)
+
+
 def webhook_secret_field(label: str, help_text: str) -> CredentialField:
-    """The optional webhook signing secret (``webhook_secret``: the webhook intake's key)."""
-    return CredentialField("webhook_secret", label, help_text, secret=True, required=False)
+    """The optional webhook signing secret (the webhook intake's key), whatever the auth method."""
+    return CredentialField(WEBHOOK_SECRET, label, help_text, secret=True, required=False)
 
 
 def describe(
@@ -174,10 +177,12 @@ def method_of(info: ProviderInfo, credentials: Credentials) -> AuthMethod:
 
 
 def fields_for(info: ProviderInfo, method: AuthMethod) -> tuple[CredentialField, ...]:
-    """The fields a connection made this way holds (OAuth: the settings asked, then the tokens)."""
+    """The fields a connection made this way holds (OAuth: the settings asked, the tokens, and the
+    webhook secret where the provider has one: its webhooks are signed whichever way it connects)."""
     if method is AuthMethod.API_KEY:
         return info.api_key_fields
-    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS)
+    webhook = tuple(f for f in info.api_key_fields if f.name == WEBHOOK_SECRET)
+    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook)
 
 
 def credential_problems(info: ProviderInfo, credentials: Credentials) -> CredentialProblems:

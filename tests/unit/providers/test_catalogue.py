@@ -115,6 +115,8 @@ def test_oauth_tokens_fit_an_oauth_provider_and_an_api_key_does_not() -> None:
     assert pasted.hint is not None and "oauth/start" in pasted.hint
     bamboo_oauth = credential_problems(BambooHR.info, tokens)
     assert bamboo_oauth.method is AuthMethod.OAUTH and bamboo_oauth.missing == ("settings.company_domain",)
+    signed = creds({"access_token": "a", "webhook_secret": "whsec"}, {"company_domain": "acme"})
+    assert not credential_problems(BambooHR.info, signed), "webhooks are signed whichever way it connects"
 
 
 # --- each connector's credentials check ------------------------------------------------------
