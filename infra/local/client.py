@@ -24,13 +24,17 @@ class ApiError(RuntimeError):
         self.code = code
 
 
-def fake_credentials(fake: FakeHRServer, webhook_secret: str | None = None) -> dict[str, Any]:
+def fake_credentials(
+    fake: FakeHRServer, webhook_secret: str | None = None, *, method: AuthMethod | None = None
+) -> dict[str, Any]:
     """What an admin would send to connect a fake HR system, field by field as the provider's
-    catalogue entry asks (``GET /v1/providers``): its API-key fields when it offers them (so
-    BambooHR connects with its API key), else the OAuth token set. The fake's host goes in the
-    internal ``base_url`` / ``oauth_base_url`` settings, which no admin form shows."""
+    catalogue entry asks (``GET /v1/providers``): ``method``'s fields, by default the API-key ones
+    when it offers them (so BambooHR connects with its API key), else the OAuth token set. The
+    fake's host goes in the internal ``base_url`` / ``oauth_base_url`` settings, which no admin
+    form shows."""
     info = provider_info(fake.vendor.name)
-    method = AuthMethod.API_KEY if AuthMethod.API_KEY in info.methods else AuthMethod.OAUTH
+    if method is None:
+        method = AuthMethod.API_KEY if AuthMethod.API_KEY in info.methods else AuthMethod.OAUTH
     values = {**fake.credentials, "company_domain": fake.credentials.get("subdomain", "")}
     if webhook_secret is not None:
         values["webhook_secret"] = webhook_secret

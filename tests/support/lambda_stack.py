@@ -29,6 +29,7 @@ from shared import bootstrap
 from shared.adapters.table_schema import create_idempotency_table, create_table
 from shared.domain.models import Connection
 from shared.providers.base import Credentials, Secret
+from shared.providers.catalogue import AuthMethod
 from shared.services.context import Ports
 from shared.services.webhook_apply import WEBHOOK_SECRET_KEY
 from tests.support.events import EVENT_TENANT, TEST_WEBHOOK_SECRET, connection_of
@@ -208,9 +209,9 @@ def add_connection(
     return connection
 
 
-def fake_credentials(fake: FakeHRServer) -> Credentials:
+def fake_credentials(fake: FakeHRServer, method: AuthMethod | None = None) -> Credentials:
     """The fake's credentials as its catalogue entry asks (``infra.local.client.fake_credentials``)."""
-    given = client_fake_credentials(fake)
+    given = client_fake_credentials(fake, method=method)
     return Credentials(
         secrets={k: Secret(v) for k, v in given["secrets"].items()}, settings=dict(given["settings"])
     )
