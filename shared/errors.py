@@ -228,6 +228,53 @@ class KeyTooLong(InvalidInput):
         self.limit = limit
 
 
+class CredentialsMismatch(InvalidInput):
+    """A credentials body that does not fit the provider's catalogue entry: every missing,
+    misplaced (a secret under ``settings``, a setting under ``secrets``) and unknown field, by
+    name (never a value)."""
+
+    code = "invalid_credentials"
+
+    def __init__(
+        self,
+        provider: str,
+        summary: str,
+        *,
+        method: str,
+        missing: list[str],
+        misplaced: list[dict[str, str]],
+        unknown: list[str],
+    ) -> None:
+        super().__init__(
+            f"the credentials do not fit {provider}'s {method} connection: {summary}",
+            field="credentials",
+            provider=provider,
+            method=method,
+            missing=missing,
+            misplaced=misplaced,
+            unknown=unknown,
+        )
+        self.provider = provider
+
+
+class CredentialsRejected(InvalidInput):
+    """R32: the HR system refused the credentials a connection is being made with (a 4xx: the
+    admin fixes what they entered). The message says what the HR system said, never a secret."""
+
+    code = "credentials_rejected"
+
+    def __init__(self, provider: str, vendor_message: str | None) -> None:
+        said = f": {vendor_message}" if vendor_message else " (it gave no reason)"
+        super().__init__(
+            f"{provider} refused the credentials{said}",
+            field="credentials",
+            provider=provider,
+            hr_system_message=vendor_message,
+        )
+        self.provider = provider
+        self.vendor_message = vendor_message
+
+
 # --- infrastructure --------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from functions.admin_api import errors
-from functions.admin_api.routers import audit, connections, invites, members, runs, tasks
+from functions.admin_api.routers import audit, connections, invites, members, providers, runs, tasks
 from shared import json_bounds
 
 TITLE = "hris-sync admin API"
@@ -48,6 +48,7 @@ or a known bad input, on any route.
 **Lists** page with an opaque `cursor` (the previous page's `next_cursor`) and a `limit` of 1 to 200.
 """
 TAGS = {
+    "Providers": "The HR systems a connection can be made with, and how each connects",
     "Connections": "HR system connections, their scope, syncs and runs",
     "Runs": "Full syncs and the plans the safety guard holds (R23)",
     "Members": "Members and the admin's actions on them",
@@ -55,7 +56,15 @@ TAGS = {
     "Tasks": "Onboarding and offboarding tasks (R26, R27)",
     "Audit": "Who changed what, when",
 }
-ROUTERS = (connections.router, runs.router, members.router, invites.router, tasks.router, audit.router)
+ROUTERS = (
+    providers.router,
+    connections.router,
+    runs.router,
+    members.router,
+    invites.router,
+    tasks.router,
+    audit.router,
+)
 
 
 def _configure_openapi(app: APIGatewayRestResolver) -> None:

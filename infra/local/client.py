@@ -13,20 +13,8 @@ from typing import Any
 import httpx
 
 from infra.local.fake_hris import FakeHRServer
-
-# Credentials a connector reads as secrets (the rest of a fake's credentials are settings).
-SECRET_NAMES = frozenset(
-    {
-        "api_key",
-        "access_token",
-        "refresh_token",
-        "client_id",  # the OAuth connectors read it from the secret, beside the client secret
-        "client_secret",
-        "service_user_token",
-        "account_token",
-        "webhook_secret",
-    }
-)
+from shared.providers.catalogue import AuthMethod, fields_for
+from shared.providers.registry import provider_info
 
 
 class ApiError(RuntimeError):
@@ -36,16 +24,26 @@ class ApiError(RuntimeError):
         self.code = code
 
 
-def fake_credentials(fake: FakeHRServer, webhook_secret: str) -> dict[str, Any]:
-    """What an admin would paste to connect a fake HR system (API key flavour for BambooHR)."""
-    given = dict(fake.credentials)
-    if fake.vendor.name == "bamboohr":
-        given = {k: v for k, v in given.items() if k == "api_key"}
-    secrets = {k: v for k, v in given.items() if k in SECRET_NAMES}
-    secrets["webhook_secret"] = webhook_secret
-    settings = {k: v for k, v in given.items() if k not in SECRET_NAMES and not k.endswith("_url")}
-    settings.update(base_url=fake.base_url, oauth_base_url=fake.oauth_base_url)
-    return {"secrets": secrets, "settings": settings}
+def fake_credentials(
+    fake: FakeHRServer, webhook_secret: str | None = None, *, method: AuthMethod | None = None
+) -> dict[str, Any]:
+    """What an admin would send to connect a fake HR system, field by field as the provider's
+    catalogue entry asks (``GET /v1/providers``): ``method``'s fields, by default the API-key ones
+    when it offers them (so BambooHR connects with its API key), else the OAuth token set. The
+    fake's host goes in the internal ``base_url`` / ``oauth_base_url`` settings, which no admin
+    form shows."""
+    info = provider_info(fake.vendor.name)
+    if method is None:
+        method = AuthMethod.API_KEY if AuthMethod.API_KEY in info.methods else AuthMethod.OAUTH
+    values = {**fake.credentials, "company_domain": fake.credentials.get("subdomain", "")}
+    if webhook_secret is not None:
+        values["webhook_secret"] = webhook_secret
+    given: dict[str, dict[str, str]] = {"secrets": {}, "settings": {}}
+    for item in fields_for(info, method):
+        if values.get(item.name):
+            given[item.place][item.name] = values[item.name]
+    given["settings"].update(base_url=fake.base_url, oauth_base_url=fake.oauth_base_url)
+    return given
 
 
 class AdminClient:

@@ -37,6 +37,7 @@ from shared.providers.base import (
     WebhookKind,
     WebhookUnparseable,
 )
+from shared.providers.catalogue import CredentialField, ProviderKind, describe, webhook_secret_field
 from shared.providers.common import (
     Connector,
     ListPage,
@@ -148,6 +149,26 @@ CAPABILITIES = frozenset(
 DATASET_EXTRAS = frozenset({"employee_number", "home_country", "termination_date"})
 
 
+COMPANY_DOMAIN = CredentialField(
+    "company_domain",
+    "Company domain",
+    "The name before .bamboohr.com in your BambooHR address: acme for https://acme.bamboohr.com.",
+    secret=False,
+)
+API_KEY = CredentialField(
+    "api_key",
+    "API key",
+    "In BambooHR, click your name at the top right, then API Keys, then Add New Key. The key acts "
+    "with your user's access: use an account that can see every employee, past employees included.",
+    secret=True,
+)
+WEBHOOK_KEY = webhook_secret_field(
+    "Webhook private key",
+    "Optional, for changes within minutes: in BambooHR, Settings > Webhooks > Add Webhook, point it "
+    "at this connection's webhook URL and paste the private key BambooHR shows once the webhook is saved.",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ChangedEmployees:
     """``employees/changed``: employee id -> ``Inserted|Updated|Deleted``."""
@@ -164,6 +185,17 @@ class BambooHR(Connector):
     capabilities = CAPABILITIES
     supports_webhooks = True
     max_page_size = DATASET_PAGE_SIZE
+    info = describe(
+        id=name,
+        name="BambooHR",
+        kind=ProviderKind.HRIS,
+        tier=tier,
+        capabilities=capabilities,
+        supports_webhooks=supports_webhooks,
+        api_key_fields=(COMPANY_DOMAIN, API_KEY, WEBHOOK_KEY),
+        oauth_fields=(COMPANY_DOMAIN,),
+        oauth=True,
+    )
 
     def __init__(self, *, replay_window: float = DEFAULT_REPLAY_WINDOW, **options: Any) -> None:
         super().__init__(**options)
@@ -199,6 +231,15 @@ class BambooHR(Connector):
             raise ProviderAuthError("bamboohr: the connection has neither api_key nor access_token")
         return self.oauth_get(credentials, url, self._token_url(credentials), params=params)
 
+    def check_credentials(self, credentials: Credentials) -> None:
+        """One row of the endpoint the connection reads: a dataset page of one (API key), or one
+        active employee (OAuth)."""
+        if self._uses_api_key(credentials):
+            self._dataset(credentials, DATASET_FILTER, 1, fields=("id",), page_size=1)
+            return
+        params = {"filter[status]": STATUS_PHASES[0], "page[limit]": "1"}
+        self._oauth_get(credentials, f"{self._base(credentials)}/api/v1/employees", params)
+
     # -- snapshot -----------------------------------------------------------------------------
 
     def list_employees(self, credentials: Credentials, cursor: str | None) -> EmployeePage:
@@ -226,15 +267,23 @@ class BambooHR(Connector):
             return EmployeePage(employees, None)
         return EmployeePage(employees, encode_cursor(self.name, {"page": page + 1, "seen": seen}))
 
-    def _dataset(self, credentials: Credentials, filter_text: str, page: int) -> Any:
+    def _dataset(
+        self,
+        credentials: Credentials,
+        filter_text: str,
+        page: int,
+        *,
+        fields: Sequence[str] = DATASET_FIELDS,
+        page_size: int | None = None,
+    ) -> Any:
         api_key = self.secret(credentials, "api_key")
         return self.http.post_json(
             f"{self._base(credentials)}/api/v2/datasets/{DATASET}/data",
             json_body={
-                "fields": list(DATASET_FIELDS),
+                "fields": list(fields),
                 "filter": filter_text,
                 "page": page,
-                "pageSize": self.page_size,
+                "pageSize": page_size or self.page_size,
             },
             auth=(api_key.reveal(), "x"),
             headers={"Accept": "application/json"},

@@ -11,9 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from shared.domain.models import Employee
+
+if TYPE_CHECKING:  # pragma: no cover - types only (the catalogue imports this module)
+    from shared.providers.catalogue import ProviderInfo
 
 
 class Secret:
@@ -54,6 +57,14 @@ class Credentials:
 class Tier(StrEnum):
     FULL = "full"  # HR systems: every 6 hours by default (R28)
     BASIC = "basic"  # directory connectors: every 24 hours by default
+
+    @property
+    def default_schedule(self) -> str:
+        """R28's built-in default for the tier (``ServiceSettings.schedule_for`` may override it)."""
+        return _TIER_SCHEDULES[self]
+
+
+_TIER_SCHEDULES = {Tier.FULL: "rate(6 hours)", Tier.BASIC: "rate(24 hours)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,15 @@ class Provider(Protocol):
     # The Employee fields every connection of this provider supplies (R15).
     capabilities: frozenset[str]
     supports_webhooks: bool
+    # Its catalogue entry: how an admin connects it (``shared.providers.catalogue``).
+    info: ProviderInfo
+
+    def check_credentials(self, credentials: Credentials) -> None:
+        """One light call to the HR system that needs these credentials (connecting a draft, R32).
+
+        Raises ``ProviderAuthError`` (with the HR system's own words, never a secret) when it
+        refuses them, ``ProviderUnavailable`` when it does not answer usefully.
+        """
 
     def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
         """The fields a connection with these credentials supplies (R15): what the plan syncs.
@@ -154,7 +174,14 @@ class IncompleteListing(ProviderUnavailable):
 
 
 class ProviderAuthError(ProviderError):
-    """The HR system refused the credentials (expired, revoked, wrong)."""
+    """The HR system refused the credentials (expired, revoked, wrong).
+
+    ``vendor_message`` is what the HR system said about it (bounded, control characters and any
+    credential sent with the request removed), when it said anything."""
+
+    def __init__(self, message: str, *, vendor_message: str | None = None) -> None:
+        super().__init__(message)
+        self.vendor_message = vendor_message
 
 
 class ProviderResponseError(ProviderError):

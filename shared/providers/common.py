@@ -27,6 +27,7 @@ from shared.providers.base import (
     ProviderSettingsError,
     Secret,
 )
+from shared.providers.catalogue import ProviderInfo
 from shared.providers.http import HttpClient, RetryPolicy, Runtime, Timeouts
 from shared.providers.oauth import OAuthToken, TokenKeeper, UnkeptTokens, refresh, token_from, with_token
 from shared.providers.status import MappedStatus
@@ -48,6 +49,8 @@ class Connector:
     """
 
     name: str = ""
+    # Its catalogue entry (``shared.providers.catalogue.describe``), declared by each connector.
+    info: ProviderInfo
     # The most records one list request may ask for (the vendor's maximum); the default size.
     max_page_size: int = 100
 

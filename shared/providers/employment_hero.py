@@ -30,6 +30,7 @@ from shared.providers.base import (
     WebhookRejected,
     WebhookUnparseable,
 )
+from shared.providers.catalogue import ProviderKind, describe
 from shared.providers.common import (
     Connector,
     ListPage,
@@ -112,6 +113,16 @@ class EmploymentHero(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = False
+    # OAuth only (authorization code with PKCE): no credentials to paste.
+    info = describe(
+        id=name,
+        name="Employment Hero",
+        kind=ProviderKind.HRIS,
+        tier=tier,
+        capabilities=capabilities,
+        supports_webhooks=supports_webhooks,
+        oauth=True,
+    )
 
     # -- OAuth2 + PKCE ------------------------------------------------------------------------
 
@@ -155,6 +166,10 @@ class EmploymentHero(Connector):
     def _get(self, credentials: Credentials, path: str, **kwargs: Any) -> tuple[Any, Credentials | None]:
         url = f"{self.base_url(credentials, DEFAULT_BASE)}{path}"
         return self.oauth_get(credentials, url, self._token_url(credentials), **kwargs)
+
+    def check_credentials(self, credentials: Credentials) -> None:
+        """One organisation (the first request of every sync)."""
+        self._get(credentials, "/api/v1/organisations", params={"page_index": 1, "items_per_page": 1})
 
     # -- organisations ------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from shared.providers.base import (
     WebhookRejected,
     WebhookUnparseable,
 )
+from shared.providers.catalogue import CredentialField, ProviderKind, describe, webhook_secret_field
 from shared.providers.common import (
     Connector,
     as_list,
@@ -101,6 +102,25 @@ CAPABILITIES = frozenset(
         "manager_hris_id",
     }
 )
+SERVICE_USER_ID = CredentialField(
+    "service_user_id",
+    "Service user ID",
+    "In Bob, Settings > Integrations > Automation > Service users > Create, then copy its ID. Add "
+    "the service user to a permission group that can view all employees' basic, work and lifecycle "
+    "details, former employees included.",
+    secret=True,
+)
+SERVICE_USER_TOKEN = CredentialField(
+    "service_user_token",
+    "Service user token",
+    "Shown once, with the ID, when the service user is created.",
+    True,
+)
+WEBHOOK_SECRET = webhook_secret_field(
+    "Webhook signing secret",
+    "Optional, for changes within minutes: the secret you set on the webhook in Bob (Settings > "
+    "Integrations > Automation > Webhooks); Bob then signs each event with it (bob-signature).",
+)
 _KINDS = {
     "employee.created": WebhookKind.CREATED,
     "employee.updated": WebhookKind.UPDATED,
@@ -113,19 +133,38 @@ class HiBob(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = True
+    info = describe(
+        id=name,
+        name="HiBob",
+        kind=ProviderKind.HRIS,
+        tier=tier,
+        capabilities=capabilities,
+        supports_webhooks=supports_webhooks,
+        api_key_fields=(SERVICE_USER_ID, SERVICE_USER_TOKEN, WEBHOOK_SECRET),
+    )
 
     def __init__(self, *, require_signature: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.require_signature = require_signature
 
-    def _search(self, credentials: Credentials, filters: list[dict[str, Any]]) -> list[Employee]:
+    def check_credentials(self, credentials: Credentials) -> None:
+        """The people search the sync makes, for current employees' ids only (HiBob's search has
+        no paging: this is its lightest form)."""
+        self._post_search(credentials, {"fields": ["root.id"], "filters": [], "showInactive": False})
+
+    def _post_search(self, credentials: Credentials, body: dict[str, Any]) -> Any:
         user = self.secret(credentials, "service_user_id")
         token = self.secret(credentials, "service_user_token")
-        body = self.http.post_json(
+        return self.http.post_json(
             f"{self.base_url(credentials, DEFAULT_BASE)}/v1/people/search",
-            json_body={"fields": list(FIELDS), "filters": filters, "showInactive": True},
+            json_body=body,
             auth=(user.reveal(), token.reveal()),
             headers={"Accept": "application/json"},
+        )
+
+    def _search(self, credentials: Credentials, filters: list[dict[str, Any]]) -> list[Employee]:
+        body = self._post_search(
+            credentials, {"fields": list(FIELDS), "filters": filters, "showInactive": True}
         )
         records = as_list(
             as_object(body, "the search response", self.name).get("employees"), "employees", self.name

@@ -9,6 +9,7 @@ never really wait.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -101,6 +102,73 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+# Where vendors put the reason for an error in a JSON body, most specific first (BambooHR,
+# Personio and Employment Hero ``error.message``; HiBob ``message``; Merge ``detail``; OAuth
+# servers ``error_description``).
+_MESSAGE_PATHS = (
+    ("error", "message"),
+    ("message",),
+    ("error_description",),
+    ("detail",),
+    ("errors", 0, "message"),
+    ("errors", 0, "detail"),
+    ("error",),
+)
+_MAX_ERROR_BODY = 16_384
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_REDACTED = "[redacted]"
+
+
+def sent_values(
+    headers: Mapping[str, str] | None,
+    auth: tuple[str, str] | None,
+    json_body: Any,
+    form: Mapping[str, str] | None,
+) -> set[str]:
+    """Every credential-like value a request carried (header values and their last word, Basic
+    pairs and their encoding, form and top-level JSON string values): what an echo must not show."""
+    values: set[str] = set()
+    for value in (headers or {}).values():
+        values.update((value, value.rsplit(" ", 1)[-1]))
+    if auth is not None:
+        values.update(auth)
+        values.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii"))
+    values.update((form or {}).values())
+    if isinstance(json_body, Mapping):
+        values.update(v for v in json_body.values() if isinstance(v, str))
+    # Short values (``x``, ``json``) are not credentials, and redacting them would garble the text.
+    return {v for v in values if len(v) >= 6}
+
+
+def vendor_message(response: httpx.Response, sent: set[str]) -> str | None:
+    """What the vendor said about an error (its error header or body), fit to show an admin:
+    control characters removed, any value the request carried redacted, at most 200 characters."""
+    said = next(
+        (response.headers.get(name) for name in _ERROR_TEXT_HEADERS if response.headers.get(name)), None
+    )
+    if said is None and len(response.content) <= _MAX_ERROR_BODY:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+        said = next((v for v in (_at(body, path) for path in _MESSAGE_PATHS) if v), None)
+    if not said:
+        return None
+    text = " ".join(_CONTROL.sub(" ", said).split())
+    for value in sorted(sent, key=len, reverse=True):
+        text = text.replace(value, _REDACTED)
+    return text[:_MAX_ERROR_TEXT] or None
+
+
+def _at(body: Any, path: tuple[str | int, ...]) -> str | None:
+    for step in path:
+        if isinstance(step, int):
+            body = body[step] if isinstance(body, list) and len(body) > step else None
+        else:
+            body = body.get(step) if isinstance(body, Mapping) else None
+    return body if isinstance(body, str) and body.strip() else None
+
+
 def _error_text(response: httpx.Response) -> str:
     for name in _ERROR_TEXT_HEADERS:
         text = response.headers.get(name)
@@ -177,7 +245,11 @@ class HttpClient:
                 if 200 <= status < 300 or status in ok_statuses:
                     return response
                 if status in (401, 403):
-                    raise ProviderAuthError(f"{where} refused the credentials (HTTP {status})")
+                    said = vendor_message(response, sent_values(headers, auth, json_body, form))
+                    raise ProviderAuthError(
+                        f"{where} refused the credentials (HTTP {status})" + (f": {said}" if said else ""),
+                        vendor_message=said,
+                    )
                 if status not in retry_statuses:
                     failed = f"{where} failed with HTTP {status}{_error_text(response)}"
                     if status >= 500:

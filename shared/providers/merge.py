@@ -34,6 +34,7 @@ from shared.providers.base import (
     WebhookKind,
     WebhookUnparseable,
 )
+from shared.providers.catalogue import CredentialField, ProviderKind, describe, webhook_secret_field
 from shared.providers.common import (
     Connector,
     ListPage,
@@ -97,6 +98,32 @@ RAW_FIELDS = (
 )
 # Merge's common model supplies every synced field (R15).
 CAPABILITIES = frozenset(SYNCED_FIELDS)
+API_KEY = CredentialField(
+    "api_key",
+    "Merge API key",
+    "Your organisation's production access key: Merge dashboard > API Keys.",
+    secret=True,
+)
+ACCOUNT_TOKEN = CredentialField(
+    "account_token",
+    "Account token",
+    "The token of the customer's linked HR system, returned when they finished Merge Link (also "
+    "under Linked Accounts in the Merge dashboard).",
+    secret=True,
+)
+REGION_HOST = CredentialField(
+    "base_url",
+    "API host (EU or APAC accounts only)",
+    "Leave empty for Merge's US region. Accounts in Merge's EU region: https://api-eu.merge.dev; "
+    "APAC: https://api-ap.merge.dev.",
+    secret=False,
+    required=False,
+)
+WEBHOOK_KEY = webhook_secret_field(
+    "Webhook signature key",
+    "Optional, for changes within minutes: Merge dashboard > Settings > Webhooks > Security, the "
+    "signature key Merge signs each webhook with.",
+)
 _KINDS = {
     "added": WebhookKind.CREATED,
     "created": WebhookKind.CREATED,
@@ -112,6 +139,15 @@ class Merge(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = True
+    info = describe(
+        id=name,
+        name="Merge (unified HRIS)",
+        kind=ProviderKind.UNIFIED,
+        tier=tier,
+        capabilities=capabilities,
+        supports_webhooks=supports_webhooks,
+        api_key_fields=(API_KEY, ACCOUNT_TOKEN, REGION_HOST, WEBHOOK_KEY),
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -129,6 +165,10 @@ class Merge(Connector):
     def _get(self, credentials: Credentials, path: str, **kwargs: Any) -> Any:
         url = f"{self.base_url(credentials, DEFAULT_BASE)}{API}{path}"
         return self.http.get_json(url, headers=self._headers(credentials), **kwargs)
+
+    def check_credentials(self, credentials: Credentials) -> None:
+        """The linked account's details: Merge's own check of the API key with the account token."""
+        self._get(credentials, "/account-details")
 
     def _all(self, credentials: Credentials, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
         """Every record of a cursor-paged list endpoint (small ones: companies, groups ...)."""

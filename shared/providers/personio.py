@@ -32,6 +32,7 @@ from shared.providers.base import (
     WebhookKind,
     WebhookUnparseable,
 )
+from shared.providers.catalogue import CredentialField, ProviderKind, describe, webhook_secret_field
 from shared.providers.common import (
     Connector,
     ListPage,
@@ -108,6 +109,23 @@ CAPABILITIES = frozenset(
         "manager_hris_id",
     }
 )
+_API_CREDENTIALS = (
+    "In Personio, Settings > Integrations > API credentials > Generate new credential. Give it read "
+    "access to the employee attributes synced (name, email, status, position, department, team, office, "
+    "supervisor, hire and termination date, profile picture)."
+)
+CLIENT_ID = CredentialField("client_id", "Client ID", _API_CREDENTIALS, secret=True)
+CLIENT_SECRET = CredentialField(
+    "client_secret",
+    "Client secret",
+    "Shown with the client ID when the credential is generated.",
+    secret=True,
+)
+WEBHOOK_TOKEN = webhook_secret_field(
+    "Webhook authorization token",
+    "Optional, for changes within minutes: the token you set when creating the webhook in Personio "
+    "(Settings > Integrations > Webhooks). Personio sends it back with every event.",
+)
 _KINDS = {
     "created": WebhookKind.CREATED,
     "updated": WebhookKind.UPDATED,
@@ -123,6 +141,15 @@ class Personio(Connector):
     capabilities = CAPABILITIES
     supports_webhooks = True
     max_page_size = PAGE_LIMIT
+    info = describe(
+        id=name,
+        name="Personio",
+        kind=ProviderKind.HRIS,
+        tier=tier,
+        capabilities=capabilities,
+        supports_webhooks=supports_webhooks,
+        api_key_fields=(CLIENT_ID, CLIENT_SECRET, WEBHOOK_TOKEN),
+    )
 
     _cached: OAuthToken | None = None
 
@@ -181,6 +208,11 @@ class Personio(Connector):
                 raise
             token, refreshed = self._token(credentials, refused=token)
             return self.http.get_json(url, headers=_headers(token), **kwargs), refreshed
+
+    def check_credentials(self, credentials: Credentials) -> None:
+        """A token from ``/v1/auth`` (the client id and secret), then one employee with it (the
+        credential's read access)."""
+        self._get(credentials, "/v1/company/employees", params={"limit": 1, "offset": 0})
 
     # -- snapshot -----------------------------------------------------------------------------
 

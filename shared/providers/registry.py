@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from shared.providers.bamboohr import BambooHR
 from shared.providers.base import Provider, ProviderError
+from shared.providers.catalogue import ProviderInfo
 from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
 from shared.providers.personio import Personio
 
-_FACTORIES: dict[str, Callable[..., Connector]] = {
+_FACTORIES: dict[str, type[Connector]] = {
     BambooHR.name: BambooHR,
     Personio.name: Personio,
     HiBob.name: HiBob,
@@ -27,6 +27,19 @@ _ALIASES = {"employmenthero": EmploymentHero.name, "merge_hris": Merge.name}
 
 class UnknownProvider(ProviderError):
     """No connector has this name."""
+
+
+def catalogue() -> tuple[ProviderInfo, ...]:
+    """Every connector's catalogue entry (``GET /v1/providers``), by id."""
+    return tuple(_FACTORIES[name].info for name in PROVIDER_NAMES)
+
+
+def provider_info(name: str) -> ProviderInfo:
+    """The catalogue entry of ``name`` (or one of its other spellings)."""
+    factory = _FACTORIES.get(_ALIASES.get(name, name))
+    if factory is None:
+        raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
+    return factory.info
 
 
 def get_provider(name: str, **options: Any) -> Provider:

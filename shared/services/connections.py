@@ -20,6 +20,8 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunTrigger, SyncRun
 from shared.errors import (
+    CredentialsMismatch,
+    CredentialsRejected,
     InvalidInput,
     InvalidState,
     LockHeld,
@@ -29,7 +31,15 @@ from shared.errors import (
     VersionConflict,
     WorkflowNotStarted,
 )
-from shared.providers.base import Credentials, Directory, Provider, ProviderAuthError, ProviderError, Tier
+from shared.providers.base import (
+    Credentials,
+    Directory,
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderSettingsError,
+)
+from shared.providers.catalogue import credential_problems
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
 from shared.services.context import (
     WithAudit,
@@ -162,9 +172,7 @@ def _schedule_expression(ports: WithSettings, connection: Connection, provider: 
     """R28: the connection's own expression, else the provider tier's default."""
     if connection.schedule.expression:
         return validate_schedule_expression(connection.schedule.expression)
-    if provider.tier is Tier.FULL:
-        return ports.settings.full_tier_schedule
-    return ports.settings.basic_tier_schedule
+    return ports.settings.schedule_for(provider.tier)
 
 
 def _upsert_schedule(ports: SchedulePorts, connection: Connection, provider: Provider) -> None:
@@ -192,6 +200,44 @@ def list_connections(ports: WithConnections, tenant_id: str) -> list[Connection]
 
 # ---------------------------------------------------------------------------------------------
 # Connect
+def require_fitting_credentials(provider: Provider, credentials: Credentials) -> None:
+    """Refuse (422) credentials that do not fit the provider's catalogue entry, naming every
+    missing, misplaced and unknown field: nothing is stored or sent to the HR system before."""
+    problems = credential_problems(provider.info, credentials)
+    if problems:
+        raise CredentialsMismatch(
+            provider.info.id,
+            problems.summary(),
+            method=problems.method.value,
+            missing=list(problems.missing),
+            misplaced=[
+                {"field": m.name, "given_in": m.given_in, "belongs_in": m.belongs_in}
+                for m in problems.misplaced
+            ],
+            unknown=list(problems.unknown),
+        )
+
+
+def check_credentials(ports: WithProviders, provider_name: str, credentials: Credentials) -> None:
+    """R32: one light call to the HR system with these credentials before a connection is made.
+
+    A refusal is ``CredentialsRejected`` (422, with what the HR system said), an unusable company
+    domain or host ``InvalidInput``, an HR system that does not answer ``ProviderFailure`` (502)."""
+    connector = _provider(ports, provider_name)
+    try:
+        connector.check_credentials(credentials)
+    except ProviderAuthError as exc:
+        raise CredentialsRejected(connector.info.name, exc.vendor_message) from exc
+    except ProviderSettingsError as exc:
+        raise InvalidInput(str(exc), field="credentials") from exc
+    except ProviderError as exc:
+        raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
+    finally:
+        close = getattr(connector, "close", None)
+        if callable(close):
+            close()
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -215,6 +261,7 @@ def connect(
     connector = _provider(ports, provider)
     if not credentials.secrets and not credentials.settings:
         raise InvalidInput("credentials are required", field="credentials")
+    require_fitting_credentials(connector, credentials)
     now = ports.clock.now()
     base = Connection(
         connection_id=ports.ids.new_id("conn"),
@@ -286,6 +333,7 @@ def edit_connection(
         edited = _with_options(current, options)
         connector = _provider(ports, current.provider)
         if credentials is not None:
+            require_fitting_credentials(connector, credentials)
             ports.secrets.put(tenant_id, connection_id, credentials)
         if edited == current:
             return EditResult(connection=current)

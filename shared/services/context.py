@@ -33,6 +33,7 @@ from shared.ports import (
     WebhookGuardStore,
     Workflow,
 )
+from shared.providers.base import Tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +71,15 @@ class ServiceSettings:
     # Re-plans of one member after version conflicts before it is reported as skipped.
     max_replans: int = 3
     # R28 defaults by provider tier, when a connection names no expression.
-    full_tier_schedule: str = "rate(6 hours)"
-    basic_tier_schedule: str = "rate(24 hours)"
+    full_tier_schedule: str = Tier.FULL.default_schedule
+    basic_tier_schedule: str = Tier.BASIC.default_schedule
     # R29: employees applied per drain of a connection's pending webhooks (the rest wait for the
     # next drain: the next webhook, or the end of the next full sync).
     max_drained: int = 5_000
+
+    def schedule_for(self, tier: Tier) -> str:
+        """R28: the schedule of a connection that names none, by its provider's tier."""
+        return self.full_tier_schedule if tier is Tier.FULL else self.basic_tier_schedule
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from shared.providers.base import (
     WebhookKind,
     WebhookRejected,
 )
+from shared.providers.catalogue import WEBHOOK_SECRET
 from shared.services import webhook_guard
 from shared.services.context import (
     WithAudit,
@@ -246,7 +247,7 @@ def apply_targeted(
 
 
 # The key of the webhook signing secret (or token) in a connection's credentials.
-WEBHOOK_SECRET_KEY = "webhook_secret"  # noqa: S105 - the name of a credential, not one
+WEBHOOK_SECRET_KEY = WEBHOOK_SECRET  # the catalogue's name for it
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,3 +250,18 @@ def test_merge_v3_erratum_is_still_needed(merge_v3_spec: OpenAPI) -> None:
     raw = OpenAPI("merge-hris-openapi-v3.yaml", prefix="/api")
     assert raw.errors(raw.component("Employee"), {"employment_status": "ACTIVE"})
     assert not merge_v3_spec.errors(merge_v3_spec.component("Employee"), {"employment_status": "ACTIVE"})
+
+
+def test_merge_account_details_match_both_specs(
+    merge: FakeHRServer, merge_spec: OpenAPI, merge_v3_spec: OpenAPI
+) -> None:
+    """What a credentials check (R32) reads: the linked account the account token names; a wrong
+    account token is refused with Merge's ``detail``."""
+    with _merge_client(merge) as client:
+        details = client.get("/api/hris/v1/account-details")
+        assert details.status_code == 200, details.text
+        merge_spec.validate("/api/hris/v1/account-details", "get", 200, details.json())
+        merge_v3_spec.validate("/api/hris/v1/account-details", "get", 200, details.json())
+        wrong = client.get("/api/hris/v1/account-details", headers={"X-Account-Token": "not-the-token"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "Invalid account token."}

@@ -77,7 +77,11 @@ EXPECTED_OPERATIONS = {
         ("get", "/company/employees"),
         ("get", "/company/employees/{employee_id}"),
     },
-    "merge": {("get", "/hris/v1/employees"), ("get", "/hris/v1/employees/{id}")},
+    "merge": {
+        ("get", "/hris/v1/account-details"),
+        ("get", "/hris/v1/employees"),
+        ("get", "/hris/v1/employees/{id}"),
+    },
 }
 
 
@@ -102,7 +106,8 @@ def credentials(fake: FakeHRServer, setup: Setup) -> Credentials:
 
 
 def exercise(connector: Connector, creds: Credentials) -> None:
-    """What a connection does: every page, a webhook follow-up, changes since, the directory."""
+    """What a connection does: every page, a webhook follow-up, changes since, the directory,
+    and a credentials check (R32; last, with the token the run left valid)."""
     cursor: str | None = None
     ids: list[str] = []
     while True:
@@ -116,7 +121,8 @@ def exercise(connector: Connector, creds: Credentials) -> None:
     creds = followed.refreshed_credentials or creds
     if isinstance(connector, BambooHR):
         creds = connector.changed_since(creds, NOON.replace(year=2020)).refreshed_credentials or creds
-    connector.directory(creds)
+    creds = connector.directory(creds).refreshed_credentials or creds
+    connector.check_credentials(creds)
 
 
 @dataclass

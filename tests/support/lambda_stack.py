@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from infra.environment import FunctionEnvironment
+from infra.local.client import fake_credentials as client_fake_credentials
 from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from infra.local.lambdas import forget_composition
@@ -28,6 +29,7 @@ from shared import bootstrap
 from shared.adapters.table_schema import create_idempotency_table, create_table
 from shared.domain.models import Connection
 from shared.providers.base import Credentials, Secret
+from shared.providers.catalogue import AuthMethod
 from shared.services.context import Ports
 from shared.services.webhook_apply import WEBHOOK_SECRET_KEY
 from tests.support.events import EVENT_TENANT, TEST_WEBHOOK_SECRET, connection_of
@@ -45,10 +47,6 @@ FAKE_AWS = {
     "POWERTOOLS_DEV": "false",
 }
 SENDER = "no-reply@example.com"
-# What the fake HR servers' credentials() hold that is a setting, not a secret; and the OAuth
-# tokens left out so BambooHR connects with its API key.
-_SETTINGS = {"subdomain", "token_url", "authorize_url"}
-_DROP = {"access_token", "refresh_token"}
 
 
 @dataclass
@@ -211,11 +209,11 @@ def add_connection(
     return connection
 
 
-def fake_credentials(fake: FakeHRServer) -> Credentials:
-    values = fake.credentials
+def fake_credentials(fake: FakeHRServer, method: AuthMethod | None = None) -> Credentials:
+    """The fake's credentials as its catalogue entry asks (``infra.local.client.fake_credentials``)."""
+    given = client_fake_credentials(fake, method=method)
     return Credentials(
-        secrets={k: Secret(v) for k, v in values.items() if k not in _SETTINGS | _DROP},
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+        secrets={k: Secret(v) for k, v in given["secrets"].items()}, settings=dict(given["settings"])
     )
 
 

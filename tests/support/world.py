@@ -35,6 +35,13 @@ from shared.providers.base import (
     WebhookRejected,
     WebhookUnparseable,
 )
+from shared.providers.catalogue import (
+    CredentialField,
+    ProviderInfo,
+    ProviderKind,
+    describe,
+    webhook_secret_field,
+)
 from shared.services import connections, full_sync
 from shared.services.connections import ConnectResult
 from shared.services.context import Ports, ServiceSettings
@@ -60,7 +67,7 @@ from tests.support.memory import (
 
 CREDENTIALS = Credentials(
     secrets={"api_key": Secret("sk-very-secret"), "webhook_secret": Secret("whsec-1")},
-    settings={"subdomain": "acme"},
+    settings={"company_domain": "acme"},
 )
 
 
@@ -93,6 +100,23 @@ class FakeHR:
     def __init__(self, tier: Tier = Tier.FULL, page_size: int = 3) -> None:
         self.tier = tier
         self.page_size = page_size
+        self.info: ProviderInfo = describe(
+            id=self.name,
+            name="Fake HR",
+            kind=ProviderKind.HRIS,
+            tier=tier,
+            capabilities=self.capabilities,
+            supports_webhooks=self.supports_webhooks,
+            api_key_fields=(
+                CredentialField("api_key", "API key", "The fake's key.", secret=True),
+                CredentialField(
+                    "company_domain", "Company domain", "The company.", secret=False, required=False
+                ),
+                webhook_secret_field("Webhook secret", "Signs the fake's webhooks."),
+            ),
+        )
+        # What check_credentials raises (a refusal, an outage); None: the credentials are good.
+        self.fail_check: ProviderError | None = None
         self.employees: dict[str, Employee] = {}
         self.fail_pages: dict[int, ProviderError] = {}
         self.fail_get: ProviderError | None = None
@@ -101,6 +125,12 @@ class FakeHR:
 
     def capabilities_for(self, credentials: Credentials) -> frozenset[str]:
         return self.capabilities
+
+    def check_credentials(self, credentials: Credentials) -> None:
+        self.calls.append(("check", None))
+        self.credentials_seen.append(credentials)
+        if self.fail_check is not None:
+            raise self.fail_check
 
     def set(self, *employees: Employee) -> None:
         for e in employees:

@@ -82,6 +82,7 @@ class Merge(Vendor):
             Route.of("GET", f"{base}/groups", self._lister("groups", self._groups)),
             Route.of("GET", f"{base}/locations", self._lister("locations", self._locations)),
             Route.of("GET", f"{base}/employments", self._lister("employments", self._employments)),
+            Route.of("GET", f"{base}/account-details", self.account_details),
         ]
 
     def expected_employee(self, person: Person) -> Employee:
@@ -244,6 +245,27 @@ class Merge(Vendor):
             return Response.json(self._paged(request, self.memo(name, source)))
 
         return handler
+
+    def account_details(self, request: Request) -> Response:
+        """The linked account the account token names (``AccountDetails``): what a credentials
+        check asks for."""
+        self._auth(request)
+        return Response.json(
+            {
+                "id": vendor_uuid("merge-account", self.account_token),
+                "integration": self.integration,
+                "integration_slug": self.integration.lower().replace(" ", ""),
+                "category": "hris",
+                "end_user_origin_id": "hris-sync-tenant",
+                "end_user_organization_name": "Acme Corp",
+                "end_user_email_address": "it@acme.test",
+                "status": "COMPLETE",
+                "webhook_listener_url": "https://api.merge.dev/api/integrations/webhook-listener/fake",
+                "is_duplicate": None,
+                "account_type": "PRODUCTION",
+                "completed_at": "2026-01-01T00:00:00Z",
+            }
+        )
 
     def list_employees(self, request: Request) -> Response:
         self._auth(request)

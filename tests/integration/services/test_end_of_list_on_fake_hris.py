@@ -19,10 +19,12 @@ from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, Fault, fake_hris
 from shared.domain.models import MemberStatus
 from shared.domain.records import RunStatus
-from shared.providers.base import Credentials, Secret
+from shared.providers.base import Credentials
+from shared.providers.catalogue import AuthMethod
 from shared.services import connections
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
+from tests.support.lambda_stack import fake_credentials
 from tests.support.memory import FixedClock
 from tests.support.world import T, World
 
@@ -30,7 +32,6 @@ TODAY = date(2026, 1, 15)
 HEADCOUNT = 130
 PAGE = 40
 # What the fakes' credentials() hold that is a setting, not a secret.
-_SETTINGS = {"subdomain", "token_url", "authorize_url"}
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,7 @@ def lie(request: pytest.FixtureRequest) -> Lie:
 @pytest.fixture
 def served(lie: Lie) -> Iterator[tuple[FakeHRServer, Credentials]]:
     with fake_hris(lie.provider, employees=generate_company(HEADCOUNT, 11, TODAY), rate_limit=None) as fake:
-        values = fake.credentials
-        credentials = Credentials(
-            secrets={k: Secret(v) for k, v in values.items() if k not in _SETTINGS and k not in lie.drop},
-            settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-        )
-        yield fake, credentials
+        yield fake, fake_credentials(fake, AuthMethod.OAUTH if "api_key" in lie.drop else None)
 
 
 def test_r31_a_list_that_lies_about_its_end_makes_the_run_partial_and_deactivates_nobody(

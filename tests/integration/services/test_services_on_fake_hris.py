@@ -17,18 +17,19 @@ from infra.local.fake_hris import FakeHRServer, fake_hris
 from shared.domain.models import DeactivationReason, EmployeeStatus, MemberStatus, TaskType, UpdateMember
 from shared.domain.records import RunStatus
 from shared.ports import MemberQuery
-from shared.providers.base import Credentials, Secret
+from shared.providers.base import Credentials
+from shared.providers.catalogue import AuthMethod
 from shared.services import connections, webhook_apply
 from shared.services import members as members_service
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
+from tests.support.lambda_stack import fake_credentials
 from tests.support.memory import FixedClock
 from tests.support.world import T, World
 
 TODAY = date(2026, 1, 15)
 HEADCOUNT = 60
 # What the fakes' credentials() hold that is a setting, not a secret.
-_SETTINGS = {"subdomain", "token_url", "authorize_url"}
 PROVIDERS = [
     ("bamboohr", ("access_token", "refresh_token")),
     ("personio", ()),
@@ -42,12 +43,7 @@ PROVIDERS = [
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, FakeHRServer, Credentials]]:
     provider, drop = request.param
     with fake_hris(provider, employees=generate_company(HEADCOUNT, 11, TODAY), rate_limit=None) as fake:
-        values = fake.credentials
-        credentials = Credentials(
-            secrets={k: Secret(v) for k, v in values.items() if k not in _SETTINGS and k not in drop},
-            settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-        )
-        yield provider, fake, credentials
+        yield provider, fake, fake_credentials(fake, AuthMethod.OAUTH if "api_key" in drop else None)
 
 
 def test_connect_import_resync_webhook_and_leaver_through_a_real_connector(
@@ -105,11 +101,8 @@ def test_connect_import_resync_webhook_and_leaver_through_a_real_connector(
 
 
 def _bamboohr(fake: FakeHRServer, drop: tuple[str, ...]) -> Credentials:
-    values = fake.credentials
-    return Credentials(
-        secrets={k: Secret(v) for k, v in values.items() if k not in _SETTINGS and k not in drop},
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-    )
+    """The API-key flavour, or the OAuth one when the API key is dropped (as the catalogue asks)."""
+    return fake_credentials(fake, AuthMethod.OAUTH if "api_key" in drop else AuthMethod.API_KEY)
 
 
 def test_r15_bamboohr_api_key_fills_employee_number_home_country_and_termination_date() -> None:

@@ -17,13 +17,16 @@ from shared.domain.records import RunStatus, RunTrigger, SyncRun
 from shared.errors import (
     ConnectionLimitReached,
     ConnectionNotFound,
+    CredentialsMismatch,
+    CredentialsRejected,
     InvalidInput,
     InvalidState,
     ProviderCredentialsRejected,
+    ProviderFailure,
     SecretNotFound,
 )
 from shared.ports import MemberQuery
-from shared.providers.base import Credentials, ProviderAuthError, Tier
+from shared.providers.base import Credentials, ProviderAuthError, ProviderUnavailable, Secret, Tier
 from shared.services import connections, full_sync
 from shared.services.context import ServiceSettings
 from tests.support.world import CREDENTIALS, T, World, connect, employee, hire, imported, manual_member
@@ -179,7 +182,7 @@ def test_edit_can_rotate_credentials_and_checks_an_expected_version(world: World
     hire(world, "ann")
     conn = imported(world)
     rotated = Credentials(
-        secrets={"api_key": CREDENTIALS.secrets["api_key"]}, settings={"subdomain": "acme2"}
+        secrets={"api_key": CREDENTIALS.secrets["api_key"]}, settings={"company_domain": "acme2"}
     )
     connections.edit_connection(world.ports, T, conn.connection_id, {}, credentials=rotated)
     assert world.secrets.get(T, conn.connection_id) == rotated
@@ -354,3 +357,55 @@ def test_r21_a_run_is_seen_finished_only_after_the_connection_recorded_its_first
     imported(world)
 
     assert seen and all(at is not None for at in seen)
+
+
+# --- R32: the credentials check the draft connect makes ------------------------------------------
+
+
+def test_r32_check_credentials_turns_a_refusal_into_a_4xx_with_the_hr_systems_words(world: World) -> None:
+
+    world.hr.fail_check = ProviderAuthError(
+        "fakehr GET /me refused the credentials (HTTP 401): Invalid API key", vendor_message="Invalid API key"
+    )
+    with pytest.raises(CredentialsRejected) as caught:
+        connections.check_credentials(world.ports, "fakehr", CREDENTIALS)
+    error = caught.value
+    assert (error.code, error.http_status) == ("credentials_rejected", 422)
+    assert error.message == "Fake HR refused the credentials: Invalid API key"
+    assert error.details == {
+        "field": "credentials",
+        "provider": "Fake HR",
+        "hr_system_message": "Invalid API key",
+    }
+    assert CREDENTIALS.secrets["api_key"].reveal() not in repr(error.details) + error.message
+
+
+def test_r32_check_credentials_passes_good_ones_and_maps_an_outage_to_502(world: World) -> None:
+
+    connections.check_credentials(world.ports, "fakehr", CREDENTIALS)
+    assert world.hr.calls == [("check", None)]
+    assert world.hr.credentials_seen == [CREDENTIALS]
+    world.hr.fail_check = ProviderUnavailable("fakehr GET /me gave up after 5 attempts (last: HTTP 503)")
+    with pytest.raises(ProviderFailure) as caught:
+        connections.check_credentials(world.ports, "fakehr", CREDENTIALS)
+    assert caught.value.http_status == 502
+    with pytest.raises(InvalidInput) as unknown:
+        connections.check_credentials(world.ports, "nohr", CREDENTIALS)
+    assert unknown.value.field == "provider"
+
+
+def test_connect_refuses_credentials_that_do_not_fit_the_providers_entry_before_storing(world: World) -> None:
+
+    misplaced = Credentials(
+        secrets={"company_domain": Secret("acme")}, settings={"api_key": "sk-x", "colour": "b"}
+    )
+    with pytest.raises(CredentialsMismatch) as caught:
+        connections.connect(world.ports, T, provider="fakehr", label="x", credentials=misplaced)
+    details = caught.value.details
+    assert details["misplaced"] == [
+        {"field": "api_key", "given_in": "settings", "belongs_in": "secrets"},
+        {"field": "company_domain", "given_in": "secrets", "belongs_in": "settings"},
+    ]
+    assert details["unknown"] == ["settings.colour"] and details["missing"] == []
+    assert "sk-x" not in caught.value.message
+    assert world.secrets.items == {} and world.connections.list_for_tenant(T) == []

@@ -21,7 +21,7 @@ def connect_body(**settings: Any) -> dict[str, Any]:
         "label": "Acme HR",
         "credentials": {
             "secrets": {"api_key": SECRET_API_KEY, "webhook_secret": SECRET_WEBHOOK},
-            "settings": {"subdomain": "acme"},
+            "settings": {"company_domain": "acme"},
         },
         "admin_emails": ["it@acme.test"],
         **settings,

@@ -19,6 +19,8 @@ COMMITTED = REPO / "docs" / "openapi.json"
 
 # DESIGN.md, "Interfaces other people rely on": every admin API route.
 DESIGN_ROUTES = {
+    ("GET", "/v1/providers"),
+    ("GET", "/v1/providers/{provider_id}"),
     ("POST", "/v1/connections"),
     ("GET", "/v1/connections"),
     ("GET", "/v1/connections/{connection_id}"),
