@@ -86,6 +86,9 @@ WEBHOOK_THROTTLE_RATE = 20
 WEBHOOK_THROTTLE_BURST = 40
 WEBHOOK_RATE_LIMIT_PER_IP = 600  # per 5 minutes (WAF rate-based rule)
 ADMIN_MAX_BODY_BYTES = 64 * 1024  # the admin API's largest request (a connect with scope) is a few KB
+# R34's bulk import (up to 1,000 app users, a few hundred KB) is exempt from that rule: its body is
+# bounded by API Gateway's 10 MB and the route's 1,000 users (422 beyond).
+ADMIN_IMPORT_PATH = "/v1/members/import"
 # WAF inspects at most this much of a body; bigger bodies count as oversized.
 WAF_BODY_INSPECTION_LIMIT = "KB_64"
 ADMIN_GROUP = "admins"

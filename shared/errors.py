@@ -150,6 +150,18 @@ class EmailTaken(Conflict):
         self.member_id = member_id
 
 
+class MemberConflict(Conflict):
+    """R34: an app user's external id and email belong to two different members (or the email's
+    member has another external id): which one is meant is the app's call, so nothing is written."""
+
+    code = "member_conflict"
+
+    def __init__(self, message: str, *, member_ids: list[str], reason: str) -> None:
+        super().__init__(message, member_ids=member_ids, reason=reason)
+        self.member_ids = member_ids
+        self.reason = reason
+
+
 class LockHeld(Conflict):
     """A full sync holds the connection's lock (R29): try again after ``expires_at`` at the latest."""
 

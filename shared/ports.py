@@ -93,6 +93,43 @@ class MemberQuery:
     status: MemberStatus | None = None
     flag: MemberFlag | None = None
     source: MemberSource | None = None
+    # R34: the one member with this email (case-insensitive) or this external id, looked up by
+    # its guard item; a page of at most one member.
+    email: str | None = None
+    external_id: str | None = None
+    # Text in the first name, last name or email (case-insensitive, ``str.casefold``). Stores may
+    # return a short page (even an empty one) with a cursor after evaluating a bounded number of
+    # members (``MAX_TEXT_SCAN`` per call): keep paging until ``next_cursor`` is None.
+    text: str | None = None
+
+    def matches(self, member: Member) -> bool:
+        """Whether ``member`` meets every filter given (stores that filter in memory use it)."""
+        return (
+            (self.status is None or member.status is self.status)
+            and (self.flag is None or self.flag in member.flags)
+            and (self.source is None or member.source is self.source)
+            and (self.email is None or member.email_key == self.email.strip().lower())
+            and (self.external_id is None or member.external_id == self.external_id)
+            and (self.text is None or _holds_text(member, self.text))
+        )
+
+
+def _holds_text(member: Member, text: str) -> bool:
+    """``MemberQuery.text``: in "first last" or in the email, case-insensitively (casefold)."""
+    p = member.profile
+    return text.casefold() in f"{p.first_name or ''} {p.last_name or ''}\n{p.email or ''}".casefold()
+
+
+# The members one text-filtered ``MemberStore.query`` call evaluates at most (a bounded request).
+MAX_TEXT_SCAN = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLookup:
+    """Members found by their guard items (R34): by lower-cased email, and by external id."""
+
+    by_email: Mapping[str, Member] = field(default_factory=dict)
+    by_external_id: Mapping[str, Member] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +164,7 @@ class WriteOutcome(StrEnum):
     ALREADY_APPLIED = "already_applied"  # the same action_key was applied before: nothing done
     VERSION_CONFLICT = "version_conflict"  # the member changed since ``previous`` was read
     EMAIL_TAKEN = "email_taken"  # another member of the tenant has this email
+    EXTERNAL_ID_TAKEN = "external_id_taken"  # another member of the tenant has this external id
     ALREADY_EXISTS = "already_exists"  # a create for a member id that exists (another action)
     NOT_FOUND = "not_found"  # an update of a member that no longer exists
     # A value the store cannot key (an HR id or email too long for a DynamoDB key, R25): refused
@@ -138,7 +176,7 @@ class WriteOutcome(StrEnum):
 class WriteResult:
     member_id: str
     outcome: WriteOutcome
-    # For EMAIL_TAKEN: the member holding the email, when known.
+    # For EMAIL_TAKEN / EXTERNAL_ID_TAKEN: the member holding the email or id, when known.
     conflicting_member_id: str | None = None
     # For UNSTORABLE: the value that cannot be stored (``hris_id``, ``email`` ...).
     field: str | None = None
@@ -161,6 +199,15 @@ class MemberStore(Protocol):
     def find_by_link(self, tenant_id: str, connection_id: str, hris_id: str) -> Member | None:
         """The member linked to this employee of this connection (R05)."""
 
+    def find_by_external_id(self, tenant_id: str, external_id: str) -> Member | None:
+        """The member with this external id (R34; exact, at most one: external ids are unique)."""
+
+    def find_many(
+        self, tenant_id: str, *, emails: Sequence[str] = (), external_ids: Sequence[str] = ()
+    ) -> MemberLookup:
+        """The members holding any of these emails (case-insensitive) or external ids, in batches
+        (a bulk import's reads); values nobody holds, or no key could hold, are simply absent."""
+
     def query(
         self,
         tenant_id: str,
@@ -180,6 +227,7 @@ class MemberStore(Protocol):
         At most one write per member id per call (``InvalidInput`` otherwise). A failed condition
         fails that write only, never the batch. Creates claim the email atomically with the
         member (a guard item in a transaction); an update that changes the email moves the guard.
+        The external id (R34) is guarded the same way (``EXTERNAL_ID_TAKEN``).
         Adapters batch as DynamoDB allows (BatchWriteItem 25 / TransactWriteItems 100) and retry
         unprocessed items and throttling.
         """

@@ -1,7 +1,8 @@
 """Every error of the API in one shape: ``{"error": {"code", "message", "details"}}``.
 
 Our typed errors answer with their own ``http_status`` and ``code``; request validation is 422
-with the failing locations (never the input values: a credential could be one), and so is a body
+with the failing locations (never the input values: a credential could be one), and so is a query
+parameter the route does not declare (``refuse_unknown_query``) and a body
 that is not JSON or is beyond ``shared.json_bounds`` (too deep, too long a number); an unknown
 path is 404, a method the path does not have 405 with ``Allow``; a body that is not UTF-8 text is
 400, one sent as another content type than JSON (a form, multipart with or without a boundary) 415.
@@ -20,10 +21,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from functions.admin_api.models.common import ErrorInfo, ErrorResponse
@@ -163,9 +166,45 @@ def not_found_handler(
     return on_not_found
 
 
+_MAX_NAMED_PARAMETERS = 20
+_MAX_PARAMETER_NAME = 100
+
+
+def unknown_query(app: APIGatewayRestResolver) -> Response[dict[str, Any]] | None:
+    """422 ``unknown_query_parameter`` for a query parameter the matched route does not declare
+    (as an unknown body field already is): a misspelt filter (``?stauts=active``) must not list
+    everything. The declared parameters come from the route's own signature (Powertools'
+    dependant), so every route, documented or not, is covered without a list to keep."""
+    route = app.context.get("_route")
+    event = app.current_event
+    sent = set(event.multi_value_query_string_parameters or {}) | set(event.query_string_parameters or {})
+    if route is None or not sent:
+        return None
+    declared = {field.alias for field in get_flat_dependant(route.dependant).query_params}
+    unknown = sorted(sent - declared)
+    if not unknown:
+        return None
+    named = [name[:_MAX_PARAMETER_NAME] for name in unknown[:_MAX_NAMED_PARAMETERS]]
+    return error_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "unknown_query_parameter",
+        f"unknown query parameter(s): {', '.join(named)}",
+        {"parameters": named, "allowed": sorted(declared)},
+    )
+
+
+def refuse_unknown_query(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Global middleware: ``unknown_query`` for requests that validate."""
+    return unknown_query(app) or next_middleware(app)
+
+
 def register(app: APIGatewayRestResolver, routes: Routes) -> None:
+    # Powertools validates a request before any middleware of ours runs: a request that does not
+    # validate is checked for unknown query parameters in the validation error's handler, so the
+    # answer names them either way.
+    app.use(middlewares=[refuse_unknown_query])
     app.exception_handler(HrisSyncError)(on_service_error)
-    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(RequestValidationError)(lambda exc: unknown_query(app) or on_validation_error(exc))
     app.exception_handler(RequestUnsupportedContentType)(on_unsupported_content_type)
     app.exception_handler(UnicodeDecodeError)(on_undecodable_body)
     app.not_found(not_found_handler(app, routes))

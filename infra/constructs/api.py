@@ -20,6 +20,7 @@ from infra.catalog import API_AUTHORIZER
 from infra.config import ConfigError, DeployConfig
 from infra.constants import (
     ADMIN_GROUP,
+    ADMIN_IMPORT_PATH,
     ADMIN_MAX_BODY_BYTES,
     API_THROTTLE_BURST,
     API_THROTTLE_RATE,
@@ -275,6 +276,16 @@ class Api(Construct):
                 ],
             )
         )
+        import_path = wafv2.CfnWebACL.StatementProperty(
+            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                positional_constraint="ENDS_WITH",
+                search_string=ADMIN_IMPORT_PATH,
+                text_transformations=[
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")
+                ],
+            )
+        )
         block = wafv2.CfnWebACL.RuleActionProperty(block={})
         body_too_large = wafv2.CfnWebACL.StatementProperty(
             size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
@@ -311,7 +322,13 @@ class Api(Construct):
                             statements=[
                                 body_too_large,
                                 wafv2.CfnWebACL.StatementProperty(
-                                    not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=webhook_path)
+                                    not_statement=wafv2.CfnWebACL.NotStatementProperty(
+                                        statement=wafv2.CfnWebACL.StatementProperty(
+                                            or_statement=wafv2.CfnWebACL.OrStatementProperty(
+                                                statements=[webhook_path, import_path]
+                                            )
+                                        )
+                                    )
                                 ),
                             ]
                         )

@@ -150,6 +150,14 @@ def link_pk(tenant_id: str, connection_id: str, hris_id: str) -> str:
 LINK_SK = "LINK"
 
 
+def external_id_pk(tenant_id: str, external_id: str) -> str:
+    """The external id guard (R34): one item per (tenant, the app's own user id) -> member id."""
+    return _pk(f"{tenant_prefix(tenant_id)}#X#{part(external_id, 'external_id')}", "external_id")
+
+
+EXTERNAL_ID_SK = "EXTID"
+
+
 def member_status_gsi(tenant_id: str, status: str) -> str:
     return _pk(f"{tenant_prefix(tenant_id)}#MS#{part(status, 'status')}", "tenant_id")
 

@@ -1,9 +1,11 @@
-"""Members on DynamoDB: one item per member, an email guard and a link guard beside it.
+"""Members on DynamoDB: one item per member, an email guard, a link guard and an external id guard
+(R34) beside it.
 
 Every member write is a conditional write inside a TransactWriteItems request (up to 100 items):
 BatchWriteItem cannot carry a condition, and every member write needs one (a create must not
 overwrite, an update must find the version it was computed from, an email must be free). A create
-is three items (member, email guard, link guard), so one request carries 33 creates; an update
+is at most three items (member, email guard, link or external id guard: a member created by a sync
+has no external id, one the app brings in has no link yet), so one request carries 33 creates; an update
 that keeps its email and link is one item, so one request carries 100 updates. A failed condition
 cancels the whole request: the adapter reads why, settles the writes that failed (conflict,
 email taken, already applied ...) and re-sends the others, so one conflict never fails the batch.
@@ -31,6 +33,7 @@ from shared.adapters.dynamo import (
     Item,
     describe_key,
     deserialize,
+    encode_cursor,
     key,
     num_attr,
     serialize,
@@ -44,6 +47,8 @@ from shared.errors import CorruptItem, InvalidInput, KeyTooLong, MemberNotFound
 from shared.ports import (
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
+    MAX_TEXT_SCAN,
+    MemberLookup,
     MemberQuery,
     MemberWrite,
     Page,
@@ -159,6 +164,54 @@ class DynamoMemberStore:
             return None  # an HR id too long for a key is linked to no member
         return self._follow_guard(tenant_id, guard)
 
+    def find_by_external_id(self, tenant_id: str, external_id: str) -> Member | None:
+        if not external_id:
+            return None
+        try:
+            guard = key(keys.external_id_pk(tenant_id, external_id), keys.EXTERNAL_ID_SK)
+        except KeyTooLong:
+            return None  # an external id too long for a key is held by no member
+        return self._follow_guard(tenant_id, guard)
+
+    def find_many(
+        self, tenant_id: str, *, emails: Sequence[str] = (), external_ids: Sequence[str] = ()
+    ) -> MemberLookup:
+        """Two batched reads whatever the number of values: the guard items (100 a request), then
+        the members they name."""
+        wanted: dict[str, tuple[str, str]] = {}  # guard key -> ("email" | "external_id", value)
+        guard_keys: list[Item] = []
+        for kind, values, build, sk in (
+            ("email", (e.strip().lower() for e in emails), keys.email_pk, keys.EMAIL_SK),
+            ("external_id", iter(external_ids), keys.external_id_pk, keys.EXTERNAL_ID_SK),
+        ):
+            for value in values:
+                if not value:
+                    continue
+                try:
+                    guard_key = key(build(tenant_id, value), sk)
+                except KeyTooLong:
+                    continue  # no member holds a value no key can hold
+                if describe_key(guard_key) not in wanted:
+                    wanted[describe_key(guard_key)] = (kind, value)
+                    guard_keys.append(guard_key)
+        holders: dict[tuple[str, str], str] = {}
+        for guard in self._table.batch_get(guard_keys):
+            member_id = guard.get("member_id", {}).get("S")
+            if not member_id:
+                raise CorruptItem(describe_key(guard), "guard item names no member")
+            holders[wanted[describe_key(guard)]] = member_id
+        found = self.get_many(tenant_id, list(holders.values()))
+        by_email: dict[str, Member] = {}
+        by_external_id: dict[str, Member] = {}
+        for (kind, value), member_id in holders.items():
+            member = found.get(member_id)
+            if member is None:
+                raise CorruptItem(
+                    f"{kind} guard of {value!r}", f"names member {member_id!r}, which does not exist"
+                )
+            (by_email if kind == "email" else by_external_id)[value] = member
+        return MemberLookup(by_email=by_email, by_external_id=by_external_id)
+
     def _follow_guard(self, tenant_id: str, guard_key: Item) -> Member | None:
         guard = self._table.get(guard_key)
         if guard is None:
@@ -183,6 +236,8 @@ class DynamoMemberStore:
     ) -> Page[Member]:
         if not 1 <= limit <= MAX_PAGE_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}", field="limit")
+        if query.email is not None or query.external_id is not None:
+            return self._by_guard(tenant_id, query, cursor)
         filters: list[str] = []
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -208,19 +263,60 @@ class DynamoMemberStore:
             names["#st"], values[":st"] = "status", str_attr(query.status.value)
         if "#src = :src" in filters and query.source is not None:
             names["#src"], values[":src"] = "source", str_attr(query.source.value)
-        result = self._table.query_page(
-            index=index,
-            partition_attr=attr,
-            partition_value=partition,
-            sort_attr=sort_attr,
-            sort_prefix=sort_prefix,
-            limit=limit,
-            cursor=cursor,
-            filter_expression=" AND ".join(filters) or None,
-            filter_names=names,
-            filter_values=values,
-        )
+        request: dict[str, Any] = {
+            "index": index,
+            "partition_attr": attr,
+            "partition_value": partition,
+            "sort_attr": sort_attr,
+            "sort_prefix": sort_prefix,
+            "filter_expression": " AND ".join(filters) or None,
+            "filter_names": names,
+            "filter_values": values,
+        }
+        if query.text is not None:
+            return self._by_text(query.text, request, cursor, limit, ("pk", "sk", attr, sort_attr))
+        result = self._table.query_page(limit=limit, cursor=cursor, **request)
         return Page(tuple(member_from_item(i) for i in result.items), result.next_cursor)
+
+    def _by_guard(self, tenant_id: str, query: MemberQuery, cursor: str | None) -> Page[Member]:
+        """A page of at most one member: the holder of the email or external id, if it meets the
+        other filters (a one-member page has no next page, so it takes no cursor)."""
+        if cursor is not None:
+            raise InvalidInput("a query by email or external id has one page; send no cursor", field="cursor")
+        member = (
+            self.find_by_external_id(tenant_id, query.external_id)
+            if query.external_id is not None
+            else self.find_by_email(tenant_id, query.email or "")
+        )
+        if member is None or not query.matches(member):
+            return Page(())
+        return Page((member,))
+
+    def _by_text(
+        self, text: str, request: dict[str, Any], cursor: str | None, limit: int, key_names: tuple[str, ...]
+    ) -> Page[Member]:
+        """Members whose names or email hold ``text``, filtered here (DynamoDB compares bytes; a
+        casefold match needs Python), evaluating at most ``MAX_TEXT_SCAN`` members per call: the
+        page may be short, its cursor resumes after the last member evaluated."""
+        found: list[Member] = []
+        evaluated = 0
+        while True:
+            chunk = min(MAX_PAGE_LIMIT, MAX_TEXT_SCAN - evaluated)
+            result = self._table.query_page(limit=chunk, cursor=cursor, **request)
+            for item in result.items:
+                evaluated += 1
+                member = member_from_item(item)
+                if not MemberQuery(text=text).matches(member):
+                    continue
+                found.append(member)
+                if len(found) == limit:
+                    last = item is result.items[-1] and result.next_cursor is None
+                    return Page(
+                        tuple(found), None if last else encode_cursor({n: item[n] for n in key_names})
+                    )
+            cursor = result.next_cursor
+            if cursor is None or evaluated >= MAX_TEXT_SCAN:
+                return Page(tuple(found), cursor)
 
     def iter_all(self, tenant_id: str) -> Iterator[Member]:
         for item in self._table.query_all(
@@ -310,6 +406,21 @@ class DynamoMemberStore:
                 items.append(
                     self._claim(keys.email_pk(tenant_id, member.email_key), keys.EMAIL_SK, m, "email")
                 )
+        old_external = previous.external_id if previous is not None else None
+        if member.external_id != old_external:
+            if old_external:
+                items.append(
+                    self._release(keys.external_id_pk(tenant_id, old_external), keys.EXTERNAL_ID_SK, m)
+                )
+            if member.external_id:
+                items.append(
+                    self._claim(
+                        keys.external_id_pk(tenant_id, member.external_id),
+                        keys.EXTERNAL_ID_SK,
+                        m,
+                        "external_id",
+                    )
+                )
         old_link = _link_of(previous) if previous is not None else None
         new_link = _link_of(member)
         if new_link != old_link:
@@ -366,6 +477,12 @@ class DynamoMemberStore:
             holder = self._holder(key(keys.email_pk(tenant_id, member.email_key), keys.EMAIL_SK))
             if holder is not None and holder != m:
                 return WriteResult(m, WriteOutcome.EMAIL_TAKEN, conflicting_member_id=holder)
+        if member.external_id:
+            holder = self._holder(
+                key(keys.external_id_pk(tenant_id, member.external_id), keys.EXTERNAL_ID_SK)
+            )
+            if holder is not None and holder != m:
+                return WriteResult(m, WriteOutcome.EXTERNAL_ID_TAKEN, conflicting_member_id=holder)
         link = _link_of(member)
         if link:
             holder = self._holder(key(keys.link_pk(tenant_id, *link), keys.LINK_SK))

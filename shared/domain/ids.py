@@ -20,6 +20,21 @@ def is_issued_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
 
 
+# The app's own user id (R34, ``Member.external_id``): whatever the app uses (a UUID, a number,
+# ``auth0|5f7c...``, an email), so any characters but control characters, no surrounding spaces, at
+# most ``MAX_EXTERNAL_ID_LENGTH`` characters. Keys escape what would clash (``shared.adapters.keys``).
+MAX_EXTERNAL_ID_LENGTH = 255
+EXTERNAL_ID_PATTERN = (
+    rf"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{{0,{MAX_EXTERNAL_ID_LENGTH - 2}}}[^\s\x00-\x1f\x7f])?$"
+)
+_EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
+
+
+def is_external_id(value: str) -> bool:
+    """Whether ``value`` is an acceptable external id (R34): see ``EXTERNAL_ID_PATTERN``."""
+    return _EXTERNAL_ID.fullmatch(value) is not None
+
+
 def member_id_for(tenant_id: str, connection_id: str, hris_id: str) -> str:
     """The id of the member a connection creates for an employee (stable across retries)."""
     return "m_" + uuid.uuid5(_MEMBERS, f"{tenant_id}\x1f{connection_id}\x1f{hris_id}").hex

@@ -262,7 +262,9 @@ class Member:
     version: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    # users (R34): the app's own id of the member.
+    # --- users (R34) ---
+    # The app's own user id for this member (``shared.domain.ids.is_external_id``); unique in the
+    # tenant, set when the app brings its users in; a link (R05) never changes it.
     external_id: str | None = None
 
     @property

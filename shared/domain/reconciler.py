@@ -15,8 +15,11 @@ How an employee is judged (first match wins):
 Members (``members`` is every member of the tenant):
   - *ours*: linked to this connection (``connection_id`` + ``hris_id``), found by the stored link;
   - unlinked employees are matched by email, case-insensitive (R05), against members of other
-    connections, manual and archived members. Manual (R13) and archived (R14) members are never
-    written: an employee that would match one is skipped (``manual_member``, ``archived_member``).
+    connections, manual and archived members. Archived members (R14) are never written: an
+    employee that would match one is skipped (``archived_member``). A manual member (R13: the
+    app's own user, R34) is linked only by an employee this sync would create (in scope, eligible):
+    it keeps its member id and external id and is HRIS-managed from then on; an employee out of
+    scope, terminated or not yet started never touches it, nor does a claim (R21).
     A member of another connection is linked when it is deactivated (it is coming back, R12) or
     while this connection claims the tenant (R21); an active one is skipped
     (``linked_to_other_connection``).
@@ -600,7 +603,7 @@ class _Run:
                 if would_create:
                     self._create(employee)
                 continue
-            verdict = self._may_link(candidate)
+            verdict = self._may_link(candidate, would_create=would_create)
             if verdict is None:
                 self._link(employee, candidate, judgement, key)
             elif would_create:
@@ -639,13 +642,18 @@ class _Run:
             rank = 1
         return (rank, 0 if member.status in LIVE_STATUSES else 1, member.member_id)
 
-    def _may_link(self, member: Member) -> str | None:
+    def _may_link(self, member: Member, *, would_create: bool) -> str | None:
         """None when the email match may link ``member``, else the skip reason."""
         reason: str | None = None
         if member.status is MemberStatus.ARCHIVED:
             reason = "archived_member"  # R14
         elif member.source is not MemberSource.HRIS:
-            reason = "manual_member"  # R13: an admin links it with the match operation
+            # R13, R34: the app's user is linked (R05) by the employee this sync would create in
+            # its place, and by nothing else (a claim, an employee out of scope or gone).
+            if member.member_id in self.claimed:
+                reason = "email_in_use"
+            elif not would_create:
+                reason = "manual_member"
         elif member.member_id in self.claimed:
             reason = "email_in_use"
         elif member.connection_id == self.connection.connection_id:

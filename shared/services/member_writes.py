@@ -322,6 +322,7 @@ def _effects(
     events: list[DomainEvent] = []
     emails: list[Email] = []
     dumps = [_comparable(state) for state in p.states]
+    known = next((state for state in reversed(p.states) if state is not None), None)
     for index, action in enumerate(p.actions):
         after = p.states[index + 1]
         old, new = _diff(dumps[index], dumps[index + 1])
@@ -338,6 +339,8 @@ def _effects(
             "tenant_id": tenant_id,
             "connection_id": connection_id,
             "member_id": member_id,
+            # R34: the app's own user id, so the app knows which of its users an event is about.
+            "external_id": known.external_id if known is not None else None,
             "run_id": origin.run_id,
             "actor": origin.actor.value,
         }
@@ -493,6 +496,7 @@ def write_admin_change(
         "tenant_id": tenant_id,
         "connection_id": connection_id,
         "member_id": after.member_id,
+        "external_id": after.external_id,
         "run_id": None,
         "actor": Actor.ADMIN.value,
         "changed": sorted(new.keys() | old.keys()),

@@ -125,10 +125,15 @@ def list_members(
     status: MemberStatus | None = None,
     flag: MemberFlag | None = None,
     source: MemberSource | None = None,
+    email: str | None = None,
+    external_id: str | None = None,
+    text: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_LIMIT,
 ) -> Page[Member]:
-    query = MemberQuery(status=status, flag=flag, source=source)
+    query = MemberQuery(
+        status=status, flag=flag, source=source, email=email, external_id=external_id, text=text
+    )
     return ports.members.query(tenant_id, query, cursor=cursor, limit=check_limit(limit))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -178,3 +179,57 @@ def test_two_tenants_see_nothing_of_each_other(new_tenant: Callable[[], Tenant])
         assert second.api.http.get(path).status_code == 404
     assert second.api.http.delete(f"/v1/connections/{connection_id}").status_code == 404
     assert first.api.call("GET", f"/v1/connections/{connection_id}")["status"] == "active"
+
+
+def test_r34_r05_r13_app_users_imported_in_bulk_then_linked_by_email_by_the_first_import(
+    tenant: Tenant,
+) -> None:
+    fake = tenant.fake()
+    today = datetime.now(UTC).date()
+    staff = [
+        p
+        for p in fake.company.people()
+        if p.employee.status.value == "active"
+        and p.employee.email
+        and (p.employee.start_date is None or p.employee.start_date <= today - timedelta(days=2))
+        and (p.employee.termination_date is None or p.employee.termination_date > today + timedelta(days=2))
+    ]
+    matching = staff[:60]
+    users = [
+        # The app's own spelling of the email (upper case): matched case-insensitively (R05).
+        {"email": p.employee.email.upper(), "external_id": f"app|{n}", "first_name": "App"}
+        for n, p in enumerate(matching)
+    ]
+    users += [
+        {"email": f"user{n}@app-{tenant.tenant_id}.example", "external_id": f"app|{n}"}
+        for n in range(len(matching), 1000)
+    ]
+
+    imported = tenant.api.call("POST", "/v1/members/import", json={"users": users})
+
+    assert imported["counts"]["created"] == 1000, imported["counts"]
+    ids = {r["external_id"]: r["member_id"] for r in imported["results"]}
+    again = tenant.api.call("POST", "/v1/members/import", json={"users": users})
+    assert again["counts"]["existing"] == 1000  # idempotent: nothing written the second time
+    before = {m["id"]: m for m in tenant.api.members(source="manual")}
+    assert len(before) == 1000
+
+    _, run = tenant.connect(fake)
+
+    assert run["status"] == "completed"
+    assert run["applied"]["linked"] == len(matching)
+    members = {m["id"]: m for m in tenant.api.members()}
+    for n, person in enumerate(matching):  # linked: the same member, its ids kept
+        member = members[ids[f"app|{n}"]]
+        assert (member["source"], member["hris_id"], member["external_id"]) == (
+            "hris",
+            person.key,
+            f"app|{n}",
+        )
+        assert member["profile"]["first_name"] == person.employee.first_name  # R15 from now on
+    for n in range(len(matching), 1000):  # the app's other users: untouched (R13)
+        assert members[ids[f"app|{n}"]] == before[ids[f"app|{n}"]]
+    emails = [m["profile"]["email"].lower() for m in members.values() if m["profile"]["email"]]
+    assert len(emails) == len(set(emails))  # nobody created twice
+    found = tenant.api.members(external_id="app|0")
+    assert [m["id"] for m in found] == [ids["app|0"]]

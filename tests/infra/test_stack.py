@@ -502,6 +502,10 @@ def test_the_api_logs_access_without_bodies_and_limits_request_size(stack: Synth
     size = acl["Rules"][0]["Statement"]["AndStatement"]["Statements"][0]["SizeConstraintStatement"]
     assert size["ComparisonOperator"] == "GT"
     assert size["FieldToMatch"] == {"Body": {"OversizeHandling": "MATCH"}}
+    # Webhooks and R34's bulk import of up to 1,000 app users (a few hundred KB) are exempt.
+    exempt = acl["Rules"][0]["Statement"]["AndStatement"]["Statements"][1]["NotStatement"]["Statement"]
+    paths = {s["ByteMatchStatement"]["SearchString"] for s in exempt["OrStatement"]["Statements"]}
+    assert paths == {"/webhooks/", "/v1/members/import"}
     association = stack.one("AWS::WAFv2::WebACLAssociation")["Properties"]
     assert association["WebACLArn"]["Fn::GetAtt"][1] == "Arn"
 

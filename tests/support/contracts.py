@@ -204,6 +204,89 @@ class MemberStoreContract:
         with pytest.raises(InvalidInput):
             members.query(A, MemberQuery(), cursor="not-a-cursor", limit=2)
 
+    def test_r34_external_ids_are_unique_per_tenant_and_found_exactly(self, members: MemberStore) -> None:
+        odd = "auth0|Ann #1 / 100%"  # characters that must neither clash with a key nor be refused
+        ann = new_member(A, "m1", "ann@acme.test", source=MemberSource.MANUAL, external_id=odd)
+        assert create(members, ann) is WriteOutcome.APPLIED
+        assert members.find_by_external_id(A, odd) == ann
+        assert members.find_by_external_id(A, odd.upper()) is None  # exact, not case-insensitive
+        assert members.find_by_external_id(B, odd) is None
+        [taken] = members.write(
+            A, [MemberWrite(new_member(A, "m2", "bob@acme.test", external_id=odd), None, "k2")]
+        )
+        assert (taken.outcome, taken.conflicting_member_id) == (WriteOutcome.EXTERNAL_ID_TAKEN, "m1")
+        with pytest.raises(MemberNotFound):
+            members.get(A, "m2")
+        assert create(members, new_member(B, "m2", "ann@acme.test", external_id=odd)) is WriteOutcome.APPLIED
+        # Setting an external id on a member that had none claims it; changing it moves the guard.
+        bob = new_member(A, "m3", "bob@acme.test")
+        create(members, bob)
+        _, refused = update(members, bob, "u1", external_id=odd)
+        assert refused is WriteOutcome.EXTERNAL_ID_TAKEN
+        bob2, outcome = update(members, bob, "u2", external_id="app-bob")
+        assert outcome is WriteOutcome.APPLIED
+        _, outcome = update(members, bob2, "u3", external_id="app-bob-2")
+        assert outcome is WriteOutcome.APPLIED
+        assert members.find_by_external_id(A, "app-bob") is None
+        assert members.find_by_external_id(A, "app-bob-2") is not None
+        assert (
+            create(members, new_member(A, "m4", "cy@acme.test", external_id="app-bob"))
+            is WriteOutcome.APPLIED
+        )
+
+    def test_r34_find_many_by_emails_and_external_ids(self, members: MemberStore) -> None:
+        for i in range(150):  # more than one batch of guard reads
+            create(members, new_member(A, f"m{i}", f"p{i}@acme.test", external_id=f"u{i}"), key=f"k{i}")
+        found = members.find_many(
+            A,
+            emails=["P1@Acme.test", "p149@acme.test", "nobody@acme.test", "x" * 3000 + "@acme.test"],
+            external_ids=[f"u{i}" for i in range(0, 150, 2)] + ["nobody", "y" * 3000],
+        )
+        assert {k: m.member_id for k, m in found.by_email.items()} == {
+            "p1@acme.test": "m1",
+            "p149@acme.test": "m149",
+        }
+        assert {k: m.member_id for k, m in found.by_external_id.items()} == {
+            f"u{i}": f"m{i}" for i in range(0, 150, 2)
+        }
+        assert members.find_many(B, emails=["p1@acme.test"], external_ids=["u1"]).by_email == {}
+
+    def test_r34_query_by_email_external_id_and_text(self, members: MemberStore) -> None:
+        ann = replace(
+            new_member(A, "m1", "Ann.Lee@Acme.test", external_id="u-1", source=MemberSource.MANUAL),
+            profile=Profile(first_name="Ann", last_name="Lée", email="Ann.Lee@Acme.test"),
+        )
+        create(members, ann)
+        for i in range(2, 8):
+            create(members, new_member(A, f"m{i}", f"p{i}@other.test", external_id=f"u-{i}"), key=f"k{i}")
+        create(members, new_member(B, "b1", "ann.lee@acme.test", external_id="u-1"))
+
+        def ids(query: MemberQuery, limit: int = 50) -> list[str]:
+            return [m.member_id for m in members.query(A, query, limit=limit).items]
+
+        assert ids(MemberQuery(email=" ANN.LEE@acme.TEST")) == ["m1"]
+        assert ids(MemberQuery(email="ann.lee@acme.test", source=MemberSource.HRIS)) == []
+        assert ids(MemberQuery(external_id="u-1")) == ["m1"]
+        assert ids(MemberQuery(external_id="U-1")) == []
+        assert ids(MemberQuery(external_id="u-3", email="p3@other.test")) == ["m3"]
+        assert ids(MemberQuery(external_id="u-3", email="p4@other.test")) == []
+        assert ids(MemberQuery(text="ann lée")) == ["m1"]
+        assert ids(MemberQuery(text="LÉE")) == ["m1"]
+        assert ids(MemberQuery(text="@OTHER.test")) == [f"m{i}" for i in range(2, 8)]
+        assert ids(MemberQuery(text="other", source=MemberSource.MANUAL)) == []
+        with pytest.raises(InvalidInput):
+            members.query(A, MemberQuery(email="ann.lee@acme.test"), cursor="anything", limit=5)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = members.query(A, MemberQuery(text="other.test"), cursor=cursor, limit=2)
+            assert len(page.items) <= 2
+            seen.extend(m.member_id for m in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == [f"m{i}" for i in range(2, 8)]
+
     def test_tenants_never_see_each_other(self, members: MemberStore) -> None:
         create(members, new_member(A, "m1", "ann@acme.test", connection_id="c1", hris_id="h1"))
         with pytest.raises(MemberNotFound):

@@ -41,6 +41,7 @@ from shared.ports import (
     Email,
     GuardState,
     Lease,
+    MemberLookup,
     MemberQuery,
     MemberWrite,
     Page,
@@ -137,6 +138,7 @@ class MemoryMembers(_Tracked):
         super().__init__()
         self.items: dict[tuple[str, str], Member] = {}
         self.emails: dict[tuple[str, str], str] = {}
+        self.external_ids: dict[tuple[str, str], str] = {}
         self.last_action: dict[tuple[str, str], str] = {}
         self.member_writes = 0
         # Called before each write; a test can change the store here to simulate a race.
@@ -147,6 +149,8 @@ class MemoryMembers(_Tracked):
             self.items[(m.tenant_id, m.member_id)] = m
             if m.email_key:
                 self.emails[(m.tenant_id, m.email_key)] = m.member_id
+            if m.external_id:
+                self.external_ids[(m.tenant_id, m.external_id)] = m.member_id
 
     def get(self, tenant_id: str, member_id: str) -> Member:
         self._seen(tenant_id)
@@ -164,6 +168,21 @@ class MemoryMembers(_Tracked):
         member_id = self.emails.get((tenant_id, email.strip().lower()))
         return self.items.get((tenant_id, member_id)) if member_id else None
 
+    def find_by_external_id(self, tenant_id: str, external_id: str) -> Member | None:
+        self._seen(tenant_id)
+        member_id = self.external_ids.get((tenant_id, external_id))
+        return self.items.get((tenant_id, member_id)) if member_id else None
+
+    def find_many(
+        self, tenant_id: str, *, emails: Sequence[str] = (), external_ids: Sequence[str] = ()
+    ) -> MemberLookup:
+        by_email = {e.strip().lower(): self.find_by_email(tenant_id, e) for e in emails if e.strip()}
+        by_external_id = {x: self.find_by_external_id(tenant_id, x) for x in external_ids if x}
+        return MemberLookup(
+            by_email={k: m for k, m in by_email.items() if m is not None},
+            by_external_id={k: m for k, m in by_external_id.items() if m is not None},
+        )
+
     def find_by_link(self, tenant_id: str, connection_id: str, hris_id: str) -> Member | None:
         self._seen(tenant_id)
         for (t, _), m in self.items.items():
@@ -175,15 +194,10 @@ class MemoryMembers(_Tracked):
         self, tenant_id: str, query: MemberQuery, *, cursor: str | None = None, limit: int = 50
     ) -> Page[Member]:
         self._seen(tenant_id)
-        found = [
-            m
-            for (t, _), m in sorted(self.items.items())
-            if t == tenant_id
-            and (query.status is None or m.status is query.status)
-            and (query.flag is None or query.flag in m.flags)
-            and (query.source is None or m.source is query.source)
-        ]
-        scope = f"members:{tenant_id}:{query.status}:{query.flag}:{query.source}"
+        if (query.email is not None or query.external_id is not None) and cursor is not None:
+            raise InvalidInput("a query by email or external id has one page; send no cursor", field="cursor")
+        found = [m for (t, _), m in sorted(self.items.items()) if t == tenant_id and query.matches(m)]
+        scope = f"members:{tenant_id}:{query!r}"
         return _paginate(found, cursor, limit, scope)
 
     def iter_all(self, tenant_id: str) -> Iterator[Member]:
@@ -229,10 +243,19 @@ class MemoryMembers(_Tracked):
             holder = self.emails.get((tenant_id, new_email))
             if holder is not None and holder != m.member_id:
                 return WriteResult(m.member_id, WriteOutcome.EMAIL_TAKEN, conflicting_member_id=holder)
+        old_external = stored.external_id if stored is not None and w.previous is not None else None
+        if m.external_id and m.external_id != old_external:
+            holder = self.external_ids.get((tenant_id, m.external_id))
+            if holder is not None and holder != m.member_id:
+                return WriteResult(m.member_id, WriteOutcome.EXTERNAL_ID_TAKEN, conflicting_member_id=holder)
         if old_email and old_email != new_email:
             self.emails.pop((tenant_id, old_email), None)
         if new_email:
             self.emails[(tenant_id, new_email)] = m.member_id
+        if old_external and old_external != m.external_id:
+            self.external_ids.pop((tenant_id, old_external), None)
+        if m.external_id:
+            self.external_ids[(tenant_id, m.external_id)] = m.member_id
         self.items[key] = m
         self.last_action[key] = w.action_key
         self.member_writes += 1

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
 from shared.codecs import to_plain
-from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
+from shared.domain.ids import EXTERNAL_ID_PATTERN, ID_PATTERN, MAX_EXTERNAL_ID_LENGTH, MAX_ID_LENGTH
 from shared.domain.models import (
     Actor,
     DeactivationReason,
@@ -21,10 +21,21 @@ from shared.domain.models import (
     TaskType,
 )
 from shared.domain.records import AuditEntry, Task, TaskStatus
+from shared.services.app_users import MAX_USERS_PER_CALL, AppUser, Outcome, UserResult
 from shared.services.members import MAX_INVITES_PER_CALL, InviteResult
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 MemberId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+EmailAddress = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
+EXTERNAL_ID_DESCRIPTION = (
+    "The app's own user id (R34): any characters but control characters, no surrounding spaces, "
+    f"1 to {MAX_EXTERNAL_ID_LENGTH} characters; unique in the tenant, compared exactly"
+)
+ExternalId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_EXTERNAL_ID_LENGTH, pattern=EXTERNAL_ID_PATTERN),
+]
 
 
 class ProfileOut(ResponseModel):
@@ -51,6 +62,7 @@ class ProfileOut(ResponseModel):
 
 class MemberOut(ResponseModel):
     id: str
+    external_id: str | None = Field(description=EXTERNAL_ID_DESCRIPTION)
     source: MemberSource
     connection_id: str | None = Field(description="The HR connection this member is linked to (R05)")
     hris_id: str | None
@@ -75,6 +87,7 @@ class MemberOut(ResponseModel):
     def of(cls, m: Member) -> MemberOut:
         return cls(
             id=m.member_id,
+            external_id=m.external_id,
             source=m.source,
             connection_id=m.connection_id,
             hris_id=m.hris_id,
@@ -102,15 +115,115 @@ class MemberList(ResponseModel):
     next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
 
 
+class AppUserIn(RequestModel):
+    """One of the app's own users, brought in as a manual member (R34)."""
+
+    email: EmailAddress
+    first_name: Text | None = None
+    last_name: Text | None = None
+    external_id: ExternalId | None = Field(default=None, description=EXTERNAL_ID_DESCRIPTION)
+    role: Text | None = Field(default=None, description="The member's permission level in the app")
+    groups: list[Text] = Field(default_factory=list, max_length=100, description="The app's groups")
+    location: Text | None = None
+
+    def user(self) -> AppUser:
+        return AppUser(
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            external_id=self.external_id,
+            role=self.role,
+            groups=tuple(self.groups),
+            location=self.location,
+        )
+
+
+class AppUserImportRequest(RequestModel):
+    """Up to 1,000 app users. Each is validated on its own: a user that does not validate is
+    reported ``invalid`` and writes nothing, the others are taken (see the route)."""
+
+    users: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_USERS_PER_CALL,
+        description=f"1 to {MAX_USERS_PER_CALL} users, each an `AppUserIn`",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/AppUserIn"}},
+    )
+
+
+class FieldProblemOut(ResponseModel):
+    location: list[str]
+    type: str
+    message: str
+
+
+class ImportedUserOut(ResponseModel):
+    index: int = Field(description="The user's position in `users`, from 0")
+    outcome: Outcome = Field(
+        description="created; existing (nothing changed); updated (the member with this email had "
+        "no external id and got this one); invalid (nothing written, see `reason`); conflict "
+        "(nothing written: the external id and the email are different members', see `member_ids`)"
+    )
+    member_id: str | None
+    external_id: str | None
+    email: str | None
+    reason: str | None = Field(
+        description="invalid: invalid_fields, duplicate_email, duplicate_external_id, "
+        "<field>_too_long; conflict: external_id_and_email_of_different_members, "
+        "email_of_a_member_with_another_external_id, concurrent_change"
+    )
+    detail: str | None
+    member_ids: list[str] = Field(description="conflict: the members involved")
+    problems: list[FieldProblemOut] = Field(description="invalid_fields: what does not validate")
+
+    @classmethod
+    def of(cls, r: UserResult) -> ImportedUserOut:
+        m = r.member
+        return cls(
+            index=r.index,
+            outcome=r.outcome,
+            member_id=m.member_id if m else None,
+            external_id=m.external_id if m else None,
+            email=m.profile.email if m else None,
+            reason=r.reason,
+            detail=r.detail or None,
+            member_ids=list(r.member_ids),
+            problems=[],
+        )
+
+    @classmethod
+    def invalid(cls, index: int, problems: list[FieldProblemOut]) -> ImportedUserOut:
+        return cls(
+            index=index,
+            outcome=Outcome.INVALID,
+            member_id=None,
+            external_id=None,
+            email=None,
+            reason="invalid_fields",
+            detail="the user does not validate; nothing was written for it",
+            member_ids=[],
+            problems=problems,
+        )
+
+
+class ImportResultOut(ResponseModel):
+    counts: dict[Outcome, int] = Field(description="Users per outcome")
+    results: list[ImportedUserOut] = Field(description="One per user, in the order sent")
+
+    @classmethod
+    def of(cls, results: list[ImportedUserOut]) -> ImportResultOut:
+        counts = dict.fromkeys(Outcome, 0)
+        for r in results:
+            counts[r.outcome] += 1
+        return cls(counts=counts, results=results)
+
+
 class MemberEditRequest(RequestModel):
     """Profile fields to change; null clears a field. For an HR-managed member every edited field
     becomes an override that syncs respect until a resync (R16)."""
 
     first_name: Text | None = None
     last_name: Text | None = None
-    email: (
-        Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)] | None
-    ) = None
+    email: EmailAddress | None = None
     employee_number: Text | None = None
     avatar_url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
     job_title: Text | None = None

@@ -26,6 +26,7 @@ from shared.adapters.members import DynamoMemberStore
 from shared.domain.models import MemberFlag, MemberSource, MemberStatus
 from shared.errors import CorruptItem, InvalidInput, MemberNotFound, Throttled
 from shared.ports import MemberQuery, WriteOutcome
+from tests.support.contracts import MemberStoreContract
 
 
 def store_for(ddb, **kwargs) -> DynamoMemberStore:
@@ -366,3 +367,11 @@ def test_throttled_transactions_are_retried_by_botocore_then_raise_throttled(bot
     with pytest.raises(Throttled):
         store.write("t1", [create(member(hris_id="b"))])
     assert aws.sends == MAX_ATTEMPTS["dynamodb"] == 4
+
+
+class TestDynamoMembers(MemberStoreContract):
+    """The contract the in-memory fake keeps (tests/support/contracts.py), on both engines."""
+
+    @pytest.fixture
+    def members(self, ddb) -> DynamoMemberStore:
+        return store_for(ddb)

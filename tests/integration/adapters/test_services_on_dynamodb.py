@@ -3,11 +3,13 @@ resync in which nothing changed must write nothing to members, audit or tasks (R
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from adapters_support import table_for
+from adapters_support import needs_atomic_engine, table_for
 
 from shared.adapters import keys
 from shared.adapters.connections import DynamoConnectionStore
@@ -18,6 +20,8 @@ from shared.adapters.webhook_backlog import DynamoPendingWebhooks, DynamoWebhook
 from shared.domain.models import MemberStatus
 from shared.domain.records import RunStatus, TaskStatus
 from shared.ports import MemberQuery
+from shared.services import app_users
+from shared.services.app_users import AppUser, Outcome
 from shared.services.context import ServiceSettings
 from tests.support.world import FakeHR, World, employee, imported
 
@@ -179,3 +183,44 @@ def test_r25_a_record_whose_id_or_email_is_too_long_for_a_key_is_skipped_with_a_
     again = world.sync_now("tenant-a", c)
     assert again.status is RunStatus.COMPLETED
     assert {s.reason for s in again.skipped} == {"hris_id_too_long", "email_too_long"}
+
+
+@pytest.mark.parametrize("external_id", ["app|ann #1", None])
+def test_r34_concurrent_adds_of_one_app_user_leave_exactly_one_member(ddb, world, external_id):
+    needs_atomic_engine(ddb)
+    callers = 8
+    start = threading.Barrier(callers)
+
+    def add(_: int) -> tuple[str, Outcome]:
+        start.wait()
+        member, outcome = app_users.add_member(
+            world.ports,
+            "tenant-a",
+            AppUser(email="Ann@App.test", external_id=external_id),
+            admin_id="admin-1",
+        )
+        return member.member_id, outcome
+
+    with ThreadPoolExecutor(callers) as pool:
+        answers = list(pool.map(add, range(callers)))
+
+    assert len({member_id for member_id, _ in answers}) == 1
+    assert sorted(outcome.value for _, outcome in answers) == ["created"] + ["existing"] * (callers - 1)
+    [member] = world.members.iter_all("tenant-a")
+    assert (member.member_id, member.external_id) == (answers[0][0], external_id)
+    assert world.members.find_by_email("tenant-a", "ann@app.test") == member
+
+
+def test_r34_a_bulk_import_sent_twice_writes_once(ddb, world):
+    users = [AppUser(email=f"user{n}@app.test", external_id=f"u{n}") for n in range(120)]
+    written = WrittenItems(ddb.client)
+
+    first = app_users.import_users(world.ports, "tenant-a", users, admin_id="admin-1")
+
+    assert {r.outcome for r in first} == {Outcome.CREATED}
+    assert written.items["member"] == 120 and written.items["email"] == 120
+    written.items.clear()
+    again = app_users.import_users(world.ports, "tenant-a", users, admin_id="admin-1")
+    assert {r.outcome for r in again} == {Outcome.EXISTING}
+    assert [r.member.member_id for r in again] == [r.member.member_id for r in first]
+    assert sum(written.items.values()) == 0

@@ -236,10 +236,22 @@ def test_r24_apply_then_plan_again_is_empty(world: World) -> None:
 def test_r13_r14_manual_and_archived_members_are_never_written(world: World) -> None:
     result = plan(world.source, world.members, world.connection, TODAY)
 
+    # R34: the one write a manual member may get is a link (R05) by an employee this sync would
+    # create, with what follows from it; never an archived one, never a deactivation.
+    linked = {a.member_id for a in result.actions if a.kind == "link"}
+    archived = {m.member_id for m in world.members if m.status is MemberStatus.ARCHIVED}
     written = {a.member_id for a in result.writes}
-    assert not written & world.protected
+    assert not written & archived
+    assert written & world.protected <= linked - archived
+    assert not {a.member_id for a in result.actions if a.kind == "deactivate"} & world.protected
     changed = apply_plan(world.members, result, world.connection, NOW)
-    assert not set(changed) & world.protected
+    assert set(changed) & world.protected <= linked
+    for member_id in set(changed) & world.protected:
+        before = next(m for m in world.members if m.member_id == member_id)
+        assert (changed[member_id].member_id, changed[member_id].external_id) == (
+            member_id,
+            before.external_id,
+        )
 
 
 @PROPERTY_SETTINGS

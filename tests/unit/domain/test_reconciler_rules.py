@@ -414,14 +414,38 @@ def test_r12_terminated_while_on_leave_is_offboarded() -> None:
 # --- R13 manual members, R14 archived ------------------------------------------------------------
 
 
-def test_r13_manual_members_are_never_touched() -> None:
+def test_r13_manual_members_are_never_touched_by_employees_the_sync_would_not_create() -> None:
     manual = member("m1", email="person1@acme.example")
+    gone = member("m2", email="person2@acme.example")
+    out_of_scope = connection(scope=Scope(mode=ScopeMode.GROUPS, groups=("Sales",)))
 
-    result = plan(full([employee("1")]), [manual], connection(), TODAY)
+    result = plan(full([employee("1")]), [manual], out_of_scope, TODAY)
+    ended = plan(full([employee("2", status="terminated")]), [gone], connection(), TODAY)
+    claim = plan(
+        full([employee("1")]),
+        [manual],
+        connection(first_complete_sync_at=None, scope=out_of_scope.scope),
+        TODAY,
+    )
 
-    assert kinds(result) == ["skip"]
-    assert (result.actions[0].reason, result.actions[0].hris_id) == ("manual_member", "1")
-    assert result.is_empty
+    assert result.is_empty and ended.is_empty and claim.is_empty
+
+
+def test_r34_a_manual_member_is_linked_by_email_keeping_its_id_and_external_id() -> None:
+    app_user = replace(member("m_app", email="Person1@ACME.example"), external_id="auth0|person1")
+
+    result = plan(full([employee("1", job_title="Engineer")]), [app_user], connection(), TODAY)
+
+    assert kinds(result)[:2] == ["link", "update"]  # then R17's flag: no approver here
+    assert not {"create", "deactivate", "skip"} & set(kinds(result))
+    [link] = actions(result, "link")
+    assert (link.member_id, link.hris_id, link.matched_by) == ("m_app", "1", "email")
+    after = apply_plan([app_user], result, connection(), NOW)["m_app"]
+    assert (after.member_id, after.external_id) == ("m_app", "auth0|person1")
+    assert (after.source, after.connection_id, after.hris_id) == (MemberSource.HRIS, CONN, "1")
+    assert after.status is MemberStatus.ACTIVE and after.profile.job_title == "Engineer"
+    # Linked now: the next sync finds it by its link and changes nothing (R24).
+    assert plan(full([employee("1", job_title="Engineer")]), [after], connection(), TODAY).is_empty
 
 
 def test_r13_manual_members_survive_a_reconnect_claim() -> None:

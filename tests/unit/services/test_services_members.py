@@ -244,6 +244,26 @@ def test_r13_a_sync_never_touches_a_manual_member(world: World) -> None:
     assert world.members.get(T, "m_manual").source is MemberSource.MANUAL
 
 
+def test_r34_a_first_import_links_the_apps_user_by_email_keeping_its_ids(world: World) -> None:
+    world.members.seed(
+        manual_member(T, "m_app_ann", "ANN@acme.test", external_id="app|ann"),
+        manual_member(T, "m_app_zed", "zed@elsewhere.test", external_id="app|zed"),
+    )
+    hire(world, "ann", "bob")
+
+    conn = imported(world)
+
+    ann = world.members.get(T, "m_app_ann")
+    assert (ann.member_id, ann.external_id) == ("m_app_ann", "app|ann")
+    assert (ann.source, ann.connection_id, ann.hris_id) == (MemberSource.HRIS, conn.connection_id, "ann")
+    assert world.members.get(T, "m_app_zed") == manual_member(
+        T, "m_app_zed", "zed@elsewhere.test", external_id="app|zed"
+    )
+    assert len(list(world.members.iter_all(T))) == 3  # bob created; no second ann
+    linked = [e for e in world.events.published if e.detail.get("member_id") == "m_app_ann"]
+    assert linked and all(e.detail["external_id"] == "app|ann" for e in linked)
+
+
 # ---------------------------------------------------------------------------------------------
 # Webhooks (R09 targeted, R24 replay; R29 and R30 in test_services_webhooks.py)
 # ---------------------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ def test_an_unknown_route_is_404_in_the_error_shape(
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/v1/members", "GET"),
+        ("PUT", "/v1/members", "GET, POST"),
         ("DELETE", "/v1/members/m_1", "GET, PATCH"),
         ("TRACE", "/v1/connections/conn_1", "DELETE, GET, PATCH"),
         ("HEAD", "/v1/runs/run_1/confirm", "POST"),
@@ -307,3 +307,39 @@ def test_throttling_that_outlasts_the_retries_is_503(
     answer = api.get("/v1/members/mem_1")
     assert_error_shape(answer, 503, "throttled")
     assert answer.json["error"]["details"] == {"operation": "GetItem"}
+
+
+# --- unknown query parameters (R34: as an unknown body field already is) ------------------------
+
+
+def _every_route() -> list[tuple[str, str, frozenset[str]]]:
+    """(method, concrete path, declared query parameters) of every route of the resolver."""
+    from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
+
+    from functions.admin_api import handler as admin_handler
+
+    found = []
+    for route in admin_handler.app._static_routes + admin_handler.app._dynamic_routes:
+        path = route.openapi_path.replace("{", "").replace("}", "")
+        declared = frozenset(f.alias for f in get_flat_dependant(route.dependant).query_params)
+        found.append((route.method, path, declared))
+    return found
+
+
+def test_an_unknown_query_parameter_is_422_on_every_route(world: World, api: Client) -> None:
+    routes = _every_route()
+    assert len(routes) > 20  # every route of the API, the documents included
+    for method, path, declared in routes:
+        answer = api.request(method, path, query={"stauts": "active", "limit": "5"})
+        assert answer.status == 422, (method, path, answer.text)
+        assert answer.error_code == "unknown_query_parameter", (method, path, answer.text)
+        details = answer.json["error"]["details"]
+        assert "stauts" in details["parameters"], (method, path)
+        assert ("limit" in details["parameters"]) == ("limit" not in declared), (method, path)
+        assert details["allowed"] == sorted(declared)
+
+
+def test_declared_query_parameters_still_work(world: World, api: Client) -> None:
+    assert api.get("/v1/members", query={"status": "active", "limit": "5"}).status == 200
+    assert api.get("/v1/tasks", query={"limit": "5"}).status == 200
+    assert api.get("/v1/openapi.json").status == 200

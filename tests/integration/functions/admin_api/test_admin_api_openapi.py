@@ -35,6 +35,8 @@ DESIGN_ROUTES = {
     ("POST", "/v1/runs/{run_id}/discard"),
     ("POST", "/v1/connections/{connection_id}/match"),
     ("GET", "/v1/members"),
+    ("POST", "/v1/members"),
+    ("POST", "/v1/members/import"),
     ("GET", "/v1/members/{member_id}"),
     ("PATCH", "/v1/members/{member_id}"),
     *(

@@ -62,6 +62,16 @@ ROUTES: list[Case] = [
     Case("POST", "/v1/runs/{run_id}/discard"),
     Case("GET", "/v1/members", expect="list"),
     Case("GET", "/v1/members", query={"status": "queued"}, expect="list"),
+    Case("GET", "/v1/members", query={"email": "cyd@acme.test"}, expect="list"),
+    Case("GET", "/v1/members", query={"q": "acme"}, expect="list"),
+    # R34: A's own members by these emails (B has the same emails): A's are changed, never B's.
+    Case("POST", "/v1/members", body={"email": "ann@acme.test", "external_id": "app-ann"}, expect="create"),
+    Case(
+        "POST",
+        "/v1/members/import",
+        body={"users": [{"email": "bob@acme.test", "external_id": "app-bob"}, {"email": "new@acme.test"}]},
+        expect="create",
+    ),
     Case("GET", "/v1/members/{member_id}"),
     Case("PATCH", "/v1/members/{member_id}", body={"first_name": "Mallory", "email": "mallory@evil.test"}),
     *_actions(),
