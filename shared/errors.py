@@ -211,6 +211,15 @@ class InvalidInput(HrisSyncError):
         self.field = field
 
 
+class CredentialsRejected(InvalidInput):
+    """TEMP(cat): the HR system refused the credentials given to connect (R32): a 4xx in its words."""
+
+    code = "credentials_rejected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="credentials")
+
+
 class KeyTooLong(InvalidInput):
     """A value too long to be part of a DynamoDB key (2,048 bytes for a partition key, 1,024 for a
     sort key): no item can have it, so a read finds nothing and a write is refused (R25)."""

@@ -20,6 +20,7 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunTrigger, SyncRun
 from shared.errors import (
+    CredentialsRejected,
     InvalidInput,
     InvalidState,
     LockHeld,
@@ -438,3 +439,16 @@ def match(
     )
     report = apply_groups(ports, tenant_id, groups, origin)
     return MatchResult(pairs=tuple(pairs), dry_run=False, linked=report.counts.get("linked", 0))
+
+
+def check_credentials(ports: WithProviders, provider_name: str, credentials: Credentials) -> None:
+    """TEMP(cat): one light call to the HR system (the connector's ``check_credentials``, where it
+    has one); a refusal is ``CredentialsRejected`` in the vendor's words, never a secret."""
+    connector = _provider(ports, provider_name)
+    check = getattr(connector, "check_credentials", None)
+    if check is None:
+        return
+    try:
+        check(credentials)
+    except ProviderAuthError as exc:
+        raise CredentialsRejected(f"the HR system refused the credentials: {str(exc)[:200]}") from exc
