@@ -39,6 +39,8 @@ from shared.ports import (
 class ServiceSettings:
     # R22: active connections per tenant.
     max_connections: int = 1
+    # R32: draft connections per tenant (drafts take no R22 slot; this bounds what they keep).
+    max_drafts: int = 10
     # R29: how long a full sync's lease lasts without renewal (each step renews it).
     lock_ttl: timedelta = timedelta(minutes=15)
     # How long one OAuth token refresh may hold the connection's token lease, and how long a
