@@ -209,6 +209,34 @@ class InvalidState(Conflict):
         super().__init__(message, **details)
 
 
+class ConnectionNotActive(InvalidState):
+    """R32: the connection is a draft: nothing syncs, links or is confirmed until it is activated."""
+
+    code = "connection_not_active"
+
+    def __init__(self, connection_id: str, action: str) -> None:
+        super().__init__(
+            f"connection {connection_id!r} is a draft: activate it before you {action} "
+            f"(POST /v1/connections/{connection_id}/activate)",
+            connection_id=connection_id,
+            status="draft",
+        )
+        self.connection_id = connection_id
+
+
+class DraftLimitReached(Conflict):
+    """R32: the tenant already has its maximum of draft connections (activate or delete one)."""
+
+    code = "draft_limit_reached"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the tenant already has {limit} draft connection(s): activate or disconnect one first",
+            limit=limit,
+        )
+        self.limit = limit
+
+
 # --- bad input (400 / 422) ---------------------------------------------------------------------
 
 

@@ -58,8 +58,9 @@ class ConnectionStore(Protocol):
         """Store a new connection; its ``version`` must be 1 (``InvalidInput`` otherwise).
 
         Raises ``ConnectionLimitReached`` when the tenant already has ``max_active`` connections
-        whose status is not ``disconnected`` (R22; the adapter enforces it atomically, e.g. with a
-        per-tenant counter in the same transaction), ``AlreadyExists`` for a taken id.
+        whose status is neither ``disconnected`` nor ``draft`` (R22; a draft takes no slot; the
+        adapter enforces it atomically, e.g. with a per-tenant counter in the same transaction),
+        ``AlreadyExists`` for a taken id.
         """
 
     def get(self, tenant_id: str, connection_id: str) -> Connection:
@@ -73,11 +74,14 @@ class ConnectionStore(Protocol):
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         """All of a tenant's connections (disconnected ones too), oldest first. A tenant has few."""
 
-    def save(self, connection: Connection, *, expected_version: int) -> None:
+    def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
         """Replace a connection if its stored version is ``expected_version``.
 
         ``connection.version`` must be ``expected_version + 1``. Raises ``VersionConflict`` or
-        ``ConnectionNotFound``. A status change to ``disconnected`` frees a slot for R22.
+        ``ConnectionNotFound``. A status change to ``disconnected`` frees a slot for R22. Drafts
+        (R32) take no slot: the save that activates one must name ``max_active`` (``InvalidInput``
+        otherwise) and raises ``ConnectionLimitReached`` when the tenant already has that many,
+        checked atomically with the write.
         """
 
 

@@ -1,15 +1,24 @@
-"""Validation of EventBridge Scheduler expressions and time zones (R28).
+"""EventBridge Scheduler expressions and time zones (R28): validated, and when they next fire.
 
 moto's Scheduler accepts any expression, so we check them ourselves, before anything is stored:
 ``rate(<n> minute|minutes|hour|hours|day|days)`` and the six-field
 ``cron(minutes hours day-of-month month day-of-week year)`` where exactly one of day-of-month and
 day-of-week is ``?``.
+
+``next_fire`` says when a schedule is next due (the admin API's ``next_run_at``, the local stack's
+ticker): Scheduler's six cron fields (day-of-week 1-7 = SUN-SAT) with ``*``, ``?``, lists, ranges,
+steps, names and the day specials ``L``, ``LW``, ``<n>W`` (day-of-month), ``L``, ``<d>L``,
+``<d>#<n>`` (day-of-week); ``rate(...)`` counted from the schedule's start; ``at(...)`` once.
+Pure: "now" is passed in.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import InvalidInput
@@ -110,3 +119,173 @@ def validate_timezone(timezone: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInput(f"unknown time zone {timezone[:64]!r}", field="timezone") from exc
     return timezone
+
+
+# ---------------------------------------------------------------------------------------------
+# When a schedule next fires
+# ---------------------------------------------------------------------------------------------
+
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_MONTH_NUMBERS = {m: i + 1 for i, m in enumerate(_MONTHS.split("|"))}
+_DAY_NUMBERS = {d: i + 1 for i, d in enumerate(_DAYS.split("|"))}
+_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+# A cron that matches nothing in five years (31 FEB ...) never fires.
+_HORIZON = timedelta(days=366 * 5)
+
+DayMatcher = Callable[[date], bool]
+
+
+def _numbers(field: str, low: int, high: int, names: dict[str, int]) -> set[int]:
+    if field in ("*", "?"):
+        return set(range(low, high + 1))
+    out: set[int] = set()
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() else 0
+        if base in ("*", ""):
+            start, end = low, high
+        elif "-" in base:
+            first, last = base.split("-", 1)
+            start, end = _number(first, names), _number(last, names)
+        else:
+            start = _number(base, names)
+            end = high if step_text else start
+        if not low <= start <= high or not low <= end <= high or (step_text and step < 1):
+            raise ValueError(f"cron field {field!r} is out of range {low}-{high}")
+        out.update(range(start, end + 1, step or 1))
+    return out
+
+
+def _number(text: str, names: dict[str, int]) -> int:
+    upper = text.upper()
+    if upper in names:
+        return names[upper]
+    if not text.isdigit():
+        raise ValueError(f"unsupported cron value {text!r}")
+    return int(text)
+
+
+def _weekday(day: date) -> int:
+    """Scheduler's day-of-week: SUN=1 ... SAT=7."""
+    return day.isoweekday() % 7 + 1
+
+
+def _last_day(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def _nearest_weekday(day: date, target: int) -> int | None:
+    """``<n>W``: the weekday nearest to day ``target`` of ``day``'s month, never leaving the month."""
+    last = _last_day(day)
+    if target > last:
+        return None
+    wanted = day.replace(day=target)
+    if wanted.weekday() == 5:  # Saturday: the Friday before, or the Monday after on the 1st
+        return target - 1 if target > 1 else target + 2
+    if wanted.weekday() == 6:  # Sunday: the Monday after, or the Friday before on the last day
+        return target + 1 if target < last else target - 2
+    return target
+
+
+def _nearest_weekday_of(target: int) -> DayMatcher:
+    return lambda d: d.day == _nearest_weekday(d, target)
+
+
+def _nth_weekday(weekday: int, nth: int) -> DayMatcher:
+    """``<d>#<n>``: the n-th such weekday of the month."""
+    return lambda d: _weekday(d) == weekday and (d.day - 1) // 7 + 1 == nth
+
+
+def _last_weekday(weekday: int) -> DayMatcher:
+    """``<d>L``: the month's last such weekday."""
+    return lambda d: _weekday(d) == weekday and d.day + 7 > _last_day(d)
+
+
+def _day_of_month(field: str) -> DayMatcher | None:
+    if field == "?":
+        return None
+    plain: list[str] = []
+    specials: list[DayMatcher] = []
+    for item in field.split(","):
+        if item == "L":
+            specials.append(lambda d: d.day == _last_day(d))
+        elif item == "LW":
+            specials.append(lambda d: d.day == _nearest_weekday(d, _last_day(d)))
+        elif item.endswith("W") and item[:-1].isdigit():
+            specials.append(_nearest_weekday_of(int(item[:-1])))
+        else:
+            plain.append(item)
+    days = _numbers(",".join(plain), 1, 31, {}) if plain else set()
+    return lambda d: d.day in days or any(match(d) for match in specials)
+
+
+def _day_of_week(field: str) -> DayMatcher | None:
+    if field == "?":
+        return None
+    plain: list[str] = []
+    specials: list[DayMatcher] = []
+    for item in field.split(","):
+        if item == "L":
+            plain.append("7")  # L alone: the last day of the week (SAT)
+        elif "#" in item:
+            text, _, nth = item.partition("#")
+            specials.append(_nth_weekday(_number(text, _DAY_NUMBERS), int(nth)))
+        elif item.endswith("L") and len(item) > 1:
+            specials.append(_last_weekday(_number(item[:-1], _DAY_NUMBERS)))
+        else:
+            plain.append(item)
+    weekdays = _numbers(",".join(plain), 1, 7, _DAY_NUMBERS) if plain else set()
+    return lambda d: _weekday(d) in weekdays or any(match(d) for match in specials)
+
+
+def next_fire(
+    expression: str, timezone: str, after: datetime, *, created: datetime | None = None
+) -> datetime | None:
+    """The first time strictly after ``after`` the schedule fires (aware, UTC), or None (never).
+
+    A ``rate`` counts its periods from ``created`` (the schedule's start; ``after`` when not
+    given). Raises ``ValueError`` for an expression that is not one.
+    """
+    text = expression.strip()
+    rate = _RATE.match(text)
+    if rate:
+        period = timedelta(seconds=int(rate.group(1)) * _UNITS[rate.group(2).rstrip("s")])
+        if period <= timedelta(0):
+            raise ValueError(f"a rate must be at least 1: {expression!r}")
+        origin = created or after
+        if after < origin:
+            return (origin + period).astimezone(UTC)
+        elapsed = (after - origin) // period
+        return (origin + (elapsed + 1) * period).astimezone(UTC)
+    at = _AT.match(text)
+    if at:
+        when = datetime.fromisoformat(at.group(1)).replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+        return when if when > after else None
+    cron = _CRON.match(text)
+    if not cron:
+        raise ValueError(f"not a schedule expression: {expression!r}")
+    parts = cron.group(1).split()
+    if len(parts) != len(_FIELDS):
+        raise ValueError("a cron expression has 6 fields")
+    minutes = _numbers(parts[0], 0, 59, {})
+    hours = _numbers(parts[1], 0, 23, {})
+    dom = _day_of_month(parts[2])
+    months = _numbers(parts[3], 1, 12, _MONTH_NUMBERS)
+    dow = _day_of_week(parts[4])
+    years = _numbers(parts[5], 1970, 2199, {})
+    zone = ZoneInfo(timezone)
+    local = after.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None) + timedelta(minutes=1)
+    end = local + _HORIZON
+    while local < end:
+        day = local.date()
+        day_ok = (dom is None or dom(day)) and (dow is None or dow(day))
+        if local.year in years and local.month in months and day_ok:
+            if local.hour in hours:
+                if local.minute in minutes:
+                    return local.replace(tzinfo=zone).astimezone(UTC)
+                local += timedelta(minutes=1)
+            else:
+                local = local.replace(minute=0) + timedelta(hours=1)
+        else:
+            local = local.replace(hour=0, minute=0) + timedelta(days=1)
+    return None

@@ -13,6 +13,10 @@ any one of these grants:
 - ``scope`` containing ``hris-sync/admin`` (an OAuth resource-server scope, for access tokens);
 - ``role`` equal to ``admin`` (a Lambda authorizer's context).
 
+The admin's email is the claim ``email`` (an ID token's; Cognito and OIDC issuers put it there),
+when it is a plausible address and not marked unverified (``email_verified`` false): it is where
+the emails of a connection the admin makes go (R32), beside the connection's ``admin_emails``.
+
 Nothing in the path, query or body names a tenant: a request without a verified tenant and subject
 is 401, and another tenant's resources are simply not found (404).
 """
@@ -36,6 +40,8 @@ _GROUP_CLAIMS = ("cognito:groups", "groups")
 # Tenant ids and subjects are opaque, but printable and short: anything else is not a real token.
 _IDENTIFIER = re.compile(r"^[\w.:@|+=/-]{1,128}$")
 _LIST_SEPARATORS = re.compile(r"[\s,]+")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_MAX_EMAIL = 254
 
 
 class Unauthenticated(HrisSyncError):
@@ -63,6 +69,8 @@ class Principal:
     tenant_id: str
     subject: str  # the admin's id: recorded on audit entries, tasks and decisions
     is_admin: bool
+    # The token's verified ``email`` claim, if it has a usable one.
+    email: str | None = None
 
     def require_admin(self) -> Principal:
         if not self.is_admin:
@@ -109,4 +117,15 @@ def principal_from(request_context: Mapping[str, Any] | None) -> Principal:
     groups = {g for name in _GROUP_CLAIMS for g in _values(claims.get(name))}
     scopes = set(_values(claims.get("scope")))
     is_admin = ADMIN_GROUP in groups or ADMIN_SCOPE in scopes or claims.get("role") == ADMIN_ROLE
-    return Principal(tenant_id=tenant_id, subject=subject, is_admin=is_admin)
+    return Principal(tenant_id=tenant_id, subject=subject, is_admin=is_admin, email=_email(claims))
+
+
+def _email(claims: Mapping[str, Any]) -> str | None:
+    """The ``email`` claim when it is an address and not marked unverified (API Gateway passes
+    booleans as the strings ``"true"`` / ``"false"``)."""
+    value = claims.get("email")
+    if not isinstance(value, str) or len(value) > _MAX_EMAIL or not _EMAIL.match(value):
+        return None
+    if str(claims.get("email_verified", "true")).lower() == "false":
+        return None
+    return value

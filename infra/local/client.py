@@ -82,6 +82,11 @@ class AdminClient:
         result: dict[str, Any] = self.call("POST", "/v1/connections", json=body)
         return result
 
+    def activate(self, connection_id: str, **body: Any) -> dict[str, Any]:
+        """R32: a draft (``connect(draft=True, ...)``) becomes active; its first import starts."""
+        result: dict[str, Any] = self.call("POST", f"/v1/connections/{connection_id}/activate", json=body)
+        return result
+
     def edit(self, connection_id: str, **body: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.call("PATCH", f"/v1/connections/{connection_id}", json=body)
         return result

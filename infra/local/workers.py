@@ -26,9 +26,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from infra.local.cron import next_fire
 from infra.local.lambdas import FunctionError, LocalFunctions
 from infra.local.template import ACCOUNT, REGION
+from shared.schedule_expressions import next_fire
 
 
 class _Loop:

@@ -82,8 +82,8 @@ class CachingConnectionStore:
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         return self._inner.list_for_tenant(tenant_id)
 
-    def save(self, connection: Connection, *, expected_version: int) -> None:
-        self._inner.save(connection, expected_version=expected_version)
+    def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
+        self._inner.save(connection, expected_version=expected_version, max_active=max_active)
 
 
 class CachingSecretStore:

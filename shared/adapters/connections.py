@@ -1,9 +1,10 @@
 """Connections on DynamoDB, with a per-tenant counter that enforces R22 atomically.
 
 Items: the connection (``T#<t>`` / ``CONN#<c>``), its route (``ROUTE#C#<c>``: connection -> tenant,
-for webhooks) and the tenant's counter of connections that are not disconnected
+for webhooks) and the tenant's counter of connections that are neither drafts nor disconnected
 (``T#<t>`` / ``COUNTER#CONNECTIONS``). A create writes all three in one transaction, so two
-concurrent connects can never both pass the limit.
+concurrent connects can never both pass the limit; a draft's activation (R32) writes the
+connection and the counter, conditioned on the limit, in one transaction too.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ ENTITY = "connection"
 
 
 def _counts(connection: Connection) -> bool:
-    return connection.status is not ConnectionStatus.DISCONNECTED
+    """R22 counts active and failing connections; drafts (R32) and disconnected ones are free."""
+    return connection.status not in (ConnectionStatus.DISCONNECTED, ConnectionStatus.DRAFT)
 
 
 class DynamoConnectionStore:
@@ -129,12 +131,15 @@ class DynamoConnectionStore:
         ]
         return sorted(connections, key=lambda c: (c.created_at is not None, c.created_at, c.connection_id))
 
-    def save(self, connection: Connection, *, expected_version: int) -> None:
+    def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
         if connection.version != expected_version + 1:
             raise InvalidInput("a saved connection's version is one more than the expected version")
         stored = self.get(connection.tenant_id, connection.connection_id)
         if stored.version != expected_version:
             raise VersionConflict("connection", connection.connection_id, expected_version)
+        takes_slot = _counts(connection) and not _counts(stored)
+        if takes_slot and max_active is None:
+            raise InvalidInput("a save that activates a connection names the limit (R22)", field="max_active")
         items: list[Item] = [
             {
                 "Put": {
@@ -147,12 +152,15 @@ class DynamoConnectionStore:
             }
         ]
         if _counts(stored) != _counts(connection):
-            items.append(self._counter(connection.tenant_id, +1 if _counts(connection) else -1))
+            delta = +1 if takes_slot else -1
+            items.append(self._counter(connection.tenant_id, delta, limit=max_active if takes_slot else None))
         cancelled = self._table.transact(items)
         if cancelled is None:
             return
         if cancelled.reasons[0] == "ConditionalCheckFailed":
             raise VersionConflict("connection", connection.connection_id, expected_version)
+        if takes_slot and max_active is not None and cancelled.reasons[1:2] == ["ConditionalCheckFailed"]:
+            raise ConnectionLimitReached(max_active)
         raise InvalidInput(f"connection cannot be saved: {sorted(set(filter(None, cancelled.reasons)))}")
 
     def tenant_of(self, connection_id: str) -> str:

@@ -217,8 +217,8 @@ class VerifiedToken:
 
     def context(self) -> dict[str, str]:
         """The authorizer ``context`` map the admin API reads (functions/admin_api/identity.py):
-        ``tenant_id``, ``sub`` and, when the token has them, ``groups``/``scope``/``role`` as
-        strings (API Gateway only passes strings, numbers and booleans)."""
+        ``tenant_id``, ``sub`` and, when the token has them, ``groups``/``scope``/``role``/
+        ``email``/``email_verified`` as strings (API Gateway only passes strings, numbers and booleans)."""
         context = {"tenant_id": self.tenant_id, "sub": self.subject}
         groups = [g for name in GROUP_CLAIMS for g in _strings(self.claims.get(name))]
         if groups:
@@ -229,6 +229,13 @@ class VerifiedToken:
         role = self.claims.get("role")
         if isinstance(role, str) and role:
             context["role"] = role
+        # The admin's address, for the emails of a connection they make (R32).
+        email = self.claims.get("email")
+        if isinstance(email, str) and email:
+            context["email"] = email
+            verified = self.claims.get("email_verified")
+            if isinstance(verified, bool | str):
+                context["email_verified"] = str(verified).lower()
         return {k: v for k, v in context.items() if len(v) <= _CONTEXT_VALUE_MAX}
 
 

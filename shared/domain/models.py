@@ -366,6 +366,9 @@ class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     FAILING = "failing"
     DISCONNECTED = "disconnected"
+    # R32: credentials checked, settings and preview open; no schedule, no run, no email until
+    # activated. Not counted against ``max_connections`` (R22) until then.
+    DRAFT = "draft"
 
 
 class Connection(_Frozen):
@@ -400,6 +403,13 @@ class Connection(_Frozen):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = Field(default=0, ge=0)
+    # --- draft part (issue 12, R32): who connected it, and when it was activated ---
+    # The admin who made the connection (the token's subject) and their email (the token's
+    # ``email`` claim): completion, blocked and failing emails go to it besides ``admin_emails``.
+    connected_by: str | None = None
+    connected_by_email: str | None = None
+    # When the draft became active (its schedule's start); None for a draft.
+    activated_at: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,19 @@
-"""Connections: connect, edit (R19), disconnect (R20), directory, preview and match (R05)."""
+"""Connections: draft (R32), activate, connect, edit (R19), disconnect (R20), status, directory,
+preview and match (R05).
+
+A connection starts as a **draft** (``create_draft``): its credentials are checked with one call to
+the HR system and stored, and it has a directory, a preview and settings, but no schedule, no run
+and no email; nothing is created, invited or deactivated. ``activate`` takes a slot (R22, checked
+atomically with the write), schedules it (R28) and starts the first import, the first complete
+sync of which claims the tenant's HRIS-managed members (R21). ``connect`` is both in one call.
+A draft stays until it is activated or disconnected (DELETE), at most ``max_drafts`` per tenant.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -20,8 +30,10 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunTrigger, SyncRun
 from shared.errors import (
+    ConnectionNotActive,
     CredentialsMismatch,
     CredentialsRejected,
+    DraftLimitReached,
     InvalidInput,
     InvalidState,
     LockHeld,
@@ -40,7 +52,7 @@ from shared.providers.base import (
     ProviderSettingsError,
 )
 from shared.providers.catalogue import credential_problems
-from shared.schedule_expressions import validate_schedule_expression, validate_timezone
+from shared.schedule_expressions import next_fire, validate_schedule_expression, validate_timezone
 from shared.services.context import (
     WithAudit,
     WithClock,
@@ -80,6 +92,14 @@ class ConnectPorts(
     Protocol,
 ):
     """A connection created or edited: its credentials, its schedule (R28), its first or scope sync."""
+
+
+class DraftPorts(WithConnections, WithSecrets, WithClock, WithIds, WithProviders, WithSettings, Protocol):
+    """A draft created (R32): its credentials checked with the HR system and stored."""
+
+
+class StatusPorts(WithRuns, WithProviders, WithClock, WithSettings, Protocol):
+    """A connection's status: its last run, its next scheduled one, its effective schedule (R28)."""
 
 
 class DisconnectPorts(WithConnections, WithSecrets, WithScheduler, WithClock, Protocol):
@@ -138,6 +158,9 @@ EDITABLE_FIELDS = frozenset(Connection.model_fields) - {
     "created_at",
     "updated_at",
     "version",
+    "connected_by",
+    "connected_by_email",
+    "activated_at",
 }
 
 
@@ -163,9 +186,14 @@ def _with_options(base: Connection, options: Mapping[str, Any]) -> Connection:
     if connection.schedule.expression is not None:
         validate_schedule_expression(connection.schedule.expression)
     for email in connection.admin_emails:
-        if "@" not in email or any(c.isspace() for c in email):
-            raise InvalidInput(f"invalid admin email {email[:64]!r}", field="admin_emails")
+        _check_email(email, "admin_emails")
     return connection
+
+
+def _check_email(email: str, field: str) -> str:
+    if "@" not in email or any(c.isspace() for c in email) or len(email) > 254:
+        raise InvalidInput(f"invalid email {email[:64]!r}", field=field)
+    return email
 
 
 def _schedule_expression(ports: WithSettings, connection: Connection, provider: Provider) -> str:
@@ -196,6 +224,44 @@ def get_connection(ports: WithConnections, tenant_id: str, connection_id: str) -
 
 def list_connections(ports: WithConnections, tenant_id: str) -> list[Connection]:
     return ports.connections.list_for_tenant(tenant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatusView:
+    """What an admin sees of a connection's state besides its settings."""
+
+    connection: Connection
+    # The newest run of any trigger (None: none yet, as for a draft).
+    last_run: SyncRun | None
+    # When the schedule next fires (None for a draft, a disconnected connection, or never).
+    next_run_at: datetime | None
+    # The expression it runs on (or will, once activated): its own, else the provider default
+    # (R28); None once disconnected.
+    effective_schedule: str | None
+
+
+def status_of(ports: StatusPorts, connection: Connection) -> ConnectionStatusView:
+    """The connection with its last run (one query of one item), next run and effective schedule."""
+    latest = ports.runs.list_for_connection(connection.tenant_id, connection.connection_id, limit=1).items
+    last_run = latest[0] if latest else None
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        return ConnectionStatusView(connection, last_run, next_run_at=None, effective_schedule=None)
+    try:
+        expression = _schedule_expression(ports, connection, ports.providers(connection.provider))
+    except (ProviderNotFound, InvalidInput):
+        # A provider no longer offered, or an expression stored before today's validation: the
+        # status shows what is stored, and no next run it cannot compute.
+        return ConnectionStatusView(connection, last_run, None, connection.schedule.expression)
+    next_run_at = None
+    if connection.status is not ConnectionStatus.DRAFT:
+        start = connection.activated_at or connection.created_at
+        try:
+            next_run_at = next_fire(
+                expression, connection.schedule.timezone, ports.clock.now(), created=start
+            )
+        except ValueError:
+            next_run_at = None
+    return ConnectionStatusView(connection, last_run, next_run_at, expression)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +313,157 @@ class ConnectResult:
     run: SyncRun
 
 
+def _new_connection(
+    ports: DraftPorts,
+    tenant_id: str,
+    *,
+    provider: str,
+    label: str,
+    credentials: Credentials,
+    options: Mapping[str, Any] | None,
+    connected_by: str | None,
+    connected_by_email: str | None,
+    status: ConnectionStatus,
+) -> tuple[Connection, Provider]:
+    """The connection to store (validated, not stored) and its connector."""
+    connector = _provider(ports, provider)
+    if not credentials.secrets and not credentials.settings:
+        raise InvalidInput("credentials are required", field="credentials")
+    require_fitting_credentials(connector, credentials)
+    if connected_by_email is not None:
+        _check_email(connected_by_email, "connected_by_email")
+    now = ports.clock.now()
+    base = Connection(
+        connection_id=ports.ids.new_id("conn"),
+        tenant_id=tenant_id,
+        provider=provider,
+        label=label.strip() or "-",
+        status=status,
+        connected_by=connected_by,
+        connected_by_email=connected_by_email,
+        activated_at=None if status is ConnectionStatus.DRAFT else now,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    connection = _with_options(base, {"label": label.strip(), **(options or {})})
+    _schedule_expression(ports, connection, connector)
+    return connection, connector
+
+
+def _store_new(ports: DraftPorts, connection: Connection, credentials: Credentials) -> Connection:
+    """Store the secret, then the connection (R22 checked atomically); nothing is left behind
+    when the connection cannot be stored."""
+    tenant_id, connection_id = connection.tenant_id, connection.connection_id
+    ports.secrets.put(tenant_id, connection_id, credentials)
+    try:
+        ports.connections.create(connection, max_active=ports.settings.max_connections)
+    except BaseException:
+        ports.secrets.delete(tenant_id, connection_id)
+        raise
+    return ports.connections.get(tenant_id, connection_id)
+
+
+def create_draft(
+    ports: DraftPorts,
+    tenant_id: str,
+    *,
+    provider: str,
+    label: str,
+    credentials: Credentials,
+    options: Mapping[str, Any] | None = None,
+    connected_by: str | None = None,
+    connected_by_email: str | None = None,
+    check: bool = True,
+) -> Connection:
+    """R32: a draft connection: settings validated, credentials checked with one call to the HR
+    system (``check``; the OAuth callback has just exchanged them itself) and stored. No schedule,
+    no run, no email; not counted against ``max_connections`` (R22) until it is activated."""
+    connection, _ = _new_connection(
+        ports,
+        tenant_id,
+        provider=provider,
+        label=label,
+        credentials=credentials,
+        options=options,
+        connected_by=connected_by,
+        connected_by_email=connected_by_email,
+        status=ConnectionStatus.DRAFT,
+    )
+    drafts = sum(
+        1 for c in ports.connections.list_for_tenant(tenant_id) if c.status is ConnectionStatus.DRAFT
+    )
+    if drafts >= ports.settings.max_drafts:
+        raise DraftLimitReached(ports.settings.max_drafts)
+    if check:
+        check_credentials(ports, provider, credentials)
+    return _store_new(ports, connection, credentials)
+
+
+def activate(
+    ports: ConnectPorts, tenant_id: str, connection_id: str, *, expected_version: int | None = None
+) -> ConnectResult:
+    """R32: the draft becomes active: it takes a slot (R22, refused atomically past the limit),
+    is scheduled (R28) and its first import starts; that import's first complete sync claims the
+    tenant's HRIS-managed members (R21).
+
+    ``expected_version`` refuses (409) to activate a draft changed since the admin read it.
+    Activating an active connection again changes nothing and answers with its latest run (a
+    retried request gets the answer of the first); should a crash have left an active connection
+    without any run, that answer starts its first import.
+    """
+    current = ports.connections.get(tenant_id, connection_id)
+    if current.status is ConnectionStatus.DISCONNECTED:
+        raise InvalidState("a disconnected connection cannot be activated", connection_id=connection_id)
+    connector = _provider(ports, current.provider)
+    if current.status is ConnectionStatus.DRAFT:
+        if expected_version is not None and expected_version != current.version:
+            raise VersionConflict("connection", connection_id, expected_version)
+        now = ports.clock.now()
+        active = current.model_copy(
+            update={
+                "status": ConnectionStatus.ACTIVE,
+                "activated_at": now,
+                "version": current.version + 1,
+                "updated_at": now,
+            }
+        )
+        try:
+            ports.connections.save(
+                active, expected_version=current.version, max_active=ports.settings.max_connections
+            )
+        except VersionConflict:
+            # Changed meanwhile: by another activation (then answer as it did), or an edit.
+            again = ports.connections.get(tenant_id, connection_id)
+            if again.status is ConnectionStatus.DRAFT or expected_version is not None:
+                raise
+            return _already_active(ports, again, connector)
+        return _first_import(ports, active, connector)
+    return _already_active(ports, current, connector)
+
+
+def _already_active(ports: ConnectPorts, connection: Connection, connector: Provider) -> ConnectResult:
+    latest = ports.runs.list_for_connection(connection.tenant_id, connection.connection_id, limit=1).items
+    if latest:
+        return ConnectResult(connection=connection, run=latest[0])
+    return _first_import(ports, connection, connector)
+
+
+def _first_import(ports: ConnectPorts, connection: Connection, connector: Provider) -> ConnectResult:
+    """Schedule the active connection (R28) and start its first import."""
+    _upsert_schedule(ports, connection, connector)
+    try:
+        run = request_sync(ports, connection.tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
+    except LockHeld as held:
+        # A concurrent activation started it a moment ago: that run is the answer.
+        return ConnectResult(connection=connection, run=ports.runs.get(connection.tenant_id, held.holder))
+    except WorkflowNotStarted as not_started:
+        # The connection stands (its schedule will sync it); the answer shows the closed run
+        # with its reason, so nobody connects twice.
+        return ConnectResult(connection=connection, run=not_started.run)
+    return ConnectResult(connection=connection, run=run)
+
+
 def connect(
     ports: ConnectPorts,
     tenant_id: str,
@@ -255,40 +472,28 @@ def connect(
     label: str,
     credentials: Credentials,
     options: Mapping[str, Any] | None = None,
+    connected_by: str | None = None,
+    connected_by_email: str | None = None,
+    check: bool = True,
 ) -> ConnectResult:
-    """Validate, store the credentials, create the connection (R22), schedule it (R28) and start
-    the first full sync. Nothing is left behind when a step before the sync fails."""
-    connector = _provider(ports, provider)
-    if not credentials.secrets and not credentials.settings:
-        raise InvalidInput("credentials are required", field="credentials")
-    require_fitting_credentials(connector, credentials)
-    now = ports.clock.now()
-    base = Connection(
-        connection_id=ports.ids.new_id("conn"),
-        tenant_id=tenant_id,
+    """A draft and its activation in one call: validate, check and store the credentials, create
+    the connection as active (R22, in the same write: a refused connect leaves nothing behind,
+    no draft either), schedule it (R28) and start the first import."""
+    connection, connector = _new_connection(
+        ports,
+        tenant_id,
         provider=provider,
-        label=label.strip() or "-",
-        created_at=now,
-        updated_at=now,
-        version=1,
+        label=label,
+        credentials=credentials,
+        options=options,
+        connected_by=connected_by,
+        connected_by_email=connected_by_email,
+        status=ConnectionStatus.ACTIVE,
     )
-    connection = _with_options(base, {"label": label.strip(), **(options or {})})
-    _schedule_expression(ports, connection, connector)
-    ports.secrets.put(tenant_id, connection.connection_id, credentials)
-    try:
-        ports.connections.create(connection, max_active=ports.settings.max_connections)
-    except BaseException:
-        ports.secrets.delete(tenant_id, connection.connection_id)
-        raise
-    connection = ports.connections.get(tenant_id, connection.connection_id)
-    _upsert_schedule(ports, connection, connector)
-    try:
-        run = request_sync(ports, tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
-    except WorkflowNotStarted as not_started:
-        # The connection stands (its schedule will sync it); the answer shows the closed run
-        # with its reason, so nobody connects twice.
-        return ConnectResult(connection=connection, run=not_started.run)
-    return ConnectResult(connection=connection, run=run)
+    if check:
+        check_credentials(ports, provider, credentials)
+    stored = _store_new(ports, connection, credentials)
+    return _first_import(ports, stored, connector)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +523,8 @@ def edit_connection(
     credentials: Credentials | None = None,
     expected_version: int | None = None,
 ) -> EditResult:
-    """Edit scope and quick settings; a new scope syncs at once (R19).
+    """Edit scope and quick settings; a new scope syncs at once (R19), except on a draft (R32:
+    nothing syncs before its activation, which applies the scope then).
 
     With ``expected_version`` the caller asked for optimistic concurrency: a stale version is a
     conflict. Without it, a concurrent change by the service itself (a sync recording its first
@@ -345,6 +551,9 @@ def edit_connection(
                 raise
             continue
         break
+    if saved.status is ConnectionStatus.DRAFT:
+        # R32: a draft has no schedule and never syncs; its scope applies from its activation.
+        return EditResult(connection=saved)
     if saved.schedule != current.schedule:
         _upsert_schedule(ports, saved, connector)
     if saved.scope == current.scope:
@@ -383,7 +592,8 @@ def disconnect(ports: DisconnectPorts, tenant_id: str, connection_id: str) -> Co
 # ---------------------------------------------------------------------------------------------
 
 
-def _active(ports: WithConnections, tenant_id: str, connection_id: str) -> Connection:
+def _readable(ports: WithConnections, tenant_id: str, connection_id: str) -> Connection:
+    """A connection whose HR system may be read now: active, failing, or a draft (R32)."""
     connection = ports.connections.get(tenant_id, connection_id)
     if connection.status is ConnectionStatus.DISCONNECTED:
         raise InvalidState("the connection is disconnected", connection_id=connection_id)
@@ -392,7 +602,7 @@ def _active(ports: WithConnections, tenant_id: str, connection_id: str) -> Conne
 
 def directory(ports: DirectoryPorts, tenant_id: str, connection_id: str) -> Directory:
     """The HR system's companies, groups and people, for picking a scope (R01)."""
-    connection = _active(ports, tenant_id, connection_id)
+    connection = _readable(ports, tenant_id, connection_id)
     provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(tenant_id, connection_id)
     try:
@@ -436,8 +646,10 @@ def _plan_now(ports: PreviewPorts, connection: Connection, members: Sequence[Mem
 
 
 def preview(ports: PreviewPorts, tenant_id: str, connection_id: str) -> Plan:
-    """The plan a full sync would apply now; applies nothing."""
-    connection = _active(ports, tenant_id, connection_id)
+    """The plan a full sync would apply now; applies nothing. On a draft (R32) it is the plan of
+    its first import: its claims (R21) are shown, and nothing records a sync, so the claim window
+    stays open until the first complete sync after activation."""
+    connection = _readable(ports, tenant_id, connection_id)
     members = list(ports.members.iter_all(tenant_id))
     return _plan_now(ports, connection, members)
 
@@ -460,8 +672,11 @@ def match(
     ports: MatchPorts, tenant_id: str, connection_id: str, *, dry_run: bool, admin_id: str
 ) -> MatchResult:
     """R05 alone: pair employees with existing members (stored link, then email, case-insensitive);
-    ``dry_run`` shows the pairs; otherwise the new links are stored and nothing else changes."""
-    connection = _active(ports, tenant_id, connection_id)
+    ``dry_run`` shows the pairs; otherwise the new links are stored and nothing else changes
+    (not on a draft, R32: it links nobody before its activation)."""
+    connection = _readable(ports, tenant_id, connection_id)
+    if not dry_run and connection.status is ConnectionStatus.DRAFT:
+        raise ConnectionNotActive(connection_id, "link members")
     members = list(ports.members.iter_all(tenant_id))
     plan = _plan_now(ports, connection, members)
     links = [a for a in plan.actions if isinstance(a, LinkMember)]

@@ -44,6 +44,8 @@ class ServiceSettings:
     # ``shared.domain.invite_links.check_template``); None: the invite has no link and tells the
     # member to sign in to the app.
     invite_url_template: str | None = None
+    # R32: draft connections per tenant (drafts take no R22 slot; this bounds what they keep).
+    max_drafts: int = 10
     # R29: how long a full sync's lease lasts without renewal (each step renews it).
     lock_ttl: timedelta = timedelta(minutes=15)
     # How long one OAuth token refresh may hold the connection's token lease, and how long a

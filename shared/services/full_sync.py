@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, Snapshot
 from shared.domain.records import RunPhase, RunStatus, RunTrigger, SkippedRecord, SyncRun
 from shared.errors import (
+    ConnectionNotActive,
     HrisSyncError,
     InvalidInput,
     InvalidState,
@@ -224,7 +225,7 @@ def _admin_email(
 ) -> Email:
     return Email(
         template=template,
-        to=connection.admin_emails,
+        to=notify.recipients(connection),
         data={
             "connection_id": connection.connection_id,
             "connection_label": connection.label,
@@ -270,6 +271,8 @@ def start_run(
         return StartResult(run=run)
     if connection.status is ConnectionStatus.DISCONNECTED:
         raise InvalidState("the connection is disconnected", connection_id=connection_id)
+    if connection.status is ConnectionStatus.DRAFT:
+        raise ConnectionNotActive(connection_id, "sync it")  # R32: no run before activation
     new_id = ports.ids.new_id("run")
     try:
         ports.lock.acquire(tenant_id, connection_id, new_id, now, ports.settings.lock_ttl)

@@ -15,10 +15,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared import observability
+from shared.domain.models import Connection
 from shared.domain.records import MAX_UNSENT_MEMBER_IDS, UnsentEmails
 from shared.errors import EmailNotSent
 from shared.ports import Email
 from shared.services.context import WithMailer
+
+
+def recipients(connection: Connection) -> tuple[str, ...]:
+    """Who gets a connection's emails (import finished, sync blocked, connection failing, webhook
+    guard): the admin who connected it, then ``admin_emails``; each address once (compared
+    case-insensitively, the first spelling kept)."""
+    seen: dict[str, str] = {}
+    for address in (connection.connected_by_email, *connection.admin_emails):
+        if address:
+            seen.setdefault(address.casefold(), address)
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True, slots=True)

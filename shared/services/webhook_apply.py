@@ -80,6 +80,9 @@ class WebhookPorts(
     deferred while a full sync holds the lock (R29), deactivations screened (R30)."""
 
 
+# A disconnected connection (R20) and a draft (R32: nothing applied before its activation) apply
+# no webhook.
+_NOT_SYNCING = frozenset({ConnectionStatus.DISCONNECTED, ConnectionStatus.DRAFT})
 MAX_WEBHOOK_EMPLOYEES = 100
 
 
@@ -133,7 +136,7 @@ def apply_webhook(
     if len(ids) > MAX_WEBHOOK_EMPLOYEES:
         raise InvalidInput(f"at most {MAX_WEBHOOK_EMPLOYEES} employees per webhook", field="employee_ids")
     connection = ports.connections.get(tenant_id, connection_id)
-    if connection.status is ConnectionStatus.DISCONNECTED:
+    if connection.status in _NOT_SYNCING:
         return WebhookResult(counts=PlanCounts(), skipped=(), ignored=True)
     if not ids:
         return _NOTHING
@@ -163,7 +166,7 @@ def drain_pending(ports: WebhookPorts, tenant_id: str, connection_id: str) -> We
     (its own end drains the rest). A repeated drain of the same entries writes nothing twice.
     """
     connection = ports.connections.get(tenant_id, connection_id)
-    if connection.status is ConnectionStatus.DISCONNECTED:
+    if connection.status in _NOT_SYNCING:
         return WebhookResult(counts=PlanCounts(), skipped=(), ignored=True)
     entries: list[PendingEmployee] = []
     cursor: str | None = None

@@ -236,7 +236,7 @@ def _announce(ports: GuardPorts, connection: Connection, run: SyncRun, *, applie
         [
             Email(
                 template=MailTemplate.WEBHOOK_GUARD,
-                to=connection.admin_emails,
+                to=notify.recipients(connection),
                 data={
                     "connection_id": connection.connection_id,
                     "connection_label": connection.label,

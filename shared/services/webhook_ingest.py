@@ -10,6 +10,9 @@ vendors send them unsigned or before the signing secret exists):
   token, as Graph requires.
 - Slack Events API ``{"type": "url_verification", "challenge": ...}`` -> 200 ``{"challenge": ...}``.
 - HiBob's ping (a signed delivery the connector parses as ``PING``) -> 200, nothing queued.
+
+A delivery for a draft connection (R32) is verified like any other, then answered 200 ``draft``
+and dropped: a draft applies nothing, and its first import reads everyone when it is activated.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared import json_bounds
+from shared.domain.models import ConnectionStatus
 from shared.ports import Clock, ConnectionStore, MessageQueue, ProviderLookup, SecretStore
 from shared.providers.base import WebhookKind
 from shared.services.webhook_apply import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
@@ -72,7 +76,7 @@ class Handshake:
 class Outcome:
     """``queued`` (with the messages), ``ping`` (verified, nothing to do) or a ``handshake``."""
 
-    status: Literal["queued", "ping", "ignored", "handshake"]
+    status: Literal["queued", "ping", "ignored", "draft", "handshake"]
     tenant_id: str
     connection_id: str
     messages: tuple[QueuedWebhook, ...] = ()
@@ -124,6 +128,10 @@ def intake(
     )
     if receipt.event.kind is WebhookKind.PING:
         return Outcome("ping", tenant_id, connection_id)
+    if connection.status is ConnectionStatus.DRAFT:
+        # R32: verified, and dropped: a draft applies nothing, and its first import (at activation)
+        # reads everyone anyway. A 2xx keeps the vendor from disabling the webhook set up early.
+        return Outcome("draft", tenant_id, connection_id)
     if not receipt.should_enqueue:
         return Outcome("ignored", tenant_id, connection_id)
     event = receipt.event

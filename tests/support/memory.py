@@ -84,6 +84,11 @@ class _Tracked:
         self.tenants_seen.add(tenant_id)
 
 
+def _takes_slot(connection: Connection) -> bool:
+    """R22 counts active and failing connections; drafts (R32) and disconnected ones are free."""
+    return connection.status not in (ConnectionStatus.DISCONNECTED, ConnectionStatus.DRAFT)
+
+
 class MemoryConnections(_Tracked):
     def __init__(self) -> None:
         super().__init__()
@@ -96,15 +101,13 @@ class MemoryConnections(_Tracked):
             raise InvalidInput("a new connection has version 1", field="version")
         if key in self.items:
             raise AlreadyExists("connection", connection.connection_id)
-        active = [
-            c
-            for (t, _), c in self.items.items()
-            if t == connection.tenant_id and c.status is not ConnectionStatus.DISCONNECTED
-        ]
-        if len(active) >= max_active:
+        if _takes_slot(connection) and self._slots_taken(connection.tenant_id) >= max_active:
             raise ConnectionLimitReached(max_active)
         self.write_calls += 1
         self.items[key] = connection
+
+    def _slots_taken(self, tenant_id: str) -> int:
+        return sum(1 for (t, _), c in self.items.items() if t == tenant_id and _takes_slot(c))
 
     def get(self, tenant_id: str, connection_id: str) -> Connection:
         self._seen(tenant_id)
@@ -123,12 +126,17 @@ class MemoryConnections(_Tracked):
         self._seen(tenant_id)
         return [c for (t, _), c in self.items.items() if t == tenant_id]
 
-    def save(self, connection: Connection, *, expected_version: int) -> None:
+    def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
         stored = self.get(connection.tenant_id, connection.connection_id)
         if stored.version != expected_version:
             raise VersionConflict("connection", connection.connection_id, expected_version)
         if connection.version != expected_version + 1:
             raise InvalidInput("the new version must be the expected one plus one", field="version")
+        if _takes_slot(connection) and not _takes_slot(stored):
+            if max_active is None:
+                raise InvalidInput("a save that activates a connection names the limit", field="max_active")
+            if self._slots_taken(connection.tenant_id) >= max_active:
+                raise ConnectionLimitReached(max_active)
         self.write_calls += 1
         self.items[(connection.tenant_id, connection.connection_id)] = connection
 

@@ -56,6 +56,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "exp": int((NOW + timedelta(hours=1)).timestamp()),
         "groups": ["admins", "people-ops"],
         "scope": "openid hris-sync/admin",
+        "email": "admin-7@acme.test",
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}

@@ -12,11 +12,10 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, StringConstraints, field_validator
 
 from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
-from functions.admin_api.models.runs import RunOut
+from functions.admin_api.models.runs import RunOut, RunSummaryOut
 from shared.domain.models import (
     MAX_WEBHOOK_WINDOW_MINUTES,
     ApprovalMode,
-    Connection,
     ConnectionStatus,
     FieldPolicy,
     InviteMode,
@@ -24,6 +23,7 @@ from shared.domain.models import (
     ScopeMode,
 )
 from shared.providers.base import Credentials, Directory, DirectoryEntry, Secret
+from shared.services.connections import ConnectionStatusView
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CredentialKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
@@ -127,7 +127,7 @@ class ConnectionSettingsBody(RequestModel):
         return self.model_dump(
             exclude_unset=True,
             exclude_none=True,
-            exclude={"provider", "credentials", "expected_version", *exclude},
+            exclude={"provider", "credentials", "expected_version", "draft", *exclude},
         )
 
 
@@ -137,6 +137,18 @@ class ConnectRequest(ConnectionSettingsBody):
     )
     label: str = Field(min_length=1, max_length=120)
     credentials: CredentialsBody
+    draft: bool = Field(
+        default=False,
+        description="R32: make a draft (201, no run): credentials checked, directory, preview and "
+        "settings open, nothing scheduled, imported or emailed until `POST .../activate`. Drafts "
+        "do not count against the connection limit (R22) until they are activated.",
+    )
+
+
+class ActivateRequest(RequestModel):
+    expected_version: int | None = Field(
+        default=None, ge=1, description="Refuse (409) if the draft changed since this version"
+    )
 
 
 class EditConnectionRequest(ConnectionSettingsBody):
@@ -204,16 +216,33 @@ class ConnectionOut(ResponseModel):
     created_at: datetime | None
     updated_at: datetime | None
     version: int = Field(description="Counts the connection's writes; send it back as `expected_version`")
+    connected_by: str | None = Field(description="The admin who made the connection (the token's subject)")
+    connected_by_email: str | None = Field(
+        description="That admin's email (the token's `email` claim): its import finished, sync "
+        "blocked and connection failing emails go there as well as to `admin_emails`"
+    )
+    activated_at: datetime | None = Field(description="When the connection became active; null for a draft")
+    last_run: RunSummaryOut | None = Field(description="The newest run, of any trigger; null: none yet")
+    next_run_at: datetime | None = Field(
+        description="When the schedule next starts a sync; null for a draft or a disconnected connection"
+    )
+    effective_schedule: str | None = Field(
+        description="The expression the connection runs on (or will, once activated): `schedule."
+        "expression`, else the provider's default (R28); null once disconnected"
+    )
     webhook_path: str = Field(
         description="Where the HR system posts its webhooks (below the API's URL), each verified by "
         "the provider's signature and answered `202` once queued (`200` for a handshake or a ping); "
         "`400` a body the provider never sends, `401` a bad or missing signature (see "
         "`require_signature`), `404` no such connection, `410` a disconnected connection (from the "
-        "moment it is disconnected), `413` over 1 MB, `503` try again later"
+        "moment it is disconnected), `413` over 1 MB, `503` try again later. A draft's deliveries "
+        'are verified and answered `200` `{"status": "draft"}`, then dropped (R32: its first '
+        "import reads everyone)"
     )
 
     @classmethod
-    def of(cls, c: Connection) -> ConnectionOut:
+    def of(cls, view: ConnectionStatusView) -> ConnectionOut:
+        c = view.connection
         return cls(
             id=c.connection_id,
             provider=c.provider,
@@ -253,6 +282,12 @@ class ConnectionOut(ResponseModel):
             created_at=c.created_at,
             updated_at=c.updated_at,
             version=c.version,
+            connected_by=c.connected_by,
+            connected_by_email=c.connected_by_email,
+            activated_at=c.activated_at,
+            last_run=RunSummaryOut.of(view.last_run) if view.last_run else None,
+            next_run_at=view.next_run_at,
+            effective_schedule=view.effective_schedule,
             webhook_path=f"/webhooks/{c.connection_id}",
         )
 
@@ -264,7 +299,10 @@ class ConnectionList(ResponseModel):
 
 class ConnectResponse(ResponseModel):
     connection: ConnectionOut
-    run: RunOut = Field(description="The first import, started")
+    run: RunOut | None = Field(
+        description="The first import, started (or, for a repeated activation, the newest run); "
+        "null for a draft"
+    )
 
 
 class EditConnectionResponse(ResponseModel):

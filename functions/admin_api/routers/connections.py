@@ -1,16 +1,19 @@
-"""``/v1/connections``: connect, list, read, edit, disconnect; directory, preview, match, sync now,
-runs of a connection. Each route reads the request, calls one service and shapes the answer."""
+"""``/v1/connections``: connect (or draft, R32), activate, list, read, edit, disconnect; directory,
+preview, match, sync now, runs of a connection. Each route reads the request, calls one service and
+shapes the answer; a connection is shown with its status (last run, next run, effective schedule)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from functions.admin_api.deps import Admin, Caller, Services
 from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
 from functions.admin_api.models.connections import (
+    ActivateRequest,
     ConnectionList,
     ConnectionOut,
     ConnectRequest,
@@ -24,6 +27,7 @@ from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOu
 from functions.admin_api.paging import page_of
 from functions.admin_api.routers import new_router
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
+from shared.domain.models import Connection
 from shared.services import connections, full_sync
 
 router = new_router()
@@ -36,33 +40,95 @@ ConnectionId = Annotated[
 ShowLimit = Annotated[int, Query(ge=1, le=1000, description="How many actions, warnings or pairs to show")]
 
 
+def _shown(ports: Services, connection: Connection) -> ConnectionOut:
+    return ConnectionOut.of(connections.status_of(ports, connection))
+
+
 @router.post(
     "/v1/connections",
     tags=[TAG],
-    summary="Connect an HR system",
-    description="Validates the settings, stores the credentials as a secret (never returned), "
-    "schedules the connection (R28) and starts the first import (R22: one active connection per "
-    "tenant by default).",
+    summary="Connect an HR system, or make a draft connection",
+    description="Validates the settings, checks the credentials with one call to the HR system "
+    "(a refusal is a 4xx in its words) and stores them as a secret (never returned). Then, "
+    "without `draft`: schedules the connection (R28) and starts the first import (R22: one active "
+    'connection per tenant by default), `202`. With `"draft": true` (R32): `201` with the '
+    "draft and no run; browse its directory, set its scope and settings, preview it, then "
+    "`POST /v1/connections/{id}/activate`. The emails of the connection go to the calling admin's "
+    "address (the token's `email` claim) as well as to `admin_emails`.",
     status_code=202,
-    responses=responses(202, "Connected; the first import is running", 403, 409, *BODY),
+    responses={
+        **responses(202, "Connected; the first import is running", 403, 409, *BODY),
+        201: {
+            "description": "A draft (R32): nothing scheduled, imported or emailed; `run` is null",
+            "content": {content_types.APPLICATION_JSON: {"model": ConnectResponse}},
+        },
+    },
 )
-def connect(body: Annotated[ConnectRequest, Body()], caller: Admin, ports: Services) -> ConnectResponse:
+def connect(
+    body: Annotated[ConnectRequest, Body()], caller: Admin, ports: Services
+) -> Response[ConnectResponse]:
+    credentials = body.credentials.to_credentials()
+    if body.draft:
+        made = connections.create_draft(
+            ports,
+            caller.tenant_id,
+            provider=body.provider,
+            label=body.label,
+            credentials=credentials,
+            options=body.options("label"),
+            connected_by=caller.subject,
+            connected_by_email=caller.email,
+        )
+        return _answer(201, ConnectResponse(connection=_shown(ports, made), run=None))
     result = connections.connect(
         ports,
         caller.tenant_id,
         provider=body.provider,
         label=body.label,
-        credentials=body.credentials.to_credentials(),
+        credentials=credentials,
         options=body.options("label"),
+        connected_by=caller.subject,
+        connected_by_email=caller.email,
     )
-    return ConnectResponse(connection=ConnectionOut.of(result.connection), run=RunOut.of(result.run))
+    shown = _shown(ports, result.connection)
+    return _answer(202, ConnectResponse(connection=shown, run=RunOut.of(result.run)))
+
+
+def _answer(status: int, body: ConnectResponse) -> Response[ConnectResponse]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post(
+    "/v1/connections/<connection_id>/activate",
+    tags=[TAG],
+    summary="Activate a draft connection: schedule it and start its first import",
+    description="R32: the draft takes a slot (R22: `409 connection_limit_reached` past "
+    "`max_connections`), is scheduled (R28) and its first import starts; that import's first "
+    "complete sync claims the tenant's HRIS-managed members (R21). Activating an active connection "
+    "again changes nothing and answers with its newest run, so a retried request is harmless.",
+    status_code=202,
+    responses=responses(202, "Active; the first import is running", 403, 404, 409, *BODY),
+)
+def activate(
+    connection_id: ConnectionId,
+    caller: Admin,
+    ports: Services,
+    body: Annotated[ActivateRequest | None, Body()] = None,
+) -> ConnectResponse:
+    result = connections.activate(
+        ports,
+        caller.tenant_id,
+        connection_id,
+        expected_version=body.expected_version if body is not None else None,
+    )
+    return ConnectResponse(connection=_shown(ports, result.connection), run=RunOut.of(result.run))
 
 
 @router.get(
     "/v1/connections",
     tags=[TAG],
     summary="List the tenant's connections",
-    description="Oldest first, disconnected ones included.",
+    description="Oldest first, drafts and disconnected ones included, each with its status.",
     responses=responses(200, "One page of connections"),
 )
 def list_connections(
@@ -70,17 +136,19 @@ def list_connections(
 ) -> ConnectionList:
     everything = connections.list_connections(ports, caller.tenant_id)
     page, next_cursor = page_of(everything, listing="connections", cursor=cursor, limit=limit)
-    return ConnectionList(items=[ConnectionOut.of(c) for c in page], next_cursor=next_cursor)
+    return ConnectionList(items=[_shown(ports, c) for c in page], next_cursor=next_cursor)
 
 
 @router.get(
     "/v1/connections/<connection_id>",
     tags=[TAG],
     summary="Read a connection",
+    description="With its status: the last run, when the schedule next fires and the effective "
+    "schedule (R28).",
     responses=responses(200, "The connection", 404),
 )
 def get_connection(connection_id: ConnectionId, caller: Caller, ports: Services) -> ConnectionOut:
-    return ConnectionOut.of(connections.get_connection(ports, caller.tenant_id, connection_id))
+    return _shown(ports, connections.get_connection(ports, caller.tenant_id, connection_id))
 
 
 @router.patch(
@@ -88,7 +156,8 @@ def get_connection(connection_id: ConnectionId, caller: Caller, ports: Services)
     tags=[TAG],
     summary="Edit a connection's scope, settings or credentials",
     description="A changed scope starts a sync at once (R19), or applies after the sync already "
-    "running. Objects given (scope, mappings, safety, schedule) replace the whole object.",
+    "running; on a draft it starts nothing (R32: it applies from the activation). Objects given "
+    "(scope, mappings, safety, schedule) replace the whole object.",
     responses=responses(200, "The edited connection", 403, 404, 409, *BODY),
 )
 def edit_connection(
@@ -106,7 +175,7 @@ def edit_connection(
         expected_version=body.expected_version,
     )
     return EditConnectionResponse(
-        connection=ConnectionOut.of(result.connection),
+        connection=_shown(ports, result.connection),
         run=RunOut.of(result.run) if result.run else None,
         running_run_id=result.running_run_id,
     )
@@ -117,11 +186,11 @@ def edit_connection(
     tags=[TAG],
     summary="Disconnect",
     description="Removes the schedule and the credentials; members and their links stay (R20). "
-    "Disconnecting twice is harmless.",
+    "Disconnecting twice is harmless. Disconnecting a draft deletes it for good (its secret).",
     responses=responses(200, "The disconnected connection", 403, 404),
 )
 def disconnect(connection_id: ConnectionId, caller: Admin, ports: Services) -> ConnectionOut:
-    return ConnectionOut.of(connections.disconnect(ports, caller.tenant_id, connection_id))
+    return _shown(ports, connections.disconnect(ports, caller.tenant_id, connection_id))
 
 
 @router.get(
@@ -175,7 +244,8 @@ def preview(
     tags=[TAG],
     summary="Pair employees with existing members (R05)",
     description="By stored link, then by email (case-insensitive). With `dry_run` (the default) "
-    "nothing is stored; otherwise the new links are stored and nothing else changes.",
+    "nothing is stored; otherwise the new links are stored and nothing else changes (a draft: "
+    "`409 connection_not_active`, R32).",
     responses=responses(200, "The pairs", 403, 404, 409, 502, *BODY),
 )
 def match(
@@ -196,7 +266,8 @@ def match(
     "/v1/connections/<connection_id>/sync",
     tags=[TAG],
     summary="Sync now",
-    description="Starts a full sync; 409 `sync_running` (naming the running run) while one runs (R29).",
+    description="Starts a full sync; 409 `sync_running` (naming the running run) while one runs (R29), "
+    "409 `connection_not_active` for a draft (R32: activate it).",
     status_code=202,
     responses=responses(202, "The run, started", 403, 404, 409),
 )

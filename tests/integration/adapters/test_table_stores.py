@@ -97,6 +97,57 @@ def test_r22_disconnecting_frees_a_slot_and_saves_are_versioned(ddb):
         store.save(connection(cid="zz").model_copy(update={"version": 2}), expected_version=1)
 
 
+def _activated(draft: Connection) -> Connection:
+    return draft.model_copy(update={"status": ConnectionStatus.ACTIVE, "version": draft.version + 1})
+
+
+def test_r22_r32_drafts_take_no_slot_and_their_activation_is_held_to_the_limit(ddb):
+    store = DynamoConnectionStore(table_for(ddb))
+    store.create(connection(cid="c1"), max_active=1)
+    # Drafts are stored past the limit: they are not counted ...
+    store.create(connection(cid="d1", status=ConnectionStatus.DRAFT), max_active=1)
+    store.create(connection(cid="d2", status=ConnectionStatus.DRAFT), max_active=1)
+    # ... until one is activated, in the same transaction as the count.
+    with pytest.raises(ConnectionLimitReached):
+        store.save(_activated(store.get("t1", "d1")), expected_version=1, max_active=1)
+    assert store.get("t1", "d1").status is ConnectionStatus.DRAFT
+    # An activation must name the limit.
+    with pytest.raises(InvalidInput):
+        store.save(_activated(store.get("t1", "d1")), expected_version=1)
+    # A disconnected draft frees nothing (it took nothing); a disconnected active one does.
+    gone = store.get("t1", "d2").model_copy(update={"status": ConnectionStatus.DISCONNECTED, "version": 2})
+    store.save(gone, expected_version=1)
+    with pytest.raises(ConnectionLimitReached):
+        store.save(_activated(store.get("t1", "d1")), expected_version=1, max_active=1)
+    first = store.get("t1", "c1")
+    store.save(
+        first.model_copy(update={"status": ConnectionStatus.DISCONNECTED, "version": 2}), expected_version=1
+    )
+    store.save(_activated(store.get("t1", "d1")), expected_version=1, max_active=1)
+    assert store.get("t1", "d1").status is ConnectionStatus.ACTIVE
+
+
+def test_r22_r32_concurrent_activations_of_drafts_never_pass_the_limit(ddb):
+    needs_atomic_engine(ddb)
+    store = DynamoConnectionStore(table_for(ddb))
+    for i in range(4):
+        store.create(connection(cid=f"d{i}", status=ConnectionStatus.DRAFT), max_active=2)
+    barrier = threading.Barrier(4)
+
+    def activate(i: int) -> str:
+        draft = store.get("t1", f"d{i}")
+        barrier.wait()
+        try:
+            store.save(_activated(draft), expected_version=1, max_active=2)
+        except ConnectionLimitReached:
+            return "refused"
+        return "activated"
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(activate, range(4)))
+    assert sorted(results) == ["activated", "activated", "refused", "refused"]
+
+
 def test_corrupted_connection_is_named(ddb):
     store = DynamoConnectionStore(table_for(ddb))
     ddb.client.put_item(

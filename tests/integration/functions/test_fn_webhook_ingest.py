@@ -145,18 +145,18 @@ def test_an_unknown_connection_is_404(connected: Stack) -> None:
 
 
 @contextmanager
-def _disconnected(provider: str) -> Iterator[None]:
-    """``conn-<provider>`` disconnected in the table, by another process than the ingest's (the
-    admin API's), for the ``with`` block."""
+def _disconnected(provider: str, status: ConnectionStatus = ConnectionStatus.DISCONNECTED) -> Iterator[None]:
+    """``conn-<provider>`` disconnected (or back to a draft) in the table, by another process than
+    the ingest's (the admin API's), for the ``with`` block."""
     ports = aws_ports()
     before = ports.connections.get("tenant-acme", connection_of(provider))
-    gone = before.model_copy(update={"status": ConnectionStatus.DISCONNECTED, "version": before.version + 1})
+    gone = before.model_copy(update={"status": status, "version": before.version + 1})
     ports.connections.save(gone, expected_version=before.version)
     try:
         yield
     finally:
         back = gone.model_copy(update={"status": ConnectionStatus.ACTIVE, "version": gone.version + 1})
-        ports.connections.save(back, expected_version=gone.version)
+        ports.connections.save(back, expected_version=gone.version, max_active=len(PROVIDERS))
 
 
 def test_r20_a_disconnected_connection_is_410_gone(connected: Stack) -> None:
@@ -329,6 +329,18 @@ def test_slack_url_verification_answers_the_challenge(connected: Stack) -> None:
     response = _call(event, connected)
     assert response["statusCode"] == 200
     assert _body(response) == {"challenge": json.loads(event["body"])["challenge"]}
+    assert connected.queued() == []
+
+
+def test_r32_a_delivery_for_a_draft_is_verified_then_answered_200_and_dropped(connected: Stack) -> None:
+    with _disconnected("bamboohr", ConnectionStatus.DRAFT):
+        response = _call(load_event("webhook_ingest/bamboohr"), connected)
+        tampered = load_event("webhook_ingest/bamboohr")
+        tampered["body"] = tampered["body"].replace("1001", "1002")
+        refused = _call(tampered, connected)
+    assert response["statusCode"] == 200
+    assert _body(response) == {"status": "draft"}
+    assert refused["statusCode"] == 401  # still verified: a draft is no open door
     assert connected.queued() == []
 
 

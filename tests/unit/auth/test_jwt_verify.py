@@ -82,6 +82,7 @@ def test_a_valid_token_gets_an_allow_on_the_whole_v1_api_with_the_admin_api_cont
         "sub": "admin-7",
         "groups": "admins,people-ops",
         "scope": "openid hris-sync/admin",
+        "email": "admin-7@acme.test",
     }
     assert all(isinstance(v, str) for v in policy["context"].values())
 
@@ -104,6 +105,34 @@ def test_the_context_reads_back_as_the_same_principal_in_the_admin_api(verifier:
     )
     assert principal(reader).is_admin is False
     assert principal(cognito_style).tenant_id == "tenant-b"
+    assert principal(admin).email == "admin-7@acme.test"
+
+
+@pytest.mark.parametrize(
+    ("claims", "email"),
+    [
+        ({"email": "Ada@Acme.test"}, "Ada@Acme.test"),
+        ({"email": "ada@acme.test", "email_verified": True}, "ada@acme.test"),
+        ({"email": "ada@acme.test", "email_verified": False}, None),
+        ({"email": "not an address"}, None),
+        ({"email": "a" * 250 + "@x.io"}, None),
+        ({"email": ["ada@acme.test"]}, None),
+        ({"email": None}, None),
+    ],
+)
+def test_r32_the_connecting_admins_email_is_the_tokens_verified_email_claim(
+    verifier: TokenVerifier, claims: dict[str, Any], email: str | None
+) -> None:
+    _, policy = authorize(verifier, event(token(**claims)), NOW)
+    context = {**policy["context"], "principalId": policy["principalId"]}
+    assert principal_from({"authorizer": context}).email == email
+    # A Cognito user pool authorizer passes the ID token's claims as strings.
+    cognito = {
+        "sub": "u1",
+        "custom:tenant_id": "t1",
+        **{k: str(v).lower() if isinstance(v, bool) else v for k, v in claims.items()},
+    }
+    assert principal_from({"authorizer": {"claims": cognito}}).email == email
 
 
 def test_a_token_with_an_issuer_trailing_slash_difference_is_the_same_issuer(issuer: Issuer) -> None:

@@ -31,11 +31,16 @@ class LambdaContext:
         return 29_000
 
 
-def claims(tenant: str = TENANT_A, sub: str = "admin-1", *, admin: bool = True) -> dict[str, Any]:
+def claims(
+    tenant: str = TENANT_A, sub: str = "admin-1", *, admin: bool = True, email: str | None = None
+) -> dict[str, Any]:
     """A Cognito user pool authorizer's claims (as API Gateway passes them: strings)."""
     found: dict[str, Any] = {"sub": sub, "custom:tenant_id": tenant, "token_use": "id"}
     if admin:
         found["cognito:groups"] = "admins"
+    if email is not None:
+        found["email"] = email
+        found["email_verified"] = "true"
     return found
 
 
@@ -111,11 +116,12 @@ class Client:
     tenant: str = TENANT_A
     sub: str = "admin-1"
     admin: bool = True
+    email: str | None = None
     calls: list[tuple[str, str, int]] = field(default_factory=list)
 
     @property
     def authorizer(self) -> dict[str, Any]:
-        return {"claims": claims(self.tenant, self.sub, admin=self.admin)}
+        return {"claims": claims(self.tenant, self.sub, admin=self.admin, email=self.email)}
 
     def request(self, method: str, path: str, **kwargs: Any) -> Answer:
         kwargs.setdefault("authorizer", self.authorizer)

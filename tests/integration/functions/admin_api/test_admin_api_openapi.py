@@ -29,6 +29,7 @@ DESIGN_ROUTES = {
     ("GET", "/v1/connections/{connection_id}/directory"),
     ("POST", "/v1/connections/{connection_id}/preview"),
     ("POST", "/v1/connections/{connection_id}/sync"),
+    ("POST", "/v1/connections/{connection_id}/activate"),
     ("GET", "/v1/connections/{connection_id}/runs"),
     ("GET", "/v1/runs/{run_id}"),
     ("POST", "/v1/runs/{run_id}/confirm"),

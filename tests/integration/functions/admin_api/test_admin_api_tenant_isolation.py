@@ -56,6 +56,7 @@ ROUTES: list[Case] = [
     Case("POST", "/v1/connections/{connection_id}/preview"),
     Case("POST", "/v1/connections/{connection_id}/match", body={"dry_run": False}),
     Case("POST", "/v1/connections/{connection_id}/sync"),
+    Case("POST", "/v1/connections/{connection_id}/activate", body={"expected_version": 1}),
     Case("GET", "/v1/connections/{connection_id}/runs"),
     Case("GET", "/v1/runs/{run_id}"),
     Case("POST", "/v1/runs/{run_id}/confirm"),
