@@ -63,7 +63,7 @@ class CheckingHR(FakeHR):
     def check_credentials(self, credentials: Credentials) -> None:
         self.checked.append(credentials)
         if credentials.secrets["api_key"].reveal() != "sk-very-secret":
-            raise ProviderAuthError("401 Unauthorized: API key not recognised")
+            raise ProviderAuthError("401 Unauthorized", vendor_message="API key not recognised")
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_r32_a_draft_stores_its_secret_but_has_no_schedule_no_run_and_no_email(w
 def test_r32_credentials_are_checked_at_once_and_a_refusal_is_a_4xx_leaving_nothing(
     world: World, checking: CheckingHR
 ) -> None:
-    wrong = Credentials(secrets={"api_key": Secret("sk-wrong-key-123")}, settings={"subdomain": "acme"})
+    wrong = Credentials(secrets={"api_key": Secret("sk-wrong-key-123")}, settings={"company_domain": "acme"})
     with pytest.raises(CredentialsRejected) as refused:
         connections.create_draft(world.ports, T, provider="fakehr", label="Acme", credentials=wrong)
     assert 400 <= refused.value.http_status < 500

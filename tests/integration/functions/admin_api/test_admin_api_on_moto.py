@@ -20,6 +20,7 @@ from shared.adapters.table_schema import create_table
 from shared.bootstrap import reset_all
 from shared.domain.models import Member, MemberSource, MemberStatus, Profile
 from shared.ports import MemberWrite
+from shared.providers.bamboohr import BambooHR
 from tests.support.clients import clients_allowed
 
 REGION = "eu-west-1"
@@ -40,6 +41,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # The AWS side is under test here, not BambooHR: its one credentials call (R32) is answered
+    # "accepted" (the check itself is proven against the fake and with respx elsewhere).
+    monkeypatch.setattr(BambooHR, "check_credentials", lambda _self, _credentials: None)
     with mock_aws():
         create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
         boto3.client("s3", region_name=REGION).create_bucket(
