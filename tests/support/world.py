@@ -132,11 +132,13 @@ class FakeHR:
 
     def directory(self, credentials: Credentials) -> Directory:
         self.calls.append(("directory", None))
-        companies = sorted({e.company for e in self.employees.values() if e.company})
-        groups = sorted({g for e in self.employees.values() for g in e.groups})
+        # Ids where the employees carry them (R33), else their names (as vendors without ids).
+        companies = {(e.company_id or e.company): e.company for e in self.employees.values() if e.company}
+        groups = {g: g for e in self.employees.values() for g in e.groups if not e.group_ids}
+        groups.update({g: g for e in self.employees.values() for g in e.group_ids})
         return Directory(
-            companies=[DirectoryEntry(c, c) for c in companies],
-            groups=[DirectoryEntry(g, g) for g in groups],
+            companies=[DirectoryEntry(c, n or c, "company") for c, n in sorted(companies.items())],
+            groups=[DirectoryEntry(g, n, "group") for g, n in sorted(groups.items())],
             people=[
                 DirectoryEntry(e.hris_id, f"{e.first_name} {e.last_name}") for e in self.employees.values()
             ],

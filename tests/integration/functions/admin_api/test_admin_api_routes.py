@@ -19,6 +19,7 @@ from tests.support.world import World, employee, hire
 
 
 def test_connect_answers_202_with_the_connection_and_its_first_run(world: World, api: Client) -> None:
+    hire(world, "dan", groups=("Engineering",))
     answer = api.post(
         "/v1/connections",
         connect_body(
@@ -150,8 +151,12 @@ def test_directory_lists_companies_groups_and_pages_people(world: World, api: Cl
     tenant = connected(world, api, "ann", "bob", "cyd")
     first = api.get(f"/v1/connections/{tenant.connection_id}/directory", query={"limit": "2"})
     assert first.status == 200, first.text
-    assert first.json["companies"] == [{"id": "Acme GmbH", "name": "Acme GmbH"}]
-    assert first.json["groups"] == [{"id": "Engineering", "name": "Engineering"}]
+    assert first.json["companies"] == [
+        {"id": "Acme GmbH", "name": "Acme GmbH", "kind": "company", "count": None}
+    ]
+    assert first.json["groups"] == [
+        {"id": "Engineering", "name": "Engineering", "kind": "group", "count": None}
+    ]
     assert first.json["people_total"] == 5
     assert len(first.json["people"]) == 2
     rest = api.get(
