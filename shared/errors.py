@@ -251,6 +251,29 @@ class InvalidInput(HrisSyncError):
         self.field = field
 
 
+class EmptyScope(InvalidInput):
+    """R33: a ``companies``, ``groups`` or ``people`` scope that selects nothing."""
+
+    code = "empty_scope"
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(f"a {mode!r} scope must select at least one of its {mode}", field=f"scope.{mode}")
+
+
+class UnknownScopeIds(InvalidInput):
+    """R33: scope values that the connection's directory does not list (named in ``values``)."""
+
+    code = "unknown_scope_ids"
+
+    def __init__(self, mode: str, values: list[str]) -> None:
+        shown = ", ".join(repr(v[:100]) for v in values[:20]) + (" ..." if len(values) > 20 else "")
+        super().__init__(
+            f"the HR system's directory lists no {mode} {shown}",
+            field=f"scope.{mode}",
+            values=[v[:200] for v in values[:100]],
+        )
+
+
 class KeyTooLong(InvalidInput):
     """A value too long to be part of a DynamoDB key (2,048 bytes for a partition key, 1,024 for a
     sort key): no item can have it, so a read finds nothing and a write is refused (R25)."""

@@ -96,6 +96,10 @@ class Employee:
     # Data problems found while normalising (unknown status, malformed date ...).
     warnings: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # --- scope (R33): the ids the connection's directory lists for this employee's company and
+    # groups (department, team, division ...), exactly as it lists them; names stay above.
+    company_id: str | None = None
+    group_ids: tuple[str, ...] = ()
 
     @property
     def email_key(self) -> str | None:
@@ -290,11 +294,35 @@ class ScopeMode(StrEnum):
     MANUAL = "manual"
 
 
+class ScopeLabel(_Frozen):
+    """How the directory showed a selected id when the scope was saved (display only, R33)."""
+
+    name: str
+    kind: str | None = None
+
+
 class Scope(_Frozen):
+    """R01, R33: who is in scope. ``companies``, ``groups`` and ``people`` hold the ids the
+    connection's directory lists; scopes saved before R33 may hold company and group names, which
+    still match (``shared.domain.reconciler``)."""
+
     mode: ScopeMode = ScopeMode.EVERYONE
     companies: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     people: tuple[str, ...] = ()
+    # Selected id -> its name and kind in the directory when the scope was saved.
+    labels: dict[str, ScopeLabel] = Field(default_factory=dict)
+
+    @property
+    def selection(self) -> tuple[str, ...]:
+        """The values the scope's mode selects by (empty for everyone and manual)."""
+        if self.mode is ScopeMode.COMPANIES:
+            return self.companies
+        if self.mode is ScopeMode.GROUPS:
+            return self.groups
+        if self.mode is ScopeMode.PEOPLE:
+            return self.people
+        return ()
 
 
 class InviteMode(StrEnum):

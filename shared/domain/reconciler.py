@@ -87,6 +87,7 @@ from shared.domain.models import (
     Profile,
     ReactivateMember,
     ResendInvite,
+    Scope,
     ScopeMode,
     SendInvite,
     SetFlag,
@@ -172,6 +173,7 @@ def plan(
     run = _Run(connection, today, capabilities, frozenset(resync), source)
     run.index(members)
     run.judge_all(source.employees)
+    run.warn_unmatched_scope()
     run.settle_linked()
     run.match_unlinked()
     run.deactivate_absent()
@@ -785,6 +787,20 @@ class _Run:
             )
         )
 
+    def warn_unmatched_scope(self) -> None:
+        """R33: a saved scope value that a complete snapshot no longer carries (a deleted group)
+        selects nobody; the run says so once per value."""
+        scope = self.connection.scope
+        if not (self.full and self.complete) or not scope.selection:
+            return
+        for value in _unmatched_scope_values(scope, self.employees):
+            label = scope.labels.get(value)
+            shown = f"{label.name!r} ({value})" if label is not None and label.name != value else repr(value)
+            self._warn(
+                "scope_value_unmatched",
+                f"scope {scope.mode.value} {shown[:200]} selects nobody: the HR system no longer lists it",
+            )
+
     # -- the plan --------------------------------------------------------------------------------
 
     def _warn(self, code: str, message: str, hris_id: str | None = None) -> None:
@@ -917,21 +933,70 @@ def _judge(connection: Connection, today: date) -> Callable[[Employee, bool], Ju
 
 
 def _scope_test(connection: Connection) -> Callable[[Employee], bool]:
-    """R01: is an employee in the connection's scope?"""
+    """R01, R33: is an employee in the connection's scope?
+
+    Scope values are directory ids (``Employee.company_id``, ``group_ids``, ``hris_id``); the
+    company and group names that scopes saved before R33 hold still match, as they always did
+    (a value is an id or a name, never both in practice: ids are UUIDs, numbers or ``kind:key``).
+    Each test is one frozenset built here, once per plan."""
     scope = connection.scope
     mode = scope.mode
     if mode is ScopeMode.EVERYONE:
         return lambda _employee: True
     if mode is ScopeMode.COMPANIES:
         companies = frozenset(scope.companies)
-        return lambda employee: employee.company in companies
+        return lambda employee: employee.company_id in companies or employee.company in companies
     if mode is ScopeMode.GROUPS:
         groups = frozenset(scope.groups)
-        return lambda employee: employee.department in groups or not groups.isdisjoint(employee.groups)
+        return lambda employee: (
+            not groups.isdisjoint(employee.group_ids)
+            or employee.department in groups
+            or not groups.isdisjoint(employee.groups)
+        )
     if mode is ScopeMode.PEOPLE:
         people = frozenset(scope.people)
         return lambda employee: employee.hris_id in people
     return lambda _employee: False  # manual: nobody by scope; linked members only
+
+
+def scope_values_of(employee: Employee, mode: ScopeMode) -> tuple[str | None, ...]:
+    """Every scope value of ``mode`` that selects ``employee`` (ids, and names saved before R33)."""
+    if mode is ScopeMode.COMPANIES:
+        return (employee.company_id, employee.company)
+    if mode is ScopeMode.GROUPS:
+        return (*employee.group_ids, employee.department, *employee.groups)
+    if mode is ScopeMode.PEOPLE:
+        return (employee.hris_id,)
+    return ()
+
+
+def scope_counts(scope: Scope, employees: Iterable[Employee]) -> dict[str, int]:
+    """R33: how many employees, not terminated, each value of the scope's selection selects
+    (the preview shows it per choice; a value selecting nobody counts 0)."""
+    counts = dict.fromkeys(scope.selection, 0)
+    if not counts:
+        return counts
+    mode = scope.mode
+    terminated = EmployeeStatus.TERMINATED
+    for employee in employees:
+        if employee.status is terminated:
+            continue
+        for value in set(scope_values_of(employee, mode)):
+            if value is not None and value in counts:
+                counts[value] += 1
+    return counts
+
+
+def _unmatched_scope_values(scope: Scope, employees: Iterable[Employee]) -> list[str]:
+    """The values of the scope's selection that no employee of a complete snapshot carries: a
+    group or company the HR system deleted (the scope stands and selects nobody from it)."""
+    left = set(scope.selection)
+    mode = scope.mode
+    for employee in employees:
+        if not left:
+            break
+        left.difference_update(scope_values_of(employee, mode))
+    return sorted(left)
 
 
 class _Mapper:

@@ -54,6 +54,7 @@ from shared.providers.common import (
     directory_from,
     encode_cursor,
     follow_cursor,
+    grouping_id,
     page_size_used,
     pick,
     record_id,
@@ -392,7 +393,7 @@ class BambooHR(Connector):
 
     def directory(self, credentials: Credentials) -> Directory:
         employees, refreshed = collect_all(self, credentials)
-        return directory_from(employees, refreshed)
+        return directory_from(employees, self.seen, refreshed)
 
     # -- mapping ------------------------------------------------------------------------------
 
@@ -439,6 +440,7 @@ class BambooHR(Connector):
             termination_date=date_text(fields.get("terminationDate")),
             manager_hris_id=text(fields.get("supervisorEId")),
             hris_role=employment,
+            group_ids=self._group_ids(department, division),
         )
 
     def _from_api(self, record: Mapping[str, Any]) -> Employee:
@@ -463,6 +465,17 @@ class BambooHR(Connector):
             start_date=start,
             manager_hris_id=text(record.get("reportsToId")),
             hris_role=employment,
+            group_ids=self._group_ids(department, division),
+        )
+
+    def _group_ids(self, department: str | None, division: str | None) -> tuple[str, ...]:
+        """R33: BambooHR names departments and divisions (its records carry no ids for them):
+        ``department:<name>`` and ``division:<name>``."""
+        return unique(
+            (
+                self.seen_as("department", grouping_id("department", department), department),
+                self.seen_as("division", grouping_id("division", division), division),
+            )
         )
 
     # -- webhooks -----------------------------------------------------------------------------

@@ -78,8 +78,18 @@ class EmployeePage:
 
 @dataclass(frozen=True, slots=True)
 class DirectoryEntry:
+    """One company, group or person an admin may pick (R33: scopes hold ``id``).
+
+    ``kind``: what the vendor calls a group (``department``, ``team``, ``division`` ...) or
+    ``company`` for companies (``legal_entity`` where the vendor has those); ``None`` for people.
+    ``count``: the people in it (not terminated), where the vendor gives it or the listing that
+    built the directory shows it exactly; ``None`` when unknown.
+    """
+
     id: str
     name: str
+    kind: str | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,9 @@ class Connector:
         max_records: int = MAX_LIST_RECORDS,
     ) -> None:
         self.runtime = runtime or Runtime()
+        # Directory id -> (name, kind) of every company and group mapped so far (R33): what a
+        # directory built from the employees shows for the ids they carry.
+        self.seen: dict[str, tuple[str, str]] = {}
         # R31: a list running past this many records is a loop, not a company (tests set it low).
         self.max_records = max(1, max_records)
         # Where OAuth refreshes go (the services give one that coordinates and saves them).
@@ -80,6 +83,12 @@ class Connector:
 
     def close(self) -> None:
         self.http.close()
+
+    def seen_as(self, kind: str, directory_id: str | None, name: str | None) -> str | None:
+        """``directory_id``, remembered with its ``name`` and ``kind`` for the directory (R33)."""
+        if directory_id is not None and name is not None and directory_id not in self.seen:
+            self.seen[directory_id] = (name, kind)
+        return directory_id
 
     def end_of_list(self, page: ListPage, what: str) -> bool:
         """R31 for one page of this connector's lists (``end_of_list`` with its record cap)."""
@@ -439,21 +448,50 @@ def collect_all(provider: Any, credentials: Credentials) -> tuple[list[Employee]
             return employees, (current if current is not credentials else None)
 
 
-def directory_from(employees: Iterable[Employee], refreshed: Credentials | None = None) -> Directory:
-    """Companies, groups and people as the employees name them (vendors without a listing API)."""
-    companies: dict[str, None] = {}
-    groups: dict[str, None] = {}
+def grouping_id(kind: str, key: str | None) -> str | None:
+    """The directory id of a company or group the vendor identifies only within its kind (by its
+    name, or by an id of that kind's own table): ``kind:key``, so a department and a division of
+    the same name (or number) stay two entries (R33)."""
+    return f"{kind}:{key}" if key else None
+
+
+def directory_from(
+    employees: Iterable[Employee],
+    seen: Mapping[str, tuple[str, str]],
+    refreshed: Credentials | None = None,
+) -> Directory:
+    """Companies, groups and people as the employees carry them (vendors without a listing API):
+    the ids on the employees (``company_id``, ``group_ids``), named and typed as ``seen`` recorded
+    them while mapping, each with the count of its people who are not terminated."""
+    companies: dict[str, int] = {}
+    groups: dict[str, int] = {}
     people: list[DirectoryEntry] = []
     for employee in employees:
-        if employee.company:
-            companies.setdefault(employee.company, None)
-        for group in employee.groups:
-            groups.setdefault(group, None)
-        name = " ".join(part for part in (employee.first_name, employee.last_name) if part)
-        people.append(DirectoryEntry(id=employee.hris_id, name=name or employee.email or employee.hris_id))
+        current = employee.status is not EmployeeStatus.TERMINATED
+        if employee.company_id is not None:
+            companies[employee.company_id] = companies.get(employee.company_id, 0) + current
+        for group in employee.group_ids:
+            groups[group] = groups.get(group, 0) + current
+        people.append(DirectoryEntry(id=employee.hris_id, name=person_name(employee)))
     return Directory(
-        companies=[DirectoryEntry(id=c, name=c) for c in sorted(companies)],
-        groups=[DirectoryEntry(id=g, name=g) for g in sorted(groups)],
+        companies=_entries(companies, seen, "company"),
+        groups=_entries(groups, seen, "group"),
         people=sorted(people, key=lambda p: (p.name.casefold(), p.id)),
         refreshed_credentials=refreshed,
     )
+
+
+def person_name(employee: Employee) -> str:
+    """How the directory shows a person: their name, else their email, else their id."""
+    name = " ".join(part for part in (employee.first_name, employee.last_name) if part)
+    return name or employee.email or employee.hris_id
+
+
+def _entries(
+    counts: Mapping[str, int], seen: Mapping[str, tuple[str, str]], kind: str
+) -> list[DirectoryEntry]:
+    entries = [
+        DirectoryEntry(id=i, name=seen.get(i, (i, kind))[0], kind=seen.get(i, (i, kind))[1], count=n)
+        for i, n in counts.items()
+    ]
+    return sorted(entries, key=lambda e: (e.name.casefold(), e.id))

@@ -43,7 +43,9 @@ from shared.providers.common import (
     date_text,
     decode_cursor,
     dig,
+    directory_from,
     encode_cursor,
+    grouping_id,
     page_size_used,
     pick,
     record_id,
@@ -215,7 +217,7 @@ class EmploymentHero(Connector):
         )
         refreshed = new or refreshed
         items, listed = _page_of(body, page, self.page_size, seen_before)
-        employees = [self._employee(as_object(r, "an employee", self.name), org_name) for r in items]
+        employees = [self._employee(as_object(r, "an employee", self.name), org_name, org_id) for r in items]
         if not self.end_of_list(listed, f"employees of organisation {index + 1}"):
             next_state: dict[str, Any] | None = {
                 "orgs": orgs,
@@ -247,40 +249,43 @@ class EmploymentHero(Connector):
                 current = refreshed or current
                 record = dig(body, "data")
                 if isinstance(record, dict) and text(record.get("id")):
-                    employees.append(self._employee(record, text(organisation.get("name")) or ""))
+                    employees.append(self._employee(record, text(organisation.get("name")) or "", org_id))
                     break
         return EmployeePage(employees, None, current if current is not credentials else None)
 
     def directory(self, credentials: Credentials) -> Directory:
+        """Companies are the employing entities that scope matches (``employing_entity`` on each
+        employee; an employee without one belongs to their organisation), groups the teams of
+        ``organisations/{id}/teams``; counts from the employee list read here anyway (R33)."""
         organisations, current = self._organisations(credentials)
-        groups: dict[str, str] = {}
+        teams: dict[str, str] = {}
         for organisation in organisations:
             org_id = record_id(organisation, "id", self.name)
             body, refreshed = self._get(current, f"/api/v1/organisations/{org_id}/teams")
             current = refreshed or current
-            items = _items(body)
-            for team in items:
+            for team in _items(body):
                 team_id, team_name = text(dig(team, "id")), text(dig(team, "name"))
                 if team_id and team_name:
-                    groups.setdefault(team_name, team_id)
+                    teams.setdefault(team_id, team_name)
         employees, refreshed = collect_all(self, current)
         latest = refreshed or current
+        listed = directory_from(employees, self.seen)
+        counted = {g.id: g for g in listed.groups}
+        groups = [
+            counted.get(team_id) or DirectoryEntry(id=team_id, name=name, kind="team", count=0)
+            for team_id, name in teams.items()
+        ]
+        groups.extend(g for g in listed.groups if g.id not in teams)
         return Directory(
-            companies=[
-                DirectoryEntry(id=record_id(o, "id", self.name), name=text(o.get("name")) or "")
-                for o in organisations
-            ],
-            groups=[DirectoryEntry(id=name, name=name) for name in sorted(groups)],
-            people=[
-                DirectoryEntry(id=e.hris_id, name=" ".join(p for p in (e.first_name, e.last_name) if p))
-                for e in employees
-            ],
+            companies=listed.companies,
+            groups=sorted(groups, key=lambda g: (g.name.casefold(), g.id)),
+            people=listed.people,
             refreshed_credentials=latest if latest is not credentials else None,
         )
 
     # -- mapping ------------------------------------------------------------------------------
 
-    def _employee(self, record: Mapping[str, Any], org_name: str) -> Employee:
+    def _employee(self, record: Mapping[str, Any], org_name: str, org_id: str | None = None) -> Employee:
         raw_status = record.get("status")
         if text(raw_status) is not None:
             mapped = STATUSES.map(raw_status)
@@ -299,6 +304,15 @@ class EmploymentHero(Connector):
         teams = record.get("teams")
         if not isinstance(teams, list):
             teams = []
+        entity = record.get("employing_entity")
+        entity_name = _name(entity)
+        # R33: the employing entity's id (an employee without one belongs to the organisation).
+        if entity_name is not None:
+            entity_id = text(dig(entity, "id")) or grouping_id("legal_entity", entity_name)
+            company_id = self.seen_as("legal_entity", entity_id, entity_name)
+        else:
+            company_id = self.seen_as("organisation", org_id, org_name or None)
+        team_ids = unique(self.seen_as("team", text(dig(t, "id")), _name(t)) for t in teams)
         return build_employee(
             hris_id=record_id(record, "id", self.name),
             mapped=mapped,
@@ -309,8 +323,10 @@ class EmploymentHero(Connector):
             employee_number=text(record.get("employee_number")),
             avatar_url=text(record.get("avatar_url")),
             job_title=text(record.get("job_title")),
-            company=_name(record.get("employing_entity")) or org_name or None,
+            company=entity_name or org_name or None,
             groups=unique(_name(t) for t in teams),
+            company_id=company_id,
+            group_ids=team_ids,
             office_location=_name(record.get("location")),
             home_country=text(record.get("country")),
             birthday=date_text(record.get("date_of_birth")),

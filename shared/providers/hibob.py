@@ -38,6 +38,7 @@ from shared.providers.common import (
     build_employee,
     date_text,
     directory_from,
+    grouping_id,
     record_id,
     text,
     unique,
@@ -184,7 +185,7 @@ class HiBob(Connector):
         return EmployeePage(self._search(credentials, filters), None)
 
     def directory(self, credentials: Credentials) -> Directory:
-        return directory_from(self._search(credentials, []))
+        return directory_from(self._search(credentials, []), self.seen)
 
     # -- mapping ------------------------------------------------------------------------------
 
@@ -212,6 +213,10 @@ class HiBob(Connector):
             start_date=date_text(_field(record, "work", "startDate")),
             termination_date=date_text(_field(record, "internal", "terminationDate")),
             manager_hris_id=text(_field(record, "work", "reportsTo", "id")),
+            # R33: the search answers the department's name (no id): ``department:<name>``.
+            group_ids=unique(
+                (self.seen_as("department", grouping_id("department", department), department),)
+            ),
         )
 
     # -- webhooks -----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from shared.providers.common import (
     dig,
     encode_cursor,
     follow_cursor,
+    person_name,
     pick,
     record_id,
     text,
@@ -261,22 +262,34 @@ class Merge(Connector):
         return EmployeePage(employees, None)
 
     def directory(self, credentials: Credentials) -> Directory:
+        """``/companies`` and ``/groups`` as Merge lists them (ids, group ``type`` as the kind), each
+        counted from the employee list the directory reads anyway (R33)."""
         companies = [c for c in self._all(credentials, "/companies") if isinstance(c, Mapping)]
         groups = [g for g in self._all(credentials, "/groups") if isinstance(g, Mapping)]
         employees, _ = collect_all(self, credentials)
+        counts: dict[str, int] = {}
+        for e in employees:
+            if e.status is EmployeeStatus.TERMINATED:
+                continue
+            for key in (e.company_id, *e.group_ids):
+                if key is not None:
+                    counts[key] = counts.get(key, 0) + 1
+
+        def entry(record: Mapping[str, Any], name: str | None, kind: str) -> DirectoryEntry:
+            key = record_id(record, "id", self.name)
+            return DirectoryEntry(id=key, name=name or key, kind=kind, count=counts.get(key, 0))
+
         return Directory(
             companies=[
-                DirectoryEntry(id=record_id(c, "id", self.name), name=_company_name(c) or "")
-                for c in companies
-                if not c.get("remote_was_deleted")
+                entry(c, _company_name(c), "company") for c in companies if not c.get("remote_was_deleted")
             ],
             groups=[
-                DirectoryEntry(id=record_id(g, "id", self.name), name=text(g.get("name")) or "")
+                entry(g, text(g.get("name")), (text(g.get("type")) or "group").lower())
                 for g in groups
                 if not g.get("remote_was_deleted")
             ],
             people=[
-                DirectoryEntry(id=e.hris_id, name=" ".join(p for p in (e.first_name, e.last_name) if p))
+                DirectoryEntry(id=e.hris_id, name=person_name(e))
                 for e in employees
                 if e.status is not EmployeeStatus.TERMINATED
             ],
@@ -303,10 +316,12 @@ class Merge(Connector):
             mapped = MappedStatus(EmployeeStatus.TERMINATED, mapped.raw or "remote_was_deleted")
         else:
             mapped = STATUSES.map(record.get("employment_status"))
-        groups = [resolve(g, "/groups") for g in record.get("groups") or () if g is not None]
+        group_refs = [g for g in record.get("groups") or () if g is not None]
+        groups = [resolve(g, "/groups") for g in group_refs]
         department = _most_specific_department([g for g in groups if g is not None])
         team = record.get("team")
         team_name = text(dig(team, "name")) if isinstance(team, Mapping) else None
+        company = resolve(record.get("company"), "/companies")
         work = resolve(record.get("work_location"), "/locations")
         home = resolve(record.get("home_location"), "/locations")
         return build_employee(
@@ -320,8 +335,11 @@ class Merge(Connector):
             avatar_url=text(record.get("avatar")),
             job_title=self._job_title(credentials, hris_id, record.get("employments")),
             department=department,
-            company=_company_name(resolve(record.get("company"), "/companies")),
+            company=_company_name(company),
             groups=unique([*(text(g.get("name")) for g in groups if g is not None), team_name]),
+            # R33: the ids ``/companies`` and ``/groups`` list (expanded objects carry them too).
+            company_id=_ref_id(record.get("company")),
+            group_ids=unique(_ref_id(g) for g in group_refs),
             office_location=text(dig(work, "name")) if work else None,
             home_country=text(dig(home, "country")) if home else None,
             birthday=date_text(record.get("date_of_birth")),
@@ -369,6 +387,11 @@ class Merge(Connector):
         if employee_id is None:
             raise WebhookUnparseable("merge: employee event without data.id")
         return WebhookEvent(_KINDS.get(action.casefold(), WebhookKind.UPDATED), (employee_id,), delivery)
+
+
+def _ref_id(value: Any) -> str | None:
+    """The id of a related object, expanded (``{id, ...}``) or not (the id itself)."""
+    return text(value.get("id")) if isinstance(value, Mapping) else text(value)
 
 
 def _company_name(company: Mapping[str, Any] | None) -> str | None:

@@ -47,6 +47,7 @@ from shared.providers.common import (
     dig,
     directory_from,
     encode_cursor,
+    grouping_id,
     page_size_used,
     record_id,
     reported_int,
@@ -268,7 +269,7 @@ class Personio(Connector):
 
     def directory(self, credentials: Credentials) -> Directory:
         employees, refreshed = collect_all(self, credentials)
-        return directory_from(employees, refreshed)
+        return directory_from(employees, self.seen, refreshed)
 
     # -- mapping ------------------------------------------------------------------------------
 
@@ -276,6 +277,20 @@ class Personio(Connector):
         attributes = as_object(record.get("attributes"), "attributes", self.name)
         values = _values(attributes)
         department, team = _relation_name(values.get("department")), _relation_name(values.get("team"))
+        company = _relation_name(values.get("subcompany"))
+        # R33: relations carry the ids of their own tables (a department and a team may share a
+        # number): ``department:<id>``, ``team:<id>``; subcompanies are the only companies.
+        group_ids = unique(
+            (
+                self.seen_as(
+                    "department",
+                    grouping_id("department", _relation_id(values.get("department"))),
+                    department,
+                ),
+                self.seen_as("team", grouping_id("team", _relation_id(values.get("team"))), team),
+            )
+        )
+        company_id = self.seen_as("company", _relation_id(values.get("subcompany")), company)
         return build_employee(
             hris_id=record_id(values, "id", self.name),
             mapped=STATUSES.map(values.get("status")),
@@ -286,7 +301,9 @@ class Personio(Connector):
             avatar_url=text(values.get("profile_picture")),
             job_title=text(values.get("position")),
             department=department,
-            company=_relation_name(values.get("subcompany")),
+            company=company,
+            company_id=company_id,
+            group_ids=group_ids,
             groups=unique((department, team)),
             office_location=_relation_name(values.get("office")),
             birthday=date_text(values.get("date_of_birth")),
@@ -374,6 +391,11 @@ def _read_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         if name in READ_ATTRIBUTES or universal in READ_ATTRIBUTES:
             kept[name] = attribute
     return kept
+
+
+def _relation_id(value: Any) -> str | None:
+    """``{type, attributes: {id, name}}`` -> id (as text); None for a plain name or no relation."""
+    return text(dig(value, "attributes", "id")) or text(dig(value, "attributes", "id", "value"))
 
 
 def _relation_name(value: Any) -> str | None:

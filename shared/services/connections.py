@@ -26,26 +26,33 @@ from shared.domain.models import (
     LinkMember,
     Member,
     Plan,
+    Scope,
+    ScopeLabel,
+    ScopeMode,
     Snapshot,
 )
+from shared.domain.reconciler import scope_counts
 from shared.domain.records import RunTrigger, SyncRun
 from shared.errors import (
     ConnectionNotActive,
     CredentialsMismatch,
     CredentialsRejected,
     DraftLimitReached,
+    EmptyScope,
     InvalidInput,
     InvalidState,
     LockHeld,
     ProviderCredentialsRejected,
     ProviderFailure,
     ProviderNotFound,
+    UnknownScopeIds,
     VersionConflict,
     WorkflowNotStarted,
 )
 from shared.providers.base import (
     Credentials,
     Directory,
+    DirectoryEntry,
     Provider,
     ProviderAuthError,
     ProviderError,
@@ -89,9 +96,11 @@ class ConnectPorts(
     WithIds,
     WithProviders,
     WithSettings,
+    WithTokenLock,
     Protocol,
 ):
-    """A connection created or edited: its credentials, its schedule (R28), its first or scope sync."""
+    """A connection created or edited: its credentials, its schedule (R28), its first or scope sync;
+    a new scope is checked against the HR system's directory (R33)."""
 
 
 class DraftPorts(WithConnections, WithSecrets, WithClock, WithIds, WithProviders, WithSettings, Protocol):
@@ -265,6 +274,80 @@ def status_of(ports: StatusPorts, connection: Connection) -> ConnectionStatusVie
 
 
 # ---------------------------------------------------------------------------------------------
+# Scope by directory id (R33)
+# ---------------------------------------------------------------------------------------------
+
+_SELECTING = (ScopeMode.COMPANIES, ScopeMode.GROUPS, ScopeMode.PEOPLE)
+
+
+def require_selection(scope: Scope) -> None:
+    """R33: a ``companies``, ``groups`` or ``people`` scope selects something (``EmptyScope``)."""
+    if scope.mode in _SELECTING and not scope.selection:
+        raise EmptyScope(scope.mode.value)
+
+
+def read_directory(provider: Provider, credentials: Credentials) -> Directory:
+    """The HR system's directory now; a refusal or an outage is a typed 502, never an empty list."""
+    try:
+        return provider.directory(credentials)
+    except ProviderAuthError as exc:
+        raise ProviderCredentialsRejected("the HR system refused the connection's credentials") from exc
+    except ProviderError as exc:
+        raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
+
+
+def scope_in_directory(scope: Scope, found: Directory) -> Scope:
+    """R33: ``scope`` with every selected value a directory id, and the labels of the companies and
+    groups chosen; ``UnknownScopeIds`` naming every value the directory does not list.
+
+    A company or group *name* (as scopes held before R33) is taken as the ids of every entry so
+    named: the same people as the name matched, saved the new way."""
+    mode = scope.mode
+    if mode not in _SELECTING:
+        return scope
+    listed: Sequence[DirectoryEntry] = {
+        ScopeMode.COMPANIES: found.companies,
+        ScopeMode.GROUPS: found.groups,
+        ScopeMode.PEOPLE: found.people,
+    }[mode]
+    by_id = {entry.id: entry for entry in listed}
+    by_name: dict[str, list[str]] = {}
+    if mode is not ScopeMode.PEOPLE:
+        for entry in listed:
+            by_name.setdefault(entry.name, []).append(entry.id)
+    ids: dict[str, None] = {}
+    unknown: list[str] = []
+    for value in scope.selection:
+        if value in by_id:
+            ids[value] = None
+        elif value in by_name:
+            ids.update(dict.fromkeys(by_name[value]))
+        else:
+            unknown.append(value)
+    if unknown:
+        raise UnknownScopeIds(mode.value, unknown)
+    labels = (
+        {}
+        if mode is ScopeMode.PEOPLE
+        else {i: ScopeLabel(name=by_id[i].name, kind=by_id[i].kind) for i in ids}
+    )
+    return scope.model_copy(update={mode.value: tuple(ids), "labels": labels})
+
+
+def _checked_scope(
+    connection: Connection, provider: Provider, credentials: Credentials
+) -> tuple[Connection, Credentials | None]:
+    """The connection with its scope checked against the directory (one read, only for a scope
+    that selects by id), and the credentials a token refresh during the read left to store."""
+    require_selection(connection.scope)
+    if connection.scope.mode not in _SELECTING:
+        return connection, None
+    found = read_directory(provider, credentials)
+    scope = scope_in_directory(connection.scope, found)
+    return connection.model_copy(update={"scope": scope}), found.refreshed_credentials
+
+
+# ---------------------------------------------------------------------------------------------
 # Connect
 def require_fitting_credentials(provider: Provider, credentials: Credentials) -> None:
     """Refuse (422) credentials that do not fit the provider's catalogue entry, naming every
@@ -379,7 +462,7 @@ def create_draft(
     """R32: a draft connection: settings validated, credentials checked with one call to the HR
     system (``check``; the OAuth callback has just exchanged them itself) and stored. No schedule,
     no run, no email; not counted against ``max_connections`` (R22) until it is activated."""
-    connection, _ = _new_connection(
+    connection, connector = _new_connection(
         ports,
         tenant_id,
         provider=provider,
@@ -397,7 +480,8 @@ def create_draft(
         raise DraftLimitReached(ports.settings.max_drafts)
     if check:
         check_credentials(ports, provider, credentials)
-    return _store_new(ports, connection, credentials)
+    connection, refreshed = _checked_scope(connection, connector, credentials)
+    return _store_new(ports, connection, refreshed or credentials)
 
 
 def activate(
@@ -492,7 +576,8 @@ def connect(
     )
     if check:
         check_credentials(ports, provider, credentials)
-    stored = _store_new(ports, connection, credentials)
+    connection, refreshed = _checked_scope(connection, connector, credentials)
+    stored = _store_new(ports, connection, refreshed or credentials)
     return _first_import(ports, stored, connector)
 
 
@@ -530,6 +615,8 @@ def edit_connection(
     conflict. Without it, a concurrent change by the service itself (a sync recording its first
     complete run, R21) is not the admin's concern: the edit is re-applied on the fresh connection.
     """
+    # R33: the scope asked for, and what the directory made of it (read once, not per attempt).
+    checked: tuple[Scope, Scope] | None = None
     for attempt in range(_EDIT_ATTEMPTS):
         current = ports.connections.get(tenant_id, connection_id)
         if current.status is ConnectionStatus.DISCONNECTED:
@@ -538,6 +625,9 @@ def edit_connection(
             raise VersionConflict("connection", connection_id, expected_version)
         edited = _with_options(current, options)
         connector = _provider(ports, current.provider)
+        edited, checked = _with_checked_scope(
+            ports, current, edited, connector, credentials=credentials, checked=checked
+        )
         if credentials is not None:
             require_fitting_credentials(connector, credentials)
             ports.secrets.put(tenant_id, connection_id, credentials)
@@ -566,6 +656,40 @@ def edit_connection(
         # The edit is saved; the run it started is closed with the reason (sync again later).
         return EditResult(connection=saved, run=not_started.run)
     return EditResult(connection=saved, run=run)
+
+
+def _with_checked_scope(
+    ports: ConnectPorts,
+    current: Connection,
+    edited: Connection,
+    connector: Provider,
+    *,
+    credentials: Credentials | None,
+    checked: tuple[Scope, Scope] | None,
+) -> tuple[Connection, tuple[Scope, Scope] | None]:
+    """``edited`` with its scope checked (R33) when it changed, and the (asked, checked) pair that
+    spares a second directory read when the edit is re-applied."""
+    if edited.scope.model_copy(update={"labels": current.scope.labels}) == current.scope:
+        return edited.model_copy(update={"scope": current.scope}), checked
+    if checked is None or checked[0] != edited.scope:
+        checked = (edited.scope, _new_scope(ports, current, edited, connector, credentials))
+    return edited.model_copy(update={"scope": checked[1]}), checked
+
+
+def _new_scope(
+    ports: ConnectPorts,
+    current: Connection,
+    edited: Connection,
+    connector: Provider,
+    credentials: Credentials | None,
+) -> Scope:
+    """R33: an edited scope checked against the directory, read with the credentials the edit
+    brings or else the stored ones (a refreshed token is then saved as it is refreshed)."""
+    if credentials is None and edited.scope.mode in _SELECTING:
+        connector = provider_for(ports, current)
+        credentials = ports.secrets.get(current.tenant_id, current.connection_id)
+    checked, _ = _checked_scope(edited, connector, credentials or Credentials())
+    return checked.scope
 
 
 def disconnect(ports: DisconnectPorts, tenant_id: str, connection_id: str) -> Connection:
@@ -604,13 +728,7 @@ def directory(ports: DirectoryPorts, tenant_id: str, connection_id: str) -> Dire
     """The HR system's companies, groups and people, for picking a scope (R01)."""
     connection = _readable(ports, tenant_id, connection_id)
     provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
-    credentials = ports.secrets.get(tenant_id, connection_id)
-    try:
-        return provider.directory(credentials)
-    except ProviderAuthError as exc:
-        raise ProviderCredentialsRejected("the HR system refused the connection's credentials") from exc
-    except ProviderError as exc:
-        raise ProviderFailure(f"the HR system did not answer: {type(exc).__name__}") from exc
+    return read_directory(provider, ports.secrets.get(tenant_id, connection_id))
 
 
 def fetch_snapshot(ports: WithSettings, provider: Provider, credentials: Credentials) -> Snapshot:
@@ -635,23 +753,63 @@ def fetch_snapshot(ports: WithSettings, provider: Provider, credentials: Credent
     return Snapshot(employees=tuple(employees), complete=False, reasons=(reason,))
 
 
-def _plan_now(ports: PreviewPorts, connection: Connection, members: Sequence[Member]) -> Plan:
+def _plan_now(
+    ports: PreviewPorts, connection: Connection, members: Sequence[Member]
+) -> tuple[Plan, Snapshot]:
     """Fetch every page now and plan over them with the fields these credentials supply (R15)."""
     provider = provider_for(ports, connection)  # a refreshed token is saved as it is refreshed
     credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
     snapshot = fetch_snapshot(ports, provider, credentials)
-    return make_plan(
+    plan = make_plan(
         ports, snapshot, members, connection, capabilities=provider.capabilities_for(credentials)
     )
+    return plan, snapshot
 
 
-def preview(ports: PreviewPorts, tenant_id: str, connection_id: str) -> Plan:
-    """The plan a full sync would apply now; applies nothing. On a draft (R32) it is the plan of
-    its first import: its claims (R21) are shown, and nothing records a sync, so the claim window
-    stays open until the first complete sync after activation."""
+@dataclass(frozen=True, slots=True)
+class ScopeCount:
+    """R33: one value of the scope's selection and how many people (not terminated) it selects."""
+
+    id: str
+    name: str
+    kind: str | None
+    people: int
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    plan: Plan
+    # One per value of the scope's selection, in the scope's order (empty for everyone, manual).
+    scope_counts: tuple[ScopeCount, ...]
+
+
+def _scope_counts(scope: Scope, snapshot: Snapshot) -> tuple[ScopeCount, ...]:
+    counts = scope_counts(scope, snapshot.employees)
+    names: dict[str, str] = {}
+    if scope.mode is ScopeMode.PEOPLE:
+        names = {
+            e.hris_id: " ".join(p for p in (e.first_name, e.last_name) if p) or e.email or e.hris_id
+            for e in snapshot.employees
+            if e.hris_id in counts
+        }
+    result = []
+    for value, people in counts.items():
+        label = scope.labels.get(value)
+        name = label.name if label is not None else names.get(value, value)
+        kind = label.kind if label is not None else None
+        result.append(ScopeCount(id=value, name=name, kind=kind, people=people))
+    return tuple(result)
+
+
+def preview(ports: PreviewPorts, tenant_id: str, connection_id: str) -> Preview:
+    """The plan a full sync would apply now, and how many people each scope choice selects (R33);
+    applies nothing. On a draft (R32) it is the plan of its first import: its claims (R21) are
+    shown, and nothing records a sync, so the claim window stays open until the first complete
+    sync after activation."""
     connection = _readable(ports, tenant_id, connection_id)
     members = list(ports.members.iter_all(tenant_id))
-    return _plan_now(ports, connection, members)
+    plan, snapshot = _plan_now(ports, connection, members)
+    return Preview(plan=plan, scope_counts=_scope_counts(connection.scope, snapshot))
 
 
 @dataclass(frozen=True, slots=True)
@@ -678,7 +836,7 @@ def match(
     if not dry_run and connection.status is ConnectionStatus.DRAFT:
         raise ConnectionNotActive(connection_id, "link members")
     members = list(ports.members.iter_all(tenant_id))
-    plan = _plan_now(ports, connection, members)
+    plan, _ = _plan_now(ports, connection, members)
     links = [a for a in plan.actions if isinstance(a, LinkMember)]
     by_id = {m.member_id: m for m in members}
     pairs = [MatchPair(a.hris_id, a.member_id, a.matched_by) for a in links]

@@ -120,6 +120,7 @@ class FakeHR:
         self.employees: dict[str, Employee] = {}
         self.fail_pages: dict[int, ProviderError] = {}
         self.fail_get: ProviderError | None = None
+        self.fail_directory: ProviderError | None = None
         self.calls: list[tuple[str, Any]] = []
         self.credentials_seen: list[Credentials] = []
 
@@ -162,11 +163,17 @@ class FakeHR:
 
     def directory(self, credentials: Credentials) -> Directory:
         self.calls.append(("directory", None))
-        companies = sorted({e.company for e in self.employees.values() if e.company})
-        groups = sorted({g for e in self.employees.values() for g in e.groups})
+        if self.fail_directory is not None:
+            raise self.fail_directory
+        # Ids where the employees carry them (R33), else their names (as vendors without ids).
+        companies = {(e.company_id or e.company): e.company for e in self.employees.values() if e.company}
+        groups = {g: g for e in self.employees.values() for g in e.groups if not e.group_ids}
+        for e in self.employees.values():  # an id's name: the group name at its place, if any
+            names = e.groups if len(e.groups) == len(e.group_ids) else e.group_ids
+            groups.update(zip(e.group_ids, names, strict=True))
         return Directory(
-            companies=[DirectoryEntry(c, c) for c in companies],
-            groups=[DirectoryEntry(g, g) for g in groups],
+            companies=[DirectoryEntry(c, n or c, "company") for c, n in sorted(companies.items())],
+            groups=[DirectoryEntry(g, n, "group") for g, n in sorted(groups.items())],
             people=[
                 DirectoryEntry(e.hris_id, f"{e.first_name} {e.last_name}") for e in self.employees.values()
             ],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, StringConstraints, field_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
 
 from functions.admin_api.models.common import NEXT_CURSOR_DESCRIPTION, RequestModel, ResponseModel
 from functions.admin_api.models.runs import RunOut, RunSummaryOut
@@ -40,11 +40,28 @@ REQUIRE_SIGNATURE_DESCRIPTION = (
 # --- settings an admin may send ----------------------------------------------------------------
 
 
+SCOPE_IDS = (
+    "Ids from the connection's directory (`GET /v1/connections/{id}/directory/{kind}`); unknown ids "
+    "are refused (422 `unknown_scope_ids`). A company or group name is taken as the ids of the "
+    "entries so named (R33)."
+)
+
+
 class ScopeBody(RequestModel):
+    """R01, R33: who is in scope; `companies`, `groups` and `people` modes select by directory id."""
+
     mode: ScopeMode = ScopeMode.EVERYONE
-    companies: list[Name] = Field(default_factory=list, max_length=MAX_LIST)
-    groups: list[Name] = Field(default_factory=list, max_length=MAX_LIST)
+    companies: list[Name] = Field(default_factory=list, max_length=MAX_LIST, description=SCOPE_IDS)
+    groups: list[Name] = Field(default_factory=list, max_length=MAX_LIST, description=SCOPE_IDS)
     people: list[Name] = Field(default_factory=list, max_length=MAX_LIST, description="HR system ids")
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> ScopeBody:
+        """R33: a `companies`, `groups` or `people` scope with nothing selected is refused."""
+        selecting = self.mode in (ScopeMode.COMPANIES, ScopeMode.GROUPS, ScopeMode.PEOPLE)
+        if selecting and not getattr(self, self.mode.value):
+            raise ValueError(f"a {self.mode.value!r} scope must select at least one of its {self.mode.value}")
+        return self
 
 
 class MappingsBody(RequestModel):
@@ -317,12 +334,26 @@ class EditConnectionResponse(ResponseModel):
 
 
 class DirectoryEntryOut(ResponseModel):
-    id: str
-    name: str
+    id: str = Field(description="Stable; what a scope selects by (R33)")
+    name: str = Field(description="For display")
+    kind: str | None = Field(
+        default=None,
+        description="`company` (or the vendor's own: `legal_entity`, `organisation`); for groups the "
+        "vendor's kind (`department`, `team`, `division` ...); null for people",
+    )
+    count: int | None = Field(
+        default=None, description="People in it who are not terminated; null when the HR system does not say"
+    )
 
     @classmethod
     def of(cls, e: DirectoryEntry) -> DirectoryEntryOut:
-        return cls(id=e.id, name=e.name)
+        return cls(id=e.id, name=e.name, kind=e.kind, count=e.count)
+
+
+class DirectoryPage(ResponseModel):
+    items: list[DirectoryEntryOut] = Field(description="One page of entries, sorted by name")
+    total: int = Field(description="Entries matching `q`, over all pages")
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
 
 
 class DirectoryOut(ResponseModel):

@@ -16,7 +16,6 @@ from shared.domain.models import (
     LinkMember,
     MemberStatus,
     OpenTask,
-    Plan,
     PlanCounts,
     PlanWarning,
     ReactivateMember,
@@ -27,7 +26,7 @@ from shared.domain.models import (
     UpdateMember,
 )
 from shared.domain.records import RunPhase, RunStatus, RunTrigger, SyncRun, UnsentEmails
-from shared.services.connections import MatchResult
+from shared.services.connections import MatchResult, Preview, ScopeCount
 
 
 class CountsOut(ResponseModel):
@@ -243,6 +242,19 @@ class PlanWarningOut(ResponseModel):
         return cls(code=w.code, message=w.message, hris_id=w.hris_id)
 
 
+class ScopeCountOut(ResponseModel):
+    id: str = Field(description="A value of the scope's selection (a directory id)")
+    name: str
+    kind: str | None
+    people: int = Field(
+        description="People it selects who are not terminated (0: nobody, e.g. a deleted group)"
+    )
+
+    @classmethod
+    def of(cls, c: ScopeCount) -> ScopeCountOut:
+        return cls(id=c.id, name=c.name, kind=c.kind, people=c.people)
+
+
 class PreviewOut(ResponseModel):
     complete: bool = Field(description="Every page was fetched; only a complete snapshot deactivates (R09)")
     counts: CountsOut
@@ -251,9 +263,13 @@ class PreviewOut(ResponseModel):
     actions_total: int
     warnings: list[PlanWarningOut] = Field(description="The first `limit` warnings")
     warnings_total: int
+    scope_counts: list[ScopeCountOut] = Field(
+        description="R33: per company, group or person the scope selects, how many people it selects now"
+    )
 
     @classmethod
-    def of(cls, plan: Plan, limit: int) -> PreviewOut:
+    def of(cls, preview: Preview, limit: int) -> PreviewOut:
+        plan = preview.plan
         return cls(
             complete=plan.complete,
             counts=CountsOut.of(plan.counts),
@@ -262,6 +278,7 @@ class PreviewOut(ResponseModel):
             actions_total=len(plan.actions),
             warnings=[PlanWarningOut.of(w) for w in plan.warnings[:limit]],
             warnings_total=len(plan.warnings),
+            scope_counts=[ScopeCountOut.of(c) for c in preview.scope_counts],
         )
 
 

@@ -4,7 +4,8 @@ shapes the answer; a connection is shown with its status (last run, next run, ef
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -18,7 +19,9 @@ from functions.admin_api.models.connections import (
     ConnectionOut,
     ConnectRequest,
     ConnectResponse,
+    DirectoryEntryOut,
     DirectoryOut,
+    DirectoryPage,
     EditConnectionRequest,
     EditConnectionResponse,
     MatchRequest,
@@ -28,6 +31,7 @@ from functions.admin_api.paging import page_of
 from functions.admin_api.routers import new_router
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import Connection
+from shared.providers.base import DirectoryEntry
 from shared.services import connections, full_sync
 
 router = new_router()
@@ -193,11 +197,27 @@ def disconnect(connection_id: ConnectionId, caller: Admin, ports: Services) -> C
     return _shown(ports, connections.disconnect(ports, caller.tenant_id, connection_id))
 
 
+Search = Annotated[
+    str | None, Query(min_length=1, max_length=100, description="Part of an entry's name or id (any case)")
+]
+
+
+def _matching(entries: Sequence[DirectoryEntry], q: str | None) -> list[DirectoryEntry]:
+    """The entries whose name or id contains ``q`` (any case), sorted by name then id."""
+    needle = q.casefold() if q else None
+    return sorted(
+        (e for e in entries if needle is None or needle in e.name.casefold() or needle in e.id.casefold()),
+        key=lambda e: (e.name.casefold(), e.id),
+    )
+
+
 @router.get(
     "/v1/connections/<connection_id>/directory",
     tags=[TAG],
     summary="The HR system's companies, groups and people, for picking a scope",
-    description="Companies and groups whole; people paged, optionally filtered by `q`.",
+    description="Companies and groups whole; people paged, optionally filtered by `q`. Each entry's "
+    "`id` is what a scope selects by (R33). Search and page companies or groups with "
+    "`/directory/{kind}`.",
     responses=responses(200, "The directory", 404, 409, 502),
 )
 def directory(
@@ -205,32 +225,52 @@ def directory(
     connection_id: ConnectionId,
     caller: Caller,
     ports: Services,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Part of a person's name or id")
-    ] = None,
+    q: Search = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> DirectoryOut:
     found = connections.directory(ports, caller.tenant_id, connection_id)
-    needle = q.casefold() if q else None
-    people = sorted(
-        (
-            p
-            for p in found.people
-            if needle is None or needle in p.name.casefold() or needle in p.id.casefold()
-        ),
-        key=lambda p: (p.name.casefold(), p.id),
-    )
+    people = _matching(found.people, q)
     page, next_cursor = page_of(
         people, listing=f"people:{connection_id}:{q or ''}", cursor=cursor, limit=limit
     )
     return DirectoryOut.of(found, page, len(people), next_cursor)
 
 
+@router.get(
+    "/v1/connections/<connection_id>/directory/<kind>",
+    tags=[TAG],
+    summary="One list of the directory (companies, groups or people), searched and paged",
+    description="Entries whose name or id contains `q` (any case), sorted by name. Each `id` is what "
+    "a scope of that kind selects by (R33); `kind` and `count` show what the HR system says of it.",
+    responses=responses(200, "One page of entries", 404, 409, 502),
+)
+def directory_list(
+    *,
+    connection_id: ConnectionId,
+    kind: Annotated[Literal["companies", "groups", "people"], Path(description="Which list")],
+    caller: Caller,
+    ports: Services,
+    q: Search = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> DirectoryPage:
+    found = connections.directory(ports, caller.tenant_id, connection_id)
+    lists = {"companies": found.companies, "groups": found.groups, "people": found.people}
+    entries = _matching(lists[kind], q)
+    page, next_cursor = page_of(
+        entries, listing=f"{kind}:{connection_id}:{q or ''}", cursor=cursor, limit=limit
+    )
+    return DirectoryPage(
+        items=[DirectoryEntryOut.of(e) for e in page], total=len(entries), next_cursor=next_cursor
+    )
+
+
 @router.post(
     "/v1/connections/<connection_id>/preview",
     tags=[TAG],
     summary="The plan a sync would apply now, applying nothing",
+    description="Also how many people each company, group or person of the scope selects now (R33).",
     responses=responses(200, "The plan", 403, 404, 409, 502),
 )
 def preview(

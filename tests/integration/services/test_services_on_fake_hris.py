@@ -153,7 +153,7 @@ def test_r15_bamboohr_api_key_fills_employee_number_home_country_and_termination
 
         # The preview of the next full sync.
         fake.update(renumbered.id, employee_number="E-NEW")
-        plan = connections.preview(world.ports, T, cid)
+        plan = connections.preview(world.ports, T, cid).plan
         target = world.member_by_hris(T, cid, renumbered.key).member_id
         changes = [a.changes for a in plan.actions if isinstance(a, UpdateMember) and a.member_id == target]
         assert changes and changes[0]["employee_number"].after == "E-NEW"

@@ -181,6 +181,8 @@ def test_every_dataset_field_is_mapped() -> None:
         "raw_status": "Active",
         "status_unknown": False,
         "warnings": (),
+        "company_id": None,
+        "group_ids": ("department:Engineering", "division:Product"),
     }
     assert employee.raw["id"] == "9"
 

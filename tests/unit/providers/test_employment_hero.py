@@ -146,6 +146,8 @@ def test_every_field_is_mapped() -> None:
         "raw_status": "active",
         "status_unknown": False,
         "warnings": (),
+        "company_id": "ent",
+        "group_ids": ("t1", "t2"),
     }
 
 

@@ -105,6 +105,8 @@ def test_every_field_is_mapped() -> None:
         "raw_status": "employed",
         "status_unknown": False,
         "warnings": (),
+        "company_id": None,
+        "group_ids": ("department:Maths",),
     }
 
 

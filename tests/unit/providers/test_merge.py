@@ -139,6 +139,8 @@ def test_every_field_is_mapped_from_expanded_objects() -> None:
         "raw_status": "ACTIVE",
         "status_unknown": False,
         "warnings": (),
+        "company_id": "c1",
+        "group_ids": ("g1", "g2"),
     }
 
 

@@ -11,6 +11,7 @@ from shared.domain.models import (
     MemberSource,
     MemberStatus,
     Scope,
+    ScopeLabel,
     ScopeMode,
 )
 from shared.domain.records import RunStatus, RunTrigger, SyncRun
@@ -130,7 +131,11 @@ def test_r19_a_scope_edit_syncs_at_once_deactivating_those_now_out_of_scope(worl
         world.ports, T, conn.connection_id, {"scope": {"mode": "companies", "companies": ["North"]}}
     )
 
-    assert edited.connection.scope == Scope(mode=ScopeMode.COMPANIES, companies=("North",))
+    assert edited.connection.scope == Scope(
+        mode=ScopeMode.COMPANIES,
+        companies=("North",),
+        labels={"North": ScopeLabel(name="North", kind="company")},
+    )
     assert edited.connection.version == conn.version + 1
     assert edited.run is not None and edited.run.trigger is RunTrigger.SCOPE_CHANGE
     world.drive(edited.run)
@@ -257,7 +262,7 @@ def test_preview_returns_the_plan_and_applies_nothing(world: World) -> None:
     hire(world, "cid")
     writes, events, emails = world.members.write_calls, len(world.events.published), len(world.mailer.sent)
 
-    plan = connections.preview(world.ports, T, conn.connection_id)
+    plan = connections.preview(world.ports, T, conn.connection_id).plan
 
     assert plan.counts.created == 1 and plan.counts.deactivated == 1
     assert plan.complete

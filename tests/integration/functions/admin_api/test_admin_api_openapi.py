@@ -27,6 +27,7 @@ DESIGN_ROUTES = {
     ("PATCH", "/v1/connections/{connection_id}"),
     ("DELETE", "/v1/connections/{connection_id}"),
     ("GET", "/v1/connections/{connection_id}/directory"),
+    ("GET", "/v1/connections/{connection_id}/directory/{kind}"),
     ("POST", "/v1/connections/{connection_id}/preview"),
     ("POST", "/v1/connections/{connection_id}/sync"),
     ("POST", "/v1/connections/{connection_id}/activate"),

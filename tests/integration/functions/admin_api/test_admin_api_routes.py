@@ -19,6 +19,7 @@ from tests.support.world import World, employee, hire
 
 
 def test_connect_answers_202_with_the_connection_and_its_first_run(world: World, api: Client) -> None:
+    hire(world, "dan", groups=("Engineering",))
     answer = api.post(
         "/v1/connections",
         connect_body(
@@ -150,8 +151,12 @@ def test_directory_lists_companies_groups_and_pages_people(world: World, api: Cl
     tenant = connected(world, api, "ann", "bob", "cyd")
     first = api.get(f"/v1/connections/{tenant.connection_id}/directory", query={"limit": "2"})
     assert first.status == 200, first.text
-    assert first.json["companies"] == [{"id": "Acme GmbH", "name": "Acme GmbH"}]
-    assert first.json["groups"] == [{"id": "Engineering", "name": "Engineering"}]
+    assert first.json["companies"] == [
+        {"id": "Acme GmbH", "name": "Acme GmbH", "kind": "company", "count": None}
+    ]
+    assert first.json["groups"] == [
+        {"id": "Engineering", "name": "Engineering", "kind": "group", "count": None}
+    ]
     assert first.json["people_total"] == 5
     assert len(first.json["people"]) == 2
     rest = api.get(
@@ -484,3 +489,53 @@ def test_audit_of_the_tenant_and_of_one_member(world: World, api: Client) -> Non
     everyone = api.get("/v1/audit", query={"limit": "200"})
     assert len({e["member_id"] for e in everyone.json["items"]}) == 3
     assert api.get("/v1/audit", query={"member_id": "mem_missing"}).status == 404
+
+
+# --- R33: scope by directory id ------------------------------------------------------------------
+
+
+def test_r33_connect_and_edit_with_nothing_selected_are_422(world: World, api: Client) -> None:
+    answer = api.post("/v1/connections", connect_body(scope={"mode": "groups", "groups": []}))
+    assert answer.status == 422, answer.text
+    assert "groups" in answer.text
+    assert world.connections.list_for_tenant("tenant-a") == []
+    tenant = connected(world, api)
+    edit = api.patch(f"/v1/connections/{tenant.connection_id}", {"scope": {"mode": "people"}})
+    assert edit.status == 422, edit.text
+
+
+def test_r33_a_scope_of_ids_the_directory_does_not_list_is_422_naming_them(world: World, api: Client) -> None:
+    tenant = connected(world, api)
+    answer = api.patch(
+        f"/v1/connections/{tenant.connection_id}", {"scope": {"mode": "companies", "companies": ["c-gone"]}}
+    )
+    assert answer.status == 422, answer.text
+    assert answer.error_code == "unknown_scope_ids"
+    assert answer.json["error"]["details"] == {"values": ["c-gone"], "field": "scope.companies"}
+
+
+def test_r33_directory_lists_are_searched_and_paged_by_kind(world: World, api: Client) -> None:
+    hire(world, "dan", groups=("Sales",), group_ids=("g-sales",))
+    hire(world, "eve", groups=("Ops",), group_ids=("g-ops",))
+    hire(world, "fay", groups=("Ops Support",), group_ids=("g-ops-support",))
+    tenant = connected(world, api)
+    path = f"/v1/connections/{tenant.connection_id}/directory/groups"
+
+    first = api.get(path, query={"q": "ops", "limit": "1"})
+    rest = api.get(path, query={"q": "ops", "limit": "1", "cursor": first.json["next_cursor"]})
+
+    assert first.status == 200, first.text
+    assert first.json["total"] == 2
+    assert first.json["items"] == [{"id": "g-ops", "name": "Ops", "kind": "group", "count": None}]
+    assert [i["id"] for i in rest.json["items"]] == ["g-ops-support"] and rest.json["next_cursor"] is None
+    assert api.get(f"/v1/connections/{tenant.connection_id}/directory/teams").status == 422
+
+
+def test_r33_preview_shows_how_many_people_each_scope_choice_selects(world: World, api: Client) -> None:
+    hire(world, "dan", "eve", groups=("Sales",), group_ids=("g-sales",))
+    tenant = connected(world, api, "ann", scope={"mode": "groups", "groups": ["g-sales"]})
+
+    answer = api.post(f"/v1/connections/{tenant.connection_id}/preview", {})
+
+    assert answer.status == 200, answer.text
+    assert answer.json["scope_counts"] == [{"id": "g-sales", "name": "Sales", "kind": "group", "people": 2}]
