@@ -431,6 +431,7 @@ def _new_connection(
     )
     connection = _with_options(base, {"label": label.strip(), **(options or {})})
     _schedule_expression(ports, connection, connector)
+    require_selection(connection.scope)  # R33: before anything is sent to the HR system
     return connection, connector
 
 

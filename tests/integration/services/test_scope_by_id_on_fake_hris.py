@@ -15,12 +15,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from infra.local.client import fake_credentials
 from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from shared.domain.models import DeactivationReason, EmployeeStatus, MemberStatus
 from shared.domain.records import RunStatus
 from shared.ports import MemberQuery
 from shared.providers.base import Credentials, Secret
+from shared.providers.catalogue import AuthMethod
 from shared.providers.common import collect_all
 from shared.providers.http import Runtime
 from shared.providers.registry import get_provider
@@ -33,7 +35,6 @@ from tests.support.world import T, World
 TODAY = date(2026, 1, 15)
 NOON = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 HEADCOUNT = 60
-_SETTINGS = {"subdomain", "token_url", "authorize_url"}
 PROVIDERS = [
     ("bamboohr", ("access_token", "refresh_token")),
     ("bamboohr", ("api_key",)),
@@ -59,10 +60,12 @@ WITH_COMPANIES = ["personio", "employment_hero", "merge"]
 @contextmanager
 def _serve(provider: str, drop: tuple[str, ...] = ()) -> Iterator[tuple[str, FakeHRServer, Credentials]]:
     with fake_hris(provider, employees=generate_company(HEADCOUNT, 11, TODAY), rate_limit=None) as fake:
-        values = fake.credentials
+        # As an admin would connect it (the catalogue's fields): BambooHR by API key, or by
+        # OAuth when the API key is what is dropped.
+        method = AuthMethod.OAUTH if "api_key" in drop else None
+        given = fake_credentials(fake, method=method)
         credentials = Credentials(
-            secrets={k: Secret(v) for k, v in values.items() if k not in _SETTINGS and k not in drop},
-            settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+            secrets={k: Secret(v) for k, v in given["secrets"].items()}, settings=dict(given["settings"])
         )
         yield provider, fake, credentials
 

@@ -134,7 +134,7 @@ def test_r32_directory_preview_and_settings_work_on_a_draft_and_a_scope_edit_sta
     conn = draft(world)
     found = connections.directory(world.ports, T, conn.connection_id)
     assert [c.id for c in found.companies] == ["North", "South"]
-    plan = connections.preview(world.ports, T, conn.connection_id)
+    plan = connections.preview(world.ports, T, conn.connection_id).plan
     assert plan.counts.created == 2
     edited = connections.edit_connection(
         world.ports, T, conn.connection_id, {"scope": {"mode": "companies", "companies": ["North"]}}
@@ -147,7 +147,7 @@ def test_r32_directory_preview_and_settings_work_on_a_draft_and_a_scope_edit_sta
         world.ports, T, conn.connection_id, {"schedule": {"expression": "rate(1 hour)"}}
     )
     assert world.scheduler.items == {} and world.workflow.executions == {}
-    assert connections.preview(world.ports, T, conn.connection_id).counts.created == 1
+    assert connections.preview(world.ports, T, conn.connection_id).plan.counts.created == 1
     assert world.members.items == {} and world.mailer.sent == []
 
 
@@ -300,7 +300,7 @@ def test_r21_r32_a_drafts_preview_leaves_the_claim_to_the_first_import_after_act
     world.hr.set(employee("h-ann", email="ANN@acme.test", groups=("Sales",)))
     world.hr.set(employee("h-bob", email="bob@acme.test", groups=("Ops",)))
     conn = draft(world)
-    plan = connections.preview(world.ports, T, conn.connection_id)
+    plan = connections.preview(world.ports, T, conn.connection_id).plan
     assert {a.hris_id for a in plan.actions if isinstance(a, LinkMember)} == {"h-ann", "h-bob"}
     connections.edit_connection(
         world.ports, T, conn.connection_id, {"scope": {"mode": "groups", "groups": ["Sales"]}}
