@@ -31,6 +31,8 @@ class FunctionEnvironment(BaseModel):
     ses_configuration_set: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
+    oauth_return_origins: str | None = None  # comma-separated
+    oauth_callback_url: str | None = None
 
     def variables(self) -> dict[str, str]:
         return {name.upper(): value for name, value in self.model_dump(exclude_none=True).items()}

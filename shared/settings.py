@@ -12,10 +12,10 @@ a composition root, on the first invocation.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:  # pragma: no cover - the factory imports boto3: only when resources() is called
     from shared.adapters.factory import AwsResources
@@ -83,6 +83,18 @@ class AdminApiSettings(FunctionSettings):
     event_bus_name: str = Field(min_length=1)
     ses_sender: str = Field(min_length=1)
     ses_configuration_set: str | None = None
+    # OAuth connect: the admin UI origins a return URL may name (comma-separated in the
+    # environment; ``http://127.0.0.1:*`` allows any port), and the callback URL registered with
+    # the vendors' OAuth apps when the API is behind a custom domain (else derived per request).
+    oauth_return_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    oauth_callback_url: str | None = None
+
+    @field_validator("oauth_return_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 class WebhookIngestSettings(FunctionSettings):

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from functions.admin_api import errors
-from functions.admin_api.routers import audit, connections, invites, members, runs, tasks
+from functions.admin_api.routers import audit, connections, invites, members, oauth, runs, tasks
 from shared import json_bounds
 
 TITLE = "hris-sync admin API"
@@ -55,7 +55,15 @@ TAGS = {
     "Tasks": "Onboarding and offboarding tasks (R26, R27)",
     "Audit": "Who changed what, when",
 }
-ROUTERS = (connections.router, runs.router, members.router, invites.router, tasks.router, audit.router)
+ROUTERS = (
+    oauth.router,
+    connections.router,
+    runs.router,
+    members.router,
+    invites.router,
+    tasks.router,
+    audit.router,
+)
 
 
 def _configure_openapi(app: APIGatewayRestResolver) -> None:

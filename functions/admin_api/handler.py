@@ -28,6 +28,8 @@ from shared.ports import (
     IdGenerator,
     Mailer,
     MemberStore,
+    OAuthApps,
+    OAuthStateStore,
     PendingWebhooks,
     ProviderLookup,
     RunStore,
@@ -51,10 +53,10 @@ class AdminPorts:
 
     __slots__ = ("_aws", "providers", "settings")
 
-    def __init__(self, aws: AwsAdapters) -> None:
+    def __init__(self, aws: AwsAdapters, settings: ServiceSettings | None = None) -> None:
         self._aws = aws
         self.providers: ProviderLookup = registry_lookup()
-        self.settings = ServiceSettings()
+        self.settings = settings or ServiceSettings()
 
     @property
     def connections(self) -> ConnectionStore:
@@ -101,6 +103,14 @@ class AdminPorts:
         return self._aws.secrets
 
     @property
+    def oauth_states(self) -> OAuthStateStore:
+        return self._aws.oauth_states
+
+    @property
+    def oauth_apps(self) -> OAuthApps:
+        return self._aws.oauth_apps
+
+    @property
     def scheduler(self) -> Scheduler:
         return self._aws.scheduler
 
@@ -128,7 +138,14 @@ class AdminPorts:
 @functools.lru_cache(maxsize=1)
 def ports() -> AdminServices:
     """The composition root: settings read on the first invocation; no adapter built yet."""
-    return AdminPorts(AwsAdapters(load(AdminApiSettings).resources()))
+    settings = load(AdminApiSettings)
+    return AdminPorts(
+        AwsAdapters(settings.resources()),
+        ServiceSettings(
+            oauth_return_origins=settings.oauth_return_origins,
+            oauth_callback_url=settings.oauth_callback_url or "",
+        ),
+    )
 
 
 @observability.instrumented(observability.CORRELATION_API_GATEWAY)

@@ -112,6 +112,7 @@ class EmploymentHero(Connector):
     tier = Tier.FULL
     capabilities = CAPABILITIES
     supports_webhooks = False
+    oauth_settings: frozenset[str] = frozenset()  # the organisations come with the admin's consent
 
     # -- OAuth2 + PKCE ------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class EmploymentHero(Connector):
 
     def start_authorization(
         self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
-    ) -> tuple[str, Pkce]:
+    ) -> tuple[str, Pkce | None]:
         """The URL to send the admin to, and the PKCE pair to keep (the verifier is a secret)."""
         pkce = new_pkce()
         url = authorization_url(
@@ -137,7 +138,7 @@ class EmploymentHero(Connector):
         return url, pkce
 
     def finish_authorization(
-        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret
+        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret | None
     ) -> Credentials:
         """Exchange the authorization code (with the PKCE verifier) for the connection's tokens."""
         token = exchange_code(

@@ -158,6 +158,13 @@ def _with_options(base: Connection, options: Mapping[str, Any]) -> Connection:
     return connection
 
 
+def check_options(provider: str, label: str, options: Mapping[str, Any]) -> None:
+    """Refuse (``InvalidInput``) settings that connecting with them would refuse, before anything
+    is stored (an OAuth connect checks them before the admin leaves for the vendor)."""
+    base = Connection(connection_id="unsaved", tenant_id="unsaved", provider=provider, label="-")
+    _with_options(base, {"label": label.strip(), **options})
+
+
 def _schedule_expression(ports: WithSettings, connection: Connection, provider: Provider) -> str:
     """R28: the connection's own expression, else the provider tier's default."""
     if connection.schedule.expression:
