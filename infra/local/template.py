@@ -75,6 +75,9 @@ def synthesize(repo_root: Path, context: Mapping[str, Any]) -> dict[str, Any]:
     return template
 
 
+LOCAL_RETURN_ORIGINS = "http://127.0.0.1:*,http://localhost:*"
+
+
 def load_template(
     cache_dir: Path,
     *,
@@ -83,7 +86,12 @@ def load_template(
     synth: Callable[[Path, Mapping[str, Any]], dict[str, Any]] = synthesize,
 ) -> dict[str, Any]:
     """The template for the local stage, synthesized once per change of its sources."""
-    context: dict[str, Any] = {"stage": LOCAL_STAGE, "removal": "destroy"}
+    # OAuth connect may send the admin back to any loopback port (a local admin UI, a test).
+    context: dict[str, Any] = {
+        "stage": LOCAL_STAGE,
+        "removal": "destroy",
+        "oauth_return_origins": LOCAL_RETURN_ORIGINS,
+    }
     if functions_root is not None:
         context["functions_root"] = functions_root
     key = synth_key(repo_root, context)

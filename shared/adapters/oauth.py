@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -123,14 +122,12 @@ def _pending(state_key: str, item: Mapping[str, Any]) -> PendingAuthorization:
 
 
 class SecretsManagerOAuthApps:
-    """``OAuthApps`` on Secrets Manager: ``<prefix>/oauth-apps/<provider>``, cached per container
-    (an app's secret changes at deploy time; a cold start reads the new one)."""
+    """``OAuthApps`` on Secrets Manager: ``<prefix>/oauth-apps/<provider>``, read on each use (an
+    OAuth connect's start and callback are rare; a rotated app secret applies at once)."""
 
     def __init__(self, *, prefix: str = DEFAULT_PREFIX, client: Any | None = None) -> None:
         self._prefix = prefix.strip("/")
         self._client = client
-        self._cache: dict[str, Credentials | None] = {}
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
@@ -142,21 +139,13 @@ class SecretsManagerOAuthApps:
         return oauth_app_secret_name(self._prefix, provider)
 
     def get(self, provider: str) -> Credentials | None:
-        with self._lock:
-            if provider in self._cache:
-                return self._cache[provider]
-        name = self.name(provider)
         try:
-            answer = self.client.get_secret_value(SecretId=name)
+            answer = self.client.get_secret_value(SecretId=self.name(provider))
         except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise typed(error, "GetSecretValue", f"the OAuth app of {provider!r}") from None
-            found: Credentials | None = None
-        else:
-            found = _app(answer.get("SecretString"), provider)
-        with self._lock:
-            self._cache[provider] = found
-        return found
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise typed(error, "GetSecretValue", f"the OAuth app of {provider!r}") from None
+        return _app(answer.get("SecretString"), provider)
 
 
 def oauth_app_secret_name(prefix: str, provider: str) -> str:
