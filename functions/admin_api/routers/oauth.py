@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from functions.admin_api.deps import Admin, Services
 from functions.admin_api.errors import BODY, responses
+from functions.admin_api.models.common import ErrorResponse
 from functions.admin_api.models.connections import OAuthStartRequest, OAuthStartResponse
 from functions.admin_api.routers import new_router
 from shared.services import oauth_connect
@@ -97,8 +98,15 @@ def start(body: Annotated[OAuthStartRequest, Body()], caller: Admin, ports: Serv
     "missing state is a `400` HTML page (no redirect: nothing vouches for a return URL).",
     security=[],
     responses={
-        302: {"description": "Back to the admin UI's return URL"},
-        400: {"description": "An HTML page: the state is unknown, reused or missing"},
+        302: {"description": "Back to the admin UI's return URL (`Location`)"},
+        400: {
+            "description": "An HTML page: the state is unknown, reused or missing",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        422: {
+            "description": "A query parameter longer than any vendor sends",
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
     },
 )
 def callback(
