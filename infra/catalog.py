@@ -33,6 +33,9 @@ class Access(StrEnum):
     IDEMPOTENCY = "idempotency"  # Powertools Idempotency records in their own table
     MAIL_SEND = "mail-send"  # SES v2, from the verified sender, through the configuration set
     EVENTS_PUT = "events-put"  # member and sync events on the service's bus
+    # The SaaS team's OAuth apps (client id and secret per provider, ``<prefix>/oauth-apps/*``), and
+    # the OAuth connect settings (return origins, callback URL). No other function may read them.
+    OAUTH_APPS_READ = "oauth-apps-read"
     TOKEN_VERIFY = "token-verify"  # noqa: S105 - a name: the OIDC issuer and audience (no AWS access)
 
 
@@ -65,7 +68,7 @@ class FunctionSpec:
 
 ADMIN_API = FunctionSpec(
     name="admin_api",
-    description="Admin API (/v1): connections, members, runs, tasks, invites, audit",
+    description="Admin API (/v1): connections, members, runs, tasks, invites, audit; OAuth callback",
     memory_mb=512,
     timeout=Duration.seconds(29),  # API Gateway's integration limit
     access=frozenset(
@@ -79,6 +82,7 @@ ADMIN_API = FunctionSpec(
             Access.WORKFLOW_START,  # first import, sync now, confirm a held plan
             Access.MAIL_SEND,  # invites
             Access.EVENTS_PUT,
+            Access.OAUTH_APPS_READ,  # OAuth connect: the authorize URL, the callback's code exchange
         }
     ),
 )

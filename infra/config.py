@@ -31,6 +31,11 @@ class DeployConfig(BaseModel):
     oidc_issuer: HttpUrl | None = None
     oidc_audience: str | None = None
     cors_origins: tuple[str, ...] = ()
+    # OAuth connect: the admin UI origins an OAuth return URL may name (no open redirect; empty:
+    # OAuth connect refuses every return URL), and the callback URL registered with the vendors'
+    # OAuth apps when the API is served on a custom domain (empty: the API's own URL).
+    oauth_return_origins: tuple[str, ...] = ()
+    oauth_callback_url: HttpUrl | None = None
     functions_root: str = DEFAULT_FUNCTIONS_ROOT
     removal: Literal["retain", "destroy"] = "retain"
     # R22: active connections per tenant (the admin API's MAX_CONNECTIONS).
@@ -59,7 +64,7 @@ class DeployConfig(BaseModel):
     def _invite_url_template(cls, value: str | None) -> str | None:
         return None if value is None else check_template(value)  # its error is a ValueError
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "oauth_return_origins", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
         if isinstance(value, str):  # `-c cors_origins=https://a.example,https://b.example`
@@ -72,6 +77,28 @@ class DeployConfig(BaseModel):
         for origin in value:
             if not re.fullmatch(r"https://[a-z0-9.-]+(:\d+)?|http://(localhost|127\.0\.0\.1)(:\d+)?", origin):
                 raise ValueError(f"{origin!r} is not an https origin (scheme://host[:port], no path)")
+        return value
+
+    @field_validator("oauth_return_origins")
+    @classmethod
+    def _return_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not re.fullmatch(
+                r"https://[a-z0-9.-]+(:\d+)?|http://(localhost|127\.0\.0\.1)(:\d+|:\*)?", origin
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an https origin (scheme://host[:port], no path; "
+                    "http only for localhost or 127.0.0.1, any port as ':*')"
+                )
+        return value
+
+    @field_validator("oauth_callback_url")
+    @classmethod
+    def _callback_is_https(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and (
+            value.scheme != "https" or not (value.path or "").endswith("/oauth/callback")
+        ):
+            raise ValueError("an https URL ending with /oauth/callback (the API's callback route)")
         return value
 
     @property

@@ -33,6 +33,8 @@ class FunctionEnvironment(BaseModel):
     oidc_audience: str | None = None
     invite_url_template: str | None = None
     max_connections: int | None = None
+    oauth_return_origins: str | None = None  # comma-separated
+    oauth_callback_url: str | None = None
 
     def variables(self) -> dict[str, str]:
         return {name.upper(): str(value) for name, value in self.model_dump(exclude_none=True).items()}

@@ -55,5 +55,7 @@ def build_ports(
         clock=aws.clock,
         ids=aws.ids,
         providers=registry_lookup(),
+        oauth_states=aws.oauth_states,
+        oauth_apps=aws.oauth_apps,
         settings=service_settings or ServiceSettings(),
     )

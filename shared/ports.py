@@ -35,7 +35,7 @@ from shared.domain.models import (
     TaskType,
 )
 from shared.domain.records import AuditEntry, SyncRun, Task, TaskStatus
-from shared.providers.base import Credentials, Provider
+from shared.providers.base import Credentials, Provider, Secret
 
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
@@ -449,6 +449,50 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Idempotent."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAuthorization:
+    """An OAuth connect between its start and the vendor's callback: kept server-side, single use.
+
+    ``key`` is a digest of the ``state`` sent to the vendor (the state itself is stored nowhere);
+    ``verifier`` is the PKCE verifier (None for a vendor without PKCE). Everything the callback
+    needs is here, bound to the tenant and the admin who started it.
+    """
+
+    key: str
+    tenant_id: str
+    provider: str
+    label: str
+    subject: str
+    email: str | None
+    return_url: str
+    redirect_uri: str
+    verifier: Secret | None
+    expires_at: datetime
+    # The non-secret settings given before the redirect (BambooHR's company_domain ...).
+    settings: Mapping[str, str] = field(default_factory=dict)
+    # The connection settings to apply to the draft (scope, invites ...), as given (JSON values).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class OAuthStateStore(Protocol):
+    """Pending OAuth connects (``PendingAuthorization``), each taken once."""
+
+    def put(self, pending: PendingAuthorization) -> None:
+        """Store a new one (its key is new: a random state's digest)."""
+
+    def take(self, key: str) -> PendingAuthorization | None:
+        """Read and delete it in one conditional step: None when there is none (never stored,
+        already taken, or removed after expiry). Two takes of one key never both find it."""
+
+
+class OAuthApps(Protocol):
+    """The SaaS team's OAuth app per provider: deploy-time configuration, never the admin's input."""
+
+    def get(self, provider: str) -> Credentials | None:
+        """Secrets ``client_id`` and ``client_secret`` (and settings the deployment fixes, such as
+        another host for a sandbox); None when this deployment has no app for the provider."""
 
 
 class SecretStore(Protocol):

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.domain.invite_links import check_template
 
@@ -105,8 +105,26 @@ class AdminApiSettings(FunctionSettings):
     # R22: active connections per tenant.
     max_connections: int = Field(default=1, ge=1, le=MAX_CONNECTIONS_CEILING)
 
+    # OAuth connect: the admin UI origins a return URL may name (comma-separated in the
+    # environment; ``http://127.0.0.1:*`` allows any port), and the callback URL registered with
+    # the vendors' OAuth apps when the API is behind a custom domain (else derived per request).
+    oauth_return_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    oauth_callback_url: str | None = None
+
+    @field_validator("oauth_return_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     def services(self) -> ServiceSettings:
-        return dataclasses.replace(super().services(), max_connections=self.max_connections)
+        return dataclasses.replace(
+            super().services(),
+            max_connections=self.max_connections,
+            oauth_return_origins=self.oauth_return_origins,
+            oauth_callback_url=self.oauth_callback_url or "",
+        )
 
 
 class WebhookIngestSettings(FunctionSettings):

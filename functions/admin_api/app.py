@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from functions.admin_api import errors
-from functions.admin_api.routers import audit, connections, invites, members, providers, runs, tasks
+from functions.admin_api.routers import audit, connections, invites, members, oauth, providers, runs, tasks
 from shared import json_bounds
 
 TITLE = "hris-sync admin API"
@@ -56,7 +56,9 @@ TAGS = {
     "Tasks": "Onboarding and offboarding tasks (R26, R27)",
     "Audit": "Who changed what, when",
 }
+PUBLIC_PATHS = (oauth.CALLBACK_PATH,)
 ROUTERS = (
+    oauth.router,
     providers.router,
     connections.router,
     runs.router,
@@ -91,9 +93,16 @@ def _configure_openapi(app: APIGatewayRestResolver) -> None:
 
 
 def openapi_json(app: APIGatewayRestResolver) -> str:
-    """The OpenAPI document, as committed in ``docs/openapi.json`` (ends with a newline)."""
+    """The OpenAPI document, as committed in ``docs/openapi.json`` (ends with a newline).
+
+    The public routes outside the authorizer (OAuth connect's callback) say so: an empty
+    ``security`` (Powertools drops an empty list given to the route)."""
     _configure_openapi(app)
-    return app.get_openapi_json_schema() + "\n"
+    document = json.loads(app.get_openapi_json_schema())
+    for path in PUBLIC_PATHS:
+        for operation in document["paths"].get(path, {}).values():
+            operation["security"] = []
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def swagger_html(document: str, base_path: str) -> str:

@@ -28,6 +28,8 @@ from shared.ports import (
     IdGenerator,
     Mailer,
     MemberStore,
+    OAuthApps,
+    OAuthStateStore,
     PendingWebhooks,
     ProviderLookup,
     RunStore,
@@ -99,6 +101,14 @@ class AdminPorts:
     @property
     def secrets(self) -> SecretStore:
         return self._aws.secrets
+
+    @property
+    def oauth_states(self) -> OAuthStateStore:
+        return self._aws.oauth_states
+
+    @property
+    def oauth_apps(self) -> OAuthApps:
+        return self._aws.oauth_apps
 
     @property
     def scheduler(self) -> Scheduler:

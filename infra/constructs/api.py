@@ -34,6 +34,7 @@ from infra.constants import (
 from infra.nag import acknowledge
 
 WEBHOOK_PATH = "/webhooks/{connection_id}"
+OAUTH_CALLBACK_PATH = "/oauth/callback"  # functions.admin_api.routers.oauth.CALLBACK_PATH
 _ERROR_TEMPLATE = json.dumps(
     {"error": {"code": "$context.error.responseType", "message": "$context.error.message", "details": {}}}
 )
@@ -154,6 +155,26 @@ class Api(Construct):
                         "The API's documentation (Swagger UI, the OpenAPI document): public by "
                         "design, no tenant data; every other /v1 route is behind the authorizer",
                     )
+            # OAuth connect's callback: the vendor sends the admin's browser here with a code and
+            # the state, and no token of ours. Only this one route (GET) is public; the admin API
+            # function serves it (it holds the state store and the OAuth apps the start used).
+            callback = (
+                api.root.add_resource("oauth")
+                .add_resource("callback")
+                .add_method(
+                    "GET",
+                    apigw.LambdaIntegration(admin_api),
+                    authorization_type=apigw.AuthorizationType.NONE,
+                )
+            )
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(
+                    callback,
+                    rule,
+                    "OAuth's redirect carries no token of ours: the handler accepts only a state it "
+                    "issued to an authenticated admin (random, single use, minutes), and redirects "
+                    "only to the return URL validated then",
+                )
             if cors is not None:
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(

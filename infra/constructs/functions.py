@@ -60,6 +60,14 @@ SECRETS_MANAGE_ACTIONS = (
     "secretsmanager:DeleteSecret",
     "secretsmanager:TagResource",  # CreateSecret with tags (tenant, connection)
 )
+# Every action on secrets a function's grants name: what no function but the one reading the OAuth
+# apps may do on them (an explicit Deny, since the connection secrets' grant ``<prefix>/*`` covers
+# their folder too).
+SECRETS_ALL_ACTIONS = tuple(
+    dict.fromkeys(SECRETS_MANAGE_ACTIONS + SECRETS_READ_ACTIONS + SECRETS_WRITE_ACTIONS)
+)
+OAUTH_APPS_FOLDER = "oauth-apps"  # shared.adapters.secrets.RESERVED_FOLDER
+OAUTH_APPS_WHY = "one OAuth app per provider, named by the provider at run time, in this stage's folder"
 SCHEDULES_MANAGE_ACTIONS = (
     "scheduler:CreateSchedule",
     "scheduler:UpdateSchedule",
@@ -221,7 +229,40 @@ class ServiceFunctions(Construct):
             invite_url_template=config.invite_url_template if Access.MAIL_SEND in access else None,
             # R22 is checked where connections are created, which is where their secrets are.
             max_connections=config.max_connections if Access.SECRETS_MANAGE in access else None,
+            oauth_return_origins=",".join(config.oauth_return_origins)
+            if Access.OAUTH_APPS_READ in access and config.oauth_return_origins
+            else None,
+            oauth_callback_url=str(config.oauth_callback_url)
+            if Access.OAUTH_APPS_READ in access and config.oauth_callback_url
+            else None,
         )
+
+    def _oauth_apps_statements(
+        self, access: frozenset[Access]
+    ) -> list[tuple[iam.PolicyStatement, str | None]]:
+        """The OAuth apps' folder: read by the function that declares it (and nothing more), out
+        of reach of every other function that holds the connection secrets' grant."""
+        oauth_apps = Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{self.secrets_prefix()}/{OAUTH_APPS_FOLDER}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        if Access.OAUTH_APPS_READ in access:
+            # Read only: the apps are the SaaS team's deploy-time configuration.
+            read = iam.PolicyStatement(actions=list(SECRETS_READ_ACTIONS), resources=[oauth_apps])
+            nothing_else = iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=[a for a in SECRETS_ALL_ACTIONS if a not in SECRETS_READ_ACTIONS],
+                resources=[oauth_apps],
+            )
+            return [(read, OAUTH_APPS_WHY), (nothing_else, None)]
+        if access & {Access.SECRETS_READ, Access.SECRETS_WRITE, Access.SECRETS_MANAGE}:
+            deny_all = iam.PolicyStatement(
+                effect=iam.Effect.DENY, actions=list(SECRETS_ALL_ACTIONS), resources=[oauth_apps]
+            )
+            return [(deny_all, None)]
+        return []
 
     def _statements(self, spec: FunctionSpec, w: Wiring) -> list[tuple[iam.PolicyStatement, str | None]]:
         """(statement, why its resources hold a wildcard) for the spec's access."""
@@ -269,6 +310,7 @@ class ServiceFunctions(Construct):
             )
             if granted:
                 allow(granted, [secrets], why_secrets)
+        statements.extend(self._oauth_apps_statements(access))
         if Access.SCHEDULES_MANAGE in access:
             schedules = stack.format_arn(
                 service="scheduler",

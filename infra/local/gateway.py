@@ -159,6 +159,10 @@ class Gateway:
     ) -> tuple[int, dict[str, str], bytes]:
         split = urllib.parse.urlsplit(target)
         path = split.path
+        if path.startswith(f"/{self.stage}/"):
+            # API Gateway's default endpoint names the stage first (``/<stage>/v1/...``), as the
+            # URLs the handlers build from their request context do (the OAuth callback's).
+            path = path[len(self.stage) + 1 :]
         for route in self.routes:
             params = route.match(method, path)
             if params is None:

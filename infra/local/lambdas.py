@@ -167,6 +167,10 @@ class LocalFunctions:
             shared["POWERTOOLS_SERVICE_NAME"] = "hris-sync"
         return shared
 
+    def environment_of(self, key: str) -> dict[str, str]:
+        """The variables of the function ``key`` (``admin_api`` ...) as its template sets them."""
+        return dict(self._by_key[key].environment)
+
     def __contains__(self, name_or_arn: str) -> bool:
         return self._find(name_or_arn) is not None
 

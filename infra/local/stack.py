@@ -44,6 +44,7 @@ from infra.local.template import REPO_ROOT, Resolver, load_template, resources_o
 from infra.local.tokens import DevTokens
 from infra.local.workers import EventLog, Outbox, QueuePoller, ScheduleTicker
 from shared import bootstrap, observability
+from shared.adapters.oauth import oauth_app_secret_name
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 _ON_DYNAMODB_LOCAL = frozenset({"dynamodb", "dynamodbstreams"})
@@ -177,6 +178,7 @@ class LocalStack:
         self.aws.answer_lambda_with(self.functions.invoke_json)
         if not self.reset:
             self.restored = state.load(self.state_dir / "state", self.resources, self.client)
+        self._register_fake_oauth_apps()
 
         worker = self._function_key("webhook_worker")
         if worker is not None:
@@ -229,6 +231,34 @@ class LocalStack:
         self.gateway = None
         self.poller = self.ticker = None
         self._clients.clear()
+
+    def _register_fake_oauth_apps(self) -> None:
+        """The deployment's OAuth apps, as the fakes know them (their default client id and secret;
+        the vendors' real hosts until ``register_oauth_app`` names a fake's)."""
+        from infra.local.fake_hris import bamboohr, employment_hero  # noqa: PLC0415
+
+        for provider, (client_id, client_secret) in (
+            ("bamboohr", bamboohr.OAUTH_CLIENT),
+            ("employment_hero", employment_hero.OAUTH_CLIENT),
+        ):
+            self.register_oauth_app(provider, client_id=client_id, client_secret=client_secret)
+
+    def register_oauth_app(
+        self, provider: str, *, client_id: str, client_secret: str, settings: dict[str, str] | None = None
+    ) -> None:
+        """Configure the SaaS team's OAuth app for ``provider`` (what a deployment does with the
+        secret ``<prefix>/oauth-apps/<provider>``); ``settings`` may point it at a fake's hosts."""
+        assert self.functions is not None, "start the stack first"  # noqa: S101
+        prefix = self.functions.environment_of("admin_api")["SECRETS_PREFIX"]
+        name = oauth_app_secret_name(prefix, provider)
+        value = json.dumps(
+            {"secrets": {"client_id": client_id, "client_secret": client_secret}, "settings": settings or {}}
+        )
+        secrets = self.client("secretsmanager")
+        try:
+            secrets.create_secret(Name=name, SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=name, SecretString=value)
 
     def _tune_gc(self) -> None:
         """Collect garbage less often while the stack runs (measured: a 4,000-person import spent

@@ -75,6 +75,9 @@ def synthesize(repo_root: Path, context: Mapping[str, Any]) -> dict[str, Any]:
     return template
 
 
+LOCAL_RETURN_ORIGINS = "http://127.0.0.1:*,http://localhost:*"
+
+
 def load_template(
     cache_dir: Path,
     *,
@@ -87,7 +90,13 @@ def load_template(
 
     ``deploy``: deploy-time context for this stack (``max_connections``, ``invite_url_template``
     ...), checked by the synth as ``cdk synth -c`` checks it (``infra.config.ConfigError``)."""
-    context: dict[str, Any] = {**(deploy or {}), "stage": LOCAL_STAGE, "removal": "destroy"}
+    # OAuth connect may send the admin back to any loopback port (a local admin UI, a test).
+    context: dict[str, Any] = {
+        "oauth_return_origins": LOCAL_RETURN_ORIGINS,
+        **(deploy or {}),
+        "stage": LOCAL_STAGE,
+        "removal": "destroy",
+    }
     if functions_root is not None:
         context["functions_root"] = functions_root
     key = synth_key(repo_root, context)

@@ -22,6 +22,7 @@ from shared.adapters.events import EventBridgePublisher
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
 from shared.adapters.members import DynamoMemberStore
+from shared.adapters.oauth import DynamoOAuthStates, SecretsManagerOAuthApps
 from shared.adapters.queue import SqsQueue
 from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.scheduler import EventBridgeScheduler
@@ -40,6 +41,8 @@ from shared.ports import (
     Mailer,
     MemberStore,
     MessageQueue,
+    OAuthApps,
+    OAuthStateStore,
     PendingWebhooks,
     RunStore,
     Scheduler,
@@ -141,6 +144,16 @@ class AwsAdapters:
             prefix=self.resources.secret_prefix,
             kms_key_id=self.resources.secrets_kms_key_id,
             client=self.client("secretsmanager"),
+        )
+
+    @cached_property
+    def oauth_states(self) -> OAuthStateStore:
+        return DynamoOAuthStates(self.table)
+
+    @cached_property
+    def oauth_apps(self) -> OAuthApps:
+        return SecretsManagerOAuthApps(
+            prefix=self.resources.secret_prefix, client=self.client("secretsmanager")
         )
 
     @cached_property

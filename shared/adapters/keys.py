@@ -117,6 +117,15 @@ def route_pk(connection_id: str) -> str:
 ROUTE_SK = "ROUTE"
 
 
+def oauth_state_pk(key: str) -> str:
+    """A pending OAuth connect, by its state's digest: the public callback knows only the state
+    (the item holds the owning tenant, like the route item)."""
+    return _pk(f"OAUTH#{part(key, 'state')}", "state")
+
+
+OAUTH_STATE_SK = "OAUTHSTATE"
+
+
 # --- members -----------------------------------------------------------------------------------
 def member_pk(tenant_id: str, member_id: str) -> str:
     return _pk(f"{tenant_prefix(tenant_id)}#M#{part(member_id, 'member_id')}", "member_id")

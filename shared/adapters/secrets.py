@@ -18,6 +18,8 @@ from shared.providers.base import Credentials, Secret
 
 _NAME_PART = re.compile(r"^[A-Za-z0-9_+=.@-]{1,200}$")
 DEFAULT_PREFIX = "hris-sync"
+# ``<prefix>/oauth-apps/<provider>``: the SaaS team's OAuth apps, beside the tenants' folders.
+RESERVED_FOLDER = "oauth-apps"
 
 
 def _part(value: str, what: str) -> str:
@@ -43,6 +45,9 @@ class SecretsManagerStore:
         return self._client
 
     def name(self, tenant_id: str, connection_id: str) -> str:
+        if tenant_id == RESERVED_FOLDER:
+            # The OAuth apps' folder (shared.adapters.oauth): no tenant's secret may live there.
+            raise InvalidInput("this tenant id cannot name a secret", field="tenant_id")
         return f"{self._prefix}/{_part(tenant_id, 'tenant_id')}/{_part(connection_id, 'connection_id')}"
 
     def put(self, tenant_id: str, connection_id: str, credentials: Credentials) -> None:

@@ -62,7 +62,7 @@ from shared.providers.common import (
     text,
     unique,
 )
-from shared.providers.oauth import token_from
+from shared.providers.oauth import Pkce, authorization_url, exchange_code, token_from, with_token
 from shared.providers.status import MappedStatus, status_map
 from shared.providers.webhooks import (
     DEFAULT_REPLAY_WINDOW,
@@ -78,6 +78,8 @@ from shared.providers.webhooks import (
 )
 
 DATASET = "employee"
+# What an OAuth connection asks for: non-sensitive employee data and a refresh token.
+OAUTH_SCOPE = "offline_access employee employee:job employee:photo"
 # BambooHR field aliases, as the Datasets API and custom reports name them.
 DATASET_FIELDS = (
     "id",
@@ -222,8 +224,46 @@ class BambooHR(Connector):
     def _uses_api_key(credentials: Credentials) -> bool:
         return "api_key" in credentials.secrets
 
+    def _oauth_base(self, credentials: Credentials) -> str:
+        return self.base_url(credentials, self._base(credentials), key="oauth_base_url")
+
     def _token_url(self, credentials: Credentials) -> str:
-        return self.base_url(credentials, self._base(credentials), key="oauth_base_url") + "/token.php"
+        return self._oauth_base(credentials) + "/token.php"
+
+    # -- OAuth connect (authorization code; BambooHR documents no PKCE: state only) -----------
+
+    # The settings asked before the redirect: the catalogue's OAuth fields.
+    oauth_settings = frozenset(f.name for f in info.oauth_fields)
+
+    def start_authorization(
+        self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
+    ) -> tuple[str, Pkce | None]:
+        """The company's own authorize page (``https://{company_domain}.bamboohr.com/authorize.php``)."""
+        url = authorization_url(
+            f"{self._oauth_base(credentials)}/authorize.php",
+            client_id=self.secret(credentials, "client_id").reveal(),
+            redirect_uri=redirect_uri,
+            state=state,
+            pkce=None,
+            scope=scope or OAUTH_SCOPE,
+            extra={"request": "authorize"},
+        )
+        return url, None
+
+    def finish_authorization(
+        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret | None
+    ) -> Credentials:
+        token = exchange_code(
+            self.http,
+            self._token_url(credentials),
+            client_id=self.secret(credentials, "client_id").reveal(),
+            client_secret=self.secret(credentials, "client_secret"),
+            code=code,
+            redirect_uri=redirect_uri,
+            verifier=verifier,
+            now=self.runtime.now(),
+        )
+        return with_token(credentials, token)
 
     def _oauth_get(
         self, credentials: Credentials, url: str, params: Mapping[str, str]

@@ -125,6 +125,8 @@ class EmploymentHero(Connector):
         supports_webhooks=supports_webhooks,
         oauth=True,
     )
+    # None asked before the redirect (the organisations come with the admin's consent).
+    oauth_settings = frozenset(f.name for f in info.oauth_fields)
 
     # -- OAuth2 + PKCE ------------------------------------------------------------------------
 
@@ -136,7 +138,7 @@ class EmploymentHero(Connector):
 
     def start_authorization(
         self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
-    ) -> tuple[str, Pkce]:
+    ) -> tuple[str, Pkce | None]:
         """The URL to send the admin to, and the PKCE pair to keep (the verifier is a secret)."""
         pkce = new_pkce()
         url = authorization_url(
@@ -150,7 +152,7 @@ class EmploymentHero(Connector):
         return url, pkce
 
     def finish_authorization(
-        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret
+        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret | None
     ) -> Credentials:
         """Exchange the authorization code (with the PKCE verifier) for the connection's tokens."""
         token = exchange_code(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -151,6 +151,40 @@ def refresh(
 
 
 # ---------------------------------------------------------------------------------------------
+# Connecting: the authorization code grant, one path for every OAuth connector
+# ---------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class OAuthConnector(Protocol):
+    """A connector an admin connects by consenting at the vendor (authorization code grant).
+
+    ``credentials`` hold the SaaS team's OAuth app for the vendor (secrets ``client_id`` and
+    ``client_secret``, read from the deployment's configuration, never typed by the admin) and the
+    non-secret settings the vendor needs before the redirect (``oauth_settings``, e.g. BambooHR's
+    ``company_domain``). ``finish_authorization`` returns the connection's credentials: those,
+    plus the tokens (what a refresh needs later).
+    """
+
+    name: str
+    # The settings an admin may give before the redirect; never a host (hosts come from the app).
+    oauth_settings: frozenset[str]
+
+    def start_authorization(
+        self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
+    ) -> tuple[str, Pkce | None]:
+        """The URL to send the admin to, and the PKCE pair to keep (None: the vendor has no PKCE)."""
+        ...
+
+    def finish_authorization(
+        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret | None
+    ) -> Credentials:
+        """Exchange the authorization code for the connection's credentials (raises
+        ``ProviderAuthError`` when the vendor refuses the grant)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
 # PKCE (RFC 7636), S256 only
 # ---------------------------------------------------------------------------------------------
 
@@ -177,19 +211,25 @@ def new_pkce() -> Pkce:
 
 
 def authorization_url(
-    authorize_url: str, *, client_id: str, redirect_uri: str, state: str, pkce: Pkce, scope: str | None = None
+    authorize_url: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    state: str,
+    pkce: Pkce | None,
+    scope: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> str:
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "code_challenge": pkce.challenge,
-        "code_challenge_method": pkce.method,
-    }
+    """The vendor's authorize URL; ``pkce`` None for a vendor without PKCE (state only)."""
+    query = {**(extra or {}), "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri}
+    query["state"] = state
+    if pkce is not None:
+        query["code_challenge"] = pkce.challenge
+        query["code_challenge_method"] = pkce.method
     if scope:
         query["scope"] = scope
-    return f"{authorize_url}?{urlencode(query)}"
+    separator = "&" if "?" in authorize_url else "?"
+    return f"{authorize_url}{separator}{urlencode(query)}"
 
 
 def exchange_code(
@@ -200,7 +240,7 @@ def exchange_code(
     client_secret: Secret,
     code: str,
     redirect_uri: str,
-    verifier: Secret,
+    verifier: Secret | None,
     now: datetime,
 ) -> OAuthToken:
     form = {
@@ -209,6 +249,7 @@ def exchange_code(
         "redirect_uri": redirect_uri,
         "client_id": client_id,
         "client_secret": client_secret.reveal(),
-        "code_verifier": verifier.reveal(),
     }
+    if verifier is not None:
+        form["code_verifier"] = verifier.reveal()
     return _token_response(_post_token(http, token_url, form, http.vendor), None, now, http.vendor)

@@ -205,6 +205,13 @@ def _check_email(email: str, field: str) -> str:
     return email
 
 
+def check_options(provider: str, label: str, options: Mapping[str, Any]) -> None:
+    """Refuse (``InvalidInput``) settings that connecting with them would refuse, before anything
+    is stored (an OAuth connect checks them before the admin leaves for the vendor)."""
+    base = Connection(connection_id="unsaved", tenant_id="unsaved", provider=provider, label="-")
+    require_selection(_with_options(base, {"label": label.strip(), **options}).scope)  # R33
+
+
 def _schedule_expression(ports: WithSettings, connection: Connection, provider: Provider) -> str:
     """R28: the connection's own expression, else the provider tier's default."""
     if connection.schedule.expression:

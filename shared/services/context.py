@@ -24,6 +24,8 @@ from shared.ports import (
     IdGenerator,
     Mailer,
     MemberStore,
+    OAuthApps,
+    OAuthStateStore,
     PendingWebhooks,
     ProviderLookup,
     RunStore,
@@ -78,6 +80,12 @@ class ServiceSettings:
     # R29: employees applied per drain of a connection's pending webhooks (the rest wait for the
     # next drain: the next webhook, or the end of the next full sync).
     max_drained: int = 5_000
+    # OAuth connect: how long a started authorization may wait for its callback, the origins an
+    # admin UI may be sent back to (``https://app.example``; ``http://127.0.0.1:*`` any port), and
+    # the callback URL registered with the vendors' apps (empty: derived from the request).
+    oauth_state_ttl: timedelta = timedelta(minutes=10)
+    oauth_return_origins: tuple[str, ...] = ()
+    oauth_callback_url: str = ""
 
     def schedule_for(self, tier: Tier) -> str:
         """R28: the schedule of a connection that names none, by its provider's tier."""
@@ -106,6 +114,9 @@ class Ports:
     clock: Clock
     ids: IdGenerator
     providers: ProviderLookup
+    # OAuth connect: pending authorizations, and the SaaS team's OAuth apps.
+    oauth_states: OAuthStateStore
+    oauth_apps: OAuthApps
     settings: ServiceSettings = field(default_factory=ServiceSettings)
 
 
@@ -165,6 +176,16 @@ class WithBlobs(Protocol):
 class WithSecrets(Protocol):
     @property
     def secrets(self) -> SecretStore: ...
+
+
+class WithOAuthStates(Protocol):
+    @property
+    def oauth_states(self) -> OAuthStateStore: ...
+
+
+class WithOAuthApps(Protocol):
+    @property
+    def oauth_apps(self) -> OAuthApps: ...
 
 
 class WithScheduler(Protocol):

@@ -88,6 +88,14 @@ EXPECTED_ACTIONS = {
     | TABLE_WRITE
     | {"states:StartExecution", "states:DescribeExecution", "events:PutEvents"},
 }
+OAUTH_APPS = f"hris-sync/{STAGE}/oauth-apps"
+SECRETS_ALL = {
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:TagResource",
+}
 # The `stack` fixture is in Cognito mode: every function but the OIDC token authorizer (its own
 # assertions, in OIDC mode, are in test_oidc_authorizer.py).
 COGNITO_FUNCTIONS = tuple(spec for spec in FUNCTIONS if spec is not API_AUTHORIZER)
@@ -120,14 +128,15 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
-    return {action for s in statements for action in _as_list(s["Action"])}
+    """What the statements allow (a Deny takes away; test_only_the_admin_api_reads_the_oauth_apps)."""
+    return {action for s in statements if s["Effect"] == "Allow" for action in _as_list(s["Action"])}
 
 
 def _resources_for(statements: list[dict[str, Any]], action: str) -> list[str]:
     return [
         resolve_join(resource)
         for s in statements
-        if action in _as_list(s["Action"])
+        if s["Effect"] == "Allow" and action in _as_list(s["Action"])
         for resource in _as_list(s["Resource"])
     ]
 
@@ -248,6 +257,9 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
         _, function = _function(stack, name)
         statements = _statements_of_role(stack, _role_id(function))
         for statement in statements:
+            if statement["Effect"] == "Deny":  # only the OAuth apps' folder is denied
+                assert resolve_join(statement["Resource"]).endswith(f":secret:{OAUTH_APPS}/*"), name
+                continue
             assert statement["Effect"] == "Allow"
             assert "*" not in _as_list(statement["Action"]), name
         if "dynamodb:PutItem" in _actions(statements):
@@ -265,7 +277,7 @@ def test_iam_resources_are_as_narrow_as_the_code(stack: Synthesized) -> None:
             # Whoever reads blobs may list the bucket (and only it): a missing key is then a 404.
             assert _resources_for(statements, "s3:ListBucket") == [f"<{next(iter(bucket_ids))}>"], name
         for resource in _resources_for(statements, "secretsmanager:GetSecretValue"):
-            assert resource.endswith(f":secret:hris-sync/{STAGE}/*"), resource
+            assert resource.endswith((f":secret:hris-sync/{STAGE}/*", f":secret:{OAUTH_APPS}/*")), resource
         for resource in _resources_for(statements, "xray:PutTraceSegments"):
             assert resource == "*"  # X-Ray has no resource-level permissions
 
@@ -298,6 +310,29 @@ def test_functions_that_refresh_oauth_tokens_may_save_them_under_the_secrets_pre
     for name in ("sync_steps", "webhook_worker"):
         statements = _statements_of_role(stack, _role_id(_function(stack, name)[1]))
         assert not _actions(statements) & {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"}, name
+
+
+def test_only_the_admin_api_reads_the_oauth_apps_and_no_function_may_change_them(stack: Synthesized) -> None:
+    """The SaaS team's OAuth apps (client secrets) sit in ``<prefix>/oauth-apps/``, which the
+    connection secrets' grant ``<prefix>/*`` covers too: every function with that grant is denied
+    the folder explicitly, except the admin API, which may only read it."""
+
+    def oauth_statements(name: str) -> list[dict[str, Any]]:
+        statements = _statements_of_role(stack, _role_id(_function(stack, name)[1]))
+        return [s for s in statements if resolve_join(_as_list(s["Resource"])[0]).endswith(f"{OAUTH_APPS}/*")]
+
+    admin = oauth_statements("admin_api")
+    allowed = [s for s in admin if s["Effect"] == "Allow"]
+    denied = [s for s in admin if s["Effect"] == "Deny"]
+    assert [_as_list(s["Action"]) for s in allowed] == [["secretsmanager:GetSecretValue"]]
+    assert {a for s in denied for a in _as_list(s["Action"])} == SECRETS_ALL - {
+        "secretsmanager:GetSecretValue"
+    }
+    for name in ("webhook_ingest", "webhook_worker", "sync_steps"):
+        statements = oauth_statements(name)
+        assert [s["Effect"] for s in statements] == ["Deny"], name
+        assert set(_as_list(statements[0]["Action"])) == SECRETS_ALL, name
+    assert oauth_statements("sync_trigger") == []  # holds no secrets grant at all
 
 
 def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger_and_dead_letters(
@@ -485,6 +520,21 @@ def test_the_webhook_route_has_no_authorizer_but_is_throttled(stack: Synthesized
     rate = rules["webhook-rate-per-ip"]["Statement"]["RateBasedStatement"]
     assert rate["AggregateKeyType"] == "IP"
     assert rate["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/webhooks/"
+
+
+def test_the_oauth_callback_is_the_one_public_get_served_by_the_admin_api(stack: Synthesized) -> None:
+    others = [
+        (path, verb, p)
+        for path, verb, p in _methods(stack)
+        if not path.startswith(("/v1", "/webhooks")) and verb != "OPTIONS"
+    ]
+    assert [(path, verb) for path, verb, _ in others] == [("/oauth/callback", "GET")]
+    properties = others[0][2]
+    assert properties["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in properties
+    admin_id, _ = _function(stack, "admin_api")
+    assert admin_id in json.dumps(properties["Integration"]["Uri"])
+    assert properties["Integration"]["Type"] == "AWS_PROXY"
 
 
 def test_the_api_logs_access_without_bodies_and_limits_request_size(stack: Synthesized) -> None:

@@ -19,6 +19,7 @@ CLIENT_OF_ACCESS: dict[Access, str | None] = {
     Access.WEBHOOK_QUEUE_SEND: "sqs",
     Access.MAIL_SEND: "sesv2",
     Access.EVENTS_PUT: "events",
+    Access.OAUTH_APPS_READ: "secretsmanager",
     Access.TOKEN_VERIFY: None,
 }
 

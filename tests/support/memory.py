@@ -45,6 +45,7 @@ from shared.ports import (
     MemberQuery,
     MemberWrite,
     Page,
+    PendingAuthorization,
     PendingEmployee,
     WriteOutcome,
     WriteResult,
@@ -615,6 +616,34 @@ class MemorySecrets(_Tracked):
     def delete(self, tenant_id: str, connection_id: str) -> None:
         self._seen(tenant_id)
         self.items.pop((tenant_id, connection_id), None)
+
+
+class MemoryOAuthStates:
+    """``OAuthStateStore`` in memory: a take removes the entry under a lock (single use)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, PendingAuthorization] = {}
+        self._lock = threading.Lock()
+
+    def put(self, pending: PendingAuthorization) -> None:
+        with self._lock:
+            if pending.key in self.items:
+                raise InvalidInput("this OAuth state is already pending", field="state")
+            self.items[pending.key] = pending
+
+    def take(self, key: str) -> PendingAuthorization | None:
+        with self._lock:
+            return self.items.pop(key, None)
+
+
+class MemoryOAuthApps:
+    """``OAuthApps`` in memory: ``apps[provider]`` as the deployment configured it."""
+
+    def __init__(self, apps: Mapping[str, Credentials] | None = None) -> None:
+        self.apps: dict[str, Credentials] = dict(apps or {})
+
+    def get(self, provider: str) -> Credentials | None:
+        return self.apps.get(provider)
 
 
 @dataclass

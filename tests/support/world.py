@@ -54,6 +54,8 @@ from tests.support.memory import (
     MemoryLock,
     MemoryMailer,
     MemoryMembers,
+    MemoryOAuthApps,
+    MemoryOAuthStates,
     MemoryPendingWebhooks,
     MemoryRuns,
     MemoryScheduler,
@@ -221,6 +223,8 @@ class World:
     events: MemoryEvents = field(default_factory=MemoryEvents)
     clock: FixedClock = field(default_factory=FixedClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
+    oauth_states: MemoryOAuthStates = field(default_factory=MemoryOAuthStates)
+    oauth_apps: MemoryOAuthApps = field(default_factory=MemoryOAuthApps)
     settings: ServiceSettings = field(default_factory=lambda: ServiceSettings(chunk_size=2))
     # The providers by name; None: only the scripted ``hr`` as "fakehr".
     lookup: ProviderLookup | None = None
@@ -246,6 +250,8 @@ class World:
             clock=self.clock,
             ids=self.ids,
             providers=self.lookup or ProviderRegistry({"fakehr": self.hr}),
+            oauth_states=self.oauth_states,
+            oauth_apps=self.oauth_apps,
             settings=self.settings,
         )
 

@@ -374,3 +374,34 @@ class DirectoryOut(ResponseModel):
             people_total=total,
             next_cursor=next_cursor,
         )
+
+
+# --- OAuth connect -----------------------------------------------------------------------------
+
+
+class OAuthStartRequest(ConnectionSettingsBody):
+    """Start connecting a provider by the admin's consent at the vendor (OAuth)."""
+
+    provider: str = Field(
+        min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$", examples=["employment_hero", "bamboohr"]
+    )
+    label: str = Field(min_length=1, max_length=120)
+    return_url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="Where the admin's browser comes back to: `?connection_id=` on success, `?error=` "
+        "otherwise. https (http only for 127.0.0.1 or localhost), on an origin the deployment "
+        "allows (`oauth_return_origins`).",
+        examples=["https://admin.example.com/connections/oauth-done"],
+    )
+    settings: dict[CredentialKey, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="The non-secret settings the provider needs before the redirect (BambooHR: "
+        "`company_domain`). The OAuth app (client id and secret) is the deployment's, never sent here.",
+    )
+
+
+class OAuthStartResponse(ResponseModel):
+    authorize_url: str = Field(description="Send the admin's browser here (the vendor's consent page)")
+    state_expires_at: datetime = Field(description="The consent must come back before this time")

@@ -121,6 +121,11 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+# The OAuth app the fake knows by default (client id, client secret): what the local stack
+# registers as the deployment's app for this provider.
+OAUTH_CLIENT = ("fake-bamboohr-client", "fake-bamboohr-client-secret")
+
+
 class BambooHR(Vendor):
     name = "bamboohr"
 
@@ -130,8 +135,8 @@ class BambooHR(Vendor):
         self.api_key: str = opts.get("api_key", "fake-bamboohr-api-key")
         self.subdomain: str = opts.get("subdomain", "acme")
         self.oauth = OAuthServer(
-            opts.get("client_id", "fake-bamboohr-client"),
-            opts.get("client_secret", "fake-bamboohr-client-secret"),
+            opts.get("client_id", OAUTH_CLIENT[0]),
+            opts.get("client_secret", OAUTH_CLIENT[1]),
             access_ttl=int(opts.get("access_token_ttl", 3600)),
             pkce=False,
             prefix="bhr",

@@ -31,6 +31,11 @@ STATUS = {
 }
 
 
+# The OAuth app the fake knows by default (client id, client secret): what the local stack
+# registers as the deployment's app for this provider.
+OAUTH_CLIENT = ("fake-eh-client-id", "fake-eh-client-secret")
+
+
 class EmploymentHero(Vendor):
     name = "employment_hero"
 
@@ -38,8 +43,8 @@ class EmploymentHero(Vendor):
         super().__init__(server)
         opts = server.options
         self.oauth = OAuthServer(
-            opts.get("client_id", "fake-eh-client-id"),
-            opts.get("client_secret", "fake-eh-client-secret"),
+            opts.get("client_id", OAUTH_CLIENT[0]),
+            opts.get("client_secret", OAUTH_CLIENT[1]),
             access_ttl=int(opts.get("access_token_ttl", 900)),
             pkce=True,
             prefix="eh",

@@ -69,6 +69,8 @@ class OAuthServer:
         # Refresh grants answered and refused (a reused or unknown refresh token), for tests.
         self.refreshes = 0
         self.refused_refreshes = 0
+        # The consenting admin declines (the authorize endpoint redirects with access_denied).
+        self.deny_consent = False
 
     def _check_client(self, client_id: str | None, client_secret: str | None) -> None:
         if not (
@@ -79,6 +81,13 @@ class OAuthServer:
         ):
             raise OAuthError("invalid_client", "Client authentication failed")
 
+    def check_authorization_request(self, client_id: str | None, redirect_uri: str | None) -> None:
+        """What must hold before anything is redirected: a known client and a redirect URI."""
+        if client_id != self.client_id:
+            raise OAuthError("unauthorized_client", "Unknown client_id")
+        if not redirect_uri:
+            raise OAuthError("invalid_request", "redirect_uri is required")
+
     def authorize(
         self,
         client_id: str | None,
@@ -86,10 +95,8 @@ class OAuthServer:
         code_challenge: str | None,
         code_challenge_method: str | None,
     ) -> str:
-        if client_id != self.client_id:
-            raise OAuthError("unauthorized_client", "Unknown client_id")
-        if not redirect_uri:
-            raise OAuthError("invalid_request", "redirect_uri is required")
+        self.check_authorization_request(client_id, redirect_uri)
+        assert client_id is not None and redirect_uri is not None  # noqa: S101 - checked
         if self.pkce and not code_challenge:
             raise OAuthError("invalid_request", "code_challenge is required (PKCE)")
         if code_challenge and (code_challenge_method or "plain") != "S256":

@@ -12,17 +12,36 @@ def _error(exc: OAuthError, status: int = 400) -> Response:
     return Response.json({"error": exc.error, "error_description": exc.description}, status)
 
 
+# A ``login_hint`` that makes the consenting admin decline (as ``OAuthServer.deny_consent`` does).
+DENY_HINT = "deny"
+
+
+def _back(redirect_uri: str, values: dict[str, str]) -> Response:
+    separator = "&" if "?" in redirect_uri else "?"
+    return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(values)}"})
+
+
 def authorize(oauth: OAuthServer, request: Request, *, pkce: bool) -> Response:
-    """Issue a code and redirect back; with ``pkce`` the S256 challenge is taken from the query."""
+    """The consenting admin: issue a code and redirect back (with ``pkce`` the S256 challenge is
+    taken from the query). A bad client or redirect URI is an error page, never a redirect (RFC
+    6749 4.1.2.1), as is a bad PKCE challenge here; a declined consent (``deny_consent``, or
+    ``login_hint=deny``) redirects back with ``error=access_denied``."""
     redirect_uri = request.arg("redirect_uri")
     challenge = request.arg("code_challenge") if pkce else None
     method = request.arg("code_challenge_method") if pkce else None
+    state = request.arg("state") or ""
+    try:
+        oauth.check_authorization_request(request.arg("client_id"), redirect_uri)
+    except OAuthError as exc:
+        return _error(exc)
+    assert redirect_uri is not None  # noqa: S101 - checked above
+    if oauth.deny_consent or request.arg("login_hint") == DENY_HINT:
+        return _back(redirect_uri, {"error": "access_denied", "error_description": "Denied", "state": state})
     try:
         code = oauth.authorize(request.arg("client_id"), redirect_uri, challenge, method)
     except OAuthError as exc:
         return _error(exc)
-    query = urllib.parse.urlencode({"code": code, "state": request.arg("state") or ""})
-    return Response(302, b"", {"Location": f"{redirect_uri}?{query}"})
+    return _back(redirect_uri, {"code": code, "state": state})
 
 
 def token(oauth: OAuthServer, request: Request, *, scope: str, pkce: bool) -> Response:

@@ -21,6 +21,7 @@ from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
+from shared.providers.oauth import OAuthConnector
 from shared.providers.personio import Personio
 from shared.providers.registry import PROVIDER_NAMES, catalogue, get_provider, provider_info
 from tests.unit.providers.provider_helpers import FAST_POLICY, FakeTime, json_response, sent_json
@@ -243,3 +244,14 @@ def test_merge_check_reads_the_linked_accounts_details_and_reports_an_outage() -
     route.mock(return_value=httpx.Response(503))
     with pytest.raises(ProviderUnavailable):
         build(Merge).check_credentials(creds({"api_key": KEY, "account_token": "acct"}))
+
+
+def test_every_provider_the_catalogue_says_connects_by_oauth_can_start_and_finish_it() -> None:
+    """The catalogue and OAuth connect read one declaration: a provider offered with OAuth is an
+    ``OAuthConnector`` whose pre-redirect settings are exactly its entry's OAuth fields."""
+    for info in catalogue():
+        connector = get_provider(info.id)
+        offers_oauth = AuthMethod.OAUTH in info.methods
+        assert isinstance(connector, OAuthConnector) is offers_oauth, info.id
+        if offers_oauth:
+            assert connector.oauth_settings == {f.name for f in info.oauth_fields}, info.id
