@@ -12,6 +12,7 @@ import pytest
 from shared.domain.models import ConnectionStatus
 from shared.errors import InvalidInput
 from shared.providers.base import Credentials, ProviderAuthError, Secret
+from shared.providers.catalogue import CredentialField, ProviderKind, describe
 from shared.providers.oauth import OAuthConnector, Pkce, new_pkce
 from shared.services import connections, oauth_connect
 from shared.services.context import ServiceSettings
@@ -34,6 +35,18 @@ class OAuthHR(FakeHR):
     def __init__(self) -> None:
         super().__init__()
         self.exchanges: list[dict[str, Any]] = []
+        self.info = describe(
+            id=self.name,
+            name="OAuth HR",
+            kind=ProviderKind.HRIS,
+            tier=self.tier,
+            capabilities=self.capabilities,
+            supports_webhooks=self.supports_webhooks,
+            oauth_fields=(
+                CredentialField("company_domain", "Company", "The company.", secret=False, required=False),
+            ),
+            oauth=True,
+        )
 
     def start_authorization(
         self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
