@@ -55,5 +55,6 @@ def build_ports(
         clock=aws.clock,
         ids=aws.ids,
         providers=registry_lookup(),
+        portal=aws.portal,
         settings=service_settings or ServiceSettings(),
     )

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from functions.admin_api import errors
-from functions.admin_api.routers import audit, connections, invites, members, runs, tasks
+from functions.admin_api.routers import audit, connections, invites, members, portal, runs, tasks
 from shared import json_bounds
 
 TITLE = "hris-sync admin API"
@@ -54,8 +54,17 @@ TAGS = {
     "Invites": "Invites of queued members (R08)",
     "Tasks": "Onboarding and offboarding tasks (R26, R27)",
     "Audit": "Who changed what, when",
+    "Portal": "One-time links to the admin portal, the screens an admin clicks through",
 }
-ROUTERS = (connections.router, runs.router, members.router, invites.router, tasks.router, audit.router)
+ROUTERS = (
+    connections.router,
+    runs.router,
+    members.router,
+    invites.router,
+    tasks.router,
+    audit.router,
+    portal.router,
+)
 
 
 def _configure_openapi(app: APIGatewayRestResolver) -> None:

@@ -26,6 +26,7 @@ from shared.services.context import (
     WithMailer,
     WithMembers,
     WithPending,
+    WithPortal,
     WithProviders,
     WithRuns,
     WithScheduler,
@@ -59,6 +60,7 @@ class AdminServices(
     WithClock,
     WithIds,
     WithProviders,
+    WithPortal,
     WithSettings,
     Protocol,
 ):

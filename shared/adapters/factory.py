@@ -22,6 +22,7 @@ from shared.adapters.events import EventBridgePublisher
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
 from shared.adapters.members import DynamoMemberStore
+from shared.adapters.portal import DynamoPortalStore
 from shared.adapters.queue import SqsQueue
 from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.scheduler import EventBridgeScheduler
@@ -41,6 +42,7 @@ from shared.ports import (
     MemberStore,
     MessageQueue,
     PendingWebhooks,
+    PortalStore,
     RunStore,
     Scheduler,
     SecretStore,
@@ -130,6 +132,10 @@ class AwsAdapters:
     def token_lock(self) -> ConnectionLock:
         """The lease each OAuth token refresh of a connection takes (shared.services.tokens)."""
         return DynamoConnectionLock(self.table, sort_key=keys.token_lease_sk)
+
+    @cached_property
+    def portal(self) -> PortalStore:
+        return DynamoPortalStore(self.table)
 
     @cached_property
     def blobs(self) -> BlobStore:

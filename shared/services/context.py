@@ -25,6 +25,7 @@ from shared.ports import (
     Mailer,
     MemberStore,
     PendingWebhooks,
+    PortalStore,
     ProviderLookup,
     RunStore,
     Scheduler,
@@ -95,6 +96,8 @@ class Ports:
     clock: Clock
     ids: IdGenerator
     providers: ProviderLookup
+    # The admin portal's one-time links and sessions.
+    portal: PortalStore
     settings: ServiceSettings = field(default_factory=ServiceSettings)
 
 
@@ -189,6 +192,11 @@ class WithIds(Protocol):
 class WithProviders(Protocol):
     @property
     def providers(self) -> ProviderLookup: ...
+
+
+class WithPortal(Protocol):
+    @property
+    def portal(self) -> PortalStore: ...
 
 
 class WithSettings(Protocol):

@@ -48,6 +48,7 @@ from tests.support.memory import (
     MemoryMailer,
     MemoryMembers,
     MemoryPendingWebhooks,
+    MemoryPortal,
     MemoryRuns,
     MemoryScheduler,
     MemorySecrets,
@@ -184,6 +185,7 @@ class World:
     events: MemoryEvents = field(default_factory=MemoryEvents)
     clock: FixedClock = field(default_factory=FixedClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
+    portal: MemoryPortal = field(default_factory=MemoryPortal)
     settings: ServiceSettings = field(default_factory=lambda: ServiceSettings(chunk_size=2))
     # The providers by name; None: only the scripted ``hr`` as "fakehr".
     lookup: ProviderLookup | None = None
@@ -209,6 +211,7 @@ class World:
             clock=self.clock,
             ids=self.ids,
             providers=self.lookup or ProviderRegistry({"fakehr": self.hr}),
+            portal=self.portal,
             settings=self.settings,
         )
 

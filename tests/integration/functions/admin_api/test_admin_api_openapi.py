@@ -43,6 +43,8 @@ DESIGN_ROUTES = {
     ("GET", "/v1/tasks"),
     ("POST", "/v1/tasks/{task_id}/complete"),
     ("GET", "/v1/audit"),
+    # "The admin portal" (wave 2): the backend's one-time link.
+    ("POST", "/v1/portal/links"),
 }
 
 

@@ -68,6 +68,7 @@ ROUTES: list[Case] = [
     Case("POST", "/v1/tasks/{task_id}/complete"),
     Case("GET", "/v1/audit", expect="list"),
     Case("GET", "/v1/audit", query={"member_id": "{member_id}"}),
+    Case("POST", "/v1/portal/links", body={"intent": "manage"}, expect="create"),
 ]
 
 
