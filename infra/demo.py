@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ from infra.local.client import AdminClient, fake_credentials
 from infra.local.fake_hris import FakeHRServer, Person, fake_hris
 from infra.local.stack import LocalStack
 from infra.local.template import REPO_ROOT
+from infra.local.up import portal_link, wait_until_stopped
 
 T = TypeVar("T")
 TENANT = "northwind"
@@ -61,6 +63,8 @@ def run_demo(
     as_json: bool = False,
     console: Console | None = None,
     state_dir: Path = DEMO_DIR,
+    keep: bool = False,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run the demo, print it (rich, or one JSON document with ``as_json``), return the summary."""
     console = console or Console(file=sys.stdout)
@@ -69,11 +73,24 @@ def run_demo(
     # The functions' own output (Powertools' JSON logs and metrics) goes where Lambda would send
     # it, a log, not between the demo's lines.
     with (state_dir / "functions.log").open("w", encoding="utf-8") as log, redirect_stdout(log):
-        return _run(employees, as_json=as_json, console=console, quiet=quiet, state_dir=state_dir)
+        return _run(
+            employees,
+            as_json=as_json,
+            console=console,
+            quiet=quiet,
+            state_dir=state_dir,
+            keep=(stop or threading.Event()) if keep else None,
+        )
 
 
 def _run(
-    employees: int, *, as_json: bool, console: Console, quiet: Console, state_dir: Path
+    employees: int,
+    *,
+    as_json: bool,
+    console: Console,
+    quiet: Console,
+    state_dir: Path,
+    keep: threading.Event | None = None,
 ) -> dict[str, Any]:
     timings = Timings()
     if not as_json:
@@ -94,21 +111,39 @@ def _run(
             fake = fake_hris("bamboohr", employees=employees, seed=7, rate_limit=None).start()
         try:
             summary = _story(stack, fake, employees, timings, quiet)
+            stack.drain(timeout=60)
+            summary["emails"] = _emails(stack.mail())
+            summary["events"] = dict(
+                sorted(Counter(e.get("detail-type", "?") for e in stack.events()).items())
+            )
+            summary["outbox"] = str(stack.outbox.folder) if stack.outbox else None
+            summary["errors"] = stack.errors()
+            summary["timings"] = [
+                {"step": name, "seconds": round(seconds, 3)} for name, seconds in timings.steps
+            ]
+            if keep is not None:
+                summary["portal"] = portal_link(stack, TENANT)
+            _show(console, summary, as_json=as_json)
+            if keep is not None:
+                # The stack and the fake HR system stay up: the portal shows the demo's company.
+                console.print(
+                    f"\n[bold]Admin portal[/] (the demo's company, one-time link): {summary['portal']}\n"
+                    "The stack and the fake BambooHR keep running; stop with Ctrl-C.",
+                    soft_wrap=True,
+                )
+                wait_until_stopped(keep)
         finally:
             fake.stop()
-        stack.drain(timeout=60)
-        summary["emails"] = _emails(stack.mail())
-        summary["events"] = dict(sorted(Counter(e.get("detail-type", "?") for e in stack.events()).items()))
-        summary["outbox"] = str(stack.outbox.folder) if stack.outbox else None
-        summary["errors"] = stack.errors()
     finally:
         stack.stop()
-    summary["timings"] = [{"step": name, "seconds": round(seconds, 3)} for name, seconds in timings.steps]
+    return summary
+
+
+def _show(console: Console, summary: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         console.file.write(json.dumps(summary, indent=2, default=str) + "\n")
     else:
         _print_summary(console, summary)
-    return summary
 
 
 def _story(

@@ -57,5 +57,6 @@ def build_ports(
         providers=registry_lookup(),
         oauth_states=aws.oauth_states,
         oauth_apps=aws.oauth_apps,
+        portal=aws.portal,
         settings=service_settings or ServiceSettings(),
     )

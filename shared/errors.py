@@ -104,6 +104,47 @@ class ConnectionDisconnected(Gone):
         self.connection_id = connection_id
 
 
+class PortalLinkExpired(Gone):
+    """A portal link opened after its few minutes (it can never be opened again)."""
+
+    code = "portal_link_expired"
+
+    def __init__(self) -> None:
+        super().__init__("this portal link has expired: ask for a new one")
+
+
+class PortalLinkUsed(Gone):
+    """A portal link opened a second time (single use), or one that was never issued."""
+
+    code = "portal_link_used"
+
+    def __init__(self) -> None:
+        super().__init__("this portal link has already been used: ask for a new one")
+
+
+# --- portal sessions (401 / 403) ---------------------------------------------------------------
+
+
+class PortalSessionInvalid(HrisSyncError):
+    """No portal session cookie, or one that names no live session (expired, ended or forged)."""
+
+    code = "portal_session_invalid"
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("the portal session has expired or is not valid: open a new portal link")
+
+
+class CsrfRejected(HrisSyncError):
+    """A state-changing portal call without the session's CSRF token (or from another site)."""
+
+    code = "csrf_rejected"
+    http_status = 403
+
+    def __init__(self) -> None:
+        super().__init__("the request did not carry this portal session's CSRF token")
+
+
 # --- conflicts (409) ---------------------------------------------------------------------------
 
 

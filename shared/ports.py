@@ -602,6 +602,62 @@ class IdGenerator(Protocol):
         """A fresh unique id such as ``run_3f2a...`` (prefix + "_" + random hex)."""
 
 
+# ---------------------------------------------------------------------------------------------
+# The admin portal: one-time links and the sessions they open
+# ---------------------------------------------------------------------------------------------
+
+
+class PortalIntent(StrEnum):
+    CONNECT = "connect"  # the connect journey first
+    MANAGE = "manage"  # the day-to-day screens first
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLink:
+    """A one-time link, stored by its token's digest (the token itself is never stored)."""
+
+    token_digest: str
+    tenant_id: str
+    intent: PortalIntent
+    created_by: str  # the subject that asked for it (the SaaS team's backend)
+    expires_at: datetime
+    return_url: str | None = None
+    email: str | None = None  # the admin who will use it, when the caller says
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSession:
+    """A portal session: the tenant's admin rights for a few hours, found by the cookie's digest."""
+
+    token_digest: str
+    tenant_id: str
+    subject: str  # recorded on what the session's admin does (audit entries, decisions)
+    intent: PortalIntent
+    csrf_token: str  # sent back in a header on every state-changing call (synchronizer token)
+    expires_at: datetime
+    return_url: str | None = None
+    email: str | None = None
+
+
+class PortalStore(Protocol):
+    def add_link(self, link: PortalLink) -> None:
+        """Store a new link (its digest is new: a collision raises ``AlreadyExists``)."""
+
+    def take_link(self, token_digest: str, now: datetime) -> PortalLink:
+        """Remove the link and return it, at most once (a conditional delete); raises
+        ``PortalLinkExpired`` when it expired before ``now``, ``PortalLinkUsed`` when it is gone
+        (taken before, or never issued)."""
+
+    def add_session(self, session: PortalSession) -> None:
+        """Store a new session."""
+
+    def session(self, token_digest: str, now: datetime) -> PortalSession:
+        """The live session, or ``PortalSessionInvalid`` (unknown, ended or expired at ``now``)."""
+
+    def end_session(self, token_digest: str) -> None:
+        """Forget the session (idempotent)."""
+
+
 # Provider lookup: a provider by name (``shared.providers.registry.get_provider``); raises
 # ``ProviderNotFound`` for an unknown name.
 ProviderLookup = Callable[[str], Provider]

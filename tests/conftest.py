@@ -19,7 +19,7 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 TESTS = Path(__file__).parent
-SUITES = ("unit", "integration", "infra", "e2e", "contract")
+SUITES = ("unit", "integration", "infra", "e2e", "contract", "browser")
 # The team's reference folder beside the repository (vendor specs, rules).
 SHARED_REFERENCE = TESTS.parent.parent / "shared"
 

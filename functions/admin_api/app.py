@@ -20,7 +20,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from functions.admin_api import errors
-from functions.admin_api.routers import audit, connections, invites, members, oauth, providers, runs, tasks
+from functions.admin_api.routers import (
+    audit,
+    connections,
+    invites,
+    members,
+    oauth,
+    portal,
+    providers,
+    runs,
+    tasks,
+)
 from shared import json_bounds
 
 TITLE = "hris-sync admin API"
@@ -55,6 +65,7 @@ TAGS = {
     "Invites": "Invites of queued members (R08)",
     "Tasks": "Onboarding and offboarding tasks (R26, R27)",
     "Audit": "Who changed what, when",
+    "Portal": "One-time links to the admin portal, the screens an admin clicks through",
 }
 PUBLIC_PATHS = (oauth.CALLBACK_PATH,)
 ROUTERS = (
@@ -66,6 +77,7 @@ ROUTERS = (
     invites.router,
     tasks.router,
     audit.router,
+    portal.router,
 )
 
 

@@ -28,6 +28,7 @@ from shared.services.context import (
     WithOAuthApps,
     WithOAuthStates,
     WithPending,
+    WithPortal,
     WithProviders,
     WithRuns,
     WithScheduler,
@@ -63,6 +64,7 @@ class AdminServices(
     WithClock,
     WithIds,
     WithProviders,
+    WithPortal,
     WithSettings,
     Protocol,
 ):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from functions.admin_api import portal_web
 from functions.admin_api.app import create_app
 from functions.admin_api.deps import PORTS_KEY, AdminServices
 from functions.admin_api.errors import refused_media_type
@@ -31,6 +32,7 @@ from shared.ports import (
     OAuthApps,
     OAuthStateStore,
     PendingWebhooks,
+    PortalStore,
     ProviderLookup,
     RunStore,
     Scheduler,
@@ -95,6 +97,10 @@ class AdminPorts:
         return self._aws.token_lock
 
     @property
+    def portal(self) -> PortalStore:
+        return self._aws.portal
+
+    @property
     def blobs(self) -> BlobStore:
         return self._aws.blobs
 
@@ -146,8 +152,12 @@ def ports() -> AdminServices:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     answer = refused_media_type(event)
     if answer is None:
-        app.context[PORTS_KEY] = ports()
-        answer = app.resolve(event, context)
+        services = ports()
+        app.context[PORTS_KEY] = services
+        if portal_web.is_portal(event):  # the portal: its session is the principal
+            answer = portal_web.handle(event, context, app=app, ports=services)
+        else:
+            answer = app.resolve(event, context)
     # One line per request: the route and the outcome, never a body (it may carry credentials).
     observability.logger.info(
         "admin api request",

@@ -1,6 +1,8 @@
 """API: the REST API. `/v1/*` (the admin API) behind a JWT authorizer (the stack's Cognito user
 pool, or any OIDC issuer through a token authorizer); `/webhooks/{connection_id}` public, since HR
-systems cannot carry our tokens (their signatures are verified by the handler), but throttled.
+systems cannot carry our tokens (their signatures are verified by the handler), but throttled;
+`/portal/*` (the admin portal) without an authorizer too: the admin API's function checks the
+portal's session cookie and CSRF token itself.
 Access logs, execution logs without bodies, X-Ray, request size limits and per-IP rate limits (WAF).
 """
 
@@ -35,6 +37,7 @@ from infra.nag import acknowledge
 
 WEBHOOK_PATH = "/webhooks/{connection_id}"
 OAUTH_CALLBACK_PATH = "/oauth/callback"  # functions.admin_api.routers.oauth.CALLBACK_PATH
+PORTAL_PATH = "/portal"
 _ERROR_TEMPLATE = json.dumps(
     {"error": {"code": "$context.error.responseType", "message": "$context.error.message", "details": {}}}
 )
@@ -175,6 +178,7 @@ class Api(Construct):
                     "issued to an authenticated admin (random, single use, minutes), and redirects "
                     "only to the return URL validated then",
                 )
+            self._portal(api, admin_api)
             if cors is not None:
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(
@@ -199,6 +203,33 @@ class Api(Construct):
                     "over the raw body (401 otherwise); the route is throttled and rate-limited per IP",
                 )
         self._firewall(api, prefix)
+
+    def _portal(self, api: apigw.RestApi, admin_api: lambda_.IFunction) -> None:
+        """``/portal`` and ``/portal/{proxy+}``: the admin portal, served by the admin API's own
+        function on the API's own origin (its page, its assets, and the admin API under
+        ``/portal/api/v1``). No authorizer: a browser has no bearer token; the function checks the
+        portal session cookie (HttpOnly, SameSite=Strict) and, on writes, the CSRF token itself."""
+        portal = api.root.add_resource(PORTAL_PATH.strip("/"))
+        methods = [
+            portal.add_method(
+                "GET", apigw.LambdaIntegration(admin_api), authorization_type=apigw.AuthorizationType.NONE
+            ),
+            portal.add_proxy(any_method=False).add_method(
+                "ANY",
+                apigw.LambdaIntegration(admin_api),
+                authorization_type=apigw.AuthorizationType.NONE,
+                request_parameters={"method.request.path.proxy": True},
+            ),
+        ]
+        for method in methods:
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(
+                    method,
+                    rule,
+                    "The admin portal: a browser carries no bearer token; the function itself checks "
+                    "the portal session (a one-time link's HttpOnly SameSite=Strict cookie, stored "
+                    "hashed) and a CSRF token on every write; without them every call is 401/403",
+                )
 
     def _authorizer(
         self, config: DeployConfig, token_verifier: lambda_.IFunction | None

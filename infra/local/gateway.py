@@ -149,6 +149,12 @@ class Gateway:
         self.clock = clock
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
+        # One request at a time per function, as Lambda gives one execution environment one
+        # request at a time: Powertools' resolver keeps the current event and its context on the
+        # class (``BaseRouter.current_event``), so two requests in one process at once (a browser's
+        # parallel fetches) would read each other's event, or find the context another cleared.
+        self._invocations: dict[str, threading.Lock] = {}
+        self._invocations_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -207,7 +213,9 @@ class Gateway:
         request_context: dict[str, Any] = {
             "resourcePath": route.resource,
             "httpMethod": method,
-            "path": f"/{self.stage}{path}",
+            # As on a custom domain: the stage is not part of the URL (links built from the
+            # request, such as the portal's, point where the request came).
+            "path": path,
             "stage": self.stage,
             "requestId": str(uuid.uuid4()),
             "extendedRequestId": str(uuid.uuid4()),
@@ -225,6 +233,11 @@ class Gateway:
         }
         if authorizer is not None:
             request_context["authorizer"] = authorizer
+        # API Gateway tells the function the scheme the client used (here always plain HTTP).
+        headers = {
+            **{k: v for k, v in headers.items() if k.lower() != "x-forwarded-proto"},
+            "X-Forwarded-Proto": "http",
+        }
         multi_headers: dict[str, list[str]] = {}
         for key, value in headers.items():
             multi_headers.setdefault(key, []).append(value)
@@ -245,8 +258,11 @@ class Gateway:
 
     def _call(self, route: Route, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         name = self.function_names[route.function]
+        with self._invocations_lock:
+            one_at_a_time = self._invocations.setdefault(name, threading.Lock())
         try:
-            result = self.functions.invoke(name, event)
+            with one_at_a_time:
+                result = self.functions.invoke(name, event)
         except FunctionError:
             # API Gateway answers a crashed Lambda with its own 502 (the stack trace stays in the logs).
             return _error(502, "BAD_GATEWAY", "Internal server error")

@@ -15,7 +15,30 @@ from typing import Any
 
 from rich.console import Console
 
+from infra.local.client import AdminClient
 from infra.local.stack import DEFAULT_STATE_DIR, LocalStack
+
+
+def portal_link(stack: LocalStack, tenant: str, *, intent: str = "manage") -> str:
+    """A fresh one-time link to the admin portal for ``tenant`` (asked for as its backend would)."""
+    with AdminClient(stack.url, stack.token(tenant, subject="local-backend")) as api:
+        link: dict[str, Any] = api.call("POST", "/v1/portal/links", json={"intent": intent})
+    return str(link["url"])
+
+
+def wait_until_stopped(stop: threading.Event) -> None:
+    """Block until ``stop`` is set, by SIGINT/SIGTERM (Ctrl-C) or by the caller."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if threading.current_thread() is threading.main_thread():
+        for sig in previous:
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(
@@ -63,23 +86,17 @@ def serve(
             + (f"(restored: {json.dumps(restored)})" if restored else "(fresh)")
         )
         console.print(f"Tenant        {tenant}")
+        console.print(
+            f"Admin portal  {portal_link(stack, tenant)}   (one-time: opens once, within 5 minutes)",
+            soft_wrap=True,
+        )
         console.print(f"Dev token     {token}", soft_wrap=True)
         console.print(
             f'\nTry:  curl -s -H "Authorization: Bearer $TOKEN" {stack.url}/v1/connections\n'
             "Stop with Ctrl-C (state is saved; --reset starts clean).",
             soft_wrap=True,
         )
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if threading.current_thread() is threading.main_thread():
-            for sig in previous:
-                signal.signal(sig, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        finally:
-            if threading.current_thread() is threading.main_thread():
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
+        wait_until_stopped(stop)
     finally:
         with console.status("Saving state and stopping"):
             stack.stop()

@@ -23,6 +23,7 @@ from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.mailer import SesMailer
 from shared.adapters.members import DynamoMemberStore
 from shared.adapters.oauth import DynamoOAuthStates, SecretsManagerOAuthApps
+from shared.adapters.portal import DynamoPortalStore
 from shared.adapters.queue import SqsQueue
 from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.scheduler import EventBridgeScheduler
@@ -44,6 +45,7 @@ from shared.ports import (
     OAuthApps,
     OAuthStateStore,
     PendingWebhooks,
+    PortalStore,
     RunStore,
     Scheduler,
     SecretStore,
@@ -133,6 +135,10 @@ class AwsAdapters:
     def token_lock(self) -> ConnectionLock:
         """The lease each OAuth token refresh of a connection takes (shared.services.tokens)."""
         return DynamoConnectionLock(self.table, sort_key=keys.token_lease_sk)
+
+    @cached_property
+    def portal(self) -> PortalStore:
+        return DynamoPortalStore(self.table)
 
     @cached_property
     def blobs(self) -> BlobStore:

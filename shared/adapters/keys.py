@@ -264,3 +264,18 @@ def webhook_list_sk(hris_id: str) -> str:
 def webhook_deactivations_pk(tenant_id: str, connection_id: str) -> str:
     """R30's rolling window: one item per webhook deactivation, sorted by time."""
     return f"{tenant_prefix(tenant_id)}#C#{part(connection_id, 'connection_id')}#WHD"
+
+
+# --- the admin portal --------------------------------------------------------------------------
+# A portal link or session is found by its token alone (the browser knows nothing else), so, like
+# the route item, its key is not under a tenant: it is the SHA-256 digest of the token (the token
+# itself is never stored), and the item names its tenant.
+def portal_link_pk(token_digest: str) -> str:
+    return _pk(f"PORTAL#LINK#{part(token_digest, 'token')}", "token")
+
+
+def portal_session_pk(token_digest: str) -> str:
+    return _pk(f"PORTAL#SESSION#{part(token_digest, 'token')}", "token")
+
+
+PORTAL_SK = "PORTAL"

@@ -27,6 +27,7 @@ from shared.ports import (
     OAuthApps,
     OAuthStateStore,
     PendingWebhooks,
+    PortalStore,
     ProviderLookup,
     RunStore,
     Scheduler,
@@ -117,6 +118,8 @@ class Ports:
     # OAuth connect: pending authorizations, and the SaaS team's OAuth apps.
     oauth_states: OAuthStateStore
     oauth_apps: OAuthApps
+    # The admin portal's one-time links and sessions.
+    portal: PortalStore
     settings: ServiceSettings = field(default_factory=ServiceSettings)
 
 
@@ -221,6 +224,11 @@ class WithIds(Protocol):
 class WithProviders(Protocol):
     @property
     def providers(self) -> ProviderLookup: ...
+
+
+class WithPortal(Protocol):
+    @property
+    def portal(self) -> PortalStore: ...
 
 
 class WithSettings(Protocol):

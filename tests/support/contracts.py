@@ -40,6 +40,9 @@ from shared.errors import (
     LockHeld,
     LockLost,
     MemberNotFound,
+    PortalLinkExpired,
+    PortalLinkUsed,
+    PortalSessionInvalid,
     RunNotFound,
     SecretNotFound,
     TaskNotFound,
@@ -57,6 +60,10 @@ from shared.ports import (
     MemberWrite,
     PendingEmployee,
     PendingWebhooks,
+    PortalIntent,
+    PortalLink,
+    PortalSession,
+    PortalStore,
     RunStore,
     Scheduler,
     SecretStore,
@@ -617,3 +624,77 @@ class WebhookGuardStoreContract:
         assert guard.state(A, "c1") == GuardState(held_run_id=None, decided_at=NOW)
         assert guard.hold(A, "c1", "r3") == "r3"
         assert guard.state(A, "c1") == GuardState(held_run_id="r3", decided_at=NOW)
+
+
+class PortalStoreContract:
+    """The admin portal's links (single use, minutes) and sessions (hours)."""
+
+    @pytest.fixture
+    def portal(self) -> PortalStore:
+        raise NotImplementedError
+
+    NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def _link(self, digest: str = "a" * 64, **fields: Any) -> PortalLink:
+        values: dict[str, Any] = {
+            "token_digest": digest,
+            "tenant_id": "tenant-a",
+            "intent": PortalIntent.CONNECT,
+            "created_by": "backend-1",
+            "expires_at": self.NOW + timedelta(minutes=5),
+            "return_url": "https://app.example/settings",
+            "email": "ada@example.com",
+        }
+        values.update(fields)
+        return PortalLink(**values)
+
+    def _session(self, digest: str = "b" * 64, **fields: Any) -> PortalSession:
+        values: dict[str, Any] = {
+            "token_digest": digest,
+            "tenant_id": "tenant-a",
+            "subject": "portal:backend-1",
+            "intent": PortalIntent.MANAGE,
+            "csrf_token": "c" * 43,
+            "expires_at": self.NOW + timedelta(hours=4),
+        }
+        values.update(fields)
+        return PortalSession(**values)
+
+    def test_a_link_is_taken_once_with_everything_it_was_given(self, portal: PortalStore) -> None:
+        link = self._link()
+        portal.add_link(link)
+        assert portal.take_link(link.token_digest, self.NOW) == link
+        with pytest.raises(PortalLinkUsed):
+            portal.take_link(link.token_digest, self.NOW)
+
+    def test_an_expired_link_is_refused_as_expired_and_stays_unusable(self, portal: PortalStore) -> None:
+        link = self._link(expires_at=self.NOW - timedelta(seconds=1))
+        portal.add_link(link)
+        with pytest.raises(PortalLinkExpired):
+            portal.take_link(link.token_digest, self.NOW)
+        with pytest.raises(PortalLinkExpired):
+            portal.take_link(link.token_digest, self.NOW)
+
+    def test_a_link_never_issued_is_refused(self, portal: PortalStore) -> None:
+        with pytest.raises(PortalLinkUsed):
+            portal.take_link("d" * 64, self.NOW)
+
+    def test_a_link_digest_cannot_be_stored_twice(self, portal: PortalStore) -> None:
+        portal.add_link(self._link())
+        with pytest.raises(AlreadyExists):
+            portal.add_link(self._link(tenant_id="tenant-b"))
+
+    def test_a_session_is_read_until_it_expires_or_ends(self, portal: PortalStore) -> None:
+        session = self._session(email="ada@example.com", return_url="http://127.0.0.1:9/done")
+        portal.add_session(session)
+        assert portal.session(session.token_digest, self.NOW) == session
+        with pytest.raises(PortalSessionInvalid):
+            portal.session(session.token_digest, session.expires_at)
+        portal.end_session(session.token_digest)
+        with pytest.raises(PortalSessionInvalid):
+            portal.session(session.token_digest, self.NOW)
+        portal.end_session(session.token_digest)  # idempotent
+
+    def test_an_unknown_session_is_invalid(self, portal: PortalStore) -> None:
+        with pytest.raises(PortalSessionInvalid):
+            portal.session("e" * 64, self.NOW)

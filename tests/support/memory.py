@@ -29,6 +29,9 @@ from shared.errors import (
     LockHeld,
     LockLost,
     MemberNotFound,
+    PortalLinkExpired,
+    PortalLinkUsed,
+    PortalSessionInvalid,
     ProviderNotFound,
     RunNotFound,
     SecretNotFound,
@@ -47,6 +50,8 @@ from shared.ports import (
     Page,
     PendingAuthorization,
     PendingEmployee,
+    PortalLink,
+    PortalSession,
     WriteOutcome,
     WriteResult,
 )
@@ -758,3 +763,42 @@ class ProviderRegistry:
             return self.providers[name]
         except KeyError:
             raise ProviderNotFound(name) from None
+
+
+class MemoryPortal:
+    """``PortalStore``: links taken at most once (under a lock, as the conditional delete does)."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, PortalLink] = {}
+        self.sessions: dict[str, PortalSession] = {}
+        self._mutex = threading.Lock()
+
+    def add_link(self, link: PortalLink) -> None:
+        with self._mutex:
+            if link.token_digest in self.links:
+                raise AlreadyExists("portal item", link.token_digest)
+            self.links[link.token_digest] = link
+
+    def take_link(self, token_digest: str, now: datetime) -> PortalLink:
+        with self._mutex:
+            link = self.links.get(token_digest)
+            if link is None:
+                raise PortalLinkUsed
+            if link.expires_at <= now:
+                raise PortalLinkExpired
+            del self.links[token_digest]
+            return link
+
+    def add_session(self, session: PortalSession) -> None:
+        with self._mutex:
+            self.sessions[session.token_digest] = session
+
+    def session(self, token_digest: str, now: datetime) -> PortalSession:
+        found = self.sessions.get(token_digest)
+        if found is None or found.expires_at <= now:
+            raise PortalSessionInvalid
+        return found
+
+    def end_session(self, token_digest: str) -> None:
+        with self._mutex:
+            self.sessions.pop(token_digest, None)

@@ -57,6 +57,7 @@ from tests.support.memory import (
     MemoryOAuthApps,
     MemoryOAuthStates,
     MemoryPendingWebhooks,
+    MemoryPortal,
     MemoryRuns,
     MemoryScheduler,
     MemorySecrets,
@@ -225,6 +226,7 @@ class World:
     ids: SequentialIds = field(default_factory=SequentialIds)
     oauth_states: MemoryOAuthStates = field(default_factory=MemoryOAuthStates)
     oauth_apps: MemoryOAuthApps = field(default_factory=MemoryOAuthApps)
+    portal: MemoryPortal = field(default_factory=MemoryPortal)
     settings: ServiceSettings = field(default_factory=lambda: ServiceSettings(chunk_size=2))
     # The providers by name; None: only the scripted ``hr`` as "fakehr".
     lookup: ProviderLookup | None = None
@@ -252,6 +254,7 @@ class World:
             providers=self.lookup or ProviderRegistry({"fakehr": self.hr}),
             oauth_states=self.oauth_states,
             oauth_apps=self.oauth_apps,
+            portal=self.portal,
             settings=self.settings,
         )
 

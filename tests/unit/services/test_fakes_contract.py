@@ -11,6 +11,7 @@ from tests.support.contracts import (
     LockContract,
     MemberStoreContract,
     PendingWebhooksContract,
+    PortalStoreContract,
     RunStoreContract,
     SchedulerContract,
     SecretStoreContract,
@@ -24,6 +25,7 @@ from tests.support.memory import (
     MemoryLock,
     MemoryMembers,
     MemoryPendingWebhooks,
+    MemoryPortal,
     MemoryRuns,
     MemoryScheduler,
     MemorySecrets,
@@ -96,3 +98,9 @@ class TestMemoryWebhookGuard(WebhookGuardStoreContract):
     @pytest.fixture
     def guard(self) -> MemoryWebhookGuard:
         return MemoryWebhookGuard()
+
+
+class TestMemoryPortal(PortalStoreContract):
+    @pytest.fixture
+    def portal(self) -> MemoryPortal:
+        return MemoryPortal()

@@ -52,6 +52,8 @@ DESIGN_ROUTES = {
     ("POST", "/v1/connections/oauth/start"),
     # OAuth connect's callback: public (the vendor's redirect carries no token of ours).
     ("GET", "/oauth/callback"),
+    # "The admin portal" (wave 2): the backend's one-time link.
+    ("POST", "/v1/portal/links"),
 }
 PUBLIC = {"/oauth/callback"}
 

@@ -91,6 +91,7 @@ ROUTES: list[Case] = [
         expect="create",
     ),
     Case("GET", "/oauth/callback", query={"state": "{connection_id}", "code": "x"}, expect="callback"),
+    Case("POST", "/v1/portal/links", body={"intent": "manage"}, expect="create"),
 ]
 
 
