@@ -235,30 +235,47 @@ class LocalStack:
     def _register_fake_oauth_apps(self) -> None:
         """The deployment's OAuth apps, as the fakes know them (their default client id and secret;
         the vendors' real hosts until ``register_oauth_app`` names a fake's)."""
-        from infra.local.fake_hris import bamboohr, employment_hero  # noqa: PLC0415
+        from infra.local.fake_hris import bamboohr, employment_hero, slack  # noqa: PLC0415
 
         for provider, (client_id, client_secret) in (
             ("bamboohr", bamboohr.OAUTH_CLIENT),
             ("employment_hero", employment_hero.OAUTH_CLIENT),
         ):
             self.register_oauth_app(provider, client_id=client_id, client_secret=client_secret)
+        # Slack's app also has its signing secret (every Events API request is signed with it).
+        self.register_oauth_app(
+            "slack",
+            client_id=slack.OAUTH_CLIENT[0],
+            client_secret=slack.OAUTH_CLIENT[1],
+            secrets={"signing_secret": slack.SIGNING_SECRET},
+        )
 
     def register_oauth_app(
-        self, provider: str, *, client_id: str, client_secret: str, settings: dict[str, str] | None = None
+        self,
+        provider: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        settings: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> None:
         """Configure the SaaS team's OAuth app for ``provider`` (what a deployment does with the
-        secret ``<prefix>/oauth-apps/<provider>``); ``settings`` may point it at a fake's hosts."""
+        secret ``<prefix>/oauth-apps/<provider>``); ``settings`` may point it at a fake's hosts,
+        ``secrets`` add the app's other secrets (Slack's signing secret)."""
         assert self.functions is not None, "start the stack first"  # noqa: S101
         prefix = self.functions.environment_of("admin_api")["SECRETS_PREFIX"]
         name = oauth_app_secret_name(prefix, provider)
         value = json.dumps(
-            {"secrets": {"client_id": client_id, "client_secret": client_secret}, "settings": settings or {}}
+            {
+                "secrets": {"client_id": client_id, "client_secret": client_secret, **(secrets or {})},
+                "settings": settings or {},
+            }
         )
-        secrets = self.client("secretsmanager")
+        manager = self.client("secretsmanager")
         try:
-            secrets.create_secret(Name=name, SecretString=value)
-        except secrets.exceptions.ResourceExistsException:
-            secrets.put_secret_value(SecretId=name, SecretString=value)
+            manager.create_secret(Name=name, SecretString=value)
+        except manager.exceptions.ResourceExistsException:
+            manager.put_secret_value(SecretId=name, SecretString=value)
 
     def _tune_gc(self) -> None:
         """Collect garbage less often while the stack runs (measured: a 4,000-person import spent

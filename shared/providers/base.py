@@ -101,6 +101,9 @@ class Directory:
     people: Sequence[DirectoryEntry]
     # Set when listing refreshed an OAuth token (rotated refresh tokens): the caller stores these.
     refreshed_credentials: Credentials | None = None
+    # What the listing could not show and why, for the admin (Slack: "user groups are not
+    # listed: the app was not granted usergroups:read"); never a credential.
+    notes: tuple[str, ...] = ()
 
 
 class WebhookKind(StrEnum):

@@ -66,6 +66,10 @@ class ProviderInfo:
     # The tier's built-in default (R28); a deployment's settings may change it (``schedule_for``).
     default_schedule: str
     supports_webhooks: bool
+    # What an OAuth install stores besides the tokens, taken from the vendor's answer or the
+    # deployment's OAuth app (Slack's workspace id, the app's signing secret): never typed by an
+    # admin, so no form shows them.
+    oauth_stored_fields: tuple[CredentialField, ...] = ()
 
 
 # Settings every connector reads besides its catalogue fields (see the module's docstring).
@@ -110,6 +114,7 @@ def describe(
     supports_webhooks: bool,
     api_key_fields: Iterable[CredentialField] = (),
     oauth_fields: Iterable[CredentialField] = (),
+    oauth_stored_fields: Iterable[CredentialField] = (),
     oauth: bool = False,
 ) -> ProviderInfo:
     """A connector's entry, from the attributes the connector already has (declared once).
@@ -131,6 +136,7 @@ def describe(
         tier=tier,
         default_schedule=tier.default_schedule,
         supports_webhooks=supports_webhooks,
+        oauth_stored_fields=tuple(oauth_stored_fields),
     )
 
 
@@ -178,11 +184,13 @@ def method_of(info: ProviderInfo, credentials: Credentials) -> AuthMethod:
 
 def fields_for(info: ProviderInfo, method: AuthMethod) -> tuple[CredentialField, ...]:
     """The fields a connection made this way holds (OAuth: the settings asked, the tokens, and the
-    webhook secret where the provider has one: its webhooks are signed whichever way it connects)."""
+    webhook secret where the provider has one: its webhooks are signed whichever way it connects;
+    and what the provider's install stores besides, ``oauth_stored_fields``)."""
     if method is AuthMethod.API_KEY:
         return info.api_key_fields
     webhook = tuple(f for f in info.api_key_fields if f.name == WEBHOOK_SECRET)
-    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook)
+    stored = tuple(f for f in info.oauth_stored_fields if f.name not in {w.name for w in webhook})
+    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook, *stored)
 
 
 def credential_problems(info: ProviderInfo, credentials: Credentials) -> CredentialProblems:

@@ -108,6 +108,9 @@ def _secret(credentials: Credentials, name: str, vendor: str) -> Secret:
 
 
 def _token_response(body: Any, previous_refresh: Secret | None, now: datetime, vendor: str) -> OAuthToken:
+    if isinstance(body, dict) and body.get("ok") is False:
+        # Slack answers a refused grant as HTTP 200 ``{"ok": false, "error": ...}``.
+        raise ProviderAuthError(f"{vendor}: the authorization server refused the grant")
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
         raise ProviderResponseError(f"{vendor}: token endpoint answered without an access_token")
     refresh = body.get("refresh_token")

@@ -12,6 +12,7 @@ from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
 from shared.providers.personio import Personio
+from shared.providers.slack import Slack
 
 _FACTORIES: dict[str, type[Connector]] = {
     BambooHR.name: BambooHR,
@@ -19,6 +20,7 @@ _FACTORIES: dict[str, type[Connector]] = {
     HiBob.name: HiBob,
     EmploymentHero.name: EmploymentHero,
     Merge.name: Merge,
+    Slack.name: Slack,
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
 # Other spellings people type; they build the same connector.

@@ -303,3 +303,47 @@ def merge_v3_errata(spec: dict[str, Any]) -> None:
                 walk(value)
 
     walk(spec)
+
+
+def slack_errata(spec: dict[str, Any]) -> None:
+    """Slack's users API is a Swagger 2.0 document, read here as OpenAPI 3 (in place), with two
+    errata named and proven by tests:
+
+    - Swagger 2.0 -> OpenAPI 3: a parameter's ``type`` becomes its ``schema``, a response's
+      ``schema`` its ``application/json`` content, ``securityDefinitions`` the security schemes.
+      ``definitions`` stay where the ``$ref`` s point.
+    - The ``token`` query parameter is the OAuth token, which Slack takes as ``Authorization:
+      Bearer`` too (and recommends): the parameter is dropped and the security scheme is the bearer
+      token (``users.info`` marks ``token`` required, so a Bearer request would otherwise fail).
+    - Slack's generator writes "one of these" as ``items: [a, b]`` on schemas that are not arrays
+      (``objs_user``: the workspace or the enterprise user; ``tz``): under JSON Schema that checks
+      nothing of an object, so it is read as ``anyOf``.
+    """
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            parameters = []
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") == "token" and parameter.get("in") == "query":
+                    continue
+                schema = {k: parameter.pop(k) for k in ("type", "format", "items", "enum") if k in parameter}
+                parameters.append({**parameter, "schema": schema})
+            operation["parameters"] = parameters
+            for response in operation.get("responses", {}).values():
+                if "schema" in response:
+                    response["content"] = {"application/json": {"schema": response.pop("schema")}}
+    spec["components"] = {"securitySchemes": {"slackAuth": {"type": "oauth2"}}}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("items"), list) and node.get("type") != "array":
+                node["anyOf"] = node.pop("items")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec.get("definitions", {}))
+    walk(spec.get("paths", {}))

@@ -362,6 +362,11 @@ class DirectoryOut(ResponseModel):
     people: list[DirectoryEntryOut] = Field(description="One page of people (sorted by name)")
     people_total: int = Field(description="People matching `q`, over all pages")
     next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION + " (of people)")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the HR system's directory could not list and why (e.g. Slack user groups "
+        "without the usergroups:read scope)",
+    )
 
     @classmethod
     def of(
@@ -373,6 +378,7 @@ class DirectoryOut(ResponseModel):
             people=[DirectoryEntryOut.of(e) for e in people],
             people_total=total,
             next_cursor=next_cursor,
+            notes=list(d.notes),
         )
 
 

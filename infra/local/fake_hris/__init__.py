@@ -27,8 +27,9 @@ from .hibob import HiBob
 from .merge import Merge
 from .personio import Personio
 from .server import Exchange, FakeHRServer, Fault, RateLimit, Vendor
+from .slack import Slack
 
-PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge")
+PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge", "slack")
 
 
 def vendor_class(provider: str) -> type[Vendor]:
@@ -39,6 +40,7 @@ def vendor_class(provider: str) -> type[Vendor]:
         "hibob": HiBob,
         "employment_hero": EmploymentHero,
         "merge": Merge,
+        "slack": Slack,
     }
     try:
         return classes[provider.replace("-", "_")]

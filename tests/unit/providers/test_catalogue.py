@@ -24,9 +24,10 @@ from shared.providers.merge import Merge
 from shared.providers.oauth import OAuthConnector
 from shared.providers.personio import Personio
 from shared.providers.registry import PROVIDER_NAMES, catalogue, get_provider, provider_info
+from shared.providers.slack import Slack
 from tests.unit.providers.provider_helpers import FAST_POLICY, FakeTime, json_response, sent_json
 
-CONNECTORS: list[type[Connector]] = [BambooHR, Personio, HiBob, EmploymentHero, Merge]
+CONNECTORS: list[type[Connector]] = [BambooHR, Personio, HiBob, EmploymentHero, Merge, Slack]
 KEY = "sk-live-DO-NOT-ECHO-4f9a8b7c"
 
 
@@ -48,7 +49,10 @@ def test_each_entry_is_derived_from_its_connectors_own_attributes(cls: type[Conn
     assert info.id == cls.name == provider.name
     assert info.tier is provider.tier and info.capabilities == provider.capabilities
     assert info.supports_webhooks is provider.supports_webhooks
-    assert info.default_schedule == Tier(info.tier).default_schedule == "rate(6 hours)"
+    assert info.default_schedule == Tier(info.tier).default_schedule
+    # R28: HR systems every 6 hours, directories every 24.
+    expected = "rate(24 hours)" if info.kind is ProviderKind.DIRECTORY else "rate(6 hours)"
+    assert info.default_schedule == expected
     names = [f.name for f in info.api_key_fields]
     assert len(names) == len(set(names))
     assert ("webhook_secret" in names) is (info.supports_webhooks and AuthMethod.API_KEY in info.methods)
@@ -65,6 +69,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
         "hibob": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
         "merge": (ProviderKind.UNIFIED, (AuthMethod.API_KEY,)),
         "personio": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
+        "slack": (ProviderKind.DIRECTORY, (AuthMethod.OAUTH,)),
     }
     secrets = {i: {f.name for f in e.api_key_fields if f.secret and f.required} for i, e in entries.items()}
     assert secrets == {
@@ -73,6 +78,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
         "hibob": {"service_user_id", "service_user_token"},
         "merge": {"api_key", "account_token"},
         "personio": {"client_id", "client_secret"},
+        "slack": set(),
     }
     assert [f.name for f in entries["bamboohr"].oauth_fields] == ["company_domain"]
     assert provider_info("employmenthero") is entries["employment_hero"], "other spellings resolve"

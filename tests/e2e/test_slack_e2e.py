@@ -1,0 +1,106 @@
+"""Slack end to end over HTTP: the OAuth v2 install through the journey (oauth/start -> the fake's
+consent -> our callback -> a draft -> activate), the first import (bots and guests left out, user
+groups in the directory), a signed ``team_join`` that creates a member, and a ``user_change`` with
+``deleted: true`` that deactivates one; the ``url_verification`` handshake answered."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from infra.local.fake_hris import FakeHRServer
+from infra.local.fake_hris import slack as fake_slack
+from tests.support.local_stack import Tenant
+
+RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
+
+
+def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.25)
+
+
+def _install(tenant: Tenant, fake: FakeHRServer) -> str:
+    tenant.stack.register_oauth_app(
+        "slack",
+        client_id=fake.credentials["client_id"],
+        client_secret=fake.credentials["client_secret"],
+        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+        secrets={"signing_secret": fake.credentials["signing_secret"]},
+    )
+    started = tenant.api.call(
+        "POST",
+        "/v1/connections/oauth/start",
+        json={
+            "provider": "slack",
+            "label": "Slack",
+            "return_url": RETURN_URL,
+            "invites": "later",
+            "approval": "auto",
+        },
+    )
+    query = parse_qs(urlsplit(started["authorize_url"]).query)
+    assert query["scope"] == ["users:read,users:read.email,usergroups:read,team:read"]
+    with httpx.Client(timeout=30) as browser:
+        at_slack = browser.get(started["authorize_url"])
+        assert at_slack.status_code == 302, at_slack.text
+        back = browser.get(at_slack.headers["Location"])
+    assert back.status_code == 302, back.text
+    [connection_id] = parse_qs(urlsplit(back.headers["Location"]).query)["connection_id"]
+    return connection_id
+
+
+def test_slack_install_import_and_events(tenant: Tenant) -> None:
+    fake = tenant.fake("slack", employees=25, guests=2)
+    connection_id = _install(tenant, fake)
+    draft = tenant.api.call("GET", f"/v1/connections/{connection_id}")
+    assert (draft["provider"], draft["status"]) == ("slack", "draft")
+
+    directory = tenant.api.call("GET", f"/v1/connections/{connection_id}/directory", params={"limit": 200})
+    kinds = {g["kind"] for g in directory["groups"]}
+    assert kinds == {"user_group"} and all(g["id"].startswith("S") for g in directory["groups"])
+    assert directory["notes"] == []
+
+    # Slack asks for the Events API request URL: its url_verification is answered with the challenge.
+    challenge = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"}).encode()
+    shake = httpx.post(
+        tenant.stack.webhook_url(connection_id),
+        content=challenge,
+        headers=fake_slack.sign(challenge, fake.credentials["signing_secret"], int(time.time())),
+    )
+    assert shake.status_code == 200 and shake.json() == {"challenge": "c-123"}
+
+    activated = tenant.api.activate(connection_id)
+    run = tenant.api.wait_run(activated["run"]["id"], timeout=120)
+    assert run["status"] == "completed", run
+    members = tenant.by_hris()
+    expected = {e.hris_id for e in fake.expected_employees() if e.status.value == "active"}
+    assert expected <= set(members)
+    # Bots, Slackbot and guests are not members.
+    assert not {h for h in members if h == "USLACKBOT" or h.startswith(("UGUEST", "UFAKEBOT"))}
+
+    fake.webhooks_to(tenant.stack.webhook_url(connection_id), secret=fake.credentials["signing_secret"])
+    hired = fake.hire("Nia", "Newcomer", department="Engineering")
+    new_id = fake_slack.user_id(hired)
+    assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
+    member = _until("the team_join member", lambda: tenant.by_hris().get(new_id))
+    assert member["profile"]["first_name"] == "Nia" and member["status"] != "deactivated"
+
+    leaver = fake.company.people()[2]
+    fake.terminate(leaver.id)
+    assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
+    gone = _until(
+        "the deactivation",
+        lambda: tenant.by_hris()[fake_slack.user_id(leaver)]["status"] == "deactivated" or None,
+    )
+    assert gone
