@@ -66,6 +66,9 @@ class ProviderInfo:
     # The tier's built-in default (R28); a deployment's settings may change it (``schedule_for``).
     default_schedule: str
     supports_webhooks: bool
+    # What the service itself stores on a connection (a delta link, a notification secret):
+    # accepted in its credentials, never asked of an admin.
+    managed_fields: tuple[CredentialField, ...] = ()
 
 
 # Settings every connector reads besides its catalogue fields (see the module's docstring).
@@ -111,6 +114,7 @@ def describe(
     api_key_fields: Iterable[CredentialField] = (),
     oauth_fields: Iterable[CredentialField] = (),
     oauth: bool = False,
+    managed_fields: Iterable[CredentialField] = (),
 ) -> ProviderInfo:
     """A connector's entry, from the attributes the connector already has (declared once).
 
@@ -131,6 +135,7 @@ def describe(
         tier=tier,
         default_schedule=tier.default_schedule,
         supports_webhooks=supports_webhooks,
+        managed_fields=tuple(managed_fields),
     )
 
 
@@ -180,9 +185,9 @@ def fields_for(info: ProviderInfo, method: AuthMethod) -> tuple[CredentialField,
     """The fields a connection made this way holds (OAuth: the settings asked, the tokens, and the
     webhook secret where the provider has one: its webhooks are signed whichever way it connects)."""
     if method is AuthMethod.API_KEY:
-        return info.api_key_fields
+        return (*info.api_key_fields, *info.managed_fields)
     webhook = tuple(f for f in info.api_key_fields if f.name == WEBHOOK_SECRET)
-    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook)
+    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook, *info.managed_fields)
 
 
 def credential_problems(info: ProviderInfo, credentials: Credentials) -> CredentialProblems:

@@ -11,6 +11,7 @@ from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
+from shared.providers.microsoft import Microsoft365
 from shared.providers.personio import Personio
 
 _FACTORIES: dict[str, type[Connector]] = {
@@ -19,10 +20,16 @@ _FACTORIES: dict[str, type[Connector]] = {
     HiBob.name: HiBob,
     EmploymentHero.name: EmploymentHero,
     Merge.name: Merge,
+    Microsoft365.name: Microsoft365,
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
 # Other spellings people type; they build the same connector.
-_ALIASES = {"employmenthero": EmploymentHero.name, "merge_hris": Merge.name}
+_ALIASES = {
+    "employmenthero": EmploymentHero.name,
+    "merge_hris": Merge.name,
+    "microsoft_365": Microsoft365.name,
+    "msgraph": Microsoft365.name,
+}
 
 
 class UnknownProvider(ProviderError):

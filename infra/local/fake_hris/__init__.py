@@ -25,10 +25,11 @@ from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
 from .employment_hero import EmploymentHero
 from .hibob import HiBob
 from .merge import Merge
+from .microsoft import MicrosoftGraph
 from .personio import Personio
 from .server import Exchange, FakeHRServer, Fault, RateLimit, Vendor
 
-PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge")
+PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge", "microsoft365")
 
 
 def vendor_class(provider: str) -> type[Vendor]:
@@ -39,6 +40,8 @@ def vendor_class(provider: str) -> type[Vendor]:
         "hibob": HiBob,
         "employment_hero": EmploymentHero,
         "merge": Merge,
+        "microsoft365": MicrosoftGraph,
+        "microsoft_365": MicrosoftGraph,
     }
     try:
         return classes[provider.replace("-", "_")]

@@ -64,6 +64,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
         "employment_hero": (ProviderKind.HRIS, (AuthMethod.OAUTH,)),
         "hibob": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
         "merge": (ProviderKind.UNIFIED, (AuthMethod.API_KEY,)),
+        "microsoft365": (ProviderKind.DIRECTORY, (AuthMethod.OAUTH,)),
         "personio": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
     }
     secrets = {i: {f.name for f in e.api_key_fields if f.secret and f.required} for i, e in entries.items()}
@@ -72,6 +73,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
         "employment_hero": set(),
         "hibob": {"service_user_id", "service_user_token"},
         "merge": {"api_key", "account_token"},
+        "microsoft365": set(),
         "personio": {"client_id", "client_secret"},
     }
     assert [f.name for f in entries["bamboohr"].oauth_fields] == ["company_domain"]
