@@ -93,7 +93,8 @@ def start(body: Annotated[OAuthStartRequest, Body()], caller: Admin, ports: Serv
     tags=[TAG],
     summary="The vendor's redirect after the admin's consent (public)",
     description="No token: the vendor's redirect carries none. Consumes the state (once), exchanges "
-    "the code, stores the tokens as the new connection's secret, creates the draft and answers "
+    "the code (an admin consent brings `tenant` and `admin_consent=True` instead), stores the "
+    "tokens as the new connection's secret, creates the draft and answers "
     "`302` to the start's `return_url` with `connection_id` or `error`. An unknown, reused or "
     "missing state is a `400` HTML page (no redirect: nothing vouches for a return URL).",
     security=[],
@@ -109,14 +110,18 @@ def start(body: Annotated[OAuthStartRequest, Body()], caller: Admin, ports: Serv
         },
     },
 )
-def callback(
+def callback(  # noqa: PLR0917 - FastAPI reads each query parameter from the signature
     ports: Services,
     code: CallbackParam = None,
     state: CallbackParam = None,
     error: CallbackParam = None,
     error_description: CallbackParam = None,  # noqa: ARG001 - the vendor's words are never shown
+    tenant: CallbackParam = None,
+    admin_consent: CallbackParam = None,
 ) -> Response[str]:
-    finished = oauth_connect.finish(ports, state=state, code=code, error=error)
+    # Admin consent (Microsoft 365) answers with the consenting tenant instead of a code.
+    answer = {k: v for k, v in (("tenant", tenant), ("admin_consent", admin_consent)) if v is not None}
+    finished = oauth_connect.finish(ports, state=state, code=code, error=error, answer=answer)
     if finished.redirect is not None:
         return Response(
             status_code=302,

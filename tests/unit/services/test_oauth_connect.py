@@ -303,3 +303,50 @@ def test_nothing_of_the_code_state_or_tokens_reaches_a_log(
     logged = capsys.readouterr()
     for value in (state, state2, "revoked-code", "at-1", "rt-1", "app-secret"):
         assert value not in logged.out + logged.err
+
+
+# --- admin consent: the vendor answers without a code (Microsoft 365) -------------------------
+
+
+class ConsentHR(OAuthHR):
+    """A scripted admin-consent vendor: the callback brings ``tenant`` and ``admin_consent``."""
+
+    def finish_consent(self, credentials: Credentials, answer: dict[str, str]) -> Credentials:
+        self.exchanges.append({"answer": dict(answer)})
+        if answer.get("admin_consent") != "True":
+            raise ProviderAuthError("consenthr: no consent")
+        return Credentials(
+            secrets={**credentials.secrets, "access_token": Secret("app-token")},
+            settings={**credentials.settings, "company_domain": answer["tenant"]},
+        )
+
+
+def test_an_admin_consent_without_a_code_creates_the_draft_with_the_consenting_tenant() -> None:
+    vendor = ConsentHR()
+    world = World(
+        settings=ServiceSettings(oauth_return_origins=ORIGINS), oauth_apps=MemoryOAuthApps({"oauthhr": APP})
+    )
+    world.lookup = ProviderRegistry({"oauthhr": vendor})
+    state = _start(world)
+
+    finished = oauth_connect.finish(
+        world.ports, state=state, code=None, error=None, answer={"tenant": "entra-1", "admin_consent": "True"}
+    )
+
+    assert finished.connection_id is not None and finished.error is None
+    stored = world.ports.secrets.get("t1", finished.connection_id)
+    assert stored.settings["company_domain"] == "entra-1"
+    assert vendor.exchanges == [{"answer": {"tenant": "entra-1", "admin_consent": "True"}}]
+
+
+def test_an_admin_consent_the_vendor_did_not_grant_creates_nothing() -> None:
+    vendor = ConsentHR()
+    world = World(
+        settings=ServiceSettings(oauth_return_origins=ORIGINS), oauth_apps=MemoryOAuthApps({"oauthhr": APP})
+    )
+    world.lookup = ProviderRegistry({"oauthhr": vendor})
+    state = _start(world)
+
+    finished = oauth_connect.finish(world.ports, state=state, code=None, error=None, answer={"tenant": "x"})
+
+    assert finished.error is CallbackError.EXCHANGE_FAILED and finished.connection_id is None
