@@ -1,8 +1,11 @@
 """Microsoft 365 / Entra ID through Microsoft Graph (PROVIDERS.md, ``msgraph-users-subset-openapi.yaml``).
 
-Auth: app-only. The customer's admin consents to the SaaS team's app once (the admin-consent
-endpoint answers the callback with ``tenant`` and ``admin_consent=True``, no code); the connection
-keeps the customer's Entra tenant id, and every sync asks ``/{tenant}/oauth2/v2.0/token`` for a
+Auth: app-only. The customer's admin consents to the SaaS team's app once and signs in with OpenID
+in the same trip (``/oauth2/v2.0/authorize`` with ``prompt=admin_consent``, ``openid`` and PKCE).
+The connection's Entra tenant id is the ``tid`` of the id_token the code is redeemed for, once its
+Entra signature (the published JWKS), issuer, audience, nonce and times are verified: never the
+``tenant`` a callback URL says (Microsoft signs nothing there: an admin could edit it to another
+tenant that consented to the app). Every sync asks ``/{tenant}/oauth2/v2.0/token`` for a
 ``client_credentials`` token with the app's client id and secret (the token is cached in the
 credentials until it expires; there is no refresh token).
 
@@ -35,7 +38,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
+
+import jwt
+from jwt.exceptions import InvalidTokenError, PyJWKError
 
 from shared.domain.models import Employee, EmployeeStatus
 from shared.providers.base import (
@@ -78,13 +84,25 @@ from shared.providers.common import (
     text,
     unique,
 )
-from shared.providers.oauth import OAuthToken, Pkce, token_from, with_token
+from shared.providers.oauth import (
+    OAuthToken,
+    Pkce,
+    authorization_url,
+    challenge_for,
+    new_pkce,
+    token_from,
+    with_token,
+)
 from shared.providers.status import MappedStatus
 from shared.providers.webhooks import body_digest, parse_iso_datetime, parse_json_object, same
 
 DEFAULT_BASE = "https://graph.microsoft.com"
 DEFAULT_LOGIN = "https://login.microsoftonline.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+# The connect asks for the admin's consent to the app's permissions and an OpenID sign-in (the
+# id_token names the tenant, signed by Entra).
+SIGN_IN_SCOPE = f"openid {GRAPH_SCOPE}"
+ID_TOKEN_LEEWAY = 120  # seconds of clock skew tolerated on exp/iat/nbf
 API = "/v1.0"
 MAX_PAGE = 999
 # Microsoft's limit for user subscriptions is 41,760 minutes; we ask for less and renew daily.
@@ -209,35 +227,127 @@ class Microsoft365(Connector):
     def start_authorization(
         self, credentials: Credentials, *, redirect_uri: str, state: str, scope: str | None = None
     ) -> tuple[str, Pkce | None]:
-        """The v2 admin-consent URL (``organizations``, or the tenant the admin named)."""
+        """The v2 authorize URL asking for the admin's consent and an OpenID sign-in at once
+        (``prompt=admin_consent``, ``openid`` with the app's ``.default``; PKCE; a nonce derived
+        from the PKCE verifier, which stays server-side). The tenant is taken from the signed
+        id_token at the callback, never from the callback's query (Microsoft signs none of it)."""
         tenant = _tenant(credentials.settings.get(TENANT) or "organizations")
-        query = {
-            "client_id": self.secret(credentials, "client_id").reveal(),
-            "redirect_uri": redirect_uri,
-            "state": state,
-            "scope": scope or GRAPH_SCOPE,
-        }
-        return f"{self._login(credentials)}/{tenant}/v2.0/adminconsent?{urlencode(query)}", None
+        pkce = new_pkce()
+        url = authorization_url(
+            f"{self._login(credentials)}/{tenant}/oauth2/v2.0/authorize",
+            client_id=self.secret(credentials, "client_id").reveal(),
+            redirect_uri=redirect_uri,
+            state=state,
+            pkce=pkce,
+            scope=scope or SIGN_IN_SCOPE,
+            extra={"prompt": "admin_consent", "response_mode": "query", "nonce": _nonce(pkce.verifier)},
+        )
+        return url, pkce
 
     def finish_authorization(
         self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret | None
     ) -> Credentials:
-        """Graph's app-only connect has no code: see ``finish_consent``."""
-        raise ProviderAuthError("microsoft365: the admin consent answers without a code")
-
-    def finish_consent(self, credentials: Credentials, answer: Mapping[str, str]) -> Credentials:
-        """The admin consented (``admin_consent=True`` and ``tenant``): the connection's credentials
-        with that tenant and a first app token (the token request is the check that it worked)."""
-        if answer.get("admin_consent", "").casefold() != "true":
-            raise ProviderAuthError("microsoft365: the admin did not grant consent")
-        tenant = _tenant(answer.get("tenant", ""))
+        """Redeem the code (with the PKCE verifier) for an id_token, verify it (Entra's signature,
+        issuer ``{login}/{tid}/v2.0``, audience our client id, our nonce, times), and keep its
+        ``tid`` as the connection's tenant; a tenant named before the redirect must be that one.
+        The first app token (client credentials) is the check that the consent took."""
+        if verifier is None or not verifier.reveal():
+            raise ProviderAuthError("microsoft365: the sign-in has no PKCE verifier")
+        client_id = self.secret(credentials, "client_id").reveal()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+            "client_secret": self.secret(credentials, "client_secret").reveal(),
+            "code_verifier": verifier.reveal(),
+            "scope": SIGN_IN_SCOPE,
+        }
+        url = f"{self._login(credentials)}/organizations/oauth2/v2.0/token"
+        response = self.http.request("POST", url, form=form, ok_statuses=frozenset({400}), idempotent=False)
+        if response.status_code == 400:
+            raise ProviderAuthError("microsoft365: Entra refused the sign-in's code (HTTP 400)")
+        try:
+            id_token = dig(response.json(), "id_token")
+        except ValueError as error:
+            raise ProviderResponseError("microsoft365: the token endpoint answered no JSON") from error
+        if not isinstance(id_token, str) or not id_token:
+            raise ProviderAuthError("microsoft365: the sign-in answered without an id_token")
+        tenant = self._signed_in_tenant(credentials, id_token, client_id, _nonce(verifier))
         named = credentials.settings.get(TENANT)
-        if named and named.casefold() != tenant.casefold() and _is_guid(named):
-            raise ProviderAuthError("microsoft365: consent came from another tenant than the one named")
+        if named and _is_guid(named) and named.casefold() != tenant.casefold():
+            raise ProviderAuthError("microsoft365: the admin signed in to another tenant than the one named")
         consented = Credentials(
             secrets=credentials.secrets, settings={**credentials.settings, TENANT: tenant}
         )
         return with_token(consented, self._app_token(consented))
+
+    def _signed_in_tenant(self, credentials: Credentials, id_token: str, client_id: str, nonce: str) -> str:
+        """The ``tid`` of a verified Entra id_token (``ProviderAuthError`` naming why not)."""
+        login = self._login(credentials)
+        try:
+            header = jwt.get_unverified_header(id_token)
+        except InvalidTokenError:
+            raise ProviderAuthError("microsoft365: the id_token is malformed") from None
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm != "RS256" or not isinstance(kid, str):
+            raise ProviderAuthError("microsoft365: the id_token is not RS256 with a key id")
+        # Entra's keys, from a fixed address (never one the token names).
+        keys = self._get_json(f"{login}/common/discovery/v2.0/keys")
+        jwk = next(
+            (
+                k
+                for k in as_list(dig(keys, "keys"), "keys", self.name)
+                if isinstance(k, dict) and k.get("kid") == kid
+            ),
+            None,
+        )
+        if jwk is None or jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":
+            raise ProviderAuthError("microsoft365: the id_token is not signed by an Entra key")
+        try:
+            key = jwt.PyJWK(dict(jwk), algorithm="RS256").key
+            claims: dict[str, Any] = jwt.decode(
+                id_token,
+                key=key,
+                algorithms=["RS256"],
+                audience=client_id,
+                # Times against the runtime's clock (below); the issuer against the token's tid.
+                options={
+                    "require": ["exp", "iat", "aud", "iss", "tid", "nonce"],
+                    "verify_iss": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except (InvalidTokenError, PyJWKError) as error:
+            raise ProviderAuthError(
+                f"microsoft365: the id_token is refused ({type(error).__name__})"
+            ) from None
+        now = self.runtime.now().timestamp()
+        expires, issued = claims.get("exp"), claims.get("iat")
+        if not isinstance(expires, int | float) or not isinstance(issued, int | float):
+            raise ProviderAuthError("microsoft365: the id_token has no usable exp or iat")
+        if now > expires + ID_TOKEN_LEEWAY or now < issued - ID_TOKEN_LEEWAY:
+            raise ProviderAuthError("microsoft365: the id_token is expired or not yet valid")
+        tid = claims.get("tid")
+        if not isinstance(tid, str) or not _is_guid(tid):
+            raise ProviderAuthError("microsoft365: the id_token has no tenant id")
+        if claims.get("iss") != f"{login}/{tid}/v2.0":
+            raise ProviderAuthError("microsoft365: the id_token's issuer is not its tenant's")
+        if not isinstance(claims.get("nonce"), str) or not same(
+            nonce.encode("utf-8"), str(claims["nonce"]).encode("utf-8")
+        ):
+            raise ProviderAuthError("microsoft365: the id_token is not this sign-in's (nonce)")
+        return tid
+
+    def _get_json(self, url: str) -> Any:
+        """A GET without the app token (Entra's published keys)."""
+        response = self.http.request("GET", url)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise ProviderResponseError("microsoft365: Entra's keys are not JSON") from error
 
     def _app_token(self, credentials: Credentials) -> OAuthToken:
         tenant = _tenant(credentials.settings.get(TENANT, ""))
@@ -660,6 +770,12 @@ def _day(value: Any) -> date | None:
 
 def _is_guid(value: str) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64 and all(c in _ID_CHARS for c in value)
+
+
+def _nonce(verifier: Secret) -> str:
+    """The OpenID nonce of a sign-in: derived from its PKCE verifier (secret, kept server-side with
+    the pending authorization), so an id_token from any other sign-in does not fit."""
+    return challenge_for(f"nonce:{verifier.reveal()}")
 
 
 def _tenant(value: str) -> str:

@@ -184,17 +184,6 @@ class OAuthConnector(Protocol):
         ...
 
 
-@runtime_checkable
-class ConsentConnector(Protocol):
-    """An ``OAuthConnector`` whose vendor answers the admin's consent without a code (Microsoft's
-    admin consent: ``tenant`` and ``admin_consent=True``); the app then gets its tokens itself
-    (client credentials). ``answer`` holds the callback's parameters besides state/code/error."""
-
-    def finish_consent(self, credentials: Credentials, answer: Mapping[str, str]) -> Credentials:
-        """The connection's credentials (raises ``ProviderAuthError`` when consent was not given)."""
-        ...
-
-
 # ---------------------------------------------------------------------------------------------
 # PKCE (RFC 7636), S256 only
 # ---------------------------------------------------------------------------------------------

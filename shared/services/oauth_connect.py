@@ -34,7 +34,7 @@ from shared import observability
 from shared.errors import HrisSyncError, InvalidInput, ProviderNotFound
 from shared.ports import PendingAuthorization
 from shared.providers.base import Credentials, ProviderError
-from shared.providers.oauth import ConsentConnector, OAuthConnector
+from shared.providers.oauth import OAuthConnector
 from shared.services import connections
 from shared.services.context import (
     WithClock,
@@ -260,12 +260,8 @@ def finish(
     state: str | None,
     code: str | None,
     error: str | None,
-    answer: Mapping[str, str] | None = None,
 ) -> Finished:
-    """Consume the state, exchange the code, create the draft; where the browser goes next.
-
-    ``answer``: the callback's other parameters, for vendors whose consent brings no code
-    (``ConsentConnector``: Microsoft's admin consent answers ``tenant`` and ``admin_consent``)."""
+    """Consume the state, exchange the code, create the draft; where the browser goes next."""
     if not state or len(state) > MAX_STATE_LENGTH:
         return Finished(redirect=None, error=CallbackError.INVALID_STATE)
     pending = ports.oauth_states.take(state_key(state))
@@ -276,7 +272,7 @@ def finish(
         return_url = validate_return_url(pending.return_url, ports.settings.oauth_return_origins)
     except InvalidInput:
         return Finished(redirect=None, error=CallbackError.INVALID_STATE)
-    outcome = _complete(ports, pending, code=code, error=error, answer=answer or {})
+    outcome = _complete(ports, pending, code=code, error=error)
     if isinstance(outcome, CallbackError):
         observability.logger.info(
             "oauth connect refused", extra={"provider": pending.provider, "reason": outcome.value}
@@ -289,35 +285,25 @@ def finish(
 
 
 def _refusal(
-    ports: OAuthFinishPorts,
-    pending: PendingAuthorization,
-    *,
-    code: str | None,
-    error: str | None,
-    consent: bool,
+    ports: OAuthFinishPorts, pending: PendingAuthorization, *, code: str | None, error: str | None
 ) -> CallbackError | None:
-    """Why the callback cannot go on before any exchange: expired, the vendor's error, no code
-    (an admin consent brings none: ``consent``)."""
+    """Why the callback cannot go on before any exchange: expired, the vendor's error, no code."""
     if ports.clock.now() >= pending.expires_at:
         return CallbackError.EXPIRED_STATE
     if error:
         return CallbackError.ACCESS_DENIED if error == "access_denied" else CallbackError.AUTHORIZATION_FAILED
-    if not code and not consent:
+    if not code:
         return CallbackError.INVALID_REQUEST
     return None
 
 
-def _exchange(
-    ports: OAuthFinishPorts, pending: PendingAuthorization, code: str, answer: Mapping[str, str]
-) -> Credentials | None:
+def _exchange(ports: OAuthFinishPorts, pending: PendingAuthorization, code: str) -> Credentials | None:
     """The connection's credentials: the app's, the settings given, the tokens (None: refused)."""
     app = ports.oauth_apps.get(pending.provider)
     if app is None:
         return None
     connector = oauth_connector(ports, pending.provider)
     try:
-        if isinstance(connector, ConsentConnector):
-            return connector.finish_consent(_app_credentials(app, pending.settings), answer)
         return connector.finish_authorization(
             _app_credentials(app, pending.settings),
             code=code,
@@ -333,19 +319,13 @@ def _exchange(
 
 
 def _complete(
-    ports: OAuthFinishPorts,
-    pending: PendingAuthorization,
-    *,
-    code: str | None,
-    error: str | None,
-    answer: Mapping[str, str],
+    ports: OAuthFinishPorts, pending: PendingAuthorization, *, code: str | None, error: str | None
 ) -> str | CallbackError:
     """The new draft's id, or why there is none."""
-    consent = isinstance(oauth_connector(ports, pending.provider), ConsentConnector)
-    refused = _refusal(ports, pending, code=code, error=error, consent=consent)
+    refused = _refusal(ports, pending, code=code, error=error)
     if refused is not None:
         return refused
-    credentials = _exchange(ports, pending, code or "", answer)
+    credentials = _exchange(ports, pending, code or "")
     if credentials is None:
         return CallbackError.EXCHANGE_FAILED
     try:

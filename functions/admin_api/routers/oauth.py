@@ -93,10 +93,11 @@ def start(body: Annotated[OAuthStartRequest, Body()], caller: Admin, ports: Serv
     tags=[TAG],
     summary="The vendor's redirect after the admin's consent (public)",
     description="No token: the vendor's redirect carries none. Consumes the state (once), exchanges "
-    "the code (an admin consent brings `tenant` and `admin_consent=True` instead), stores the "
-    "tokens as the new connection's secret, creates the draft and answers "
+    "the code, stores the tokens as the new connection's secret, creates the draft and answers "
     "`302` to the start's `return_url` with `connection_id` or `error`. An unknown, reused or "
-    "missing state is a `400` HTML page (no redirect: nothing vouches for a return URL).",
+    "missing state is a `400` HTML page (no redirect: nothing vouches for a return URL). "
+    "`session_state` (Microsoft's sign-in session) is accepted and ignored; nothing but the "
+    "code's exchange decides the vendor account (Microsoft 365: the signed id_token's tenant).",
     security=[],
     responses={
         302: {"description": "Back to the admin UI's return URL (`Location`)"},
@@ -116,12 +117,9 @@ def callback(  # noqa: PLR0917 - FastAPI reads each query parameter from the sig
     state: CallbackParam = None,
     error: CallbackParam = None,
     error_description: CallbackParam = None,  # noqa: ARG001 - the vendor's words are never shown
-    tenant: CallbackParam = None,
-    admin_consent: CallbackParam = None,
+    session_state: CallbackParam = None,  # noqa: ARG001 - Microsoft's session id, not ours to use
 ) -> Response[str]:
-    # Admin consent (Microsoft 365) answers with the consenting tenant instead of a code.
-    answer = {k: v for k, v in (("tenant", tenant), ("admin_consent", admin_consent)) if v is not None}
-    finished = oauth_connect.finish(ports, state=state, code=code, error=error, answer=answer)
+    finished = oauth_connect.finish(ports, state=state, code=code, error=error)
     if finished.redirect is not None:
         return Response(
             status_code=302,

@@ -1,13 +1,20 @@
 """Fake Microsoft Graph and Entra login (``msgraph-users-subset-openapi.yaml``, PROVIDERS.md).
 
-- Admin consent: ``GET /{tenant}/v2.0/adminconsent?client_id&redirect_uri&state&scope`` acts as the
-  consenting admin: it redirects back with ``tenant`` (the fake's Entra tenant id),
-  ``admin_consent=True``, ``state`` and ``scope``; or ``error=access_denied`` (``deny_consent``,
-  or ``login_hint=deny``). Until then the tenant refuses the app's token requests.
-- Token: ``POST /{tenant}/oauth2/v2.0/token`` ``grant_type=client_credentials`` with the app's
-  client id and secret and ``scope=https://graph.microsoft.com/.default`` -> ``{token_type,
-  expires_in, access_token}`` (no refresh token). Errors in Entra's shape (``error``,
-  ``error_description``).
+- Consent and sign-in: ``GET /{tenant}/oauth2/v2.0/authorize?response_type=code&client_id&
+  redirect_uri&state&scope=openid ...&prompt=admin_consent&nonce&code_challenge`` acts as the
+  fake tenant's admin signing in and consenting: a 302 back with ``code``, ``state`` and
+  ``session_state``; or ``error=access_denied`` (``deny_consent``, or ``login_hint=deny``). Until
+  then the tenant refuses the app's token requests. ``{tenant}`` is ``organizations``,
+  ``common`` or the fake's tenant id.
+- Token: ``POST /{tenant}/oauth2/v2.0/token``: ``grant_type=authorization_code`` (the code, its
+  redirect URI and PKCE verifier) -> an ``id_token`` (RS256, ``kid``; ``iss``
+  ``{base}/{tid}/v2.0``, ``aud`` the client id, ``tid``, the authorize request's ``nonce``) and a
+  delegated access token; ``grant_type=client_credentials`` with the app's client id and secret
+  and ``scope=https://graph.microsoft.com/.default`` -> ``{token_type, expires_in, access_token}``
+  for a consented tenant (the fake's own, and ``other_consented_tenants``: other customers of the
+  same app). Errors in Entra's shape (``error``, ``error_description``). Tests can bend the
+  id_token (``id_token_claims`` overrides, ``sign_with`` another key).
+- Keys: ``GET /{tenant}/discovery/v2.0/keys`` -> the JWKS the id_tokens are signed with.
 - ``GET /v1.0/users`` (``$select`` honoured: unselected HR fields are absent as in Graph;
   ``$expand=manager($select=id)``; ``$top`` 1..999, default 100) paged by ``@odata.nextLink``
   (``$skiptoken``); ``GET /v1.0/users/{id}`` (404 ``Request_ResourceNotFound`` once deleted);
@@ -28,6 +35,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,16 +43,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
 from shared.domain.models import Employee, EmployeeStatus
 
 from .company import Change, Person, vendor_uuid
-from .oauth import OAuthServer, bearer
+from .oauth import OAuthError, OAuthServer, bearer
 from .server import HttpError, RateLimit, Request, Response, Route, Vendor, WebhookRequest, _is_loopback
 
 OAUTH_CLIENT = ("fake-ms-client-id", "fake-ms-client-secret")
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_TOP, MAX_TOP = 100, 999
 MAX_SUBSCRIPTION = timedelta(minutes=41_760)
+SIGNING_KID = "fake-entra-key-1"
+SIGN_IN_PATHS = ("organizations", "common")
 FIELDS = (
     "id",
     "displayName",
@@ -121,7 +135,16 @@ class MicrosoftGraph(Vendor):
         self.tenant_id = vendor_uuid("ms-tenant", self.company.company_name)
         # Consented unless told to start without (the journey's e2e makes the admin consent).
         self.consented = bool(opts.get("consented", True))
+        # Other customers' tenants that consented to the same app (what an edited tenant would reach).
+        self.other_tenants = frozenset(
+            t for t in str(opts.get("other_consented_tenants", "")).split(",") if t
+        )
         self.deny_consent = False
+        self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # Test hooks: claims to override in the next id_tokens, another key to sign them with.
+        self.id_token_claims: dict[str, Any] = {}
+        self.sign_with: rsa.RSAPrivateKey | None = None
+        self._nonces: dict[str, str] = {}
         self.subscriptions: dict[str, FakeSubscription] = {}
         self.validations: list[int] = []
         self._lock = threading.Lock()
@@ -152,8 +175,9 @@ class MicrosoftGraph(Vendor):
 
     def routes(self) -> list[Route]:
         return [
-            Route.of("GET", "/{tenant}/v2.0/adminconsent", self.adminconsent),
+            Route.of("GET", "/{tenant}/oauth2/v2.0/authorize", self.authorize),
             Route.of("POST", "/{tenant}/oauth2/v2.0/token", self.token),
+            Route.of("GET", "/{tenant}/discovery/v2.0/keys", self.keys),
             Route.of("GET", "/v1.0/users", self.users),
             Route.of("GET", "/v1.0/users/delta", self.delta),
             Route.of("GET", "/v1.0/users/{user_id}", self.user),
@@ -172,32 +196,96 @@ class MicrosoftGraph(Vendor):
 
     # -- consent and tokens ---------------------------------------------------------------------
 
-    def adminconsent(self, request: Request) -> Response:
+    def authorize(self, request: Request) -> Response:
+        """The admin signs in to the fake tenant and consents for it (``prompt=admin_consent``)."""
         redirect_uri = request.arg("redirect_uri")
-        if request.arg("client_id") != self.oauth.client_id or not redirect_uri:
-            return Response.json(
-                {"error": "unauthorized_client", "error_description": "AADSTS700016: unknown app"}, 400
-            )
+        try:
+            self.oauth.check_authorization_request(request.arg("client_id"), redirect_uri)
+        except OAuthError as error:
+            return self._entra_error(400, error.error, f"AADSTS700016: {error.description}")
+        if request.params["tenant"] not in (*SIGN_IN_PATHS, self.tenant_id):
+            return self._entra_error(400, "invalid_request", "AADSTS90002: Tenant not found.")
         state = request.arg("state") or ""
+        values: dict[str, str]
         if self.deny_consent or request.arg("login_hint") == "deny":
             values = {"error": "access_denied", "error_description": "The admin declined", "state": state}
+        elif request.arg("response_type") != "code" or "openid" not in (request.arg("scope") or "").split():
+            values = {"error": "invalid_request", "error_description": "AADSTS900144", "state": state}
         else:
-            self.consented = True
-            values = {
-                "tenant": self.tenant_id,
-                "admin_consent": "True",
-                "state": state,
-                "scope": request.arg("scope") or "",
-            }
+            try:
+                code = self.oauth.authorize(
+                    request.arg("client_id"),
+                    redirect_uri,
+                    request.arg("code_challenge"),
+                    request.arg("code_challenge_method"),
+                )
+            except OAuthError as error:
+                values = {"error": error.error, "error_description": error.description, "state": state}
+            else:
+                if request.arg("prompt") == "admin_consent":
+                    self.consented = True
+                with self._lock:
+                    self._nonces[code] = request.arg("nonce") or ""
+                values = {"code": code, "state": state, "session_state": secrets.token_hex(8)}
+        assert redirect_uri is not None  # noqa: S101 - checked above
         separator = "&" if "?" in redirect_uri else "?"
         return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(values)}"})
+
+    def keys(self, request: Request) -> Response:  # noqa: ARG002 - public, like Entra's
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.signing_key.public_key()))
+        return Response.json({"keys": [{**jwk, "kid": SIGNING_KID, "use": "sig", "alg": "RS256"}]})
+
+    def id_token(self, nonce: str) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": f"{self.server.base_url}/{self.tenant_id}/v2.0",
+            "aud": self.oauth.client_id,
+            "tid": self.tenant_id,
+            "sub": vendor_uuid("ms-admin-sub", self.tenant_id),
+            "oid": vendor_uuid("ms-admin", self.tenant_id),
+            "nonce": nonce,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "ver": "2.0",
+            **self.id_token_claims,
+        }
+        key = self.sign_with or self.signing_key
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": SIGNING_KID})
+
+    def _code_grant(self, form: dict[str, str]) -> Response:
+        with self._lock:
+            nonce = self._nonces.pop(form.get("code", ""), "")
+        try:
+            pair = self.oauth.exchange_code(
+                form.get("code"),
+                client_id=form.get("client_id"),
+                client_secret=form.get("client_secret"),
+                redirect_uri=form.get("redirect_uri"),
+                code_verifier=form.get("code_verifier"),
+            )
+        except OAuthError as error:
+            status = 401 if error.error == "invalid_client" else 400
+            return self._entra_error(status, error.error, f"AADSTS70008: {error.description}")
+        return Response.json(
+            {
+                "token_type": "Bearer",
+                "scope": form.get("scope", ""),
+                "expires_in": pair.expires_in,
+                "access_token": pair.access_token,
+                "id_token": self.id_token(nonce),
+            }
+        )
 
     def _entra_error(self, status: int, error: str, description: str) -> Response:
         return Response.json({"error": error, "error_description": description, "error_codes": [0]}, status)
 
-    def token(self, request: Request) -> Response:
+    def token(self, request: Request) -> Response:  # noqa: PLR0911 - one answer per Entra error
         form = request.form()
-        if request.params["tenant"] != self.tenant_id:
+        tenant = request.params["tenant"]
+        if form.get("grant_type") == "authorization_code" and tenant in (*SIGN_IN_PATHS, self.tenant_id):
+            return self._code_grant(form)
+        if tenant != self.tenant_id and tenant not in self.other_tenants:
             return self._entra_error(400, "invalid_request", "AADSTS90002: Tenant not found.")
         if form.get("grant_type") != "client_credentials":
             return self._entra_error(400, "unsupported_grant_type", "AADSTS70003: client_credentials only")
@@ -207,7 +295,7 @@ class MicrosoftGraph(Vendor):
             form.get("client_id", ""), self.oauth.client_id
         ) or not secrets.compare_digest(form.get("client_secret", ""), self.oauth.client_secret):
             return self._entra_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
-        if not self.consented:
+        if not self.consented and tenant not in self.other_tenants:
             return self._entra_error(400, "invalid_grant", "AADSTS65001: The admin has not consented.")
         pair = self.oauth.issue()
         return Response.json(

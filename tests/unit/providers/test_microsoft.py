@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -209,14 +210,22 @@ def test_the_stored_credentials_of_a_consented_connection_fit_the_catalogue() ->
     assert not credential_problems(Microsoft365.info, stored)
 
 
-def test_the_consent_url_is_the_v2_admin_consent_endpoint() -> None:
+def test_the_connect_url_asks_for_admin_consent_and_an_openid_sign_in_with_pkce_and_a_nonce() -> None:
     creds = Credentials(secrets={"client_id": Secret("app-id"), "client_secret": Secret("s")})
 
     url, pkce = connector().start_authorization(
         creds, redirect_uri="https://api.example/oauth/callback", state="st"
     )
 
-    assert url.startswith(
-        "https://login.microsoftonline.com/organizations/v2.0/adminconsent?client_id=app-id"
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (
+        "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
     )
-    assert "state=st" in url and pkce is None
+    assert pkce is not None and query["code_challenge"] == pkce.challenge
+    assert query["code_challenge_method"] == "S256"
+    assert query["prompt"] == "admin_consent" and query["response_type"] == "code"
+    assert query["scope"].split() == ["openid", "https://graph.microsoft.com/.default"]
+    assert query["state"] == "st" and query["client_id"] == "app-id"
+    # The nonce is derived from the verifier (kept server-side): not the verifier itself.
+    assert query["nonce"] and pkce.verifier.reveal() not in url
