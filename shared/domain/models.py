@@ -16,7 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 # ---------------------------------------------------------------------------------------------
 # Employees (what a provider reports, normalised)
@@ -399,6 +399,16 @@ class ConnectionStatus(StrEnum):
     DRAFT = "draft"
 
 
+class WatchSubscription(_Frozen):
+    """A vendor-side subscription to changes held for a connection (a Graph subscription, a
+    Google ``users.watch`` channel): its id, when it lapses, what it watches. Its secret pieces
+    (Graph's clientState, Google's channel token) live in the connection's credentials."""
+
+    id: str = Field(min_length=1, max_length=512)
+    expires_at: AwareDatetime
+    resource: str = Field(default="", max_length=512)
+
+
 class Connection(_Frozen):
     connection_id: str = Field(min_length=1)
     tenant_id: str = Field(min_length=1)
@@ -438,6 +448,9 @@ class Connection(_Frozen):
     connected_by_email: str | None = None
     # When the draft became active (its schedule's start); None for a draft.
     activated_at: datetime | None = None
+    # --- change notifications (issue 14): the vendor-side subscription, for the connectors that
+    # need one (``Subscribes``); None: none made (yet), or the connector needs none.
+    subscription: WatchSubscription | None = None
 
 
 # ---------------------------------------------------------------------------------------------

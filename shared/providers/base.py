@@ -122,6 +122,30 @@ class WebhookEvent:
     occurred_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A vendor-side subscription to changes (a Graph subscription, a Google ``users.watch`` channel)."""
+
+    id: str  # the vendor's subscription / channel id
+    expires_at: datetime
+    resource: str = ""  # what it watches (vendor-specific, shown to admins)
+    # secret pieces (Graph clientState, Google channel token) live in the connection's credentials
+
+
+@runtime_checkable
+class Subscribes(Protocol):
+    """A connector whose notifications need a subscription made, renewed and removed
+    (``shared.services.subscriptions``)."""
+
+    def subscribe(
+        self, credentials: Credentials, notification_url: str
+    ) -> tuple[Subscription, Credentials]: ...
+
+    def renew(self, credentials: Credentials, subscription: Subscription) -> Subscription: ...
+
+    def unsubscribe(self, credentials: Credentials, subscription: Subscription) -> None: ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: str

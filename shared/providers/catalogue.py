@@ -70,6 +70,9 @@ class ProviderInfo:
     # deployment's OAuth app (Slack's workspace id, the app's signing secret): never typed by an
     # admin, so no form shows them.
     oauth_stored_fields: tuple[CredentialField, ...] = ()
+    # What the service itself stores on a connection (a delta link, a notification secret):
+    # accepted in its credentials, never asked of an admin.
+    managed_fields: tuple[CredentialField, ...] = ()
 
 
 # Settings every connector reads besides its catalogue fields (see the module's docstring).
@@ -116,6 +119,7 @@ def describe(
     oauth_fields: Iterable[CredentialField] = (),
     oauth_stored_fields: Iterable[CredentialField] = (),
     oauth: bool = False,
+    managed_fields: Iterable[CredentialField] = (),
 ) -> ProviderInfo:
     """A connector's entry, from the attributes the connector already has (declared once).
 
@@ -137,6 +141,7 @@ def describe(
         default_schedule=tier.default_schedule,
         supports_webhooks=supports_webhooks,
         oauth_stored_fields=tuple(oauth_stored_fields),
+        managed_fields=tuple(managed_fields),
     )
 
 
@@ -187,10 +192,10 @@ def fields_for(info: ProviderInfo, method: AuthMethod) -> tuple[CredentialField,
     webhook secret where the provider has one: its webhooks are signed whichever way it connects;
     and what the provider's install stores besides, ``oauth_stored_fields``)."""
     if method is AuthMethod.API_KEY:
-        return info.api_key_fields
+        return (*info.api_key_fields, *info.managed_fields)
     webhook = tuple(f for f in info.api_key_fields if f.name == WEBHOOK_SECRET)
     stored = tuple(f for f in info.oauth_stored_fields if f.name not in {w.name for w in webhook})
-    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook, *stored)
+    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook, *stored, *info.managed_fields)
 
 
 def credential_problems(info: ProviderInfo, credentials: Credentials) -> CredentialProblems:

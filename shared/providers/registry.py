@@ -11,6 +11,7 @@ from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
+from shared.providers.microsoft import Microsoft365
 from shared.providers.personio import Personio
 from shared.providers.slack import Slack
 
@@ -21,10 +22,16 @@ _FACTORIES: dict[str, type[Connector]] = {
     EmploymentHero.name: EmploymentHero,
     Merge.name: Merge,
     Slack.name: Slack,
+    Microsoft365.name: Microsoft365,
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
 # Other spellings people type; they build the same connector.
-_ALIASES = {"employmenthero": EmploymentHero.name, "merge_hris": Merge.name}
+_ALIASES = {
+    "employmenthero": EmploymentHero.name,
+    "merge_hris": Merge.name,
+    "microsoft_365": Microsoft365.name,
+    "msgraph": Microsoft365.name,
+}
 
 
 class UnknownProvider(ProviderError):

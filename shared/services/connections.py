@@ -39,6 +39,7 @@ from shared.errors import (
     CredentialsRejected,
     DraftLimitReached,
     EmptyScope,
+    HrisSyncError,
     InvalidInput,
     InvalidState,
     LockHeld,
@@ -60,6 +61,7 @@ from shared.providers.base import (
 )
 from shared.providers.catalogue import credential_problems
 from shared.schedule_expressions import next_fire, validate_schedule_expression, validate_timezone
+from shared.services import subscriptions
 from shared.services.context import (
     WithAudit,
     WithClock,
@@ -111,8 +113,9 @@ class StatusPorts(WithRuns, WithProviders, WithClock, WithSettings, Protocol):
     """A connection's status: its last run, its next scheduled one, its effective schedule (R28)."""
 
 
-class DisconnectPorts(WithConnections, WithSecrets, WithScheduler, WithClock, Protocol):
-    """A connection disconnected: its schedule and credentials deleted (R20)."""
+class DisconnectPorts(WithConnections, WithSecrets, WithScheduler, WithClock, WithProviders, Protocol):
+    """A connection disconnected: its vendor subscription removed, its schedule and credentials
+    deleted (R20)."""
 
 
 class DirectoryPorts(
@@ -542,8 +545,10 @@ def _already_active(ports: ConnectPorts, connection: Connection, connector: Prov
 
 
 def _first_import(ports: ConnectPorts, connection: Connection, connector: Provider) -> ConnectResult:
-    """Schedule the active connection (R28) and start its first import."""
+    """Schedule the active connection (R28), subscribe to its changes where the vendor needs a
+    subscription (a vendor failure leaves that to the schedule's sweep) and start its first import."""
     _upsert_schedule(ports, connection, connector)
+    connection = subscriptions.ensure(ports, connection)
     try:
         run = request_sync(ports, connection.tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
     except LockHeld as held:
@@ -640,7 +645,7 @@ def edit_connection(
             require_fitting_credentials(connector, credentials)
             ports.secrets.put(tenant_id, connection_id, credentials)
         if edited == current:
-            return EditResult(connection=current)
+            return EditResult(connection=_resubscribed(ports, current, credentials))
         saved = edited.model_copy(update={"version": current.version + 1, "updated_at": ports.clock.now()})
         try:
             ports.connections.save(saved, expected_version=current.version)
@@ -649,6 +654,7 @@ def edit_connection(
                 raise
             continue
         break
+    saved = _resubscribed(ports, saved, credentials)
     if saved.status is ConnectionStatus.DRAFT:
         # R32: a draft has no schedule and never syncs; its scope applies from its activation.
         return EditResult(connection=saved)
@@ -664,6 +670,13 @@ def edit_connection(
         # The edit is saved; the run it started is closed with the reason (sync again later).
         return EditResult(connection=saved, run=not_started.run)
     return EditResult(connection=saved, run=run)
+
+
+def _resubscribed(ports: ConnectPorts, connection: Connection, credentials: Credentials | None) -> Connection:
+    """New credentials: the vendor subscription made again with them (its secret went with the old)."""
+    if credentials is None:
+        return connection
+    return subscriptions.ensure(ports, connection, replace=True)
 
 
 def _with_checked_scope(
@@ -705,12 +718,19 @@ def disconnect(ports: DisconnectPorts, tenant_id: str, connection_id: str) -> Co
     signing secret being part of the credentials); no member changes, links are kept."""
     current = ports.connections.get(tenant_id, connection_id)
     ports.scheduler.delete(tenant_id, connection_id)
+    if current.subscription is not None:
+        try:
+            held = ports.secrets.get(tenant_id, connection_id)
+        except HrisSyncError:
+            held = None
+        subscriptions.remove(ports, current, held)
     ports.secrets.delete(tenant_id, connection_id)
     if current.status is ConnectionStatus.DISCONNECTED:
         return current
     gone = current.model_copy(
         update={
             "status": ConnectionStatus.DISCONNECTED,
+            "subscription": None,
             "version": current.version + 1,
             "updated_at": ports.clock.now(),
         }

@@ -81,6 +81,11 @@ class ServiceSettings:
     # R29: employees applied per drain of a connection's pending webhooks (the rest wait for the
     # next drain: the next webhook, or the end of the next full sync).
     max_drained: int = 5_000
+    # Change notifications (issue 14): the API's public URL, under which a connection's webhook
+    # path (``/webhooks/{connection_id}``) receives them; None: no vendor subscription is made.
+    notification_base_url: str | None = None
+    # A subscription expiring within this margin is renewed by the connection's scheduled sync.
+    subscription_renew_margin: timedelta = timedelta(hours=24)
     # OAuth connect: how long a started authorization may wait for its callback, the origins an
     # admin UI may be sent back to (``https://app.example``; ``http://127.0.0.1:*`` any port), and
     # the callback URL registered with the vendors' apps (empty: derived from the request).

@@ -95,7 +95,9 @@ def start(body: Annotated[OAuthStartRequest, Body()], caller: Admin, ports: Serv
     description="No token: the vendor's redirect carries none. Consumes the state (once), exchanges "
     "the code, stores the tokens as the new connection's secret, creates the draft and answers "
     "`302` to the start's `return_url` with `connection_id` or `error`. An unknown, reused or "
-    "missing state is a `400` HTML page (no redirect: nothing vouches for a return URL).",
+    "missing state is a `400` HTML page (no redirect: nothing vouches for a return URL). "
+    "`session_state` (Microsoft's sign-in session) is accepted and ignored; nothing but the "
+    "code's exchange decides the vendor account (Microsoft 365: the signed id_token's tenant).",
     security=[],
     responses={
         302: {"description": "Back to the admin UI's return URL (`Location`)"},
@@ -109,12 +111,13 @@ def start(body: Annotated[OAuthStartRequest, Body()], caller: Admin, ports: Serv
         },
     },
 )
-def callback(
+def callback(  # noqa: PLR0917 - FastAPI reads each query parameter from the signature
     ports: Services,
     code: CallbackParam = None,
     state: CallbackParam = None,
     error: CallbackParam = None,
     error_description: CallbackParam = None,  # noqa: ARG001 - the vendor's words are never shown
+    session_state: CallbackParam = None,  # noqa: ARG001 - Microsoft's session id, not ours to use
 ) -> Response[str]:
     finished = oauth_connect.finish(ports, state=state, code=code, error=error)
     if finished.redirect is not None:

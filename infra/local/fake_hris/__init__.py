@@ -25,11 +25,20 @@ from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
 from .employment_hero import EmploymentHero
 from .hibob import HiBob
 from .merge import Merge
+from .microsoft import MicrosoftGraph
 from .personio import Personio
 from .server import Exchange, FakeHRServer, Fault, RateLimit, Vendor
 from .slack import Slack
 
-PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge", "slack")
+PROVIDERS: tuple[str, ...] = (
+    "bamboohr",
+    "personio",
+    "hibob",
+    "employment_hero",
+    "merge",
+    "slack",
+    "microsoft365",
+)
 
 
 def vendor_class(provider: str) -> type[Vendor]:
@@ -41,6 +50,8 @@ def vendor_class(provider: str) -> type[Vendor]:
         "employment_hero": EmploymentHero,
         "merge": Merge,
         "slack": Slack,
+        "microsoft365": MicrosoftGraph,
+        "microsoft_365": MicrosoftGraph,
     }
     try:
         return classes[provider.replace("-", "_")]

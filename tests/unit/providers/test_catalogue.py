@@ -68,6 +68,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
         "employment_hero": (ProviderKind.HRIS, (AuthMethod.OAUTH,)),
         "hibob": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
         "merge": (ProviderKind.UNIFIED, (AuthMethod.API_KEY,)),
+        "microsoft365": (ProviderKind.DIRECTORY, (AuthMethod.OAUTH,)),
         "personio": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
         "slack": (ProviderKind.DIRECTORY, (AuthMethod.OAUTH,)),
     }
@@ -77,6 +78,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
         "employment_hero": set(),
         "hibob": {"service_user_id", "service_user_token"},
         "merge": {"api_key", "account_token"},
+        "microsoft365": set(),
         "personio": {"client_id", "client_secret"},
         "slack": set(),
     }

@@ -1,0 +1,198 @@
+"""Vendor-side change subscriptions (``Subscribes``: Microsoft Graph subscriptions, Google
+``users.watch`` channels): made when a connection is activated or its credentials change, renewed
+before they lapse, removed on disconnect, and kept on the connection record
+(``Connection.subscription``); their secret pieces (Graph's clientState) in its credentials.
+
+- ``ensure``: subscribe when there is none (or replace one when the credentials changed); the
+  notification URL is the connection's webhook path under ``settings.notification_base_url``.
+- ``renew_due``: renew one expiring within ``settings.subscription_renew_margin``; one the vendor
+  no longer knows, or a connection without one, is subscribed afresh (the sweep heals a failed
+  subscribe). Run by the connection's scheduled sync trigger.
+- ``remove``: unsubscribe (best effort: a disconnect never fails on the vendor).
+- ``on_lifecycle``: Graph's lifecycle notifications: ``reauthorizationRequired`` -> renew,
+  ``subscriptionRemoved`` -> subscribe again, ``missed`` -> the caller requests a full sync.
+
+A vendor failure is logged and leaves the connection as it was: notifications are an
+accelerator, the scheduled full sync stays the source of truth (R09).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared import observability
+from shared.domain.models import Connection, ConnectionStatus, WatchSubscription
+from shared.errors import VersionConflict
+from shared.providers.base import Credentials, ProviderError, Subscribes, Subscription
+from shared.services.context import WithClock, WithConnections, WithProviders, WithSecrets, WithSettings
+
+WEBHOOK_PATH = "/webhooks/{connection_id}"
+SAVE_ATTEMPTS = 3
+RENEW = "reauthorizationRequired"
+RESUBSCRIBE = "subscriptionRemoved"
+MISSED = "missed"
+
+
+class SubscriptionPorts(WithConnections, WithSecrets, WithProviders, WithClock, WithSettings, Protocol):
+    """The connection and its credentials read and saved, the connector, the clock."""
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleResult:
+    connection: Connection
+    full_sync_needed: bool
+
+
+def notification_url(ports: WithSettings, connection_id: str) -> str | None:
+    base = ports.settings.notification_base_url
+    if not base:
+        return None
+    return base.rstrip("/") + WEBHOOK_PATH.format(connection_id=connection_id)
+
+
+def _connector(ports: WithProviders, connection: Connection) -> Subscribes | None:
+    connector = ports.providers(connection.provider)
+    return connector if isinstance(connector, Subscribes) else None
+
+
+def _stored(subscription: Subscription) -> WatchSubscription:
+    return WatchSubscription(
+        id=subscription.id, expires_at=subscription.expires_at, resource=subscription.resource[:512]
+    )
+
+
+def _vendor(stored: WatchSubscription) -> Subscription:
+    return Subscription(id=stored.id, expires_at=stored.expires_at, resource=stored.resource)
+
+
+def _save(ports: SubscriptionPorts, connection: Connection, held: WatchSubscription | None) -> Connection:
+    """The connection with ``held`` as its subscription (re-read on a concurrent edit)."""
+    current = connection
+    for _ in range(SAVE_ATTEMPTS):
+        if current.subscription == held:
+            return current
+        updated = current.model_copy(
+            update={"subscription": held, "version": current.version + 1, "updated_at": ports.clock.now()}
+        )
+        try:
+            ports.connections.save(updated, expected_version=current.version)
+        except VersionConflict:
+            current = ports.connections.get(current.tenant_id, current.connection_id)
+            continue
+        return updated
+    raise VersionConflict("connection", connection.connection_id, connection.version)
+
+
+def _log_failure(what: str, connection: Connection, error: ProviderError) -> None:
+    observability.logger.warning(
+        f"subscription {what} failed",
+        extra={
+            "connection_id": connection.connection_id,
+            "provider": connection.provider,
+            "error_type": type(error).__name__,
+        },
+    )
+
+
+def _subscribe(
+    ports: SubscriptionPorts, connection: Connection, connector: Subscribes, credentials: Credentials
+) -> Connection:
+    url = notification_url(ports, connection.connection_id)
+    if url is None:
+        return connection
+    try:
+        made, stored_credentials = connector.subscribe(credentials, url)
+    except ProviderError as error:
+        _log_failure("subscribe", connection, error)
+        return connection
+    ports.secrets.put(connection.tenant_id, connection.connection_id, stored_credentials)
+    observability.logger.info(
+        "subscription made",
+        extra={"connection_id": connection.connection_id, "expires_at": str(made.expires_at)},
+    )
+    return _save(ports, connection, _stored(made))
+
+
+def ensure(ports: SubscriptionPorts, connection: Connection, *, replace: bool = False) -> Connection:
+    """Subscribe an active connection that has no subscription; ``replace`` (the credentials
+    changed) removes the old one and makes a new one with the new credentials."""
+    connector = _connector(ports, connection)
+    if connector is None or connection.status is not ConnectionStatus.ACTIVE:
+        return connection
+    if connection.subscription is not None and not replace:
+        return connection
+    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
+    if connection.subscription is not None:
+        _unsubscribe(connection, connector, credentials, connection.subscription)
+        connection = _save(ports, connection, None)
+    return _subscribe(ports, connection, connector, credentials)
+
+
+def renew_due(ports: SubscriptionPorts, connection: Connection) -> Connection:
+    """Renew a subscription expiring within the margin; subscribe one that is missing or gone."""
+    connector = _connector(ports, connection)
+    if connector is None or connection.status is not ConnectionStatus.ACTIVE:
+        return connection
+    held = connection.subscription
+    if held is None:
+        return ensure(ports, connection)
+    now = ports.clock.now()
+    if held.expires_at - now > ports.settings.subscription_renew_margin:
+        return connection
+    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
+    return _renew(ports, connection, connector, credentials, held)
+
+
+def _renew(
+    ports: SubscriptionPorts,
+    connection: Connection,
+    connector: Subscribes,
+    credentials: Credentials,
+    held: WatchSubscription,
+) -> Connection:
+    try:
+        renewed = connector.renew(credentials, _vendor(held))
+    except ProviderError as error:
+        _log_failure("renewal", connection, error)
+        if held.expires_at > ports.clock.now():
+            return connection  # still live: the next run tries again
+        # Lapsed (or removed by the vendor): a new one.
+        return _subscribe(ports, _save(ports, connection, None), connector, credentials)
+    return _save(ports, connection, _stored(renewed))
+
+
+def _unsubscribe(
+    connection: Connection, connector: Subscribes, credentials: Credentials, held: WatchSubscription
+) -> None:
+    try:
+        connector.unsubscribe(credentials, _vendor(held))
+    except ProviderError as error:
+        _log_failure("removal", connection, error)
+
+
+def remove(ports: WithProviders, connection: Connection, credentials: Credentials | None) -> None:
+    """Unsubscribe (before the credentials are deleted); never raises for the vendor."""
+    connector = _connector(ports, connection)
+    if connector is None or connection.subscription is None or credentials is None:
+        return
+    _unsubscribe(connection, connector, credentials, connection.subscription)
+
+
+def on_lifecycle(
+    ports: SubscriptionPorts, connection: Connection, events: Sequence[tuple[str, str]]
+) -> LifecycleResult:
+    """Act on the lifecycle notifications of the connection's own subscription (others ignored)."""
+    connector = _connector(ports, connection)
+    held = connection.subscription
+    if connector is None or held is None or connection.status is not ConnectionStatus.ACTIVE:
+        return LifecycleResult(connection, full_sync_needed=False)
+    mine = {event for event, subscription_id in events if subscription_id == held.id}
+    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
+    current = connection
+    if RESUBSCRIBE in mine:
+        current = _subscribe(ports, _save(ports, current, None), connector, credentials)
+    elif RENEW in mine:
+        current = _renew(ports, current, connector, credentials, held)
+    return LifecycleResult(current, full_sync_needed=MISSED in mine or RESUBSCRIBE in mine)
