@@ -9,6 +9,7 @@ from shared.providers.base import Provider, ProviderError
 from shared.providers.catalogue import ProviderInfo
 from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
+from shared.providers.google import GoogleWorkspace
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
 from shared.providers.personio import Personio
@@ -19,6 +20,7 @@ _FACTORIES: dict[str, type[Connector]] = {
     HiBob.name: HiBob,
     EmploymentHero.name: EmploymentHero,
     Merge.name: Merge,
+    GoogleWorkspace.name: GoogleWorkspace,
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
 # Other spellings people type; they build the same connector.

@@ -6,20 +6,24 @@ import pytest
 
 from shared.domain.models import SYNCED_FIELDS
 from shared.providers.base import Credentials, Provider, Tier
+from shared.providers.catalogue import ProviderKind
 from shared.providers.common import Connector
 from shared.providers.registry import PROVIDER_NAMES, UnknownProvider, get_provider
 
 
-def test_the_five_connectors_of_issue_4_are_registered() -> None:
-    assert set(PROVIDER_NAMES) == {"bamboohr", "personio", "hibob", "employment_hero", "merge"}
+def test_the_connectors_of_issues_4_and_14_are_registered() -> None:
+    assert {"bamboohr", "personio", "hibob", "employment_hero", "merge"} <= set(PROVIDER_NAMES)
+    assert "google_workspace" in PROVIDER_NAMES
 
 
 @pytest.mark.parametrize("name", PROVIDER_NAMES)
-def test_r15_each_connector_is_a_full_tier_provider_declaring_real_employee_fields(name: str) -> None:
+def test_r15_each_connector_is_a_provider_of_its_kinds_tier_declaring_real_employee_fields(name: str) -> None:
     provider = get_provider(name)
     assert isinstance(provider, Provider)
     assert provider.name == name
-    assert provider.tier is Tier.FULL
+    # R28: HR systems are the full tier, directories (Google Workspace ...) the basic one.
+    directory = provider.info.kind is ProviderKind.DIRECTORY
+    assert provider.tier is (Tier.BASIC if directory else Tier.FULL)
     assert provider.capabilities
     assert provider.capabilities <= set(SYNCED_FIELDS)
     assert isinstance(provider, Connector)
