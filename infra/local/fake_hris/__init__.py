@@ -23,12 +23,13 @@ from shared.domain.models import Employee
 from .bamboohr import BambooHR
 from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
 from .employment_hero import EmploymentHero
+from .google import GoogleWorkspace
 from .hibob import HiBob
 from .merge import Merge
 from .personio import Personio
 from .server import Exchange, FakeHRServer, Fault, RateLimit, Vendor
 
-PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge")
+PROVIDERS: tuple[str, ...] = ("bamboohr", "personio", "hibob", "employment_hero", "merge", "google_workspace")
 
 
 def vendor_class(provider: str) -> type[Vendor]:
@@ -39,6 +40,7 @@ def vendor_class(provider: str) -> type[Vendor]:
         "hibob": HiBob,
         "employment_hero": EmploymentHero,
         "merge": Merge,
+        "google_workspace": GoogleWorkspace,
     }
     try:
         return classes[provider.replace("-", "_")]
