@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import TODAY
 from discovery import Discovery
 
 from infra.local.client import fake_credentials
@@ -20,6 +20,8 @@ from infra.local.fake_hris import FakeHRServer, fake_hris
 from shared.providers.base import Credentials, Secret
 from shared.providers.google import GoogleWorkspace
 from shared.providers.http import HttpClient
+
+TODAY = date(2026, 1, 15)
 
 
 @pytest.fixture(scope="module")
