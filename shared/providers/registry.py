@@ -9,6 +9,7 @@ from shared.providers.base import Provider, ProviderError
 from shared.providers.catalogue import ProviderInfo
 from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
+from shared.providers.google import GoogleWorkspace
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
 from shared.providers.microsoft import Microsoft365
@@ -23,6 +24,7 @@ _FACTORIES: dict[str, type[Connector]] = {
     Merge.name: Merge,
     Slack.name: Slack,
     Microsoft365.name: Microsoft365,
+    GoogleWorkspace.name: GoogleWorkspace,
 }
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
 # Other spellings people type; they build the same connector.

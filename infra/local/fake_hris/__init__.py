@@ -23,6 +23,7 @@ from shared.domain.models import Employee
 from .bamboohr import BambooHR
 from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
 from .employment_hero import EmploymentHero
+from .google import GoogleWorkspace
 from .hibob import HiBob
 from .merge import Merge
 from .microsoft import MicrosoftGraph
@@ -38,6 +39,7 @@ PROVIDERS: tuple[str, ...] = (
     "merge",
     "slack",
     "microsoft365",
+    "google_workspace",
 )
 
 
@@ -52,6 +54,7 @@ def vendor_class(provider: str) -> type[Vendor]:
         "slack": Slack,
         "microsoft365": MicrosoftGraph,
         "microsoft_365": MicrosoftGraph,
+        "google_workspace": GoogleWorkspace,
     }
     try:
         return classes[provider.replace("-", "_")]

@@ -309,6 +309,11 @@ class Vendor(ABC):
     def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:
         """The signed deliveries the vendor sends for a change (empty: the vendor sends none)."""
 
+    def on_change(self, change: Change) -> None:
+        """Called for every change: vendors that push to subscriptions (Google's watch channels)
+        deliver here; the others send ``webhook_requests`` to the ``webhooks_to`` URL."""
+        del change
+
     def expected_employee(self, person: Person) -> Any:
         """The domain employee a connector should produce for this person (ids as this vendor's)."""
         return person.employee
@@ -561,6 +566,7 @@ class FakeHRServer:
         return self._notify(self.company.delete(person_id))
 
     def _notify(self, change: Change) -> Change:
+        self.vendor.on_change(change)
         if self._webhook is not None:
             url, secret = self._webhook
             for hook in self.vendor.webhook_requests(change, secret):

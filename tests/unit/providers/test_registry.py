@@ -20,6 +20,7 @@ def test_the_connectors_of_issues_4_and_14_are_registered() -> None:
         "merge",
         "microsoft365",
         "slack",
+        "google_workspace",
     }
 
 
