@@ -196,27 +196,6 @@ class Provider(Protocol):
         """Raise ``WebhookUnparseable`` for a body the vendor would never send."""
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    id: str  # the vendor's subscription / channel id
-    expires_at: datetime
-    resource: str = ""  # what it watches (vendor-specific, shown to admins)
-    # secret pieces (Graph clientState, Google channel token) live in the connection's credentials
-
-
-@runtime_checkable
-class Subscribes(Protocol):
-    """A connector whose notifications need a subscription made, renewed and removed."""
-
-    def subscribe(
-        self, credentials: Credentials, notification_url: str
-    ) -> tuple[Subscription, Credentials]: ...
-
-    def renew(self, credentials: Credentials, subscription: Subscription) -> Subscription: ...
-
-    def unsubscribe(self, credentials: Credentials, subscription: Subscription) -> None: ...
-
-
 class ProviderError(Exception):
     """Base of every error a connector raises. Messages never contain credentials."""
 
