@@ -2,10 +2,12 @@
 
 It starts the local stack (the table on DynamoDB Local, the rest of AWS on moto, the real Lambda
 handlers in-process, the state machine CDK synthesizes) and a fake BambooHR serving a generated
-company, then does what an admin and an HR team would: connects BambooHR through the admin API
-(scope everyone, invites later, approval off), watches the first import, makes HR changes in
+company, then does what an admin and an HR team would, through the admin API: reads BambooHR's
+entry in the provider catalogue, brings in a few of the app's own users (R34), connects BambooHR as
+a draft (R32), picks every department but one by its directory id (R33), previews the counts,
+activates it and watches the first import (invites later, approval off), makes HR changes in
 BambooHR that reach the service as signed webhooks (a hire, a termination, a manager change, a leave
-of absence), narrows the scope through the API, and prints what happened: members by status, tasks
+of absence), widens the scope to everyone, and prints what happened: members by status, tasks
 opened, emails sent, events emitted and the time each step took. Everything it started is stopped
 before it returns.
 """
@@ -35,12 +37,15 @@ from infra.local.fake_hris import FakeHRServer, Person, fake_hris
 from infra.local.stack import LocalStack
 from infra.local.template import REPO_ROOT
 from infra.local.up import portal_link, wait_until_stopped
+from shared.domain.models import EmployeeStatus
 
 T = TypeVar("T")
 TENANT = "northwind"
-ADMIN_EMAIL = "it-admin@northwind.example"
+ADMIN_SUBJECT = "it-admin"
+# The local dev token's email claim (<subject>@<tenant>.example): the connecting admin's address.
+ADMIN_EMAIL = f"{ADMIN_SUBJECT}@{TENANT}.example"
 DEMO_DIR = REPO_ROOT / ".local" / "demo"
-# The department the scope edit leaves out (one of the generated company's smaller ones).
+# The department the first scope leaves out and the scope edit brings in (a smaller one).
 EXCLUDED_DEPARTMENT = "Communications"
 
 
@@ -149,7 +154,8 @@ def _show(console: Console, summary: dict[str, Any], *, as_json: bool) -> None:
 def _story(
     stack: LocalStack, fake: FakeHRServer, employees: int, timings: Timings, out: Console
 ) -> dict[str, Any]:
-    api = AdminClient(stack.url, stack.token(TENANT, subject="admin@northwind.example"))
+    # The connection's emails go to the connecting admin (ADMIN_EMAIL, the token's claim).
+    api = AdminClient(stack.url, stack.token(TENANT, subject=ADMIN_SUBJECT))
     try:
         return _story_with(api, stack, fake, employees, timings, out)
     finally:
@@ -164,37 +170,69 @@ def _story_with(  # noqa: PLR0917 - the demo's one narrative and what it runs on
         f"[bold]1.[/] Local stack up at [cyan]{stack.url}[/] in {timings.steps[0][1]:.1f} s; fake BambooHR "
         f"with [bold]{employees:,}[/] generated employees at [cyan]{fake.base_url}[/]."
     )
-    with timings.step("connect BambooHR (admin API)"):
-        connected = api.connect(
+    with timings.step("catalogue and the app's users (admin API)"):
+        entry = api.call("GET", "/v1/providers/bamboohr")
+        app_users = _app_users(fake)
+        imported = api.call("POST", "/v1/members/import", json={"users": app_users})
+    fields = ", ".join(
+        f"{f['name']} ({'secret' if f['secret'] else 'setting'})" for f in entry["api_key_fields"]
+    )
+    out.print(
+        f"[bold]2.[/] The connect journey. [cyan]GET /v1/providers/bamboohr[/]: {entry['name']} asks for "
+        f"{fields}. The app's own users first (R34): [cyan]POST /v1/members/import[/] of "
+        f"{len(app_users)} users, {imported['counts']['created']} created as manual members."
+    )
+
+    with timings.step("draft, directory, scope by group ids, preview (admin API)"):
+        draft = api.connect(
             provider="bamboohr",
             label="BambooHR (Northwind)",
             credentials=fake_credentials(fake, webhook_secret),
-            scope={"mode": "everyone"},
             invites="later",
             approval="auto",
             deactivate_on_leave=True,
-            admin_emails=[ADMIN_EMAIL],
+            draft=True,
         )
-    connection_id = connected["connection"]["id"]
-    fake.webhooks_to(stack.webhook_url(connection_id), secret=webhook_secret)
+        connection_id = draft["connection"]["id"]
+        departments = [
+            g
+            for g in api.pages(f"/v1/connections/{connection_id}/directory/groups", limit=200)
+            if g["kind"] == "department"
+        ]
+        chosen = [g for g in departments if g["name"] != EXCLUDED_DEPARTMENT]
+        edited = api.edit(connection_id, scope={"mode": "groups", "groups": [g["id"] for g in chosen]})
+        preview = api.call("POST", f"/v1/connections/{connection_id}/preview", params={"limit": 1})
+    largest = sorted(preview["scope_counts"], key=lambda c: -c["people"])[:3]
     out.print(
-        f"[bold]2.[/] Connected BambooHR through [cyan]POST /v1/connections[/]: scope everyone, invites "
-        f"later, approval off. Connection [bold]{connection_id}[/]; its webhooks go to "
-        f"/webhooks/{connection_id}."
+        f"    Draft [bold]{connection_id}[/] ([cyan]POST /v1/connections[/] with draft: credentials "
+        f"checked, nothing imported). Its directory lists {len(departments)} departments; the scope "
+        f"picks {len(chosen)} of them by id (all but {EXCLUDED_DEPARTMENT}). Preview: "
+        f"{_counts_line(preview['counts'])}; largest: "
+        + ", ".join(f"{c['name']} {c['people']}" for c in largest)
     )
-
-    with timings.step("first import (full sync)"):
-        first = _watch_run(api, connected["run"]["id"], employees, out, "First import")
-    out.print(f"    First import {first['status']}: {_counts_line(first['applied'])}")
+    with timings.step("activate: first import (full sync)"):
+        activated = api.activate(connection_id, expected_version=edited["connection"]["version"])
+        fake.webhooks_to(stack.webhook_url(connection_id), secret=webhook_secret)
+        first = _watch_run(api, activated["run"]["id"], employees, out, "First import")
+    out.print(
+        f"    Activated ([cyan]POST /v1/connections/{connection_id}/activate[/]); its webhooks go to "
+        f"/webhooks/{connection_id}. First import {first['status']}: {_counts_line(first['applied'])}"
+    )
+    users = _app_users_now(api, app_users)
+    out.print(
+        f"    The app's users: {users['linked']} linked to their employee by email (R05, same member id "
+        f"and external id), {users['manual']} left manual (R13)."
+    )
 
     members = {m["hris_id"]: m for m in api.members() if m.get("hris_id")}
     story = _hr_changes(stack, fake, members, timings, out)
 
-    with timings.step(f"scope edit: leave out {EXCLUDED_DEPARTMENT}"):
-        edited = _scope_edit(api, fake, connection_id, out)
+    with timings.step(f"scope edit: everyone (adds {EXCLUDED_DEPARTMENT})"):
+        widened = _scope_edit(api, connection_id, out)
     out.print(
         f"[bold]4.[/] Scope edited through [cyan]PATCH /v1/connections/{connection_id}[/] "
-        f"(every group but {EXCLUDED_DEPARTMENT}): {edited['status']}, {_counts_line(edited['applied'])}"
+        f"(everyone, {EXCLUDED_DEPARTMENT} included, R19): {widened['status']}, "
+        f"{_counts_line(widened['applied'])}"
     )
 
     with timings.step("read members and tasks (admin API)"):
@@ -208,9 +246,22 @@ def _story_with(  # noqa: PLR0917 - the demo's one narrative and what it runs on
     return {
         "employees": employees,
         "connection_id": connection_id,
+        "catalogue": {"provider": entry["id"], "fields": [f["name"] for f in entry["api_key_fields"]]},
+        "app_users": {"imported": imported["counts"], **users},
+        "draft": {
+            "status": draft["connection"]["status"],
+            "run": draft["run"],
+            "connected_by_email": draft["connection"]["connected_by_email"],
+            "departments": len(departments),
+            "scope_groups": len(chosen),
+        },
+        "preview": {
+            "counts": {k: v for k, v in preview["counts"].items() if v},
+            "scope_counts": {c["id"]: c["people"] for c in preview["scope_counts"]},
+        },
         "first_import": _run_summary(first),
         "hr_changes": story,
-        "scope_edit": _run_summary(edited),
+        "scope_edit": _run_summary(widened),
         "members_by_status": dict(sorted(Counter(m["status"] for m in final).items())),
         "members": len(final),
         "tasks_opened": dict(sorted(Counter(t["type"] for t in tasks).items())),
@@ -341,9 +392,39 @@ def scope_without(people: list[Person], department: str) -> list[str]:
     return sorted(kept)
 
 
-def _scope_edit(api: AdminClient, fake: FakeHRServer, connection_id: str, out: Console) -> dict[str, Any]:
-    groups = scope_without(fake.company.people(), EXCLUDED_DEPARTMENT)
-    edited = api.edit(connection_id, scope={"mode": "groups", "groups": groups})
+def _app_users(fake: FakeHRServer) -> list[dict[str, Any]]:
+    """A few of the app's existing users: three are employees in BambooHR (same email), two are not
+    (an outside contractor and a service account), each with the app's own user id."""
+    people = [
+        p
+        for p in fake.company.people()
+        if p.employee.status is EmployeeStatus.ACTIVE
+        and p.employee.department not in (EXCLUDED_DEPARTMENT, None)
+        and p.employee.email
+    ][:3]
+    users: list[dict[str, Any]] = [
+        {
+            "external_id": f"app-user-{n}",
+            "email": str(p.employee.email).upper(),
+            "first_name": p.employee.first_name,
+            "last_name": p.employee.last_name,
+        }
+        for n, p in enumerate(people, start=1)
+    ]
+    users.append({"external_id": "app-user-4", "email": "kim.contractor@agency.example", "first_name": "Kim"})
+    users.append({"external_id": "app-user-5", "email": "billing-bot@northwind.example"})
+    return users
+
+
+def _app_users_now(api: AdminClient, users: list[dict[str, Any]]) -> dict[str, int]:
+    """How the app's users stand after the import: linked to an employee, or still manual."""
+    members = [api.members(external_id=u["external_id"])[0] for u in users]
+    linked = sum(1 for m in members if m["source"] == "hris")
+    return {"linked": linked, "manual": len(members) - linked}
+
+
+def _scope_edit(api: AdminClient, connection_id: str, out: Console) -> dict[str, Any]:
+    edited = api.edit(connection_id, scope={"mode": "everyone"})
     run = edited.get("run")
     if run is None:
         raise RuntimeError("the scope edit started no sync")
