@@ -71,7 +71,8 @@ class DevTokens:
             "tenant_id": tenant_id,
             "cognito:groups": [ADMIN_GROUP] if admin else [],
             "scope": "hris-sync/admin" if admin else "hris-sync/read",
-            "email": email or f"{subject}@{tenant_id}.example",
+            # A subject that is an address is its own email (a dev token for "ann@acme.example").
+            "email": email or (subject if "@" in subject else f"{subject}@{tenant_id}.example"),
             "iat": int(now.timestamp()),
             "exp": int((now + ttl).timestamp()),
         }

@@ -229,7 +229,7 @@ def _admin_email(
         data={
             "connection_id": connection.connection_id,
             "connection_label": connection.label,
-            "provider": connection.provider,
+            "provider": notify.provider_name(connection.provider),
             "run_id": run.run_id,
             **data,
         },

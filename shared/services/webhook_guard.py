@@ -240,7 +240,7 @@ def _announce(ports: GuardPorts, connection: Connection, run: SyncRun, *, applie
                 data={
                     "connection_id": connection.connection_id,
                     "connection_label": connection.label,
-                    "provider": connection.provider,
+                    "provider": notify.provider_name(connection.provider),
                     "run_id": run.run_id,
                     "deactivations": applied,
                     "active_members": before,

@@ -51,7 +51,7 @@ def test_demo_walks_the_connect_journey_imports_plays_webhooks_and_a_scope_edit_
     # The completion email reaches the admin who connected (the token's email claim, R32).
     assert summary["draft"]["connected_by_email"] == "it-admin@northwind.example"
     assert any(
-        e["subject"].startswith("Import from bamboohr finished") and e["to"] == "it-admin@northwind.example"
+        e["subject"].startswith("Import from BambooHR finished") and e["to"] == "it-admin@northwind.example"
         for e in summary["emails"]
     )
     assert summary["events"]["member.created"] >= 50

@@ -55,4 +55,4 @@ def test_r32_draft_directory_preview_scope_then_activate_emails_the_connecting_a
         for path in tenant.stack.mail()
         if connecting_admin in str(message_from_bytes(path.read_bytes()).get("To", ""))
     ]
-    assert [str(m["Subject"]) for m in to_admin if str(m["Subject"]).startswith("Import from bamboohr")]
+    assert [str(m["Subject"]) for m in to_admin if str(m["Subject"]).startswith("Import from BambooHR")]

@@ -51,7 +51,7 @@ def test_connect_runs_the_first_import_and_emails_the_admin(tenant: Tenant) -> N
     assert run["applied"]["created"] == len(members)
     assert {m["status"] for m in members.values()} <= {"queued", "pending_approval", "active"}
     tenant.stack.drain()
-    assert any(e["subject"].startswith("Import from bamboohr finished") for e in tenant.emails())
+    assert any(e["subject"].startswith("Import from BambooHR finished") for e in tenant.emails())
 
 
 def test_r19_r11_r12_scope_edit_deactivates_then_reactivates(tenant: Tenant) -> None:

@@ -43,3 +43,12 @@ def test_authorizer_context_has_cognito_claims_and_a_flat_form(tmp_path: Path) -
     assert context["claims"]["cognito:groups"] == "admins"
     assert context["tenant_id"] == "t1"
     assert context["principalId"] == "ada"
+
+
+def test_a_dev_tokens_email_claim_is_an_address_whatever_the_subject(tmp_path: Path) -> None:
+    # The connecting admin's emails go to this claim (R32): a subject that is itself an address
+    # must not become "ann@acme.example@tenant-a.example".
+    tokens = DevTokens.from_dir(tmp_path)
+    assert tokens.verify(tokens.issue("tenant-a", NOW, subject="ada"), NOW)["email"] == "ada@tenant-a.example"
+    by_address = tokens.verify(tokens.issue("tenant-a", NOW, subject="ann@acme.example"), NOW)
+    assert by_address["email"] == "ann@acme.example"

@@ -405,3 +405,11 @@ def test_status_of_a_connection_whose_provider_is_gone_shows_what_is_stored(worl
     world.lookup = ProviderRegistry({})
     view = connections.status_of(world.ports, conn)
     assert view.effective_schedule is None and view.next_run_at is None
+
+
+def test_connection_emails_name_the_hr_system_as_its_catalogue_does() -> None:
+    # "The first import of Acme HR from BambooHR", never the provider id; an id the catalogue no
+    # longer lists is shown as it is.
+    assert notify.provider_name("bamboohr") == "BambooHR"
+    assert notify.provider_name("employment_hero") == "Employment Hero"
+    assert notify.provider_name("retired_vendor") == "retired_vendor"
