@@ -16,6 +16,7 @@ import httpx
 from infra.local.client import AdminClient
 from infra.local.fake_hris import FakeHRServer, Person
 from shared.domain.models import EmployeeStatus
+from shared.providers.registry import provider_info
 from tests.support.local_stack import Tenant
 from tests.support.mail import ReadMail, assert_readable, read
 
@@ -82,7 +83,8 @@ def _completion_mail(tenant: Tenant, provider: str) -> ReadMail:
     [finished] = [
         m
         for m in mails
-        if _connecting_admin(tenant) in m.to and m.subject.startswith(f"Import from {provider} finished")
+        if _connecting_admin(tenant) in m.to
+        and m.subject.startswith(f"Import from {provider_info(provider).name} finished")
     ]
     return finished
 
