@@ -27,6 +27,7 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunPhase, RunStatus, RunTrigger, SyncRun, UnsentEmails
 from shared.services.connections import MatchResult, Preview, ScopeCount
+from shared.services.full_sync import RunAction
 
 
 class CountsOut(ResponseModel):
@@ -219,6 +220,30 @@ class ActionOut(ResponseModel):
             case SendInvite() | ResendInvite():
                 pass
         return cls(**fields)
+
+
+class RunActionOut(ActionOut):
+    """One action of a run's plan, with the member it concerns by name (as the plan saw them)."""
+
+    name: str | None = Field(description="The member's name; null for a member the plan creates")
+    email: str | None = Field(description="The member's email; null for a member the plan creates")
+
+    @classmethod
+    def of_run_action(cls, found: RunAction) -> RunActionOut:
+        shown = ActionOut.of(found.action).model_dump()
+        member = found.member
+        if member is None:
+            return cls(**shown, name=None, email=None)
+        profile = member.profile
+        name = " ".join(p for p in (profile.first_name, profile.last_name) if p) or None
+        hris_id = shown["hris_id"] or member.hris_id
+        return cls(**{**shown, "hris_id": hris_id}, name=name, email=profile.email)
+
+
+class RunActionPage(ResponseModel):
+    items: list[RunActionOut] = Field(description="One page of the plan's actions, in plan order")
+    total: int = Field(description="The plan's actions of the asked kind, over all pages")
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
 
 
 class GuardOut(ResponseModel):
