@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from functions.admin_api.deps import Admin, Caller, Services
 from functions.admin_api.errors import responses
 from functions.admin_api.models.common import DEFAULT_LIMIT, Cursor, Limit
-from functions.admin_api.models.runs import RunActionOut, RunActionPage, RunOut
+from functions.admin_api.models.runs import ActionOut, RunActionPage, RunOut
 from functions.admin_api.paging import page_of
 from functions.admin_api.routers import new_router
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
@@ -70,7 +70,7 @@ def list_run_actions(
     found = full_sync.run_actions(ports, caller.tenant_id, run_id, type)
     page, next_cursor = page_of(found, listing=f"actions:{run_id}:{type or ''}", cursor=cursor, limit=limit)
     return RunActionPage(
-        items=[RunActionOut.of_run_action(a) for a in page], total=len(found), next_cursor=next_cursor
+        items=[ActionOut.of(a.action, a.member) for a in page], total=len(found), next_cursor=next_cursor
     )
 
 
