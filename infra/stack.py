@@ -63,6 +63,7 @@ class HrisSyncStack(Stack):
                 ses_identity_arn=notify.identity_arn,
                 ses_configuration_set=notify.configuration_set.configuration_set_name,
                 ses_configuration_set_arn=notify.configuration_set_arn,
+                api_origin=api.origin,
             )
         )
         Observability(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -56,6 +56,9 @@ class Api(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.rest_api: apigw.RestApi | None = None
+        # The API's own origin (where the portal is served): a return URL the portal's OAuth
+        # journey comes back to, allowed without being listed in ``oauth_return_origins``.
+        self.origin: str | None = None
         self.user_pool: cognito.UserPool | None = None
         if admin_api is None and webhook_ingest is None:
             return  # nothing to serve yet
@@ -179,6 +182,8 @@ class Api(Construct):
                     "only to the return URL validated then",
                 )
             self._portal(api, admin_api)
+            stack = Stack.of(self)
+            self.origin = f"https://{api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
             if cors is not None:
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(

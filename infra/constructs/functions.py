@@ -99,6 +99,8 @@ class Wiring:
     ses_identity_arn: str
     ses_configuration_set: str
     ses_configuration_set_arn: str
+    # The API's own origin (the portal's): an allowed OAuth return origin (None: no admin API).
+    api_origin: str | None = None
 
 
 class ServiceFunctions(Construct):
@@ -229,8 +231,10 @@ class ServiceFunctions(Construct):
             invite_url_template=config.invite_url_template if Access.MAIL_SEND in access else None,
             # R22 is checked where connections are created, which is where their secrets are.
             max_connections=config.max_connections if Access.SECRETS_MANAGE in access else None,
-            oauth_return_origins=",".join(config.oauth_return_origins)
-            if Access.OAUTH_APPS_READ in access and config.oauth_return_origins
+            oauth_return_origins=",".join(
+                [*config.oauth_return_origins, *([w.api_origin] if w.api_origin else [])]
+            )
+            if Access.OAUTH_APPS_READ in access and (config.oauth_return_origins or w.api_origin)
             else None,
             oauth_callback_url=str(config.oauth_callback_url)
             if Access.OAUTH_APPS_READ in access and config.oauth_callback_url

@@ -17,7 +17,17 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, Snapshot
+from shared.domain.models import (
+    Action,
+    Actor,
+    Connection,
+    ConnectionStatus,
+    DeactivateMember,
+    DeactivationReason,
+    Member,
+    PlanCounts,
+    Snapshot,
+)
 from shared.domain.records import RunPhase, RunStatus, RunTrigger, SkippedRecord, SyncRun
 from shared.errors import (
     ConnectionNotActive,
@@ -882,6 +892,53 @@ def discard_held_plan(ports: GuardPorts, tenant_id: str, run_id: str, admin_id: 
             "progress": r.progress.model_copy(update={"phase": RunPhase.DONE}),
         },
     )
+
+
+class RunActionPorts(WithRuns, WithBlobs, WithPending, WithMembers, Protocol):
+    """A run's planned actions: its stored plan, or the webhook guard's held entries (R30)."""
+
+
+@dataclass(frozen=True)
+class RunAction:
+    """One action of a run's plan, with the member it concerns as the plan saw them (None for a
+    member the plan creates)."""
+
+    action: Action
+    member: Member | None
+
+
+def run_actions(
+    ports: RunActionPorts, tenant_id: str, run_id: str, kind: str | None = None
+) -> list[RunAction]:
+    """The actions of a run's plan (of ``kind`` when given), in plan order: what a held plan would
+    do (R23) or a finished one did. A run still fetching has none yet. The webhook guard's held
+    run (R30) holds deactivations only, each with the member and the HR system's reason."""
+    run = ports.runs.get(tenant_id, run_id)
+    if run.trigger is RunTrigger.WEBHOOK_GUARD:
+        if kind not in (None, "deactivate"):
+            return []
+        entries = webhook_guard.held_entries(ports, tenant_id, run.connection_id, run_id)
+        named = {e.member_id: e for e in entries if e.member_id is not None}
+        found = ports.members.get_many(tenant_id, list(named))
+        return [
+            RunAction(
+                action=DeactivateMember(
+                    member_id=member_id,
+                    reason=DeactivationReason(entry.reason or DeactivationReason.TERMINATED.value),
+                ),
+                member=found.get(member_id),
+            )
+            for member_id, entry in named.items()
+        ]
+    if run.plan_key is None:
+        return []
+    found_actions: list[RunAction] = []
+    for chunk in range(run.progress.chunks_total):
+        for group in load_groups(ports, chunk_key(run.plan_key, chunk)):
+            found_actions.extend(
+                RunAction(action=a, member=group.base) for a in group.actions if kind in (None, a.kind)
+            )
+    return found_actions
 
 
 def held_chunks(ports: WithRuns, tenant_id: str, run_id: str) -> tuple[int, ...]:

@@ -124,15 +124,44 @@ def test_confirm_a_held_sync(page: Any, tenant: Tenant, company: tuple[FakeHRSer
 
     open_portal(page, tenant)
     page.get_by_role("heading", name="A sync is waiting for your decision").wait_for()
+    # Who would be deactivated, and why, before the admin decides.
+    who = page.get_by_role("table", name=re.compile("^Who would be deactivated"))
+    who.get_by_role("row").nth(len(leavers)).wait_for()
+    rows = who.get_by_role("row").all_inner_texts()[1:]
+    assert len(rows) == len(leavers)
+    for key in leavers:
+        member = members[key]
+        row = who.get_by_role("row", name=re.compile(f"^{re.escape(name_of(member))}"))
+        assert member["profile"]["email"] in row.inner_text()
+        assert "left the company (terminated in the HR system)" in row.inner_text()
     shot(page, "held-sync")
     page.get_by_role("button", name="Confirm and deactivate").click()
-    page.get_by_role("status").filter(has_text="Sync completed").wait_for()
+    page.get_by_role("status").filter(has_text=re.compile(r"^Sync completed: \d+ deactivated")).wait_for()
     after = tenant.by_hris()
     assert all(after[k]["status"] == "deactivated" for k in leavers)
 
     page.get_by_role("navigation", name="Portal").get_by_role("button", name="Syncs").click()
     page.get_by_role("heading", name=re.compile("^Syncs of")).wait_for()
     shot(page, "syncs")
+
+
+def test_tasks_name_their_members(page: Any, tenant: Tenant, company: tuple[FakeHRServer, str]) -> None:
+    tasks = tenant.api.tasks(status="open")
+    assert tasks, "the held sync's leavers have offboarding tasks"
+    task = tasks[0]
+    member = tenant.api.member(task["member_id"])
+    open_portal(page, tenant)
+    page.get_by_role("navigation", name="Portal").get_by_role("button", name="Tasks").click()
+    page.get_by_role("heading", name="Tasks", level=1).wait_for()
+    listed = page.get_by_role("list", name="Tasks")
+    item = listed.get_by_role("listitem").filter(has_text=f"of {name_of(member)}").first
+    item.wait_for()
+    assert task["member_id"] not in listed.inner_text()  # names, never ids
+    shot(page, "tasks")
+    kind = task["type"]
+    page.get_by_role("button", name=f"Mark {kind} of {name_of(member)} complete").first.click()
+    page.get_by_role("status").filter(has_text=f"of {name_of(member)} is complete.").wait_for()
+    assert tenant.api.call("GET", "/v1/tasks", params={"status": "done"})["items"]
 
 
 def test_a_reused_link_shows_a_clear_page(page: Any, tenant: Tenant) -> None:

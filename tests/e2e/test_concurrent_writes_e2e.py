@@ -1,8 +1,15 @@
-"""Concurrent conditional writes through the local stack, over HTTP: the guarantees the adapter
-tests prove on DynamoDB Local alone (tests/integration/adapters: R22's connection limit, an email
-held by one member, a run's counts from parallel chunks) hold for the product as it runs, with
-requests racing through the gateway and the state machine's Map applying chunks at once. The
-stack's tables are on DynamoDB Local; moto would let two racing writers both pass one condition."""
+"""Concurrent writes through the local stack: a run's counts from chunks the state machine's Map
+applies at once (the Lambda tasks run in parallel, on DynamoDB Local), and parallel HTTP requests
+answered as the product answers them.
+
+The local gateway lets one request at a time into a function, as one Lambda execution environment
+does, so parallel connects or edits over HTTP no longer race inside the handler: those two tests
+check the answers the API gives parallel callers (one wins, the others a typed 409). The race
+itself, which deployed concurrent environments do have, is proven where it still exists locally:
+the services and stores on DynamoDB Local (tests/integration/adapters:
+test_r22_concurrent_connects_of_one_tenant_activate_one_connection,
+test_r22_connection_limit_holds_under_concurrent_connects, the email claims of the member store).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from infra.local.client import ApiError, fake_credentials
 from tests.support.local_stack import Tenant
 
 
-def test_r22_connection_limit_holds_under_concurrent_connects(tenant: Tenant) -> None:
+def test_r22_parallel_connects_over_http_make_one_connection_and_refuse_the_rest(tenant: Tenant) -> None:
     fakes = [tenant.fake(employees=5, seed=seed) for seed in range(4)]
 
     def connect(index: int) -> str:
@@ -38,7 +45,7 @@ def test_r22_connection_limit_holds_under_concurrent_connects(tenant: Tenant) ->
     tenant.stack.drain()
 
 
-def test_one_email_is_held_by_one_member_when_two_edits_race_for_it(tenant: Tenant) -> None:
+def test_one_email_is_held_by_one_member_when_two_parallel_edits_ask_for_it(tenant: Tenant) -> None:
     fake = tenant.fake(employees=6)
     tenant.connect(fake)
     first, second = sorted(tenant.api.members(), key=lambda m: m["id"])[:2]

@@ -530,6 +530,9 @@ def test_the_oauth_callback_is_the_one_public_get_served_by_the_admin_api(stack:
         if not path.startswith(("/v1", "/webhooks", "/portal")) and verb != "OPTIONS"
     ]
     assert [(path, verb) for path, verb, _ in others] == [("/oauth/callback", "GET")]
+    # Beside it only the portal (its page, assets and session-checked API), on the same function.
+    portal = sorted((path, verb) for path, verb, _ in _methods(stack) if path.startswith("/portal"))
+    assert portal == [("/portal", "GET"), ("/portal/{proxy+}", "ANY")]
     properties = others[0][2]
     assert properties["AuthorizationType"] == "NONE"
     assert "AuthorizerId" not in properties
@@ -945,3 +948,21 @@ def test_the_machine_asks_only_for_steps_the_function_has() -> None:
     from shared.services.state_machine_tasks import STEPS as HANDLED
 
     assert set(STEPS) == set(HANDLED)
+
+
+def test_the_portals_own_origin_is_an_allowed_oauth_return_origin(
+    stack: Synthesized, synth_with: Callable[..., Synthesized]
+) -> None:
+    """The portal's OAuth journey returns to the portal, on the API's own origin: allowed without
+    being configured; configured origins (a SaaS team's UI) are kept beside it."""
+    rest_api = next(iter(stack.of_type("AWS::ApiGateway::RestApi")))
+    own = f"https://<{rest_api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>"
+    _, admin = _function(stack, "admin_api")
+    origins = admin["Properties"]["Environment"]["Variables"]["OAUTH_RETURN_ORIGINS"]
+    assert resolve_join(origins) == own
+    configured = synth_with(
+        functions_root=str(FIXTURE_FUNCTIONS), oauth_return_origins="https://app.example.com"
+    )
+    _, admin = _function(configured, "admin_api")
+    origins = admin["Properties"]["Environment"]["Variables"]["OAUTH_RETURN_ORIGINS"]
+    assert resolve_join(origins) == f"https://app.example.com,{own}"

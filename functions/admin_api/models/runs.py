@@ -14,6 +14,7 @@ from shared.domain.models import (
     DeactivateMember,
     GuardVerdict,
     LinkMember,
+    Member,
     MemberStatus,
     OpenTask,
     PlanCounts,
@@ -183,13 +184,19 @@ class ActionOut(ResponseModel):
     reason: str | None = Field(description="deactivate, open_task, skip: why")
     changes: dict[str, FieldChangeOut] | None = Field(description="update: field -> before/after")
     detail: str | None = Field(description="link: matched_by; open_task: task type; flag: flag on/off")
+    name: str | None = Field(
+        description="The person's name: the new member's (create), else the member's as the plan saw "
+        "them; null when not known (a skipped record)"
+    )
+    email: str | None = Field(description="The person's email, as for `name`")
 
     @classmethod
-    def of(cls, a: Action) -> ActionOut:
+    def of(cls, a: Action, member: Member | None = None) -> ActionOut:
+        profile = member.profile if member is not None else None
         fields: dict[str, Any] = {
             "kind": a.kind,
             "member_id": getattr(a, "member_id", None),
-            "hris_id": getattr(a, "hris_id", None),
+            "hris_id": getattr(a, "hris_id", None) or (member.hris_id if member is not None else None),
             "status": None,
             "reason": None,
             "changes": None,
@@ -198,6 +205,7 @@ class ActionOut(ResponseModel):
         match a:
             case CreateMember():
                 fields["status"] = a.status
+                profile = a.profile
             case ReactivateMember():
                 fields["status"] = a.to_status
             case DeactivateMember():
@@ -218,7 +226,14 @@ class ActionOut(ResponseModel):
                 fields["detail"] = f"{a.flag.value}:{'on' if a.on else 'off'}"
             case SendInvite() | ResendInvite():
                 pass
-        return cls(**fields)
+        name = " ".join(p for p in (profile.first_name, profile.last_name) if p) if profile else ""
+        return cls(**fields, name=name or None, email=profile.email if profile else None)
+
+
+class RunActionPage(ResponseModel):
+    items: list[ActionOut] = Field(description="One page of the plan's actions, in plan order")
+    total: int = Field(description="The plan's actions of the asked kind, over all pages")
+    next_cursor: str | None = Field(description=NEXT_CURSOR_DESCRIPTION)
 
 
 class GuardOut(ResponseModel):

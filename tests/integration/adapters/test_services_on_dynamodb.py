@@ -17,13 +17,14 @@ from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.members import DynamoMemberStore
 from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
 from shared.adapters.webhook_backlog import DynamoPendingWebhooks, DynamoWebhookGuardStore
-from shared.domain.models import MemberStatus
+from shared.domain.models import ConnectionStatus, MemberStatus
 from shared.domain.records import RunStatus, TaskStatus
+from shared.errors import ConnectionLimitReached
 from shared.ports import MemberQuery
-from shared.services import app_users
+from shared.services import app_users, connections
 from shared.services.app_users import AppUser, Outcome
 from shared.services.context import ServiceSettings
-from tests.support.world import FakeHR, World, employee, imported
+from tests.support.world import CREDENTIALS, FakeHR, World, employee, imported
 
 # Which kind of item a key belongs to (docs/table.md).
 _KINDS = (("#M#", "member"), ("#E#", "email"), ("#L#", "link"), ("#AUDIT#", "audit"), ("#TASK#", "task"))
@@ -224,3 +225,32 @@ def test_r34_a_bulk_import_sent_twice_writes_once(ddb, world):
     assert {r.outcome for r in again} == {Outcome.EXISTING}
     assert [r.member.member_id for r in again] == [r.member.member_id for r in first]
     assert sum(written.items.values()) == 0
+
+
+def test_r22_concurrent_connects_of_one_tenant_activate_one_connection(ddb, world):
+    """R22 where the race still exists: the local gateway lets one request at a time into the
+    admin API (as one Lambda environment does), but deployed, concurrent requests run in
+    concurrent environments. The connect service itself, four at once on the real table: one
+    connection is made, the others are refused with nothing left behind."""
+    needs_atomic_engine(ddb)
+    world.hr.set(employee("ann"))
+    callers = 4
+    start = threading.Barrier(callers)
+
+    def connect(i: int) -> str:
+        start.wait()
+        try:
+            connections.connect(
+                world.ports, "tenant-a", provider="fakehr", label=f"racing {i}", credentials=CREDENTIALS
+            )
+        except ConnectionLimitReached:
+            return "refused"
+        return "created"
+
+    with ThreadPoolExecutor(callers) as pool:
+        answers = sorted(pool.map(connect, range(callers)))
+
+    assert answers == ["created"] + ["refused"] * (callers - 1)
+    [made] = world.connections.list_for_tenant("tenant-a")
+    assert made.status is ConnectionStatus.ACTIVE
+    assert len(world.scheduler.items) == 1

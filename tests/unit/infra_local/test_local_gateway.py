@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 ECHO = """
 import json
+import threading
 def handler(event, context):
     if event.get("body") == "crash":
         raise RuntimeError("boom")
@@ -167,3 +169,60 @@ def test_a_method_api_gateway_does_not_route_is_405_with_allow_and_runs_no_funct
     assert headers["Allow"] == allowed
     assert json.loads(data)["error"]["code"] == "METHOD_NOT_ALLOWED"
     assert "event" not in json.loads(data)  # the echo function did not run
+
+
+class _Held:
+    """Wraps the functions: each invocation waits inside until released, counting who is in."""
+
+    def __init__(self, functions: LocalFunctions) -> None:
+        self.functions = functions
+        self.lock = threading.Lock()
+        self.inside: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        with self.lock:
+            self.inside[name] = self.inside.get(name, 0) + 1
+            self.peak[name] = max(self.peak.get(name, 0), self.inside[name])
+        self.entered.release()
+        try:
+            assert self.release.wait(10)
+            return self.functions.invoke(name, event)
+        finally:
+            with self.lock:
+                self.inside[name] -= 1
+
+
+def test_one_request_at_a_time_per_function_as_lambda_gives_an_environment(gateway: Gateway) -> None:
+    """Powertools keeps the current event on the resolver's class: two requests at once in one
+    process would read each other's. Like one Lambda execution environment, the gateway lets one
+    request at a time into a function; another function still answers meanwhile."""
+    held = _Held(gateway.functions)
+    gateway.functions = held  # type: ignore[assignment]
+    answers: list[int] = []
+
+    def hook(n: int) -> None:
+        answers.append(_call(gateway, "POST", f"/webhooks/conn_{n}", b"{}")[0])
+
+    first = threading.Thread(target=hook, args=(1,))
+    first.start()
+    assert held.entered.acquire(timeout=10)  # the first request is inside the function
+    second = threading.Thread(target=hook, args=(2,))
+    second.start()
+    # Meanwhile another function (the admin API) is not held up by the webhook function's request.
+    token = gateway.tokens.issue("t-1", NOW, subject="admin")
+    other = threading.Thread(
+        target=lambda: answers.append(_call(gateway, "GET", "/v1/x", Authorization=f"Bearer {token}")[0])
+    )
+    other.start()
+    assert held.entered.acquire(timeout=10)  # the admin API's request got in
+    second.join(0.3)  # given the time to get in, the second webhook request waits at the gateway
+    assert second.is_alive()
+    assert held.inside == {"hris-sync-local-webhook_ingest": 1, "hris-sync-local-admin_api": 1}
+    held.release.set()
+    for thread in (first, second, other):
+        thread.join(10)
+    assert sorted(answers) == [200, 200, 200]
+    assert held.peak == {"hris-sync-local-webhook_ingest": 1, "hris-sync-local-admin_api": 1}

@@ -36,7 +36,6 @@ const PLAIN: Record<string, string> = {
   lock_held: "A sync is running for this connection. Wait for it to finish, then try again.",
   connection_limit_reached: "This account cannot have another connection.",
   email_taken: "Another member already has this email address.",
-  provider_credentials_rejected: "The HR system refused these credentials.",
   throttled: "The service is busy. Try again in a moment.",
 };
 
@@ -51,9 +50,11 @@ function validationText(details: Record<string, unknown> | undefined): string {
 export function plainWords(status: number, body: ErrorShape): ApiError {
   const code = body.error?.code ?? "error";
   const message = body.error?.message ?? "";
-  if (code in PLAIN) {
-    const hint = code === "provider_credentials_rejected" && message ? ` (${message})` : "";
-    return new ApiError(status, code, PLAIN[code] + hint);
+  if (code in PLAIN) return new ApiError(status, code, PLAIN[code]);
+  if (code === "credentials_rejected") {
+    // The HR system's own words (never a secret): "BambooHR refused the credentials: Invalid API key".
+    const said = capitalise(message) || "The HR system refused these credentials.";
+    return new ApiError(status, code, `${said} Check what you entered and try again.`);
   }
   if (status === 422) {
     const details = body.error?.details;

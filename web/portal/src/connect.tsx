@@ -2,9 +2,10 @@
 // people -> invites, approval, settings -> preview -> create accounts -> live progress -> done.
 // Everything about a vendor comes from the catalogue (GET /v1/providers); credential fields are
 // write-only (password inputs for secrets, never filled back).
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, query } from "./api";
-import type { Run, RunSummary } from "./types";
+import type { Connection, Page, Run, RunSummary } from "./types";
+import { words } from "./types";
 import { ErrorBox, Notice, RunProgress, Section, errorText } from "./ui";
 
 interface Field {
@@ -32,16 +33,11 @@ interface Entry {
   count?: number | null;
 }
 
-interface Directory {
-  companies: Entry[];
-  groups: Entry[];
-  people: Entry[];
-  people_total: number;
-}
-
 interface Preview {
   counts: { created: number; linked: number; deactivated: number; invites: number };
-  actions: { kind: string; hris_id: string | null; member_id: string | null; reason: string | null }[];
+  actions: { kind: string; hris_id: string | null; member_id: string | null; name: string | null; email: string | null }[];
+  actions_total: number;
+  scope_counts: { id: string; name: string; kind: string | null; people: number }[];
 }
 
 type Step = "provider" | "credentials" | "people" | "settings" | "preview" | "progress" | "done";
@@ -56,6 +52,7 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
   const [busy, setBusy] = useState(false);
   const [run, setRun] = useState<Run | null>(null);
   const [runId, setRunId] = useState<string | null>(null);
+  const [connection, setConnection] = useState<Connection | null>(null);
 
   useEffect(() => {
     // Back from the HR system's consent page: ?connection_id=... or ?error=...
@@ -66,6 +63,7 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
     if (back) {
       setConnectionId(back);
       setStep("people");
+      api.get<Connection>(`connections/${encodeURIComponent(back)}`).then(setConnection, (e) => setError(errorText(e)));
     } else if (failed) {
       setError(`The HR system did not grant access (${failed.replace(/_/g, " ")}). Try again.`);
     }
@@ -113,7 +111,7 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
           onBack={() => setStep("provider")}
           onApiKey={(label, secrets, settings) =>
             guard(async () => {
-              const created = await api.post<{ connection: { id: string } }>("connections", {
+              const created = await api.post<{ connection: Connection }>("connections", {
                 draft: true,
                 provider: provider.id,
                 label,
@@ -121,6 +119,7 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
                 ...(email ? { admin_emails: [email] } : {}),
               });
               setConnectionId(created.connection.id);
+              setConnection(created.connection);
               setStep("people");
             })
           }
@@ -156,7 +155,10 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
           busy={busy}
           onCreate={() =>
             guard(async () => {
-              const started = await api.post<{ run: RunSummary }>(`connections/${connectionId}/activate`);
+              const started = await api.post<{ connection: Connection; run: RunSummary }>(
+                `connections/${connectionId}/activate`,
+              );
+              setConnection(started.connection);
               setRunId(started.run.id);
               setStep("progress");
             })
@@ -164,28 +166,51 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
         />
       )}
       {step === "progress" && runId && (
-        <RunProgress
-          runId={runId}
-          onDone={(finished) => {
-            setRun(finished);
-            setStep("done");
-          }}
-        />
+        <div>
+          <StepHeading text="Importing your people" />
+          <RunProgress
+            runId={runId}
+            onDone={(finished) => {
+              setRun(finished);
+              setStep("done");
+            }}
+          />
+        </div>
       )}
       {step === "done" && run && (
         <div>
-          <h3 tabIndex={-1}>Done</h3>
+          <StepHeading text={run.status === "completed" ? "Done" : `The import ${words(run.status)}`} />
           <p role="status">
             {run.applied.created} accounts created, {run.applied.linked} existing members linked,{" "}
-            {run.applied.invites} invites, {run.applied.skipped} people skipped.
+            {run.applied.invites} invites sent, {run.applied.skipped} people skipped.
           </p>
-          <p>A summary was emailed to {email ?? "the admins on the connection"}.</p>
+          <p>{emailedTo(connection, email)}</p>
           <button type="button" class="primary" onClick={onFinished}>
             Go to your connection
           </button>
         </div>
       )}
     </Section>
+  );
+}
+
+/** Where the import's summary went: the connecting admin (the session's email) and the
+ * connection's admin emails, as the API recorded them. */
+function emailedTo(connection: Connection | null, email: string | null): string {
+  const to = [...new Set([connection?.connected_by_email ?? email, ...(connection?.admin_emails ?? [])].filter(Boolean))];
+  return to.length
+    ? `A summary of the import was emailed to ${to.join(", ")}.`
+    : "No email address is on this connection, so no summary was emailed.";
+}
+
+/** Each step's heading; focus moves to it when the step appears (screen readers announce it). */
+function StepHeading({ text, id }: { text: string; id?: string }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <h3 ref={ref} id={id} tabIndex={-1}>
+      {text}
+    </h3>
   );
 }
 
@@ -202,6 +227,8 @@ const STEP_NAMES: Record<Step, string> = {
 function ChooseProvider({ providers, onChoose }: { providers: Provider[] | null; onChoose: (p: Provider) => void }) {
   if (!providers) return <Notice text="Loading the HR systems…" />;
   return (
+    <>
+    <StepHeading text="Choose your HR system" />
     <ul class="tiles" aria-label="HR systems">
       {providers.map((p) => (
         <li key={p.id}>
@@ -212,6 +239,7 @@ function ChooseProvider({ providers, onChoose }: { providers: Provider[] | null;
         </li>
       ))}
     </ul>
+    </>
   );
 }
 
@@ -243,7 +271,13 @@ function Credentials(props: {
     else props.onOAuth(label, settings);
   };
   return (
-    <form onSubmit={submit} aria-label={`Connect ${p.name}`} autocomplete="off">
+    <form onSubmit={submit} aria-labelledby="credentials-heading" autocomplete="off">
+      <StepHeading id="credentials-heading" text={`Connect ${p.name}`} />
+      {method === "api_key" && (
+        <p class="hint">
+          What you enter here is checked with {p.name} at once and stored encrypted. It is never shown again.
+        </p>
+      )}
       {oauth && apiKey && (
         <fieldset>
           <legend>How to connect</legend>
@@ -262,21 +296,23 @@ function Credentials(props: {
         <input value={label} required maxLength={120} onInput={(e) => setLabel(e.currentTarget.value)} />
       </label>
       {fields.map((f) => (
-        <label key={`${method}-${f.name}`}>
-          {f.label}
-          <input
-            name={f.name}
-            type={f.secret ? "password" : "text"}
-            required={f.required}
-            autocomplete={f.secret ? "new-password" : "off"}
-            aria-describedby={f.help ? `help-${f.name}` : undefined}
-          />
+        <div class="field" key={`${method}-${f.name}`}>
+          <label>
+            {f.label}
+            <input
+              name={f.name}
+              type={f.secret ? "password" : "text"}
+              required={f.required}
+              autocomplete={f.secret ? "new-password" : "off"}
+              aria-describedby={f.help ? `help-${f.name}` : undefined}
+            />
+          </label>
           {f.help && (
             <small id={`help-${f.name}`} class="hint">
               {f.help}
             </small>
           )}
-        </label>
+        </div>
       ))}
       <div class="actions">
         <button type="submit" class="primary" disabled={props.busy}>
@@ -290,72 +326,114 @@ function Credentials(props: {
   );
 }
 
+type Kind = Exclude<Mode, "everyone">;
+
+/** Picks a scope by directory ids (R33): search one list of the HR system's directory, each entry
+ * with how many people it takes in; choices are kept across searches. */
 function People({ connectionId, busy, onNext }: { connectionId: string; busy: boolean; onNext: (scope: unknown) => void }) {
   const [mode, setMode] = useState<Mode>("everyone");
   const [q, setQ] = useState("");
-  const [directory, setDirectory] = useState<Directory | null>(null);
-  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [everyone, setEveryone] = useState<number | null>(null);
+  const [page, setPage] = useState<(Page<Entry> & { total: number }) | null>(null);
+  const [more, setMore] = useState<Entry[]>([]);
+  const [picked, setPicked] = useState<Map<string, Entry>>(new Map());
   const [error, setError] = useState<string | null>(null);
+  const list = (kind: Kind, cursor?: string | null) =>
+    api.get<Page<Entry> & { total: number }>(
+      `connections/${encodeURIComponent(connectionId)}/directory/${kind}${query({ q, cursor, limit: 50 })}`,
+    );
   useEffect(() => {
+    api.get<{ total: number }>(`connections/${encodeURIComponent(connectionId)}/directory/people${query({ limit: 1 })}`).then(
+      (d) => setEveryone(d.total),
+      (e) => setError(errorText(e)),
+    );
+  }, [connectionId]);
+  useEffect(() => {
+    if (mode === "everyone") return;
+    setPage(null);
+    setMore([]);
     const timer = window.setTimeout(() => {
-      api.get<Directory>(`connections/${connectionId}/directory${query({ q, limit: 50 })}`).then(
-        (d) => (setDirectory(d), setError(null)),
+      list(mode).then(
+        (d) => (setPage(d), setError(null)),
         (e) => setError(errorText(e)),
       );
     }, 250);
     return () => window.clearTimeout(timer);
-  }, [connectionId, q]);
-  const entries: Entry[] = !directory || mode === "everyone" ? [] : directory[mode];
-  const toggle = (id: string) =>
+  }, [connectionId, mode, q]);
+  const loadMore = () => {
+    if (mode === "everyone" || !page?.next_cursor) return;
+    list(mode, page.next_cursor).then(
+      (d) => (setMore((m) => [...m, ...d.items]), setPage({ ...d, items: page.items })),
+      (e) => setError(errorText(e)),
+    );
+  };
+  const toggle = (e: Entry) =>
     setPicked((s) => {
-      const next = new Set(s);
-      if (next.has(id)) next.delete(id);
-      else next.add(id);
+      const next = new Map(s);
+      if (next.has(e.id)) next.delete(e.id);
+      else next.set(e.id, e);
       return next;
     });
-  const chosen = entries.filter((e) => picked.has(e.id));
+  const chosen = [...picked.values()];
   const count = chosen.reduce((n, e) => n + (e.count ?? (mode === "people" ? 1 : 0)), 0);
+  const entries = page ? [...page.items, ...more] : [];
+  const noun = mode === "everyone" ? "" : MODE_NOUNS[mode];
   return (
     <form
-      aria-label="Select people"
+      aria-labelledby="people-heading"
       onSubmit={(event) => {
         event.preventDefault();
         onNext(mode === "everyone" ? { mode } : { mode, [mode]: chosen.map((e) => e.id) });
       }}
     >
+      <StepHeading id="people-heading" text="Who gets an account" />
       <fieldset>
-        <legend>Who gets an account</legend>
+        <legend>Choose people by</legend>
         {(["everyone", "companies", "groups", "people"] as Mode[]).map((m) => (
           <label class="check" key={m}>
-            <input type="radio" name="mode" checked={mode === m} onChange={() => (setMode(m), setPicked(new Set()))} />
+            <input
+              type="radio"
+              name="mode"
+              checked={mode === m}
+              onChange={() => (setMode(m), setPicked(new Map()), setQ(""))}
+            />
             {MODE_NAMES[m]}
-            {m === "everyone" && directory ? ` (${directory.people_total} people)` : ""}
+            {m === "everyone" && everyone != null ? ` (${everyone} people)` : ""}
           </label>
         ))}
       </fieldset>
       <ErrorBox error={error} />
       {mode !== "everyone" && (
         <>
-          {mode === "people" && (
-            <label>
-              Search people
-              <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-            </label>
+          <label>
+            Search {noun}
+            <input type="search" value={q} maxLength={100} onInput={(e) => setQ(e.currentTarget.value)} />
+          </label>
+          {!page && <Notice text={`Loading ${noun}…`} />}
+          {page && (
+            <p class="hint">
+              {page.total} {noun} {q ? `match “${q}”` : "in the HR system"}.
+            </p>
           )}
           <ul class="picks" aria-label={MODE_NAMES[mode]}>
             {entries.map((e) => (
               <li key={e.id}>
                 <label class="check">
-                  <input type="checkbox" checked={picked.has(e.id)} onChange={() => toggle(e.id)} />
+                  <input type="checkbox" checked={picked.has(e.id)} onChange={() => toggle(e)} />
                   {e.name}
-                  {e.kind ? ` · ${e.kind}` : ""}
-                  {e.count != null ? ` (${e.count} people)` : ""}
+                  {e.kind ? ` · ${words(e.kind)}` : ""}
+                  {e.count != null ? ` (${e.count} ${e.count === 1 ? "person" : "people"})` : ""}
                 </label>
               </li>
             ))}
           </ul>
+          {page?.next_cursor && (
+            <button type="button" onClick={loadMore}>
+              Show more {noun}
+            </button>
+          )}
           <p role="status" aria-live="polite">
-            {chosen.length} selected{count ? `, about ${count} people` : ""}.
+            {chosen.length} selected{count ? `, about ${count} ${count === 1 ? "person" : "people"}` : ""}.
           </p>
         </>
       )}
@@ -367,6 +445,12 @@ function People({ connectionId, busy, onNext }: { connectionId: string; busy: bo
     </form>
   );
 }
+
+const MODE_NOUNS: Record<Kind, string> = {
+  companies: "companies",
+  groups: "departments and teams",
+  people: "people",
+};
 
 const MODE_NAMES: Record<Mode, string> = {
   everyone: "Everyone",
@@ -385,7 +469,7 @@ function Settings({ busy, onNext }: { busy: boolean; onNext: (settings: Record<s
   const [groupMap, setGroupMap] = useState("");
   return (
     <form
-      aria-label="Invites and settings"
+      aria-labelledby="settings-heading"
       onSubmit={(event) => {
         event.preventDefault();
         const groups = Object.fromEntries(
@@ -405,6 +489,7 @@ function Settings({ busy, onNext }: { busy: boolean; onNext: (settings: Record<s
         });
       }}
     >
+      <StepHeading id="settings-heading" text="Invites, approval and settings" />
       <label>
         Invites
         <select value={invites} onChange={(e) => setInvites(e.currentTarget.value)}>
@@ -455,28 +540,50 @@ function PreviewStep({ connectionId, busy, onCreate }: { connectionId: string; b
   const [preview, setPreview] = useState<Preview | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.post<Preview>(`connections/${connectionId}/preview${query({ limit: 10 })}`).then(setPreview, (e) => setError(errorText(e)));
+    api
+      .post<Preview>(`connections/${encodeURIComponent(connectionId)}/preview${query({ limit: 200 })}`)
+      .then(setPreview, (e) => setError(errorText(e)));
   }, [connectionId]);
-  if (error) return <ErrorBox error={error} />;
-  if (!preview) return <Notice text="Working out what would happen…" />;
-  const c = preview.counts;
+  const c = preview?.counts;
+  const sample = preview?.actions.filter((a) => a.kind === "create").slice(0, 10) ?? [];
   return (
     <div>
-      <p role="status">
-        {c.created} accounts would be created, {c.linked} existing members linked, {c.invites} invited and{" "}
-        {c.deactivated} deactivated.
-      </p>
-      <ul>
-        {preview.actions
-          .filter((a) => a.kind === "create")
-          .slice(0, 10)
-          .map((a) => (
-            <li key={a.hris_id ?? a.member_id}>{a.hris_id}</li>
-          ))}
-      </ul>
-      <button type="button" class="primary" disabled={busy} onClick={onCreate}>
-        Create accounts
-      </button>
+      <StepHeading text="Preview" />
+      <ErrorBox error={error} />
+      {!preview && !error && <Notice text="Working out what would happen…" />}
+      {c && preview && (
+        <>
+          <p role="status">
+            {c.created} accounts would be created, {c.linked} existing members linked, {c.invites} invited and{" "}
+            {c.deactivated} deactivated.
+          </p>
+          {preview.scope_counts.length > 0 && (
+            <ul aria-label="Your selection">
+              {preview.scope_counts.map((s) => (
+                <li key={s.id}>
+                  {s.name}: {s.people} {s.people === 1 ? "person" : "people"}
+                </li>
+              ))}
+            </ul>
+          )}
+          {sample.length > 0 && (
+            <>
+              <h4 id="sample-heading">Some of the people who would get an account</h4>
+              <ul aria-labelledby="sample-heading">
+                {sample.map((a) => (
+                  <li key={a.hris_id ?? a.member_id}>
+                    {a.name ?? a.hris_id}
+                    {a.email ? ` (${a.email})` : ""}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          <button type="button" class="primary" disabled={busy} onClick={onCreate}>
+            Create accounts
+          </button>
+        </>
+      )}
     </div>
   );
 }

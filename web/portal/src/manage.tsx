@@ -227,8 +227,44 @@ function QuickSettings({ connection, onSaved }: { connection: Connection; onSave
   );
 }
 
+interface PlannedAction {
+  kind: string;
+  member_id: string | null;
+  hris_id: string | null;
+  name: string | null;
+  email: string | null;
+  reason: string | null;
+}
+
+const WHY: Record<string, string> = {
+  terminated: "left the company (terminated in the HR system)",
+  left_hris: "no longer in the HR system",
+  out_of_scope: "no longer among the people this connection brings in",
+  on_leave: "on leave (the connection deactivates people on leave)",
+};
+
 function HeldSync({ run, onDecided }: { run: RunSummary; onDecided: (text: string) => void }) {
   const [detail, error] = useLoad(() => api.get<Run>(`runs/${run.id}`), [run.id]);
+  const [who, setWho] = useState<PlannedAction[]>([]);
+  const [whoTotal, setWhoTotal] = useState<number | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [whoError, setWhoError] = useState<string | null>(null);
+  const loadWho = (after: string | null) =>
+    api
+      .get<Page<PlannedAction> & { total: number }>(
+        `runs/${encodeURIComponent(run.id)}/actions${query({ type: "deactivate", cursor: after, limit: 50 })}`,
+      )
+      .then(
+        (page) => {
+          setWho((w) => (after ? [...w, ...page.items] : page.items));
+          setWhoTotal(page.total);
+          setCursor(page.next_cursor);
+        },
+        (e) => setWhoError(errorText(e)),
+      );
+  useEffect(() => {
+    void loadWho(null);
+  }, [run.id]);
   const [failure, setFailure] = useState<string | null>(null);
   const [done, setDone] = useState("");
   const [following, setFollowing] = useState(false);
@@ -251,6 +287,32 @@ function HeldSync({ run, onDecided }: { run: RunSummary; onDecided: (text: strin
         The last sync would deactivate <strong>{run.planned.deactivated}</strong> people, more than the safety
         limit allows without you. Nobody has been deactivated yet.
       </p>
+      <div class="table-wrap">
+        <table>
+          <caption>Who would be deactivated{whoTotal != null ? ` (${whoTotal})` : ""}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Email</th>
+              <th scope="col">Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {who.map((a) => (
+              <tr key={a.member_id ?? a.hris_id}>
+                <th scope="row">{a.name ?? a.email ?? a.hris_id ?? a.member_id}</th>
+                <td>{a.email ?? "—"}</td>
+                <td>{a.reason ? (WHY[a.reason] ?? words(a.reason)) : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {cursor && (
+        <button type="button" onClick={() => void loadWho(cursor)}>
+          Show more people
+        </button>
+      )}
       {detail && detail.warnings.length > 0 && (
         <ul>
           {detail.warnings.map((w) => (
@@ -258,7 +320,7 @@ function HeldSync({ run, onDecided }: { run: RunSummary; onDecided: (text: strin
           ))}
         </ul>
       )}
-      <ErrorBox error={failure ?? error} />
+      <ErrorBox error={failure ?? error ?? whoError} />
       {done && <Notice text={done} />}
       {following ? (
         <RunProgress
@@ -541,13 +603,45 @@ function Deactivated({ tick, reload, onAudit }: ListProps) {
 
 // --- tasks, runs, audit ---------------------------------------------------------------------------
 
+/** The members a list names, by id, loaded once each (a task names its member by id). */
+function useMembers(ids: string[]): Map<string, Member> {
+  const [found, setFound] = useState<Map<string, Member>>(new Map());
+  const key = [...new Set(ids)].sort().join(",");
+  useEffect(() => {
+    let live = true;
+    const missing = [...new Set(ids)].filter((id) => !found.has(id));
+    if (!missing.length) return;
+    Promise.all(missing.map((id) => api.get<Member>(`members/${encodeURIComponent(id)}`).catch(() => null))).then(
+      (members) => {
+        if (!live) return;
+        setFound((f) => {
+          const next = new Map(f);
+          for (const m of members) if (m) next.set(m.id, m);
+          return next;
+        });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [key]);
+  return found;
+}
+
 export function TasksScreen() {
   const [status, setStatus] = useState("open");
   const [page, error, reload] = useLoad(() => api.get<Page<Task>>(`tasks${query({ status, limit: 200 })}`), [status]);
   const [failure, setFailure] = useState<string | null>(null);
+  const [message, setMessage] = useState("");
+  const members = useMembers(page?.items.map((t) => t.member_id) ?? []);
+  const who = (t: Task) => {
+    const m = members.get(t.member_id);
+    return m ? fullName(m) : "a member";
+  };
   const complete = async (t: Task) => {
     try {
-      await api.post(`tasks/${t.id}/complete`);
+      await api.post(`tasks/${encodeURIComponent(t.id)}/complete`);
+      setMessage(`${t.type === "onboarding" ? "Onboarding" : "Offboarding"} of ${who(t)} is complete.`);
       reload();
     } catch (e) {
       setFailure(errorText(e));
@@ -563,21 +657,25 @@ export function TasksScreen() {
         </select>
       </label>
       <ErrorBox error={error ?? failure} />
+      {message && <Notice text={message} />}
       {page && !page.items.length && <p class="empty">No tasks.</p>}
-      <ul class="list">
-        {page?.items.map((t) => (
-          <li key={t.id}>
-            <span>
-              <strong>{t.type === "onboarding" ? "Onboarding" : "Offboarding"}</strong> of member {t.member_id} —{" "}
-              {words(t.reason)}, opened {when(t.opened_at)}
-            </span>
-            {t.status === "open" && (
-              <button type="button" onClick={() => complete(t)}>
-                Mark {t.type} of {t.member_id} complete
-              </button>
-            )}
-          </li>
-        ))}
+      <ul class="list" aria-label="Tasks">
+        {page?.items.map((t) => {
+          const m = members.get(t.member_id);
+          return (
+            <li key={t.id}>
+              <span>
+                <strong>{t.type === "onboarding" ? "Onboarding" : "Offboarding"}</strong> of {who(t)}
+                {m?.profile.email ? ` (${m.profile.email})` : ""} — {words(t.reason)}, opened {when(t.opened_at)}
+              </span>
+              {t.status === "open" && (
+                <button type="button" onClick={() => complete(t)}>
+                  Mark {t.type} of {who(t)} complete
+                </button>
+              )}
+            </li>
+          );
+        })}
       </ul>
     </Section>
   );

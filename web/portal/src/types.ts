@@ -55,6 +55,7 @@ export interface Connection {
   deactivate_on_leave: boolean;
   schedule: { expression: string | null; timezone: string };
   admin_emails: string[];
+  connected_by_email?: string | null;
   version: number;
   // From the connect-journey API (issue 12), when present.
   last_run?: RunSummary | null;

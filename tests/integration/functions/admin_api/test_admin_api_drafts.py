@@ -47,7 +47,13 @@ def test_r32_the_journey_directory_preview_scope_then_activate(world: World) -> 
     assert api.post(f"/v1/connections/{cid}/preview").json["counts"]["created"] == 2
     edited = api.patch(f"/v1/connections/{cid}", {"scope": {"mode": "companies", "companies": ["North"]}})
     assert edited.status == 200 and edited.json["run"] is None and edited.json["running_run_id"] is None
-    assert api.post(f"/v1/connections/{cid}/preview").json["counts"]["created"] == 1
+    previewed = api.post(f"/v1/connections/{cid}/preview").json
+    assert previewed["counts"]["created"] == 1
+    # The sample of people a UI shows: each new member's name and email (never only an id).
+    [created] = [a for a in previewed["actions"] if a["kind"] == "create"]
+    ann = world.hr.employees["ann"]
+    assert created["hris_id"] == "ann"
+    assert (created["name"], created["email"]) == (f"{ann.first_name} {ann.last_name}", ann.email)
     # Nothing runs on a draft: sync now and linking are refused with what to do instead.
     refused = api.post(f"/v1/connections/{cid}/sync")
     assert refused.status == 409 and refused.error_code == "connection_not_active"

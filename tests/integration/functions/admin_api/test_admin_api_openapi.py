@@ -33,6 +33,7 @@ DESIGN_ROUTES = {
     ("POST", "/v1/connections/{connection_id}/activate"),
     ("GET", "/v1/connections/{connection_id}/runs"),
     ("GET", "/v1/runs/{run_id}"),
+    ("GET", "/v1/runs/{run_id}/actions"),
     ("POST", "/v1/runs/{run_id}/confirm"),
     ("POST", "/v1/runs/{run_id}/discard"),
     ("POST", "/v1/connections/{connection_id}/match"),

@@ -280,6 +280,33 @@ def test_r23_confirm_applies_a_held_plan(world: World, api: Client) -> None:
     assert (again.status, again.error_code) == (409, "invalid_state")
 
 
+def test_r23_a_held_plans_deactivations_are_listed_by_name_with_their_reason(
+    world: World, api: Client
+) -> None:
+    tenant = connected(world, api, **STRICT_GUARD)
+    run_id = held_run(world, tenant, "bob")
+    bob = world.member_by_hris("tenant-a", tenant.connection_id, "bob")
+
+    answer = api.get(f"/v1/runs/{run_id}/actions", query={"type": "deactivate", "limit": "1"})
+
+    assert answer.status == 200, answer.text
+    [shown] = answer.json["items"]
+    assert answer.json["total"] == 1 and answer.json["next_cursor"] is None
+    assert shown["kind"] == "deactivate" and shown["member_id"] == bob.member_id
+    assert (shown["hris_id"], shown["reason"]) == ("bob", "left_hris")  # gone from the HR system
+    assert shown["name"] == f"{bob.profile.first_name} {bob.profile.last_name}"
+    assert shown["email"] == bob.profile.email
+    everything = api.get(f"/v1/runs/{run_id}/actions").json
+    assert everything["total"] >= 1 and shown in everything["items"]
+    assert api.get(f"/v1/runs/{run_id}/actions", query={"type": "create"}).json == {
+        "items": [],
+        "total": 0,
+        "next_cursor": None,
+    }
+    assert api.get(f"/v1/runs/{run_id}/actions", query={"type": "explode"}).status == 422
+    assert api.get("/v1/runs/run_missing/actions").error_code == "run_not_found"
+
+
 def test_r23_discard_drops_a_held_plan(world: World, api: Client) -> None:
     tenant = connected(world, api, **STRICT_GUARD)
     run_id = held_run(world, tenant, "bob")

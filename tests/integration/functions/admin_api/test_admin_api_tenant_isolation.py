@@ -60,6 +60,7 @@ ROUTES: list[Case] = [
     Case("POST", "/v1/connections/{connection_id}/activate", body={"expected_version": 1}),
     Case("GET", "/v1/connections/{connection_id}/runs"),
     Case("GET", "/v1/runs/{run_id}"),
+    Case("GET", "/v1/runs/{run_id}/actions", query={"type": "deactivate"}),
     Case("POST", "/v1/runs/{run_id}/confirm"),
     Case("POST", "/v1/runs/{run_id}/discard"),
     Case("GET", "/v1/members", expect="list"),
