@@ -51,8 +51,14 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -m unit -q
 
+# make test installs the browser tests' Chromium and Playwright, so there they must run (a missing
+# one fails them instead of skipping them).
 test: lint typecheck dynamodb-local portal browser-deps
-	$(BIN)/pytest -q
+	HRIS_SYNC_BROWSER=required $(BIN)/pytest -q
+
+# The portal's screenshots in docs/portal/ (shown in the README), taken by the browser tests.
+screenshots: dynamodb-local portal browser-deps
+	HRIS_SYNC_BROWSER=required HRIS_SYNC_SCREENSHOTS=docs/portal $(BIN)/pytest -q tests/browser
 
 # DynamoDB Local (AWS's own engine, shipped as a jar inside the npm package): the local stack's
 # tables (demo, local up, the e2e suite) and the integration tests that must match real DynamoDB;
@@ -127,7 +133,7 @@ openapi: install
 # npm ci installs the committed lock's exact versions.
 PORTAL_DIR := web/portal
 PORTAL_STAMP := $(PORTAL_DIR)/node_modules/.built-$(shell cat $(PORTAL_DIR)/package-lock.json $(PORTAL_DIR)/build.mjs $(PORTAL_DIR)/tsconfig.json $(PORTAL_DIR)/src/* | cksum | cut -d' ' -f1)
-.PHONY: portal browser-deps
+.PHONY: portal browser-deps screenshots
 
 $(PORTAL_STAMP):
 	npm ci --prefix $(PORTAL_DIR) --no-audit --no-fund --loglevel=error

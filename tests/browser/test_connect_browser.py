@@ -194,7 +194,7 @@ def test_the_api_key_connect_journey_to_a_finished_import(page: Any, fresh: Tena
         for p in fresh.stack.mail()
         if fresh.admin_email in str(message_from_bytes(p.read_bytes())["To"])
     ]
-    assert any(s.startswith("Import from bamboohr") for s in subjects), subjects
+    assert any(s.startswith("Import from BambooHR") for s in subjects), subjects
     page.get_by_role("button", name="Go to your connection").click()
     page.get_by_role("heading", name="Connection", level=1).wait_for()
 
