@@ -18,7 +18,7 @@ Two kinds of credential names are accepted without being in the catalogue:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from shared.providers.base import Credentials, Tier
@@ -73,6 +73,10 @@ class ProviderInfo:
     # What the service itself stores on a connection (a delta link, a notification secret):
     # accepted in its credentials, never asked of an admin.
     managed_fields: tuple[CredentialField, ...] = ()
+    # OAuth grants the app itself access (Microsoft's admin consent, then client credentials): the
+    # connection keeps the app's client and asks for app-only tokens when it needs them, so an
+    # access token is optional and the client id and secret are not.
+    oauth_app_only: bool = False
 
 
 # Settings every connector reads besides its catalogue fields (see the module's docstring).
@@ -97,6 +101,10 @@ OAUTH_TOKEN_FIELDS = (
         required=False,
     ),
 )
+# What an app-only OAuth connection stores (``ProviderInfo.oauth_app_only``).
+APP_ONLY_TOKEN_FIELDS = tuple(
+    replace(f, required=f.name in {"client_id", "client_secret"}) for f in OAUTH_TOKEN_FIELDS
+)
 
 
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - the name of a credential (the webhook intake reads it)
@@ -120,6 +128,7 @@ def describe(
     oauth_stored_fields: Iterable[CredentialField] = (),
     oauth: bool = False,
     managed_fields: Iterable[CredentialField] = (),
+    oauth_app_only: bool = False,
 ) -> ProviderInfo:
     """A connector's entry, from the attributes the connector already has (declared once).
 
@@ -142,6 +151,7 @@ def describe(
         supports_webhooks=supports_webhooks,
         oauth_stored_fields=tuple(oauth_stored_fields),
         managed_fields=tuple(managed_fields),
+        oauth_app_only=oauth_app_only,
     )
 
 
@@ -195,7 +205,8 @@ def fields_for(info: ProviderInfo, method: AuthMethod) -> tuple[CredentialField,
         return (*info.api_key_fields, *info.managed_fields)
     webhook = tuple(f for f in info.api_key_fields if f.name == WEBHOOK_SECRET)
     stored = tuple(f for f in info.oauth_stored_fields if f.name not in {w.name for w in webhook})
-    return (*info.oauth_fields, *OAUTH_TOKEN_FIELDS, *webhook, *stored, *info.managed_fields)
+    tokens = APP_ONLY_TOKEN_FIELDS if info.oauth_app_only else OAUTH_TOKEN_FIELDS
+    return (*info.oauth_fields, *tokens, *webhook, *stored, *info.managed_fields)
 
 
 def credential_problems(info: ProviderInfo, credentials: Credentials) -> CredentialProblems:

@@ -180,6 +180,7 @@ class Microsoft365(Connector):
         capabilities=capabilities,
         supports_webhooks=supports_webhooks,
         oauth=True,
+        oauth_app_only=True,
         oauth_fields=(
             CredentialField(
                 TENANT,
