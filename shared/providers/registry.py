@@ -53,6 +53,15 @@ def provider_info(name: str) -> ProviderInfo:
     return factory.info
 
 
+def display_name(name: str) -> str:
+    """The HR system's name as admins know it (the catalogue's, e.g. "BambooHR"); the id itself
+    when the catalogue no longer lists it (a connection made with a retired connector)."""
+    try:
+        return provider_info(name).name
+    except UnknownProvider:
+        return name
+
+
 def get_provider(name: str, **options: Any) -> Provider:
     """A fresh connector for ``name``; ``options`` go to its constructor (runtime, policy ...)."""
     factory = _FACTORIES.get(_ALIASES.get(name, name))

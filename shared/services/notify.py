@@ -19,17 +19,11 @@ from shared.domain.models import Connection
 from shared.domain.records import MAX_UNSENT_MEMBER_IDS, UnsentEmails
 from shared.errors import EmailNotSent
 from shared.ports import Email
-from shared.providers.registry import UnknownProvider, provider_info
+from shared.providers.registry import display_name
 from shared.services.context import WithMailer
 
-
-def provider_name(provider: str) -> str:
-    """The HR system's name as admins know it (the catalogue's, e.g. "BambooHR"), for emails; the
-    connection's provider id when the catalogue no longer lists it."""
-    try:
-        return provider_info(provider).name
-    except UnknownProvider:
-        return provider
+# The HR system's name in emails ("BambooHR", not the provider id).
+provider_name = display_name
 
 
 def recipients(connection: Connection) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from shared.domain.models import (
     ScopeMode,
 )
 from shared.providers.base import Credentials, Directory, DirectoryEntry, Secret
+from shared.providers.registry import display_name
 from shared.services.connections import ConnectionStatusView
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -211,6 +212,7 @@ class ScheduleOut(ResponseModel):
 class ConnectionOut(ResponseModel):
     id: str
     provider: str
+    provider_name: str = Field(description="The HR system's name as the catalogue shows it")
     label: str
     status: ConnectionStatus
     scope: ScopeOut
@@ -263,6 +265,7 @@ class ConnectionOut(ResponseModel):
         return cls(
             id=c.connection_id,
             provider=c.provider,
+            provider_name=display_name(c.provider),
             label=c.label,
             status=c.status,
             scope=ScopeOut(

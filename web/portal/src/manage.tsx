@@ -84,7 +84,7 @@ function ConnectionCard({ connection, onChanged }: { connection: Connection; onC
   };
   return (
     <>
-      <Section title={`${c.label} (${c.provider})`} id={`connection-${c.id}`}>
+      <Section title={`${c.label} (${c.provider_name})`} id={`connection-${c.id}`}>
         <dl class="facts">
           <dt>Status</dt>
           <dd>{words(c.status)}</dd>

@@ -45,6 +45,7 @@ export interface Run extends RunSummary {
 export interface Connection {
   id: string;
   provider: string;
+  provider_name: string;
   label: string;
   status: string;
   scope: { mode: string; companies: string[]; groups: string[]; people: string[] };
