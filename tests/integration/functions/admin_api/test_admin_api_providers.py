@@ -111,3 +111,9 @@ def test_replacing_credentials_is_checked_against_the_catalogue_too(world: World
     assert "sk-rotated-but-misplaced" not in answer.text
     stored = world.secrets.get("tenant-a", tenant.connection_id)
     assert stored.secrets["api_key"].reveal() == SECRET_API_KEY
+
+
+def test_a_connection_shows_its_hr_systems_catalogue_name(world: World, api: Client) -> None:
+    tenant = connected(world, api)
+    shown = api.get(f"/v1/connections/{tenant.connection_id}").json
+    assert (shown["provider"], shown["provider_name"]) == ("bamboohr", "BambooHR")
