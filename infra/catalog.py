@@ -37,6 +37,9 @@ class Access(StrEnum):
     # the OAuth connect settings (return origins, callback URL). No other function may read them.
     OAUTH_APPS_READ = "oauth-apps-read"
     TOKEN_VERIFY = "token-verify"  # noqa: S105 - a name: the OIDC issuer and audience (no AWS access)
+    # Makes vendors' change subscriptions (Graph, Google channels): the deployment's public base
+    # URL for their notifications, when it names one (no AWS access of its own).
+    SUBSCRIPTIONS = "subscriptions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ ADMIN_API = FunctionSpec(
             Access.MAIL_SEND,  # invites
             Access.EVENTS_PUT,
             Access.OAUTH_APPS_READ,  # OAuth connect: the authorize URL, the callback's code exchange
+            Access.SUBSCRIPTIONS,  # made on activation, replaced on new credentials
         }
     ),
 )
@@ -107,6 +111,7 @@ WEBHOOK_WORKER = FunctionSpec(
             Access.MAIL_SEND,
             Access.EVENTS_PUT,
             Access.IDEMPOTENCY,
+            Access.SUBSCRIPTIONS,  # Graph's lifecycle notifications: a removed subscription made again
         }
     ),
     reserved_concurrency=10,

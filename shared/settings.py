@@ -55,6 +55,9 @@ class FunctionSettings(BaseSettings):
     ses_configuration_set: str | None = None
     # The invite email's link (functions that send invites); unset: no link.
     invite_url_template: str | None = None
+    # The API's public base URL for vendors' change notifications when deployed on a custom
+    # domain (functions that make subscriptions); unset: derived from the activating request.
+    notification_base_url: str | None = None
 
     @field_validator("invite_url_template")
     @classmethod
@@ -65,7 +68,9 @@ class FunctionSettings(BaseSettings):
         """The use cases' settings this function's environment decides."""
         from shared.services.context import ServiceSettings  # noqa: PLC0415
 
-        return ServiceSettings(invite_url_template=self.invite_url_template)
+        return ServiceSettings(
+            invite_url_template=self.invite_url_template, notification_base_url=self.notification_base_url
+        )
 
     def resources(self) -> AwsResources:
         """The resource names the adapters factory needs (unset ones keep harmless defaults: the

@@ -451,6 +451,10 @@ class Connection(_Frozen):
     # --- change notifications (issue 14): the vendor-side subscription, for the connectors that
     # need one (``Subscribes``); None: none made (yet), or the connector needs none.
     subscription: WatchSubscription | None = None
+    # The full URL the vendor notifies (``<API base>/webhooks/<connection_id>``), fixed when the
+    # connection is activated or edited through the API (its own public URL, or the deployment's
+    # ``notification_base_url``), so a scheduled renewal or a new subscription needs no request.
+    notification_url: str | None = Field(default=None, max_length=2048)
 
 
 # ---------------------------------------------------------------------------------------------

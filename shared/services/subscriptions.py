@@ -4,7 +4,10 @@ before they lapse, removed on disconnect, and kept on the connection record
 (``Connection.subscription``); their secret pieces (Graph's clientState) in its credentials.
 
 - ``ensure``: subscribe when there is none (or replace one when the credentials changed); the
-  notification URL is the connection's webhook path under ``settings.notification_base_url``.
+  notification URL is the connection's webhook path under the API's public URL: the deployment's
+  ``settings.notification_base_url`` when set, else the base the admin API derived from the
+  request that activated or edited the connection. The full URL is kept on the connection
+  (``Connection.notification_url``), so a renewal or a new subscription later needs no request.
 - ``renew_due``: renew one expiring within ``settings.subscription_renew_margin``; one the vendor
   no longer knows, or a connection without one, is subscribed afresh (the sweep heals a failed
   subscribe). Run by the connection's scheduled sync trigger.
@@ -45,11 +48,14 @@ class LifecycleResult:
     full_sync_needed: bool
 
 
-def notification_url(ports: WithSettings, connection_id: str) -> str | None:
-    base = ports.settings.notification_base_url
+def notification_url(ports: WithSettings, connection: Connection, base_url: str | None = None) -> str | None:
+    """Where the vendor notifies this connection: under the deployment's base URL (an override,
+    e.g. a custom domain), else under ``base_url`` (the API's own, from the request), else the URL
+    kept on the connection; None: no public URL known, so no subscription is made."""
+    base = ports.settings.notification_base_url or base_url
     if not base:
-        return None
-    return base.rstrip("/") + WEBHOOK_PATH.format(connection_id=connection_id)
+        return connection.notification_url
+    return base.rstrip("/") + WEBHOOK_PATH.format(connection_id=connection.connection_id)
 
 
 def _connector(ports: WithProviders, connection: Connection) -> Subscribes | None:
@@ -67,14 +73,18 @@ def _vendor(stored: WatchSubscription) -> Subscription:
     return Subscription(id=stored.id, expires_at=stored.expires_at, resource=stored.resource)
 
 
-def _save(ports: SubscriptionPorts, connection: Connection, held: WatchSubscription | None) -> Connection:
-    """The connection with ``held`` as its subscription (re-read on a concurrent edit)."""
+def _save(
+    ports: SubscriptionPorts, connection: Connection, held: WatchSubscription | None, url: str | None = None
+) -> Connection:
+    """The connection with ``held`` as its subscription (and ``url`` as its notification URL when
+    given), re-read on a concurrent edit."""
     current = connection
     for _ in range(SAVE_ATTEMPTS):
-        if current.subscription == held:
+        wanted = {"subscription": held} | ({"notification_url": url} if url is not None else {})
+        if all(getattr(current, name) == value for name, value in wanted.items()):
             return current
         updated = current.model_copy(
-            update={"subscription": held, "version": current.version + 1, "updated_at": ports.clock.now()}
+            update=wanted | {"version": current.version + 1, "updated_at": ports.clock.now()}
         )
         try:
             ports.connections.save(updated, expected_version=current.version)
@@ -97,37 +107,47 @@ def _log_failure(what: str, connection: Connection, error: ProviderError) -> Non
 
 
 def _subscribe(
-    ports: SubscriptionPorts, connection: Connection, connector: Subscribes, credentials: Credentials
+    ports: SubscriptionPorts,
+    connection: Connection,
+    connector: Subscribes,
+    credentials: Credentials,
+    base_url: str | None = None,
 ) -> Connection:
-    url = notification_url(ports, connection.connection_id)
+    url = notification_url(ports, connection, base_url)
     if url is None:
         return connection
     try:
         made, stored_credentials = connector.subscribe(credentials, url)
     except ProviderError as error:
         _log_failure("subscribe", connection, error)
-        return connection
+        # The URL is kept all the same: the scheduled sweep subscribes with it.
+        return _save(ports, connection, connection.subscription, url)
     ports.secrets.put(connection.tenant_id, connection.connection_id, stored_credentials)
     observability.logger.info(
         "subscription made",
         extra={"connection_id": connection.connection_id, "expires_at": str(made.expires_at)},
     )
-    return _save(ports, connection, _stored(made))
+    return _save(ports, connection, _stored(made), url)
 
 
-def ensure(ports: SubscriptionPorts, connection: Connection, *, replace: bool = False) -> Connection:
+def ensure(
+    ports: SubscriptionPorts, connection: Connection, *, replace: bool = False, base_url: str | None = None
+) -> Connection:
     """Subscribe an active connection that has no subscription; ``replace`` (the credentials
-    changed) removes the old one and makes a new one with the new credentials."""
+    changed) removes the old one and makes a new one with the new credentials. ``base_url``: the
+    API's public URL as the request that activated or edited the connection reached it."""
     connector = _connector(ports, connection)
     if connector is None or connection.status is not ConnectionStatus.ACTIVE:
         return connection
     if connection.subscription is not None and not replace:
         return connection
+    if notification_url(ports, connection, base_url) is None:
+        return connection
     credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
     if connection.subscription is not None:
         _unsubscribe(connection, connector, credentials, connection.subscription)
         connection = _save(ports, connection, None)
-    return _subscribe(ports, connection, connector, credentials)
+    return _subscribe(ports, connection, connector, credentials, base_url)
 
 
 def renew_due(ports: SubscriptionPorts, connection: Connection) -> Connection:

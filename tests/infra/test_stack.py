@@ -99,6 +99,8 @@ SECRETS_ALL = {
 # The `stack` fixture is in Cognito mode: every function but the OIDC token authorizer (its own
 # assertions, in OIDC mode, are in test_oidc_authorizer.py).
 COGNITO_FUNCTIONS = tuple(spec for spec in FUNCTIONS if spec is not API_AUTHORIZER)
+# The functions that make or renew vendors' change subscriptions (Access.SUBSCRIPTIONS).
+SUBSCRIBERS = ("admin_api", "webhook_worker")
 
 
 # --- helpers over the template ---------------------------------------------------------------
@@ -435,7 +437,10 @@ def test_function_environment_comes_from_the_settings_model_and_only_what_access
 def test_deploy_settings_reach_the_functions_that_use_them(synth_with: Callable[..., Synthesized]) -> None:
     template = "https://app.acme.example/invites/{member_id}?user={external_id}"
     stack = synth_with(
-        functions_root=str(FIXTURE_FUNCTIONS), max_connections="3", invite_url_template=template
+        functions_root=str(FIXTURE_FUNCTIONS),
+        max_connections="3",
+        invite_url_template=template,
+        notification_base_url="https://hris.acme.example/api",
     )
     variables = {
         spec.name: _function(stack, spec.name)[1]["Properties"]["Environment"]["Variables"]
@@ -451,6 +456,10 @@ def test_deploy_settings_reach_the_functions_that_use_them(synth_with: Callable[
     assert {name: v["MAX_CONNECTIONS"] for name, v in variables.items() if "MAX_CONNECTIONS" in v} == {
         "admin_api": "3"
     }
+    # The vendors' notification URL override: only where subscriptions are made or renewed.
+    assert {
+        name: v["NOTIFICATION_BASE_URL"] for name, v in variables.items() if "NOTIFICATION_BASE_URL" in v
+    } == {name: "https://hris.acme.example/api" for name in SUBSCRIBERS}
 
 
 # --- api -------------------------------------------------------------------------------------------
