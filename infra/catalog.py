@@ -112,6 +112,7 @@ WEBHOOK_WORKER = FunctionSpec(
             Access.EVENTS_PUT,
             Access.IDEMPOTENCY,
             Access.SUBSCRIPTIONS,  # Graph's lifecycle notifications: a removed subscription made again
+            Access.WORKFLOW_START,  # ... and the full sync a missed or removed subscription calls for
         }
     ),
     reserved_concurrency=10,

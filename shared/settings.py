@@ -146,6 +146,8 @@ class WebhookWorkerSettings(FunctionSettings):
     secrets_prefix: str = Field(min_length=1)
     idempotency_table_name: str = Field(min_length=1)
     event_bus_name: str = Field(min_length=1)
+    # The full sync a lifecycle notification calls for (missed changes, a removed subscription).
+    state_machine_arn: str = Field(min_length=1)
     ses_sender: str = Field(min_length=1)
     ses_configuration_set: str | None = None
     # How long a processed delivery is remembered (R24: replays within it change nothing; after it

@@ -14,6 +14,8 @@ before they lapse, removed on disconnect, and kept on the connection record
 - ``remove``: unsubscribe (best effort: a disconnect never fails on the vendor).
 - ``on_lifecycle``: Graph's lifecycle notifications: ``reauthorizationRequired`` -> renew,
   ``subscriptionRemoved`` -> subscribe again, ``missed`` -> the caller requests a full sync.
+- ``handle_lifecycle``: the webhook worker's use of it for a queued delivery: acts on the events
+  and starts the full sync they call for (``NOTIFICATIONS_MISSED``; one already running suffices).
 
 A vendor failure is logged and leaves the connection as it was: notifications are an
 accelerator, the scheduled full sync stays the source of truth (R09).
@@ -27,9 +29,11 @@ from typing import Protocol
 
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus, WatchSubscription
-from shared.errors import VersionConflict
+from shared.domain.records import RunTrigger
+from shared.errors import LockHeld, VersionConflict, WorkflowNotStarted
 from shared.providers.base import Credentials, ProviderError, Subscribes, Subscription
 from shared.services.context import WithClock, WithConnections, WithProviders, WithSecrets, WithSettings
+from shared.services.full_sync import TriggerPorts, request_sync
 
 WEBHOOK_PATH = "/webhooks/{connection_id}"
 SAVE_ATTEMPTS = 3
@@ -42,10 +46,16 @@ class SubscriptionPorts(WithConnections, WithSecrets, WithProviders, WithClock, 
     """The connection and its credentials read and saved, the connector, the clock."""
 
 
+class LifecyclePorts(SubscriptionPorts, TriggerPorts, Protocol):
+    """Lifecycle notifications acted on: the subscription's ports, and a full sync requested."""
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleResult:
     connection: Connection
     full_sync_needed: bool
+    # The full sync requested for it (or the one already running), when one was needed.
+    run_id: str | None = None
 
 
 def notification_url(ports: WithSettings, connection: Connection, base_url: str | None = None) -> str | None:
@@ -216,3 +226,24 @@ def on_lifecycle(
     elif RENEW in mine:
         current = _renew(ports, current, connector, credentials, held)
     return LifecycleResult(current, full_sync_needed=MISSED in mine or RESUBSCRIBE in mine)
+
+
+def handle_lifecycle(
+    ports: LifecyclePorts, tenant_id: str, connection_id: str, events: Sequence[tuple[str, str]]
+) -> LifecycleResult:
+    """A queued delivery's lifecycle notifications: acted on (``on_lifecycle``), then the full sync
+    they call for started (changes may have been lost: R09's complete snapshot is the remedy);
+    while one runs already, that one is the answer."""
+    result = on_lifecycle(ports, ports.connections.get(tenant_id, connection_id), events)
+    if not result.full_sync_needed:
+        return result
+    try:
+        run_id = request_sync(ports, tenant_id, connection_id, RunTrigger.NOTIFICATIONS_MISSED).run_id
+    except LockHeld as held:
+        run_id = held.holder
+    except WorkflowNotStarted as not_started:
+        run_id = not_started.run.run_id  # closed with its reason; the schedule syncs later
+    observability.logger.info(
+        "full sync requested by the vendor's lifecycle notification", extra={"run_id": run_id}
+    )
+    return LifecycleResult(result.connection, full_sync_needed=True, run_id=run_id)

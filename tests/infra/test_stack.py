@@ -66,6 +66,8 @@ EXPECTED_ACTIONS = {
     | {
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
+        "states:StartExecution",  # the full sync a Graph lifecycle notification calls for
+        "states:DescribeExecution",
         "ses:SendEmail",
         "ses:SendRawEmail",
         "events:PutEvents",

@@ -166,7 +166,7 @@ def test_every_client_retries_in_botocores_standard_mode(
 # name (their signatures: ``IntakePorts``, ``webhook_apply.WebhookPorts``, ``full_sync.SyncPorts`` ...).
 ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
     "webhook_ingest": (ingest, "root", {"dynamodb", "secretsmanager", "sqs"}),
-    "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events"}),
+    "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events", "stepfunctions"}),
     "sync_steps": (steps, "ports", {"dynamodb", "s3", "secretsmanager", "sesv2", "events"}),
     "sync_trigger": (trigger, "ports", {"dynamodb", "stepfunctions", "events"}),
     # None: each route's use case builds the clients of the ports it touches, on first use
