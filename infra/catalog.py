@@ -150,6 +150,22 @@ SYNC_TRIGGER = FunctionSpec(
         }
     ),
 )
+SUBSCRIPTION_RENEWER = FunctionSpec(
+    name="subscription_renewer",
+    description="Every few hours: renews vendors' change subscriptions before they lapse, makes missing ones",
+    memory_mb=256,
+    timeout=Duration.minutes(5),
+    access=frozenset(
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,  # the connection's subscription and its sweep reference
+            Access.SECRETS_READ,
+            Access.SECRETS_WRITE,  # a new subscription's clientState, a refreshed OAuth token
+            Access.SUBSCRIPTIONS,
+        }
+    ),
+    reserved_concurrency=1,  # one sweep at a time: two would renew the same subscriptions twice
+)
 API_AUTHORIZER = FunctionSpec(
     name="api_authorizer",
     description="Verifies the admins' JWTs from the configured OIDC issuer (when not using Cognito)",
@@ -165,5 +181,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     WEBHOOK_WORKER,
     SYNC_STEPS,
     SYNC_TRIGGER,
+    SUBSCRIPTION_RENEWER,
     API_AUTHORIZER,
 )

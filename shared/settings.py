@@ -155,6 +155,11 @@ class WebhookWorkerSettings(FunctionSettings):
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
 
+class SubscriptionRenewerSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
+
+
 class SyncStepsSettings(FunctionSettings):
     table_name: str = Field(min_length=1)
     bucket_name: str = Field(min_length=1)

@@ -10,7 +10,10 @@ before they lapse, removed on disconnect, and kept on the connection record
   (``Connection.notification_url``), so a renewal or a new subscription later needs no request.
 - ``renew_due``: renew one expiring within ``settings.subscription_renew_margin``; one the vendor
   no longer knows, or a connection without one, is subscribed afresh (the sweep heals a failed
-  subscribe). Run by the connection's scheduled sync trigger.
+  subscribe).
+- ``renew_all``: the scheduled sweep (``functions/subscription_renewer``, every few hours whatever
+  each connection's own sync schedule): ``renew_due`` for every connection the store lists as
+  holding or wanting a subscription; one connection's failure never stops the others.
 - ``remove``: unsubscribe (best effort: a disconnect never fails on the vendor).
 - ``on_lifecycle``: Graph's lifecycle notifications: ``reauthorizationRequired`` -> renew,
   ``subscriptionRemoved`` -> subscribe again, ``missed`` -> the caller requests a full sync.
@@ -30,7 +33,7 @@ from typing import Protocol
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus, WatchSubscription
 from shared.domain.records import RunTrigger
-from shared.errors import LockHeld, VersionConflict, WorkflowNotStarted
+from shared.errors import HrisSyncError, LockHeld, VersionConflict, WorkflowNotStarted
 from shared.providers.base import Credentials, ProviderError, Subscribes, Subscription
 from shared.services.context import WithClock, WithConnections, WithProviders, WithSecrets, WithSettings
 from shared.services.full_sync import TriggerPorts, request_sync
@@ -247,3 +250,33 @@ def handle_lifecycle(
         "full sync requested by the vendor's lifecycle notification", extra={"run_id": run_id}
     )
     return LifecycleResult(result.connection, full_sync_needed=True, run_id=run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    checked: int  # connections looked at
+    changed: int  # subscriptions renewed, made or made again
+    failed: int  # connections left for the next sweep (a store error; vendor errors are logged)
+
+
+def renew_all(ports: SubscriptionPorts) -> SweepResult:
+    """``renew_due`` for every connection holding or wanting a vendor subscription, across tenants."""
+    checked = changed = failed = 0
+    for tenant_id, connection_id in ports.connections.list_subscribed():
+        checked += 1
+        try:
+            connection = ports.connections.get(tenant_id, connection_id)
+            after = renew_due(ports, connection)
+        except (HrisSyncError, ProviderError) as error:
+            failed += 1
+            observability.logger.warning(
+                "subscription sweep failed for a connection",
+                extra={
+                    "tenant_id": tenant_id,
+                    "connection_id": connection_id,
+                    "error_type": type(error).__name__,
+                },
+            )
+            continue
+        changed += after.subscription != connection.subscription
+    return SweepResult(checked=checked, changed=changed, failed=failed)

@@ -43,9 +43,10 @@ def test_state_survives_a_restart_and_reset_forgets_it(tmp_path: Path) -> None:
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
 
     with LocalStack(state_dir=tmp_path, functions_root=FUNCTIONS, reset=False, persist=False) as second:
-        # The secret put above, and the two OAuth apps (BambooHR's and Employment Hero's fakes)
-        # the stack registers at its start.
-        assert second.restored == {"items": 1, "blobs": 1, "secrets": 3, "schedules": 1}
+        # The secret put above, and the three OAuth apps (BambooHR's, Employment Hero's and
+        # Slack's fakes) the stack registers at its start; the schedule put above (the stack's own
+        # renewal sweep is made with the resources, not restored).
+        assert second.restored == {"items": 1, "blobs": 1, "secrets": 4, "schedules": 1}
         assert second.resources is not None
         item = second.client("dynamodb").get_item(
             TableName=second.resources.table_name, Key={"pk": {"S": "T#t1"}, "sk": {"S": "M#m1"}}

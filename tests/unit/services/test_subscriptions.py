@@ -163,3 +163,33 @@ def test_a_provider_without_subscriptions_is_left_alone() -> None:
     connection = w.connections.get(T, cid)
     assert subscriptions.renew_due(w.ports, connection) == connection
     assert connection.subscription is None
+
+
+def test_the_sweep_renews_every_tenants_subscriptions_whatever_their_sync_schedule() -> None:
+    w, hr = world()
+    weekly = connect(w, schedule={"expression": "rate(7 days)"}).connection.connection_id
+    other = connect(w, "tenant-b").connection.connection_id
+    assert sorted(w.connections.list_subscribed()) == sorted([(T, weekly), ("tenant-b", other)])
+    advance(w, hr, timedelta(days=2))  # 20 h left on both: within the margin
+
+    swept = subscriptions.renew_all(w.ports)
+
+    assert (swept.checked, swept.changed, swept.failed) == (2, 2, 0)
+    assert sorted(hr.renewed) == ["sub-1", "sub-2"]
+    for tenant, cid in ((T, weekly), ("tenant-b", other)):
+        held = w.connections.get(tenant, cid).subscription
+        assert held is not None and held.expires_at == w.clock.now() + LIFETIME
+
+
+def test_the_sweep_makes_a_missing_subscription_and_leaves_a_disconnected_one_alone() -> None:
+    w, hr = world()
+    hr.fail = {"subscribe"}
+    missing = connect(w).connection.connection_id
+    gone = connect(w, "tenant-b").connection.connection_id
+    connections.disconnect(w.ports, "tenant-b", gone)
+    hr.fail = set()
+
+    swept = subscriptions.renew_all(w.ports)
+
+    assert (swept.checked, swept.changed) == (1, 1)
+    assert hr.made == [("sub-1", f"{BASE}/webhooks/{missing}")]
