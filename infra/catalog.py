@@ -37,6 +37,9 @@ class Access(StrEnum):
     # the OAuth connect settings (return origins, callback URL). No other function may read them.
     OAUTH_APPS_READ = "oauth-apps-read"
     TOKEN_VERIFY = "token-verify"  # noqa: S105 - a name: the OIDC issuer and audience (no AWS access)
+    # Makes vendors' change subscriptions (Graph, Google channels): the deployment's public base
+    # URL for their notifications, when it names one (no AWS access of its own).
+    SUBSCRIPTIONS = "subscriptions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ ADMIN_API = FunctionSpec(
             Access.MAIL_SEND,  # invites
             Access.EVENTS_PUT,
             Access.OAUTH_APPS_READ,  # OAuth connect: the authorize URL, the callback's code exchange
+            Access.SUBSCRIPTIONS,  # made on activation, replaced on new credentials
         }
     ),
 )
@@ -107,6 +111,8 @@ WEBHOOK_WORKER = FunctionSpec(
             Access.MAIL_SEND,
             Access.EVENTS_PUT,
             Access.IDEMPOTENCY,
+            Access.SUBSCRIPTIONS,  # Graph's lifecycle notifications: a removed subscription made again
+            Access.WORKFLOW_START,  # ... and the full sync a missed or removed subscription calls for
         }
     ),
     reserved_concurrency=10,
@@ -144,6 +150,22 @@ SYNC_TRIGGER = FunctionSpec(
         }
     ),
 )
+SUBSCRIPTION_RENEWER = FunctionSpec(
+    name="subscription_renewer",
+    description="Every few hours: renews vendors' change subscriptions before they lapse, makes missing ones",
+    memory_mb=256,
+    timeout=Duration.minutes(5),
+    access=frozenset(
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,  # the connection's subscription and its sweep reference
+            Access.SECRETS_READ,
+            Access.SECRETS_WRITE,  # a new subscription's clientState, a refreshed OAuth token
+            Access.SUBSCRIPTIONS,
+        }
+    ),
+    reserved_concurrency=1,  # one sweep at a time: two would renew the same subscriptions twice
+)
 API_AUTHORIZER = FunctionSpec(
     name="api_authorizer",
     description="Verifies the admins' JWTs from the configured OIDC issuer (when not using Cognito)",
@@ -159,5 +181,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     WEBHOOK_WORKER,
     SYNC_STEPS,
     SYNC_TRIGGER,
+    SUBSCRIPTION_RENEWER,
     API_AUTHORIZER,
 )

@@ -36,6 +36,10 @@ class DeployConfig(BaseModel):
     # OAuth apps when the API is served on a custom domain (empty: the API's own URL).
     oauth_return_origins: tuple[str, ...] = ()
     oauth_callback_url: HttpUrl | None = None
+    # Change notifications (Graph subscriptions, Google channels): the API's public base URL the
+    # vendors notify (``<base>/webhooks/<connection_id>``) when it is a custom domain (empty: the
+    # API's own URL, as the admin API's activating request reached it).
+    notification_base_url: HttpUrl | None = None
     functions_root: str = DEFAULT_FUNCTIONS_ROOT
     removal: Literal["retain", "destroy"] = "retain"
     # R22: active connections per tenant (the admin API's MAX_CONNECTIONS).
@@ -99,6 +103,13 @@ class DeployConfig(BaseModel):
             value.scheme != "https" or not (value.path or "").endswith("/oauth/callback")
         ):
             raise ValueError("an https URL ending with /oauth/callback (the API's callback route)")
+        return value
+
+    @field_validator("notification_base_url")
+    @classmethod
+    def _notification_base_is_https(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and (value.scheme != "https" or value.query or value.fragment):
+            raise ValueError("an https URL without query or fragment (the API's public base URL)")
         return value
 
     @property

@@ -97,3 +97,10 @@ ADMIN_GROUP = "admins"
 API_5XX_THRESHOLD = 5  # per 5 minutes
 WEBHOOK_BACKLOG_AGE = Duration.minutes(15)  # oldest queued webhook: the worker is stuck or throttled
 ALARM_PERIOD = Duration.minutes(5)
+
+# The renewal sweep of the vendors' change subscriptions (functions/subscription_renewer): a fixed
+# schedule in the schedule group. Its interval stays well under the renewal margin
+# (ServiceSettings.subscription_renew_margin, 24 h), so a subscription gets several attempts
+# before it lapses (Graph's on users last under 3 days, Google's channels 2).
+SUBSCRIPTION_SWEEP = "rate(6 hours)"
+SUBSCRIPTION_SWEEP_NAME = "subscription-renewal"

@@ -35,6 +35,7 @@ class FunctionEnvironment(BaseModel):
     max_connections: int | None = None
     oauth_return_origins: str | None = None  # comma-separated
     oauth_callback_url: str | None = None
+    notification_base_url: str | None = None
 
     def variables(self) -> dict[str, str]:
         return {name.upper(): str(value) for name, value in self.model_dump(exclude_none=True).items()}

@@ -8,7 +8,15 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
-from infra.catalog import ADMIN_API, API_AUTHORIZER, SYNC_STEPS, SYNC_TRIGGER, WEBHOOK_INGEST, WEBHOOK_WORKER
+from infra.catalog import (
+    ADMIN_API,
+    API_AUTHORIZER,
+    SUBSCRIPTION_RENEWER,
+    SYNC_STEPS,
+    SYNC_TRIGGER,
+    WEBHOOK_INGEST,
+    WEBHOOK_WORKER,
+)
 from infra.config import DeployConfig
 from infra.constants import TAGS
 from infra.constructs.api import Api
@@ -37,6 +45,7 @@ class HrisSyncStack(Stack):
             sync_steps=functions.get(SYNC_STEPS.name),
             sync_trigger=functions.get(SYNC_TRIGGER.name),
             webhook_worker=functions.get(WEBHOOK_WORKER.name),
+            subscription_renewer=functions.get(SUBSCRIPTION_RENEWER.name),
         )
         api = Api(
             self,

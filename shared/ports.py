@@ -74,6 +74,11 @@ class ConnectionStore(Protocol):
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         """All of a tenant's connections (disconnected ones too), oldest first. A tenant has few."""
 
+    def list_subscribed(self) -> list[tuple[str, str]]:
+        """(tenant id, connection id) of every connection, across tenants, that holds a vendor
+        subscription or wants one (a notification URL is set), neither draft nor disconnected: the
+        scheduled renewal sweep's work. The store keeps a reference written with the connection."""
+
     def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
         """Replace a connection if its stored version is ``expected_version``.
 

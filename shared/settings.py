@@ -55,6 +55,9 @@ class FunctionSettings(BaseSettings):
     ses_configuration_set: str | None = None
     # The invite email's link (functions that send invites); unset: no link.
     invite_url_template: str | None = None
+    # The API's public base URL for vendors' change notifications when deployed on a custom
+    # domain (functions that make subscriptions); unset: derived from the activating request.
+    notification_base_url: str | None = None
 
     @field_validator("invite_url_template")
     @classmethod
@@ -65,7 +68,9 @@ class FunctionSettings(BaseSettings):
         """The use cases' settings this function's environment decides."""
         from shared.services.context import ServiceSettings  # noqa: PLC0415
 
-        return ServiceSettings(invite_url_template=self.invite_url_template)
+        return ServiceSettings(
+            invite_url_template=self.invite_url_template, notification_base_url=self.notification_base_url
+        )
 
     def resources(self) -> AwsResources:
         """The resource names the adapters factory needs (unset ones keep harmless defaults: the
@@ -141,11 +146,18 @@ class WebhookWorkerSettings(FunctionSettings):
     secrets_prefix: str = Field(min_length=1)
     idempotency_table_name: str = Field(min_length=1)
     event_bus_name: str = Field(min_length=1)
+    # The full sync a lifecycle notification calls for (missed changes, a removed subscription).
+    state_machine_arn: str = Field(min_length=1)
     ses_sender: str = Field(min_length=1)
     ses_configuration_set: str | None = None
     # How long a processed delivery is remembered (R24: replays within it change nothing; after it
     # the services' per-action keys still make a replay harmless).
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+
+class SubscriptionRenewerSettings(FunctionSettings):
+    table_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
 
 
 class SyncStepsSettings(FunctionSettings):

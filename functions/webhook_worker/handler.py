@@ -8,7 +8,9 @@ named employees go to the connection's pending list in the table and the record 
 (``deferred``): the sync's end applies them, however long it runs (R29), so the queue's retries
 and its dead-letter queue are only for real failures (a record that keeps failing moves there
 after the queue's ``maxReceiveCount``). Deactivations past the webhook guard's thresholds are
-held for an admin (``held``, R30).
+held for an admin (``held``, R30). A delivery's lifecycle notifications (Graph) are acted on first
+(``subscriptions.handle_lifecycle``: renew, subscribe again, and start the full sync a missed or
+removed subscription calls for: the one thing this function starts on the state machine).
 
 Importing this module reads no settings and builds no client: the first invocation does (``root``).
 """
@@ -48,7 +50,9 @@ from shared.ports import (
     SecretStore,
     TaskStore,
     WebhookGuardStore,
+    Workflow,
 )
+from shared.services import subscriptions
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
 from shared.services.webhook_apply import apply_webhook
@@ -64,8 +68,9 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @dataclass(frozen=True, slots=True)
 class WebhookWorkerPorts:
     """What ``apply_webhook`` touches (``webhook_apply.WebhookPorts``), and so what the function's role
-    allows: the table, the connections' secrets (a refreshed OAuth token is saved), SES, the event
-    bus. Never the bucket, the schedules or the state machine."""
+    allows: the table, the connections' secrets (a refreshed OAuth token, a new subscription's
+    clientState), SES, the event bus, and starting a full sync (a lifecycle notification's). Never
+    the bucket or the schedules."""
 
     connections: ConnectionStore
     members: MemberStore
@@ -82,6 +87,7 @@ class WebhookWorkerPorts:
     clock: Clock
     ids: IdGenerator
     providers: ProviderLookup
+    workflow: Workflow
     settings: ServiceSettings
 
 
@@ -94,6 +100,15 @@ class Root(NamedTuple):
 
 def _apply_message(ports: WebhookWorkerPorts, message: dict[str, Any]) -> dict[str, Any]:
     queued = QueuedWebhook.model_validate(message)
+    lifecycle: dict[str, Any] = {}
+    if queued.lifecycle:
+        acted = subscriptions.handle_lifecycle(
+            ports,
+            queued.tenant_id,
+            queued.connection_id,
+            [(e.event, e.subscription_id) for e in queued.lifecycle],
+        )
+        lifecycle = {"lifecycle": [e.event for e in queued.lifecycle], "full_sync_run_id": acted.run_id}
     result = apply_webhook(
         ports, queued.tenant_id, queued.connection_id, queued.employee_ids, queued.delivery_id
     )
@@ -107,9 +122,10 @@ def _apply_message(ports: WebhookWorkerPorts, message: dict[str, Any]) -> dict[s
             "held": result.held,
             "counts": result.counts.model_dump(),
             "skipped": len(result.skipped),
+            **lifecycle,
         },
     )
-    return {
+    return lifecycle | {
         "ignored": result.ignored,
         "deferred": result.deferred,
         "held": result.held,
@@ -123,7 +139,7 @@ def _apply_message(ports: WebhookWorkerPorts, message: dict[str, Any]) -> dict[s
 def root() -> Root:
     """The composition root: settings read, the idempotency layer and only the adapters (and boto3
     clients) ``apply_webhook`` names built on the first invocation: DynamoDB (shared with the
-    idempotency layer), Secrets Manager, SES, EventBridge."""
+    idempotency layer), Secrets Manager, SES, EventBridge, Step Functions."""
     settings = load(WebhookWorkerSettings)
     aws = AwsAdapters(settings.resources())
     ports = WebhookWorkerPorts(
@@ -142,6 +158,7 @@ def root() -> Root:
         clock=aws.clock,
         ids=aws.ids,
         providers=registry_lookup(),
+        workflow=aws.workflow,
         settings=settings.services(),
     )
     persistence = DynamoDBPersistenceLayer(

@@ -239,6 +239,9 @@ class ServiceFunctions(Construct):
             oauth_callback_url=str(config.oauth_callback_url)
             if Access.OAUTH_APPS_READ in access and config.oauth_callback_url
             else None,
+            notification_base_url=str(config.notification_base_url)
+            if Access.SUBSCRIPTIONS in access and config.notification_base_url
+            else None,
         )
 
     def _oauth_apps_statements(

@@ -1,5 +1,6 @@
 """Sync: the full-sync state machine, the schedule group, the scheduler's role and the schedules'
-dead-letter queue, and the webhook queue (with its dead-letter queue) feeding the worker.
+dead-letter queue, the fixed schedule of the subscription renewal sweep, and the webhook queue
+(with its dead-letter queue) feeding the worker.
 
 The state machine's shape is described in docs/state-machine.md. It stays inside what moto's
 interpreter runs correctly, because the local stack executes this very definition: JSONPath only
@@ -32,6 +33,8 @@ from infra.constants import (
     RETRY_MAX_DELAY,
     STEP_RETRY,
     STEP_TRANSIENT_ERRORS,
+    SUBSCRIPTION_SWEEP,
+    SUBSCRIPTION_SWEEP_NAME,
     SYNC_TIMEOUT,
     VISIBILITY_TIMEOUT_FACTOR,
     WEBHOOK_MAX_RECEIVES,
@@ -55,6 +58,7 @@ class Sync(Construct):
         sync_steps: lambda_.IFunction | None,
         sync_trigger: lambda_.IFunction | None,
         webhook_worker: lambda_.IFunction | None,
+        subscription_renewer: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -108,6 +112,8 @@ class Sync(Construct):
         self.scheduler_role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.schedule_dead_letters.queue_arn])
         )
+        if subscription_renewer is not None:
+            self._subscription_sweep(subscription_renewer)
 
         # --- webhooks: the queue the ingest fills and the worker drains; poison records go to the DLQ
         self.dead_letters = sqs.Queue(
@@ -146,6 +152,36 @@ class Sync(Construct):
     @property
     def state_machine_arn(self) -> str | None:
         return self.state_machine.state_machine_arn if self.state_machine else None
+
+    def _subscription_sweep(self, renewer: lambda_.IFunction) -> None:
+        """One fixed schedule in the group: the renewal sweep of the vendors' change subscriptions,
+        every ``SUBSCRIPTION_SWEEP`` whatever each connection's own sync schedule (a weekly sync
+        must not let a Graph subscription, under three days, lapse)."""
+        self.scheduler_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[renewer.function_arn])
+        )
+        self.subscription_sweep = scheduler.CfnSchedule(
+            self,
+            "SubscriptionSweep",
+            name=SUBSCRIPTION_SWEEP_NAME,
+            group_name=self.schedule_group.schedule_group_name,
+            description=f"{APP_NAME}: renews vendors' change subscriptions before they lapse",
+            schedule_expression=SUBSCRIPTION_SWEEP,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=renewer.function_arn,
+                role_arn=self.scheduler_role.role_arn,
+                input="{}",
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+                ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=self.schedule_dead_letters.queue_arn
+                ),
+            ),
+        )
+        self.subscription_sweep.node.add_dependency(self.schedule_group)
 
     def _state_machine(self, steps: lambda_.IFunction) -> sfn.StateMachine:
         failed = sfn.Fail(

@@ -232,6 +232,7 @@ def create_resources(
     group_id, _ = one_resource(template, "AWS::Scheduler::ScheduleGroup")
     group = resolve.physical[group_id].ref
     clients("scheduler").create_schedule_group(Name=group)
+    _create_fixed_schedules(template, resolve, clients("scheduler"), group)
 
     ses = clients("ses")
     sender = ""
@@ -312,3 +313,31 @@ def _create_queue(sqs: Any, resolve: Resolver, logical_id: str, props: Mapping[s
         attributes["RedrivePolicy"] = json.dumps(resolve(props["RedrivePolicy"]))
     name = resolve.physical[logical_id].attributes["QueueName"]
     return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+
+
+_SCHEDULE_FIELDS = (
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "FlexibleTimeWindow",
+    "State",
+    "Description",
+)
+_TARGET_FIELDS = ("Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig")
+
+
+def _create_fixed_schedules(
+    template: Mapping[str, Any], resolve: Resolver, scheduler: Any, group: str
+) -> None:
+    """The stack's own schedules (the subscription renewal sweep), in the group the ticker fires:
+    created as the template declares them (the connections' schedules are made at run time)."""
+    for logical_id, body in resources_of_type(template, "AWS::Scheduler::Schedule").items():
+        props = resolve(body.get("Properties") or {})
+        if props.get("GroupName") != group:
+            raise TemplateError(f"{logical_id}: a schedule outside the schedule group is not fired locally")
+        target = props["Target"]
+        scheduler.create_schedule(
+            Name=str(props.get("Name") or logical_id),
+            GroupName=group,
+            Target={k: target[k] for k in _TARGET_FIELDS if k in target},
+            **{k: props[k] for k in _SCHEDULE_FIELDS if k in props},
+        )

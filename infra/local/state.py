@@ -128,7 +128,10 @@ def load(folder: Path, resources: LocalResources, clients: Any) -> dict[str, int
 
     scheduler = clients("scheduler")
     for schedule in json.loads((folder / "schedules.json").read_text()):
-        scheduler.create_schedule(GroupName=resources.schedule_group, **schedule)
+        try:
+            scheduler.create_schedule(GroupName=resources.schedule_group, **schedule)
+        except scheduler.exceptions.ConflictException:
+            continue  # one of the stack's own (the renewal sweep): created with the resources
         counts["schedules"] += 1
     return counts
 

@@ -82,6 +82,9 @@ class CachingConnectionStore:
     def list_for_tenant(self, tenant_id: str) -> list[Connection]:
         return self._inner.list_for_tenant(tenant_id)
 
+    def list_subscribed(self) -> list[tuple[str, str]]:
+        return self._inner.list_subscribed()
+
     def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
         self._inner.save(connection, expected_version=expected_version, max_active=max_active)
 

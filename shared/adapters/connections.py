@@ -5,6 +5,10 @@ for webhooks) and the tenant's counter of connections that are neither drafts no
 (``T#<t>`` / ``COUNTER#CONNECTIONS``). A create writes all three in one transaction, so two
 concurrent connects can never both pass the limit; a draft's activation (R32) writes the
 connection and the counter, conditioned on the limit, in one transaction too.
+
+A connection that holds or wants a vendor subscription also has a reference in the cross-tenant
+``SUBSCRIBED`` partition (``C#<c>``: its tenant, its id, the subscription's expiry), written or
+deleted in the same transaction as the connection: the renewal sweep's list.
 """
 
 from __future__ import annotations
@@ -154,6 +158,9 @@ class DynamoConnectionStore:
         if _counts(stored) != _counts(connection):
             delta = +1 if takes_slot else -1
             items.append(self._counter(connection.tenant_id, delta, limit=max_active if takes_slot else None))
+        reference = self._reference(stored, connection)
+        if reference is not None:
+            items.append(reference)  # last: the reasons above keep their places
         cancelled = self._table.transact(items)
         if cancelled is None:
             return
@@ -162,6 +169,41 @@ class DynamoConnectionStore:
         if takes_slot and max_active is not None and cancelled.reasons[1:2] == ["ConditionalCheckFailed"]:
             raise ConnectionLimitReached(max_active)
         raise InvalidInput(f"connection cannot be saved: {sorted(set(filter(None, cancelled.reasons)))}")
+
+    def _reference(self, stored: Connection, connection: Connection) -> Item | None:
+        """The sweep's reference written (or deleted) when the connection's need changed."""
+        pk, sk = keys.SUBSCRIBED_PK, keys.subscribed_sk(connection.connection_id)
+        if connection.in_subscription_sweep:
+            if stored.in_subscription_sweep and stored.subscription == connection.subscription:
+                return None
+            held = connection.subscription
+            return {
+                "Put": {
+                    "TableName": self._table.table_name,
+                    "Item": serialize(
+                        {
+                            "pk": pk,
+                            "sk": sk,
+                            "entity": "subscribed",
+                            "tenant_id": connection.tenant_id,
+                            "connection_id": connection.connection_id,
+                            "expires_at": held.expires_at.isoformat() if held is not None else "",
+                        }
+                    ),
+                }
+            }
+        if not stored.in_subscription_sweep:
+            return None
+        return {"Delete": {"TableName": self._table.table_name, "Key": key(pk, sk)}}
+
+    def list_subscribed(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for item in self._table.query_all(partition_attr="pk", partition_value=keys.SUBSCRIBED_PK):
+            tenant, connection = item.get("tenant_id", {}).get("S"), item.get("connection_id", {}).get("S")
+            if not tenant or not connection:
+                raise CorruptItem(f"pk={keys.SUBSCRIBED_PK!r} sk={item['sk']['S']!r}", "names no connection")
+            found.append((str(tenant), str(connection)))
+        return found
 
     def tenant_of(self, connection_id: str) -> str:
         """The tenant that owns a connection (webhooks name only the connection)."""

@@ -116,6 +116,14 @@ def route_pk(connection_id: str) -> str:
 
 ROUTE_SK = "ROUTE"
 
+# The connections that hold (or want) a vendor subscription, for the scheduled renewal sweep: one
+# cross-tenant partition of references (tenant and connection ids, the expiry), like the route.
+SUBSCRIBED_PK = "SUBSCRIBED"
+
+
+def subscribed_sk(connection_id: str) -> str:
+    return f"C#{part(connection_id, 'connection_id')}"
+
 
 def oauth_state_pk(key: str) -> str:
     """A pending OAuth connect, by its state's digest: the public callback knows only the state

@@ -451,6 +451,17 @@ class Connection(_Frozen):
     # --- change notifications (issue 14): the vendor-side subscription, for the connectors that
     # need one (``Subscribes``); None: none made (yet), or the connector needs none.
     subscription: WatchSubscription | None = None
+    # The full URL the vendor notifies (``<API base>/webhooks/<connection_id>``), fixed when the
+    # connection is activated or edited through the API (its own public URL, or the deployment's
+    # ``notification_base_url``), so a scheduled renewal or a new subscription needs no request.
+    notification_url: str | None = Field(default=None, max_length=2048)
+
+    @property
+    def in_subscription_sweep(self) -> bool:
+        """Whether the scheduled renewal sweep looks after it: it holds a vendor subscription or
+        wants one (its notification URL is known), and is neither a draft nor disconnected."""
+        wants = self.subscription is not None or self.notification_url is not None
+        return wants and self.status not in (ConnectionStatus.DRAFT, ConnectionStatus.DISCONNECTED)
 
 
 # ---------------------------------------------------------------------------------------------

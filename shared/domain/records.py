@@ -43,6 +43,8 @@ class RunTrigger(StrEnum):
     MANUAL = "manual"
     SCOPE_CHANGE = "scope_change"  # R19
     WEBHOOK_GUARD = "webhook_guard"  # R30: webhook deactivations held for an admin (no fetch, no plan)
+    # The vendor said notifications were missed or its subscription was removed (Graph lifecycle).
+    NOTIFICATIONS_MISSED = "notifications_missed"
 
 
 class RunPhase(StrEnum):

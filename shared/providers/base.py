@@ -147,6 +147,16 @@ class Subscribes(Protocol):
 
 
 @runtime_checkable
+class LifecycleNotifications(Protocol):
+    """A connector whose subscription sends lifecycle notifications beside the changes (Graph's
+    ``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``), in a verified delivery."""
+
+    def lifecycle_events(self, raw_body: bytes) -> tuple[tuple[str, str], ...]:
+        """(lifecycle event, the vendor's subscription id) of each lifecycle notification."""
+        ...
+
+
+@runtime_checkable
 class Provider(Protocol):
     name: str
     tier: Tier

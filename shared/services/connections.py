@@ -496,7 +496,12 @@ def create_draft(
 
 
 def activate(
-    ports: ConnectPorts, tenant_id: str, connection_id: str, *, expected_version: int | None = None
+    ports: ConnectPorts,
+    tenant_id: str,
+    connection_id: str,
+    *,
+    expected_version: int | None = None,
+    notification_base_url: str | None = None,
 ) -> ConnectResult:
     """R32: the draft becomes active: it takes a slot (R22, refused atomically past the limit),
     is scheduled (R28) and its first import starts; that import's first complete sync claims the
@@ -506,6 +511,9 @@ def activate(
     Activating an active connection again changes nothing and answers with its latest run (a
     retried request gets the answer of the first); should a crash have left an active connection
     without any run, that answer starts its first import.
+
+    ``notification_base_url``: the API's public URL as this request reached it, under which the
+    vendor's change notifications arrive (``subscriptions.ensure``).
     """
     current = ports.connections.get(tenant_id, connection_id)
     if current.status is ConnectionStatus.DISCONNECTED:
@@ -532,23 +540,29 @@ def activate(
             again = ports.connections.get(tenant_id, connection_id)
             if again.status is ConnectionStatus.DRAFT or expected_version is not None:
                 raise
-            return _already_active(ports, again, connector)
-        return _first_import(ports, active, connector)
-    return _already_active(ports, current, connector)
+            return _already_active(ports, again, connector, notification_base_url)
+        return _first_import(ports, active, connector, notification_base_url)
+    return _already_active(ports, current, connector, notification_base_url)
 
 
-def _already_active(ports: ConnectPorts, connection: Connection, connector: Provider) -> ConnectResult:
+def _already_active(
+    ports: ConnectPorts, connection: Connection, connector: Provider, notification_base_url: str | None
+) -> ConnectResult:
     latest = ports.runs.list_for_connection(connection.tenant_id, connection.connection_id, limit=1).items
     if latest:
+        # A retried activation also makes a subscription a failed attempt left missing.
+        connection = subscriptions.ensure(ports, connection, base_url=notification_base_url)
         return ConnectResult(connection=connection, run=latest[0])
-    return _first_import(ports, connection, connector)
+    return _first_import(ports, connection, connector, notification_base_url)
 
 
-def _first_import(ports: ConnectPorts, connection: Connection, connector: Provider) -> ConnectResult:
+def _first_import(
+    ports: ConnectPorts, connection: Connection, connector: Provider, notification_base_url: str | None
+) -> ConnectResult:
     """Schedule the active connection (R28), subscribe to its changes where the vendor needs a
-    subscription (a vendor failure leaves that to the schedule's sweep) and start its first import."""
+    subscription (a vendor failure leaves that to the scheduled sweep) and start its first import."""
     _upsert_schedule(ports, connection, connector)
-    connection = subscriptions.ensure(ports, connection)
+    connection = subscriptions.ensure(ports, connection, base_url=notification_base_url)
     try:
         run = request_sync(ports, connection.tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
     except LockHeld as held:
@@ -572,6 +586,7 @@ def connect(
     connected_by: str | None = None,
     connected_by_email: str | None = None,
     check: bool = True,
+    notification_base_url: str | None = None,
 ) -> ConnectResult:
     """A draft and its activation in one call: validate, check and store the credentials, create
     the connection as active (R22, in the same write: a refused connect leaves nothing behind,
@@ -591,7 +606,7 @@ def connect(
         check_credentials(ports, provider, credentials)
     connection, refreshed = _checked_scope(connection, connector, credentials)
     stored = _store_new(ports, connection, refreshed or credentials)
-    return _first_import(ports, stored, connector)
+    return _first_import(ports, stored, connector, notification_base_url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -620,6 +635,7 @@ def edit_connection(
     *,
     credentials: Credentials | None = None,
     expected_version: int | None = None,
+    notification_base_url: str | None = None,
 ) -> EditResult:
     """Edit scope and quick settings; a new scope syncs at once (R19), except on a draft (R32:
     nothing syncs before its activation, which applies the scope then).
@@ -627,6 +643,8 @@ def edit_connection(
     With ``expected_version`` the caller asked for optimistic concurrency: a stale version is a
     conflict. Without it, a concurrent change by the service itself (a sync recording its first
     complete run, R21) is not the admin's concern: the edit is re-applied on the fresh connection.
+    ``notification_base_url`` as for ``activate``: an active connection without its vendor
+    subscription gets one (new credentials: a new one).
     """
     # R33: the scope asked for, and what the directory made of it (read once, not per attempt).
     checked: tuple[Scope, Scope] | None = None
@@ -645,7 +663,7 @@ def edit_connection(
             require_fitting_credentials(connector, credentials)
             ports.secrets.put(tenant_id, connection_id, credentials)
         if edited == current:
-            return EditResult(connection=_resubscribed(ports, current, credentials))
+            return EditResult(connection=_resubscribed(ports, current, credentials, notification_base_url))
         saved = edited.model_copy(update={"version": current.version + 1, "updated_at": ports.clock.now()})
         try:
             ports.connections.save(saved, expected_version=current.version)
@@ -654,7 +672,7 @@ def edit_connection(
                 raise
             continue
         break
-    saved = _resubscribed(ports, saved, credentials)
+    saved = _resubscribed(ports, saved, credentials, notification_base_url)
     if saved.status is ConnectionStatus.DRAFT:
         # R32: a draft has no schedule and never syncs; its scope applies from its activation.
         return EditResult(connection=saved)
@@ -672,11 +690,12 @@ def edit_connection(
     return EditResult(connection=saved, run=run)
 
 
-def _resubscribed(ports: ConnectPorts, connection: Connection, credentials: Credentials | None) -> Connection:
-    """New credentials: the vendor subscription made again with them (its secret went with the old)."""
-    if credentials is None:
-        return connection
-    return subscriptions.ensure(ports, connection, replace=True)
+def _resubscribed(
+    ports: ConnectPorts, connection: Connection, credentials: Credentials | None, base_url: str | None
+) -> Connection:
+    """The vendor subscription made if missing; with new credentials made again with them (its
+    secret went with the old)."""
+    return subscriptions.ensure(ports, connection, replace=credentials is not None, base_url=base_url)
 
 
 def _with_checked_scope(

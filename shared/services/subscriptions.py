@@ -4,13 +4,21 @@ before they lapse, removed on disconnect, and kept on the connection record
 (``Connection.subscription``); their secret pieces (Graph's clientState) in its credentials.
 
 - ``ensure``: subscribe when there is none (or replace one when the credentials changed); the
-  notification URL is the connection's webhook path under ``settings.notification_base_url``.
+  notification URL is the connection's webhook path under the API's public URL: the deployment's
+  ``settings.notification_base_url`` when set, else the base the admin API derived from the
+  request that activated or edited the connection. The full URL is kept on the connection
+  (``Connection.notification_url``), so a renewal or a new subscription later needs no request.
 - ``renew_due``: renew one expiring within ``settings.subscription_renew_margin``; one the vendor
   no longer knows, or a connection without one, is subscribed afresh (the sweep heals a failed
-  subscribe). Run by the connection's scheduled sync trigger.
+  subscribe).
+- ``renew_all``: the scheduled sweep (``functions/subscription_renewer``, every few hours whatever
+  each connection's own sync schedule): ``renew_due`` for every connection the store lists as
+  holding or wanting a subscription; one connection's failure never stops the others.
 - ``remove``: unsubscribe (best effort: a disconnect never fails on the vendor).
 - ``on_lifecycle``: Graph's lifecycle notifications: ``reauthorizationRequired`` -> renew,
   ``subscriptionRemoved`` -> subscribe again, ``missed`` -> the caller requests a full sync.
+- ``handle_lifecycle``: the webhook worker's use of it for a queued delivery: acts on the events
+  and starts the full sync they call for (``NOTIFICATIONS_MISSED``; one already running suffices).
 
 A vendor failure is logged and leaves the connection as it was: notifications are an
 accelerator, the scheduled full sync stays the source of truth (R09).
@@ -24,9 +32,11 @@ from typing import Protocol
 
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus, WatchSubscription
-from shared.errors import VersionConflict
+from shared.domain.records import RunTrigger
+from shared.errors import HrisSyncError, LockHeld, VersionConflict, WorkflowNotStarted
 from shared.providers.base import Credentials, ProviderError, Subscribes, Subscription
 from shared.services.context import WithClock, WithConnections, WithProviders, WithSecrets, WithSettings
+from shared.services.full_sync import TriggerPorts, request_sync
 
 WEBHOOK_PATH = "/webhooks/{connection_id}"
 SAVE_ATTEMPTS = 3
@@ -39,17 +49,26 @@ class SubscriptionPorts(WithConnections, WithSecrets, WithProviders, WithClock, 
     """The connection and its credentials read and saved, the connector, the clock."""
 
 
+class LifecyclePorts(SubscriptionPorts, TriggerPorts, Protocol):
+    """Lifecycle notifications acted on: the subscription's ports, and a full sync requested."""
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleResult:
     connection: Connection
     full_sync_needed: bool
+    # The full sync requested for it (or the one already running), when one was needed.
+    run_id: str | None = None
 
 
-def notification_url(ports: WithSettings, connection_id: str) -> str | None:
-    base = ports.settings.notification_base_url
+def notification_url(ports: WithSettings, connection: Connection, base_url: str | None = None) -> str | None:
+    """Where the vendor notifies this connection: under the deployment's base URL (an override,
+    e.g. a custom domain), else under ``base_url`` (the API's own, from the request), else the URL
+    kept on the connection; None: no public URL known, so no subscription is made."""
+    base = ports.settings.notification_base_url or base_url
     if not base:
-        return None
-    return base.rstrip("/") + WEBHOOK_PATH.format(connection_id=connection_id)
+        return connection.notification_url
+    return base.rstrip("/") + WEBHOOK_PATH.format(connection_id=connection.connection_id)
 
 
 def _connector(ports: WithProviders, connection: Connection) -> Subscribes | None:
@@ -67,14 +86,18 @@ def _vendor(stored: WatchSubscription) -> Subscription:
     return Subscription(id=stored.id, expires_at=stored.expires_at, resource=stored.resource)
 
 
-def _save(ports: SubscriptionPorts, connection: Connection, held: WatchSubscription | None) -> Connection:
-    """The connection with ``held`` as its subscription (re-read on a concurrent edit)."""
+def _save(
+    ports: SubscriptionPorts, connection: Connection, held: WatchSubscription | None, url: str | None = None
+) -> Connection:
+    """The connection with ``held`` as its subscription (and ``url`` as its notification URL when
+    given), re-read on a concurrent edit."""
     current = connection
     for _ in range(SAVE_ATTEMPTS):
-        if current.subscription == held:
+        wanted = {"subscription": held} | ({"notification_url": url} if url is not None else {})
+        if all(getattr(current, name) == value for name, value in wanted.items()):
             return current
         updated = current.model_copy(
-            update={"subscription": held, "version": current.version + 1, "updated_at": ports.clock.now()}
+            update=wanted | {"version": current.version + 1, "updated_at": ports.clock.now()}
         )
         try:
             ports.connections.save(updated, expected_version=current.version)
@@ -97,37 +120,47 @@ def _log_failure(what: str, connection: Connection, error: ProviderError) -> Non
 
 
 def _subscribe(
-    ports: SubscriptionPorts, connection: Connection, connector: Subscribes, credentials: Credentials
+    ports: SubscriptionPorts,
+    connection: Connection,
+    connector: Subscribes,
+    credentials: Credentials,
+    base_url: str | None = None,
 ) -> Connection:
-    url = notification_url(ports, connection.connection_id)
+    url = notification_url(ports, connection, base_url)
     if url is None:
         return connection
     try:
         made, stored_credentials = connector.subscribe(credentials, url)
     except ProviderError as error:
         _log_failure("subscribe", connection, error)
-        return connection
+        # The URL is kept all the same: the scheduled sweep subscribes with it.
+        return _save(ports, connection, connection.subscription, url)
     ports.secrets.put(connection.tenant_id, connection.connection_id, stored_credentials)
     observability.logger.info(
         "subscription made",
         extra={"connection_id": connection.connection_id, "expires_at": str(made.expires_at)},
     )
-    return _save(ports, connection, _stored(made))
+    return _save(ports, connection, _stored(made), url)
 
 
-def ensure(ports: SubscriptionPorts, connection: Connection, *, replace: bool = False) -> Connection:
+def ensure(
+    ports: SubscriptionPorts, connection: Connection, *, replace: bool = False, base_url: str | None = None
+) -> Connection:
     """Subscribe an active connection that has no subscription; ``replace`` (the credentials
-    changed) removes the old one and makes a new one with the new credentials."""
+    changed) removes the old one and makes a new one with the new credentials. ``base_url``: the
+    API's public URL as the request that activated or edited the connection reached it."""
     connector = _connector(ports, connection)
     if connector is None or connection.status is not ConnectionStatus.ACTIVE:
         return connection
     if connection.subscription is not None and not replace:
         return connection
+    if notification_url(ports, connection, base_url) is None:
+        return connection
     credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
     if connection.subscription is not None:
         _unsubscribe(connection, connector, credentials, connection.subscription)
         connection = _save(ports, connection, None)
-    return _subscribe(ports, connection, connector, credentials)
+    return _subscribe(ports, connection, connector, credentials, base_url)
 
 
 def renew_due(ports: SubscriptionPorts, connection: Connection) -> Connection:
@@ -196,3 +229,54 @@ def on_lifecycle(
     elif RENEW in mine:
         current = _renew(ports, current, connector, credentials, held)
     return LifecycleResult(current, full_sync_needed=MISSED in mine or RESUBSCRIBE in mine)
+
+
+def handle_lifecycle(
+    ports: LifecyclePorts, tenant_id: str, connection_id: str, events: Sequence[tuple[str, str]]
+) -> LifecycleResult:
+    """A queued delivery's lifecycle notifications: acted on (``on_lifecycle``), then the full sync
+    they call for started (changes may have been lost: R09's complete snapshot is the remedy);
+    while one runs already, that one is the answer."""
+    result = on_lifecycle(ports, ports.connections.get(tenant_id, connection_id), events)
+    if not result.full_sync_needed:
+        return result
+    try:
+        run_id = request_sync(ports, tenant_id, connection_id, RunTrigger.NOTIFICATIONS_MISSED).run_id
+    except LockHeld as held:
+        run_id = held.holder
+    except WorkflowNotStarted as not_started:
+        run_id = not_started.run.run_id  # closed with its reason; the schedule syncs later
+    observability.logger.info(
+        "full sync requested by the vendor's lifecycle notification", extra={"run_id": run_id}
+    )
+    return LifecycleResult(result.connection, full_sync_needed=True, run_id=run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    checked: int  # connections looked at
+    changed: int  # subscriptions renewed, made or made again
+    failed: int  # connections left for the next sweep (a store error; vendor errors are logged)
+
+
+def renew_all(ports: SubscriptionPorts) -> SweepResult:
+    """``renew_due`` for every connection holding or wanting a vendor subscription, across tenants."""
+    checked = changed = failed = 0
+    for tenant_id, connection_id in ports.connections.list_subscribed():
+        checked += 1
+        try:
+            connection = ports.connections.get(tenant_id, connection_id)
+            after = renew_due(ports, connection)
+        except (HrisSyncError, ProviderError) as error:
+            failed += 1
+            observability.logger.warning(
+                "subscription sweep failed for a connection",
+                extra={
+                    "tenant_id": tenant_id,
+                    "connection_id": connection_id,
+                    "error_type": type(error).__name__,
+                },
+            )
+            continue
+        changed += after.subscription != connection.subscription
+    return SweepResult(checked=checked, changed=changed, failed=failed)

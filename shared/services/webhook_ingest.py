@@ -11,6 +11,10 @@ vendors send them unsigned or before the signing secret exists):
 - Slack Events API ``{"type": "url_verification", "challenge": ...}`` -> 200 ``{"challenge": ...}``.
 - HiBob's ping (a signed delivery the connector parses as ``PING``) -> 200, nothing queued.
 
+Lifecycle notifications (Graph's ``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``:
+``LifecycleNotifications``) are verified like changes and queued with the delivery (``lifecycle``),
+so the worker renews or re-makes the subscription and starts a full sync when one is needed.
+
 A delivery for a draft connection (R32) is verified like any other, then answered 200 ``draft``
 and dropped: a draft applies nothing, and its first import reads everyone when it is activated.
 """
@@ -28,11 +32,25 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared import json_bounds
 from shared.domain.models import ConnectionStatus
 from shared.ports import Clock, ConnectionStore, MessageQueue, ProviderLookup, SecretStore
-from shared.providers.base import WebhookKind
+from shared.providers.base import LifecycleNotifications, Provider, WebhookKind
 from shared.services.webhook_apply import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
 
 # A handshake token or challenge is echoed back: bounded, printable.
 MAX_HANDSHAKE_TOKEN = 1_024
+# Lifecycle notifications carried by one queued delivery (Graph batches at most 1,000 items; a
+# lifecycle event repeated for one subscription is one instruction).
+MAX_LIFECYCLE_EVENTS = 100
+MAX_EVENT_NAME = 64
+MAX_SUBSCRIPTION_ID = 512
+
+
+class LifecycleEvent(BaseModel):
+    """A vendor's lifecycle notification about a subscription (``subscriptions.on_lifecycle``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: str = Field(min_length=1, max_length=MAX_EVENT_NAME)
+    subscription_id: str = Field(min_length=1, max_length=MAX_SUBSCRIPTION_ID)
 
 
 class QueuedWebhook(BaseModel):
@@ -49,6 +67,8 @@ class QueuedWebhook(BaseModel):
     delivery_id: str = Field(min_length=1, max_length=512)
     received_at: AwareDatetime
     occurred_at: datetime | None = None
+    # The delivery's lifecycle notifications (with no employee, or beside the first part's).
+    lifecycle: tuple[LifecycleEvent, ...] = Field(default=(), max_length=MAX_LIFECYCLE_EVENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,17 +146,19 @@ def intake(
     receipt = verify_delivery(
         connection, headers, raw_body, providers=ports.providers, secrets=ports.secrets, clock=ports.clock
     )
-    if receipt.event.kind is WebhookKind.PING:
+    lifecycle = lifecycle_of(ports.providers(provider), raw_body)
+    if receipt.event.kind is WebhookKind.PING and not lifecycle:
         return Outcome("ping", tenant_id, connection_id)
     if connection.status is ConnectionStatus.DRAFT:
         # R32: verified, and dropped: a draft applies nothing, and its first import (at activation)
         # reads everyone anyway. A 2xx keeps the vendor from disabling the webhook set up early.
         return Outcome("draft", tenant_id, connection_id)
-    if not receipt.should_enqueue:
-        return Outcome("ignored", tenant_id, connection_id)
     event = receipt.event
-    ids = event.employee_ids
-    parts = [ids[i : i + MAX_WEBHOOK_EMPLOYEES] for i in range(0, len(ids), MAX_WEBHOOK_EMPLOYEES)]
+    changed = receipt.should_enqueue and event.kind is not WebhookKind.PING
+    if not changed and not lifecycle:
+        return Outcome("ignored", tenant_id, connection_id)
+    ids = event.employee_ids if changed else ()
+    parts = [ids[i : i + MAX_WEBHOOK_EMPLOYEES] for i in range(0, len(ids), MAX_WEBHOOK_EMPLOYEES)] or [()]
     messages = tuple(
         QueuedWebhook(
             tenant_id=tenant_id,
@@ -149,9 +171,24 @@ def intake(
             delivery_id=event.delivery_id if len(parts) == 1 else f"{event.delivery_id}#{index}",
             received_at=received_at,
             occurred_at=event.occurred_at,
+            lifecycle=lifecycle if index == 0 else (),
         )
         for index, part in enumerate(parts)
     )
     for message in messages:
         ports.queue.send(message.model_dump(mode="json"))
     return Outcome("queued", tenant_id, connection_id, messages=messages)
+
+
+def lifecycle_of(provider: Provider, raw_body: bytes) -> tuple[LifecycleEvent, ...]:
+    """The lifecycle notifications of a verified delivery (each event once per subscription; ones
+    of no readable shape left out), for a connector that sends them."""
+    if not isinstance(provider, LifecycleNotifications):
+        return ()
+    found: dict[tuple[str, str], LifecycleEvent] = {}
+    for event, subscription_id in provider.lifecycle_events(raw_body):
+        if 0 < len(event) <= MAX_EVENT_NAME and 0 < len(subscription_id) <= MAX_SUBSCRIPTION_ID:
+            found.setdefault(
+                (event, subscription_id), LifecycleEvent(event=event, subscription_id=subscription_id)
+            )
+    return tuple(found.values())[:MAX_LIFECYCLE_EVENTS]

@@ -124,6 +124,10 @@ def _convert_components(spec: dict[str, Any]) -> dict[str, Any]:
             for parameter in [*operation.get("parameters", []), *item.get("parameters", [])]:
                 if isinstance(parameter, dict) and "schema" in parameter:
                     parameter["schema"] = oas30_to_jsonschema(parameter["schema"])
+    for response in converted.get("components", {}).get("responses", {}).values():
+        for media in (response.get("content") or {}).values() if isinstance(response, dict) else ():
+            if isinstance(media, dict) and "schema" in media:
+                media["schema"] = oas30_to_jsonschema(media["schema"])
     for parameter in converted.get("components", {}).get("parameters", {}).values():
         if isinstance(parameter, dict) and "schema" in parameter:
             parameter["schema"] = oas30_to_jsonschema(parameter["schema"])
@@ -199,7 +203,8 @@ class OpenAPI(RequestChecks):
     def schema(self, path: str, method: str, status: int, content_type: str = "application/json") -> Any:
         spec_path = path[len(self.prefix) :] if self.prefix and path.startswith(self.prefix) else path
         responses = self.spec["paths"][spec_path][method.lower()]["responses"]
-        response = responses.get(str(status)) or responses["default"]
+        # An exact status, else its range (``2XX``, as Graph writes them), else the default.
+        response = responses.get(str(status)) or responses.get(f"{status // 100}XX") or responses["default"]
         if "$ref" in response:
             response = self._pointer(response["$ref"])
         return response["content"][content_type]["schema"]
@@ -347,3 +352,26 @@ def slack_errata(spec: dict[str, Any]) -> None:
 
     walk(spec.get("definitions", {}))
     walk(spec.get("paths", {}))
+
+
+def graph_errata(spec: dict[str, Any]) -> None:
+    """Microsoft Graph's generator marks every type open with ``additionalProperties: {type:
+    object}`` (``microsoft.graph.entity``, the collections, the errors' service-specific
+    ``innerError`` ...), meaning "other properties may appear", not "they are objects". Read as
+    JSON Schema it refuses what Graph itself sends: every entity type is ``allOf: [<base>,
+    {properties ...}]`` and the base's ``additionalProperties`` applies to each property it does not
+    list (a user's ``displayName`` would have to be an object), a collection's ``@odata.context``
+    and an error's ``innerError.request-id`` are strings. The marker is dropped (open types)."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("additionalProperties") == {"type": "object"}:
+                del node["additionalProperties"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec.get("components", {}))
+    walk(spec.get("paths", {}))  # inline response schemas (delta's collection)

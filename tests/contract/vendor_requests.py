@@ -99,10 +99,15 @@ class RequestChecks:
         )
         candidates = []
         for template, item in self.spec.get("paths", {}).items():
-            regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            # Path parameter names may hold a hyphen (Graph's ``{user-id}``): matched by position.
+            pieces = re.split(r"\{([\w-]+)\}", template)  # literal, name, literal, name, ...
+            names = pieces[1::2]
+            regex = "([^/]+)".join(re.escape(literal) for literal in pieces[::2])
             match = re.fullmatch(regex, path)
             if match is not None:
-                candidates.append((template.count("{"), template, item, match.groupdict()))
+                candidates.append(
+                    (template.count("{"), template, item, dict(zip(names, match.groups(), strict=True)))
+                )
         for _, template, item, params in sorted(candidates, key=lambda c: c[0]):
             operation = item.get(call.method.lower())
             if not isinstance(operation, dict):

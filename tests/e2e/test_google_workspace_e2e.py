@@ -1,7 +1,8 @@
 """Google Workspace over HTTP on the local stack: connect through the journey (a draft with the
 service account key, its directory of org units and groups, activation), the first import (a
-suspended user not active), then Directory push: a channel opened on the connection's webhook URL,
-its ``sync`` answered, a hire and a suspension applied from their notifications."""
+suspended user not active), then Directory push: the activation opens the channels on the
+connection's webhook URL, their ``sync`` is answered, a hire and a suspension are applied from their
+notifications, and disconnecting stops the channels."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import time
 from typing import Any
 
 from infra.local.client import fake_credentials
-from shared.adapters.secrets import SecretsManagerStore
 from shared.domain.models import EmployeeStatus
-from shared.providers.google import GoogleWorkspace
 from tests.support.local_stack import Tenant
 
 
@@ -55,13 +54,11 @@ def test_google_workspace_connect_import_and_push_for_a_hire_and_a_suspension(te
     current = [p for p in fake.company.people() if p.employee.status is not EmployeeStatus.TERMINATED]
     assert run["applied"]["created"] == len(current) == len(members)
 
-    # What the subscriptions service does on activation (shared/services/subscriptions.py):
-    # subscribe with the stored credentials and store what comes back (the channel secret).
-    prefix = tenant.stack.functions.environment_of("admin_api")["SECRETS_PREFIX"]  # type: ignore[union-attr]
-    store = SecretsManagerStore(prefix=prefix, client=tenant.stack.client("secretsmanager"))
-    credentials = store.get(tenant.tenant_id, cid)
-    subscription, stored = GoogleWorkspace().subscribe(credentials, tenant.stack.webhook_url(cid))
-    store.put(tenant.tenant_id, cid, stored)
+    # The activation opened the users.watch channels on the connection's webhook URL, under the
+    # API's own URL as the activating request reached it (shared/services/subscriptions.py).
+    channels = fake.vendor.channels  # type: ignore[attr-defined]
+    assert channels, "the activation opened no channel"
+    assert {c.address for c in channels.values()} == {tenant.stack.webhook_url(cid)}
     sync = _until(
         lambda: [d for d in fake.deliveries if d.headers.get("X-Goog-Resource-State") == "sync"],
         "sync",
@@ -83,5 +80,6 @@ def test_google_workspace_connect_import_and_push_for_a_hire_and_a_suspension(te
         tenant,
     )
 
-    GoogleWorkspace().unsubscribe(stored, subscription)
+    # Disconnecting stops the channels (before the credentials are deleted).
+    api.disconnect(cid)
     assert fake.vendor.channels == {}  # type: ignore[attr-defined]

@@ -53,6 +53,8 @@ def test_context_values_are_parsed_and_validated() -> None:
         ({"max_connections": "two"}, "max_connections"),
         ({"invite_url_template": "http://app.acme.example/i/{member_id}"}, "invite_url_template: .*https"),
         ({"invite_url_template": "https://app.acme.example/i/{user}"}, r"unknown placeholder \{user\}"),
+        ({"notification_base_url": "http://hris.acme.example"}, "notification_base_url: an https URL"),
+        ({"notification_base_url": "https://hris.acme.example/?x=1"}, "notification_base_url"),
     ],
 )
 def test_bad_context_is_a_clear_error_naming_the_key(context: dict[str, str], named: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,9 +13,12 @@ import pytest
 from infra.catalog import API_AUTHORIZER, FUNCTIONS, Access
 from infra.environment import FunctionEnvironment
 from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
+from shared.schedule_expressions import next_fire
+from shared.services.context import ServiceSettings
 from tests.infra.conftest import FIXTURE_FUNCTIONS, Synthesized, resolve_join
 
 STAGE = "dev"
+NOW_UTC = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 TABLE_READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
@@ -66,6 +70,8 @@ EXPECTED_ACTIONS = {
     | {
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
+        "states:StartExecution",  # the full sync a Graph lifecycle notification calls for
+        "states:DescribeExecution",
         "ses:SendEmail",
         "ses:SendRawEmail",
         "events:PutEvents",
@@ -87,6 +93,11 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | {"states:StartExecution", "states:DescribeExecution", "events:PutEvents"},
+    "subscription_renewer": LOGS
+    | XRAY
+    | TABLE_READ
+    | TABLE_WRITE
+    | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 }
 OAUTH_APPS = f"hris-sync/{STAGE}/oauth-apps"
 SECRETS_ALL = {
@@ -99,6 +110,8 @@ SECRETS_ALL = {
 # The `stack` fixture is in Cognito mode: every function but the OIDC token authorizer (its own
 # assertions, in OIDC mode, are in test_oidc_authorizer.py).
 COGNITO_FUNCTIONS = tuple(spec for spec in FUNCTIONS if spec is not API_AUTHORIZER)
+# The functions that make or renew vendors' change subscriptions (Access.SUBSCRIPTIONS).
+SUBSCRIBERS = ("admin_api", "webhook_worker", "subscription_renewer")
 
 
 # --- helpers over the template ---------------------------------------------------------------
@@ -335,7 +348,24 @@ def test_only_the_admin_api_reads_the_oauth_apps_and_no_function_may_change_them
     assert oauth_statements("sync_trigger") == []  # holds no secrets grant at all
 
 
-def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger_and_dead_letters(
+def test_the_subscription_sweep_runs_well_within_the_renewal_margin_whatever_the_sync_schedules(
+    stack: Synthesized,
+) -> None:
+    (schedule,) = stack.of_type("AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    renewer_id, _ = _function(stack, "subscription_renewer")
+    assert props["Target"]["Arn"] == {"Fn::GetAtt": [renewer_id, "Arn"]}
+    assert props["Target"]["DeadLetterConfig"]["Arn"] == {
+        "Fn::GetAtt": [_schedule_dead_letters(stack)[0], "Arn"]
+    }
+    assert props["State"] == "ENABLED"
+    every = next_fire(props["ScheduleExpression"], "UTC", NOW_UTC, created=NOW_UTC)
+    assert every is not None
+    # Several attempts before a subscription within the margin lapses.
+    assert (every - NOW_UTC) * 3 <= ServiceSettings().subscription_renew_margin
+
+
+def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger_renewer_and_dead_letters(
     stack: Synthesized,
 ) -> None:
     passers = [
@@ -351,11 +381,12 @@ def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trig
     assert "aws:SourceAccount" in principal["Condition"]["StringEquals"]
     statements = _statements_of_role(stack, role_id)
     trigger_id, _ = _function(stack, "sync_trigger")
+    renewer_id, _ = _function(stack, "subscription_renewer")
     assert statements == [
         {
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
-            "Resource": {"Fn::GetAtt": [trigger_id, "Arn"]},
+            "Resource": [{"Fn::GetAtt": [renewer_id, "Arn"]}, {"Fn::GetAtt": [trigger_id, "Arn"]}],
         },
         {
             "Action": "sqs:SendMessage",
@@ -435,7 +466,10 @@ def test_function_environment_comes_from_the_settings_model_and_only_what_access
 def test_deploy_settings_reach_the_functions_that_use_them(synth_with: Callable[..., Synthesized]) -> None:
     template = "https://app.acme.example/invites/{member_id}?user={external_id}"
     stack = synth_with(
-        functions_root=str(FIXTURE_FUNCTIONS), max_connections="3", invite_url_template=template
+        functions_root=str(FIXTURE_FUNCTIONS),
+        max_connections="3",
+        invite_url_template=template,
+        notification_base_url="https://hris.acme.example/api",
     )
     variables = {
         spec.name: _function(stack, spec.name)[1]["Properties"]["Environment"]["Variables"]
@@ -451,6 +485,10 @@ def test_deploy_settings_reach_the_functions_that_use_them(synth_with: Callable[
     assert {name: v["MAX_CONNECTIONS"] for name, v in variables.items() if "MAX_CONNECTIONS" in v} == {
         "admin_api": "3"
     }
+    # The vendors' notification URL override: only where subscriptions are made or renewed.
+    assert {
+        name: v["NOTIFICATION_BASE_URL"] for name, v in variables.items() if "NOTIFICATION_BASE_URL" in v
+    } == {name: "https://hris.acme.example/api" for name in SUBSCRIBERS}
 
 
 # --- api -------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ CLIENT_OF_ACCESS: dict[Access, str | None] = {
     Access.EVENTS_PUT: "events",
     Access.OAUTH_APPS_READ: "secretsmanager",
     Access.TOKEN_VERIFY: None,
+    Access.SUBSCRIPTIONS: None,  # a URL setting; the secrets and table it uses have their own access
 }
 
 

@@ -333,6 +333,19 @@ class ConnectionStoreContract:
         with pytest.raises(ConnectionNotFound):
             connections.tenant_of("nope")
 
+    def test_the_renewal_sweep_lists_active_connections_wanting_a_subscription(
+        self, connections: ConnectionStore
+    ) -> None:
+        url = "https://api.example/prod/webhooks/x"
+        connections.create(new_connection(A, "c1"), max_active=5)
+        connections.create(new_connection(B, "c2", status=ConnectionStatus.DRAFT), max_active=5)
+        for tenant, cid in ((A, "c1"), (B, "c2")):
+            stored = connections.get(tenant, cid)
+            connections.save(
+                stored.model_copy(update={"version": 2, "notification_url": url}), expected_version=1
+            )
+        assert connections.list_subscribed() == [(A, "c1")]  # a draft is never swept
+
     def test_save_is_conditional_and_a_disconnect_frees_a_slot(self, connections: ConnectionStore) -> None:
         connections.create(new_connection(A, "c1"), max_active=1)
         stored = connections.get(A, "c1")

@@ -132,6 +132,9 @@ class MemoryConnections(_Tracked):
         self._seen(tenant_id)
         return [c for (t, _), c in self.items.items() if t == tenant_id]
 
+    def list_subscribed(self) -> list[tuple[str, str]]:
+        return [key for key, c in self.items.items() if c.in_subscription_sweep]
+
     def save(self, connection: Connection, *, expected_version: int, max_active: int | None = None) -> None:
         stored = self.get(connection.tenant_id, connection.connection_id)
         if stored.version != expected_version:

@@ -5,7 +5,7 @@ shapes the answer; a connection is shown with its status (last run, next run, ef
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -28,11 +28,14 @@ from functions.admin_api.models.connections import (
 )
 from functions.admin_api.models.runs import MatchOut, PreviewOut, RunList, RunOut, RunSummaryOut
 from functions.admin_api.paging import page_of
-from functions.admin_api.routers import new_router
+from functions.admin_api.routers import new_router, public_base_url
 from shared.domain.ids import ID_PATTERN, MAX_ID_LENGTH
 from shared.domain.models import Connection
 from shared.providers.base import DirectoryEntry
 from shared.services import connections, full_sync
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 router = new_router()
 
@@ -93,9 +96,16 @@ def connect(
         options=body.options("label"),
         connected_by=caller.subject,
         connected_by_email=caller.email,
+        notification_base_url=_api_base_url(),
     )
     shown = _shown(ports, result.connection)
     return _answer(202, ConnectResponse(connection=shown, run=RunOut.of(result.run)))
+
+
+def _api_base_url() -> str:
+    """This API's public URL as this request reached it: the vendors' change notifications are
+    addressed under it (unless the deployment names one: ``notification_base_url``)."""
+    return public_base_url(cast("APIGatewayProxyEvent", router.current_event))
 
 
 def _answer(status: int, body: ConnectResponse) -> Response[ConnectResponse]:
@@ -124,6 +134,7 @@ def activate(
         caller.tenant_id,
         connection_id,
         expected_version=body.expected_version if body is not None else None,
+        notification_base_url=_api_base_url(),
     )
     return ConnectResponse(connection=_shown(ports, result.connection), run=RunOut.of(result.run))
 
@@ -177,6 +188,7 @@ def edit_connection(
         body.options(),
         credentials=body.credentials.to_credentials() if body.credentials else None,
         expected_version=body.expected_version,
+        notification_base_url=_api_base_url(),
     )
     return EditConnectionResponse(
         connection=_shown(ports, result.connection),

@@ -19,7 +19,7 @@ from functions.admin_api.deps import Admin, Services
 from functions.admin_api.errors import BODY, responses
 from functions.admin_api.models.common import ErrorResponse
 from functions.admin_api.models.connections import OAuthStartRequest, OAuthStartResponse
-from functions.admin_api.routers import new_router
+from functions.admin_api.routers import new_router, public_base_url
 from shared.services import oauth_connect
 
 if TYPE_CHECKING:
@@ -49,14 +49,7 @@ def _redirect_uri(configured: str) -> str:
     Gateway itself put in the request (its domain and stage, never a client's Host header)."""
     if configured:
         return configured
-    event = cast("APIGatewayProxyEvent", router.current_event)
-    context = event.request_context
-    domain = context.domain_name or ""
-    stage = context.stage
-    base = f"/{stage}" if stage and (context.path or "").startswith(f"/{stage}/") else ""
-    host = domain.split(":")[0]
-    scheme = "http" if host in ("127.0.0.1", "localhost") else "https"
-    return f"{scheme}://{domain}{base}{CALLBACK_PATH}"
+    return public_base_url(cast("APIGatewayProxyEvent", router.current_event)) + CALLBACK_PATH
 
 
 @router.post(

@@ -14,7 +14,7 @@ from shared.adapters.connections import DynamoConnectionStore
 from shared.adapters.dynamo import serialize
 from shared.adapters.lock import DynamoConnectionLock
 from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
-from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, TaskType
+from shared.domain.models import Actor, Connection, ConnectionStatus, PlanCounts, TaskType, WatchSubscription
 from shared.domain.records import AuditEntry, RunStatus, RunTrigger, SyncRun, Task, TaskStatus
 from shared.errors import (
     AlreadyExists,
@@ -61,6 +61,33 @@ def test_a_tenants_connections_oldest_first_and_by_id(ddb):
         store.create(connection(cid="c1"), max_active=5)
     with pytest.raises(InvalidInput):
         store.create(connection(cid="c7").model_copy(update={"version": 0}), max_active=5)
+
+
+def test_the_renewal_sweep_finds_connections_with_a_subscription_across_tenants(ddb):
+    store = DynamoConnectionStore(table_for(ddb))
+    url = "https://api.example/prod/webhooks/c1"
+    held = WatchSubscription(id="sub-1", expires_at=NOW + timedelta(days=2), resource="users")
+    store.create(connection(cid="c1"), max_active=5)
+    store.create(connection("t2", "c2"), max_active=5)
+    store.create(connection("t2", "c3"), max_active=5)
+    assert store.list_subscribed() == []
+
+    c1 = store.get("t1", "c1")
+    store.save(
+        c1.model_copy(update={"version": 2, "subscription": held, "notification_url": url}),
+        expected_version=1,
+    )
+    c2 = store.get("t2", "c2")  # wants one (its subscribe failed): the sweep makes it
+    store.save(c2.model_copy(update={"version": 2, "notification_url": url}), expected_version=1)
+    assert sorted(store.list_subscribed()) == [("t1", "c1"), ("t2", "c2")]
+
+    renewed = held.model_copy(update={"expires_at": NOW + timedelta(days=3)})
+    store.save(
+        store.get("t1", "c1").model_copy(update={"version": 3, "subscription": renewed}), expected_version=2
+    )
+    gone = store.get("t2", "c2").model_copy(update={"version": 3, "status": ConnectionStatus.DISCONNECTED})
+    store.save(gone, expected_version=2)
+    assert store.list_subscribed() == [("t1", "c1")]
 
 
 def test_r22_connection_limit_holds_under_concurrent_connects(ddb):

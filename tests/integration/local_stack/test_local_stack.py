@@ -172,6 +172,20 @@ def test_ticker_fires_a_due_schedule_at_its_target(stack: LocalStack) -> None:
     scheduler.delete_schedule(Name="every-minute", GroupName=stack.resources.schedule_group)
 
 
+def test_the_stacks_subscription_sweep_is_scheduled_and_the_ticker_fires_it(stack: LocalStack) -> None:
+    assert stack.resources is not None and stack.ticker is not None
+    schedule = stack.client("scheduler").get_schedule(
+        Name="subscription-renewal", GroupName=stack.resources.schedule_group
+    )
+    assert schedule["ScheduleExpression"] == "rate(6 hours)"
+    assert stack.ticker.tick(datetime.now(UTC) + timedelta(minutes=5)) == []  # not due yet
+
+    fired = stack.ticker.tick(datetime.now(UTC) + timedelta(hours=6, seconds=1))
+
+    assert "subscription-renewal" in fired
+    assert _module(stack, "subscription_renewer").FIRED == [{}]
+
+
 def test_sent_mail_lands_in_the_outbox_and_events_in_the_log(stack: LocalStack) -> None:
     assert stack.resources is not None
     stack.client("sesv2").send_email(

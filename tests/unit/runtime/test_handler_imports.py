@@ -22,6 +22,7 @@ ROOTS = {
     "webhook_worker": "root",
     "sync_steps": "ports",
     "sync_trigger": "ports",
+    "subscription_renewer": "ports",
     "api_authorizer": "verifier",
 }
 

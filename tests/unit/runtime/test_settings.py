@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 # Imported at collection: X-Ray opens its UDP socket.
 from functions.admin_api import handler as admin
+from functions.subscription_renewer import handler as renewer
 from functions.sync_steps import handler as steps
 from functions.sync_trigger import handler as trigger
 from functions.webhook_ingest import handler as ingest
@@ -19,6 +20,7 @@ from shared import bootstrap, settings
 from shared.settings import (
     AdminApiSettings,
     FunctionSettings,
+    SubscriptionRenewerSettings,
     SyncStepsSettings,
     SyncTriggerSettings,
     WebhookIngestSettings,
@@ -63,7 +65,14 @@ def test_every_settings_field_is_a_variable_the_stack_sets() -> None:
 
 @pytest.mark.parametrize(
     "model",
-    [AdminApiSettings, WebhookIngestSettings, WebhookWorkerSettings, SyncStepsSettings, SyncTriggerSettings],
+    [
+        AdminApiSettings,
+        WebhookIngestSettings,
+        WebhookWorkerSettings,
+        SyncStepsSettings,
+        SyncTriggerSettings,
+        SubscriptionRenewerSettings,
+    ],
 )
 def test_settings_read_the_stacks_variables(
     model: type[FunctionSettings], monkeypatch: pytest.MonkeyPatch
@@ -166,9 +175,10 @@ def test_every_client_retries_in_botocores_standard_mode(
 # name (their signatures: ``IntakePorts``, ``webhook_apply.WebhookPorts``, ``full_sync.SyncPorts`` ...).
 ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
     "webhook_ingest": (ingest, "root", {"dynamodb", "secretsmanager", "sqs"}),
-    "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events"}),
+    "webhook_worker": (worker, "root", {"dynamodb", "secretsmanager", "sesv2", "events", "stepfunctions"}),
     "sync_steps": (steps, "ports", {"dynamodb", "s3", "secretsmanager", "sesv2", "events"}),
     "sync_trigger": (trigger, "ports", {"dynamodb", "stepfunctions", "events"}),
+    "subscription_renewer": (renewer, "ports", {"dynamodb", "secretsmanager"}),
     # None: each route's use case builds the clients of the ports it touches, on first use
     # (tests/integration/functions/admin_api/test_admin_api_on_moto.py).
     "admin_api": (admin, "ports", set()),

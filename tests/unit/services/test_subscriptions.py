@@ -4,54 +4,15 @@ removed on disconnect, lifecycle notifications acted on; a vendor failure never 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from shared.domain.models import ConnectionStatus
-from shared.providers.base import Credentials, ProviderResponseError, Secret, Subscription
 from shared.services import connections, subscriptions
 from shared.services.context import ServiceSettings
+from tests.support.subscribing import LIFETIME, SubscribingHR
 from tests.support.world import CREDENTIALS, FakeHR, T, World, connect
 
 BASE = "https://api.acme.example/prod"
-LIFETIME = timedelta(days=2, hours=20)
-
-
-class SubscribingHR(FakeHR):
-    """A scripted vendor with subscriptions (Graph-like: a clientState kept in the credentials)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = datetime(2026, 3, 2, 9, 0).astimezone()
-        self.made: list[tuple[str, str]] = []  # (subscription id, notification url)
-        self.renewed: list[str] = []
-        self.removed: list[str] = []
-        self.fail: set[str] = set()
-        self.live: dict[str, datetime] = {}
-
-    def subscribe(self, credentials: Credentials, notification_url: str) -> tuple[Subscription, Credentials]:
-        if "subscribe" in self.fail:
-            raise ProviderResponseError("vendor down")
-        sid = f"sub-{len(self.made) + 1}"
-        self.made.append((sid, notification_url))
-        self.live[sid] = self.now + LIFETIME
-        stored = Credentials(
-            secrets={**credentials.secrets, "webhook_secret": Secret(f"state-{sid}")},
-            settings=credentials.settings,
-        )
-        return Subscription(sid, self.live[sid], "users"), stored
-
-    def renew(self, credentials: Credentials, subscription: Subscription) -> Subscription:
-        if "renew" in self.fail or subscription.id not in self.live:
-            raise ProviderResponseError("no such subscription")
-        self.renewed.append(subscription.id)
-        self.live[subscription.id] = self.now + LIFETIME
-        return Subscription(subscription.id, self.live[subscription.id], "users")
-
-    def unsubscribe(self, credentials: Credentials, subscription: Subscription) -> None:
-        if "unsubscribe" in self.fail:
-            raise ProviderResponseError("vendor down")
-        self.removed.append(subscription.id)
-        self.live.pop(subscription.id, None)
 
 
 def world() -> tuple[World, SubscribingHR]:
@@ -202,3 +163,33 @@ def test_a_provider_without_subscriptions_is_left_alone() -> None:
     connection = w.connections.get(T, cid)
     assert subscriptions.renew_due(w.ports, connection) == connection
     assert connection.subscription is None
+
+
+def test_the_sweep_renews_every_tenants_subscriptions_whatever_their_sync_schedule() -> None:
+    w, hr = world()
+    weekly = connect(w, schedule={"expression": "rate(7 days)"}).connection.connection_id
+    other = connect(w, "tenant-b").connection.connection_id
+    assert sorted(w.connections.list_subscribed()) == sorted([(T, weekly), ("tenant-b", other)])
+    advance(w, hr, timedelta(days=2))  # 20 h left on both: within the margin
+
+    swept = subscriptions.renew_all(w.ports)
+
+    assert (swept.checked, swept.changed, swept.failed) == (2, 2, 0)
+    assert sorted(hr.renewed) == ["sub-1", "sub-2"]
+    for tenant, cid in ((T, weekly), ("tenant-b", other)):
+        held = w.connections.get(tenant, cid).subscription
+        assert held is not None and held.expires_at == w.clock.now() + LIFETIME
+
+
+def test_the_sweep_makes_a_missing_subscription_and_leaves_a_disconnected_one_alone() -> None:
+    w, hr = world()
+    hr.fail = {"subscribe"}
+    missing = connect(w).connection.connection_id
+    gone = connect(w, "tenant-b").connection.connection_id
+    connections.disconnect(w.ports, "tenant-b", gone)
+    hr.fail = set()
+
+    swept = subscriptions.renew_all(w.ports)
+
+    assert (swept.checked, swept.changed) == (1, 1)
+    assert hr.made == [("sub-1", f"{BASE}/webhooks/{missing}")]
