@@ -28,13 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from secrets import token_urlsafe
 from typing import Protocol
 
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus, WatchSubscription
 from shared.domain.records import RunTrigger
 from shared.errors import HrisSyncError, LockHeld, VersionConflict, WorkflowNotStarted
-from shared.providers.base import Credentials, ProviderError, Subscribes, Subscription
+from shared.providers.base import Credentials, ProviderError, Secret, Subscribes, Subscription
+from shared.providers.catalogue import WEBHOOK_SECRET
 from shared.services.context import WithClock, WithConnections, WithProviders, WithSecrets, WithSettings
 from shared.services.full_sync import TriggerPorts, request_sync
 
@@ -129,6 +131,15 @@ def _subscribe(
     url = notification_url(ports, connection, base_url)
     if url is None:
         return connection
+    if WEBHOOK_SECRET not in credentials.secrets:
+        # The vendor may notify while the subscription is being made (Google's `sync` message
+        # arrives before `users.watch` answers): the secret that verifies its deliveries is
+        # stored first.
+        credentials = Credentials(
+            secrets={**credentials.secrets, WEBHOOK_SECRET: Secret(token_urlsafe(32))},
+            settings=credentials.settings,
+        )
+        ports.secrets.put(connection.tenant_id, connection.connection_id, credentials)
     try:
         made, stored_credentials = connector.subscribe(credentials, url)
     except ProviderError as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.domain.models import ConnectionStatus
+from shared.providers.base import Credentials, Subscription
 from shared.services import connections, subscriptions
 from shared.services.context import ServiceSettings
 from tests.support.subscribing import LIFETIME, SubscribingHR
@@ -193,3 +194,26 @@ def test_the_sweep_makes_a_missing_subscription_and_leaves_a_disconnected_one_al
 
     assert (swept.checked, swept.changed) == (1, 1)
     assert hr.made == [("sub-1", f"{BASE}/webhooks/{missing}")]
+
+
+def test_the_secret_that_verifies_notifications_is_stored_before_the_vendor_is_asked() -> None:
+    # Google sends its `sync` message while `users.watch` is still answering: a connection that
+    # had no webhook secret must already have it stored when the vendor is asked to subscribe.
+    w, hr = world()
+    seen: list[str | None] = []
+    subscribe = hr.subscribe
+
+    def watching(credentials: Credentials, url: str) -> tuple[Subscription, Credentials]:
+        cid = url.rsplit("/", 1)[-1]
+        stored = w.secrets.get(T, cid).secrets.get("webhook_secret")
+        seen.append(stored.reveal() if stored else None)
+        assert stored == credentials.secrets["webhook_secret"]
+        return subscribe(credentials, url)
+
+    hr.subscribe = watching  # type: ignore[method-assign]
+    without_secret = Credentials(
+        secrets={k: v for k, v in CREDENTIALS.secrets.items() if k != "webhook_secret"},
+        settings=CREDENTIALS.settings,
+    )
+    connections.connect(w.ports, T, provider="fakehr", label="Acme HR", credentials=without_secret)
+    assert len(seen) == 1 and seen[0]
