@@ -531,3 +531,11 @@ def test_a_person_event_without_an_individual_is_unparseable() -> None:
     headers, raw = signed({**EVENT, "data": {}})
     with pytest.raises(WebhookUnparseable):
         connector().parse_webhook(headers, raw)
+
+
+def test_replayed_deliveries_share_finchs_event_id_and_without_it_a_body_digest() -> None:
+    headers, raw = signed(EVENT, event_id="evt-9")
+    assert connector().parse_webhook(headers, raw).delivery_id == "evt-9"
+    again = connector().parse_webhook(dict(headers), raw)
+    assert again.delivery_id == "evt-9"
+    assert connector().parse_webhook({}, raw).delivery_id.startswith("sha256:")
