@@ -98,6 +98,7 @@ PRODUCTS = ("company", "directory", "individual", "employment")
 # all ids in a single request"); 500 keeps a request's body and answer moderate.
 PAGE_SIZE = 500
 SIGNATURE_VERSION = "v1"
+MAX_LABEL = 120  # a connection's label
 _SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
 # Finch's provider ids -> the names admins know (others: the id in words).
@@ -336,6 +337,14 @@ class Finch(Connector):
         if isinstance(products, list):
             settings[GRANTED_PRODUCTS.name] = ",".join(p for p in products if isinstance(p, str))[:500]
         return Credentials(secrets=dict(credentials.secrets), settings=settings)
+
+    def connection_label(self, label: str, credentials: Credentials) -> str:
+        """The admin's label with the payroll system Finch reads: "Finch" -> "Finch (Gusto)"."""
+        name = credentials.settings.get(PROVIDER_NAME.name)
+        named = f"{label} ({name})"
+        if not name or name.casefold() in label.casefold() or len(named) > MAX_LABEL:
+            return label
+        return named
 
     def check_credentials(self, credentials: Credentials) -> None:
         """``/introspect``: the token is valid for an employer."""

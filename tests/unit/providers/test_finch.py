@@ -539,3 +539,11 @@ def test_replayed_deliveries_share_finchs_event_id_and_without_it_a_body_digest(
     again = connector().parse_webhook(dict(headers), raw)
     assert again.delivery_id == "evt-9"
     assert connector().parse_webhook({}, raw).delivery_id.startswith("sha256:")
+
+
+def test_the_connection_label_names_the_payroll_system() -> None:
+    finch = connector()
+    assert finch.connection_label("Finch", CREDENTIALS) == "Finch (Gusto)"
+    assert finch.connection_label("Gusto via Finch", CREDENTIALS) == "Gusto via Finch"
+    assert finch.connection_label("Finch", Credentials(secrets={})) == "Finch"
+    assert finch.connection_label("x" * 115, CREDENTIALS) == "x" * 115, "never past a label's 120"
