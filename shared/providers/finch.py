@@ -311,7 +311,11 @@ class Finch(Connector):
         access = answer.get("access_token")
         if not isinstance(access, str) or not access:
             raise ProviderResponseError("finch: /auth/token answered without an access_token")
-        secrets = {k: v for k, v in credentials.secrets.items() if k != "refresh_token"}
+        # Finch's tokens never expire and are never refreshed: the app's client secret is not
+        # kept on the connection (least privilege); its webhook secret is.
+        secrets = {
+            k: v for k, v in credentials.secrets.items() if k not in ("refresh_token", "client_secret")
+        }
         secrets["access_token"] = Secret(access)
         settings = {k: v for k, v in credentials.settings.items() if k != "token_expires_at"}
         stored = Credentials(secrets=secrets, settings=settings)
@@ -442,9 +446,13 @@ class Finch(Connector):
         return employees
 
     def directory(self, credentials: Credentials) -> Directory:
-        """The company (``/employer/company``) and its departments as groups (``department:<name>``:
-        Finch's departments have names only), each counted from the people (R33)."""
-        company = as_object(self._get(credentials, "/employer/company"), "the company", self.name)
+        """The company (``/employer/company`` where the employer granted the ``company`` product)
+        and its departments as groups (``department:<name>``: Finch's departments have names only),
+        each counted from the people (R33)."""
+        granted = credentials.settings.get(GRANTED_PRODUCTS.name)
+        company: dict[str, Any] = {}
+        if granted is None or "company" in granted.split(","):
+            company = as_object(self._get(credentials, "/employer/company"), "the company", self.name)
         employees, _ = collect_all(self, credentials)
         counts: dict[str, int] = {}
         for e in employees:
@@ -456,7 +464,7 @@ class Finch(Connector):
         company_id = credentials.settings.get(COMPANY_ID.name) or text(company.get("id"))
         companies = []
         if company_id:
-            name = text(company.get("legal_name")) or self.provider_name(credentials)
+            name = text(company.get("legal_name")) or f"The company in {self.provider_name(credentials)}"
             companies.append(
                 DirectoryEntry(id=company_id, name=name, kind="company", count=counts.get(company_id, 0))
             )

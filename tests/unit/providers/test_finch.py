@@ -215,6 +215,7 @@ def test_code_exchange_keeps_a_long_lived_token_and_names_the_payroll_system() -
     assert introspect.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert stored.secrets["access_token"].reveal() == TOKEN
     assert "refresh_token" not in stored.secrets
+    assert "client_secret" not in stored.secrets, "never needed again: tokens are not refreshed"
     assert "token_expires_at" not in stored.settings
     assert stored.secrets["webhook_secret"].reveal() == WEBHOOK_SECRET
     assert stored.settings["provider_id"] == "gusto"
@@ -547,3 +548,17 @@ def test_the_connection_label_names_the_payroll_system() -> None:
     assert finch.connection_label("Gusto via Finch", CREDENTIALS) == "Gusto via Finch"
     assert finch.connection_label("Finch", Credentials(secrets={})) == "Finch"
     assert finch.connection_label("x" * 115, CREDENTIALS) == "x" * 115, "never past a label's 120"
+
+
+@respx.mock
+def test_directory_without_the_company_product_lists_departments_from_the_people() -> None:
+    company_route = respx.get(f"{API}/employer/company").mock(return_value=json_response({}, 403))
+    FinchCompany(2).mock()
+    granted = Credentials(
+        secrets=CREDENTIALS.secrets,
+        settings={**CREDENTIALS.settings, "granted_products": "directory,individual,employment"},
+    )
+    directory = connector().directory(granted)
+    assert not company_route.called
+    assert [(c.id, c.name, c.count) for c in directory.companies] == [("co-1", "The company in Gusto", 2)]
+    assert [g.id for g in directory.groups] == ["department:Engineering"]
