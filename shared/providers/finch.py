@@ -389,8 +389,6 @@ class Finch(Connector):
         listed = ListPage(
             number=number, asked=self.page_size, got=len(individuals), more=more, seen=seen, total=count
         )
-        if not more and not individuals and count > offset:
-            raise IncompleteListing(f"finch: the directory ended at {seen} while it reports {count}")
         ended = self.end_of_list(listed, "individuals")
         employees = self._details(credentials, individuals, complete=True)
         following = None if ended else encode_cursor(self.name, {"o": seen, "n": number})
@@ -602,13 +600,11 @@ def _signing_key(secret: Secret) -> bytes:
 
 
 def _timestamp(headers: Mapping[str, str]) -> datetime | None:
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == "finch-timestamp" and isinstance(value, str):
-            try:
-                return datetime.fromtimestamp(int(value.strip()), UTC)
-            except (ValueError, OverflowError, OSError):
-                return None
-    return None
+    value = header(headers, "finch-timestamp")
+    try:
+        return datetime.fromtimestamp(int(value.strip()), UTC) if value else None
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def work_email(emails: Any) -> str | None:
