@@ -235,7 +235,7 @@ class LocalStack:
     def _register_fake_oauth_apps(self) -> None:
         """The deployment's OAuth apps, as the fakes know them (their default client id and secret;
         the vendors' real hosts until ``register_oauth_app`` names a fake's)."""
-        from infra.local.fake_hris import bamboohr, employment_hero, slack  # noqa: PLC0415
+        from infra.local.fake_hris import bamboohr, employment_hero, finch, slack  # noqa: PLC0415
 
         for provider, (client_id, client_secret) in (
             ("bamboohr", bamboohr.OAUTH_CLIENT),
@@ -248,6 +248,13 @@ class LocalStack:
             client_id=slack.OAUTH_CLIENT[0],
             client_secret=slack.OAUTH_CLIENT[1],
             secrets={"signing_secret": slack.SIGNING_SECRET},
+        )
+        # Finch's app signs its webhooks with one secret for every employer connected through it.
+        self.register_oauth_app(
+            "finch",
+            client_id=finch.OAUTH_CLIENT[0],
+            client_secret=finch.OAUTH_CLIENT[1],
+            secrets={"webhook_secret": finch.WEBHOOK_SECRET},
         )
 
     def register_oauth_app(

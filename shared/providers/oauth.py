@@ -187,6 +187,16 @@ class OAuthConnector(Protocol):
         ...
 
 
+@runtime_checkable
+class NamesTheConnection(Protocol):
+    """An OAuth connector whose grant says what the connection reaches beyond the vendor (Finch:
+    the employer's payroll system): the draft's label says it too, so admins see "Finch (Gusto)"."""
+
+    def connection_label(self, label: str, credentials: Credentials) -> str:
+        """The admin's ``label``, completed from the credentials the grant stored."""
+        ...
+
+
 # ---------------------------------------------------------------------------------------------
 # PKCE (RFC 7636), S256 only
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from shared.providers.base import Provider, ProviderError
 from shared.providers.catalogue import ProviderInfo
 from shared.providers.common import Connector
 from shared.providers.employment_hero import EmploymentHero
+from shared.providers.finch import Finch
 from shared.providers.google import GoogleWorkspace
 from shared.providers.hibob import HiBob
 from shared.providers.merge import Merge
@@ -22,6 +23,7 @@ _FACTORIES: dict[str, type[Connector]] = {
     HiBob.name: HiBob,
     EmploymentHero.name: EmploymentHero,
     Merge.name: Merge,
+    Finch.name: Finch,
     Slack.name: Slack,
     Microsoft365.name: Microsoft365,
     GoogleWorkspace.name: GoogleWorkspace,

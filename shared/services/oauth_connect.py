@@ -34,7 +34,7 @@ from shared import observability
 from shared.errors import HrisSyncError, InvalidInput, ProviderNotFound
 from shared.ports import PendingAuthorization
 from shared.providers.base import Credentials, ProviderError
-from shared.providers.oauth import OAuthConnector
+from shared.providers.oauth import NamesTheConnection, OAuthConnector
 from shared.services import connections
 from shared.services.context import (
     WithClock,
@@ -328,12 +328,16 @@ def _complete(
     credentials = _exchange(ports, pending, code or "")
     if credentials is None:
         return CallbackError.EXCHANGE_FAILED
+    connector = oauth_connector(ports, pending.provider)
+    label = pending.label
+    if isinstance(connector, NamesTheConnection):
+        label = connector.connection_label(pending.label, credentials)
     try:
         connection = connections.create_draft(
             ports,
             pending.tenant_id,
             provider=pending.provider,
-            label=pending.label,
+            label=label,
             credentials=credentials,
             options=pending.options,
             connected_by=pending.subject,

@@ -375,3 +375,12 @@ def graph_errata(spec: dict[str, Any]) -> None:
 
     walk(spec.get("components", {}))
     walk(spec.get("paths", {}))  # inline response schemas (delta's collection)
+
+
+def finch_errata(spec: dict[str, Any]) -> None:
+    """Finch's ``Finch-API-Version`` parameter writes its format as a ``pattern``
+    (``'YYYY-MM-DD'``, literally): no real version (its own default ``2020-09-17``) matches it, so
+    it is read as the date it describes."""
+    parameter = spec["components"]["parameters"]["API-Version"]
+    if parameter["schema"].get("pattern") == "YYYY-MM-DD":
+        parameter["schema"]["pattern"] = r"^\d{4}-\d{2}-\d{2}$"

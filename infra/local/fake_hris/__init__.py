@@ -23,6 +23,7 @@ from shared.domain.models import Employee
 from .bamboohr import BambooHR
 from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
 from .employment_hero import EmploymentHero
+from .finch import Finch
 from .google import GoogleWorkspace
 from .hibob import HiBob
 from .merge import Merge
@@ -37,6 +38,7 @@ PROVIDERS: tuple[str, ...] = (
     "hibob",
     "employment_hero",
     "merge",
+    "finch",
     "slack",
     "microsoft365",
     "google_workspace",
@@ -51,6 +53,7 @@ def vendor_class(provider: str) -> type[Vendor]:
         "hibob": HiBob,
         "employment_hero": EmploymentHero,
         "merge": Merge,
+        "finch": Finch,
         "slack": Slack,
         "microsoft365": MicrosoftGraph,
         "microsoft_365": MicrosoftGraph,

@@ -19,12 +19,13 @@ from shared.domain.models import ConnectionStatus
 from tests.support.events import TEST_WEBHOOK_SECRET, connection_of, load_event
 from tests.support.lambda_stack import Stack, add_connection, aws_ports, fixed_clock, mocked_stack
 
-PROVIDERS = ("bamboohr", "hibob", "personio", "merge")
+PROVIDERS = ("bamboohr", "hibob", "personio", "merge", "finch")
 EXPECTED = {
     "bamboohr": ("1001", "updated"),
     "hibob": ("3332883884017713100", "updated"),
     "personio": ("8812345", "updated"),
     "merge": ("f8b1a2c3-0000-4000-8000-000000000101", "updated"),
+    "finch": ("5d0b10a1-a09a-430f-81f1-20be735dc5e9", "updated"),
 }
 
 

@@ -48,6 +48,7 @@ PROBES = {
     "hibob": ("POST", "/v1/people/search"),
     "employment_hero": ("GET", "/api/v1/organisations"),
     "merge": ("GET", "/api/hris/v1/companies"),
+    "finch": ("GET", "/introspect"),
 }
 
 
@@ -68,6 +69,7 @@ SETUPS = [
     Setup("hibob"),
     Setup("employment_hero"),
     Setup("merge"),
+    Setup("finch"),
 ]
 IDS = [s.label for s in SETUPS]
 
@@ -331,12 +333,13 @@ def test_employment_hero_pkce_authorization_code_flow_against_the_fake() -> None
 # -- webhooks and follow-ups ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider_name", ["bamboohr", "personio", "hibob", "merge"])
+@pytest.mark.parametrize("provider_name", ["bamboohr", "personio", "hibob", "merge", "finch"])
 def test_the_vendors_signed_webhook_verifies_and_its_follow_up_fetches_the_change(provider_name: str) -> None:
     with serve(provider_name) as fake:
         person = next(p for p in fake.company.people() if p.employee.status is EmployeeStatus.ACTIVE)
         change = fake.move(person.id, office_location="Reykjavik")
-        secret = "whsec-integration"
+        # Finch keys its HMAC with the base64-decoded secret: its secrets are base64.
+        secret = "d2hzZWMtaW50ZWdyYXRpb24=" if provider_name == "finch" else "whsec-integration"
         deliveries = fake.vendor.webhook_requests(change, secret)
         provider = connector(
             provider_name, real_runtime(), **({"require_signature": True} if provider_name == "hibob" else {})
@@ -378,7 +381,9 @@ def test_employment_hero_directory_hands_back_a_refreshed_token() -> None:
         assert [p.id for p in again.people] == [p.id for p in directory.people]
 
 
-@pytest.mark.parametrize("provider_name", ["bamboohr", "personio", "hibob", "employment_hero", "merge"])
+@pytest.mark.parametrize(
+    "provider_name", ["bamboohr", "personio", "hibob", "employment_hero", "merge", "finch"]
+)
 def test_directory_lists_groups_and_people(provider_name: str) -> None:
     with serve(provider_name, headcount=40) as fake:
         drop = ("access_token", "refresh_token") if provider_name == "bamboohr" else ()

@@ -69,6 +69,13 @@ LIES = [
         Fault(kind="repeat_cursor", page=2, times=None),
         "asked for page_index 2, the HR system answered page_index 1",
     ),
+    # Finch: a short directory page while paging.count says more; an offset answered as another.
+    Lie("finch", Fault(kind="short_page", page=2, times=None), "page 2 held 35 of the 40 individuals"),
+    Lie(
+        "finch",
+        Fault(kind="repeat_cursor", page=2, times=None),
+        "asked for offset 40, the directory answered 0",
+    ),
 ]
 
 

@@ -42,6 +42,7 @@ PROVIDERS = [
     ("hibob", ()),
     ("employment_hero", ()),
     ("merge", ()),
+    ("finch", ()),
 ]
 # The kinds each vendor's directory gives its companies and groups.
 KINDS = {
@@ -50,11 +51,12 @@ KINDS = {
     "hibob": ({"company"}, {"department"}),
     "employment_hero": ({"legal_entity", "organisation"}, {"team"}),
     "merge": ({"company"}, {"department", "team", "cost_center", "business_unit", "group"}),
+    "finch": ({"company"}, {"department"}),
 }
 
 
 # The vendors whose employees belong to companies (BambooHR and HiBob records name none).
-WITH_COMPANIES = ["personio", "employment_hero", "merge"]
+WITH_COMPANIES = ["personio", "employment_hero", "merge"]  # a Finch connection is one employer
 
 
 @contextmanager

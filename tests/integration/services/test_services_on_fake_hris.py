@@ -36,6 +36,7 @@ PROVIDERS = [
     ("hibob", ()),
     ("employment_hero", ()),
     ("merge", ()),
+    ("finch", ()),
 ]
 
 

@@ -66,6 +66,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
     assert {i: (e.kind, e.methods) for i, e in entries.items()} == {
         "bamboohr": (ProviderKind.HRIS, (AuthMethod.API_KEY, AuthMethod.OAUTH)),
         "employment_hero": (ProviderKind.HRIS, (AuthMethod.OAUTH,)),
+        "finch": (ProviderKind.UNIFIED, (AuthMethod.OAUTH,)),
         "google_workspace": (ProviderKind.DIRECTORY, (AuthMethod.API_KEY,)),
         "hibob": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
         "merge": (ProviderKind.UNIFIED, (AuthMethod.API_KEY,)),
@@ -77,6 +78,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
     assert secrets == {
         "bamboohr": {"api_key"},
         "employment_hero": set(),
+        "finch": set(),
         "google_workspace": {"service_account_key"},
         "hibob": {"service_user_id", "service_user_token"},
         "merge": {"api_key", "account_token"},

@@ -18,6 +18,7 @@ def test_the_connectors_of_issues_4_and_14_are_registered() -> None:
         "hibob",
         "employment_hero",
         "merge",
+        "finch",
         "microsoft365",
         "slack",
         "google_workspace",

@@ -3,6 +3,7 @@ single use and expiry, the tenant a state is bound to, and every way a callback 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -303,3 +304,32 @@ def test_nothing_of_the_code_state_or_tokens_reaches_a_log(
     logged = capsys.readouterr()
     for value in (state, state2, "revoked-code", "at-1", "rt-1", "app-secret"):
         assert value not in logged.out + logged.err
+
+
+class NamingHR(OAuthHR):
+    """A unified vendor: its grant says which HR system it reaches (as Finch's /introspect does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        named = CredentialField(
+            "provider_name", "HR system", "What it reaches.", secret=False, required=False
+        )
+        self.info = replace(self.info, oauth_stored_fields=(named,))
+
+    def finish_authorization(
+        self, credentials: Credentials, *, code: str, redirect_uri: str, verifier: Secret | None
+    ) -> Credentials:
+        granted = super().finish_authorization(
+            credentials, code=code, redirect_uri=redirect_uri, verifier=verifier
+        )
+        return Credentials(secrets=granted.secrets, settings={**granted.settings, "provider_name": "Gusto"})
+
+    def connection_label(self, label: str, credentials: Credentials) -> str:
+        return f"{label} ({credentials.settings['provider_name']})"
+
+
+def test_a_connector_naming_what_the_grant_reaches_completes_the_drafts_label(oauth_world: World) -> None:
+    oauth_world.lookup = ProviderRegistry({"oauthhr": NamingHR(), "fakehr": oauth_world.hr})
+    finished = oauth_connect.finish(oauth_world.ports, state=_start(oauth_world), code="good", error=None)
+    connection = connections.get_connection(oauth_world.ports, "t1", str(finished.connection_id))
+    assert connection.label == "Our HR (Gusto)"

@@ -1,0 +1,107 @@
+"""Finch end to end over HTTP: Finch Connect through the journey (oauth/start -> the fake's consent ->
+our callback -> a draft labelled with the payroll system -> activate), the first import, a signed
+``directory.created`` that creates a member and an ``employment.updated`` termination that
+deactivates one (applied within seconds: polled), and a short directory page that leaves the
+snapshot incomplete (R31/R09: nobody deactivated)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from infra.local.fake_hris import FakeHRServer, Fault
+from infra.local.fake_hris.finch import individual_id
+from tests.support.local_stack import Tenant
+
+RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
+
+
+def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.25)
+
+
+def _connect(tenant: Tenant, fake: FakeHRServer) -> str:
+    tenant.stack.register_oauth_app(
+        "finch",
+        client_id=fake.credentials["client_id"],
+        client_secret=fake.credentials["client_secret"],
+        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+        secrets={"webhook_secret": fake.credentials["webhook_secret"]},
+    )
+    started = tenant.api.call(
+        "POST",
+        "/v1/connections/oauth/start",
+        json={
+            "provider": "finch",
+            "label": "Finch",
+            "return_url": RETURN_URL,
+            "invites": "later",
+            "approval": "auto",
+        },
+    )
+    authorize = urlsplit(started["authorize_url"])
+    assert authorize.path == "/authorize"
+    assert parse_qs(authorize.query)["products"] == ["company directory individual employment"]
+    with httpx.Client(timeout=30) as browser:
+        at_finch = browser.get(started["authorize_url"])
+        assert at_finch.status_code == 302, at_finch.text
+        back = browser.get(at_finch.headers["Location"])
+    assert back.status_code == 302, back.text
+    [connection_id] = parse_qs(urlsplit(back.headers["Location"]).query)["connection_id"]
+    return connection_id
+
+
+def test_finch_connect_import_webhooks_and_an_incomplete_snapshot(tenant: Tenant) -> None:
+    fake = tenant.fake("finch", employees=25)
+    connection_id = _connect(tenant, fake)
+    draft = tenant.api.call("GET", f"/v1/connections/{connection_id}")
+    assert (draft["provider"], draft["status"], draft["label"]) == ("finch", "draft", "Finch (Gusto)")
+
+    directory = tenant.api.call("GET", f"/v1/connections/{connection_id}/directory", params={"limit": 200})
+    assert {g["kind"] for g in directory["groups"]} == {"department"}
+    assert all(g["id"] == f"department:{g['name']}" for g in directory["groups"])
+    assert [c["kind"] for c in directory["companies"]] == ["company"]
+
+    activated = tenant.api.activate(connection_id)
+    run = tenant.api.wait_run(activated["run"]["id"], timeout=120)
+    assert run["status"] == "completed", run
+    members = tenant.by_hris()
+    expected = {e.hris_id for e in fake.expected_employees() if e.status.value == "active"}
+    assert expected and expected <= set(members)
+
+    # Real time: Finch's signed webhooks, each a targeted plan for the individual it names.
+    fake.webhooks_to(tenant.stack.webhook_url(connection_id), secret=fake.credentials["webhook_secret"])
+    hired = fake.hire("Nia", "Newcomer", department="Engineering")
+    assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
+    member = _until("the hire", lambda: tenant.by_hris().get(individual_id(hired.key)))
+    assert member["profile"]["first_name"] == "Nia" and member["status"] != "deactivated"
+
+    leaver = next(p for p in fake.company.people() if individual_id(p.key) in expected)
+    fake.terminate(leaver.id)
+    assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
+    assert _until(
+        "the termination",
+        lambda: tenant.by_hris()[individual_id(leaver.key)]["status"] == "deactivated" or None,
+    )
+
+    # A short directory page while paging.count says more: the run is partial, nobody deactivated.
+    before = {k: m["status"] for k, m in tenant.by_hris().items()}
+    fake.add_fault(Fault(kind="short_page", page=1, times=None))
+    faulty = tenant.api.wait_run(tenant.api.sync(connection_id)["id"], timeout=120)
+    fake.clear_faults()
+    assert faulty["status"] == "partial", faulty
+    after = tenant.by_hris()
+    newly_deactivated = [
+        k for k, m in after.items() if m["status"] == "deactivated" and before.get(k) != "deactivated"
+    ]
+    assert newly_deactivated == []
