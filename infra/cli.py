@@ -107,7 +107,11 @@ def local_up(
 @app.command("fake-hris")
 def fake_hris(
     *,
-    provider: str = typer.Option("bamboohr", help="bamboohr, personio, hibob, employment_hero or merge."),
+    provider: str = typer.Option(
+        "bamboohr",
+        help="bamboohr, personio, hibob, employment_hero, merge, finch, google_workspace, "
+        "microsoft_365 (or microsoft365) or slack.",
+    ),
     employees: int = typer.Option(100, min=0, help="Head count of the generated company."),
     port: int = typer.Option(0, min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
     seed: int = typer.Option(1, help="Seed of the generated company."),
@@ -121,8 +125,10 @@ def fake_hris(
 
     from infra.local.fake_hris import PROVIDERS  # noqa: PLC0415
     from infra.local.fake_hris.cli import serve  # noqa: PLC0415
+    from shared.providers.registry import canonical_name  # noqa: PLC0415
 
-    if provider.replace("-", "_") not in PROVIDERS:
+    provider = canonical_name(provider.replace("-", "_"))
+    if provider not in PROVIDERS:
         raise typer.BadParameter(f"one of {', '.join(PROVIDERS)}", param_hint="--provider")
     try:
         day = date.fromisoformat(today) if today else None

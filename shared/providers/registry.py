@@ -42,6 +42,11 @@ class UnknownProvider(ProviderError):
     """No connector has this name."""
 
 
+def canonical_name(name: str) -> str:
+    """The connector's own name for ``name`` or one of its other spellings (``microsoft_365``)."""
+    return _ALIASES.get(name, name)
+
+
 def catalogue() -> tuple[ProviderInfo, ...]:
     """Every connector's catalogue entry (``GET /v1/providers``), by id."""
     return tuple(_FACTORIES[name].info for name in PROVIDER_NAMES)

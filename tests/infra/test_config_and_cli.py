@@ -197,3 +197,30 @@ def test_local_up_refuses_bad_deploy_settings_before_starting(
     result = CliRunner().invoke(cli.app, ["local", "up", *args])
     assert result.exit_code == 2
     assert says in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("given", "served"),
+    [
+        ("microsoft_365", "microsoft365"),
+        ("microsoft365", "microsoft365"),
+        ("google_workspace", "google_workspace"),
+        ("google-workspace", "google_workspace"),
+        ("slack", "slack"),
+        ("finch", "finch"),
+    ],
+)
+def test_fake_hris_serves_every_fake_by_any_of_its_names(
+    given: str, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr("infra.local.fake_hris.cli.serve", lambda provider, **_: calls.append(provider))
+    result = CliRunner().invoke(cli.app, ["fake-hris", "--provider", given, "--employees", "3"])
+    assert result.exit_code == 0, result.output
+    assert calls == [served]
+
+
+def test_fake_hris_refuses_an_unknown_vendor_naming_the_known_ones() -> None:
+    result = CliRunner().invoke(cli.app, ["fake-hris", "--provider", "workday"])
+    assert result.exit_code == 2
+    assert "microsoft365" in result.output and "google_workspace" in result.output
