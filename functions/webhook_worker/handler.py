@@ -10,7 +10,8 @@ and its dead-letter queue are only for real failures (a record that keeps failin
 after the queue's ``maxReceiveCount``). Deactivations past the webhook guard's thresholds are
 held for an admin (``held``, R30). A delivery's lifecycle notifications (Graph) are acted on first
 (``subscriptions.handle_lifecycle``: renew, subscribe again, and start the full sync a missed or
-removed subscription calls for: the one thing this function starts on the state machine).
+removed subscription calls for: the one thing this function starts on the state machine; a
+``missed`` alone is caught up from Graph's delta as a targeted plan where a delta link is kept).
 
 Importing this module reads no settings and builds no client: the first invocation does (``root``).
 """
@@ -108,7 +109,11 @@ def _apply_message(ports: WebhookWorkerPorts, message: dict[str, Any]) -> dict[s
             queued.connection_id,
             [(e.event, e.subscription_id) for e in queued.lifecycle],
         )
-        lifecycle = {"lifecycle": [e.event for e in queued.lifecycle], "full_sync_run_id": acted.run_id}
+        lifecycle = {
+            "lifecycle": [e.event for e in queued.lifecycle],
+            "full_sync_run_id": acted.run_id,
+            "caught_up": acted.caught_up is not None,
+        }
     result = apply_webhook(
         ports, queued.tenant_id, queued.connection_id, queued.employee_ids, queued.delivery_id
     )

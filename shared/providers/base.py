@@ -146,6 +146,27 @@ class Subscribes(Protocol):
     def unsubscribe(self, credentials: Credentials, subscription: Subscription) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChangesSince:
+    """What changed since the starting point kept in a connection's credentials (Graph's delta link)."""
+
+    # Employees changed or removed since then (a removed one reads back as terminated: an explicit
+    # leaver, R09); every employee when ``baseline``.
+    employee_ids: tuple[str, ...]
+    # The credentials to store: the new starting point in them (and a token refreshed on the way).
+    credentials: Credentials
+    # No starting point was kept: this read set one and lists everyone, not what changed.
+    baseline: bool = False
+
+
+@runtime_checkable
+class IncrementalChanges(Protocol):
+    """A connector that reads only what changed since a starting point kept in the credentials
+    (``shared.services.subscriptions``: a ``missed`` notification's cheap catch-up)."""
+
+    def changes_since(self, credentials: Credentials) -> ChangesSince: ...
+
+
 @runtime_checkable
 class LifecycleNotifications(Protocol):
     """A connector whose subscription sends lifecycle notifications beside the changes (Graph's

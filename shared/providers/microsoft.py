@@ -25,6 +25,8 @@ at 20).
 Delta (``users_delta``): ``/v1.0/users/delta`` ends with an ``@odata.deltaLink`` the connection
 keeps (secret ``delta_link``); the next call reads only what changed. ``@removed`` users are gone
 (terminated). Delta feeds targeted follow-ups only: nobody is deactivated for being absent (R09).
+``changes_since`` (``IncrementalChanges``) names the changed and removed ids for a targeted plan
+(a ``missed`` lifecycle notification's catch-up).
 
 Change notifications (``Subscribes``): a subscription on ``users`` (``updated,deleted``) with the
 connection's ``clientState`` (secret ``webhook_secret``, random) and a lifecycle URL; deliveries
@@ -45,6 +47,7 @@ from jwt.exceptions import InvalidTokenError, PyJWKError
 
 from shared.domain.models import Employee, EmployeeStatus
 from shared.providers.base import (
+    ChangesSince,
     Credentials,
     Directory,
     DirectoryEntry,
@@ -498,6 +501,23 @@ class Microsoft365(Connector):
         """What changed since the connection's delta link (everyone, the first time); the new
         link is in the returned credentials. Updated users may carry only changed properties:
         the changed ids are re-read whole (``get_employees``), never merged from partial records."""
+        changed, removed, fresh = self._delta(credentials)
+        page = self.get_employees(fresh, changed)
+        fresh = page.refreshed_credentials or fresh
+        gone = [self.removed(i, "deleted") for i in removed]
+        return DeltaChanges([*page.employees, *gone], removed, fresh)
+
+    def changes_since(self, credentials: Credentials) -> ChangesSince:
+        """``IncrementalChanges``: the ids the delta names (changed and ``@removed``), read by the
+        caller's targeted plan; ``baseline`` when no delta link was kept (the read listed everyone)."""
+        link = credentials.secrets.get(DELTA_LINK)
+        changed, removed, fresh = self._delta(credentials)
+        return ChangesSince(
+            tuple(unique([*changed, *removed])), fresh, baseline=link is None or not link.reveal()
+        )
+
+    def _delta(self, credentials: Credentials) -> tuple[list[str], tuple[str, ...], Credentials]:
+        """The delta read to its end: (changed ids, removed ids, credentials with the new link)."""
         link = credentials.secrets.get(DELTA_LINK)
         current = credentials
         changed: list[str] = []
@@ -520,10 +540,7 @@ class Microsoft365(Connector):
                     settings=current.settings,
                 )
                 removed_set = set(removed)
-                page = self.get_employees(fresh, [i for i in unique(changed) if i not in removed_set])
-                fresh = page.refreshed_credentials or fresh
-                gone = [self.removed(i, "deleted") for i in unique(removed)]
-                return DeltaChanges([*page.employees, *gone], tuple(unique(removed)), fresh)
+                return [i for i in unique(changed) if i not in removed_set], tuple(unique(removed)), fresh
             if not isinstance(next_link, str) or not next_link:
                 raise IncompleteListing("microsoft365: a delta page without a next or delta link")
             history = follow_cursor(self.name, history, next_link)

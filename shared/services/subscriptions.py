@@ -19,6 +19,12 @@ before they lapse, removed on disconnect, and kept on the connection record
   ``subscriptionRemoved`` -> subscribe again, ``missed`` -> the caller requests a full sync.
 - ``handle_lifecycle``: the webhook worker's use of it for a queued delivery: acts on the events
   and starts the full sync they call for (``NOTIFICATIONS_MISSED``; one already running suffices).
+  A ``missed`` alone, for a connector that reads what changed (``IncrementalChanges``: Graph's
+  delta), is caught up cheaply instead: the changed and removed ids get a targeted plan through the
+  webhooks' own path (``webhook_apply.apply_webhook``: R29's deferral, R30's guard) and the new
+  starting point is stored. The full sync stays the answer when there is no starting point yet
+  (the first read lists everyone: it sets one), the read fails, the plan cannot be applied, or
+  more changed than a targeted catch-up should carry (``MAX_CATCH_UP``).
 
 A vendor failure is logged and leaves the connection as it was: notifications are an
 accelerator, the scheduled full sync stays the source of truth (R09).
@@ -26,33 +32,69 @@ accelerator, the scheduled full sync stays the source of truth (R09).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from secrets import token_urlsafe
 from typing import Protocol
 
 from shared import observability
-from shared.domain.models import Connection, ConnectionStatus, WatchSubscription
+from shared.domain.models import Connection, ConnectionStatus, PlanCounts, WatchSubscription
 from shared.domain.records import RunTrigger
 from shared.errors import HrisSyncError, LockHeld, VersionConflict, WorkflowNotStarted
-from shared.providers.base import Credentials, ProviderError, Secret, Subscribes, Subscription
+from shared.providers.base import (
+    Credentials,
+    IncrementalChanges,
+    ProviderError,
+    Secret,
+    Subscribes,
+    Subscription,
+)
 from shared.providers.catalogue import WEBHOOK_SECRET
-from shared.services.context import WithClock, WithConnections, WithProviders, WithSecrets, WithSettings
+from shared.services.context import (
+    WithAudit,
+    WithClock,
+    WithConnections,
+    WithMailer,
+    WithMembers,
+    WithPending,
+    WithProviders,
+    WithSecrets,
+    WithSettings,
+    WithTasks,
+    WithTokenLock,
+    WithWebhookGuard,
+)
 from shared.services.full_sync import TriggerPorts, request_sync
+from shared.services.webhook_apply import MAX_WEBHOOK_EMPLOYEES, WebhookResult, apply_webhook
 
 WEBHOOK_PATH = "/webhooks/{connection_id}"
 SAVE_ATTEMPTS = 3
 RENEW = "reauthorizationRequired"
 RESUBSCRIBE = "subscriptionRemoved"
 MISSED = "missed"
+# More changed ids than this: the full sync is the cheaper catch-up.
+MAX_CATCH_UP = 10 * MAX_WEBHOOK_EMPLOYEES
 
 
 class SubscriptionPorts(WithConnections, WithSecrets, WithProviders, WithClock, WithSettings, Protocol):
     """The connection and its credentials read and saved, the connector, the clock."""
 
 
-class LifecyclePorts(SubscriptionPorts, TriggerPorts, Protocol):
-    """Lifecycle notifications acted on: the subscription's ports, and a full sync requested."""
+class LifecyclePorts(
+    SubscriptionPorts,
+    TriggerPorts,
+    WithMembers,
+    WithTasks,
+    WithAudit,
+    WithPending,
+    WithWebhookGuard,
+    WithTokenLock,
+    WithMailer,
+    Protocol,
+):
+    """Lifecycle notifications acted on: the subscription's ports, a full sync requested, and a
+    targeted plan applied (a ``missed`` caught up from what changed: ``webhook_apply.WebhookPorts``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +103,10 @@ class LifecycleResult:
     full_sync_needed: bool
     # The full sync requested for it (or the one already running), when one was needed.
     run_id: str | None = None
+    # Only changes were missed (no subscription lost): what changed may be read instead.
+    catch_up: bool = False
+    # The targeted plan that caught up with a ``missed`` instead of a full sync.
+    caught_up: WebhookResult | None = None
 
 
 def notification_url(ports: WithSettings, connection: Connection, base_url: str | None = None) -> str | None:
@@ -239,18 +285,76 @@ def on_lifecycle(
         current = _subscribe(ports, _save(ports, current, None), connector, credentials)
     elif RENEW in mine:
         current = _renew(ports, current, connector, credentials, held)
-    return LifecycleResult(current, full_sync_needed=MISSED in mine or RESUBSCRIBE in mine)
+    return LifecycleResult(
+        current,
+        full_sync_needed=MISSED in mine or RESUBSCRIBE in mine,
+        catch_up=MISSED in mine and RESUBSCRIBE not in mine,
+    )
+
+
+def _log_catch_up(message: str, connection: Connection, **extra: object) -> None:
+    observability.logger.info(message, extra={"connection_id": connection.connection_id, **extra})
+
+
+def catch_up(ports: LifecyclePorts, connection: Connection) -> WebhookResult | None:
+    """What changed since the connection's starting point, applied as targeted plans (the webhooks'
+    path, ``MAX_WEBHOOK_EMPLOYEES`` at a time); the new starting point stored. None: the full sync
+    is needed (no incremental read, none kept yet, a failed read or apply, too many changes).
+    A removed employee reads back as terminated: an explicit leaver; nobody is deactivated for
+    being absent from the read (R09)."""
+    connector = ports.providers(connection.provider)
+    if not isinstance(connector, IncrementalChanges):
+        return None
+    tenant_id, connection_id = connection.tenant_id, connection.connection_id
+    try:
+        changes = connector.changes_since(ports.secrets.get(tenant_id, connection_id))
+    except ProviderError as error:
+        _log_failure("incremental read", connection, error)
+        return None
+    # Stored first: a token refreshed on the way is kept, and the targeted plans below read the
+    # credentials afresh. Should they fail, the full sync (the caller's fallback) covers the span.
+    ports.secrets.put(tenant_id, connection_id, changes.credentials)
+    if changes.baseline:
+        _log_catch_up("incremental starting point set", connection)
+        return None
+    if len(changes.employee_ids) > MAX_CATCH_UP:
+        _log_catch_up("too many changes to catch up on", connection, changed=len(changes.employee_ids))
+        return None
+    # One delivery id per batch of this read: a repeated catch-up reads (and keys) afresh.
+    read = ports.ids.new_id("delta")
+    total: WebhookResult | None = None
+    try:
+        for start in range(0, len(changes.employee_ids), MAX_WEBHOOK_EMPLOYEES):
+            batch = changes.employee_ids[start : start + MAX_WEBHOOK_EMPLOYEES]
+            digest = hashlib.sha256("\x1f".join(batch).encode()).hexdigest()[:16]
+            applied = apply_webhook(ports, tenant_id, connection_id, batch, f"{read}:{digest}")
+            total = applied if total is None else total + applied
+    except HrisSyncError as error:
+        observability.logger.warning(
+            "catch-up failed",
+            extra={"connection_id": connection_id, "error_type": type(error).__name__},
+        )
+        return None
+    if total is None:  # nothing changed
+        total = WebhookResult(counts=PlanCounts(), skipped=())
+    _log_catch_up("missed notifications caught up", connection, changed=len(changes.employee_ids))
+    return total
 
 
 def handle_lifecycle(
     ports: LifecyclePorts, tenant_id: str, connection_id: str, events: Sequence[tuple[str, str]]
 ) -> LifecycleResult:
-    """A queued delivery's lifecycle notifications: acted on (``on_lifecycle``), then the full sync
-    they call for started (changes may have been lost: R09's complete snapshot is the remedy);
+    """A queued delivery's lifecycle notifications: acted on (``on_lifecycle``); a ``missed`` caught
+    up from what changed where the connector can (``catch_up``), else the full sync they call for
+    started (changes may have been lost: R09's complete snapshot is the remedy);
     while one runs already, that one is the answer."""
     result = on_lifecycle(ports, ports.connections.get(tenant_id, connection_id), events)
     if not result.full_sync_needed:
         return result
+    if result.catch_up:
+        caught_up = catch_up(ports, result.connection)
+        if caught_up is not None:
+            return LifecycleResult(result.connection, full_sync_needed=False, caught_up=caught_up)
     try:
         run_id = request_sync(ports, tenant_id, connection_id, RunTrigger.NOTIFICATIONS_MISSED).run_id
     except LockHeld as held:
