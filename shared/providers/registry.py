@@ -2,39 +2,35 @@
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import import_module
 from typing import Any
 
-from shared.providers.bamboohr import BambooHR
 from shared.providers.base import Provider, ProviderError
 from shared.providers.catalogue import ProviderInfo
 from shared.providers.common import Connector
-from shared.providers.employment_hero import EmploymentHero
-from shared.providers.finch import Finch
-from shared.providers.google import GoogleWorkspace
-from shared.providers.hibob import HiBob
-from shared.providers.merge import Merge
-from shared.providers.microsoft import Microsoft365
-from shared.providers.personio import Personio
-from shared.providers.slack import Slack
 
-_FACTORIES: dict[str, type[Connector]] = {
-    BambooHR.name: BambooHR,
-    Personio.name: Personio,
-    HiBob.name: HiBob,
-    EmploymentHero.name: EmploymentHero,
-    Merge.name: Merge,
-    Finch.name: Finch,
-    Slack.name: Slack,
-    Microsoft365.name: Microsoft365,
-    GoogleWorkspace.name: GoogleWorkspace,
+# name -> (module, class). A connector's module is imported the first time it is asked for, so a
+# function that serves one connection never pays for the others' imports (Google's JWT signing
+# pulls in cryptography) at its cold start. Each class's ``name`` is its key (a test checks).
+_CONNECTORS: dict[str, tuple[str, str]] = {
+    "bamboohr": ("shared.providers.bamboohr", "BambooHR"),
+    "personio": ("shared.providers.personio", "Personio"),
+    "hibob": ("shared.providers.hibob", "HiBob"),
+    "employment_hero": ("shared.providers.employment_hero", "EmploymentHero"),
+    "merge": ("shared.providers.merge", "Merge"),
+    "finch": ("shared.providers.finch", "Finch"),
+    "slack": ("shared.providers.slack", "Slack"),
+    "microsoft365": ("shared.providers.microsoft", "Microsoft365"),
+    "google_workspace": ("shared.providers.google", "GoogleWorkspace"),
 }
-PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_FACTORIES))
+PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_CONNECTORS))
 # Other spellings people type; they build the same connector.
 _ALIASES = {
-    "employmenthero": EmploymentHero.name,
-    "merge_hris": Merge.name,
-    "microsoft_365": Microsoft365.name,
-    "msgraph": Microsoft365.name,
+    "employmenthero": "employment_hero",
+    "merge_hris": "merge",
+    "microsoft_365": "microsoft365",
+    "msgraph": "microsoft365",
 }
 
 
@@ -47,17 +43,25 @@ def canonical_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
+@cache
+def _factory(name: str) -> type[Connector]:
+    """The connector class of ``name`` or one of its other spellings, imported on first use."""
+    found = _CONNECTORS.get(_ALIASES.get(name, name))
+    if found is None:
+        raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
+    module, attribute = found
+    factory: type[Connector] = getattr(import_module(module), attribute)
+    return factory
+
+
 def catalogue() -> tuple[ProviderInfo, ...]:
     """Every connector's catalogue entry (``GET /v1/providers``), by id."""
-    return tuple(_FACTORIES[name].info for name in PROVIDER_NAMES)
+    return tuple(_factory(name).info for name in PROVIDER_NAMES)
 
 
 def provider_info(name: str) -> ProviderInfo:
     """The catalogue entry of ``name`` (or one of its other spellings)."""
-    factory = _FACTORIES.get(_ALIASES.get(name, name))
-    if factory is None:
-        raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
-    return factory.info
+    return _factory(name).info
 
 
 def display_name(name: str) -> str:
@@ -71,10 +75,7 @@ def display_name(name: str) -> str:
 
 def get_provider(name: str, **options: Any) -> Provider:
     """A fresh connector for ``name``; ``options`` go to its constructor (runtime, policy ...)."""
-    factory = _FACTORIES.get(_ALIASES.get(name, name))
-    if factory is None:
-        raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
-    provider = factory(**options)
+    provider = _factory(name)(**options)
     if not isinstance(provider, Provider):  # pragma: no cover - a connector missing a method
         raise TypeError(f"{name} does not implement the Provider protocol")
     return provider

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from shared.domain.models import SYNCED_FIELDS
@@ -74,3 +78,23 @@ def test_a_connector_closes_its_http_client_and_can_be_closed_twice() -> None:
     assert client.is_closed
     assert provider.http.client is None
     provider.close()
+
+
+def test_a_connector_module_is_imported_only_when_its_connector_is_asked_for() -> None:
+    """A function serving one connection never pays, at its cold start, for the other connectors'
+    imports (Google's JWT signing pulls in cryptography)."""
+    probe = (
+        "import sys\n"
+        "from shared.providers import registry\n"
+        "assert not [m for m in sys.modules if m in {'shared.providers.google', 'shared.providers.slack',"
+        " 'shared.providers.microsoft', 'shared.providers.finch', 'jwt'}], 'imported at once'\n"
+        "registry.get_provider('slack')\n"
+        "assert 'shared.providers.slack' in sys.modules and 'shared.providers.google' not in sys.modules\n"
+        "print(registry.provider_info('microsoft_365').id)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "microsoft365"
