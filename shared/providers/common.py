@@ -7,9 +7,9 @@ import binascii
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -102,6 +102,40 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.name!r}>"
+
+    # -- tokens a connector grants itself (client credentials, JWT bearer) ---------------------
+
+    # The token this instance last obtained or used (one sync's connector).
+    _granted: OAuthToken | None = None
+
+    def granted_token(
+        self,
+        credentials: Credentials,
+        grant: Callable[[Credentials], OAuthToken],
+        *,
+        skew: timedelta,
+        refused: Secret | None = None,
+    ) -> tuple[Secret, Credentials | None]:
+        """A usable access token: the cached or stored one until it expires within ``skew``, else
+        a new one from ``grant`` through the token keeper (which saves it). ``refused``: the server
+        said 401 to that one. Also returns the credentials to store when a new one was granted."""
+        now = self.runtime.now()
+        if refused is None:
+            for candidate in (self._granted, token_from(credentials)):
+                if candidate is not None and not candidate.needs_refresh(now, skew):
+                    return candidate.access_token, None
+            held = token_from(credentials)
+            refused = held.access_token if held is not None and held.access_token.reveal() else None
+
+        def exchange(latest: Credentials) -> Credentials:
+            return with_token(latest, grant(latest))
+
+        fresh = self.tokens.refresh(credentials, refused, exchange)
+        token = token_from(fresh)
+        if token is None or not token.access_token.reveal():
+            raise ProviderAuthError(f"{self.name}: the token grant left the connection without a token")
+        self._granted = token
+        return token.access_token, fresh
 
     # -- credentials --------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ from shared.providers.common import (
     unique,
 )
 from shared.providers.http import decode_json, parse_retry_after, sent_values, vendor_message
-from shared.providers.oauth import OAuthToken, token_from, with_token
+from shared.providers.oauth import OAuthToken
 from shared.providers.status import MappedStatus
 from shared.providers.webhooks import as_id, parse_json_object, required_header, same
 
@@ -200,8 +200,6 @@ class GoogleWorkspace(Connector):
         api_key_fields=(SERVICE_ACCOUNT_KEY, SUBJECT, CUSTOMER, SUSPENDED),
     )
 
-    _cached: OAuthToken | None = None
-
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         # Loaded once per connector (one sync step): org unit path -> (id, name); user id -> groups.
@@ -215,24 +213,8 @@ class GoogleWorkspace(Connector):
     def _token(
         self, credentials: Credentials, *, refused: Secret | None = None
     ) -> tuple[Secret, Credentials | None]:
-        """A usable access token: the cached or stored one until it expires, else a new grant."""
-        now = self.runtime.now()
-        if refused is None:
-            for candidate in (self._cached, token_from(credentials)):
-                if candidate is not None and not candidate.needs_refresh(now, TOKEN_SKEW):
-                    return candidate.access_token, None
-            held = token_from(credentials)
-            refused = held.access_token if held is not None and held.access_token.reveal() else None
-
-        def exchange(latest: Credentials) -> Credentials:
-            return with_token(latest, self._grant(latest))
-
-        fresh = self.tokens.refresh(credentials, refused, exchange)
-        token = token_from(fresh)
-        if token is None or not token.access_token.reveal():
-            raise ProviderAuthError("google_workspace: the token grant left the connection without a token")
-        self._cached = token
-        return token.access_token, fresh
+        """A usable access token: the cached or stored one until it expires, else a new JWT grant."""
+        return self.granted_token(credentials, self._grant, skew=TOKEN_SKEW, refused=refused)
 
     def _grant(self, credentials: Credentials) -> OAuthToken:
         """The JWT bearer grant (RFC 7523) at Google's token endpoint."""

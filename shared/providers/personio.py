@@ -54,7 +54,7 @@ from shared.providers.common import (
     text,
     unique,
 )
-from shared.providers.oauth import OAuthToken, token_from, with_token
+from shared.providers.oauth import OAuthToken
 from shared.providers.status import status_map
 from shared.providers.webhooks import (
     as_id,
@@ -152,32 +152,14 @@ class Personio(Connector):
         api_key_fields=(CLIENT_ID, CLIENT_SECRET, WEBHOOK_TOKEN),
     )
 
-    _cached: OAuthToken | None = None
-
     # -- auth ---------------------------------------------------------------------------------
 
     def _token(
         self, credentials: Credentials, *, refused: Secret | None = None
     ) -> tuple[Secret, Credentials | None]:
-        """A usable token; a new one from /v1/auth when none is (``refused``: the server said 401
-        to that one). The authentication goes through the token keeper, which saves it."""
-        now = self.runtime.now()
-        if refused is None:
-            for candidate in (self._cached, token_from(credentials)):
-                if candidate is not None and not candidate.needs_refresh(now, TOKEN_SKEW):
-                    return candidate.access_token, None
-            held = token_from(credentials)
-            refused = held.access_token if held is not None and held.access_token.reveal() else None
-
-        def exchange(latest: Credentials) -> Credentials:
-            return with_token(latest, self._authenticate(latest))
-
-        fresh = self.tokens.refresh(credentials, refused, exchange)
-        token = token_from(fresh)
-        if token is None or not token.access_token.reveal():
-            raise ProviderAuthError("personio: authentication left the connection without a token")
-        self._cached = token
-        return token.access_token, fresh
+        """A usable token; a new one from /v1/auth when none is (``refused``: the server said 401 to
+        that one)."""
+        return self.granted_token(credentials, self._authenticate, skew=TOKEN_SKEW, refused=refused)
 
     def _authenticate(self, credentials: Credentials) -> OAuthToken:
         """``POST /v1/auth`` with the client credentials: a new token and its lifetime."""
