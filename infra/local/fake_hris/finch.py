@@ -28,13 +28,13 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.parse
 import uuid
 from dataclasses import replace
 from typing import Any
 
 from shared.domain.models import Employee, EmployeeStatus
 
+from . import oauth_endpoints
 from .company import Change, Person, vendor_uuid
 from .oauth import OAuthError, OAuthServer, bearer
 from .server import HttpError, RateLimit, Request, Response, Route, Vendor, WebhookRequest
@@ -206,7 +206,7 @@ class Finch(Vendor):
     # -- Finch Connect ----------------------------------------------------------------------------
 
     def authorize(self, request: Request) -> Response:
-        redirect_uri, state = request.arg("redirect_uri"), request.arg("state") or ""
+        redirect_uri = request.arg("redirect_uri")
         try:
             self.oauth.check_authorization_request(request.arg("client_id"), redirect_uri)
         except OAuthError as exc:
@@ -214,16 +214,8 @@ class Finch(Vendor):
         products = (request.arg("products") or "").split()
         if not products or not set(products) <= {*PRODUCTS, "payment", "pay_statement", "benefits", "ssn"}:
             raise self.bad_request("products must name Finch products", "invalid_products")
-        assert redirect_uri is not None  # noqa: S101 - checked above
-        separator = "&" if "?" in redirect_uri else "?"
-        if self.oauth.deny_consent or request.arg("login_hint") == "deny":
-            back = {"error": "access_denied", "state": state}
-        else:
-            back = {
-                "code": self.oauth.authorize(request.arg("client_id"), redirect_uri, None, None),
-                "state": state,
-            }
-        return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(back)}"})
+        # The consenting admin, as the other OAuth fakes have it (a code, or a declined consent).
+        return oauth_endpoints.authorize(self.oauth, request, pkce=False)
 
     def token(self, request: Request) -> Response:
         try:

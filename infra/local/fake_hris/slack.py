@@ -31,6 +31,7 @@ from typing import Any
 
 from shared.domain.models import Employee, EmployeeStatus
 
+from . import oauth_endpoints
 from .company import Change, Person
 from .oauth import OAuthError, OAuthServer, bearer
 from .server import HttpError, RateLimit, Request, Response, Route, Vendor, WebhookRequest
@@ -198,21 +199,13 @@ class Slack(Vendor):
     # -- OAuth v2 ---------------------------------------------------------------------------------
 
     def authorize(self, request: Request) -> Response:
-        redirect_uri, state = request.arg("redirect_uri"), request.arg("state") or ""
+        redirect_uri = request.arg("redirect_uri")
         try:
             self.oauth.check_authorization_request(request.arg("client_id"), redirect_uri)
         except OAuthError as exc:
             return Response.json({"ok": False, "error": exc.error}, 400)
-        assert redirect_uri is not None  # noqa: S101 - checked above
-        separator = "&" if "?" in redirect_uri else "?"
-        if self.oauth.deny_consent or request.arg("login_hint") == "deny":
-            back = {"error": "access_denied", "state": state}
-        else:
-            back = {
-                "code": self.oauth.authorize(request.arg("client_id"), redirect_uri, None, None),
-                "state": state,
-            }
-        return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(back)}"})
+        # The consenting admin, as the other OAuth fakes have it (a code, or a declined consent).
+        return oauth_endpoints.authorize(self.oauth, request, pkce=False)
 
     def access(self, request: Request) -> Response:
         try:
