@@ -17,6 +17,7 @@ from infra.local.fake_hris import FakeHRServer, fake_hris
 from infra.local.fake_hris.finch import individual_id
 from infra.local.fake_hris.server import Exchange
 from shared.providers.base import Credentials, Secret, WebhookKind
+from shared.providers.common import collect_all
 from shared.providers.finch import API_VERSION, Finch
 from shared.providers.http import RetryPolicy, Runtime
 
@@ -92,13 +93,7 @@ def test_the_connectors_requests_match_the_spec(finch: FakeHRServer, finch_spec:
     )
     creds = credentials(finch)
     with finch.recording() as exchanges, connector:
-        people, cursor = [], None
-        while True:
-            page = connector.list_employees(creds, cursor)
-            people.extend(page.employees)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        people, _ = collect_all(connector, creds)
         connector.get_employees(creds, [people[0].hris_id, people[-1].hris_id])
         connector.directory(creds)
     calls = [as_call(e) for e in exchanges]

@@ -18,6 +18,7 @@ from infra.local.company import generate_company
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from infra.local.fake_hris.server import Exchange
 from shared.providers.base import Credentials, Secret
+from shared.providers.common import collect_all
 from shared.providers.http import RetryPolicy, Runtime
 from shared.providers.slack import Slack
 
@@ -82,13 +83,7 @@ def test_the_connectors_requests_match_the_spec(slack: FakeHRServer, slack_spec:
     connector = Slack(runtime=runtime, page_size=PAGE, policy=RetryPolicy(max_attempts=1))
     creds = credentials(slack)
     with slack.recording() as exchanges, connector:
-        people, cursor = [], None
-        while True:
-            page = connector.list_employees(creds, cursor)
-            people.extend(page.employees)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        people, _ = collect_all(connector, creds)
         connector.get_employees(creds, [people[0].hris_id, people[-1].hris_id])
         connector.check_credentials(creds)
     calls = [as_call(e) for e in exchanges]
