@@ -6,28 +6,15 @@ snapshot incomplete (R31/R09: nobody deactivated)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from infra.local.fake_hris import FakeHRServer, Fault
 from infra.local.fake_hris.finch import individual_id
-from tests.support.local_stack import Tenant
+from tests.support.local_stack import Tenant, until
 
 RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
-
-
-def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what} never happened"
-        time.sleep(0.25)
 
 
 def _connect(tenant: Tenant, fake: FakeHRServer) -> str:
@@ -83,13 +70,13 @@ def test_finch_connect_import_webhooks_and_an_incomplete_snapshot(tenant: Tenant
     fake.webhooks_to(tenant.stack.webhook_url(connection_id), secret=fake.credentials["webhook_secret"])
     hired = fake.hire("Nia", "Newcomer", department="Engineering")
     assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
-    member = _until("the hire", lambda: tenant.by_hris().get(individual_id(hired.key)))
+    member = until("the hire", lambda: tenant.by_hris().get(individual_id(hired.key)))
     assert member["profile"]["first_name"] == "Nia" and member["status"] != "deactivated"
 
     leaver = next(p for p in fake.company.people() if individual_id(p.key) in expected)
     fake.terminate(leaver.id)
     assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
-    assert _until(
+    assert until(
         "the termination",
         lambda: tenant.by_hris()[individual_id(leaver.key)]["status"] == "deactivated" or None,
     )

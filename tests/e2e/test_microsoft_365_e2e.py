@@ -6,10 +6,7 @@ renewal run of the sweep extending the subscription, and disconnect removing it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,22 +14,10 @@ import httpx
 from infra.local.fake_hris import FakeHRServer
 from infra.local.fake_hris.microsoft import user_id
 from shared.domain.models import EmployeeStatus
-from tests.support.local_stack import Tenant
+from tests.support.local_stack import Tenant, until
 
 RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
 OTHER_TENANT = "0f0f0f0f-1111-2222-3333-444444444444"  # another customer of the same app
-
-
-def _until(what: str, check: Callable[[], Any], tenant: Tenant, seconds: float = 60) -> Any:
-    """Drain the stack's queues until ``check()`` is truthy (bounded; no timed assertion)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        tenant.stack.drain()
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what} never happened"
-        time.sleep(0.25)
 
 
 def _consent(tenant: Tenant, fake: FakeHRServer) -> httpx.Response:
@@ -90,11 +75,11 @@ def test_microsoft_365_consent_import_notifications_renewal_and_disconnect(tenan
     leaver = current[4]
     fake.terminate(leaver.id)  # accountEnabled: false in Graph
     # Graph names users by their object id: the member's HR id.
-    _until("the hire", lambda: user_id(hired) in tenant.by_hris(), tenant)
-    _until(
+    until("the hire", lambda: user_id(hired) in tenant.by_hris(), tenant=tenant)
+    until(
         "the leaver",
         lambda: tenant.by_hris().get(user_id(leaver), {}).get("status") not in ("active", None),
-        tenant,
+        tenant=tenant,
     )
 
     # A renewal run of the sweep: the subscription is within the margin once its expiry is near.

@@ -7,27 +7,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from infra.local.fake_hris import FakeHRServer
 from infra.local.fake_hris import slack as fake_slack
-from tests.support.local_stack import Tenant
+from tests.support.local_stack import Tenant, until
 
 RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
-
-
-def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what} never happened"
-        time.sleep(0.25)
 
 
 def _install(tenant: Tenant, fake: FakeHRServer) -> str:
@@ -93,13 +81,13 @@ def test_slack_install_import_and_events(tenant: Tenant) -> None:
     hired = fake.hire("Nia", "Newcomer", department="Engineering")
     new_id = fake_slack.user_id(hired)
     assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
-    member = _until("the team_join member", lambda: tenant.by_hris().get(new_id))
+    member = until("the team_join member", lambda: tenant.by_hris().get(new_id))
     assert member["profile"]["first_name"] == "Nia" and member["status"] != "deactivated"
 
     leaver = fake.company.people()[2]
     fake.terminate(leaver.id)
     assert fake.deliveries[-1].status == 202, fake.deliveries[-1]
-    gone = _until(
+    gone = until(
         "the deactivation",
         lambda: tenant.by_hris()[fake_slack.user_id(leaver)]["status"] == "deactivated" or None,
     )

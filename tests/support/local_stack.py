@@ -3,13 +3,31 @@ servers wired to the stack's webhook endpoint, and its mail in the outbox."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from email import message_from_bytes
 from typing import Any
 
 from infra.local.client import AdminClient, fake_credentials
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from infra.local.stack import LocalStack
+
+
+def until[Found](
+    what: str, check: Callable[[], Found], *, tenant: Tenant | None = None, seconds: float = 60
+) -> Found:
+    """Poll ``check()`` until it is truthy (draining ``tenant``'s stack queues first when given),
+    for at most ``seconds``: a bounded wait, not a timed assertion."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if tenant is not None:
+            tenant.stack.drain()
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.25)
 
 
 class Tenant:
