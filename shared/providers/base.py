@@ -177,6 +177,37 @@ class LifecycleNotifications(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """The head of a vendor's event queue (ADP's event notification messages), not yet removed.
+
+    ``message_id`` is what acknowledging removes (ADP's ``adp-msg-msgid``). ``event`` is the
+    message as a targeted plan's input (``PING`` when it names nobody the sync reads), or None when
+    the message cannot be read (``problem`` says why, bounded, never a value): whoever drains the
+    queue then requests a full sync before acknowledging it, so nothing is lost."""
+
+    message_id: str
+    event: WebhookEvent | None
+    problem: str | None = None
+
+
+@runtime_checkable
+class EventQueue(Protocol):
+    """A connector whose changes arrive on a queue the vendor keeps and we pull, instead of a
+    webhook (ADP Workforce Now): ``shared.services.event_queue`` reads the head, queues it durably
+    on our side, and only then acknowledges it; a crash in between replays it (R24)."""
+
+    def next_message(self, credentials: Credentials) -> QueuedMessage | None:
+        """The queue's head message (it stays until acknowledged), or None when the queue is empty.
+
+        Raises ``ProviderAuthError`` / ``ProviderUnavailable`` like any call."""
+        ...
+
+    def acknowledge(self, credentials: Credentials, message_id: str) -> None:
+        """Remove the message from the vendor's queue; one already gone is not an error."""
+        ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: str
