@@ -106,6 +106,14 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # id_token names the tenant, signed by Entra).
 SIGN_IN_SCOPE = f"openid {GRAPH_SCOPE}"
 ID_TOKEN_LEEWAY = 120  # seconds of clock skew tolerated on exp/iat/nbf
+# The directory roles (role template ids, in the id_token's ``wids``) that can grant tenant-wide
+# consent to Microsoft Graph application permissions: Global Administrator and Privileged Role
+# Administrator. Whoever connects a tenant must hold one: once one admin has consented, anyone in
+# that tenant could otherwise sign in (leaving out ``prompt=admin_consent``) and connect it.
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+CONSENTING_ROLES = frozenset({GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR})
+MAX_ROLES = 200
 API = "/v1.0"
 MAX_PAGE = 999
 # Microsoft's limit for user subscriptions is 41,760 minutes; we ask for less and renew daily.
@@ -343,6 +351,7 @@ class Microsoft365(Connector):
             nonce.encode("utf-8"), str(claims["nonce"]).encode("utf-8")
         ):
             raise ProviderAuthError("microsoft365: the id_token is not this sign-in's (nonce)")
+        _require_consenting_admin(claims.get("wids"))
         return tid
 
     def _get_json(self, url: str) -> Any:
@@ -788,6 +797,25 @@ def _day(value: Any) -> date | None:
 
 def _is_guid(value: str) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64 and all(c in _ID_CHARS for c in value)
+
+
+def _require_consenting_admin(roles: Any) -> None:
+    """The signed-in user holds a role that can consent for the tenant (``CONSENTING_ROLES``).
+
+    Entra puts the user's directory roles in ``wids`` when the app registration asks for them
+    (token configuration: groups claim "Directory roles", manifest ``groupMembershipClaims``
+    ``DirectoryRole`` or ``All``); without them nobody can be told apart from an administrator."""
+    if not isinstance(roles, list):
+        raise ProviderAuthError(
+            "microsoft365: the sign-in names no directory roles (wids); the app registration must "
+            "include directory roles in its tokens (groupMembershipClaims: DirectoryRole)"
+        )
+    held = {r.casefold() for r in roles[:MAX_ROLES] if isinstance(r, str)}
+    if not held & CONSENTING_ROLES:
+        raise ProviderAuthError(
+            "microsoft365: only a Global Administrator or Privileged Role Administrator of the "
+            "tenant can connect it; sign in as one"
+        )
 
 
 def _nonce(verifier: Secret) -> str:

@@ -59,6 +59,11 @@ DEFAULT_TOP, MAX_TOP = 100, 999
 MAX_SUBSCRIPTION = timedelta(minutes=41_760)
 SIGNING_KID = "fake-entra-key-1"
 SIGN_IN_PATHS = ("organizations", "common")
+# The signed-in user's directory roles (``wids``): the admin is a Global Administrator (and, as
+# Entra adds to everyone, holds the default user role); ``login_hint=member`` signs in a member.
+DEFAULT_USER_ROLE = "b79fbf4d-3ef9-4689-8143-76b194e85509"
+ADMIN_ROLES = ("62e90394-69f5-4237-9190-012177145e10", DEFAULT_USER_ROLE)
+MEMBER_ROLES = (DEFAULT_USER_ROLE,)
 FIELDS = (
     "id",
     "displayName",
@@ -145,6 +150,7 @@ class MicrosoftGraph(Vendor):
         self.id_token_claims: dict[str, Any] = {}
         self.sign_with: rsa.RSAPrivateKey | None = None
         self._nonces: dict[str, str] = {}
+        self._roles: dict[str, tuple[str, ...]] = {}
         self.subscriptions: dict[str, FakeSubscription] = {}
         self.validations: list[int] = []
         self._lock = threading.Lock()
@@ -226,6 +232,8 @@ class MicrosoftGraph(Vendor):
                     self.consented = True
                 with self._lock:
                     self._nonces[code] = request.arg("nonce") or ""
+                    # ``login_hint=member``: a user of the tenant who is no administrator.
+                    self._roles[code] = MEMBER_ROLES if request.arg("login_hint") == "member" else ADMIN_ROLES
                 values = {"code": code, "state": state, "session_state": secrets.token_hex(8)}
         assert redirect_uri is not None  # noqa: S101 - checked above
         separator = "&" if "?" in redirect_uri else "?"
@@ -235,7 +243,7 @@ class MicrosoftGraph(Vendor):
         jwk = json.loads(RSAAlgorithm.to_jwk(self.signing_key.public_key()))
         return Response.json({"keys": [{**jwk, "kid": SIGNING_KID, "use": "sig", "alg": "RS256"}]})
 
-    def id_token(self, nonce: str) -> str:
+    def id_token(self, nonce: str, roles: tuple[str, ...] = ()) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": f"{self.server.base_url}/{self.tenant_id}/v2.0",
@@ -248,6 +256,7 @@ class MicrosoftGraph(Vendor):
             "nbf": now,
             "exp": now + 3600,
             "ver": "2.0",
+            "wids": list(roles or ADMIN_ROLES),
             **self.id_token_claims,
         }
         key = self.sign_with or self.signing_key
@@ -256,6 +265,7 @@ class MicrosoftGraph(Vendor):
     def _code_grant(self, form: dict[str, str]) -> Response:
         with self._lock:
             nonce = self._nonces.pop(form.get("code", ""), "")
+            roles = self._roles.pop(form.get("code", ""), ADMIN_ROLES)
         try:
             pair = self.oauth.exchange_code(
                 form.get("code"),
@@ -273,7 +283,7 @@ class MicrosoftGraph(Vendor):
                 "scope": form.get("scope", ""),
                 "expires_in": pair.expires_in,
                 "access_token": pair.access_token,
-                "id_token": self.id_token(nonce),
+                "id_token": self.id_token(nonce, roles),
             }
         )
 

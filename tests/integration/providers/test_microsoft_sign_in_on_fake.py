@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from shared.providers.base import Credentials, ProviderAuthError, Secret
 from shared.providers.http import Runtime
-from shared.providers.microsoft import Microsoft365
+from shared.providers.microsoft import PRIVILEGED_ROLE_ADMINISTRATOR, Microsoft365
 from shared.providers.oauth import Pkce
 
 REDIRECT = "https://api.acme.example/prod/oauth/callback"
@@ -149,3 +149,54 @@ def test_a_declined_consent_comes_back_as_access_denied(fake: FakeHRServer) -> N
     fake.vendor.deny_consent = True  # type: ignore[attr-defined]
     query, _ = start(connector(), app(fake))
     assert query["error"] == "access_denied" and "code" not in query
+
+
+def without_prompt(url: str, **extra: str) -> str:
+    """The authorize URL as an attacker edits it: no ``prompt=admin_consent`` (plus ``extra``)."""
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items() if k != "prompt"} | extra
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def test_a_member_who_is_no_admin_cannot_connect_a_tenant_an_admin_consented_to(fake: FakeHRServer) -> None:
+    """The attack: an admin consented to the app once; a member of that tenant starts a connect,
+    strips ``prompt=admin_consent`` and signs in. The consent would still let the app read Graph,
+    so the sign-in itself must come from someone who could consent (their ``wids``)."""
+    ms = connector()
+    url, pkce = ms.start_authorization(app(fake), redirect_uri=REDIRECT, state="st-1")
+    admin_query = consent(url)  # the tenant's admin consented (an earlier connect)
+    ms.finish_authorization(
+        app(fake), code=admin_query["code"], redirect_uri=REDIRECT, verifier=pkce.verifier
+    )
+
+    url, pkce = ms.start_authorization(app(fake), redirect_uri=REDIRECT, state="st-2")
+    assert pkce is not None
+    member_query = consent(without_prompt(url, login_hint="member"))
+
+    with pytest.raises(ProviderAuthError, match="Global Administrator or Privileged Role Administrator"):
+        ms.finish_authorization(
+            app(fake), code=member_query["code"], redirect_uri=REDIRECT, verifier=pkce.verifier
+        )
+
+
+def test_a_sign_in_without_directory_roles_is_refused_with_the_setting_to_fix(fake: FakeHRServer) -> None:
+    """An app registration that does not put directory roles in its tokens cannot tell an admin
+    from anyone: refused, naming the setting (never a pass by default)."""
+    ms = connector()
+    query, pkce = start(ms, app(fake))
+    fake.vendor.id_token_claims = {"wids": None}  # type: ignore[attr-defined]
+
+    with pytest.raises(ProviderAuthError, match="groupMembershipClaims"):
+        ms.finish_authorization(app(fake), code=query["code"], redirect_uri=REDIRECT, verifier=pkce.verifier)
+
+
+def test_a_privileged_role_administrator_can_connect(fake: FakeHRServer) -> None:
+    ms = connector()
+    query, pkce = start(ms, app(fake))
+    fake.vendor.id_token_claims = {"wids": [PRIVILEGED_ROLE_ADMINISTRATOR.upper()]}  # type: ignore[attr-defined]
+
+    stored = ms.finish_authorization(
+        app(fake), code=query["code"], redirect_uri=REDIRECT, verifier=pkce.verifier
+    )
+
+    assert stored.settings["tenant_id"] == fake.credentials["tenant_id"]
