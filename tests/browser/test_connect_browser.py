@@ -95,6 +95,16 @@ def point_draft_at(page: Any, fake: FakeHRServer) -> None:
     page.route(re.compile(r"/portal/api/v1/connections$"), add_base_url)
 
 
+def register_fake_app(tenant: Tenant, fake: FakeHRServer) -> None:
+    """The deployment's OAuth app for the fake vendor, pointing at the fake's hosts."""
+    tenant.stack.register_oauth_app(
+        fake.vendor.name,
+        client_id=fake.credentials["client_id"],
+        client_secret=fake.credentials["client_secret"],
+        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+    )
+
+
 def test_the_api_key_connect_journey_to_a_finished_import(page: Any, fresh: Tenant) -> None:
     fake = fresh.fake(employees=40, seed=7)
     point_draft_at(page, fake)
@@ -201,12 +211,7 @@ def test_the_api_key_connect_journey_to_a_finished_import(page: Any, fresh: Tena
 
 def test_the_oauth_connect_journey_with_employment_hero(page: Any, fresh: Tenant) -> None:
     fake = fresh.fake("employment_hero", employees=20, seed=3)
-    fresh.stack.register_oauth_app(
-        fake.vendor.name,
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-    )
+    register_fake_app(fresh, fake)
     page.goto(connect_link(fresh))
     page.get_by_role("list", name="HR systems").get_by_role(
         "button", name=re.compile("^Employment Hero")
@@ -243,12 +248,7 @@ def test_the_oauth_connect_journey_with_employment_hero(page: Any, fresh: Tenant
 def test_a_declined_consent_comes_back_with_a_plain_message(page: Any, fresh: Tenant) -> None:
     fake = fresh.fake("employment_hero", employees=5, seed=4)
     fake.vendor.oauth.deny_consent = True  # type: ignore[attr-defined]
-    fresh.stack.register_oauth_app(
-        fake.vendor.name,
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-    )
+    register_fake_app(fresh, fake)
     page.goto(connect_link(fresh))
     page.get_by_role("list", name="HR systems").get_by_role(
         "button", name=re.compile("^Employment Hero")
@@ -256,3 +256,31 @@ def test_a_declined_consent_comes_back_with_a_plain_message(page: Any, fresh: Te
     page.get_by_role("button", name="Connect with Employment Hero").click()
     page.get_by_role("alert").filter(has_text="did not grant access (access denied)").wait_for()
     assert fresh.api.connections() == []
+
+
+def test_a_selection_changed_by_someone_else_after_the_preview_is_never_imported(
+    page: Any, fresh: Tenant
+) -> None:
+    """The preview is of one version of the draft: should another admin change it meanwhile,
+    "Create accounts" is refused (409 version_conflict) in plain words, and nothing is imported."""
+    fake = fresh.fake("employment_hero", employees=12, seed=5)
+    register_fake_app(fresh, fake)
+    page.goto(connect_link(fresh))
+    page.get_by_role("list", name="HR systems").get_by_role(
+        "button", name=re.compile("^Employment Hero")
+    ).click()
+    page.get_by_role("button", name="Connect with Employment Hero").click()
+    heading_has_focus(page, "Who gets an account")
+    page.get_by_label(re.compile(r"^Everyone \(12 people\)")).check()
+    page.get_by_role("button", name="Continue").click()
+    heading_has_focus(page, "Invites, approval and settings")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("status").filter(has_text="accounts would be created").wait_for()
+
+    (draft,) = fresh.api.connections()
+    fresh.api.call("PATCH", f"/v1/connections/{draft['id']}", json={"invites": "later"})
+    page.get_by_role("button", name="Create accounts").click()
+
+    page.get_by_role("alert").filter(has_text="Someone else changed this meanwhile").wait_for()
+    (still,) = fresh.api.connections()
+    assert still["status"] == "draft" and fresh.api.members() == []

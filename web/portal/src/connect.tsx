@@ -139,13 +139,21 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
       )}
       {step === "people" && connectionId && (
         <People connectionId={connectionId} busy={busy} onNext={(scope) => guard(async () => {
-          await api.patch(`connections/${connectionId}`, { scope });
+          const saved = await api.patch<{ connection: Connection }>(`connections/${connectionId}`, {
+            scope,
+            expected_version: connection?.version,
+          });
+          setConnection(saved.connection);
           setStep("settings");
         })} />
       )}
       {step === "settings" && connectionId && (
         <Settings busy={busy} onNext={(settings) => guard(async () => {
-          await api.patch(`connections/${connectionId}`, settings);
+          const saved = await api.patch<{ connection: Connection }>(`connections/${connectionId}`, {
+            ...settings,
+            expected_version: connection?.version,
+          });
+          setConnection(saved.connection);
           setStep("preview");
         })} />
       )}
@@ -155,8 +163,11 @@ export function ConnectScreen({ email, onFinished }: { email: string | null; onF
           busy={busy}
           onCreate={() =>
             guard(async () => {
+              // The version the preview was made from: a change by someone else meanwhile is a
+              // 409 (version_conflict), never an import of a selection the admin did not see.
               const started = await api.post<{ connection: Connection; run: RunSummary }>(
                 `connections/${connectionId}/activate`,
+                connection ? { expected_version: connection.version } : undefined,
               );
               setConnection(started.connection);
               setRunId(started.run.id);
