@@ -107,6 +107,14 @@ def test_approve_and_reject_from_the_queue(
 
     page.set_viewport_size(PHONE)
     shot(page, "people-phone")
+    page.set_viewport_size(LAPTOP)
+
+    # Recent changes name the people, never by their ids.
+    page.get_by_role("navigation", name="Portal").get_by_role("button", name="History").click()
+    changes = page.get_by_role("heading", name="Recent changes").locator("..").get_by_role("listitem")
+    approved = changes.filter(has_text="Approve").filter(has_text=name_of(first))
+    approved.first.wait_for()
+    assert first["id"] not in " ".join(changes.all_inner_texts())
 
 
 def test_confirm_a_held_sync(page: Any, tenant: Tenant, company: tuple[FakeHRServer, str]) -> None:

@@ -745,6 +745,12 @@ export function AuditScreen({ member }: { member: Member | null }) {
     () => api.get<Page<AuditEntry>>(`audit${query({ member_id: member?.id, limit: 100 })}`),
     [member?.id],
   );
+  // Recent changes name each member (loaded once each, as tasks do), never by an id.
+  const members = useMembers(member ? [] : (page?.items.map((e) => e.member_id) ?? []));
+  const whose = (e: AuditEntry) => {
+    const m = members.get(e.member_id);
+    return m ? `${fullName(m)}${m.profile.email ? ` (${m.profile.email})` : ""}` : "a member";
+  };
   return (
     <Section title={member ? `History of ${fullName(member)}` : "Recent changes"}>
       <ErrorBox error={error} />
@@ -753,7 +759,7 @@ export function AuditScreen({ member }: { member: Member | null }) {
         {page?.items.map((e) => (
           <li key={e.id}>
             {when(e.at)} — <strong>{words(e.action)}</strong> by {e.actor === "admin" ? `admin ${e.actor_id ?? ""}` : "the sync"}
-            {!member && ` (member ${e.member_id})`}
+            {!member && `: ${whose(e)}`}
           </li>
         ))}
       </ol>
