@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 RUNS = 7
-HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger")
+HANDLERS = ("webhook_ingest", "webhook_worker", "sync_steps", "sync_trigger", "event_poller")
 # What the first invocation imports (lazily) on top of the handler module.
 FIRST_CALL = {
     "webhook_ingest": (
@@ -36,6 +36,13 @@ FIRST_CALL = {
     ),
     "sync_steps": (
         "shared.services.state_machine_tasks",
+        "shared.adapters.factory",
+        "shared.settings",
+        "aws_lambda_powertools.logging",
+        "aws_lambda_powertools.metrics",
+    ),
+    "event_poller": (
+        "shared.services.event_queue",
         "shared.adapters.factory",
         "shared.settings",
         "aws_lambda_powertools.logging",

@@ -28,6 +28,9 @@ class Access(StrEnum):
     SECRETS_WRITE = "secrets-write"  # replace their value: OAuth tokens a connector refreshed
     SECRETS_MANAGE = "secrets-manage"  # create, rotate and delete them (connect, edit, disconnect)
     SCHEDULES_MANAGE = "schedules-manage"  # one schedule per connection, in the one group
+    # Delete the event poll schedules (``events-*``) of the group, nothing else: the poller removes
+    # the schedule of a connection it finds gone or disconnected.
+    POLL_SCHEDULES_DELETE = "poll-schedules-delete"
     WORKFLOW_START = "workflow-start"  # start (and describe) full-sync executions
     WEBHOOK_QUEUE_SEND = "webhook-queue-send"
     IDEMPOTENCY = "idempotency"  # Powertools Idempotency records in their own table
@@ -166,6 +169,25 @@ SUBSCRIPTION_RENEWER = FunctionSpec(
     ),
     reserved_concurrency=1,  # one sweep at a time: two would renew the same subscriptions twice
 )
+EVENT_POLLER = FunctionSpec(
+    name="event_poller",
+    description="Every minute per ADP connection: drains the vendor's event queue into the webhook queue",
+    memory_mb=256,
+    # Above the poll window (``EventPollerSettings.event_poll_window_seconds``, at most 55 s) by
+    # the whole of a last message's calls (each HTTP call bounded by the connectors' budget).
+    timeout=Duration.seconds(90),
+    access=frozenset(
+        {
+            Access.TABLE_READ,
+            Access.TABLE_WRITE,  # a full sync's run and lock; the connection marked failing
+            Access.SECRETS_READ,  # the connection's credentials (ADP's token is kept in memory only)
+            Access.WEBHOOK_QUEUE_SEND,
+            Access.WORKFLOW_START,  # the full sync an unreadable message calls for
+            Access.EVENTS_PUT,  # ... announced closed when its state machine could not start
+            Access.POLL_SCHEDULES_DELETE,
+        }
+    ),
+)
 API_AUTHORIZER = FunctionSpec(
     name="api_authorizer",
     description="Verifies the admins' JWTs from the configured OIDC issuer (when not using Cognito)",
@@ -182,5 +204,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     SYNC_STEPS,
     SYNC_TRIGGER,
     SUBSCRIPTION_RENEWER,
+    EVENT_POLLER,
     API_AUTHORIZER,
 )

@@ -26,6 +26,7 @@ class FunctionEnvironment(BaseModel):
     schedule_target_arn: str | None = None
     scheduler_role_arn: str | None = None
     schedule_dead_letter_arn: str | None = None
+    event_poller_arn: str | None = None
     event_bus_name: str | None = None
     ses_sender: str | None = None
     ses_configuration_set: str | None = None

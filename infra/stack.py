@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.catalog import (
     ADMIN_API,
     API_AUTHORIZER,
+    EVENT_POLLER,
     SUBSCRIPTION_RENEWER,
     SYNC_STEPS,
     SYNC_TRIGGER,
@@ -46,6 +47,7 @@ class HrisSyncStack(Stack):
             sync_trigger=functions.get(SYNC_TRIGGER.name),
             webhook_worker=functions.get(WEBHOOK_WORKER.name),
             subscription_renewer=functions.get(SUBSCRIPTION_RENEWER.name),
+            event_poller=functions.get(EVENT_POLLER.name),
         )
         api = Api(
             self,
@@ -73,6 +75,7 @@ class HrisSyncStack(Stack):
                 ses_configuration_set=notify.configuration_set.configuration_set_name,
                 ses_configuration_set_arn=notify.configuration_set_arn,
                 api_origin=api.origin,
+                event_poller=functions.get(EVENT_POLLER.name),
             )
         )
         Observability(

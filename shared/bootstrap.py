@@ -49,6 +49,7 @@ def build_ports(
         blobs=aws.blobs,
         secrets=secrets or aws.secrets,
         scheduler=aws.scheduler,
+        poll_schedules=aws.poll_schedules,
         workflow=aws.workflow,
         mailer=aws.mailer,
         events=aws.events,

@@ -38,6 +38,9 @@ WEBHOOKS_REJECTED = "WebhooksRejected"
 WEBHOOKS_IGNORED = "WebhooksIgnored"
 SYNC_DURATION = "SyncDuration"
 EMAILS_NOT_SENT = "EmailsNotSent"
+# Vendor event queue messages (ADP) queued as webhooks, and polls stopped by the vendor or our queue.
+EVENT_MESSAGES_QUEUED = "EventMessagesQueued"
+EVENT_POLLS_STOPPED = "EventPollsStopped"
 
 # Where API Gateway and SQS put the id that follows a request through the logs.
 CORRELATION_API_GATEWAY = "requestContext.requestId"

@@ -50,6 +50,7 @@ class FunctionSettings(BaseSettings):
     schedule_target_arn: str | None = None
     scheduler_role_arn: str | None = None
     schedule_dead_letter_arn: str | None = None
+    event_poller_arn: str | None = None
     event_bus_name: str | None = None
     ses_sender: str | None = None
     ses_configuration_set: str | None = None
@@ -86,6 +87,7 @@ class FunctionSettings(BaseSettings):
             schedule_target_arn=self.schedule_target_arn or defaults.schedule_target_arn,
             schedule_role_arn=self.scheduler_role_arn or defaults.schedule_role_arn,
             schedule_dead_letter_arn=self.schedule_dead_letter_arn or defaults.schedule_dead_letter_arn,
+            event_poller_arn=self.event_poller_arn or defaults.event_poller_arn,
             state_machine_arn=self.state_machine_arn or defaults.state_machine_arn,
             event_bus=self.event_bus_name or defaults.event_bus,
             mail_sender=self.ses_sender or defaults.mail_sender,
@@ -104,6 +106,8 @@ class AdminApiSettings(FunctionSettings):
     scheduler_role_arn: str = Field(min_length=1)
     # The queue the schedules' undeliverable invocations go to (each schedule's DeadLetterConfig).
     schedule_dead_letter_arn: str = Field(min_length=1)
+    # The target of the poll schedules of EventQueue connections (absent when it is not deployed).
+    event_poller_arn: str | None = None
     event_bus_name: str = Field(min_length=1)
     ses_sender: str = Field(min_length=1)
     ses_configuration_set: str | None = None
@@ -158,6 +162,27 @@ class WebhookWorkerSettings(FunctionSettings):
 class SubscriptionRenewerSettings(FunctionSettings):
     table_name: str = Field(min_length=1)
     secrets_prefix: str = Field(min_length=1)
+
+
+class EventPollerSettings(FunctionSettings):
+    """The event poller (``functions/event_poller``): one connection's vendor event queue drained
+    into the webhook queue, a full sync started for a message it cannot read, the connection's poll
+    schedule deleted once it is gone."""
+
+    table_name: str = Field(min_length=1)
+    secrets_prefix: str = Field(min_length=1)
+    webhook_queue_url: str = Field(min_length=1)
+    state_machine_arn: str = Field(min_length=1)
+    event_bus_name: str = Field(min_length=1)
+    schedule_group: str = Field(min_length=1)
+    # How long one run long-polls (its schedule fires every minute): kept below the function's
+    # timeout (``infra.catalog.EVENT_POLLER``, 90 s) by the whole of a last message's calls. Zero:
+    # drain until the queue is empty once (the local stack: its ticker waits for each target).
+    event_poll_window_seconds: float = Field(default=50.0, ge=0, le=55)
+    # The pause after an empty queue before the next look.
+    event_poll_pause_seconds: float = Field(default=5.0, ge=0.5, le=30)
+    # Messages one run takes at most (the rest wait for the next run).
+    event_poll_max_messages: int = Field(default=200, ge=1, le=10_000)
 
 
 class SyncStepsSettings(FunctionSettings):

@@ -121,6 +121,10 @@ class AdminPorts:
         return self._aws.scheduler
 
     @property
+    def poll_schedules(self) -> Scheduler:
+        return self._aws.poll_schedules
+
+    @property
     def workflow(self) -> Workflow:
         return self._aws.workflow
 

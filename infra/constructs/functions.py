@@ -9,6 +9,7 @@ needs, once every resource it may touch exists.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from infra.constants import (
 )
 from infra.environment import FunctionEnvironment
 from infra.nag import acknowledge, nag_form
+from shared.adapters.scheduler import EVENT_POLL_SCHEDULES
 
 TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 TABLE_WRITE_ACTIONS = (
@@ -76,6 +78,18 @@ SCHEDULES_MANAGE_ACTIONS = (
 )
 
 
+def _allow(
+    statements: list[tuple[iam.PolicyStatement, str | None]],
+    actions: tuple[str, ...],
+    resources: list[str],
+    why: str | None = None,
+    conditions: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Add an Allow statement, with why its resources hold a wildcard (for cdk-nag)."""
+    statement = iam.PolicyStatement(actions=list(actions), resources=resources, conditions=conditions)
+    statements.append((statement, why))
+
+
 def handler_exists(functions_root: Path, spec: FunctionSpec) -> bool:
     return (functions_root / spec.name / HANDLER_FILE).is_file()
 
@@ -101,6 +115,8 @@ class Wiring:
     ses_configuration_set_arn: str
     # The API's own origin (the portal's): an allowed OAuth return origin (None: no admin API).
     api_origin: str | None = None
+    # The target of the event poll schedules (``events-*``) of EventQueue connections.
+    event_poller: lambda_.IFunction | None = None
 
 
 class ServiceFunctions(Construct):
@@ -206,6 +222,7 @@ class ServiceFunctions(Construct):
         uses_blobs = bool(access & {Access.BLOBS_READ, Access.BLOBS_WRITE})
         uses_secrets = bool(access & {Access.SECRETS_READ, Access.SECRETS_WRITE, Access.SECRETS_MANAGE})
         schedules = Access.SCHEDULES_MANAGE in access
+        poll_schedules = Access.POLL_SCHEDULES_DELETE in access
         return FunctionEnvironment(
             stage=config.stage,
             powertools_service_name=spec.service_name,
@@ -216,8 +233,9 @@ class ServiceFunctions(Construct):
             webhook_queue_url=w.webhook_queue.queue_url if Access.WEBHOOK_QUEUE_SEND in access else None,
             idempotency_table_name=w.idempotency_table.table_name if Access.IDEMPOTENCY in access else None,
             state_machine_arn=w.state_machine_arn if Access.WORKFLOW_START in access else None,
-            schedule_group=w.schedule_group_name if schedules else None,
+            schedule_group=w.schedule_group_name if schedules or poll_schedules else None,
             schedule_target_arn=w.schedule_target.function_arn if schedules and w.schedule_target else None,
+            event_poller_arn=w.event_poller.function_arn if schedules and w.event_poller else None,
             scheduler_role_arn=w.scheduler_role.role_arn if schedules else None,
             schedule_dead_letter_arn=w.schedule_dead_letters.queue_arn if schedules else None,
             event_bus_name=w.event_bus_name if Access.EVENTS_PUT in access else None,
@@ -271,20 +289,50 @@ class ServiceFunctions(Construct):
             return [(deny_all, None)]
         return []
 
+    def _schedule_statements(
+        self, access: frozenset[Access], w: Wiring
+    ) -> list[tuple[iam.PolicyStatement, str | None]]:
+        """The schedules of the group: managed (with the scheduler role passed to them), or only the
+        event poll schedules deleted."""
+        stack = Stack.of(self)
+        statements: list[tuple[iam.PolicyStatement, str | None]] = []
+        allow = functools.partial(_allow, statements)
+        if Access.SCHEDULES_MANAGE in access:
+            schedules = stack.format_arn(
+                service="scheduler",
+                resource="schedule",
+                resource_name=f"{w.schedule_group_name}/*",
+            )
+            allow(
+                SCHEDULES_MANAGE_ACTIONS,
+                [schedules],
+                "one schedule per connection, created at connect time, in this stack's schedule group only",
+            )
+            allow(
+                ("iam:PassRole",),
+                [w.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        if Access.POLL_SCHEDULES_DELETE in access:
+            allow(
+                ("scheduler:DeleteSchedule",),
+                [
+                    stack.format_arn(
+                        service="scheduler",
+                        resource="schedule",
+                        resource_name=f"{w.schedule_group_name}/{EVENT_POLL_SCHEDULES}-*",
+                    )
+                ],
+                "the event poll schedules, one per connection named at run time, of this stack's group only",
+            )
+        return statements
+
     def _statements(self, spec: FunctionSpec, w: Wiring) -> list[tuple[iam.PolicyStatement, str | None]]:
         """(statement, why its resources hold a wildcard) for the spec's access."""
         stack = Stack.of(self)
         access = spec.access
         statements: list[tuple[iam.PolicyStatement, str | None]] = []
-
-        def allow(
-            actions: tuple[str, ...],
-            resources: list[str],
-            why: str | None = None,
-            conditions: dict[str, dict[str, str]] | None = None,
-        ) -> None:
-            statement = iam.PolicyStatement(actions=list(actions), resources=resources, conditions=conditions)
-            statements.append((statement, why))
+        allow = functools.partial(_allow, statements)
 
         if Access.TABLE_READ in access:
             allow(
@@ -318,22 +366,7 @@ class ServiceFunctions(Construct):
             if granted:
                 allow(granted, [secrets], why_secrets)
         statements.extend(self._oauth_apps_statements(access))
-        if Access.SCHEDULES_MANAGE in access:
-            schedules = stack.format_arn(
-                service="scheduler",
-                resource="schedule",
-                resource_name=f"{w.schedule_group_name}/*",
-            )
-            allow(
-                SCHEDULES_MANAGE_ACTIONS,
-                [schedules],
-                "one schedule per connection, created at connect time, in this stack's schedule group only",
-            )
-            allow(
-                ("iam:PassRole",),
-                [w.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
+        statements.extend(self._schedule_statements(access, w))
         if Access.WORKFLOW_START in access and w.state_machine_arn and w.state_machine_name:
             allow(("states:StartExecution",), [w.state_machine_arn])
             executions = stack.format_arn(

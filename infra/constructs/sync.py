@@ -59,6 +59,7 @@ class Sync(Construct):
         sync_trigger: lambda_.IFunction | None,
         webhook_worker: lambda_.IFunction | None,
         subscription_renewer: lambda_.IFunction | None = None,
+        event_poller: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -88,10 +89,13 @@ class Sync(Construct):
                 },
             ),
         )
-        if sync_trigger is not None:
-            self.scheduler_role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[sync_trigger.function_arn])
-            )
+        # The targets of the schedules made at run time: each connection's full sync and, for a
+        # vendor that keeps an event queue (ADP), its event poller.
+        for target in (sync_trigger, event_poller):
+            if target is not None:
+                self.scheduler_role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[target.function_arn])
+                )
         # Each schedule's DeadLetterConfig (set at run time by shared/adapters/scheduler.py): an
         # invocation Scheduler could not deliver lands here, with the error in its attributes,
         # instead of being dropped; an alarm watches it (observability construct).

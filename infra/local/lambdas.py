@@ -167,6 +167,13 @@ class LocalFunctions:
             shared["POWERTOOLS_SERVICE_NAME"] = "hris-sync"
         return shared
 
+    def set_environment(self, key: str, variables: Mapping[str, str]) -> None:
+        """Add ``variables`` to the function ``key``'s environment (read at its next cold start);
+        a function the template does not hold is left out."""
+        function = self._by_key.get(key)
+        if function is not None:
+            function.environment.update(variables)
+
     def environment_of(self, key: str) -> dict[str, str]:
         """The variables of the function ``key`` (``admin_api`` ...) as its template sets them."""
         return dict(self._by_key[key].environment)

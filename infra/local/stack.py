@@ -47,6 +47,14 @@ from shared import bootstrap, observability
 from shared.adapters.oauth import oauth_app_secret_name
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+# What the local stack sets on top of a function's template environment. The event poller drains
+# its vendor's queue until it is empty once (no long poll): the ticker invokes each due target in
+# turn and waits for it, so a 50 s window would hold every other schedule back for that long
+# (locally, a change on the fake's queue is then picked up by the next minute's run, or at once by
+# invoking the poller).
+LOCAL_FUNCTION_ENVIRONMENT: dict[str, dict[str, str]] = {
+    "event_poller": {"EVENT_POLL_WINDOW_SECONDS": "0"},
+}
 _ON_DYNAMODB_LOCAL = frozenset({"dynamodb", "dynamodbstreams"})
 _GC_THRESHOLDS = (50_000, 20, 10)  # generation 0, 1, 2 (CPython's defaults: 700, 10, 10)
 
@@ -174,6 +182,8 @@ class LocalStack:
         self.functions = LocalFunctions.from_template(
             self.template, resolve, functions_root=self.functions_root, base_env=env
         )
+        for key, variables in LOCAL_FUNCTION_ENVIRONMENT.items():
+            self.functions.set_environment(key, variables)
         self._set_env(self.functions.shared_environment())
         self.aws.answer_lambda_with(self.functions.invoke_json)
         if not self.reset:

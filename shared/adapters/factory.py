@@ -26,7 +26,7 @@ from shared.adapters.oauth import DynamoOAuthStates, SecretsManagerOAuthApps
 from shared.adapters.portal import DynamoPortalStore
 from shared.adapters.queue import SqsQueue
 from shared.adapters.record_stores import DynamoAuditLog, DynamoRunStore, DynamoTaskStore
-from shared.adapters.scheduler import EventBridgeScheduler
+from shared.adapters.scheduler import EVENT_POLL_SCHEDULES, EventBridgeScheduler
 from shared.adapters.secrets import DEFAULT_PREFIX, SecretsManagerStore
 from shared.adapters.system import RandomIds, SystemClock
 from shared.adapters.webhook_backlog import DynamoPendingWebhooks, DynamoWebhookGuardStore
@@ -67,6 +67,8 @@ class AwsResources:
     schedule_target_arn: str = ""
     schedule_role_arn: str = ""
     schedule_dead_letter_arn: str = ""
+    # The event poller (the target of the ``events-`` schedules of EventQueue connections).
+    event_poller_arn: str = ""
     state_machine_arn: str = ""
     event_bus: str = "hris-sync"
     mail_sender: str = ""
@@ -170,6 +172,18 @@ class AwsAdapters:
             role_arn=self.resources.schedule_role_arn,
             dead_letter_arn=self.resources.schedule_dead_letter_arn or None,
             client=self.client("scheduler"),
+        )
+
+    @cached_property
+    def poll_schedules(self) -> Scheduler:
+        """The event pollers' schedules (``events-<hash>``, same group, role and dead letters)."""
+        return EventBridgeScheduler(
+            group_name=self.resources.schedule_group,
+            target_arn=self.resources.event_poller_arn,
+            role_arn=self.resources.schedule_role_arn,
+            dead_letter_arn=self.resources.schedule_dead_letter_arn or None,
+            client=self.client("scheduler"),
+            kind=EVENT_POLL_SCHEDULES,
         )
 
     @cached_property

@@ -1,8 +1,11 @@
-"""One EventBridge Scheduler schedule per connection, all in one schedule group (R28).
+"""One EventBridge Scheduler schedule per connection, all in one schedule group (R28); and, for a
+connection whose connector is an ``EventQueue`` (ADP), one more: its event poller's.
 
 The expression and time zone are validated by us before the call (moto's Scheduler accepts
 anything). The schedule's name is derived from (tenant, connection) with a hash, so it always fits
 Scheduler's 64-character limit and two tenants can never share one; the description names both.
+Each kind of schedule has its own name prefix (``sync-``, ``events-``) and target: one
+``EventBridgeScheduler`` per kind (``AwsAdapters.scheduler``, ``AwsAdapters.poll_schedules``).
 An invocation Scheduler cannot deliver (the target refused it, or its retries ran out) goes to the
 stack's dead-letter queue (``DeadLetterConfig``), where an alarm sees it, instead of being dropped.
 """
@@ -21,14 +24,20 @@ from shared.adapters.clients import aws_client
 from shared.errors import HrisSyncError, InvalidInput
 from shared.schedule_expressions import validate_schedule_expression, validate_timezone
 
+# The name prefix and description of each kind of schedule a connection may have.
+SYNC_SCHEDULES = "sync"  # R28: its full syncs (the sync trigger)
+EVENT_POLL_SCHEDULES = "events"  # draining its vendor's event queue (the event poller)
+_PURPOSES = {SYNC_SCHEDULES: "full sync", EVENT_POLL_SCHEDULES: "event queue poll"}
 
-def schedule_name(tenant_id: str, connection_id: str) -> str:
+
+def schedule_name(tenant_id: str, connection_id: str, kind: str = SYNC_SCHEDULES) -> str:
     digest = hashlib.sha256(f"{tenant_id}\x1f{connection_id}".encode()).hexdigest()
-    return f"sync-{digest[:40]}"
+    return f"{kind}-{digest[:40]}"
 
 
 class EventBridgeScheduler:
-    """``Scheduler`` on EventBridge Scheduler: the target is the sync trigger (state machine or function)."""
+    """``Scheduler`` on EventBridge Scheduler: schedules of one ``kind``, all with one target (the
+    sync trigger, state machine or function; or the event poller)."""
 
     def __init__(
         self,
@@ -38,7 +47,11 @@ class EventBridgeScheduler:
         role_arn: str,
         dead_letter_arn: str | None,
         client: Any | None = None,
+        kind: str = SYNC_SCHEDULES,
     ) -> None:
+        if kind not in _PURPOSES:
+            raise ValueError(f"unknown kind of schedule {kind!r}")
+        self._kind = kind
         self._group = group_name
         self._target_arn = target_arn
         self._role_arn = role_arn
@@ -75,9 +88,11 @@ class EventBridgeScheduler:
         if self._dead_letter_arn:
             target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
         kwargs: dict[str, Any] = {
-            "Name": schedule_name(tenant_id, connection_id),
+            "Name": self.name(tenant_id, connection_id),
             "GroupName": self._group,
-            "Description": f"hris-sync full sync of connection {connection_id} (tenant {tenant_id})"[:512],
+            "Description": (
+                f"hris-sync {_PURPOSES[self._kind]} of connection {connection_id} (tenant {tenant_id})"
+            )[:512],
             "ScheduleExpression": expression,
             "ScheduleExpressionTimezone": timezone,
             "FlexibleTimeWindow": {"Mode": "OFF"},
@@ -94,9 +109,13 @@ class EventBridgeScheduler:
             except ClientError as again:
                 raise _typed(again, "UpdateSchedule", connection_id) from None
 
+    def name(self, tenant_id: str, connection_id: str) -> str:
+        """The schedule's name in the group (``<kind>-<hash>``)."""
+        return schedule_name(tenant_id, connection_id, self._kind)
+
     def delete(self, tenant_id: str, connection_id: str) -> None:
         try:
-            self.client.delete_schedule(Name=schedule_name(tenant_id, connection_id), GroupName=self._group)
+            self.client.delete_schedule(Name=self.name(tenant_id, connection_id), GroupName=self._group)
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
                 return
@@ -106,7 +125,7 @@ class EventBridgeScheduler:
         """The stored schedule (for the local ticker and tests), or None."""
         try:
             response: dict[str, Any] = self.client.get_schedule(
-                Name=schedule_name(tenant_id, connection_id), GroupName=self._group
+                Name=self.name(tenant_id, connection_id), GroupName=self._group
             )
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":

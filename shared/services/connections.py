@@ -54,6 +54,7 @@ from shared.providers.base import (
     Credentials,
     Directory,
     DirectoryEntry,
+    EventQueue,
     Provider,
     ProviderAuthError,
     ProviderError,
@@ -71,6 +72,7 @@ from shared.services.context import (
     WithLock,
     WithMailer,
     WithMembers,
+    WithPollSchedules,
     WithProviders,
     WithRuns,
     WithScheduler,
@@ -92,6 +94,7 @@ class ConnectPorts(
     WithLock,
     WithSecrets,
     WithScheduler,
+    WithPollSchedules,
     WithWorkflow,
     WithEvents,
     WithClock,
@@ -101,8 +104,9 @@ class ConnectPorts(
     WithTokenLock,
     Protocol,
 ):
-    """A connection created or edited: its credentials, its schedule (R28), its first or scope sync;
-    a new scope is checked against the HR system's directory (R33)."""
+    """A connection created or edited: its credentials, its schedule (R28) and, where its vendor
+    keeps an event queue, its poll schedule, its first or scope sync; a new scope is checked against
+    the HR system's directory (R33)."""
 
 
 class DraftPorts(WithConnections, WithSecrets, WithClock, WithIds, WithProviders, WithSettings, Protocol):
@@ -113,9 +117,11 @@ class StatusPorts(WithRuns, WithProviders, WithClock, WithSettings, Protocol):
     """A connection's status: its last run, its next scheduled one, its effective schedule (R28)."""
 
 
-class DisconnectPorts(WithConnections, WithSecrets, WithScheduler, WithClock, WithProviders, Protocol):
-    """A connection disconnected: its vendor subscription removed, its schedule and credentials
-    deleted (R20)."""
+class DisconnectPorts(
+    WithConnections, WithSecrets, WithScheduler, WithPollSchedules, WithClock, WithProviders, Protocol
+):
+    """A connection disconnected: its vendor subscription removed, its schedules (sync and event
+    poll) and credentials deleted (R20)."""
 
 
 class DirectoryPorts(
@@ -159,6 +165,10 @@ class MatchPorts(
 class SchedulePorts(WithScheduler, WithSettings, Protocol):
     """A connection's schedule (R28)."""
 
+
+# How often a connection's vendor event queue is drained (its poller's own window then long-polls
+# within each minute: ``shared.settings.EventPollerSettings``).
+EVENT_POLL_SCHEDULE = "rate(1 minute)"
 
 # What an admin may set on a connection (everything else is the service's bookkeeping).
 EDITABLE_FIELDS = frozenset(Connection.model_fields) - {
@@ -234,6 +244,20 @@ def _upsert_schedule(ports: SchedulePorts, connection: Connection, provider: Pro
             "trigger": RunTrigger.SCHEDULE.value,
             "phase": "fetch",
         },
+    )
+
+
+def _upsert_poll_schedule(ports: WithPollSchedules, connection: Connection, provider: Provider) -> None:
+    """Near-real-time for a vendor that keeps an event queue we pull (ADP): the connection's event
+    poller runs every minute (``shared.services.event_queue``). Any other connector gets none."""
+    if not isinstance(provider, EventQueue):
+        return
+    ports.poll_schedules.upsert(
+        connection.tenant_id,
+        connection.connection_id,
+        expression=EVENT_POLL_SCHEDULE,
+        timezone="UTC",
+        payload={"tenant_id": connection.tenant_id, "connection_id": connection.connection_id},
     )
 
 
@@ -559,9 +583,11 @@ def _already_active(
 def _first_import(
     ports: ConnectPorts, connection: Connection, connector: Provider, notification_base_url: str | None
 ) -> ConnectResult:
-    """Schedule the active connection (R28), subscribe to its changes where the vendor needs a
-    subscription (a vendor failure leaves that to the scheduled sweep) and start its first import."""
+    """Schedule the active connection (R28) and its event poll where its vendor keeps an event
+    queue, subscribe to its changes where the vendor needs a subscription (a vendor failure leaves
+    that to the scheduled sweep) and start its first import."""
     _upsert_schedule(ports, connection, connector)
+    _upsert_poll_schedule(ports, connection, connector)
     connection = subscriptions.ensure(ports, connection, base_url=notification_base_url)
     try:
         run = request_sync(ports, connection.tenant_id, connection.connection_id, RunTrigger.FIRST_IMPORT)
@@ -733,10 +759,14 @@ def _new_scope(
 
 
 def disconnect(ports: DisconnectPorts, tenant_id: str, connection_id: str) -> Connection:
-    """R20: remove the schedule and the credentials (webhooks are refused from now on, their
-    signing secret being part of the credentials); no member changes, links are kept."""
+    """R20: remove the schedules and the credentials (webhooks are refused from now on, their
+    signing secret being part of the credentials); no member changes, links are kept.
+
+    The event poll schedule is deleted whatever the connector (a delete of none is nothing): a
+    connector no longer registered, or one that stopped being an ``EventQueue``, leaves none behind."""
     current = ports.connections.get(tenant_id, connection_id)
     ports.scheduler.delete(tenant_id, connection_id)
+    ports.poll_schedules.delete(tenant_id, connection_id)
     if current.subscription is not None:
         try:
             held = ports.secrets.get(tenant_id, connection_id)

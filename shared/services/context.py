@@ -114,6 +114,8 @@ class Ports:
     blobs: BlobStore
     secrets: SecretStore
     scheduler: Scheduler
+    # The event pollers' schedules: one per connection whose connector is an ``EventQueue`` (ADP).
+    poll_schedules: Scheduler
     workflow: Workflow
     mailer: Mailer
     events: EventPublisher
@@ -199,6 +201,14 @@ class WithOAuthApps(Protocol):
 class WithScheduler(Protocol):
     @property
     def scheduler(self) -> Scheduler: ...
+
+
+class WithPollSchedules(Protocol):
+    """The schedules that drain a vendor's event queue (``shared.services.event_queue``): one per
+    connection whose connector is an ``EventQueue``, beside its full-sync schedule."""
+
+    @property
+    def poll_schedules(self) -> Scheduler: ...
 
 
 class WithWorkflow(Protocol):

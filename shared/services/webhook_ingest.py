@@ -22,7 +22,7 @@ and dropped: a draft applies nothing, and its first import reads everyone when i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -30,9 +30,9 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared import json_bounds
-from shared.domain.models import ConnectionStatus
+from shared.domain.models import Connection, ConnectionStatus
 from shared.ports import Clock, ConnectionStore, MessageQueue, ProviderLookup, SecretStore
-from shared.providers.base import LifecycleNotifications, Provider, WebhookKind
+from shared.providers.base import LifecycleNotifications, Provider, WebhookEvent, WebhookKind
 from shared.services.webhook_apply import MAX_WEBHOOK_EMPLOYEES, receivable, verify_delivery
 
 # A handshake token or challenge is echoed back: bounded, printable.
@@ -157,17 +157,42 @@ def intake(
     changed = receipt.should_enqueue and event.kind is not WebhookKind.PING
     if not changed and not lifecycle:
         return Outcome("ignored", tenant_id, connection_id)
-    ids = event.employee_ids if changed else ()
+    messages = queued_webhooks(
+        connection,
+        event,
+        employee_ids=event.employee_ids if changed else (),
+        received_at=received_at,
+        lifecycle=lifecycle,
+    )
+    for message in messages:
+        ports.queue.send(message.model_dump(mode="json"))
+    return Outcome("queued", tenant_id, connection_id, messages=messages)
+
+
+def queued_webhooks(
+    connection: Connection,
+    event: WebhookEvent,
+    *,
+    employee_ids: Sequence[str],
+    received_at: datetime,
+    lifecycle: tuple[LifecycleEvent, ...] = (),
+) -> tuple[QueuedWebhook, ...]:
+    """The queue messages of one verified delivery (a webhook's, or a message pulled from a vendor's
+    event queue: ``shared.services.event_queue``), keyed by the event's delivery id (R24).
+
+    A delivery naming more people than one message carries is split, each part with its own
+    stable id (a redelivery of the whole splits the same way); the lifecycle notifications go with
+    the first part. Raises pydantic's ``ValidationError`` for an event no message can carry (a
+    delivery id over 512 characters)."""
+    ids = tuple(employee_ids)
     parts = [ids[i : i + MAX_WEBHOOK_EMPLOYEES] for i in range(0, len(ids), MAX_WEBHOOK_EMPLOYEES)] or [()]
-    messages = tuple(
+    return tuple(
         QueuedWebhook(
-            tenant_id=tenant_id,
-            connection_id=connection_id,
-            provider=provider,
+            tenant_id=connection.tenant_id,
+            connection_id=connection.connection_id,
+            provider=connection.provider,
             kind=event.kind,
             employee_ids=part,
-            # A delivery naming more people than one message carries is split, each part with
-            # its own stable id (a redelivery of the whole splits the same way).
             delivery_id=event.delivery_id if len(parts) == 1 else f"{event.delivery_id}#{index}",
             received_at=received_at,
             occurred_at=event.occurred_at,
@@ -175,9 +200,6 @@ def intake(
         )
         for index, part in enumerate(parts)
     )
-    for message in messages:
-        ports.queue.send(message.model_dump(mode="json"))
-    return Outcome("queued", tenant_id, connection_id, messages=messages)
 
 
 def lifecycle_of(provider: Provider, raw_body: bytes) -> tuple[LifecycleEvent, ...]:

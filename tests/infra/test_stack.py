@@ -12,9 +12,11 @@ import pytest
 
 from infra.catalog import API_AUTHORIZER, FUNCTIONS, Access
 from infra.environment import FunctionEnvironment
+from shared.adapters.scheduler import EVENT_POLL_SCHEDULES
 from shared.adapters.table_schema import IDEMPOTENCY_TABLE, TABLE
 from shared.schedule_expressions import next_fire
 from shared.services.context import ServiceSettings
+from shared.settings import EventPollerSettings
 from tests.infra.conftest import FIXTURE_FUNCTIONS, Synthesized, resolve_join
 
 STAGE = "dev"
@@ -98,6 +100,20 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+    # Reads the credentials (never writes them: ADP's token lives in memory), queues each message,
+    # starts the full sync an unreadable one calls for, deletes its own schedule once disconnected.
+    "event_poller": LOGS
+    | XRAY
+    | TABLE_READ
+    | TABLE_WRITE
+    | {
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "events:PutEvents",
+        "scheduler:DeleteSchedule",
+    },
 }
 OAUTH_APPS = f"hris-sync/{STAGE}/oauth-apps"
 SECRETS_ALL = {
@@ -365,7 +381,7 @@ def test_the_subscription_sweep_runs_well_within_the_renewal_margin_whatever_the
     assert (every - NOW_UTC) * 3 <= ServiceSettings().subscription_renew_margin
 
 
-def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trigger_renewer_and_dead_letters(
+def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_schedules_targets_and_dead_letters(
     stack: Synthesized,
 ) -> None:
     passers = [
@@ -382,11 +398,16 @@ def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trig
     statements = _statements_of_role(stack, role_id)
     trigger_id, _ = _function(stack, "sync_trigger")
     renewer_id, _ = _function(stack, "subscription_renewer")
+    poller_id, _ = _function(stack, "event_poller")
     assert statements == [
         {
             "Action": "lambda:InvokeFunction",
             "Effect": "Allow",
-            "Resource": [{"Fn::GetAtt": [renewer_id, "Arn"]}, {"Fn::GetAtt": [trigger_id, "Arn"]}],
+            "Resource": [
+                {"Fn::GetAtt": [poller_id, "Arn"]},
+                {"Fn::GetAtt": [renewer_id, "Arn"]},
+                {"Fn::GetAtt": [trigger_id, "Arn"]},
+            ],
         },
         {
             "Action": "sqs:SendMessage",
@@ -398,6 +419,40 @@ def test_only_the_scheduler_role_can_be_passed_and_it_only_invokes_the_sync_trig
     steps_id, _ = _function(stack, "sync_steps")
     invoke = _resources_for(_statements_of_role(stack, machine_role), "lambda:InvokeFunction")
     assert set(invoke) == {f"<{steps_id}>", f"<{steps_id}>:*"}
+
+
+def test_the_event_poller_outlives_its_poll_window_and_may_delete_only_poll_schedules(
+    stack: Synthesized,
+) -> None:
+    _, poller = _function(stack, "event_poller")
+    window = EventPollerSettings.model_fields["event_poll_window_seconds"]
+    ceiling = next(m.le for m in window.metadata if hasattr(m, "le"))
+    # Even the longest window a deployment may set leaves a last message's calls their time.
+    assert poller["Properties"]["Timeout"] >= ceiling + 30 > window.default + 30
+    statements = _statements_of_role(stack, _role_id(poller))
+    (deletable,) = _resources_for(statements, "scheduler:DeleteSchedule")
+    assert deletable.endswith(f":schedule/hris-sync-{STAGE}/{EVENT_POLL_SCHEDULES}-*")
+    for action in ("scheduler:CreateSchedule", "scheduler:UpdateSchedule", "iam:PassRole"):
+        assert action not in _actions(statements)
+    (queue_id,) = [
+        k for k, q in stack.of_type("AWS::SQS::Queue").items() if "RedrivePolicy" in q["Properties"]
+    ]
+    assert _resources_for(statements, "sqs:SendMessage") == [f"<{queue_id}>"]  # the webhook queue
+    environment = poller["Properties"]["Environment"]["Variables"]
+    assert set(environment) >= {"TABLE_NAME", "SECRETS_PREFIX", "WEBHOOK_QUEUE_URL", "SCHEDULE_GROUP"}
+    assert "SCHEDULE_TARGET_ARN" not in environment and "SCHEDULER_ROLE_ARN" not in environment
+
+
+def test_the_admin_api_gets_the_pollers_arn_for_the_poll_schedules_and_no_one_else_does(
+    stack: Synthesized,
+) -> None:
+    poller_id, _ = _function(stack, "event_poller")
+    holders = {}
+    for spec in COGNITO_FUNCTIONS:
+        variables = _function(stack, spec.name)[1]["Properties"]["Environment"]["Variables"]
+        if "EVENT_POLLER_ARN" in variables:
+            holders[spec.name] = variables["EVENT_POLLER_ARN"]
+    assert holders == {"admin_api": {"Fn::GetAtt": [poller_id, "Arn"]}}
 
 
 def test_functions_run_python_3_12_on_arm64_with_the_layer_and_their_own_folder(

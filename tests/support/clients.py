@@ -15,6 +15,7 @@ CLIENT_OF_ACCESS: dict[Access, str | None] = {
     Access.SECRETS_WRITE: "secretsmanager",
     Access.SECRETS_MANAGE: "secretsmanager",
     Access.SCHEDULES_MANAGE: "scheduler",
+    Access.POLL_SCHEDULES_DELETE: "scheduler",
     Access.WORKFLOW_START: "stepfunctions",
     Access.WEBHOOK_QUEUE_SEND: "sqs",
     Access.MAIL_SEND: "sesv2",

@@ -4,7 +4,7 @@ runs a full sync's steps the way the state machine does."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from shared.providers.base import (
     DirectoryEntry,
     EmployeePage,
     ProviderError,
+    QueuedMessage,
     Secret,
     Tier,
     WebhookEvent,
@@ -204,6 +205,50 @@ class FakeHR:
             raise WebhookUnparseable("not a fakehr webhook") from exc
 
 
+class QueuedHR(FakeHR):
+    """A ``FakeHR`` whose changes also wait on a queue at the vendor, which we pull (an
+    ``EventQueue``, as ADP's event notifications): ``messages`` is the queue, head first; a message
+    stays until acknowledged. ``fail_next`` / ``fail_ack`` raise on the next read / acknowledgement."""
+
+    name = "queuedhr"
+
+    def __init__(self, tier: Tier = Tier.FULL, page_size: int = 3) -> None:
+        super().__init__(tier, page_size)
+        self.messages: list[QueuedMessage] = []
+        self.acknowledged: list[str] = []
+        self.reads = 0
+        self.fail_next: ProviderError | None = None
+        self.fail_ack: ProviderError | None = None
+        # Called on every read with the read's number (from 1): a test changes the queue there.
+        self.on_read: Callable[[int], None] | None = None
+        # Called with the message id before each acknowledgement removes it.
+        self.on_ack: Callable[[str], None] | None = None
+        self.closed = 0
+
+    def put(self, message_id: str, event: WebhookEvent | None, problem: str | None = None) -> None:
+        self.messages.append(QueuedMessage(message_id, event, problem))
+
+    def next_message(self, credentials: Credentials) -> QueuedMessage | None:
+        self.reads += 1
+        self.credentials_seen.append(credentials)
+        if self.on_read is not None:
+            self.on_read(self.reads)
+        if self.fail_next is not None:
+            raise self.fail_next
+        return self.messages[0] if self.messages else None
+
+    def acknowledge(self, credentials: Credentials, message_id: str) -> None:
+        if self.fail_ack is not None:
+            raise self.fail_ack
+        if self.on_ack is not None:
+            self.on_ack(message_id)
+        self.acknowledged.append(message_id)
+        self.messages = [m for m in self.messages if m.message_id != message_id]
+
+    def close(self) -> None:
+        self.closed += 1
+
+
 @dataclass
 class World:
     hr: FakeHR = field(default_factory=FakeHR)
@@ -219,6 +264,7 @@ class World:
     blobs: MemoryBlobs = field(default_factory=MemoryBlobs)
     secrets: MemorySecrets = field(default_factory=MemorySecrets)
     scheduler: MemoryScheduler = field(default_factory=MemoryScheduler)
+    poll_schedules: MemoryScheduler = field(default_factory=MemoryScheduler)
     workflow: MemoryWorkflow = field(default_factory=MemoryWorkflow)
     mailer: MemoryMailer = field(default_factory=MemoryMailer)
     events: MemoryEvents = field(default_factory=MemoryEvents)
@@ -246,6 +292,7 @@ class World:
             blobs=self.blobs,
             secrets=self.secrets,
             scheduler=self.scheduler,
+            poll_schedules=self.poll_schedules,
             workflow=self.workflow,
             mailer=self.mailer,
             events=self.events,

@@ -20,6 +20,9 @@ from infra.local.calls import running_as
 from infra.local.resources import physical_ids, state_machine_definition
 from infra.local.stack import LocalStack
 from infra.local.template import Resolver
+from shared.adapters.factory import AwsAdapters
+from shared.adapters.scheduler import EVENT_POLL_SCHEDULES, schedule_name
+from shared.settings import AdminApiSettings
 
 FUNCTIONS = Path(__file__).parent / "functions"
 
@@ -170,6 +173,39 @@ def test_ticker_fires_a_due_schedule_at_its_target(stack: LocalStack) -> None:
     assert stack.wait_for_executions(30)
     assert any(e.name.startswith("scheduled-") and e.status == "SUCCEEDED" for e in stack.executions())
     scheduler.delete_schedule(Name="every-minute", GroupName=stack.resources.schedule_group)
+
+
+def test_an_event_poll_schedule_made_as_the_admin_api_makes_it_fires_the_poller_with_no_long_poll(
+    stack: LocalStack,
+) -> None:
+    """The admin API's poll schedules (``AwsAdapters.poll_schedules``, from its own environment)
+    target the event poller; the ticker fires one like any schedule, and the poller's local
+    environment drains once (window 0) instead of holding the ticker for its 50 s window."""
+    assert stack.resources is not None and stack.ticker is not None and stack.functions is not None
+    admin = AdminApiSettings.model_validate(
+        {k.lower(): v for k, v in stack.functions.environment_of("admin_api").items()}
+    )
+    resources = admin.resources()
+    assert resources.event_poller_arn == stack.functions.get("event_poller").arn
+    schedules = AwsAdapters(resources, clients={"scheduler": stack.client("scheduler")}).poll_schedules
+    schedules.upsert(
+        "t1",
+        "c-adp",
+        expression="rate(1 minute)",
+        timezone="UTC",
+        payload={"tenant_id": "t1", "connection_id": "c-adp"},
+    )
+    name = schedule_name("t1", "c-adp", EVENT_POLL_SCHEDULES)
+    assert name.startswith("events-")
+    try:
+        assert name not in stack.ticker.tick(datetime.now(UTC))  # not due yet
+        fired = stack.ticker.tick(datetime.now(UTC) + timedelta(minutes=1, seconds=1))
+        assert name in fired
+        poller = _module(stack, "event_poller")
+        assert poller.FIRED[-1] == {"tenant_id": "t1", "connection_id": "c-adp"}
+        assert poller.WINDOWS[-1] == "0"
+    finally:
+        schedules.delete("t1", "c-adp")
 
 
 def test_the_stacks_subscription_sweep_is_scheduled_and_the_ticker_fires_it(stack: LocalStack) -> None:

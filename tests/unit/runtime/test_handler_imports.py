@@ -23,6 +23,7 @@ ROOTS = {
     "sync_steps": "ports",
     "sync_trigger": "ports",
     "subscription_renewer": "ports",
+    "event_poller": "root",
     "api_authorizer": "verifier",
 }
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 # Imported at collection: X-Ray opens its UDP socket.
 from functions.admin_api import handler as admin
+from functions.event_poller import handler as poller
 from functions.subscription_renewer import handler as renewer
 from functions.sync_steps import handler as steps
 from functions.sync_trigger import handler as trigger
@@ -19,6 +20,7 @@ from infra.environment import FunctionEnvironment
 from shared import bootstrap, settings
 from shared.settings import (
     AdminApiSettings,
+    EventPollerSettings,
     FunctionSettings,
     SubscriptionRenewerSettings,
     SyncStepsSettings,
@@ -43,6 +45,7 @@ FULL = FunctionEnvironment(
     schedule_target_arn="arn:aws:lambda:eu-west-1:123456789012:function:t",
     scheduler_role_arn="arn:aws:iam::123456789012:role/r",
     schedule_dead_letter_arn="arn:aws:sqs:eu-west-1:123456789012:hris-sync-test-schedules-dlq",
+    event_poller_arn="arn:aws:lambda:eu-west-1:123456789012:function:hris-sync-test-event_poller",
     event_bus_name="bus",
     ses_sender="noreply@example.com",
     ses_configuration_set="cfg",
@@ -72,6 +75,7 @@ def test_every_settings_field_is_a_variable_the_stack_sets() -> None:
         SyncStepsSettings,
         SyncTriggerSettings,
         SubscriptionRenewerSettings,
+        EventPollerSettings,
     ],
 )
 def test_settings_read_the_stacks_variables(
@@ -98,6 +102,32 @@ def test_the_admin_api_needs_the_schedules_dead_letter_queue_and_hands_it_to_the
     monkeypatch.delenv("SCHEDULE_DEAD_LETTER_ARN")
     with pytest.raises(ValidationError, match="schedule_dead_letter_arn"):
         load(AdminApiSettings)
+
+
+def test_the_event_poller_long_polls_50_seconds_pausing_5_unless_its_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("shared.adapters.clients.boto3.client", lambda _service, **_config: object())
+    built = poller.root.__wrapped__()
+    assert built.limits.window.total_seconds() == 50
+    assert built.limits.pause.total_seconds() == 5
+    bootstrap.reset_all()
+    monkeypatch.setenv("EVENT_POLL_WINDOW_SECONDS", "0")  # the local stack's: one drain until empty
+    assert poller.root.__wrapped__().limits.window.total_seconds() == 0
+    bootstrap.reset_all()
+    monkeypatch.setenv("EVENT_POLL_WINDOW_SECONDS", "600")  # past the function's timeout
+    with pytest.raises(ValidationError, match="event_poll_window_seconds"):
+        load(EventPollerSettings)
+
+
+def test_the_admin_api_hands_the_event_pollers_arn_to_the_poll_schedules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in FULL.variables().items():
+        monkeypatch.setenv(name, value)
+    assert load(AdminApiSettings).resources().event_poller_arn == FULL.event_poller_arn
 
 
 def test_a_missing_variable_fails_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,6 +209,11 @@ ROOT_CLIENTS: dict[str, tuple[Any, str, set[str]]] = {
     "sync_steps": (steps, "ports", {"dynamodb", "s3", "secretsmanager", "sesv2", "events"}),
     "sync_trigger": (trigger, "ports", {"dynamodb", "stepfunctions", "events"}),
     "subscription_renewer": (renewer, "ports", {"dynamodb", "secretsmanager"}),
+    "event_poller": (
+        poller,
+        "root",
+        {"dynamodb", "secretsmanager", "sqs", "scheduler", "stepfunctions", "events"},
+    ),
     # None: each route's use case builds the clients of the ports it touches, on first use
     # (tests/integration/functions/admin_api/test_admin_api_on_moto.py).
     "admin_api": (admin, "ports", set()),

@@ -27,6 +27,7 @@ REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/hris-sync-test"
 DEAD_LETTERS = "arn:aws:sqs:eu-west-1:123456789012:hris-sync-test-schedules-dlq"
 TABLE = "hris-sync-test"
+POLLER = "arn:aws:lambda:eu-west-1:123456789012:function:hris-sync-test-event_poller"
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "SCHEDULE_TARGET_ARN": "arn:aws:lambda:eu-west-1:123456789012:function:sync_trigger",
             "SCHEDULER_ROLE_ARN": ROLE,
             "SCHEDULE_DEAD_LETTER_ARN": DEAD_LETTERS,
+            "EVENT_POLLER_ARN": POLLER,
             "EVENT_BUS_NAME": "hris-sync-test",
             "SES_SENDER": "noreply@acme.test",
         }.items():
@@ -161,6 +163,51 @@ def test_connect_read_and_disconnect_on_aws_adapters(aws: dict[str, Any]) -> Non
         boto3.client("scheduler", region_name=REGION).list_schedules(GroupName="hris-sync-test")["Schedules"]
         == []
     )
+
+
+def _schedules() -> dict[str, dict[str, Any]]:
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    return {
+        s["Name"]: scheduler.get_schedule(Name=s["Name"], GroupName="hris-sync-test")
+        for s in scheduler.list_schedules(GroupName="hris-sync-test")["Schedules"]
+    }
+
+
+def test_r28_a_connector_without_an_event_queue_gets_no_poll_schedule(aws: dict[str, Any]) -> None:
+    api = Client(tenant="tenant-a", sub="admin-a")
+    assert api.post("/v1/connections", connect_body(provider="bamboohr")).status == 202
+    assert [name.split("-")[0] for name in _schedules()] == ["sync"]
+
+
+def test_r28_r20_an_event_queue_connection_is_polled_every_minute_until_disconnected(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for ADP: BambooHR given EventQueue's two methods (never called here).
+    monkeypatch.setattr(BambooHR, "next_message", lambda _self, _c: None, raising=False)
+    monkeypatch.setattr(BambooHR, "acknowledge", lambda _self, _c, _m: None, raising=False)
+    api = Client(tenant="tenant-a", sub="admin-a")
+    connected = api.post("/v1/connections", connect_body(provider="bamboohr"))
+    assert connected.status == 202, connected.text
+    connection_id = connected.json["connection"]["id"]
+
+    schedules = _schedules()
+    assert sorted(name.split("-")[0] for name in schedules) == ["events", "sync"]
+    (poll,) = [s for name, s in schedules.items() if name.startswith("events-")]
+    assert poll["ScheduleExpression"] == "rate(1 minute)"
+    assert poll["Target"]["Arn"] == POLLER
+    assert poll["Target"]["RoleArn"] == ROLE
+    assert poll["Target"]["DeadLetterConfig"] == {"Arn": DEAD_LETTERS}
+    assert json.loads(poll["Target"]["Input"]) == {"tenant_id": "tenant-a", "connection_id": connection_id}
+
+    assert (
+        api.patch(f"/v1/connections/{connection_id}", {"schedule": {"expression": "rate(2 hours)"}}).status
+        == 200
+    )
+    assert _schedules()[poll["Name"]]["ScheduleExpression"] == "rate(1 minute)"  # left alone
+
+    assert api.delete(f"/v1/connections/{connection_id}").status == 200
+    assert _schedules() == {}
+    assert api.delete(f"/v1/connections/{connection_id}").status == 200  # again: nothing left to delete
 
 
 def test_paging_members_on_dynamodb(aws: dict[str, Any]) -> None:
