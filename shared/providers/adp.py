@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -100,7 +101,7 @@ from shared.providers.common import (
     text,
     unique,
 )
-from shared.providers.http import HttpClient, decode_json
+from shared.providers.http import HttpClient, decode_json, without_lone_surrogates
 from shared.providers.oauth import OAuthToken
 from shared.providers.status import MappedStatus
 from shared.providers.webhooks import parse_iso_datetime
@@ -766,7 +767,7 @@ def adp_status(
         return MappedStatus(
             EmployeeStatus.ACTIVE, shown, f"{VENDOR}: unknown status ({shown}) treated as active", known=False
         )
-    candidates = [c for c in (by_worker, by_assignment) if c is not None]
+    candidates = [c for c in (by_assignment, by_worker) if c is not None]
     ended = _day(primary.get("terminationDate")) or _day(dig(worker, "workerDates", "terminationDate"))
     for wanted in (EmployeeStatus.TERMINATED, EmployeeStatus.ON_LEAVE):
         for status, words in candidates:
@@ -821,8 +822,8 @@ def parse_event_message(raw_body: bytes, message_id: str) -> WebhookEvent:
     the event's ``eventID`` (the message id without one), so a message ADP hands out again is
     dropped as a duplicate (R24). ``WebhookUnparseable`` for a body ADP would never send."""
     try:
-        body = decode_json(httpx.Response(200, content=raw_body), "adp_workforce_now")
-    except ProviderResponseError:
+        body = without_lone_surrogates(json.loads(raw_body))
+    except (ValueError, UnicodeDecodeError):
         raise WebhookUnparseable("adp_workforce_now: an event notification that is not JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list) or not body["events"]:
         raise WebhookUnparseable("adp_workforce_now: an event notification without events")
