@@ -275,7 +275,13 @@ class AdpWorkforceNow(Vendor):
             ]
             if e.manager_hris_id
             else [],
-            "baseRemuneration": {"annualRateAmount": {"amountValue": 90_000, "currencyCode": "USD"}},
+            "baseRemuneration": {
+                "payPeriodRateAmount": {
+                    "nameCode": _code("Salary"),
+                    "amountValue": 3461.54,
+                    "currencyCode": "USD",
+                }
+            },
         }
         assignments = [{k: v for k, v in primary.items() if v is not None}]
         if person.id % 7 == 0:
@@ -303,7 +309,10 @@ class AdpWorkforceNow(Vendor):
                 },
                 "birthDate": "0000-" + (e.birthday.isoformat()[5:] if e.birthday else "01-01"),
                 "governmentIDs": [
-                    {"idValue": "XXX-XX-1234", "nameCode": _code("SSN", "Social Security Number")}
+                    {
+                        "idValue": "XXX-XX-1234",
+                        "nameCode": {"codeValue": "SSN", "longName": "Social Security Number"},
+                    }
                 ],
                 "communication": {
                     "emails": [
@@ -405,13 +414,28 @@ class AdpWorkforceNow(Vendor):
         )
         data: dict[str, Any]
         if name == "worker.hire":
-            data = {"output": {"worker": worker}}
+            # Events carry the primary assignment as ``workAssignment`` (ADP's hire sample).
+            hired = {k: v for k, v in worker.items() if k != "workAssignments"}
+            primary = worker["workAssignments"][-1]
+            hired["workAssignment"] = {
+                **{k: v for k, v in primary.items() if k != "itemID"},
+                "assignmentStatus": {"statusCode": primary["assignmentStatus"]["statusCode"]},
+            }
+            data = {"output": {"worker": hired}}
         elif name == "worker.reports-to.modify":
             # This one names the worker directly in eventContext (ADP's sample).
             assignment = worker["workAssignments"][-1]
             data = {
                 "eventContext": {"associateOID": aoid},
-                "output": {"worker": {"workAssignment": {"reportsTo": assignment.get("reportsTo", [])}}},
+                "output": {
+                    "worker": {
+                        "workAssignment": {
+                            "reportsTo": [
+                                {"associateOID": r["associateOID"]} for r in assignment.get("reportsTo", [])
+                            ]
+                        }
+                    }
+                },
             }
         else:
             data = {

@@ -467,7 +467,7 @@ class _Server(ThreadingHTTPServer):
                 request.settimeout(None)
             except (ssl.SSLError, OSError):
                 # No client certificate, or one no CA the fake trusts signed: refused.
-                self.fake.refused_handshakes += 1
+                self.fake.handshake_refused()
                 return
         super().finish_request(request, client_address)
 
@@ -501,6 +501,7 @@ class FakeHRServer:
         self.tls = tls if tls is not None else self.vendor.server_tls()
         # TLS handshakes refused (no client certificate, or one from another CA).
         self.refused_handshakes = 0
+        self._refusals = threading.Condition()
         limit = self.vendor.default_rate_limit if rate_limit == "vendor" else rate_limit
         self._limiter = RateLimiter(limit) if limit is not None else None
         self._host, self._port = host, port
@@ -561,6 +562,17 @@ class FakeHRServer:
     @property
     def credentials(self) -> dict[str, str]:
         return self.vendor.credentials()
+
+    def handshake_refused(self) -> None:
+        with self._refusals:
+            self.refused_handshakes += 1
+            self._refusals.notify_all()
+
+    def wait_refused(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` TLS handshakes were refused (the refusing thread counts it just
+        after the client saw the alert); False when they were not within ``timeout``."""
+        with self._refusals:
+            return self._refusals.wait_for(lambda: self.refused_handshakes >= count, timeout)
 
     # -- configuration --------------------------------------------------------------------------
 

@@ -472,7 +472,7 @@ def test_the_single_worker_sample_keeps_nothing_sensitive() -> None:
     )
     assert e.group_ids == ("department:111000", "business_unit:CORP")
     kept = json.dumps(e.raw)
-    assert "000-00-0050" not in kept and "1960-01-01" not in kept and "annualRateAmount" not in kept
+    assert "000-00-0050" not in kept and "1960-01-01" not in kept and "payPeriodRateAmount" not in kept
 
 
 def test_directory_lists_departments_and_business_units_with_counts() -> None:
