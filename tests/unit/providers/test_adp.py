@@ -9,6 +9,7 @@ import tempfile
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 import respx
 
 from shared.domain.models import EmployeeStatus
+from shared.errors import InvalidInput
 from shared.providers.adp import (
     AdpWorkforceNow,
     adp_status,
@@ -36,6 +38,8 @@ from shared.providers.base import (
 )
 from shared.providers.common import collect_all
 from shared.providers.registry import display_name, get_provider
+from shared.services.connections import check_credentials
+from shared.services.provider_lookup import registry_lookup
 from tests.support.tls import expired_pair, fake_tls, stranger_pair
 from tests.unit.providers.provider_helpers import (
     FAST_POLICY,
@@ -682,3 +686,14 @@ def test_each_of_adps_event_samples_maps_to_a_targeted_plan(name: str) -> None:
     assert (parsed.kind, parsed.employee_ids) == (kind, (worker_aoid,))
     assert parsed.delivery_id == raw["events"][0]["eventID"]
     assert parsed.occurred_at is not None
+
+
+def test_r32_a_bad_pem_at_connect_is_a_422_naming_the_field_never_echoing_it() -> None:
+    key = stranger_pair()[1]
+    bad = Credentials(secrets={**credentials().secrets, "client_key": Secret(key)})
+    ports = SimpleNamespace(providers=registry_lookup(policy=FAST_POLICY))
+    with pytest.raises(InvalidInput) as caught:
+        check_credentials(ports, "adp_workforce_now", bad)
+    assert caught.value.http_status == 422
+    assert "client_key does not match client_certificate" in str(caught.value)
+    assert key[40:80] not in str(caught.value)
