@@ -109,7 +109,8 @@ def fake_hris(
     *,
     provider: str = typer.Option(
         "bamboohr",
-        help="bamboohr, personio, hibob, employment_hero, merge, finch, google_workspace, "
+        help="bamboohr, personio, hibob, employment_hero, merge, finch, adp_workforce_now (or adp), "
+        "google_workspace, "
         "microsoft_365 (or microsoft365) or slack.",
     ),
     employees: int = typer.Option(100, min=0, help="Head count of the generated company."),

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from infra.local.fake_hris import FakeHRServer
-from shared.providers.catalogue import AuthMethod, fields_for
+from shared.providers.catalogue import INTERNAL_SETTINGS, AuthMethod, fields_for
 from shared.providers.registry import provider_info
 
 
@@ -31,7 +31,8 @@ def fake_credentials(
     catalogue entry asks (``GET /v1/providers``): ``method``'s fields, by default the API-key ones
     when it offers them (so BambooHR connects with its API key), else the OAuth token set. The
     fake's host goes in the internal ``base_url`` / ``oauth_base_url`` settings, which no admin
-    form shows."""
+    form shows; so does a fake's own TLS trust anchor (``ca_certificate``: ADP's fake serves
+    mutual TLS with a CA it made at start)."""
     info = provider_info(fake.vendor.name)
     if method is None:
         method = AuthMethod.API_KEY if AuthMethod.API_KEY in info.methods else AuthMethod.OAUTH
@@ -43,6 +44,9 @@ def fake_credentials(
         if values.get(item.name):
             given[item.place][item.name] = values[item.name]
     given["settings"].update(base_url=fake.base_url, oauth_base_url=fake.oauth_base_url)
+    for name in sorted(INTERNAL_SETTINGS - {"base_url", "oauth_base_url"}):
+        if fake.credentials.get(name):
+            given["settings"][name] = fake.credentials[name]
     return given
 
 

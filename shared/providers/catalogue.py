@@ -11,6 +11,8 @@ Two kinds of credential names are accepted without being in the catalogue:
   when not to the vendor's own host (the local fake HR servers, a vendor sandbox). An admin never
   needs them, so no form shows them; ``checked_base_url`` still refuses anything but https (or
   plain http to loopback), so they cannot point a connector at an internal address.
+  ``ca_certificate``: a PEM trust anchor for a connector that speaks mutual TLS (ADP), honoured
+  only when those hosts are loopback (the fake HR servers make their own CA), refused otherwise.
 - ``OAUTH_TOKEN_FIELDS``: what an OAuth connection stores once the vendor granted access (the
   OAuth callback writes them; an integrator holding tokens it obtained itself may send them).
 """
@@ -80,7 +82,7 @@ class ProviderInfo:
 
 
 # Settings every connector reads besides its catalogue fields (see the module's docstring).
-INTERNAL_SETTINGS = frozenset({"base_url", "oauth_base_url"})
+INTERNAL_SETTINGS = frozenset({"base_url", "oauth_base_url", "ca_certificate"})
 
 # What an OAuth connection stores: the tokens, the app's OAuth client (connectors refresh with
 # it) and when the access token expires.

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -183,6 +184,10 @@ class HttpClient:
 
     ``vendor`` names the HR system in error messages; URLs in messages carry the path only, never
     a query string or header, so no credential can leak through them.
+
+    ``ssl_context``: the TLS settings of every connection this client opens, when not httpx's
+    defaults (system trust, no client certificate): a vendor that authenticates with a client
+    certificate (ADP's mutual TLS) gets a client of its own per certificate.
     """
 
     vendor: str
@@ -190,10 +195,15 @@ class HttpClient:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
     client: httpx.Client | None = None
+    ssl_context: ssl.SSLContext | None = None
 
     def _client(self) -> httpx.Client:
         if self.client is None:
-            self.client = httpx.Client(timeout=self.timeouts.as_httpx(), follow_redirects=False)
+            self.client = httpx.Client(
+                timeout=self.timeouts.as_httpx(),
+                follow_redirects=False,
+                verify=self.ssl_context if self.ssl_context is not None else True,
+            )
         return self.client
 
     def close(self) -> None:

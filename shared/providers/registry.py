@@ -20,6 +20,7 @@ _CONNECTORS: dict[str, tuple[str, str]] = {
     "employment_hero": ("shared.providers.employment_hero", "EmploymentHero"),
     "merge": ("shared.providers.merge", "Merge"),
     "finch": ("shared.providers.finch", "Finch"),
+    "adp_workforce_now": ("shared.providers.adp", "AdpWorkforceNow"),
     "slack": ("shared.providers.slack", "Slack"),
     "microsoft365": ("shared.providers.microsoft", "Microsoft365"),
     "google_workspace": ("shared.providers.google", "GoogleWorkspace"),
@@ -27,6 +28,8 @@ _CONNECTORS: dict[str, tuple[str, str]] = {
 PROVIDER_NAMES: tuple[str, ...] = tuple(sorted(_CONNECTORS))
 # Other spellings people type; they build the same connector.
 _ALIASES = {
+    "adp": "adp_workforce_now",
+    "adp-workforce-now": "adp_workforce_now",
     "employmenthero": "employment_hero",
     "merge_hris": "merge",
     "microsoft_365": "microsoft365",

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from infra.local.company import generate_company
 from shared.domain.models import Employee
 
+from .adp import AdpWorkforceNow
 from .bamboohr import BambooHR
 from .company import Change, FakeCompany, InvalidChange, Person, UnknownEmployee
 from .employment_hero import EmploymentHero
@@ -39,6 +40,7 @@ PROVIDERS: tuple[str, ...] = (
     "employment_hero",
     "merge",
     "finch",
+    "adp_workforce_now",
     "slack",
     "microsoft365",
     "google_workspace",
@@ -54,6 +56,8 @@ def vendor_class(provider: str) -> type[Vendor]:
         "employment_hero": EmploymentHero,
         "merge": Merge,
         "finch": Finch,
+        "adp_workforce_now": AdpWorkforceNow,
+        "adp": AdpWorkforceNow,
         "slack": Slack,
         "microsoft365": MicrosoftGraph,
         "microsoft_365": MicrosoftGraph,

@@ -141,6 +141,11 @@ class OAuthServer:
             self.refreshes += 1
         return self.issue()
 
+    def client_credentials(self, client_id: str | None, client_secret: str | None) -> TokenPair:
+        """The client credentials grant: an access token for the client itself."""
+        self._check_client(client_id, client_secret)
+        return self.issue()
+
     def issue(self) -> TokenPair:
         """A fresh access and refresh token (for tests that skip the browser step)."""
         pair = TokenPair(

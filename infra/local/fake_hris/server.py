@@ -11,6 +11,9 @@ import ipaddress
 import json
 import math
 import re
+import shutil
+import ssl
+import tempfile
 import threading
 import time
 import urllib.error
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -262,6 +266,39 @@ class Faults:
 
 
 # ---------------------------------------------------------------------------------------------
+# TLS (a fake that speaks mutual TLS: ADP Workforce Now)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """A fake's TLS: its certificate chain and private key (PEM) and, for mutual TLS, the CA whose
+    client certificates it requires (a client without one is refused at the handshake). Test
+    material made at start (``infra.local.fake_hris.tls``), never a real key."""
+
+    certificate_chain: str
+    private_key: str
+    client_ca: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        folder = Path(tempfile.mkdtemp(prefix="fake-hris-tls-"))
+        try:
+            chain, key = folder / "server.pem", folder / "server.key"
+            chain.write_text(self.certificate_chain, encoding="utf-8")
+            key.write_text(self.private_key, encoding="utf-8")
+            key.chmod(0o600)
+            context.load_cert_chain(chain, key)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if self.client_ca is not None:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cadata=self.client_ca)
+        return context
+
+
+# ---------------------------------------------------------------------------------------------
 # Vendors
 # ---------------------------------------------------------------------------------------------
 
@@ -308,6 +345,10 @@ class Vendor(ABC):
     @abstractmethod
     def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:
         """The signed deliveries the vendor sends for a change (empty: the vendor sends none)."""
+
+    def server_tls(self) -> ServerTls | None:
+        """The TLS the vendor's API is served with (None: plain HTTP on loopback, most fakes)."""
+        return None
 
     def on_change(self, change: Change) -> None:
         """Called for every change: vendors that push to subscriptions (Google's watch channels)
@@ -408,9 +449,27 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], fake: FakeHRServer) -> None:
+    def __init__(
+        self, address: tuple[str, int], fake: FakeHRServer, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.fake = fake
         super().__init__(address, _HTTPHandler)
+        if tls is not None:
+            # The handshake runs in the request's own thread (finish_request), never in the
+            # accepting one: a client that stalls or is refused holds up nobody else.
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(10)
+                request.do_handshake()
+                request.settimeout(None)
+            except (ssl.SSLError, OSError):
+                # No client certificate, or one no CA the fake trusts signed: refused.
+                self.fake.handshake_refused()
+                return
+        super().finish_request(request, client_address)
 
 
 class FakeHRServer:
@@ -430,6 +489,7 @@ class FakeHRServer:
         port: int = 0,
         rate_limit: RateLimit | Literal["vendor"] | None = "vendor",
         options: Mapping[str, Any] | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
         if not _is_loopback(f"http://{host}/"):
             raise ValueError("the fake HR server listens on loopback only")
@@ -437,6 +497,11 @@ class FakeHRServer:
         self.options: dict[str, Any] = dict(options or {})
         self.faults = Faults()
         self.vendor = vendor(self)
+        # HTTPS (mutual TLS when it names a client CA) when given or when the vendor speaks it.
+        self.tls = tls if tls is not None else self.vendor.server_tls()
+        # TLS handshakes refused (no client certificate, or one from another CA).
+        self.refused_handshakes = 0
+        self._refusals = threading.Condition()
         limit = self.vendor.default_rate_limit if rate_limit == "vendor" else rate_limit
         self._limiter = RateLimiter(limit) if limit is not None else None
         self._host, self._port = host, port
@@ -453,7 +518,8 @@ class FakeHRServer:
 
     def start(self) -> FakeHRServer:
         if self._server is None:
-            self._server = _Server((self._host, self._port), self)
+            context = self.tls.context() if self.tls is not None else None
+            self._server = _Server((self._host, self._port), self, context)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name=f"fake-{self.vendor.name}", daemon=True
             )
@@ -485,7 +551,8 @@ class FakeHRServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self._host}:{self.port}"
 
     @property
     def oauth_base_url(self) -> str:
@@ -495,6 +562,17 @@ class FakeHRServer:
     @property
     def credentials(self) -> dict[str, str]:
         return self.vendor.credentials()
+
+    def handshake_refused(self) -> None:
+        with self._refusals:
+            self.refused_handshakes += 1
+            self._refusals.notify_all()
+
+    def wait_refused(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` TLS handshakes were refused (the refusing thread counts it just
+        after the client saw the alert); False when they were not within ``timeout``."""
+        with self._refusals:
+            return self._refusals.wait_for(lambda: self.refused_handshakes >= count, timeout)
 
     # -- configuration --------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
     entries = {info.id: info for info in catalogue()}
     assert tuple(entries) == PROVIDER_NAMES
     assert {i: (e.kind, e.methods) for i, e in entries.items()} == {
+        "adp_workforce_now": (ProviderKind.HRIS, (AuthMethod.API_KEY,)),
         "bamboohr": (ProviderKind.HRIS, (AuthMethod.API_KEY, AuthMethod.OAUTH)),
         "employment_hero": (ProviderKind.HRIS, (AuthMethod.OAUTH,)),
         "finch": (ProviderKind.UNIFIED, (AuthMethod.OAUTH,)),
@@ -76,6 +77,7 @@ def test_the_catalogue_lists_every_connector_with_its_kind_and_methods() -> None
     }
     secrets = {i: {f.name for f in e.api_key_fields if f.secret and f.required} for i, e in entries.items()}
     assert secrets == {
+        "adp_workforce_now": {"client_id", "client_secret", "client_certificate", "client_key"},
         "bamboohr": {"api_key"},
         "employment_hero": set(),
         "finch": set(),

@@ -56,8 +56,12 @@ def test_aliases_and_unknown_names() -> None:
         get_provider("workday")
 
 
-def test_only_employment_hero_lacks_webhooks() -> None:
-    assert {n for n in PROVIDER_NAMES if not get_provider(n).supports_webhooks} == {"employment_hero"}
+def test_only_employment_hero_and_adp_lack_webhooks() -> None:
+    """ADP pushes nothing: its changes are pulled from its event notification queue."""
+    assert {n for n in PROVIDER_NAMES if not get_provider(n).supports_webhooks} == {
+        "employment_hero",
+        "adp_workforce_now",
+    }
 
 
 def test_page_size_is_capped_at_the_vendor_maximum() -> None:
