@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,55 @@ def test_apply_records_an_admin_deactivation_that_later_syncs_keep() -> None:
 
     assert (done.deactivated_by, done.status_before_deactivation) == (Actor.ADMIN, MemberStatus.ACTIVE)
     assert actions(later, "reactivate") == []
+
+
+def test_plan_runs_no_cyclic_collection_and_resumes_the_collector() -> None:
+    # A young collection during a plan walks its lists of every employee and member (cache misses
+    # at 100,000 people: bench/reconcile.py); the plan pauses the collector and resumes it.
+    source = full([employee(str(i)) for i in range(200)])
+    linked = [member(f"m{i}", hris_id=str(i), email=f"person{i}@acme.example") for i in range(200)]
+    settings = connection()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    gc.callbacks.append(count)
+    try:
+        result = plan(source, linked, settings, TODAY)
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)
+
+    assert collections == []
+    assert gc.isenabled()
+    assert result.counts.updated == len(linked)  # every profile filled in: the plan did its work
+
+
+def test_plan_leaves_a_paused_collector_paused() -> None:
+    gc.disable()
+    try:
+        plan(full([employee("1")]), [], connection(), TODAY)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("stored", "reported"),
+    [
+        ("Ada.Lovelace@Acme.example", "ada.lovelace@acme.example"),
+        ("ada.lovelace@acme.example", "ADA.LOVELACE@ACME.EXAMPLE"),
+        ("Éva.Łukasz@Acme.example", "éva.łukasz@acme.EXAMPLE"),
+        (" 123@456.example ", "123@456.example"),
+    ],
+)
+def test_r05_email_matching_ignores_case_ascii_or_not(stored: str, reported: str) -> None:
+    old = member("m1", hris_id="b1", connection_id="bamboo", email=stored)
+
+    result, _ = sync(full([employee("h1", email=reported)]), [old], connection(first_complete_sync_at=None))
+
+    assert [a.member_id for a in actions(result, "link")] == ["m1"]
