@@ -36,6 +36,20 @@ _REFUSED_STATUSES = frozenset({429, 503})
 # Vendor headers that carry a readable error text (BambooHR), safe to show: never a credential.
 _ERROR_TEXT_HEADERS = ("x-bamboohr-error-message",)
 _MAX_ERROR_TEXT = 200
+# TLS alerts by which a server refuses our client certificate (mutual TLS: ADP). OpenSSL's reason
+# names; with TLS 1.3 they arrive on the first read after the handshake. Retrying cannot help.
+_REFUSED_CERTIFICATE_ALERTS = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+    }
+)
 
 
 def _wall_clock() -> datetime:
@@ -243,6 +257,16 @@ class HttpClient:
                     method, url, headers=headers, params=params, json=json_body, data=form, auth=auth
                 )
             except httpx.RequestError as error:
+                alert = _tls_alert(error)
+                if alert in _REFUSED_CERTIFICATE_ALERTS:
+                    raise ProviderAuthError(
+                        f"{where} refused our client certificate in the TLS handshake ({alert})",
+                        vendor_message=f"the server refused the client certificate ({alert})",
+                    ) from None
+                if alert == "CERTIFICATE_VERIFY_FAILED":
+                    raise ProviderUnavailable(
+                        f"{where} failed: the server's certificate is not trusted (not retried)"
+                    ) from None
                 if not isinstance(error, retry_errors):
                     # It may have reached the server (a non-idempotent request), or cannot work.
                     raise ProviderUnavailable(
@@ -290,6 +314,20 @@ class HttpClient:
 
     def post_json(self, url: str, **kwargs: Any) -> Any:
         return decode_json(self.request("POST", url, **kwargs), self.vendor)
+
+
+def _tls_alert(error: BaseException) -> str | None:
+    """The OpenSSL reason of the ``ssl.SSLError`` behind an httpx error, if one is (the chain of
+    causes, bounded)."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            reason = getattr(seen, "reason", None)
+            return reason if isinstance(reason, str) else None
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def decode_json(response: httpx.Response, vendor: str) -> Any:

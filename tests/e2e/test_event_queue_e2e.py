@@ -8,17 +8,13 @@ AWS call the functions make is allowed by their synthesized IAM (the ``tenant`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from infra.local.stack import LocalStack
-from shared.adapters.scheduler import EVENT_POLL_SCHEDULES, schedule_name
 from shared.providers.bamboohr import BambooHR
 from shared.providers.base import Credentials, QueuedMessage, WebhookEvent, WebhookKind
-from tests.support.local_stack import Tenant, until
+from tests.support.local_stack import Tenant, fire, poll_schedule, until
 
 
 class VendorQueue:
@@ -43,33 +39,13 @@ def vendor(monkeypatch: pytest.MonkeyPatch) -> Iterator[VendorQueue]:
     yield queue
 
 
-def _schedule(stack: LocalStack, tenant_id: str, connection_id: str) -> dict[str, Any] | None:
-    assert stack.resources is not None
-    scheduler = stack.client("scheduler")
-    try:
-        found: dict[str, Any] = scheduler.get_schedule(
-            GroupName=stack.resources.schedule_group,
-            Name=schedule_name(tenant_id, connection_id, EVENT_POLL_SCHEDULES),
-        )
-    except scheduler.exceptions.ResourceNotFoundException:
-        return None
-    return found
-
-
-def _fire(stack: LocalStack, schedule: dict[str, Any]) -> Any:
-    """What the poll schedule does when it fires: invoke its target with its input."""
-    assert stack.functions is not None
-    target = schedule["Target"]
-    return stack.functions.invoke(target["Arn"], json.loads(target["Input"]))
-
-
-def test_a_hire_on_the_vendors_queue_becomes_a_member_through_the_poll_schedule(
+def test_a_hire_on_the_vendors_queue_becomes_a_member_through_the_pollpoll_schedule(
     tenant: Tenant, vendor: VendorQueue
 ) -> None:
     fake = tenant.fake(employees=5)
     connection_id, run = tenant.connect(fake)
     assert run["status"] == "completed"
-    schedule = _schedule(tenant.stack, tenant.tenant_id, connection_id)
+    schedule = poll_schedule(tenant.stack, tenant.tenant_id, connection_id)
     assert schedule is not None and schedule["ScheduleExpression"] == "rate(1 minute)"
     assert tenant.stack.functions is not None
     assert schedule["Target"]["Arn"] == tenant.stack.functions.get("event_poller").arn
@@ -79,7 +55,7 @@ def test_a_hire_on_the_vendors_queue_becomes_a_member_through_the_poll_schedule(
     event = WebhookEvent(kind=WebhookKind.CREATED, employee_ids=(hired.key,), delivery_id="evt-hire-1")
     vendor.messages = [QueuedMessage("msg-1", event), QueuedMessage("msg-2", None, problem="unreadable")]
 
-    answer = _fire(tenant.stack, schedule)
+    answer = fire(tenant.stack, schedule)
 
     assert (answer["queued"], answer["full_syncs"], answer["acknowledged"]) == (1, 1, 2)
     assert vendor.acknowledged == ["msg-1", "msg-2"]
@@ -91,10 +67,10 @@ def test_a_hire_on_the_vendors_queue_becomes_a_member_through_the_poll_schedule(
     # A replay of the same message (a crash before its acknowledgement) changes nothing (R24).
     members = tenant.by_hris()
     vendor.messages = [QueuedMessage("msg-1", event)]
-    assert _fire(tenant.stack, schedule)["queued"] == 1
+    assert fire(tenant.stack, schedule)["queued"] == 1
     tenant.stack.drain()
     assert tenant.by_hris() == members
 
     tenant.api.disconnect(connection_id)
-    assert _schedule(tenant.stack, tenant.tenant_id, connection_id) is None
-    assert _fire(tenant.stack, schedule)["stopped"] == "disconnected"
+    assert poll_schedule(tenant.stack, tenant.tenant_id, connection_id) is None
+    assert fire(tenant.stack, schedule)["stopped"] == "disconnected"

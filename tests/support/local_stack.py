@@ -3,6 +3,7 @@ servers wired to the stack's webhook endpoint, and its mail in the outbox."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from infra.local.client import AdminClient, fake_credentials
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from infra.local.stack import LocalStack
+from shared.adapters.scheduler import EVENT_POLL_SCHEDULES, schedule_name
 
 
 def until[Found](
@@ -28,6 +30,28 @@ def until[Found](
             return found
         assert time.monotonic() < deadline, f"{what} never happened"
         time.sleep(0.25)
+
+
+def poll_schedule(stack: LocalStack, tenant_id: str, connection_id: str) -> dict[str, Any] | None:
+    """The connection's event-queue poll schedule (``events-<hash>``), or None."""
+    assert stack.resources is not None
+    scheduler = stack.client("scheduler")
+    try:
+        found: dict[str, Any] = scheduler.get_schedule(
+            GroupName=stack.resources.schedule_group,
+            Name=schedule_name(tenant_id, connection_id, EVENT_POLL_SCHEDULES),
+        )
+    except scheduler.exceptions.ResourceNotFoundException:
+        return None
+    return found
+
+
+def fire(stack: LocalStack, schedule: dict[str, Any]) -> Any:
+    """What a schedule does when it fires: invoke its target with its input (at once, rather than
+    at the next minute the local ticker would)."""
+    assert stack.functions is not None
+    target = schedule["Target"]
+    return stack.functions.invoke(target["Arn"], json.loads(target["Input"]))
 
 
 class Tenant:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -237,3 +238,64 @@ def test_no_credential_appears_anywhere_in_a_failure_traceback(answer: object) -
         )
     text = "".join(traceback.format_exception(caught.value))
     assert "tb-s3cret" not in text
+
+
+def _tls_failure(reason: str) -> httpx.ReadError:
+    """What httpx raises when the server's TLS alert arrives (TLS 1.3: on the first read)."""
+    alert = ssl.SSLError(1, f"[SSL: {reason}] alert")
+    alert.reason = reason  # type: ignore[misc]  # OpenSSL sets it; a stand-in here
+    try:
+        raise httpx.ReadError(str(alert)) from alert
+    except httpx.ReadError as error:
+        return error
+
+
+def over_tls(clock: FakeTime, *answers: httpx.ReadError | httpx.Response) -> tuple[HttpClient, list[int]]:
+    """An HttpClient whose transport answers ``answers`` in turn (an error raised as is, with its
+    cause: respx would re-make it without one); the list counts the requests."""
+    sent: list[int] = []
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        given = answers[len(sent) - 1]
+        if isinstance(given, Exception):
+            raise given
+        return given
+
+    transport = httpx.Client(transport=httpx.MockTransport(answer))
+    return HttpClient(
+        vendor="testvendor", runtime=clock.runtime(), policy=FAST_POLICY, client=transport
+    ), sent
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["TLSV13_ALERT_CERTIFICATE_REQUIRED", "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_CERTIFICATE_EXPIRED"],
+)
+def test_a_server_refusing_our_client_certificate_is_an_auth_error_at_once(reason: str) -> None:
+    """Mutual TLS (ADP): the server's alert says our certificate is refused. Retrying cannot
+    help, and the admin must read "certificate", not "the HR system did not answer"."""
+    clock = FakeTime()
+    http, sent = over_tls(clock, _tls_failure(reason))
+
+    with pytest.raises(ProviderAuthError, match="refused our client certificate") as caught:
+        http.get_json(URL)
+    assert len(sent) == 1 and clock.sleeps == []
+    assert caught.value.vendor_message == f"the server refused the client certificate ({reason})"
+
+
+def test_a_server_certificate_we_do_not_trust_is_not_retried() -> None:
+    clock = FakeTime()
+    http, sent = over_tls(clock, _tls_failure("CERTIFICATE_VERIFY_FAILED"))
+
+    with pytest.raises(ProviderUnavailable, match="certificate is not trusted"):
+        http.get_json(URL)
+    assert len(sent) == 1
+
+
+def test_other_tls_read_errors_are_retried_like_any_network_error() -> None:
+    clock = FakeTime()
+    http, sent = over_tls(clock, _tls_failure("DECRYPTION_FAILED_OR_BAD_RECORD_MAC"), json_response({}))
+
+    assert http.get_json(URL) == {}
+    assert len(sent) == 2
