@@ -41,7 +41,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -96,6 +95,7 @@ from shared.providers.common import (
     encode_cursor,
     follow_cursor,
     grouping_id,
+    is_loopback_host,
     pick,
     record_id,
     text,
@@ -546,19 +546,9 @@ class AdpWorkforceNow(Connector):
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_loopback_url(url: str) -> bool:
-    host = httpx.URL(url).host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def refuse_anchor_beyond_loopback(urls: Sequence[str]) -> None:
     """A connection's own trust anchor is for the local fakes only (``ProviderSettingsError``)."""
-    if not all(_is_loopback_url(url) for url in urls):
+    if not all(is_loopback_host(httpx.URL(url).host) for url in urls):
         raise ProviderSettingsError(
             "adp_workforce_now: ca_certificate is honoured only for loopback hosts (the fake HR "
             "servers); ADP's hosts are checked against the system's certificate authorities"

@@ -213,6 +213,16 @@ def bearer_headers(token: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
 
 
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP: where only the local fake HR servers answer."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def checked_base_url(value: str, what: str) -> str:
     """``scheme://host[:port]`` that is safe to send credentials to, without a trailing slash.
 
@@ -229,15 +239,13 @@ def checked_base_url(value: str, what: str) -> str:
         raise ProviderSettingsError(f"{what} must be scheme://host[:port]")
     if url.path not in ("", "/"):
         raise ProviderSettingsError(f"{what} must not carry a path")
-    loopback = host in ("localhost", "127.0.0.1", "::1")
+    loopback = is_loopback_host(host)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         address = None
-    if address is not None:
-        loopback = address.is_loopback
-        if not loopback and not address.is_global:
-            raise ProviderSettingsError(f"{what} points at a private or reserved address")
+    if address is not None and not loopback and not address.is_global:
+        raise ProviderSettingsError(f"{what} points at a private or reserved address")
     if url.scheme == "http" and not loopback:
         raise ProviderSettingsError(f"{what} must use https")
     port = f":{url.port}" if url.port is not None else ""
