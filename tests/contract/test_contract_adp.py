@@ -28,7 +28,6 @@ from shared.providers.base import (
     Credentials,
     IncompleteListing,
     ProviderAuthError,
-    ProviderUnavailable,
     Secret,
     WebhookKind,
 )
@@ -362,9 +361,11 @@ def test_a_client_without_a_certificate_is_refused_at_the_handshake(adp: FakeHRS
     assert adp.wait_refused(before + 1), "the fake refused the handshake"
 
 
-def test_a_certificate_another_ca_signed_is_refused_and_the_connector_says_unavailable(
+def test_a_certificate_another_ca_signed_is_refused_and_the_connector_says_so_at_once(
     adp: FakeHRServer,
 ) -> None:
+    """The server's TLS alert refuses the certificate: a credentials error naming the certificate
+    (422 at connect), after one attempt: retrying cannot change the server's mind."""
     certificate, key = stranger_pair()
     given = fake_credentials(adp)
     stranger = Credentials(
@@ -372,9 +373,11 @@ def test_a_certificate_another_ca_signed_is_refused_and_the_connector_says_unava
         settings=given.settings,
     )
     before = adp.refused_handshakes
-    with adp.recording() as exchanges, connector() as provider, pytest.raises(ProviderUnavailable) as caught:
+    with adp.recording() as exchanges, connector() as provider, pytest.raises(ProviderAuthError) as caught:
         provider.check_credentials(stranger)
     assert exchanges == [] and adp.wait_refused(before + 1)
+    assert adp.refused_handshakes == before + 1
+    assert "refused our client certificate" in str(caught.value)
     assert key[40:80] not in str(caught.value)
 
 
