@@ -115,6 +115,7 @@ def test_approve_and_reject_from_the_queue(
     approved = changes.filter(has_text="Approve").filter(has_text=name_of(first))
     approved.first.wait_for()
     assert first["id"] not in " ".join(changes.all_inner_texts())
+    shot(page, "history")
 
 
 def test_confirm_a_held_sync(page: Any, tenant: Tenant, company: tuple[FakeHRServer, str]) -> None:

@@ -740,6 +740,13 @@ function RunDetail({ runId }: { runId: string }) {
   );
 }
 
+/** Who made a change: the sync, or an admin (one who used the portal is named as such). */
+function byWhom(e: AuditEntry): string {
+  if (e.actor !== "admin") return "the sync";
+  const id = e.actor_id ?? "";
+  return id.startsWith("portal:") ? `${id.slice("portal:".length)} in the portal` : `admin ${id}`.trim();
+}
+
 export function AuditScreen({ member }: { member: Member | null }) {
   const [page, error] = useLoad(
     () => api.get<Page<AuditEntry>>(`audit${query({ member_id: member?.id, limit: 100 })}`),
@@ -758,8 +765,10 @@ export function AuditScreen({ member }: { member: Member | null }) {
       <ol class="list">
         {page?.items.map((e) => (
           <li key={e.id}>
-            {when(e.at)} — <strong>{words(e.action)}</strong> by {e.actor === "admin" ? `admin ${e.actor_id ?? ""}` : "the sync"}
-            {!member && `: ${whose(e)}`}
+            <span>
+              {when(e.at)} — <strong>{words(e.action)}</strong>
+              {!member && ` ${whose(e)}`}, by {byWhom(e)}
+            </span>
           </li>
         ))}
       </ol>
