@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -223,6 +224,15 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0[xX][0-9a-fA-F]*)$")
+
+
+def _ends_in_number(host: str) -> bool:
+    """Whether a host's last label is a number (decimal, or hex with 0x): an IPv4 address in a
+    shorthand form, never a registered name."""
+    return bool(_NUMERIC_LABEL.match(host.rstrip(".").rsplit(".", 1)[-1]))
+
+
 def checked_base_url(value: str, what: str) -> str:
     """``scheme://host[:port]`` that is safe to send credentials to, without a trailing slash.
 
@@ -246,6 +256,10 @@ def checked_base_url(value: str, what: str) -> str:
         address = None
     if address is not None and not loopback and not address.is_global:
         raise ProviderSettingsError(f"{what} points at a private or reserved address")
+    if address is None and _ends_in_number(host):
+        # 167772161, 0xa000001, 10.1: the resolver reads these as 10.0.0.1 (inet_aton), the check
+        # above does not; no public name ends in a number (WHATWG's "ends in a number").
+        raise ProviderSettingsError(f"{what} must name its IP address in dotted form (a.b.c.d)")
     if url.scheme == "http" and not loopback:
         raise ProviderSettingsError(f"{what} must use https")
     port = f":{url.port}" if url.port is not None else ""
