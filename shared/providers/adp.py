@@ -813,7 +813,7 @@ def parse_event_message(raw_body: bytes, message_id: str) -> WebhookEvent:
     dropped as a duplicate (R24). ``WebhookUnparseable`` for a body ADP would never send."""
     try:
         body = without_lone_surrogates(json.loads(raw_body))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the parser
         raise WebhookUnparseable("adp_workforce_now: an event notification that is not JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list) or not body["events"]:
         raise WebhookUnparseable("adp_workforce_now: an event notification without events")

@@ -334,7 +334,8 @@ def decode_json(response: httpx.Response, vendor: str) -> Any:
     """The vendor's JSON, with any lone surrogate (R25) replaced by U+FFFD."""
     try:
         document = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        # RecursionError: nested deeper than the parser goes (valid JSON no vendor means).
         raise ProviderResponseError(
             f"{vendor} answered {httpx.URL(str(response.request.url)).path} with a body that is not JSON"
         ) from error

@@ -571,8 +571,9 @@ def test_a_message_without_a_msgid_cannot_be_acknowledged() -> None:
         b'{"events": []}',
         message([{"eventID": "x"}]),
         message([event("worker.hire", eventContext={"associateOID": "bad/aoid"})]),
+        b'{"events": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
-    ids=["not-json", "not-object", "no-events", "no-name", "malformed-aoid"],
+    ids=["not-json", "not-object", "no-events", "no-name", "malformed-aoid", "nested-past-the-parser"],
 )
 def test_an_unreadable_message_with_a_msgid_is_queued_with_its_problem(body: bytes) -> None:
     with respx.mock() as router:

@@ -141,6 +141,15 @@ def test_a_body_that_is_not_json_is_a_response_error() -> None:
 
 
 @respx.mock
+def test_a_body_nested_deeper_than_the_parser_goes_is_a_response_error() -> None:
+    # Valid JSON the standard parser cannot read (RecursionError): the vendor's fault, typed.
+    respx.get(URL).mock(return_value=httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000))
+
+    with pytest.raises(ProviderResponseError, match="not JSON"):
+        client(FakeTime()).get_json(URL)
+
+
+@respx.mock
 def test_r25_a_lone_surrogate_from_the_vendor_becomes_u_fffd_and_pairs_are_kept() -> None:
     # JSON may escape half a surrogate pair; Python decodes it into a string no UTF-8 encoder takes.
     body = b'{"name": "Ada\\ud800 L", "\\udc00key": ["x\\uDFFF"], "emoji": "\\ud83d\\ude00"}'
