@@ -56,8 +56,12 @@ from urllib.parse import quote
 
 import httpx
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
+    NoEncryption,
+    PrivateFormat,
     PublicFormat,
     load_pem_private_key,
 )
@@ -565,12 +569,7 @@ def client_tls_context(
     ``load_cert_chain`` reads files only, so the pair is written to a private temporary folder and
     deleted as soon as it is loaded."""
     chain = _certificates(certificate, "client_certificate")
-    try:
-        private_key = load_pem_private_key(key.encode("utf-8"), password=None)
-    except (ValueError, TypeError, UnicodeError):
-        raise ProviderSettingsError(
-            "adp_workforce_now: client_key is not an unencrypted PEM private key"
-        ) from None
+    private_key = _private_key(key)
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     if chain[0].public_key().public_bytes(*spki) != private_key.public_key().public_bytes(*spki):
         raise ProviderSettingsError("adp_workforce_now: client_key does not match client_certificate")
@@ -583,17 +582,39 @@ def client_tls_context(
         )
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if anchor is not None:
-        _certificates(anchor, CA_SETTING)
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=anchor)
+        anchors = _certificates(anchor, CA_SETTING)
+        context = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cadata=b"".join(a.public_bytes(Encoding.DER) for a in anchors)
+        )
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # What was parsed, written out again: OpenSSL reads PEM more strictly than the parser above
+    # (indented lines, non-ASCII text around the blocks), and the files hold nothing else.
+    chain_pem = b"".join(c.public_bytes(Encoding.PEM) for c in chain).decode("ascii")
+    key_pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode("ascii")
     try:
-        with _private_files(certificate, key) as (cert_path, key_path):
+        with _private_files(chain_pem, key_pem) as (cert_path, key_path):
             context.load_cert_chain(cert_path, key_path)
     except ssl.SSLError:
         raise ProviderSettingsError(
             "adp_workforce_now: client_certificate and client_key could not be loaded together"
         ) from None
     return context
+
+
+def _private_key(pem: str) -> PrivateKeyTypes:
+    """The unencrypted PEM private key (``ProviderSettingsError`` naming what is wrong, never it)."""
+    try:
+        return load_pem_private_key(pem.encode("utf-8"), password=None)
+    except TypeError:
+        # cryptography's answer to an encrypted key read without a password.
+        raise ProviderSettingsError(
+            "adp_workforce_now: client_key is password-protected: paste it without its password "
+            "(openssl pkey -in key.pem -out key-unprotected.pem)"
+        ) from None
+    except (ValueError, UnicodeError, UnsupportedAlgorithm):
+        raise ProviderSettingsError(
+            "adp_workforce_now: client_key is not an unencrypted PEM private key"
+        ) from None
 
 
 def _certificates(pem: str, what: str) -> list[x509.Certificate]:

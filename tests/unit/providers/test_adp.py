@@ -15,6 +15,12 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    load_pem_private_key,
+)
 
 from shared.domain.models import EmployeeStatus
 from shared.errors import InvalidInput
@@ -175,6 +181,48 @@ def test_a_bad_pem_is_a_settings_error_naming_it_never_echoing_it(
     with pytest.raises(ProviderSettingsError, match=reason) as caught:
         client_tls_context(certificate, key)
     assert "BEGIN" not in str(caught.value) and key[30:60] not in str(caught.value)
+
+
+def test_a_password_protected_key_is_refused_saying_so() -> None:
+    key = load_pem_private_key(TLS.client_key.encode(), password=None).private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"pass phrase")
+    )
+    with pytest.raises(ProviderSettingsError, match="password-protected") as caught:
+        client_tls_context(TLS.client_certificate, key.decode())
+    assert "pass phrase" not in str(caught.value) and "BEGIN" not in str(caught.value)
+
+
+def _indented(pem: str) -> str:
+    return "\n".join(f"    {line}" for line in pem.splitlines()) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("certificate", "key", "anchor"),
+    [
+        # What openssl pkcs12 writes when ADP's .pfx is unpacked: attributes before each PEM.
+        (
+            f"Bag Attributes\n    friendlyName: ADP\nsubject=/CN=Acme\n{TLS.client_certificate}",
+            f"Bag Attributes\n    localKeyID: 01 02\nKey Attributes: <No Attributes>\n{TLS.client_key}",
+            f"Zertifizierungsstelle für Tests (Prüfung)\n{TLS.ca_certificate}",
+        ),
+        # Pasted out of a YAML file or an indented email: each line indented, Windows line ends.
+        (_indented(TLS.client_certificate), _indented(TLS.client_key), _indented(TLS.ca_certificate)),
+        (
+            TLS.client_certificate.replace("\n", "\r\n"),
+            "  " + TLS.client_key,
+            TLS.ca_certificate + "\n\n  ",
+        ),
+    ],
+    ids=["pkcs12-attributes-and-non-ascii-text", "indented", "crlf-and-stray-spaces"],
+)
+def test_pems_as_people_paste_them_load_as_what_they_parse_to(
+    certificate: str, key: str, anchor: str
+) -> None:
+    context = client_tls_context(certificate, key, anchor)
+    assert [c["subject"] for c in context.get_ca_certs()] == [
+        c["subject"]
+        for c in client_tls_context(TLS.client_certificate, TLS.client_key, TLS.ca_certificate).get_ca_certs()
+    ]
 
 
 def test_a_bad_pem_refuses_the_connect_check_before_any_request() -> None:
