@@ -562,8 +562,9 @@ def refuse_anchor_beyond_loopback(urls: Sequence[str]) -> None:
 def client_tls_context(
     certificate: str, key: str, anchor: str | None = None, *, now: datetime | None = None
 ) -> ssl.SSLContext:
-    """A client ``SSLContext`` presenting ``certificate`` (PEM, the leaf first, intermediates
-    after) with ``key`` (PEM, unencrypted), trusting the system's CAs or only ``anchor`` (PEM).
+    """A client ``SSLContext`` presenting ``certificate`` (PEM: the key's certificate and any
+    intermediates, in any order; the leaf is presented first) with ``key`` (PEM, unencrypted),
+    trusting the system's CAs or only ``anchor`` (PEM).
 
     Each PEM is parsed first so a bad one is named (``ProviderSettingsError``, never its text);
     ``load_cert_chain`` reads files only, so the pair is written to a private temporary folder and
@@ -571,8 +572,12 @@ def client_tls_context(
     chain = _certificates(certificate, "client_certificate")
     private_key = _private_key(key)
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    if chain[0].public_key().public_bytes(*spki) != private_key.public_key().public_bytes(*spki):
+    own = private_key.public_key().public_bytes(*spki)
+    # The leaf is the certificate of the key, wherever it was pasted in the chain: presented first.
+    leaf = next((c for c in chain if c.public_key().public_bytes(*spki) == own), None)
+    if leaf is None:
         raise ProviderSettingsError("adp_workforce_now: client_key does not match client_certificate")
+    chain = [leaf, *(c for c in chain if c is not leaf)]
     moment = now or datetime.now(UTC)
     expires = chain[0].not_valid_after_utc
     if expires <= moment:

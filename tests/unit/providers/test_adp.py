@@ -192,6 +192,14 @@ def test_a_password_protected_key_is_refused_saying_so() -> None:
     assert "pass phrase" not in str(caught.value) and "BEGIN" not in str(caught.value)
 
 
+def test_a_chain_is_presented_leaf_first_whichever_order_it_was_pasted_in() -> None:
+    # The leaf with the CA that issued it, in either order: the key picks the leaf.
+    for pasted in (TLS.client_certificate + TLS.ca_certificate, TLS.ca_certificate + TLS.client_certificate):
+        assert client_tls_context(pasted, TLS.client_key).verify_mode.name == "CERT_REQUIRED"
+    with pytest.raises(ProviderSettingsError, match="client_key does not match client_certificate"):
+        client_tls_context(TLS.ca_certificate + TLS.client_certificate, stranger_pair()[1])
+
+
 def _indented(pem: str) -> str:
     return "\n".join(f"    {line}" for line in pem.splitlines()) + "\n"
 
