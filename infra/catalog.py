@@ -174,7 +174,8 @@ EVENT_POLLER = FunctionSpec(
     description="Every minute per ADP connection: drains the vendor's event queue into the webhook queue",
     memory_mb=256,
     # Above the poll window (``EventPollerSettings.event_poll_window_seconds``, at most 55 s) by
-    # the whole of a last message's calls (each HTTP call bounded by the connectors' budget).
+    # the whole of a last message's calls (each HTTP call's retries bounded by the poller's
+    # ``VENDOR_RETRIES``: a longer Retry-After is left to the next run).
     timeout=Duration.seconds(90),
     access=frozenset(
         {

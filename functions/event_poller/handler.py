@@ -37,12 +37,19 @@ from shared.ports import (
     SecretStore,
     Workflow,
 )
+from shared.providers.http import RetryPolicy
 from shared.services import event_queue
 from shared.services.context import ServiceSettings
 from shared.services.provider_lookup import registry_lookup
 from shared.settings import EventPollerSettings, load
 
 MAX_ID = 256
+# The vendor's calls of a run wait little: a Retry-After or a backoff beyond ``max_total`` is left
+# to the next run (a minute later). The connectors' default budget (120 s a call) would sleep past
+# the function's timeout (90 s, ``infra.catalog.EVENT_POLLER``) once the window (<= 55 s) is spent,
+# and a timed-out run is retried by Lambda beside the next scheduled one.
+# (Timeouts stay the connectors': whether ADP's GET long-polls is not documented.)
+VENDOR_RETRIES = RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=4.0, max_total=8.0)
 
 
 class PollRequest(BaseModel):
@@ -90,7 +97,7 @@ def root() -> Root:
     ports = EventPollerPorts(
         connections=aws.connections,
         secrets=aws.secrets,
-        providers=registry_lookup(),
+        providers=registry_lookup(policy=VENDOR_RETRIES),
         queue=aws.webhook_queue,
         poll_schedules=aws.poll_schedules,
         runs=aws.runs,

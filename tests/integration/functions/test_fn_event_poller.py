@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 from functions.event_poller import handler as poller
+from infra.catalog import EVENT_POLLER
 from shared.adapters.scheduler import EVENT_POLL_SCHEDULES, EventBridgeScheduler
 from shared.domain.models import ConnectionStatus
+from shared.providers.adp import AdpWorkforceNow
 from shared.providers.bamboohr import BambooHR
 from shared.providers.base import Credentials, EventQueue, QueuedMessage, WebhookEvent, WebhookKind
 from shared.services.webhook_ingest import QueuedWebhook
+from shared.settings import EventPollerSettings
 from tests.support.events import EVENT_TENANT, connection_of
 from tests.support.lambda_stack import Stack, add_connection, aws_ports
 
@@ -147,3 +150,19 @@ def test_r20_a_disconnected_connections_poll_schedule_is_deleted_by_its_poller(
     assert (answer["polled"], answer["stopped"]) == (False, "disconnected")
     assert stack.client("scheduler").list_schedules(GroupName="hris-sync-test")["Schedules"] == []
     assert vendor.acknowledged == [] and stack.queued() == []
+
+
+def test_the_connectors_of_a_poll_run_wait_on_the_vendor_within_the_functions_timeout(
+    stack: Stack, vendor: VendorQueue
+) -> None:
+    # The connectors' default budget (120 s a call) would honour a Retry-After past the function's
+    # timeout once the window (up to 55 s) is spent: the poller's own connectors leave it to the
+    # next run, a minute later.
+    connector = poller.root().ports.providers("adp_workforce_now")
+    assert isinstance(connector, AdpWorkforceNow)
+    assert connector.http.policy == poller.VENDOR_RETRIES
+    longest_window = EventPollerSettings.model_fields["event_poll_window_seconds"].metadata
+    window = max(m.le for m in longest_window if hasattr(m, "le"))
+    # A last message: its head read and its acknowledgement, each waiting out its whole budget,
+    # with time left for the requests themselves.
+    assert window + 2 * poller.VENDOR_RETRIES.max_total <= EVENT_POLLER.timeout.to_seconds() - 15

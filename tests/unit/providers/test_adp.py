@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from functions.event_poller import handler as poller
 from shared.domain.models import EmployeeStatus
 from shared.errors import InvalidInput
 from shared.providers.adp import (
@@ -640,6 +641,23 @@ def test_an_unreadable_message_with_a_msgid_is_queued_with_its_problem(body: byt
         found = connector().next_message(credentials())
     assert found is not None and found.message_id == "m-2" and found.event is None
     assert found.problem and "adp_workforce_now" in found.problem
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_queue_busy_for_longer_than_a_poll_run_waits_is_left_to_the_next_run(status: int) -> None:
+    # With the poller's budget: Retry-After: 60 is not slept through (the next run is a minute away).
+    clock = FakeTime()
+    provider = AdpWorkforceNow(runtime=clock.runtime(), policy=poller.VENDOR_RETRIES)
+    with respx.mock() as router:
+        token_route(router)
+        busy = router.get(EVENTS).mock(return_value=httpx.Response(status, headers={"Retry-After": "60"}))
+        with pytest.raises(ProviderUnavailable):
+            provider.next_message(credentials())
+        assert busy.call_count == 1 and clock.sleeps == []
+        busy.mock(return_value=httpx.Response(status))  # no Retry-After: a short backoff, then up
+        with pytest.raises(ProviderUnavailable):
+            provider.next_message(credentials())
+    assert sum(clock.sleeps) <= poller.VENDOR_RETRIES.max_total
 
 
 def test_acknowledge_deletes_the_message_and_a_message_already_gone_is_fine() -> None:
