@@ -181,7 +181,8 @@ EVENT_POLLER = FunctionSpec(
         {
             Access.TABLE_READ,
             Access.TABLE_WRITE,  # a full sync's run and lock; the connection marked failing
-            Access.SECRETS_READ,  # the connection's credentials (ADP's token is kept in memory only)
+            Access.SECRETS_READ,  # the connection's credentials
+            Access.SECRETS_WRITE,  # the token a run is granted, kept for the next runs (ADP: an hour)
             Access.WEBHOOK_QUEUE_SEND,
             Access.WORKFLOW_START,  # the full sync an unreadable message calls for
             Access.EVENTS_PUT,  # ... announced closed when its state machine could not start

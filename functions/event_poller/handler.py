@@ -65,8 +65,9 @@ class PollRequest(BaseModel):
 class EventPollerPorts:
     """What ``event_queue.drain`` touches, and so what the function's role allows: the table (the
     connection read; a full sync's run and lock, the connection marked failing), the connection's
-    secret (read), the webhook queue (send), the state machine and the event bus (a full sync for an
-    unreadable message), and deleting the connection's own poll schedule once it is gone."""
+    secret, the webhook queue (send), the state machine and the event bus (a full sync for an
+    unreadable message), the token the vendor grants saved (the secret written, under the token
+    lease), and deleting the connection's own poll schedule once it is gone."""
 
     connections: ConnectionStore
     secrets: SecretStore
@@ -75,6 +76,7 @@ class EventPollerPorts:
     poll_schedules: Scheduler
     runs: RunStore
     lock: ConnectionLock
+    token_lock: ConnectionLock
     workflow: Workflow
     events: EventPublisher
     clock: Clock
@@ -102,6 +104,7 @@ def root() -> Root:
         poll_schedules=aws.poll_schedules,
         runs=aws.runs,
         lock=aws.lock,
+        token_lock=aws.token_lock,
         workflow=aws.workflow,
         events=aws.events,
         clock=aws.clock,

@@ -66,9 +66,11 @@ from shared.services.context import (
     WithRuns,
     WithSecrets,
     WithSettings,
+    WithTokenLock,
     WithWorkflow,
 )
 from shared.services.full_sync import request_sync
+from shared.services.tokens import provider_for
 from shared.services.webhook_ingest import queued_webhooks
 
 # Why a run polled nothing, or stopped before its window ended.
@@ -94,6 +96,7 @@ class DrainPorts(
     WithConnections,
     WithSecrets,
     WithProviders,
+    WithTokenLock,
     WithWebhookQueue,
     WithPollSchedules,
     # A full sync requested for an unreadable message (``full_sync.TriggerPorts``).
@@ -106,9 +109,10 @@ class DrainPorts(
     WithSettings,
     Protocol,
 ):
-    """A connection's event queue drained: the connection and its credentials read, the vendor's
-    queue read and acknowledged, the webhook queue written, a full sync started, the connection's
-    poll schedule deleted once it is gone."""
+    """A connection's event queue drained: the connection and its credentials read (a token the
+    vendor grants saved under the token lease, ``tokens.provider_for``, so the next runs, a minute
+    apart, reuse it until it expires), the vendor's queue read and acknowledged, the webhook queue
+    written, a full sync started, the connection's poll schedule deleted once it is gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,7 @@ def drain(
     if connection.status is ConnectionStatus.DRAFT:
         return _nothing(tenant_id, connection_id, "draft")  # R32: nothing before its activation
     try:
-        connector = ports.providers(connection.provider)
+        connector = provider_for(ports, connection)  # a granted token is saved as it is granted
     except ProviderNotFound:
         return _nothing(tenant_id, connection_id, "not_an_event_queue")
     try:

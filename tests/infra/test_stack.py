@@ -100,14 +100,16 @@ EXPECTED_ACTIONS = {
     | TABLE_READ
     | TABLE_WRITE
     | {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
-    # Reads the credentials (never writes them: ADP's token lives in memory), queues each message,
-    # starts the full sync an unreadable one calls for, deletes its own schedule once disconnected.
+    # Reads the credentials and saves the token the vendor grants (the next runs reuse it), queues
+    # each message, starts the full sync an unreadable one calls for, deletes its own schedule once
+    # disconnected.
     "event_poller": LOGS
     | XRAY
     | TABLE_READ
     | TABLE_WRITE
     | {
         "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
         "sqs:SendMessage",
         "states:StartExecution",
         "states:DescribeExecution",

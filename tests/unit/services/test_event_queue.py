@@ -70,6 +70,7 @@ class Setup:
             poll_schedules=w.poll_schedules,
             runs=w.runs,
             lock=w.lock,
+            token_lock=w.token_lock,
             workflow=w.workflow,
             events=w.events,
             clock=w.clock,
