@@ -127,8 +127,11 @@ CA_SETTING = "ca_certificate"
 
 # An associate OID as ADP issues them (16 letters and digits in every sample; a little slack).
 _AOID = re.compile(r"^[A-Za-z0-9]{6,64}$")
-# A message id goes into a path: letters, digits and a few separators only, bounded.
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$")
+# A message id goes into a path, percent-encoded as one segment (``quote(safe="")``): any printable
+# ASCII but spaces (ADP documents no format, and a head message whose id we refused could never be
+# acknowledged: it would stop every poll), bounded, never a dot segment.
+_MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,512}$")
+_DOT_SEGMENTS = frozenset({".", ".."})
 _PROBLEM_MAX = 200
 
 CAPABILITIES = frozenset(
@@ -204,7 +207,7 @@ def is_aoid(value: str) -> bool:
 
 def is_message_id(value: str) -> bool:
     """An ``adp-msg-msgid`` in a shape safe to put in a path."""
-    return bool(_MESSAGE_ID.match(value))
+    return bool(_MESSAGE_ID.match(value)) and value not in _DOT_SEGMENTS
 
 
 class AdpWorkforceNow(Connector):

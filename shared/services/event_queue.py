@@ -52,6 +52,7 @@ from shared.providers.base import (
     EventQueue,
     ProviderAuthError,
     ProviderError,
+    ProviderResponseError,
     QueuedMessage,
     WebhookKind,
 )
@@ -81,6 +82,7 @@ Stop = Literal[
     "not_an_event_queue",
     "credentials_refused",
     "vendor_unavailable",
+    "vendor_unreadable",
     "queue_failed",
     "full_sync_failed",
     "message_bound",
@@ -251,6 +253,14 @@ def _poll(
         stopped = "credentials_refused"
         observability.logger.warning("the HR system refused the connection's credentials for its event queue")
         _mark_failing(ports, connection)
+    except ProviderResponseError as error:
+        # An answer that cannot be used (a message ADP gave no id: it can never be acknowledged).
+        # Our own words, never a value: connector errors carry paths and status codes only.
+        stopped = "vendor_unreadable"
+        observability.logger.warning(
+            "the HR system's event queue answered what cannot be used; the scheduled sync still covers it",
+            extra={"error_type": type(error).__name__, "detail": str(error)[:300]},
+        )
     except ProviderError as error:
         stopped = "vendor_unavailable"
         observability.logger.warning(

@@ -614,7 +614,7 @@ def test_a_message_without_a_msgid_cannot_be_acknowledged() -> None:
         with pytest.raises(ProviderResponseError, match="adp-msg-msgid"):
             connector().next_message(credentials())
         router.get(EVENTS).mock(
-            return_value=httpx.Response(200, content=b"{}", headers={"adp-msg-msgid": "../x"})
+            return_value=httpx.Response(200, content=b"{}", headers={"adp-msg-msgid": ".."})
         )
         with pytest.raises(ProviderResponseError, match="malformed"):
             connector().next_message(credentials())
@@ -670,10 +670,34 @@ def test_acknowledge_deletes_the_message_and_a_message_already_gone_is_fine() ->
     assert gone.call_count == 2
 
 
+@pytest.mark.parametrize(
+    ("msgid", "path"),
+    [
+        ("0x414d51204144502e4d51", "0x414d51204144502e4d51"),
+        ("AbC+/=xyz", "AbC%2B%2F%3Dxyz"),  # base64-like: one segment, percent-encoded
+        ("../hr/v2/workers", "..%2Fhr%2Fv2%2Fworkers"),  # never leaves the messages' path
+    ],
+)
+def test_any_printable_msgid_is_read_and_acknowledged_as_one_path_segment(msgid: str, path: str) -> None:
+    """ADP documents no msgid format: a head message whose id we refused could never be
+    acknowledged and would stop every poll, so any printable id is taken, escaped in the path."""
+    with respx.mock() as router:
+        token_route(router)
+        router.get(EVENTS).mock(
+            return_value=httpx.Response(200, content=message([]), headers={"adp-msg-msgid": msgid})
+        )
+        deleted = router.delete(url__eq=f"{EVENTS}/{path}").mock(return_value=httpx.Response(200))
+        provider = connector()
+        found = provider.next_message(credentials())
+        assert found is not None and found.message_id == msgid
+        provider.acknowledge(credentials(), found.message_id)
+    assert deleted.call_count == 1
+
+
 def test_acknowledge_refuses_a_message_id_that_is_not_adps_before_any_request() -> None:
     with respx.mock(assert_all_called=False) as router:
         token = token_route(router)
-        for bad in ("../hr/v2/workers", "a b", "", "x" * 300):
+        for bad in ("..", ".", "a b", "", "x" * 513, "m\u00e9ssage", "m\n1"):
             with pytest.raises(ProviderResponseError):
                 connector().acknowledge(credentials(), bad)
     assert not token.called

@@ -23,6 +23,7 @@ from shared.errors import HrisSyncError, Throttled
 from shared.providers.base import (
     EventQueue,
     ProviderAuthError,
+    ProviderResponseError,
     ProviderUnavailable,
     WebhookEvent,
     WebhookKind,
@@ -315,6 +316,20 @@ def test_a_vendor_outage_stops_the_run_without_marking_the_connection(setup: Set
 
     assert result.stopped == "vendor_unavailable"
     assert setup.world.connections.get(T, cid).status is ConnectionStatus.ACTIVE
+
+
+def test_an_answer_that_cannot_be_used_stops_the_run_saying_so(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    cid = setup.connect()
+    setup.hr.fail_next = ProviderResponseError("queuedhr: an event notification without its id")
+
+    result = setup.drain(cid)
+
+    assert (result.stopped, result.acknowledged) == ("vendor_unreadable", 0)
+    assert setup.world.connections.get(T, cid).status is ConnectionStatus.ACTIVE
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "an event notification without its id" in warning.__dict__["detail"]
 
 
 # --- the long poll and the per-run bound -------------------------------------------------------------
