@@ -216,7 +216,9 @@ def _decide(
             )
         return UserResult(index, Outcome.EXISTING, member=by_external)
     if by_email is not None:
-        if user.external_id is None:
+        if user.external_id is None or by_email.external_id == user.external_id:
+            # The same external id: this user, its external-id guard read before the transaction
+            # that wrote both (BatchGetItem is read-committed per item) by a concurrent add.
             return UserResult(index, Outcome.EXISTING, member=by_email)
         if by_email.external_id is not None:
             return UserResult(
