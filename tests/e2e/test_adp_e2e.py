@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from infra.local.client import fake_credentials
-from infra.local.fake_hris import FakeHRServer, Fault
+from infra.local.fake_hris import FakeHRServer
 from infra.local.fake_hris.adp import associate_oid
-from tests.support.local_stack import Tenant, fire, poll_schedule, until
+from tests.support.local_stack import Tenant, a_short_page_deactivates_nobody, fire, poll_schedule, until
 
 PROVIDER = "adp_workforce_now"
 
@@ -94,16 +94,7 @@ def test_adp_connect_import_hire_and_termination_through_the_event_queue(tenant:
     )
 
     # A short workers page while more follow: the run is partial, nobody deactivated.
-    before = {k: m["status"] for k, m in tenant.by_hris().items()}
-    fake.add_fault(Fault(kind="short_page", page=1, times=None))
-    faulty = tenant.api.wait_run(tenant.api.sync(connection_id)["id"], timeout=120)
-    fake.clear_faults()
-    assert faulty["status"] == "partial", faulty
-    after = tenant.by_hris()
-    newly_deactivated = [
-        k for k, m in after.items() if m["status"] == "deactivated" and before.get(k) != "deactivated"
-    ]
-    assert newly_deactivated == []
+    a_short_page_deactivates_nobody(tenant, fake, connection_id)
 
     tenant.api.disconnect(connection_id)
     assert poll_schedule(tenant.stack, tenant.tenant_id, connection_id) is None

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from infra.local.fake_hris import FakeHRServer, Fault
+from infra.local.fake_hris import FakeHRServer
 from infra.local.fake_hris.finch import individual_id
-from tests.support.local_stack import Tenant, until
+from tests.support.local_stack import Tenant, a_short_page_deactivates_nobody, until
 
 RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
 
@@ -82,13 +82,4 @@ def test_finch_connect_import_webhooks_and_an_incomplete_snapshot(tenant: Tenant
     )
 
     # A short directory page while paging.count says more: the run is partial, nobody deactivated.
-    before = {k: m["status"] for k, m in tenant.by_hris().items()}
-    fake.add_fault(Fault(kind="short_page", page=1, times=None))
-    faulty = tenant.api.wait_run(tenant.api.sync(connection_id)["id"], timeout=120)
-    fake.clear_faults()
-    assert faulty["status"] == "partial", faulty
-    after = tenant.by_hris()
-    newly_deactivated = [
-        k for k, m in after.items() if m["status"] == "deactivated" and before.get(k) != "deactivated"
-    ]
-    assert newly_deactivated == []
+    a_short_page_deactivates_nobody(tenant, fake, connection_id)

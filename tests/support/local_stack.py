@@ -11,7 +11,7 @@ from email import message_from_bytes
 from typing import Any
 
 from infra.local.client import AdminClient, fake_credentials
-from infra.local.fake_hris import FakeHRServer, fake_hris
+from infra.local.fake_hris import FakeHRServer, Fault, fake_hris
 from infra.local.stack import LocalStack
 from shared.adapters.scheduler import EVENT_POLL_SCHEDULES, schedule_name
 
@@ -52,6 +52,24 @@ def fire(stack: LocalStack, schedule: dict[str, Any]) -> Any:
     assert stack.functions is not None
     target = schedule["Target"]
     return stack.functions.invoke(target["Arn"], json.loads(target["Input"]))
+
+
+def a_short_page_deactivates_nobody(tenant: Tenant, fake: FakeHRServer, connection_id: str) -> None:
+    """R31/R09 end to end: a sync whose first page comes back short while the vendor says more
+    follow ends ``partial``, and nobody is deactivated for being missing from it."""
+    before = {k: m["status"] for k, m in tenant.by_hris().items()}
+    fake.add_fault(Fault(kind="short_page", page=1, times=None))
+    try:
+        faulty = tenant.api.wait_run(tenant.api.sync(connection_id)["id"], timeout=120)
+    finally:
+        fake.clear_faults()
+    assert faulty["status"] == "partial", faulty
+    newly_deactivated = [
+        k
+        for k, m in tenant.by_hris().items()
+        if m["status"] == "deactivated" and before.get(k) != "deactivated"
+    ]
+    assert newly_deactivated == []
 
 
 class Tenant:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from functions.event_poller.handler import EventPollerPorts
 from shared.codecs import employee_from
 from shared.domain.models import (
     SYNCED_FIELDS,
@@ -21,7 +22,7 @@ from shared.domain.models import (
 )
 from shared.domain.records import RunStatus, SyncRun
 from shared.errors import HrisSyncError
-from shared.ports import Email, ProviderLookup
+from shared.ports import Email, MessageQueue, ProviderLookup
 from shared.providers.base import (
     Credentials,
     Directory,
@@ -276,6 +277,24 @@ class World:
     settings: ServiceSettings = field(default_factory=lambda: ServiceSettings(chunk_size=2))
     # The providers by name; None: only the scripted ``hr`` as "fakehr".
     lookup: ProviderLookup | None = None
+
+    def event_poller_ports(self, queue: MessageQueue) -> EventPollerPorts:
+        """The event poller's ports on this world's stores, ``queue`` standing for the webhook queue."""
+        return EventPollerPorts(
+            connections=self.connections,
+            secrets=self.secrets,
+            providers=self.ports.providers,
+            queue=queue,
+            poll_schedules=self.poll_schedules,
+            runs=self.runs,
+            lock=self.lock,
+            token_lock=self.token_lock,
+            workflow=self.workflow,
+            events=self.events,
+            clock=self.clock,
+            ids=self.ids,
+            settings=self.settings,
+        )
 
     @property
     def ports(self) -> Ports:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.event_poller.handler import EventPollerPorts
 from infra.local.fake_hris import FakeHRServer, fake_hris
 from shared.domain.records import RunStatus
 from shared.providers.base import Credentials, Secret
@@ -38,25 +37,6 @@ def adp() -> Iterator[FakeHRServer]:
         yield fake
 
 
-def poller_ports(world: World, queue: Sent) -> EventPollerPorts:
-    w = world
-    return EventPollerPorts(
-        connections=w.connections,
-        secrets=w.secrets,
-        providers=w.ports.providers,
-        queue=queue,
-        poll_schedules=w.poll_schedules,
-        runs=w.runs,
-        lock=w.lock,
-        token_lock=w.token_lock,
-        workflow=w.workflow,
-        events=w.events,
-        clock=w.clock,
-        ids=w.ids,
-        settings=w.settings,
-    )
-
-
 def test_a_token_granted_by_a_poll_run_is_saved_and_reused_by_the_next_runs(adp: FakeHRServer) -> None:
     world = World(lookup=registry_lookup())
     result = connections.connect(
@@ -76,7 +56,7 @@ def test_a_token_granted_by_a_poll_run_is_saved_and_reused_by_the_next_runs(adp:
         ),
     )
     queue = Sent()
-    ports = poller_ports(world, queue)
+    ports = world.event_poller_ports(queue)
 
     adp.hire("Ines", "Early")
     with adp.recording() as first:

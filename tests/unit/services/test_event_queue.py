@@ -62,22 +62,7 @@ class Setup:
 
     @property
     def ports(self) -> EventPollerPorts:
-        w = self.world
-        return EventPollerPorts(
-            connections=w.connections,
-            secrets=w.secrets,
-            providers=w.ports.providers,
-            queue=self.queue,
-            poll_schedules=w.poll_schedules,
-            runs=w.runs,
-            lock=w.lock,
-            token_lock=w.token_lock,
-            workflow=w.workflow,
-            events=w.events,
-            clock=w.clock,
-            ids=w.ids,
-            settings=w.settings,
-        )
+        return self.world.event_poller_ports(self.queue)
 
     def connect(self, provider: str = "queuedhr") -> str:
         result = connections.connect(
