@@ -100,6 +100,7 @@ from shared.providers.common import (
     follow_cursor,
     grouping_id,
     is_loopback_host,
+    iso_day,
     pick,
     record_id,
     text,
@@ -446,8 +447,8 @@ class AdpWorkforceNow(Connector):
             group_ids.append(self.seen_as(kind, grouping_id(kind, code), label))
             groups.append(label)
         manager = _first(assignment.get("reportsTo"))
-        start = _day(assignment.get("hireDate")) or _day(dig(worker, "workerDates", "rehireDate"))
-        start = start or _day(dig(worker, "workerDates", "originalHireDate"))
+        start = iso_day(assignment.get("hireDate")) or iso_day(dig(worker, "workerDates", "rehireDate"))
+        start = start or iso_day(dig(worker, "workerDates", "originalHireDate"))
         ended = date_text(assignment.get("terminationDate")) or date_text(
             dig(worker, "workerDates", "terminationDate")
         )
@@ -675,11 +676,6 @@ def _first(values: Any) -> Any:
     return None
 
 
-def _day(value: Any) -> date | None:
-    parsed = date_text(value)
-    return parsed if isinstance(parsed, date) else None
-
-
 def _unit_kind(type_code: Any) -> str | None:
     """``Department`` / ``HomeDepartment`` -> department; ``Business Unit`` -> business_unit."""
     words = (text(dig(type_code, "codeValue")) or "").replace(" ", "").casefold().removeprefix("home")
@@ -787,13 +783,15 @@ def adp_status(
             EmployeeStatus.ACTIVE, shown, f"{VENDOR}: unknown status ({shown}) treated as active", known=False
         )
     candidates = [c for c in (by_assignment, by_worker) if c is not None]
-    ended = _day(primary.get("terminationDate")) or _day(dig(worker, "workerDates", "terminationDate"))
+    ended = iso_day(primary.get("terminationDate")) or iso_day(dig(worker, "workerDates", "terminationDate"))
     for wanted in (EmployeeStatus.TERMINATED, EmployeeStatus.ON_LEAVE):
         for status, words in candidates:
             if status is wanted:
                 on = f" on {ended}" if ended and status is EmployeeStatus.TERMINATED else ""
                 return MappedStatus(status, f"{words} in {VENDOR}{on} ({shown})")
-    begins = [d for d in (start, _day(primary.get("hireDate")), _day(primary.get("actualStartDate"))) if d]
+    begins = [
+        d for d in (start, iso_day(primary.get("hireDate")), iso_day(primary.get("actualStartDate"))) if d
+    ]
     future = [d for d in begins if d > today]
     if future:
         return MappedStatus(EmployeeStatus.PENDING, f"hired in {VENDOR}, starts {min(future)} ({shown})")

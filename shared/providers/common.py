@@ -425,6 +425,12 @@ def date_text(value: Any) -> date | str | None:
         return result
 
 
+def iso_day(value: Any) -> date | None:
+    """The date when ``value`` is an ISO date, else None (``date_text`` without the malformed text)."""
+    parsed = date_text(value)
+    return parsed if isinstance(parsed, date) else None
+
+
 def dig(record: Any, *path: str) -> Any:
     """``record[path[0]][path[1]]...`` or None when any step is missing or not an object."""
     current = record

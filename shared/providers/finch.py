@@ -68,6 +68,7 @@ from shared.providers.common import (
     dig,
     encode_cursor,
     grouping_id,
+    iso_day,
     person_name,
     pick,
     record_id,
@@ -625,11 +626,6 @@ def _location(location: Any) -> str | None:
     return ", ".join(parts) or None
 
 
-def _day(value: Any) -> date | None:
-    parsed = date_text(value)
-    return parsed if isinstance(parsed, date) else None
-
-
 # Finch's ``employment_status`` -> our status and how admins read it ({p}: the payroll system).
 _EMPLOYMENT_STATUSES = {
     "active": (EmployeeStatus.ACTIVE, "active in {p}"),
@@ -655,7 +651,7 @@ def finch_status(
     is pending until the start date, active from it). Without it (API version 2020-09-17):
     ``is_active`` false -> terminated, true -> active (R02 and R03 hold back a future start and
     apply a passed end date: both dates are mapped)."""
-    start, end = _day(employment.get("start_date")), _day(employment.get("end_date"))
+    start, end = iso_day(employment.get("start_date")), iso_day(employment.get("end_date"))
     value = text(employment.get("employment_status"))
     if value is not None:
         known = _EMPLOYMENT_STATUSES.get(value.casefold())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from shared.providers.common import (
     checked_base_url,
     decode_cursor,
     encode_cursor,
+    iso_day,
     pick,
     record_id,
     text,
@@ -90,6 +93,9 @@ def test_field_helpers() -> None:
     assert text({"a": 1}) is None
     assert unique(["a", None, "b", "a", ""]) == ("a", "b")
     assert pick({"a": 1, "ssn": "123", "b": None}, ["a", "b", "c"]) == {"a": 1, "b": None}
+    assert iso_day("2020-01-31T00:00:00+01:00") == date(2020, 1, 31)
+    assert iso_day("31/01/2020") is None
+    assert iso_day("0000-00-00") is None
 
 
 def test_r25_an_id_is_never_cut_and_a_thousand_characters_of_text_are_kept() -> None:
