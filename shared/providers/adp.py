@@ -88,6 +88,7 @@ from shared.providers.common import (
     Connector,
     ListPage,
     as_object,
+    bearer_headers,
     build_employee,
     collect_all,
     cursor_history,
@@ -321,12 +322,12 @@ class AdpWorkforceNow(Connector):
         client = self._tls_client(credentials)
         token, refreshed = self._token(credentials)
         try:
-            return client.request(method, url, headers=_headers(token, accept), **kwargs), refreshed
+            return client.request(method, url, headers=bearer_headers(token, accept), **kwargs), refreshed
         except ProviderAuthError:
             if refreshed is not None:
                 raise
         token, refreshed = self._token(credentials, refused=token)
-        return client.request(method, url, headers=_headers(token, accept), **kwargs), refreshed
+        return client.request(method, url, headers=bearer_headers(token, accept), **kwargs), refreshed
 
     def check_credentials(self, credentials: Credentials) -> None:
         """A token (the client id, secret and certificate), then one worker with it (read access)."""
@@ -650,10 +651,6 @@ def _private_files(certificate: str, key: str) -> Iterator[tuple[str, str]]:
         yield str(paths[0]), str(paths[1])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _headers(token: Secret, accept: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token.reveal()}", "Accept": accept}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -210,8 +210,8 @@ class Connector:
         return self.http.get_json(url, headers=bearer_headers(token.access_token), **kwargs), refreshed
 
 
-def bearer_headers(token: Secret) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+def bearer_headers(token: Secret, accept: str = "application/json") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.reveal()}", "Accept": accept}
 
 
 def is_loopback_host(host: str) -> bool:

@@ -60,6 +60,7 @@ from shared.providers.common import (
     ListPage,
     as_list,
     as_object,
+    bearer_headers,
     build_employee,
     collect_all,
     cursor_int,
@@ -247,7 +248,7 @@ class Finch(Connector):
         return f"{self.base_url(credentials, DEFAULT_BASE)}{path}"
 
     def _headers(self, credentials: Credentials) -> dict[str, str]:
-        return _api_headers(self.secret(credentials, "access_token"))
+        return {**bearer_headers(self.secret(credentials, "access_token")), "Finch-API-Version": API_VERSION}
 
     def _get(self, credentials: Credentials, path: str, **kwargs: Any) -> Any:
         return self.http.get_json(self._url(credentials, path), headers=self._headers(credentials), **kwargs)
@@ -580,14 +581,6 @@ class Finch(Connector):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _api_headers(token: Secret) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {token.reveal()}",
-        "Finch-API-Version": API_VERSION,
-        "Accept": "application/json",
-    }
 
 
 def _signing_key(secret: Secret) -> bytes:
