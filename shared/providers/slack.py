@@ -56,6 +56,7 @@ from shared.providers.common import (
     as_list,
     as_object,
     build_employee,
+    collect_all,
     cursor_history,
     cursor_int,
     decode_cursor,
@@ -391,15 +392,8 @@ class Slack(Connector):
         counted; the workspace as the one company."""
         (groups, _), refreshed = self._user_groups(credentials)
         current = refreshed or credentials
-        people: list[Employee] = []
-        cursor: str | None = None
-        while True:
-            page = self.list_employees(current, cursor)
-            people.extend(page.employees)
-            current = page.refreshed_credentials or current
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        people, again = collect_all(self, current)
+        current = again or current
         active = {e.hris_id for e in people if e.status is not EmployeeStatus.TERMINATED}
         counts: dict[str, int] = {}
         for employee in people:
