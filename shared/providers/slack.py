@@ -69,6 +69,7 @@ from shared.providers.common import (
     text,
     unique,
 )
+from shared.providers.http import decode_json
 from shared.providers.oauth import OAuthToken, Pkce, authorization_url, with_token
 from shared.providers.status import MappedStatus
 from shared.providers.webhooks import (
@@ -243,7 +244,7 @@ class Slack(Connector):
             "client_secret": self.secret(credentials, "client_secret").reveal(),
         }
         response = self.http.request("POST", self._token_url(credentials), form=form, idempotent=False)
-        body = _ok(_json(response), "oauth.v2.access")
+        body = _ok(decode_json(response, self.name), "oauth.v2.access")
         access = body.get("access_token")
         if not isinstance(access, str) or not access:
             raise ProviderResponseError("slack: oauth.v2.access answered without an access_token")
@@ -522,13 +523,6 @@ class Slack(Connector):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError as error:
-        raise ProviderResponseError("slack: answered a body that is not JSON") from error
 
 
 def _ok(body: Any, method: str) -> dict[str, Any]:
