@@ -49,7 +49,7 @@ def canonical_name(name: str) -> str:
 @cache
 def _factory(name: str) -> type[Connector]:
     """The connector class of ``name`` or one of its other spellings, imported on first use."""
-    found = _CONNECTORS.get(_ALIASES.get(name, name))
+    found = _CONNECTORS.get(canonical_name(name))
     if found is None:
         raise UnknownProvider(f"unknown provider {name[:40]!r}; known: {', '.join(PROVIDER_NAMES)}")
     module, attribute = found
