@@ -279,12 +279,14 @@ def on_lifecycle(
     if connector is None or held is None or connection.status is not ConnectionStatus.ACTIVE:
         return LifecycleResult(connection, full_sync_needed=False)
     mine = {event for event, subscription_id in events if subscription_id == held.id}
-    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
     current = connection
-    if RESUBSCRIBE in mine:
-        current = _subscribe(ports, _save(ports, current, None), connector, credentials)
-    elif RENEW in mine:
-        current = _renew(ports, current, connector, credentials, held)
+    if RESUBSCRIBE in mine or RENEW in mine:
+        # Read only to act: a ``missed`` alone is caught up with credentials read afresh.
+        credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
+        if RESUBSCRIBE in mine:
+            current = _subscribe(ports, _save(ports, current, None), connector, credentials)
+        else:
+            current = _renew(ports, current, connector, credentials, held)
     return LifecycleResult(
         current,
         full_sync_needed=MISSED in mine or RESUBSCRIBE in mine,
