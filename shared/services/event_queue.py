@@ -37,14 +37,11 @@ from pydantic import ValidationError
 
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus
-from shared.domain.records import RunTrigger
 from shared.errors import (
     ConnectionNotFound,
     HrisSyncError,
-    LockHeld,
     ProviderNotFound,
     VersionConflict,
-    WorkflowNotStarted,
 )
 from shared.ports import MessageQueue
 from shared.providers.base import (
@@ -70,7 +67,7 @@ from shared.services.context import (
     WithTokenLock,
     WithWorkflow,
 )
-from shared.services.full_sync import request_sync
+from shared.services.full_sync import request_missed_sync
 from shared.services.tokens import provider_for
 from shared.services.webhook_ingest import queued_webhooks
 
@@ -325,13 +322,7 @@ def _full_sync(ports: DrainPorts, connection: Connection, message: QueuedMessage
     one already running is the answer, as is one whose machine could not start (closed with its
     reason, the schedule syncs later): as for a vendor's ``missed`` notification."""
     try:
-        run_id = request_sync(
-            ports, connection.tenant_id, connection.connection_id, RunTrigger.NOTIFICATIONS_MISSED
-        ).run_id
-    except LockHeld as held:
-        run_id = held.holder
-    except WorkflowNotStarted as not_started:
-        run_id = not_started.run.run_id
+        run_id = request_missed_sync(ports, connection.tenant_id, connection.connection_id)
     except HrisSyncError as error:
         raise _Unqueued("full_sync_failed", error) from error
     observability.logger.info(

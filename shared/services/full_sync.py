@@ -324,6 +324,18 @@ def request_sync(
     return run
 
 
+def request_missed_sync(ports: TriggerPorts, tenant_id: str, connection_id: str) -> str:
+    """A full sync for changes that may have been missed (R09's complete snapshot is the remedy):
+    the id of the run started, else of the one already running, else of the one whose machine
+    could not start (closed with its reason; the schedule syncs later)."""
+    try:
+        return request_sync(ports, tenant_id, connection_id, RunTrigger.NOTIFICATIONS_MISSED).run_id
+    except LockHeld as held:
+        return held.holder
+    except WorkflowNotStarted as not_started:
+        return not_started.run.run_id
+
+
 def _start_failure(error: BaseException) -> str:
     """Why an execution did not start, without AWS's message (typed errors carry the code)."""
     detail = error.message if isinstance(error, HrisSyncError) else type(error).__name__
