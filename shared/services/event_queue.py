@@ -28,7 +28,6 @@ disconnect deletes it, and this removes one a race left behind).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, Protocol
@@ -41,7 +40,6 @@ from shared.errors import (
     ConnectionNotFound,
     HrisSyncError,
     ProviderNotFound,
-    VersionConflict,
 )
 from shared.ports import MessageQueue
 from shared.providers.base import (
@@ -67,7 +65,7 @@ from shared.services.context import (
     WithTokenLock,
     WithWorkflow,
 )
-from shared.services.full_sync import request_missed_sync
+from shared.services.full_sync import mark_failing, request_missed_sync
 from shared.services.tokens import provider_for
 from shared.services.webhook_ingest import queued_webhooks
 
@@ -249,7 +247,7 @@ def _poll(
     except ProviderAuthError:
         stopped = "credentials_refused"
         observability.logger.warning("the HR system refused the connection's credentials for its event queue")
-        _mark_failing(ports, connection)
+        mark_failing(ports, connection.tenant_id, connection.connection_id)
     except ProviderResponseError as error:
         # An answer that cannot be used (a message ADP gave no id: it can never be acknowledged).
         # Our own words, never a value: connector errors carry paths and status codes only.
@@ -329,23 +327,6 @@ def _full_sync(ports: DrainPorts, connection: Connection, message: QueuedMessage
         "full sync requested for an unreadable event queue message",
         extra={"run_id": run_id, "problem": (message.problem or "")[:200]},
     )
-
-
-def _mark_failing(ports: DrainPorts, connection: Connection) -> None:
-    """The connection is marked failing, as a failed sync marks it; its next complete sync clears
-    it. A concurrent change wins (the next refused poll marks it again)."""
-    current = ports.connections.get(connection.tenant_id, connection.connection_id)
-    if current.status is not ConnectionStatus.ACTIVE:
-        return
-    failing = current.model_copy(
-        update={
-            "status": ConnectionStatus.FAILING,
-            "version": current.version + 1,
-            "updated_at": ports.clock.now(),
-        }
-    )
-    with suppress(VersionConflict):
-        ports.connections.save(failing, expected_version=current.version)
 
 
 def _log_fields(result: Mapping[str, Any]) -> dict[str, Any]:

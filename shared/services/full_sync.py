@@ -798,6 +798,27 @@ def _connection_after_success(
     raise VersionConflict("connection", connection_id, None)
 
 
+class FailingPorts(WithConnections, WithClock, Protocol):
+    pass
+
+
+def mark_failing(ports: FailingPorts, tenant_id: str, connection_id: str) -> Connection:
+    """The connection (as read) marked failing when it is active; its next complete sync clears it.
+    A concurrent edit wins: the next failure marks it again."""
+    connection = ports.connections.get(tenant_id, connection_id)
+    if connection.status is ConnectionStatus.ACTIVE:
+        failing = connection.model_copy(
+            update={
+                "status": ConnectionStatus.FAILING,
+                "version": connection.version + 1,
+                "updated_at": ports.clock.now(),
+            }
+        )
+        with suppress(VersionConflict):
+            ports.connections.save(failing, expected_version=connection.version)
+    return connection
+
+
 def fail_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
     """The machine caught an error: the run fails, the lock is freed, the connection is marked
     failing, the admins are told and ``sync.failed`` is emitted (once). A run that already
@@ -813,14 +834,7 @@ def fail_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, 
     )
     _release(ports, run)
     _drain_webhooks(ports, run)
-    connection = ports.connections.get(tenant_id, connection_id)
-    if connection.status is ConnectionStatus.ACTIVE:
-        failing = connection.model_copy(
-            update={"status": ConnectionStatus.FAILING, "version": connection.version + 1, "updated_at": now}
-        )
-        # An edit may race us; the next failure marks the connection again.
-        with suppress(VersionConflict):
-            ports.connections.save(failing, expected_version=connection.version)
+    connection = mark_failing(ports, tenant_id, connection_id)
     run = _notify_admins(
         ports, run, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason)
     )
