@@ -28,7 +28,6 @@ disconnect deletes it, and this removes one a race left behind).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, Protocol
@@ -37,14 +36,10 @@ from pydantic import ValidationError
 
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus
-from shared.domain.records import RunTrigger
 from shared.errors import (
     ConnectionNotFound,
     HrisSyncError,
-    LockHeld,
     ProviderNotFound,
-    VersionConflict,
-    WorkflowNotStarted,
 )
 from shared.ports import MessageQueue
 from shared.providers.base import (
@@ -70,7 +65,7 @@ from shared.services.context import (
     WithTokenLock,
     WithWorkflow,
 )
-from shared.services.full_sync import request_sync
+from shared.services.full_sync import mark_failing, request_missed_sync
 from shared.services.tokens import provider_for
 from shared.services.webhook_ingest import queued_webhooks
 
@@ -252,7 +247,7 @@ def _poll(
     except ProviderAuthError:
         stopped = "credentials_refused"
         observability.logger.warning("the HR system refused the connection's credentials for its event queue")
-        _mark_failing(ports, connection)
+        mark_failing(ports, connection.tenant_id, connection.connection_id)
     except ProviderResponseError as error:
         # An answer that cannot be used (a message ADP gave no id: it can never be acknowledged).
         # Our own words, never a value: connector errors carry paths and status codes only.
@@ -325,36 +320,13 @@ def _full_sync(ports: DrainPorts, connection: Connection, message: QueuedMessage
     one already running is the answer, as is one whose machine could not start (closed with its
     reason, the schedule syncs later): as for a vendor's ``missed`` notification."""
     try:
-        run_id = request_sync(
-            ports, connection.tenant_id, connection.connection_id, RunTrigger.NOTIFICATIONS_MISSED
-        ).run_id
-    except LockHeld as held:
-        run_id = held.holder
-    except WorkflowNotStarted as not_started:
-        run_id = not_started.run.run_id
+        run_id = request_missed_sync(ports, connection.tenant_id, connection.connection_id)
     except HrisSyncError as error:
         raise _Unqueued("full_sync_failed", error) from error
     observability.logger.info(
         "full sync requested for an unreadable event queue message",
         extra={"run_id": run_id, "problem": (message.problem or "")[:200]},
     )
-
-
-def _mark_failing(ports: DrainPorts, connection: Connection) -> None:
-    """The connection is marked failing, as a failed sync marks it; its next complete sync clears
-    it. A concurrent change wins (the next refused poll marks it again)."""
-    current = ports.connections.get(connection.tenant_id, connection.connection_id)
-    if current.status is not ConnectionStatus.ACTIVE:
-        return
-    failing = current.model_copy(
-        update={
-            "status": ConnectionStatus.FAILING,
-            "version": current.version + 1,
-            "updated_at": ports.clock.now(),
-        }
-    )
-    with suppress(VersionConflict):
-        ports.connections.save(failing, expected_version=current.version)
 
 
 def _log_fields(result: Mapping[str, Any]) -> dict[str, Any]:

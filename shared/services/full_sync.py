@@ -324,6 +324,18 @@ def request_sync(
     return run
 
 
+def request_missed_sync(ports: TriggerPorts, tenant_id: str, connection_id: str) -> str:
+    """A full sync for changes that may have been missed (R09's complete snapshot is the remedy):
+    the id of the run started, else of the one already running, else of the one whose machine
+    could not start (closed with its reason; the schedule syncs later)."""
+    try:
+        return request_sync(ports, tenant_id, connection_id, RunTrigger.NOTIFICATIONS_MISSED).run_id
+    except LockHeld as held:
+        return held.holder
+    except WorkflowNotStarted as not_started:
+        return not_started.run.run_id
+
+
 def _start_failure(error: BaseException) -> str:
     """Why an execution did not start, without AWS's message (typed errors carry the code)."""
     detail = error.message if isinstance(error, HrisSyncError) else type(error).__name__
@@ -786,6 +798,27 @@ def _connection_after_success(
     raise VersionConflict("connection", connection_id, None)
 
 
+class FailingPorts(WithConnections, WithClock, Protocol):
+    pass
+
+
+def mark_failing(ports: FailingPorts, tenant_id: str, connection_id: str) -> Connection:
+    """The connection (as read) marked failing when it is active; its next complete sync clears it.
+    A concurrent edit wins: the next failure marks it again."""
+    connection = ports.connections.get(tenant_id, connection_id)
+    if connection.status is ConnectionStatus.ACTIVE:
+        failing = connection.model_copy(
+            update={
+                "status": ConnectionStatus.FAILING,
+                "version": connection.version + 1,
+                "updated_at": ports.clock.now(),
+            }
+        )
+        with suppress(VersionConflict):
+            ports.connections.save(failing, expected_version=connection.version)
+    return connection
+
+
 def fail_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, error: str) -> SyncRun:
     """The machine caught an error: the run fails, the lock is freed, the connection is marked
     failing, the admins are told and ``sync.failed`` is emitted (once). A run that already
@@ -801,14 +834,7 @@ def fail_run(ports: SyncPorts, tenant_id: str, connection_id: str, run_id: str, 
     )
     _release(ports, run)
     _drain_webhooks(ports, run)
-    connection = ports.connections.get(tenant_id, connection_id)
-    if connection.status is ConnectionStatus.ACTIVE:
-        failing = connection.model_copy(
-            update={"status": ConnectionStatus.FAILING, "version": connection.version + 1, "updated_at": now}
-        )
-        # An edit may race us; the next failure marks the connection again.
-        with suppress(VersionConflict):
-            ports.connections.save(failing, expected_version=connection.version)
+    connection = mark_failing(ports, tenant_id, connection_id)
     run = _notify_admins(
         ports, run, _admin_email(connection, MailTemplate.CONNECTION_FAILING, run, reason=reason)
     )

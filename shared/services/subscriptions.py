@@ -40,8 +40,7 @@ from typing import Protocol
 
 from shared import observability
 from shared.domain.models import Connection, ConnectionStatus, PlanCounts, WatchSubscription
-from shared.domain.records import RunTrigger
-from shared.errors import HrisSyncError, LockHeld, VersionConflict, WorkflowNotStarted
+from shared.errors import HrisSyncError, VersionConflict
 from shared.providers.base import (
     Credentials,
     IncrementalChanges,
@@ -65,7 +64,7 @@ from shared.services.context import (
     WithTokenLock,
     WithWebhookGuard,
 )
-from shared.services.full_sync import TriggerPorts, request_sync
+from shared.services.full_sync import TriggerPorts, request_missed_sync
 from shared.services.webhook_apply import MAX_WEBHOOK_EMPLOYEES, WebhookResult, apply_webhook
 
 WEBHOOK_PATH = "/webhooks/{connection_id}"
@@ -279,12 +278,14 @@ def on_lifecycle(
     if connector is None or held is None or connection.status is not ConnectionStatus.ACTIVE:
         return LifecycleResult(connection, full_sync_needed=False)
     mine = {event for event, subscription_id in events if subscription_id == held.id}
-    credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
     current = connection
-    if RESUBSCRIBE in mine:
-        current = _subscribe(ports, _save(ports, current, None), connector, credentials)
-    elif RENEW in mine:
-        current = _renew(ports, current, connector, credentials, held)
+    if RESUBSCRIBE in mine or RENEW in mine:
+        # Read only to act: a ``missed`` alone is caught up with credentials read afresh.
+        credentials = ports.secrets.get(connection.tenant_id, connection.connection_id)
+        if RESUBSCRIBE in mine:
+            current = _subscribe(ports, _save(ports, current, None), connector, credentials)
+        else:
+            current = _renew(ports, current, connector, credentials, held)
     return LifecycleResult(
         current,
         full_sync_needed=MISSED in mine or RESUBSCRIBE in mine,
@@ -355,12 +356,7 @@ def handle_lifecycle(
         caught_up = catch_up(ports, result.connection)
         if caught_up is not None:
             return LifecycleResult(result.connection, full_sync_needed=False, caught_up=caught_up)
-    try:
-        run_id = request_sync(ports, tenant_id, connection_id, RunTrigger.NOTIFICATIONS_MISSED).run_id
-    except LockHeld as held:
-        run_id = held.holder
-    except WorkflowNotStarted as not_started:
-        run_id = not_started.run.run_id  # closed with its reason; the schedule syncs later
+    run_id = request_missed_sync(ports, tenant_id, connection_id)
     observability.logger.info(
         "full sync requested by the vendor's lifecycle notification", extra={"run_id": run_id}
     )

@@ -219,7 +219,7 @@ def test_an_unreadable_message_whose_full_sync_cannot_be_recorded_is_not_acknowl
     def refused(*_args: object, **_kwargs: object) -> None:
         raise Throttled("PutItem")
 
-    monkeypatch.setattr(event_queue, "request_sync", refused)
+    monkeypatch.setattr(full_sync, "request_sync", refused)
     result = setup.drain(cid)
 
     assert result.stopped == "full_sync_failed"
