@@ -404,7 +404,7 @@ class AdpWorkforceNow(Vendor):
 
     def event_message(self, change: Change) -> dict[str, Any]:
         """The event notification ADP queues for a change, shaped like its samples."""
-        person = next(p for p in self._everyone() if p.id == change.person_id)
+        person = self.company.get(change.person_id)
         aoid = associate_oid(person.key)
         name = self.event_name(change)
         worker = self.render(person)

@@ -412,7 +412,7 @@ class GoogleWorkspace(Vendor):
 
     def push(self, person_id: int | str, state: str) -> list[Delivery]:
         """Send ``state`` (add, update, delete ...) about a person to the channels watching it."""
-        person = next(p for p in self.company.people(include_deleted=True) if p.key == str(person_id))
+        person = self.company.get(person_id)
         with self._lock:
             channels = [c for c in self.channels.values() if c.event == state]
         return [d for c in channels if (d := self._send(c, state, person)) is not None]
