@@ -51,7 +51,17 @@ from shared.domain.models import Employee, EmployeeStatus
 
 from .company import Change, Person, vendor_uuid
 from .oauth import OAuthError, OAuthServer, bearer
-from .server import HttpError, RateLimit, Request, Response, Route, Vendor, WebhookRequest, _is_loopback
+from .server import (
+    HttpError,
+    RateLimit,
+    Request,
+    Response,
+    Route,
+    Vendor,
+    WebhookRequest,
+    _deliver,
+    _is_loopback,
+)
 
 OAUTH_CLIENT = ("fake-ms-client-id", "fake-ms-client-secret")
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -634,19 +644,8 @@ class MicrosoftGraph(Vendor):
             if event == "subscriptionRemoved":
                 with self._lock:
                     self.subscriptions.pop(s.id, None)
-            request = urllib.request.Request(  # noqa: S310 - loopback only
-                s.lifecycle_url or s.notification_url,
-                data=json.dumps(body).encode(),
-                method="POST",
-                headers={"Content-Type": "application/json"},
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-                    statuses.append(int(answer.status))
-            except urllib.error.HTTPError as exc:
-                statuses.append(exc.code)
-            except (urllib.error.URLError, OSError):
-                statuses.append(None)
+            hook = WebhookRequest(json.dumps(body).encode(), {"Content-Type": "application/json"})
+            statuses.append(_deliver(s.lifecycle_url or s.notification_url, hook).status)
         return statuses
 
 
