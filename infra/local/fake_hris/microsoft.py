@@ -51,6 +51,7 @@ from shared.domain.models import Employee, EmployeeStatus
 
 from .company import Change, Person, vendor_uuid
 from .oauth import OAuthError, OAuthServer, bearer
+from .oauth_endpoints import DENY_HINT, redirect_back
 from .server import (
     HttpError,
     RateLimit,
@@ -223,7 +224,7 @@ class MicrosoftGraph(Vendor):
             return self._entra_error(400, "invalid_request", "AADSTS90002: Tenant not found.")
         state = request.arg("state") or ""
         values: dict[str, str]
-        if self.deny_consent or request.arg("login_hint") == "deny":
+        if self.deny_consent or request.arg("login_hint") == DENY_HINT:
             values = {"error": "access_denied", "error_description": "The admin declined", "state": state}
         elif request.arg("response_type") != "code" or "openid" not in (request.arg("scope") or "").split():
             values = {"error": "invalid_request", "error_description": "AADSTS900144", "state": state}
@@ -246,8 +247,7 @@ class MicrosoftGraph(Vendor):
                     self._roles[code] = MEMBER_ROLES if request.arg("login_hint") == "member" else ADMIN_ROLES
                 values = {"code": code, "state": state, "session_state": secrets.token_hex(8)}
         assert redirect_uri is not None  # noqa: S101 - checked above
-        separator = "&" if "?" in redirect_uri else "?"
-        return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(values)}"})
+        return redirect_back(redirect_uri, values)
 
     def keys(self, request: Request) -> Response:  # noqa: ARG002 - public, like Entra's
         jwk = json.loads(RSAAlgorithm.to_jwk(self.signing_key.public_key()))
