@@ -43,6 +43,7 @@ from shared.domain.models import Employee, EmployeeStatus
 
 from .company import Change, Person
 from .oauth import OAuthError, OAuthServer, basic, bearer
+from .oauth_endpoints import error_response
 from .server import HttpError, Request, Response, Route, ServerTls, Vendor, WebhookRequest
 from .tls import FakeTls, generate
 
@@ -160,18 +161,12 @@ class AdpWorkforceNow(Vendor):
         form = request.form() if request.body else {}
         grant = form.get("grant_type") or request.arg("grant_type")
         if grant != "client_credentials":
-            return Response.json(
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": "grant_type must be client_credentials",
-                },
-                400,
-            )
+            return error_response("unsupported_grant_type", "grant_type must be client_credentials")
         pair = basic(request.header("Authorization"))
         try:
             issued = self.oauth.client_credentials(*(pair or (None, None)))
         except OAuthError as exc:
-            return Response.json({"error": exc.error, "error_description": exc.description}, 401)
+            return error_response(exc.error, exc.description, 401)
         return Response.json(
             {
                 "access_token": issued.access_token,
@@ -404,7 +399,7 @@ class AdpWorkforceNow(Vendor):
 
     def event_message(self, change: Change) -> dict[str, Any]:
         """The event notification ADP queues for a change, shaped like its samples."""
-        person = next(p for p in self._everyone() if p.id == change.person_id)
+        person = self.company.get(change.person_id)
         aoid = associate_oid(person.key)
         name = self.event_name(change)
         worker = self.render(person)

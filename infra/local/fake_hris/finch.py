@@ -380,7 +380,7 @@ class Finch(Vendor):
         return WebhookRequest(body=body, headers=sign(body, secret, event_id, now))
 
     def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:
-        person = next(p for p in self.company.people(include_deleted=True) if p.id == change.person_id)
+        person = self.company.get(change.person_id)
         event_type = EVENTS.get(change.kind, "employment.updated")
         return [self.event_request(event_type, person, secret or self.webhook_secret)]
 

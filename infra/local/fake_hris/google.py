@@ -32,6 +32,7 @@ from shared.domain.models import EmployeeStatus
 
 from .company import Change, Person
 from .oauth import bearer
+from .oauth_endpoints import error_response
 from .server import (
     Delivery,
     HttpError,
@@ -136,7 +137,7 @@ class GoogleWorkspace(Vendor):
     def token(self, request: Request) -> Response:
         form = request.form()
         if form.get("grant_type") != GRANT_TYPE:
-            return _oauth_error("unsupported_grant_type", "Invalid grant_type")
+            return error_response("unsupported_grant_type", "Invalid grant_type")
         try:
             claims = jwt.decode(
                 form.get("assertion", ""),
@@ -147,13 +148,13 @@ class GoogleWorkspace(Vendor):
                 options={"require": ["iss", "sub", "aud", "iat", "exp", "scope"]},
             )
         except jwt.PyJWTError as exc:
-            return _oauth_error("invalid_grant", f"Invalid JWT: {type(exc).__name__}")
+            return error_response("invalid_grant", f"Invalid JWT: {type(exc).__name__}")
         if int(claims["exp"]) - int(claims["iat"]) > 3600:
-            return _oauth_error("invalid_grant", "Invalid JWT: lifetime longer than one hour")
+            return error_response("invalid_grant", "Invalid JWT: lifetime longer than one hour")
         if claims["sub"] != self.subject:
-            return _oauth_error("unauthorized_client", "Client is unauthorized to retrieve access tokens")
+            return error_response("unauthorized_client", "Client is unauthorized to retrieve access tokens")
         if USER_SCOPE not in str(claims["scope"]).split():
-            return _oauth_error(
+            return error_response(
                 "unauthorized_client", "The scope is not authorized for domain-wide delegation"
             )
         token = "ya29." + secrets.token_urlsafe(24)
@@ -412,7 +413,7 @@ class GoogleWorkspace(Vendor):
 
     def push(self, person_id: int | str, state: str) -> list[Delivery]:
         """Send ``state`` (add, update, delete ...) about a person to the channels watching it."""
-        person = next(p for p in self.company.people(include_deleted=True) if p.key == str(person_id))
+        person = self.company.get(person_id)
         with self._lock:
             channels = [c for c in self.channels.values() if c.event == state]
         return [d for c in channels if (d := self._send(c, state, person)) is not None]
@@ -458,7 +459,3 @@ class GoogleWorkspace(Vendor):
     def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:  # noqa: ARG002
         # Google pushes to the channels opened with users.watch (``on_change``), not to a URL.
         return []
-
-
-def _oauth_error(error: str, description: str) -> Response:
-    return Response.json({"error": error, "error_description": description}, 400)

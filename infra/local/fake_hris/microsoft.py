@@ -51,7 +51,18 @@ from shared.domain.models import Employee, EmployeeStatus
 
 from .company import Change, Person, vendor_uuid
 from .oauth import OAuthError, OAuthServer, bearer
-from .server import HttpError, RateLimit, Request, Response, Route, Vendor, WebhookRequest, _is_loopback
+from .oauth_endpoints import DENY_HINT, redirect_back
+from .server import (
+    HttpError,
+    RateLimit,
+    Request,
+    Response,
+    Route,
+    Vendor,
+    WebhookRequest,
+    _deliver,
+    _is_loopback,
+)
 
 OAUTH_CLIENT = ("fake-ms-client-id", "fake-ms-client-secret")
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -213,7 +224,7 @@ class MicrosoftGraph(Vendor):
             return self._entra_error(400, "invalid_request", "AADSTS90002: Tenant not found.")
         state = request.arg("state") or ""
         values: dict[str, str]
-        if self.deny_consent or request.arg("login_hint") == "deny":
+        if self.deny_consent or request.arg("login_hint") == DENY_HINT:
             values = {"error": "access_denied", "error_description": "The admin declined", "state": state}
         elif request.arg("response_type") != "code" or "openid" not in (request.arg("scope") or "").split():
             values = {"error": "invalid_request", "error_description": "AADSTS900144", "state": state}
@@ -236,8 +247,7 @@ class MicrosoftGraph(Vendor):
                     self._roles[code] = MEMBER_ROLES if request.arg("login_hint") == "member" else ADMIN_ROLES
                 values = {"code": code, "state": state, "session_state": secrets.token_hex(8)}
         assert redirect_uri is not None  # noqa: S101 - checked above
-        separator = "&" if "?" in redirect_uri else "?"
-        return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(values)}"})
+        return redirect_back(redirect_uri, values)
 
     def keys(self, request: Request) -> Response:  # noqa: ARG002 - public, like Entra's
         jwk = json.loads(RSAAlgorithm.to_jwk(self.signing_key.public_key()))
@@ -634,19 +644,8 @@ class MicrosoftGraph(Vendor):
             if event == "subscriptionRemoved":
                 with self._lock:
                     self.subscriptions.pop(s.id, None)
-            request = urllib.request.Request(  # noqa: S310 - loopback only
-                s.lifecycle_url or s.notification_url,
-                data=json.dumps(body).encode(),
-                method="POST",
-                headers={"Content-Type": "application/json"},
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-                    statuses.append(int(answer.status))
-            except urllib.error.HTTPError as exc:
-                statuses.append(exc.code)
-            except (urllib.error.URLError, OSError):
-                statuses.append(None)
+            hook = WebhookRequest(json.dumps(body).encode(), {"Content-Type": "application/json"})
+            statuses.append(_deliver(s.lifecycle_url or s.notification_url, hook).status)
         return statuses
 
 

@@ -1,4 +1,5 @@
-"""The OAuth2 authorization and token endpoints the OAuth vendors' fakes share (BambooHR, Employment Hero)."""
+"""The OAuth2 authorization and token endpoints the OAuth vendors' fakes share (BambooHR, Employment Hero),
+and the redirect and error bodies the others reuse."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ from .oauth import OAuthError, OAuthServer
 from .server import Request, Response
 
 
+def error_response(error: str, description: str, status: int = 400) -> Response:
+    """An OAuth2 error body (RFC 6749 5.2): ``{error, error_description}``."""
+    return Response.json({"error": error, "error_description": description}, status)
+
+
 def _error(exc: OAuthError, status: int = 400) -> Response:
-    return Response.json({"error": exc.error, "error_description": exc.description}, status)
+    return error_response(exc.error, exc.description, status)
 
 
 # A ``login_hint`` that makes the consenting admin decline (as ``OAuthServer.deny_consent`` does).
 DENY_HINT = "deny"
 
 
-def _back(redirect_uri: str, values: dict[str, str]) -> Response:
+def redirect_back(redirect_uri: str, values: dict[str, str]) -> Response:
+    """A 302 to the client's redirect URI with ``values`` added to its query."""
     separator = "&" if "?" in redirect_uri else "?"
     return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urllib.parse.urlencode(values)}"})
 
@@ -36,12 +43,14 @@ def authorize(oauth: OAuthServer, request: Request, *, pkce: bool) -> Response:
         return _error(exc)
     assert redirect_uri is not None  # noqa: S101 - checked above
     if oauth.deny_consent or request.arg("login_hint") == DENY_HINT:
-        return _back(redirect_uri, {"error": "access_denied", "error_description": "Denied", "state": state})
+        return redirect_back(
+            redirect_uri, {"error": "access_denied", "error_description": "Denied", "state": state}
+        )
     try:
         code = oauth.authorize(request.arg("client_id"), redirect_uri, challenge, method)
     except OAuthError as exc:
         return _error(exc)
-    return _back(redirect_uri, {"code": code, "state": state})
+    return redirect_back(redirect_uri, {"code": code, "state": state})
 
 
 def token(oauth: OAuthServer, request: Request, *, scope: str, pkce: bool) -> Response:

@@ -373,7 +373,7 @@ class Slack(Vendor):
         return WebhookRequest(body=body, headers=sign(body, secret, now))
 
     def webhook_requests(self, change: Change, secret: str) -> list[WebhookRequest]:
-        person = next(p for p in self.company.people(include_deleted=True) if p.id == change.person_id)
+        person = self.company.get(change.person_id)
         member = self._member(person)
         kind = "team_join" if change.event == "hired" else "user_change"
         return [self.event_request({"type": kind, "user": member}, secret or self.signing_secret)]

@@ -22,22 +22,23 @@ class FakeTls:
     client_key: str
 
 
-def issue(ca: trustme.CA, identity: str) -> tuple[str, str]:
+def issue(
+    ca: trustme.CA, *identities: str, organization: str = "hris-sync fake HR system"
+) -> tuple[str, str]:
     """A leaf certificate (chain PEM) and its private key (PEM) that ``ca`` signs."""
-    leaf = ca.issue_cert(identity, organization_name="hris-sync fake HR system")
+    leaf = ca.issue_cert(*identities, organization_name=organization)
     chain = "".join(blob.bytes().decode("ascii") for blob in leaf.cert_chain_pems)
     return chain, leaf.private_key_pem.bytes().decode("ascii")
 
 
 def generate(organization: str = "hris-sync fake HR CA") -> FakeTls:
     ca = trustme.CA(organization_name=organization)
-    server = ca.issue_cert("127.0.0.1", "localhost", "::1", organization_name=organization)
-    server_chain = "".join(blob.bytes().decode("ascii") for blob in server.cert_chain_pems)
+    server_chain, server_key = issue(ca, "127.0.0.1", "localhost", "::1", organization=organization)
     ca_pem = ca.cert_pem.bytes().decode("ascii")
     client_chain, client_key = issue(ca, "client.hris-sync.example")
     return FakeTls(
         ca_certificate=ca_pem,
-        server=ServerTls(server_chain, server.private_key_pem.bytes().decode("ascii"), client_ca=ca_pem),
+        server=ServerTls(server_chain, server_key, client_ca=ca_pem),
         client_certificate=client_chain,
         client_key=client_key,
     )
