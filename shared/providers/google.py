@@ -69,6 +69,7 @@ from shared.providers.common import (
     ListPage,
     as_list,
     as_object,
+    bearer_headers,
     build_employee,
     collect_all,
     cursor_history,
@@ -291,7 +292,7 @@ class GoogleWorkspace(Connector):
             attempt += 1
             try:
                 response = self.http.request(
-                    method, url, headers=_headers(token), ok_statuses=ok_statuses | {403}, **kwargs
+                    method, url, headers=bearer_headers(token), ok_statuses=ok_statuses | {403}, **kwargs
                 )
             except ProviderAuthError:
                 if refreshed is not None:
@@ -302,7 +303,7 @@ class GoogleWorkspace(Connector):
                 return response, refreshed
             reason = _error_reason(response)
             if reason not in _RATE_REASONS:
-                said = vendor_message(response, sent_values(_headers(token), None, None, None))
+                said = vendor_message(response, sent_values(bearer_headers(token), None, None, None))
                 raise ProviderAuthError(
                     f"google_workspace {method} {path} refused the credentials (HTTP 403)"
                     + (f": {said}" if said else ""),
@@ -757,10 +758,6 @@ def _address_of(subscription: Subscription) -> str:
 # ---------------------------------------------------------------------------------------------
 # Field helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def _headers(token: Secret) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
 
 
 def _error_reason(response: httpx.Response) -> str:

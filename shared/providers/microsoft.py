@@ -38,7 +38,7 @@ from __future__ import annotations
 import secrets as random_secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -82,6 +82,7 @@ from shared.providers.common import (
     encode_cursor,
     follow_cursor,
     grouping_id,
+    iso_day,
     pick,
     record_id,
     text,
@@ -620,8 +621,8 @@ class Microsoft365(Connector):
         """R03 with the reason an admin understands (``raw_status``)."""
         today = self.today()
         enabled = record.get("accountEnabled")
-        left = _day(record.get("employeeLeaveDateTime"))
-        hired = _day(record.get("employeeHireDate"))
+        left = iso_day(record.get("employeeLeaveDateTime"))
+        hired = iso_day(record.get("employeeHireDate"))
         if enabled is False:
             return MappedStatus(
                 EmployeeStatus.TERMINATED, "account disabled in Microsoft 365 (accountEnabled=false)"
@@ -788,11 +789,6 @@ def _subscription(answer: Any) -> Subscription:
 
 def _graph_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _day(value: Any) -> date | None:
-    parsed = date_text(value)
-    return parsed if isinstance(parsed, date) else None
 
 
 def _is_guid(value: str) -> bool:

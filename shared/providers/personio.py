@@ -39,6 +39,7 @@ from shared.providers.common import (
     answered_as_asked,
     as_list,
     as_object,
+    bearer_headers,
     build_employee,
     collect_all,
     cursor_int,
@@ -185,12 +186,12 @@ class Personio(Connector):
         url = f"{self.base_url(credentials, DEFAULT_BASE)}{path}"
         token, refreshed = self._token(credentials)
         try:
-            return self.http.get_json(url, headers=_headers(token), **kwargs), refreshed
+            return self.http.get_json(url, headers=bearer_headers(token), **kwargs), refreshed
         except ProviderAuthError:
             if refreshed is not None:
                 raise
             token, refreshed = self._token(credentials, refused=token)
-            return self.http.get_json(url, headers=_headers(token), **kwargs), refreshed
+            return self.http.get_json(url, headers=bearer_headers(token), **kwargs), refreshed
 
     def check_credentials(self, credentials: Credentials) -> None:
         """A token from ``/v1/auth`` (the client id and secret), then one employee with it (the
@@ -347,10 +348,6 @@ class Personio(Connector):
             f"personio:{delivery}" if delivery else body_digest(raw_body),
             parse_iso_datetime(body.get("created_at") or body.get("timestamp")),
         )
-
-
-def _headers(token: Secret) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
 
 
 def _values(attributes: Mapping[str, Any]) -> dict[str, Any]:
