@@ -95,16 +95,6 @@ def point_draft_at(page: Any, fake: FakeHRServer) -> None:
     page.route(re.compile(r"/portal/api/v1/connections$"), add_base_url)
 
 
-def register_fake_app(tenant: Tenant, fake: FakeHRServer) -> None:
-    """The deployment's OAuth app for the fake vendor, pointing at the fake's hosts."""
-    tenant.stack.register_oauth_app(
-        fake.vendor.name,
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-    )
-
-
 def test_the_api_key_connect_journey_to_a_finished_import(page: Any, fresh: Tenant) -> None:
     fake = fresh.fake(employees=40, seed=7)
     point_draft_at(page, fake)
@@ -211,7 +201,7 @@ def test_the_api_key_connect_journey_to_a_finished_import(page: Any, fresh: Tena
 
 def test_the_oauth_connect_journey_with_employment_hero(page: Any, fresh: Tenant) -> None:
     fake = fresh.fake("employment_hero", employees=20, seed=3)
-    register_fake_app(fresh, fake)
+    fresh.register_oauth_app(fake)
     page.goto(connect_link(fresh))
     page.get_by_role("list", name="HR systems").get_by_role(
         "button", name=re.compile("^Employment Hero")
@@ -248,7 +238,7 @@ def test_the_oauth_connect_journey_with_employment_hero(page: Any, fresh: Tenant
 def test_a_declined_consent_comes_back_with_a_plain_message(page: Any, fresh: Tenant) -> None:
     fake = fresh.fake("employment_hero", employees=5, seed=4)
     fake.vendor.oauth.deny_consent = True  # type: ignore[attr-defined]
-    register_fake_app(fresh, fake)
+    fresh.register_oauth_app(fake)
     page.goto(connect_link(fresh))
     page.get_by_role("list", name="HR systems").get_by_role(
         "button", name=re.compile("^Employment Hero")
@@ -264,7 +254,7 @@ def test_a_selection_changed_by_someone_else_after_the_preview_is_never_imported
     """The preview is of one version of the draft: should another admin change it meanwhile,
     "Create accounts" is refused (409 version_conflict) in plain words, and nothing is imported."""
     fake = fresh.fake("employment_hero", employees=12, seed=5)
-    register_fake_app(fresh, fake)
+    fresh.register_oauth_app(fake)
     page.goto(connect_link(fresh))
     page.get_by_role("list", name="HR systems").get_by_role(
         "button", name=re.compile("^Employment Hero")

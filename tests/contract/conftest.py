@@ -54,6 +54,15 @@ def _serve(provider: str) -> Iterator[FakeHRServer]:
         yield server
 
 
+def _serve_small(provider: str) -> Iterator[FakeHRServer]:
+    with fake_hris(provider, employees=generate_company(60, 5, TODAY), rate_limit=None) as server:
+        # A leaver and a deleted record.
+        people = server.company.people()
+        server.terminate(people[3].id)
+        server.delete(people[4].id)
+        yield server
+
+
 @pytest.fixture(scope="module")
 def bamboohr() -> Iterator[FakeHRServer]:
     yield from _serve("bamboohr")
@@ -67,3 +76,13 @@ def personio() -> Iterator[FakeHRServer]:
 @pytest.fixture(scope="module")
 def merge() -> Iterator[FakeHRServer]:
     yield from _serve("merge")
+
+
+@pytest.fixture(scope="module")
+def finch() -> Iterator[FakeHRServer]:
+    yield from _serve_small("finch")
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[FakeHRServer]:
+    yield from _serve_small("slack")

@@ -98,11 +98,11 @@ def credentials(fake: FakeHRServer) -> Credentials:
 
 
 def as_call(exchange: Exchange) -> Call:
-    request = exchange.request
-    headers = {name: str(value) for name, value in request.headers.items()}
-    path = ALIASES.get(request.path, request.path)
-    query = {name: values for name, values in request.query.items() if name not in LINK_TOKENS}
-    return Call.of(request.method, path, query, headers, request.body)
+    call = Call.heard(exchange)
+    return call.replace(
+        path=ALIASES.get(call.path, call.path),
+        query=tuple((name, value) for name, value in call.query if name not in LINK_TOKENS),
+    )
 
 
 def _outside_the_spec(path: str) -> str | None:

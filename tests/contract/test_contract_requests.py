@@ -153,12 +153,6 @@ def recorded(request: pytest.FixtureRequest) -> Iterator[Recorded]:
         yield Recorded(setup, fake, specs, list(exchanges))
 
 
-def as_call(exchange: Exchange) -> Call:
-    request = exchange.request
-    headers = {name: str(value) for name, value in request.headers.items()}
-    return Call.of(request.method, request.path, request.query, headers, request.body)
-
-
 def token_endpoint(spec: OpenAPI, call: Call) -> bool:
     """The OAuth token URL a spec names only in its security scheme (RFC 6749 governs it)."""
     for scheme in spec.spec.get("components", {}).get("securitySchemes", {}).values():
@@ -239,7 +233,7 @@ def test_connectors_send_requests_the_vendor_spec_accepts(recorded: Recorded) ->
     problems: list[str] = []
     operations: set[tuple[str, str]] = set()
     for exchange in recorded.exchanges:
-        call = as_call(exchange)
+        call = Call.heard(exchange)
         spec = recorded.spec_of(call)
         if spec is None:
             if any(token_endpoint(s, call) for s in recorded.specs):
@@ -384,7 +378,7 @@ def _shape(document: Any) -> Any:
 def test_fakes_refuse_what_the_vendor_spec_refuses(recorded: Recorded) -> None:
     firsts: dict[tuple[str, str], Call] = {}
     for exchange in recorded.exchanges:
-        call = as_call(exchange)
+        call = Call.heard(exchange)
         spec = recorded.spec_of(call)
         operation = spec.operation(call) if spec is not None else None
         if operation is not None and 200 <= exchange.status < 300:

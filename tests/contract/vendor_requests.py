@@ -9,11 +9,14 @@ import dataclasses
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from infra.local.fake_hris import Exchange
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,13 @@ class Call:
         pairs = tuple((k, v) for k, values in (query or {}).items() for v in values)
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
         return cls(method.upper(), path, pairs, lowered, body)
+
+    @classmethod
+    def heard(cls, exchange: Exchange) -> Call:
+        """The request of one exchange a fake recorded."""
+        request = exchange.request
+        headers = {name: str(value) for name, value in request.headers.items()}
+        return cls.of(request.method, request.path, request.query, headers, request.body)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -145,6 +155,18 @@ class RequestChecks:
         problems = self.request_errors(call)
         if problems:
             raise AssertionError(f"{call} breaks the vendor's spec:\n  " + "\n  ".join(problems))
+
+    def assert_recorded_valid(
+        self, exchanges: Iterable[Exchange], paths: Iterable[str], listing: str
+    ) -> None:
+        """The recorded requests on ``paths`` (the ones in the spec): each of them used, several
+        pages of ``listing`` read, and every one valid."""
+        in_spec = set(paths)
+        checked = [c for c in map(Call.heard, exchanges) if c.path in in_spec]
+        assert {c.path for c in checked} == in_spec
+        assert sum(c.path == listing for c in checked) > 2, "several pages were read"
+        for call in checked:
+            self.assert_request_valid(call)
 
     # -- parameters -----------------------------------------------------------------------------
 

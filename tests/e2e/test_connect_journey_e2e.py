@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-import httpx
 
 from infra.local.client import AdminClient
 from infra.local.fake_hris import FakeHRServer, Person
@@ -194,28 +191,12 @@ def test_r32_r33_oauth_journey_employment_hero_consent_draft_scope_by_employing_
     tenant: Tenant,
 ) -> None:
     fake = tenant.fake("employment_hero", employees=60)
-    tenant.stack.register_oauth_app(
-        "employment_hero",
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-    )
+    tenant.register_oauth_app(fake)
     api = tenant.api
     entry = _catalogue_entry(api, "employment_hero")
     assert entry["methods"] == ["oauth"] and entry["api_key_fields"] == []
 
-    started = api.call(
-        "POST",
-        "/v1/connections/oauth/start",
-        json={"provider": "employment_hero", "label": "Employment Hero", "return_url": RETURN_URL},
-    )
-    with httpx.Client(timeout=30) as browser:
-        at_vendor = browser.get(started["authorize_url"])  # the fake consents as the admin
-        assert at_vendor.status_code == 302, at_vendor.text
-        back = browser.get(at_vendor.headers["Location"])  # our public callback
-    assert back.status_code == 302, back.text
-    assert back.headers["Location"].startswith(RETURN_URL)
-    [cid] = parse_qs(urlsplit(back.headers["Location"]).query)["connection_id"]
+    cid, _ = tenant.connect_by_oauth(fake, RETURN_URL, label="Employment Hero")
     draft = api.call("GET", f"/v1/connections/{cid}")
     assert (draft["status"], draft["connected_by_email"]) == ("draft", _connecting_admin(tenant))
     api.edit(cid, invites="later")

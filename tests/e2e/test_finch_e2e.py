@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
 from infra.local.fake_hris import FakeHRServer
 from infra.local.fake_hris.finch import individual_id
 from tests.support.local_stack import Tenant, a_short_page_deactivates_nobody, until
@@ -18,33 +16,13 @@ RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
 
 
 def _connect(tenant: Tenant, fake: FakeHRServer) -> str:
-    tenant.stack.register_oauth_app(
-        "finch",
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-        secrets={"webhook_secret": fake.credentials["webhook_secret"]},
+    tenant.register_oauth_app(fake, webhook_secret=fake.credentials["webhook_secret"])
+    connection_id, authorize_url = tenant.connect_by_oauth(
+        fake, RETURN_URL, label="Finch", invites="later", approval="auto"
     )
-    started = tenant.api.call(
-        "POST",
-        "/v1/connections/oauth/start",
-        json={
-            "provider": "finch",
-            "label": "Finch",
-            "return_url": RETURN_URL,
-            "invites": "later",
-            "approval": "auto",
-        },
-    )
-    authorize = urlsplit(started["authorize_url"])
+    authorize = urlsplit(authorize_url)
     assert authorize.path == "/authorize"
     assert parse_qs(authorize.query)["products"] == ["company directory individual employment"]
-    with httpx.Client(timeout=30) as browser:
-        at_finch = browser.get(started["authorize_url"])
-        assert at_finch.status_code == 302, at_finch.text
-        back = browser.get(at_finch.headers["Location"])
-    assert back.status_code == 302, back.text
-    [connection_id] = parse_qs(urlsplit(back.headers["Location"]).query)["connection_id"]
     return connection_id
 
 

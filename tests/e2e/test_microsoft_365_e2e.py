@@ -22,12 +22,7 @@ OTHER_TENANT = "0f0f0f0f-1111-2222-3333-444444444444"  # another customer of the
 
 def _consent(tenant: Tenant, fake: FakeHRServer) -> httpx.Response:
     """oauth/start, then the admin's browser at the fake's Entra: the redirect to our callback."""
-    tenant.stack.register_oauth_app(
-        fake.vendor.name,
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.base_url},
-    )
+    tenant.register_oauth_app(fake)
     started = tenant.api.call(
         "POST",
         "/v1/connections/oauth/start",

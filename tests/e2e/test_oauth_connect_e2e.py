@@ -10,20 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from infra.local.fake_hris import FakeHRServer
 from tests.support.local_stack import Tenant
 
 RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done?step=2"
-
-
-def _register_app(tenant: Tenant, fake: FakeHRServer) -> None:
-    """The deployment's OAuth app for the fake's vendor, pointed at the fake's hosts."""
-    tenant.stack.register_oauth_app(
-        fake.vendor.name,
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-    )
 
 
 def _consent(tenant: Tenant, provider: str, **body: Any) -> tuple[httpx.Response, str]:
@@ -56,7 +45,7 @@ def test_employment_hero_oauth_connect_creates_a_draft_whose_directory_lists_the
     tenant: Tenant,
 ) -> None:
     fake = tenant.fake("employment_hero", employees=30)
-    _register_app(tenant, fake)
+    tenant.register_oauth_app(fake)
     answer, callback = _consent(tenant, "employment_hero", invites="later")
     query = _back_at(answer)
     [connection_id] = query["connection_id"]
@@ -82,7 +71,7 @@ def test_employment_hero_oauth_connect_creates_a_draft_whose_directory_lists_the
 
 def test_declined_consent_comes_back_with_access_denied_and_creates_nothing(tenant: Tenant) -> None:
     fake = tenant.fake("employment_hero", employees=5)
-    _register_app(tenant, fake)
+    tenant.register_oauth_app(fake)
     fake.vendor.oauth.deny_consent = True  # type: ignore[attr-defined]
     answer, _ = _consent(tenant, "employment_hero")
     assert _back_at(answer) == {"error": ["access_denied"]}
@@ -91,7 +80,7 @@ def test_declined_consent_comes_back_with_access_denied_and_creates_nothing(tena
 
 def test_bamboohr_oauth_connect_goes_through_the_company_authorize_page(tenant: Tenant) -> None:
     fake = tenant.fake("bamboohr", employees=25)
-    _register_app(tenant, fake)
+    tenant.register_oauth_app(fake)
     answer, _ = _consent(tenant, "bamboohr", settings={"company_domain": fake.credentials["subdomain"]})
     [connection_id] = _back_at(answer)["connection_id"]
     connection = tenant.api.call("GET", f"/v1/connections/{connection_id}")

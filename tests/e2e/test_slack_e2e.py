@@ -19,32 +19,12 @@ RETURN_URL = "http://127.0.0.1:9/admin/connections/oauth-done"
 
 
 def _install(tenant: Tenant, fake: FakeHRServer) -> str:
-    tenant.stack.register_oauth_app(
-        "slack",
-        client_id=fake.credentials["client_id"],
-        client_secret=fake.credentials["client_secret"],
-        settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
-        secrets={"signing_secret": fake.credentials["signing_secret"]},
+    tenant.register_oauth_app(fake, signing_secret=fake.credentials["signing_secret"])
+    connection_id, authorize_url = tenant.connect_by_oauth(
+        fake, RETURN_URL, label="Slack", invites="later", approval="auto"
     )
-    started = tenant.api.call(
-        "POST",
-        "/v1/connections/oauth/start",
-        json={
-            "provider": "slack",
-            "label": "Slack",
-            "return_url": RETURN_URL,
-            "invites": "later",
-            "approval": "auto",
-        },
-    )
-    query = parse_qs(urlsplit(started["authorize_url"]).query)
+    query = parse_qs(urlsplit(authorize_url).query)
     assert query["scope"] == ["users:read,users:read.email,usergroups:read,team:read"]
-    with httpx.Client(timeout=30) as browser:
-        at_slack = browser.get(started["authorize_url"])
-        assert at_slack.status_code == 302, at_slack.text
-        back = browser.get(at_slack.headers["Location"])
-    assert back.status_code == 302, back.text
-    [connection_id] = parse_qs(urlsplit(back.headers["Location"]).query)["connection_id"]
     return connection_id
 
 

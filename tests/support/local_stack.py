@@ -9,6 +9,9 @@ import uuid
 from collections.abc import Callable
 from email import message_from_bytes
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 from infra.local.client import AdminClient, fake_credentials
 from infra.local.fake_hris import FakeHRServer, Fault, fake_hris
@@ -106,6 +109,35 @@ class Tenant:
         connection_id = connected["connection"]["id"]
         fake.webhooks_to(self.stack.webhook_url(connection_id), secret=self.webhook_secret)
         return connection_id, self.api.wait_run(connected["run"]["id"], timeout=120)
+
+    def register_oauth_app(self, fake: FakeHRServer, **secrets: str) -> None:
+        """The deployment's OAuth app for the fake's vendor, pointed at the fake's hosts;
+        ``secrets`` are the app's other secrets (a webhook signing secret)."""
+        self.stack.register_oauth_app(
+            fake.vendor.name,
+            client_id=fake.credentials["client_id"],
+            client_secret=fake.credentials["client_secret"],
+            settings={"base_url": fake.base_url, "oauth_base_url": fake.oauth_base_url},
+            secrets=secrets,
+        )
+
+    def connect_by_oauth(self, fake: FakeHRServer, return_url: str, **body: Any) -> tuple[str, str]:
+        """oauth/start for the fake's vendor, the fake consenting as the admin (a 302 to our
+        callback), our callback (a 302 to ``return_url`` with the draft's id): the draft's id and
+        the authorize URL the admin was sent to."""
+        started = self.api.call(
+            "POST",
+            "/v1/connections/oauth/start",
+            json={"provider": fake.vendor.name, "return_url": return_url, **body},
+        )
+        with httpx.Client(timeout=30) as browser:
+            at_vendor = browser.get(started["authorize_url"])
+            assert at_vendor.status_code == 302, at_vendor.text
+            back = browser.get(at_vendor.headers["Location"])
+        assert back.status_code == 302, back.text
+        assert back.headers["Location"].startswith(return_url)
+        [connection_id] = parse_qs(urlsplit(back.headers["Location"]).query)["connection_id"]
+        return connection_id, started["authorize_url"]
 
     def emails(self) -> list[dict[str, str]]:
         """Subjects of the outbox's messages to this tenant's admin."""
