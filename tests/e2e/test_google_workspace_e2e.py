@@ -6,23 +6,9 @@ notifications, and disconnecting stops the channels."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from infra.local.client import fake_credentials
 from shared.domain.models import EmployeeStatus
-from tests.support.local_stack import Tenant
-
-
-def _until(check: Any, what: str, tenant: Tenant, attempts: int = 60) -> Any:
-    """Drain the stack's queues until ``check()`` is truthy (bounded; no timed assertion)."""
-    for _ in range(attempts):
-        tenant.stack.drain()
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"{what} was not applied")
+from tests.support.local_stack import Tenant, until
 
 
 def test_google_workspace_connect_import_and_push_for_a_hire_and_a_suspension(tenant: Tenant) -> None:
@@ -59,10 +45,10 @@ def test_google_workspace_connect_import_and_push_for_a_hire_and_a_suspension(te
     channels = fake.vendor.channels  # type: ignore[attr-defined]
     assert channels, "the activation opened no channel"
     assert {c.address for c in channels.values()} == {tenant.stack.webhook_url(cid)}
-    sync = _until(
+    sync = until(
+        "the sync handshake",
         lambda: [d for d in fake.deliveries if d.headers.get("X-Goog-Resource-State") == "sync"],
-        "sync",
-        tenant,
+        tenant=tenant,
     )
     assert {d.status for d in sync} == {200}, "the sync handshake is answered 200"
 
@@ -70,14 +56,14 @@ def test_google_workspace_connect_import_and_push_for_a_hire_and_a_suspension(te
     leaver = fake.company.people()[5]
     fake.terminate(leaver.id)
     assert all(d.status in (200, 202) for d in fake.deliveries)
-    _until(lambda: hired.key in tenant.by_hris(), "the hire", tenant)
-    _until(
+    until("the hire", lambda: hired.key in tenant.by_hris(), tenant=tenant)
+    until(
+        "the suspension",
         lambda: (
             tenant.by_hris().get(leaver.key, {}).get("status") == EmployeeStatus.TERMINATED.value
             or tenant.by_hris().get(leaver.key, {}).get("status") not in ("active", None)
         ),
-        "the suspension",
-        tenant,
+        tenant=tenant,
     )
 
     # Disconnecting stops the channels (before the credentials are deleted).
